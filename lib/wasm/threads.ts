@@ -1,0 +1,64 @@
+// Multi-threaded wasm under Node (experimental, opt-in via DIFFUSION_WASM_THREADS=N).
+// tfjs turns wasm threads off under Node because it hands Emscripten blob: URLs for the pthread
+// worker and main script, which Node's Worker rejects (ERR_WORKER_PATH). Here we start tfjs's
+// threaded-SIMD binary ourselves with real file paths and register it as the 'wasm' backend.
+// Its C++ also caps threads at os.cpus().length / 2 (it assumes hyperthreads), i.e. 1 on a 2-vCPU
+// machine, so os.cpus is doubled while the module's static constructors run.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendWasm, getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+
+type EmscriptenModule = {
+  cwrap: (name: string, ret: string | null, args: string[]) => (...a: number[]) => number;
+  PThread?: { unusedWorkers?: Array<{ loaded?: boolean; unref?: () => void }>; runningWorkers?: Array<{ unref?: () => void }> };
+  tfjs?: unknown;
+};
+
+/** Registers a threaded 'wasm' backend (not selected yet); returns the thread count XNNPACK got. */
+export async function registerThreadedWasm(threads: number): Promise<number> {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`wasm threads must be a positive integer, got ${threads}`);
+  const out = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
+  const factory = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.js')) as (cfg: object) => Promise<EmscriptenModule>;
+  const { wasmWorkerContents } = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const workerPath = path.join(os.tmpdir(), `tfjs-wasm-pthread-worker-${tf.version_core}.js`);
+  // As tfjs does for its blob: the source is a template literal whose '\n' escapes must survive.
+  fs.writeFileSync(workerPath, wasmWorkerContents.replace(/\n/g, '\\n'));
+  const osMod = require('os') as { cpus: typeof os.cpus }; // the real module object (patchable)
+  const realCpus = osMod.cpus;
+  osMod.cpus = () => [...realCpus(), ...realCpus()];
+  let module: EmscriptenModule;
+  try {
+    module = await factory({
+      locateFile: (p: string, prefix: string) =>
+        p.endsWith('.worker.js') ? workerPath : p.endsWith('.wasm') ? path.join(out, 'tfjs-backend-wasm-threaded-simd.wasm') : prefix + p,
+      mainScriptUrlOrBlob: path.join(out, 'tfjs-backend-wasm-threaded-simd.js'),
+    });
+  } finally {
+    osMod.cpus = realCpus;
+  }
+  // Pthread workers load asynchronously; XNNPACK's pool must not be created before they can run.
+  for (let i = 0; i < 100 && (module.PThread?.unusedWorkers ?? []).some((w) => !w.loaded); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  module.tfjs = {
+    init: module.cwrap('init', null, []),
+    initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
+    getThreadsCount: module.cwrap('get_threads_count', 'number', []),
+    registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+    disposeData: module.cwrap('dispose_data', null, ['number']),
+    dispose: module.cwrap('dispose', null, []),
+  };
+  setThreadsCount(threads);
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', () => {
+    const backend = new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+    // Idle pthread workers must not keep a finished script alive.
+    for (const w of [...(module.PThread?.unusedWorkers ?? []), ...(module.PThread?.runningWorkers ?? [])]) w.unref?.();
+    return backend;
+  }, 3);
+  return threads;
+}
+
+export { getThreadsCount };

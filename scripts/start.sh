@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Starts Jupyter on notebooks/ with the course's TypeScript kernel: JupyterLab when installed,
+# else the classic Notebook that Debian ships. Localhost only; Jupyter's token authentication stays on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export JUPYTER_PATH="$PWD/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+args=(--ip=127.0.0.1 --notebook-dir="$PWD/notebooks" --MappingKernelManager.default_kernel_name=diffusion-ts)
+[ "$(id -u)" = 0 ] && args+=(--allow-root)
+if command -v jupyter-lab >/dev/null 2>&1; then
+  app=lab
+elif command -v jupyter-notebook >/dev/null 2>&1; then
+  app=notebook
+else
+  echo "start: no Jupyter found; run 'npm run setup' (installs Debian's jupyter-notebook)" >&2
+  exit 1
+fi
+echo "start: Jupyter $app on notebooks/ with kernel 'TypeScript (diffusion course)'; open 00_setup.ipynb first"
+exec jupyter "$app" "${args[@]}"
