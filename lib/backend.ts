@@ -205,24 +205,13 @@ async function tryWebgpu(): Promise<Attempt> {
 }
 
 async function tryOnednn(): Promise<Attempt> {
-  let mod: { registerNativeBackend?: () => Promise<{ ok: true; threads?: number; details?: string[] } | { ok: false; reason: string }> };
-  try {
-    // Written by another part of the project; may be absent or unbuilt. Plain require so that
-    // TypeScript does not insist the module exists at compile time.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    mod = require(path.join(__dirname, 'native'));
-  } catch (e) {
-    const err = e as { code?: string; message?: string };
-    if (err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(path.join(__dirname, 'native'))) {
-      return { ok: false, reason: 'not installed (lib/native is absent)' };
-    }
-    return { ok: false, reason: `lib/native failed to load: ${oneLine(e)}` };
-  }
-  if (typeof mod.registerNativeBackend !== 'function') return { ok: false, reason: 'lib/native has no registerNativeBackend()' };
-  const r = await mod.registerNativeBackend();
+  // Loaded only when tried; a literal path so that tslab compiles it along with this file.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const native = require('./native/index') as typeof import('./native/index');
+  const r = await native.registerNativeBackend();
   if (r.ok === false) return { ok: false, reason: r.reason };
   if (!(await tf.setBackend('onednn'))) return { ok: false, reason: "lib/native registered but tf.setBackend('onednn') failed" };
-  return { ok: true, threads: r.threads ?? 1, details: r.details ?? [] };
+  return { ok: true, threads: native.threadCount(), details: [native.nativeBackendInfo(), 'other ops: the wasm kernels (XNNPACK, SIMD)'] };
 }
 
 async function tryWasm(): Promise<Attempt> {

@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      # N-API addon running tfjs's hot training kernels through oneDNN (libdnnl-dev).
+      "target_name": "onednn_tfjs",
+      "sources": ["src/addon.cc", "src/context.cc", "src/cached_op.cc", "src/conv.cc", "src/matmul.cc", "src/reduce.cc", "src/binary.cc"],
+      "include_dirs": ["/usr/include/oneapi"],
+      "libraries": ["-ldnnl", "-lgomp"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
