@@ -1,0 +1,71 @@
+// Named trainable parameters created from the seeded Rng.
+// Every parameter is a tf.Variable registered under a stable dotted name
+// ("down.0.res.1.conv1.weight"), so checkpoints and the PyTorch mirror can address it, and the same
+// seed gives the same weights on every backend (values are drawn in JS, then uploaded).
+import * as tf from '@tensorflow/tfjs-core';
+// Trainable parameters need tfjs's gradient functions; tfjs-core alone does not register them.
+import './tfjs_setup';
+import { Rng } from './random';
+
+export type ParamMap = Map<string, tf.Variable>;
+
+export class ParamStore {
+  readonly params: ParamMap = new Map();
+  private prefixes: string[] = [];
+
+  constructor(readonly rng: Rng) {}
+
+  /** Runs `fn` with `name.` prepended to every parameter it creates. */
+  scope<T>(name: string, fn: () => T): T {
+    this.prefixes.push(name);
+    try {
+      return fn();
+    } finally {
+      this.prefixes.pop();
+    }
+  }
+
+  private fullName(name: string): string {
+    return [...this.prefixes, name].join('.');
+  }
+
+  private add(name: string, values: Float32Array, shape: number[]): tf.Variable {
+    const full = this.fullName(name);
+    if (this.params.has(full)) throw new Error(`ParamStore: parameter '${full}' created twice`);
+    // Variable names must be unique across the tfjs engine; the store's own name stays readable.
+    const v = tf.variable(tf.tensor(values, shape, 'float32'), true, `${full}#${nextId++}`);
+    this.params.set(full, v);
+    return v;
+  }
+
+  /** Uniform(-1/sqrt(fanIn), 1/sqrt(fanIn)): PyTorch's default for Linear/Conv (kaiming_uniform, a=sqrt(5)). */
+  fanInUniform(name: string, shape: number[], fanIn: number): tf.Variable {
+    const bound = 1 / Math.sqrt(fanIn);
+    return this.add(name, this.rng.uniformArray(size(shape), -bound, bound), shape);
+  }
+
+  normal(name: string, shape: number[], std: number): tf.Variable {
+    return this.add(name, this.rng.normalArray(size(shape), 0, std), shape);
+  }
+
+  constant(name: string, shape: number[], value: number): tf.Variable {
+    return this.add(name, new Float32Array(size(shape)).fill(value), shape);
+  }
+}
+
+let nextId = 0;
+
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function countParams(params: ParamMap): number {
+  let n = 0;
+  for (const v of params.values()) n += v.size;
+  return n;
+}
+
+export function disposeParams(params: ParamMap): void {
+  for (const v of params.values()) v.dispose();
+  params.clear();
+}

@@ -1,0 +1,187 @@
+// The denoising UNet: input conv, a down path of ResBlocks (+ attention at chosen resolutions) that
+// halves the side each level, a bottleneck, and an up path that doubles it back while concatenating
+// the down path's activations (skips). Time enters every ResBlock; class, concatenated images and a
+// context sequence are the optional condition hooks used by the guidance and text lessons.
+import * as tf from '@tensorflow/tfjs-core';
+import { countParams, disposeParams, ParamMap, ParamStore } from '../params';
+import { Rng } from '../random';
+import { AttentionBlock } from './attention';
+import { resolveUNetConfig, UNetConfig, UNetConfigInput } from './config';
+import { GroupNorm } from './group_norm';
+import { Conv2d, silu } from './layers';
+import { ResBlock } from './resblock';
+import { TimeEmbedding } from './time_embedding';
+
+export interface UNetCondition {
+  /** Class ids in [0, numClasses]; numClasses is the null class. Omitted: all null (unconditional). */
+  classLabels?: number[] | Int32Array | tf.Tensor1D;
+  /** [B, H, W, condChannels] concatenated to the input (required iff config.condChannels). */
+  concat?: tf.Tensor4D;
+  /** [B, L, contextDim] for cross-attention (required iff config.contextDim). */
+  context?: tf.Tensor3D;
+  /** [B, L]: 1 for real tokens, 0 for padding. */
+  contextMask?: tf.Tensor2D;
+}
+
+interface Level {
+  res: ResBlock[];
+  attn: (AttentionBlock | null)[];
+  resample: Conv2d | null;
+}
+
+export class UNet {
+  readonly config: UNetConfig;
+  readonly params: ParamMap;
+  readonly tembDim: number;
+  private readonly time: TimeEmbedding;
+  private readonly classEmb: tf.Variable | null;
+  private readonly convIn: Conv2d;
+  private readonly down: Level[] = [];
+  private readonly mid: { res1: ResBlock; attn: AttentionBlock | null; res2: ResBlock };
+  private readonly up: Level[] = [];
+  private readonly normOut: GroupNorm;
+  private readonly convOut: Conv2d;
+
+  /** Builds the network; the weights are drawn from `rng` (or `new Rng(seed)`, seed 0 by default). */
+  constructor(config: UNetConfigInput, init: { rng?: Rng; seed?: number } = {}) {
+    const c = (this.config = resolveUNetConfig(config));
+    const store = new ParamStore(init.rng ?? new Rng(init.seed ?? 0));
+    this.params = store.params;
+    const base = c.baseChannels;
+    const temb = (this.tembDim = 4 * base);
+    const L = c.channelMults.length;
+    const attnAt = (side: number) => c.attentionResolutions.includes(side);
+    const attention = (name: string, ch: number) => new AttentionBlock(store, name, ch, c.attentionHeads, c.groups, c.contextDim);
+
+    this.time = new TimeEmbedding(store, 'time', base, temb);
+    this.classEmb = c.numClasses === undefined ? null : store.normal('classEmb.weight', [c.numClasses + 1, temb], 1);
+    this.convIn = new Conv2d(store, 'convIn', c.inChannels + (c.condChannels ?? 0), base, 3);
+
+    const skips: number[] = [base];
+    let ch = base;
+    let side = c.imageSize;
+    for (let i = 0; i < L; i++) {
+      const w = base * c.channelMults[i];
+      const level: Level = { res: [], attn: [], resample: null };
+      store.scope(`down.${i}`, () => {
+        for (let j = 0; j < c.numResBlocks; j++) {
+          level.res.push(new ResBlock(store, `res.${j}`, ch, w, temb, c.groups));
+          ch = w;
+          level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
+          skips.push(ch);
+        }
+        if (i < L - 1) {
+          level.resample = c.downsample === 'conv' ? new Conv2d(store, 'down', ch, ch, 3, 2) : null;
+          skips.push(ch);
+          side /= 2;
+        }
+      });
+      this.down.push(level);
+    }
+    this.mid = store.scope('mid', () => ({
+      res1: new ResBlock(store, 'res1', ch, ch, temb, c.groups),
+      attn: c.midAttention ? attention('attn', ch) : null,
+      res2: new ResBlock(store, 'res2', ch, ch, temb, c.groups),
+    }));
+    for (let i = L - 1; i >= 0; i--) {
+      const w = base * c.channelMults[i];
+      const level: Level = { res: [], attn: [], resample: null };
+      store.scope(`up.${i}`, () => {
+        for (let j = 0; j <= c.numResBlocks; j++) {
+          level.res.push(new ResBlock(store, `res.${j}`, ch + skips.pop()!, w, temb, c.groups));
+          ch = w;
+          level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
+        }
+        if (i > 0) {
+          level.resample = new Conv2d(store, 'up', ch, ch, 3);
+          side *= 2;
+        }
+      });
+      this.up.push(level);
+    }
+    this.normOut = new GroupNorm(store, 'normOut', c.groups, ch);
+    this.convOut = new Conv2d(store, 'convOut', ch, c.outChannels, 3);
+  }
+
+  get paramCount(): number {
+    return countParams(this.params);
+  }
+
+  /** x [B, S, S, inChannels], t [B] timesteps (integers 0..T-1, as numbers or a tensor) -> [B, S, S, outChannels]. */
+  apply(x: tf.Tensor4D, t: tf.Tensor1D | number[] | Float32Array | Int32Array, cond: UNetCondition = {}): tf.Tensor4D {
+    const c = this.config;
+    const [b, h, w, ch] = x.shape;
+    if (x.rank !== 4) throw new Error(`UNet: x must be [B, H, W, C], got shape [${x.shape}]`);
+    if (h !== c.imageSize || w !== c.imageSize) throw new Error(`UNet: expected ${c.imageSize}x${c.imageSize} images, got ${h}x${w}`);
+    if (ch !== c.inChannels) throw new Error(`UNet: expected ${c.inChannels} input channels, got ${ch}`);
+    const tLen = t instanceof tf.Tensor ? t.shape[0] : t.length;
+    if (tLen !== b) throw new Error(`UNet: ${tLen} timesteps for a batch of ${b}`);
+    if (c.condChannels !== undefined) {
+      const k = cond.concat;
+      if (!k) throw new Error(`UNet: built with condChannels=${c.condChannels}, pass cond.concat [B, ${h}, ${w}, ${c.condChannels}]`);
+      if (k.shape[0] !== b || k.shape[1] !== h || k.shape[2] !== w || k.shape[3] !== c.condChannels) {
+        throw new Error(`UNet: cond.concat must be [${b}, ${h}, ${w}, ${c.condChannels}], got [${k.shape}]`);
+      }
+    } else if (cond.concat) {
+      throw new Error('UNet: cond.concat given but the config has no condChannels');
+    }
+    if (cond.context && c.contextDim === undefined) throw new Error('UNet: cond.context given but the config has no contextDim');
+    if (cond.classLabels !== undefined && !this.classEmb) throw new Error('UNet: cond.classLabels given but the config has no numClasses');
+
+    return tf.tidy(() => {
+      const tt = t instanceof tf.Tensor ? tf.cast(t, 'float32') : tf.tensor1d(Float32Array.from(t));
+      let emb: tf.Tensor2D = this.time.apply(tt as tf.Tensor1D);
+      if (this.classEmb) emb = tf.add(emb, this.classEmbedding(cond.classLabels, b));
+      const e = silu(emb);
+      const ctx = cond.context;
+      const mask = cond.contextMask;
+
+      let hcur = this.convIn.apply(cond.concat ? tf.concat([x, cond.concat], 3) : x);
+      const hs: tf.Tensor4D[] = [hcur];
+      this.down.forEach((level, i) => {
+        level.res.forEach((rb, j) => {
+          hcur = rb.apply(hcur, e);
+          const a = level.attn[j];
+          if (a) hcur = a.apply(hcur, ctx, mask);
+          hs.push(hcur);
+        });
+        if (i < this.down.length - 1) {
+          hcur = level.resample ? level.resample.apply(hcur) : (tf.avgPool(hcur, 2, 2, 'valid') as tf.Tensor4D);
+          hs.push(hcur);
+        }
+      });
+      hcur = this.mid.res1.apply(hcur, e);
+      if (this.mid.attn) hcur = this.mid.attn.apply(hcur, ctx, mask);
+      hcur = this.mid.res2.apply(hcur, e);
+      for (const level of this.up) {
+        level.res.forEach((rb, j) => {
+          hcur = rb.apply(tf.concat([hcur, hs.pop()!], 3), e);
+          const a = level.attn[j];
+          if (a) hcur = a.apply(hcur, ctx, mask);
+        });
+        if (level.resample) {
+          const [, hh, ww] = hcur.shape;
+          hcur = level.resample.apply(tf.image.resizeNearestNeighbor(hcur, [2 * hh, 2 * ww]));
+        }
+      }
+      return this.convOut.apply(this.normOut.apply(hcur, true));
+    });
+  }
+
+  /** Rows of the class table via a one-hot matmul (its gradient needs no scatter kernel, which wasm lacks). */
+  private classEmbedding(labels: UNetCondition['classLabels'], batch: number): tf.Tensor2D {
+    const n = this.config.numClasses!;
+    const ids = labels === undefined ? new Array<number>(batch).fill(n) : labels instanceof tf.Tensor ? Array.from(labels.dataSync()) : Array.from(labels);
+    if (ids.length !== batch) throw new Error(`UNet: ${ids.length} class labels for a batch of ${batch}`);
+    for (const y of ids) {
+      if (!Number.isInteger(y) || y < 0 || y > n) throw new Error(`UNet: class label ${y} outside [0, ${n}] (${n} is the null class)`);
+    }
+    return tf.matMul(tf.oneHot(tf.tensor1d(ids, 'int32'), n + 1), this.classEmb!) as tf.Tensor2D;
+  }
+
+  dispose(): void {
+    disposeParams(this.params);
+  }
+}
+
+export { UNetConfig, UNetConfigInput, referenceUNetConfig, resolveUNetConfig } from './config';

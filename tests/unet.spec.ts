@@ -1,0 +1,221 @@
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { Rng } from '../lib/random';
+import { UNet, UNetCondition } from '../lib/unet/unet';
+import { referenceUNetConfig, resolveUNetConfig, UNetConfigInput } from '../lib/unet/config';
+import { unetFlops } from '../lib/unet/flops';
+
+const PY = '/usr/bin/python3';
+const BENCH_TORCH = path.join(__dirname, '..', 'scripts', 'bench_torch.py');
+const hasTorch = (() => {
+  try {
+    execFileSync(PY, ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const tiny: UNetConfigInput = {
+  imageSize: 8,
+  inChannels: 1,
+  outChannels: 1,
+  baseChannels: 8,
+  channelMults: [1, 2],
+  numResBlocks: 1,
+  attentionResolutions: [4],
+  attentionHeads: 2,
+  groups: 4,
+};
+const conditioned: UNetConfigInput = { ...tiny, numClasses: 3, condChannels: 2, contextDim: 6 };
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+/** Conditions for a batch of 2 of the `conditioned` config, drawn from rng. */
+function condFor(rng: Rng): Required<Omit<UNetCondition, 'contextMask'>> & { contextMask: tf.Tensor2D } {
+  return {
+    classLabels: [0, 2],
+    concat: rng.normalTensor([2, 8, 8, 2]) as tf.Tensor4D,
+    context: rng.normalTensor([2, 5, 6]) as tf.Tensor3D,
+    contextMask: tf.tensor2d([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], [2, 5]),
+  };
+}
+
+describe('UNet', function () {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('maps [B,S,S,in] to [B,S,S,out] (reference config and a 3-channel one)', () => {
+    const ref = new UNet(referenceUNetConfig({ baseChannels: 8, groups: 4 }));
+    const rgb = new UNet({ ...tiny, inChannels: 3, outChannels: 6, downsample: 'avgpool' });
+    tf.tidy(() => {
+      assert.deepStrictEqual(ref.apply(tf.zeros([2, 28, 28, 1]), [0, 999]).shape, [2, 28, 28, 1]);
+      assert.deepStrictEqual(rgb.apply(tf.zeros([3, 8, 8, 3]), [1, 2, 3]).shape, [3, 8, 8, 6]);
+    });
+    ref.dispose();
+    rgb.dispose();
+  });
+
+  it('parameter count matches an independent count from the layer formulas', () => {
+    // conv k x k: k*k*in*out + out; dense: in*out + out; GroupNorm: 2*ch.
+    const conv = (k: number, i: number, o: number) => k * k * i * o + o;
+    const dense = (i: number, o: number) => i * o + o;
+    const gn = (c: number) => 2 * c;
+    const res = (i: number, o: number, te: number) => gn(i) + conv(3, i, o) + dense(te, o) + gn(o) + conv(3, o, o) + (i !== o ? conv(1, i, o) : 0);
+    const attn = (c: number, ctx?: number) => gn(c) + dense(c, 3 * c) + dense(c, c) + (ctx ? gn(c) + dense(c, c) + dense(ctx, 2 * c) + dense(c, c) : 0);
+    // tiny: base 8, mults [1,2], one ResBlock a level, attention at 4 (level 1) and in the middle.
+    const te = 32;
+    const expected = (ctx?: number, classes?: number, condCh = 0) =>
+      dense(8, te) + dense(te, te) + (classes ? (classes + 1) * te : 0) + conv(3, 1 + condCh, 8) +
+      res(8, 8, te) + conv(3, 8, 8) + // down.0: res, stride-2 conv
+      res(8, 16, te) + attn(16, ctx) + // down.1
+      res(16, 16, te) + attn(16, ctx) + res(16, 16, te) + // mid
+      res(16 + 16, 16, te) + attn(16, ctx) + res(16 + 8, 16, te) + attn(16, ctx) + conv(3, 16, 16) + // up.1 (+ up conv)
+      res(16 + 8, 8, te) + res(8 + 8, 8, te) + // up.0
+      gn(8) + conv(3, 8, 1);
+    const a = new UNet(tiny);
+    const b = new UNet(conditioned);
+    assert.strictEqual(a.paramCount, expected());
+    assert.strictEqual(b.paramCount, expected(6, 3, 2));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('has stable parameter names (same list on every build, readable dotted paths)', () => {
+    const a = new UNet(conditioned, { seed: 1 });
+    const b = new UNet(conditioned, { seed: 2 });
+    const names = [...a.params.keys()];
+    assert.deepStrictEqual(names, [...b.params.keys()]);
+    for (const n of ['time.lin1.weight', 'classEmb.weight', 'convIn.weight', 'down.0.res.0.conv1.weight', 'down.0.down.weight',
+      'down.1.attn.0.qkv.weight', 'down.1.attn.0.cross.kv.weight', 'mid.attn.proj.bias', 'up.1.res.1.skip.weight', 'up.1.up.weight',
+      'up.0.res.1.norm2.bias', 'normOut.weight', 'convOut.bias']) {
+      assert.ok(a.params.has(n), `missing parameter ${n}`);
+    }
+    assert.ok(names.every((n) => /^[A-Za-z0-9.]+$/.test(n)));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('same seed gives the same weights and output; another seed does not', () => {
+    const x = new Rng(5).normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const a = new UNet(tiny, { seed: 7 });
+    const b = new UNet(tiny, { seed: 7 });
+    const c = new UNet(tiny, { seed: 8 });
+    const [ya, yb, yc] = [a, b, c].map((m) => m.apply(x, [10, 500]));
+    assert.strictEqual(maxAbsDiff(ya, yb), 0);
+    assert.ok(maxAbsDiff(ya, yc) > 1e-3);
+    tf.dispose([x, ya, yb, yc]);
+    [a, b, c].forEach((m) => m.dispose());
+  });
+
+  it('depends on t, and each condition hook changes the output', () => {
+    const rng = new Rng(3);
+    const m = new UNet(conditioned, { seed: 3 });
+    const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const c = condFor(rng);
+    const base = m.apply(x, [100, 100], c);
+    const variants: [string, tf.Tensor][] = [
+      ['t', m.apply(x, [101, 700], c)],
+      ['class', m.apply(x, [100, 100], { ...c, classLabels: [1, 1] })],
+      ['null class', m.apply(x, [100, 100], { ...c, classLabels: undefined })],
+      ['concat', m.apply(x, [100, 100], { ...c, concat: tf.zerosLike(c.concat) as tf.Tensor4D })],
+      ['context', m.apply(x, [100, 100], { ...c, context: tf.mul(c.context, 2) as tf.Tensor3D })],
+    ];
+    for (const [name, y] of variants) assert.ok(maxAbsDiff(base, y) > 1e-4, `${name} did not change the output`);
+    // Masked-out context tokens must not matter.
+    const ctx2 = tf.concat([tf.slice(c.context, [0, 0, 0], [2, 4, 6]), tf.fill([2, 1, 6], 9)], 1) as tf.Tensor3D;
+    const masked = m.apply(x, [100, 100], { ...c, context: ctx2 });
+    const sample1 = (t: tf.Tensor) => tf.slice(t, [1, 0, 0, 0], [1, 8, 8, 1]);
+    assert.ok(maxAbsDiff(sample1(base), sample1(masked)) < 1e-5, 'a masked context token changed the output');
+    tf.dispose([x, base, masked, ctx2, c.concat, c.context, c.contextMask, ...variants.map((v) => v[1])]);
+    m.dispose();
+  });
+
+  it('rejects bad configs and inputs with clear errors', () => {
+    assert.throws(() => resolveUNetConfig({ ...tiny, imageSize: 28, channelMults: [1, 2, 2, 2] }), /imageSize 28 is not divisible by 8/);
+    assert.throws(() => resolveUNetConfig({ ...tiny, groups: 3 }), /not divisible by groups=3/);
+    assert.throws(() => resolveUNetConfig({ ...tiny, attentionResolutions: [3] }), /attention resolution 3/);
+    assert.throws(() => resolveUNetConfig({ ...tiny, attentionHeads: 3 }), /attentionHeads=3/);
+    assert.throws(() => resolveUNetConfig({ ...tiny, baseChannels: 0 }), /baseChannels must be a positive integer/);
+    const m = new UNet(tiny);
+    assert.throws(() => m.apply(tf.zeros([1, 8, 8, 3]) as tf.Tensor4D, [0]), /expected 1 input channels, got 3/);
+    assert.throws(() => m.apply(tf.zeros([1, 16, 16, 1]) as tf.Tensor4D, [0]), /expected 8x8 images, got 16x16/);
+    assert.throws(() => m.apply(tf.zeros([2, 8, 8, 1]) as tf.Tensor4D, [0]), /1 timesteps for a batch of 2/);
+    assert.throws(() => m.apply(tf.zeros([1, 8, 8, 1]) as tf.Tensor4D, [0], { classLabels: [1] }), /no numClasses/);
+    const c = new UNet(conditioned);
+    assert.throws(() => c.apply(tf.zeros([1, 8, 8, 1]) as tf.Tensor4D, [0]), /pass cond.concat/);
+    assert.throws(
+      () => c.apply(tf.zeros([1, 8, 8, 1]) as tf.Tensor4D, [0], { concat: tf.zeros([1, 8, 8, 2]) as tf.Tensor4D, context: tf.zeros([1, 2, 6]) as tf.Tensor3D, classLabels: [4] }),
+      /class label 4 outside \[0, 3\]/,
+    );
+    m.dispose();
+    c.dispose();
+  });
+
+  it('gradient reaches every parameter', () => {
+    const rng = new Rng(11);
+    const m = new UNet(conditioned, { seed: 11 });
+    const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const c = condFor(rng);
+    const target = rng.normalTensor([2, 8, 8, 1]);
+    const { grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(m.apply(x, [3, 900], c), target))) as tf.Scalar, [...m.params.values()]);
+    const byVar = new Map<string, tf.Tensor>(Object.entries(grads));
+    for (const [name, v] of m.params) {
+      const g = byVar.get(v.name);
+      assert.ok(g, `no gradient for ${name}`);
+      const norm = tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]);
+      assert.ok(norm > 0 && Number.isFinite(norm), `gradient of ${name} is ${norm}`);
+    }
+    tf.dispose([x, target, c.concat, c.context, c.contextMask, ...Object.values(grads)]);
+    m.dispose();
+  });
+
+  it('FLOP count of one 3x3 conv level matches the hand count', () => {
+    // One level, no attention, 1 ResBlock: convIn, res down, mid (2 res), up (2 res, the first with a 1x1 skip), convOut.
+    const c: UNetConfigInput = { imageSize: 4, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1], groups: 2, midAttention: false };
+    const px = 16;
+    const conv = (i: number, o: number, k = 3) => 2 * px * k * k * i * o;
+    const res = (i: number, o: number) => conv(i, o) + conv(o, o) + 2 * 16 * o + (i !== o ? conv(i, o, 1) : 0);
+    const expected = 2 * 4 * 16 + 2 * 16 * 16 + conv(1, 4) + res(4, 4) + 2 * res(4, 4) + res(8, 4) + res(8, 4) + conv(4, 1);
+    assert.strictEqual(unetFlops(c, 1).forward, expected);
+    assert.strictEqual(unetFlops(c, 3).train, 9 * expected);
+  });
+
+  (hasTorch ? it : it.skip)('matches the PyTorch mirror numerically and in parameter count (scripts/bench_torch.py)', function () {
+    this.timeout(120000);
+    const ref = resolveUNetConfig(referenceUNetConfig());
+    const count = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--count', '--config', JSON.stringify(ref)]).toString());
+    const refNet = new UNet(ref);
+    assert.strictEqual(refNet.paramCount, count.params);
+    assert.deepStrictEqual([...refNet.params.keys()].sort(), count.names);
+    refNet.dispose();
+
+    const rng = new Rng(21);
+    const cfg = resolveUNetConfig({ ...conditioned, imageSize: 8 });
+    const m = new UNet(cfg, { seed: 21 });
+    const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const c = condFor(rng);
+    const y = m.apply(x, [5, 640], c);
+    const ser = (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(t.dataSync()) });
+    const params: Record<string, unknown> = {};
+    for (const [n, v] of m.params) params[n] = ser(v);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unet-check-')), 'case.json');
+    fs.writeFileSync(file, JSON.stringify({ config: cfg, params, x: ser(x), t: [5, 640], labels: c.classLabels, concat: ser(c.concat), context: ser(c.context), mask: ser(c.contextMask) }));
+    const out = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--check', file], { maxBuffer: 1 << 26 }).toString());
+    const ty = tf.tensor(out.data, out.shape);
+    const scale = tf.tidy(() => tf.max(tf.abs(ty)).dataSync()[0]);
+    const diff = maxAbsDiff(y, ty);
+    assert.ok(diff < 1e-4 * Math.max(1, scale), `TS vs PyTorch max |diff| = ${diff} (output scale ${scale})`);
+    fs.rmSync(path.dirname(file), { recursive: true });
+    tf.dispose([x, y, ty, c.concat, c.context, c.contextMask]);
+    m.dispose();
+  });
+});
