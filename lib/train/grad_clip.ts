@@ -1,0 +1,26 @@
+// Gradient clipping by global norm: if the norm of all gradients together exceeds maxNorm, scale
+// every gradient by maxNorm / norm. The direction is kept; only rare huge steps (a bad batch, a
+// large t early in training) are shortened.
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs_setup';
+
+/** sqrt(sum over all gradients of their squared entries), as a scalar tensor. */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  if (grads.length === 0) throw new Error('globalNorm: no gradients');
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/**
+ * Returns the clipped gradients (new tensors; the caller disposes them and the inputs) and the norm
+ * before clipping. maxNorm null or Infinity: no clipping, gradients are returned as clones.
+ */
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number | null): { grads: tf.Tensor[]; norm: number } {
+  if (maxNorm !== null && !(maxNorm > 0)) throw new Error(`clipByGlobalNorm: maxNorm must be > 0 (or null for no clipping), got ${maxNorm}`);
+  const normT = globalNorm(grads);
+  const norm = normT.dataSync()[0];
+  normT.dispose();
+  const limit = maxNorm ?? Infinity;
+  // A non-finite norm is passed on unscaled: the trainer stops on it rather than hide it.
+  const scale = Number.isFinite(norm) && norm > limit ? limit / norm : 1;
+  return { grads: grads.map((g) => (scale === 1 ? g.clone() : tf.tidy(() => tf.mul(g, scale)))), norm };
+}
