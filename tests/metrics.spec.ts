@@ -1,0 +1,305 @@
+// FID/KID and the classifier behind them. Linear algebra is checked against closed forms
+// (diagonal matrices, the 2x2 square-root formula) and against numpy's own eigensolver through
+// /usr/bin/python3 when numpy is there; FID against the closed-form distance of known Gaussians;
+// KID for unbiasedness over many independent draws; the classifier against its manifest.
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadFashionMnist, toTensor } from '../datasets/index';
+import { loadClassifier, FashionClassifier, CLASSIFIER_FEATURES } from '../lib/metrics/classifier';
+import { featureStats, fid, frechetDistance, GaussianStats } from '../lib/metrics/fid';
+import { kid, mmd2Unbiased } from '../lib/metrics/kid';
+import { matmul, sqrtmPsd, symmetricEigen, trace, traceSqrtProduct } from '../lib/metrics/linalg';
+import { fidReport, formatFidReport } from '../lib/metrics/report';
+import { Rng } from '../lib/random';
+
+const PY = '/usr/bin/python3';
+const hasNumpy = (() => {
+  try {
+    execFileSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Runs a numpy snippet that reads JSON `inp` and prints JSON. */
+function numpy(code: string, inp: unknown): any {
+  const script = `import json, sys\nimport numpy as np\ninp = json.loads(sys.stdin.read())\n${code}`;
+  return JSON.parse(execFileSync(PY, ['-c', script], { input: JSON.stringify(inp), maxBuffer: 1 << 26 }).toString());
+}
+
+/** A random SPD matrix B B^T / n + eps I. */
+function randomSpd(n: number, rng: Rng, eps = 0.1): Float64Array {
+  const b = Float64Array.from(rng.normalArray(n * n));
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
+    a[i * n + j] = s / n + (i === j ? eps : 0);
+  }
+  return a;
+}
+
+function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function transpose(a: Float64Array, n: number): Float64Array {
+  const t = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j * n + i] = a[i * n + j];
+  return t;
+}
+
+describe('float64 linear algebra (Jacobi)', () => {
+  it('diagonal matrices: eigenvalues are the diagonal, sorted; sqrtm is the elementwise root', () => {
+    const d = [4, 0.25, 9, 1e-6, 2];
+    const a = new Float64Array(25);
+    d.forEach((v, i) => (a[i * 5 + i] = v));
+    const { values } = symmetricEigen(a, 5);
+    assert.deepStrictEqual(Array.from(values), [...d].sort((x, y) => x - y));
+    const s = sqrtmPsd(a, 5);
+    d.forEach((v, i) => assert.ok(Math.abs(s[i * 5 + i] - Math.sqrt(v)) < 1e-15));
+  });
+
+  for (const n of [7, 40, 128]) {
+    it(`random SPD ${n}x${n}: A V = V diag(l), V^T V = I, sqrtm(A)^2 = A`, () => {
+      const a = randomSpd(n, new Rng(n));
+      const { values, vectors } = symmetricEigen(a, n);
+      const av = matmul(a, vectors, n);
+      const vl = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) vl[i * n + k] = vectors[i * n + k] * values[k];
+      const scale = values[n - 1];
+      assert.ok(maxAbs(av, vl) < 1e-11 * scale, `|AV - VL| = ${maxAbs(av, vl)}`);
+      const vtv = matmul(transpose(vectors, n), vectors, n);
+      const eye = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+      assert.ok(maxAbs(vtv, eye) < 1e-12, `|V^T V - I| = ${maxAbs(vtv, eye)}`);
+      const s = sqrtmPsd(a, n);
+      assert.ok(maxAbs(matmul(s, s, n), a) < 1e-11 * scale, `|S S - A| = ${maxAbs(matmul(s, s, n), a)}`);
+    });
+  }
+
+  (hasNumpy ? it : it.skip)('eigenvalues, sqrtm and tr sqrt(S1 S2) agree with numpy (eigh, eigvals of the non-symmetric product)', () => {
+    const n = 16;
+    const rng = new Rng(3);
+    const s1 = randomSpd(n, rng);
+    const s2 = randomSpd(n, rng, 0.5);
+    const ref = numpy(
+      `n = inp['n']; a = np.array(inp['a']).reshape(n, n); b = np.array(inp['b']).reshape(n, n)
+w, v = np.linalg.eigh(a)
+print(json.dumps({'w': w.tolist(), 'sqrt': (v @ np.diag(np.sqrt(w)) @ v.T).ravel().tolist(),
+  'trsqrt': float(np.sum(np.sqrt(np.linalg.eigvals(a @ b).real)))}))`,
+      { n, a: Array.from(s1), b: Array.from(s2) },
+    );
+    assert.ok(maxAbs(symmetricEigen(s1, n).values, ref.w) < 1e-12, 'eigenvalues');
+    assert.ok(maxAbs(sqrtmPsd(s1, n), ref.sqrt) < 1e-12, 'sqrtm');
+    assert.ok(Math.abs(traceSqrtProduct(s1, s2, n) - ref.trsqrt) < 1e-10 * ref.trsqrt, `tr sqrt: ${traceSqrtProduct(s1, s2, n)} vs ${ref.trsqrt}`);
+  });
+
+  it('tr sqrt(S1 S2) for 2x2 matches the closed form sqrt(tr(S1 S2) + 2 sqrt(det S1 det S2))', () => {
+    const s1 = [2, 0.7, 0.7, 1];
+    const s2 = [0.5, -0.2, -0.2, 3];
+    const p = matmul(s1, s2, 2);
+    const det = (m: number[]) => m[0] * m[3] - m[1] * m[2];
+    const expected = Math.sqrt(trace(p, 2) + 2 * Math.sqrt(det(s1) * det(s2)));
+    assert.ok(Math.abs(traceSqrtProduct(s1, s2, 2) - expected) < 1e-13, `${traceSqrtProduct(s1, s2, 2)} vs ${expected}`);
+  });
+
+  it('rejects non-square, non-symmetric and indefinite input', () => {
+    assert.throws(() => symmetricEigen([1, 2, 3], 2), /expected 2x2 = 4 values, got 3/);
+    assert.throws(() => symmetricEigen([1, 2, 3, 4], 2), /not symmetric/);
+    assert.throws(() => sqrtmPsd([1, 0, 0, -1], 2), /not positive semi-definite/);
+  });
+});
+
+function stats(mean: number[], cov: number[]): GaussianStats {
+  return { n: Infinity, dim: mean.length, mean: Float64Array.from(mean), cov: Float64Array.from(cov) };
+}
+
+/** n samples of N(mean, L L^T) as a tensor [n, d]. */
+function gaussianSamples(n: number, mean: number[], chol: number[], rng: Rng): tf.Tensor2D {
+  const d = mean.length;
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const z = rng.normalArray(d);
+    for (let r = 0; r < d; r++) {
+      let v = mean[r];
+      for (let c = 0; c <= r; c++) v += chol[r * d + c] * z[c];
+      out[i * d + r] = v;
+    }
+  }
+  return tf.tensor2d(out, [n, d]);
+}
+
+describe('FID', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('a feature set against itself is 0', () => {
+    const f = new Rng(1).normalTensor([500, 32]) as tf.Tensor2D;
+    const v = fid(f, f);
+    assert.ok(v < 1e-9, `FID(x, x) = ${v}`);
+    f.dispose();
+  });
+
+  it('diagonal Gaussians: |m1 - m2|^2 + sum (sqrt(a) - sqrt(b))^2', () => {
+    const a = stats([0, 1, 2], [1, 0, 0, 0, 4, 0, 0, 0, 9]);
+    const b = stats([1, 1, 0], [4, 0, 0, 0, 4, 0, 0, 0, 0.25]);
+    const expected = 1 + 0 + 4 + (1 - 2) ** 2 + 0 + (3 - 0.5) ** 2;
+    assert.ok(Math.abs(frechetDistance(a, b) - expected) < 1e-12, `${frechetDistance(a, b)} vs ${expected}`);
+  });
+
+  it('sampled Gaussians with known means and covariances approach the closed form', () => {
+    // 2-D so the closed form is explicit (the 2x2 root formula above).
+    const m1 = [0.5, -1];
+    const m2 = [0, 0];
+    const L1 = [1, 0, 0.6, 0.8]; // S1 = [[1, .6], [.6, 1]]
+    const L2 = [2, 0, -0.5, 0.5]; // S2 = [[4, -1], [-1, .5]]
+    const S1 = matmul(L1, transpose(Float64Array.from(L1), 2), 2);
+    const S2 = matmul(L2, transpose(Float64Array.from(L2), 2), 2);
+    const det = (m: ArrayLike<number>) => m[0] * m[3] - m[1] * m[2];
+    const trs = Math.sqrt(trace(matmul(S1, S2, 2), 2) + 2 * Math.sqrt(det(S1) * det(S2)));
+    const expected = 0.25 + 1 + trace(S1, 2) + trace(S2, 2) - 2 * trs;
+    assert.ok(Math.abs(frechetDistance(stats(m1, Array.from(S1)), stats(m2, Array.from(S2))) - expected) < 1e-12);
+    const rng = new Rng(7);
+    const a = gaussianSamples(40000, m1, L1, rng);
+    const b = gaussianSamples(40000, m2, L2, rng);
+    const v = fid(a, b);
+    assert.ok(Math.abs(v - expected) < 0.03 * expected, `sampled FID ${v} vs closed form ${expected}`);
+    const st = featureStats(a);
+    assert.ok(maxAbs(st.cov, S1) < 0.03, `sample covariance ${Array.from(st.cov)} vs ${Array.from(S1)}`);
+    tf.dispose([a, b]);
+  });
+});
+
+describe('KID', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('mmd2Unbiased equals the textbook double sum in float64', () => {
+    const rng = new Rng(2);
+    const m = 40;
+    const d = 6;
+    const x = rng.normalArray(m * d);
+    const y = rng.normalArray(m * d, 0.3, 1.2);
+    const k = (a: Float32Array, i: number, b: Float32Array, j: number) => {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += a[i * d + c] * b[j * d + c];
+      return (s / d + 1) ** 3;
+    };
+    let xx = 0;
+    let yy = 0;
+    let xy = 0;
+    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
+      if (i !== j) {
+        xx += k(x, i, x, j);
+        yy += k(y, i, y, j);
+      }
+      xy += k(x, i, y, j);
+    }
+    const expected = xx / (m * (m - 1)) + yy / (m * (m - 1)) - (2 * xy) / (m * m);
+    const got = tf.tidy(() => mmd2Unbiased(tf.tensor2d(x, [m, d]), tf.tensor2d(y, [m, d])));
+    assert.ok(Math.abs(got - expected) < 1e-5 * Math.abs(expected) + 1e-6, `${got} vs ${expected}`);
+  });
+
+  it('is unbiased: averages to 0 over independent pairs of one distribution, positive for a shifted one', () => {
+    const rng = new Rng(5);
+    const same: number[] = [];
+    const shifted: number[] = [];
+    for (let r = 0; r < 30; r++) {
+      tf.tidy(() => {
+        const a = rng.normalTensor([100, 16]) as tf.Tensor2D;
+        const b = rng.normalTensor([100, 16]) as tf.Tensor2D;
+        const c = rng.normalTensor([100, 16], 0.5) as tf.Tensor2D;
+        same.push(mmd2Unbiased(a, b));
+        shifted.push(mmd2Unbiased(a, c));
+      });
+    }
+    const mean = (v: number[]) => v.reduce((p, q) => p + q, 0) / v.length;
+    const se = Math.sqrt(same.reduce((p, q) => p + (q - mean(same)) ** 2, 0) / (same.length - 1) / same.length);
+    assert.ok(Math.abs(mean(same)) < 4 * se, `same distribution: mean MMD^2 ${mean(same)} (standard error ${se})`);
+    assert.ok(same.some((v) => v < 0), 'an unbiased estimate must sometimes be negative');
+    assert.ok(mean(shifted) > 20 * se, `shifted: ${mean(shifted)} vs standard error ${se}`);
+  });
+
+  it('kid() averages subsets reproducibly and rejects bad subset sizes', () => {
+    const rng = new Rng(8);
+    const a = rng.normalTensor([300, 8]) as tf.Tensor2D;
+    const b = rng.normalTensor([200, 8], 0.3) as tf.Tensor2D;
+    const r1 = kid(a, b, { subsets: 5, subsetSize: 100, rng: new Rng(1) });
+    const r2 = kid(a, b, { subsets: 5, subsetSize: 100, rng: new Rng(1) });
+    assert.strictEqual(r1.kid, r2.kid);
+    assert.ok(r1.kid > 0 && r1.std > 0 && r1.subsets === 5 && r1.subsetSize === 100);
+    const whole = kid(a, b, { subsets: 7, subsetSize: 200 });
+    assert.strictEqual(whole.subsetSize, 200);
+    assert.strictEqual(whole.subsets, 7, 'a 200-row subset of 300 rows differs between draws');
+    const c = tf.slice(a, 0, 200) as tf.Tensor2D;
+    const all = kid(c, b, { subsets: 7 });
+    assert.strictEqual(all.subsets, 1, 'subsets holding all rows of both sets are all the same');
+    assert.ok(Math.abs(all.kid - mmd2Unbiased(c, b)) < 1e-12);
+    c.dispose();
+    assert.throws(() => kid(a, b, { subsetSize: 201 }), /subsetSize must be an integer in \[2, 200\], got 201/);
+    tf.dispose([a, b]);
+  });
+});
+
+describe('the FID classifier (checkpoints/classifier)', function () {
+  let previous = '';
+  let model: FashionClassifier;
+  let manifest: Record<string, unknown>;
+
+  before(async () => {
+    previous = tf.getBackend();
+    // The native backend makes the 10,000-image pass take seconds; pure-JS cpu works too, slowly.
+    try {
+      const native = require(path.join(__dirname, '..', 'lib', 'native'));
+      const r = await native.registerNativeBackend();
+      if (!(r.ok && (await tf.setBackend('onednn')))) await tf.setBackend('cpu');
+    } catch {
+      await tf.setBackend('cpu');
+    }
+    ({ model, manifest } = loadClassifier());
+  });
+  after(async () => {
+    model?.dispose();
+    if (previous) await tf.setBackend(previous);
+  });
+
+  it('loads from the committed checkpoint and reaches its manifest accuracy on the test split (± 0.5%)', () => {
+    const test = loadFashionMnist('test');
+    const x = toTensor(test);
+    const acc = model.accuracy(x, test.labels);
+    x.dispose();
+    const claimed = manifest.accuracy as number;
+    assert.ok(claimed >= 0.9, `manifest accuracy ${claimed} is below the 90% the metrics need`);
+    assert.ok(Math.abs(acc - claimed) <= 0.005, `test accuracy ${acc} vs manifest ${claimed}`);
+    assert.strictEqual(model.features(tf.zeros([2, 28, 28, 1]) as tf.Tensor4D).shape[1], CLASSIFIER_FEATURES);
+  });
+
+  it('fidReport: real images score near the floor, noise and a single class far above it', () => {
+    const train = loadFashionMnist('train');
+    // Images from the end of the train split: the report draws its real sets by seeded permutation.
+    const n = 300;
+    const real = toTensor(train, { indices: Array.from({ length: n }, (_, i) => train.count - 1 - i) });
+    const oneClass = toTensor(train, { indices: Array.from({ length: n }, (_, i) => i * 10 + 3) }); // all dresses
+    const noise = new Rng(4).uniformTensor([n, 28, 28, 1], -1, 1) as tf.Tensor4D;
+    const r = fidReport(real, { n });
+    const c = fidReport(oneClass, { n });
+    const z = fidReport(noise, { n });
+    console.log(`      real: ${formatFidReport(r)}\n      one class: ${formatFidReport(c)}\n      noise: ${formatFidReport(z)}`);
+    assert.strictEqual(r.n, n);
+    assert.strictEqual(r.floor, c.floor, 'the floor depends only on n and the seed');
+    assert.ok(r.fid < 2 * r.floor + 1, `real images: FID ${r.fid} vs floor ${r.floor}`);
+    assert.ok(c.fid > 5 * r.fid && z.fid > 5 * r.fid, `one class ${c.fid}, noise ${z.fid}, real ${r.fid}`);
+    assert.ok(c.kid > 10 * Math.abs(r.kid) && z.kid > 10 * Math.abs(r.kid), `KID one class ${c.kid}, noise ${z.kid}, real ${r.kid}`);
+    assert.throws(() => fidReport(real, { n: n + 1 }), /n must be an integer in \[2, 300\]/);
+    tf.dispose([real, oneClass, noise]);
+  });
+});
