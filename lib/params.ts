@@ -33,7 +33,9 @@ export class ParamStore {
     const full = this.fullName(name);
     if (this.params.has(full)) throw new Error(`ParamStore: parameter '${full}' created twice`);
     // Variable names must be unique across the tfjs engine; the store's own name stays readable.
-    const v = tf.variable(tf.tensor(values, shape, 'float32'), true, `${full}#${nextId++}`);
+    const init = tf.tensor(values, shape, 'float32');
+    const v = tf.variable(init, true, `${full}#${nextId++}`);
+    init.dispose(); // the variable holds its own reference to the data
     this.params.set(full, v);
     return v;
   }

@@ -9,6 +9,7 @@ import { Rng } from '../lib/random';
 import { UNet, UNetCondition } from '../lib/unet/unet';
 import { referenceUNetConfig, resolveUNetConfig, UNetConfigInput } from '../lib/unet/config';
 import { unetFlops } from '../lib/unet/flops';
+import { disposeParams } from '../lib/params';
 
 const PY = '/usr/bin/python3';
 const BENCH_TORCH = path.join(__dirname, '..', 'scripts', 'bench_torch.py');
@@ -217,5 +218,15 @@ describe('UNet', function () {
     fs.rmSync(path.dirname(file), { recursive: true });
     tf.dispose([x, y, ty, c.concat, c.context, c.contextMask]);
     m.dispose();
+  });
+});
+
+describe('UNet memory', () => {
+  it('disposing the parameters frees every tensor the model created', () => {
+    const before = tf.memory().numTensors;
+    const unet = new UNet(referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], attentionResolutions: [14] }), 0);
+    assert.ok(tf.memory().numTensors > before);
+    disposeParams(unet.params);
+    assert.equal(tf.memory().numTensors, before, 'tensors left after disposing the parameters');
   });
 });
