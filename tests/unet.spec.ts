@@ -224,7 +224,7 @@ describe('UNet', function () {
 describe('UNet memory', () => {
   it('disposing the parameters frees every tensor the model created', () => {
     const before = tf.memory().numTensors;
-    const unet = new UNet(referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], attentionResolutions: [14] }), 0);
+    const unet = new UNet(referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], attentionResolutions: [14] }), { seed: 0 });
     assert.ok(tf.memory().numTensors > before);
     disposeParams(unet.params);
     assert.equal(tf.memory().numTensors, before, 'tensors left after disposing the parameters');
