@@ -167,6 +167,8 @@ describe('native oneDNN backend', function () {
     [[5, 1, 6], [1], false],
     [[300, 40], [0, 1], false],
     [[2, 3, 4], [0, 1, 2], true],
+    [[16, 30, 30, 8, 4], [1, 2, 4], true], // large: split across threads over the kept batch axis
+    [[9000, 33], [0], false], // large: partial sums per piece over the summed axis
   ] as Array<[number[], number[], boolean]>) {
     for (const op of ['sum', 'mean'] as const) {
       it(`${op} of [${shape}] over axes [${axes}]${keep ? ' keepDims' : ''}: value and grad`, async () => {
@@ -209,6 +211,83 @@ describe('native oneDNN backend', function () {
       };
       const outShape = base.map((d, i) => (i === ax ? 6 : d));
       await compare(`concat/split ${axis}`, f as Fn, shapes.map((sh) => arr(...sh)), outShape);
+    });
+  }
+
+  // Plain C++ kernels create no oneDNN primitive: the addon counts their calls instead.
+  const assertElementwiseRan = async (f: () => Promise<void>) => {
+    const before = addon().elementwiseCalls();
+    await f();
+    assert.ok(addon().elementwiseCalls() > before, 'the native elementwise kernel did not run');
+  };
+
+  // Unary kernels of GroupNorm + SiLU; inputs span exp's clamping range for sigmoid.
+  const unaryCases: Array<[string, Fn]> = [
+    ['sigmoid', (x) => tf.sigmoid(tf.mul(x, 30))],
+    ['square', (x) => tf.square(x)],
+    ['rsqrt', (x) => tf.rsqrt(tf.add(tf.abs(x), 0.5))],
+    ['neg', (x) => tf.neg(x)],
+  ];
+  for (const [name, f] of unaryCases) {
+    for (const shape of [[4, 5, 6, 8], [37]]) {
+      it(`${name} of [${shape}]: value and grad`, async () => {
+        await assertElementwiseRan(() => compare(name, f, [arr(...shape)], shape));
+      });
+    }
+  }
+
+  it('sigmoid of extreme inputs stays in [0, 1] and matches cpu', async () => {
+    const xs = [-1e4, -200, -88.5, -87, -20, -1e-3, 0, 1e-3, 20, 87, 88.5, 200, 1e4];
+    const ref = await valueOn('cpu', (x) => tf.sigmoid(x), [{ shape: [xs.length], data: Float32Array.from(xs) }]);
+    const got = await valueOn('onednn', (x) => tf.sigmoid(x), [{ shape: [xs.length], data: Float32Array.from(xs) }]);
+    got[0].forEach((v, i) => assert.ok(Math.abs(v - ref[0][i]) < 1e-6 && v >= 0 && v <= 1, `sigmoid(${xs[i]}) = ${v}, cpu ${ref[0][i]}`));
+  });
+
+  // Large enough (> 64K elements) to be split across threads: every way binary/unary split their work.
+  for (const [as, bs] of [
+    [[8, 32, 32, 8, 4], [8, 1, 1, 8, 1]], // blocks of per-group tiles
+    [[1000, 301], [301]], // one slab of long rows
+    [[300007], []], // one long row
+    [[4, 70000], [4, 70000]],
+  ] as Array<[number[], number[]]>) {
+    it(`mul and sigmoid, large [${as}] and [${bs}]: value and grads`, async () => {
+      const f = (x: tf.Tensor, y: tf.Tensor) => tf.sigmoid(tf.mul(x, y));
+      await assertElementwiseRan(() => compare('mul+sigmoid', f as Fn, [arr(...as), arr(...bs)], tf.broadcast_util.assertAndGetBroadcastShape(as, bs)));
+    });
+  }
+
+  // Nearest-neighbour resize (UNet decoder upsampling): integer and fractional scales, align corners,
+  // half-pixel centers. The cpu backend's gradient is wrong for batches > 1 and ignores
+  // halfPixelCenters, so the reference gradient scatter-adds the weights through the cpu forward
+  // pass's own pixel map (found by resizing an image of pixel indices).
+  for (const [xs, size, align, half] of [
+    [[2, 4, 5, 3], [8, 10], false, false],
+    [[3, 7, 7, 4], [14, 14], false, false],
+    [[2, 5, 4, 2], [7, 9], false, false],
+    [[2, 5, 4, 2], [7, 9], true, false],
+    [[2, 5, 4, 2], [7, 9], false, true],
+    [[2, 6, 6, 3], [4, 3], false, false],
+  ] as Array<[number[], [number, number], boolean, boolean]>) {
+    it(`resizeNearestNeighbor [${xs}] to ${size.join('x')}${align ? ' alignCorners' : ''}${half ? ' halfPixelCenters' : ''}: value and grad`, async () => {
+      const [n, h, w, c] = xs;
+      const [oh, ow] = size;
+      const f = (x: tf.Tensor) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, size, align, half);
+      const x = arr(...xs), r = arr(n, oh, ow, c);
+      await tf.setBackend('cpu');
+      const [value, src] = tf.tidy(() => [
+        f(tf.tensor(x.data, x.shape)).dataSync() as Float32Array,
+        f(tf.range(0, h * w, 1, 'float32').reshape([1, h, w, 1])).dataSync() as Float32Array,
+      ]);
+      const grad = new Float32Array(n * h * w * c);
+      for (let b = 0; b < n; b++)
+        for (let p = 0; p < oh * ow; p++)
+          for (let k = 0; k < c; k++) grad[(b * h * w + src[p]) * c + k] += r.data[(b * oh * ow + p) * c + k];
+      await assertElementwiseRan(async () => {
+        const got = await valueAndGradsOn('onednn', f as Fn, [x], r);
+        const errs = [relErr(got[0], value), relErr(got[1], grad)];
+        console.log(`      resizeNearestNeighbor: largest relative error value ${errs[0].toExponential(1)}, grad0 ${errs[1].toExponential(1)}`);
+        errs.forEach((e) => assert.ok(e < TOL, `relative error ${e} >= ${TOL}`));
+      });
     });
   }
 

@@ -15,6 +15,12 @@ export interface OnednnAddon {
   reduceSum(heap: ArrayBuffer, xOff: number, yOff: number, dims: Int32Array, reduce: Int32Array, scale: number): void;
   /** out = a (op) b with broadcasting; op 0 add, 1 sub, 2 mul, 3 div; shapes padded to out's rank. */
   binary(heap: ArrayBuffer, op: number, aOff: number, aDims: Int32Array, bOff: number, bDims: Int32Array, outOff: number, outDims: Int32Array): void;
+  /** y = op(x) over n floats; op 0 sigmoid, 1 square, 2 rsqrt, 3 neg (native/src/elementwise.h). */
+  unary(heap: ArrayBuffer, op: number, xOff: number, yOff: number, n: number): void;
+  /** Gradient of nearest-neighbour resize, NHWC; dims [batch, dyPixels, xPixels, depth]; src: input pixel of each dy pixel. */
+  resizeNearestGrad(heap: ArrayBuffer, dyOff: number, dxOff: number, dims: Int32Array, src: Int32Array): void;
+  /** Calls of the plain C++ kernels so far (unary, binary, reduce, resize grad): tests check the native path ran. */
+  elementwiseCalls(): number;
   /** Copies `rows` runs of `width` 4-byte elements; strides and width in elements, offsets in bytes. */
   copyRows(heap: ArrayBuffer, srcOff: number, srcStride: number, dstOff: number, dstStride: number, rows: number, width: number): void;
   setNumThreads(n: number): void;

@@ -1,5 +1,6 @@
-// Add, Sub, Multiply, RealDiv on float32 with broadcasting, computed in place by the addon (one
-// thread). wasm's broadcasting path (per-channel and per-group shapes in GroupNorm) is much slower.
+// Add, Sub, Multiply, RealDiv on float32 with broadcasting, computed in place by the addon (split
+// across threads by native/src/parallel.h when large). wasm's broadcasting path (per-channel and
+// per-group shapes in GroupNorm) is much slower.
 import { Add, backend_util, Multiply, RealDiv, Sub, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';

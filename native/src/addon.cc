@@ -11,6 +11,7 @@
 #include "context.h"
 #include "conv.h"
 #include "binary.h"
+#include "elementwise.h"
 #include "matmul.h"
 #include "reduce.h"
 
@@ -219,6 +220,7 @@ napi_value ReduceSum(napi_env env, napi_callback_info info) {
       if (!reduce[i]) outCount *= dims[i];
     }
     if (count(dims) == 0) throw JsError("onednn addon: reduceSum of an empty tensor");
+    countElementwiseCall();
     reduceSum(dims, reduce, heap.floats(getInt(env, a.v[1], "x"), count(dims), "x"), heap.floats(getInt(env, a.v[2], "y"), outCount, "output"),
               getDouble(env, a.v[5], "scale"));
     return undefinedValue(env);
@@ -237,10 +239,52 @@ napi_value Binary(napi_env env, napi_callback_info info) {
     for (size_t i = 0; i < od.size(); i++)
       if ((ad[i] != od[i] && ad[i] != 1) || (bd[i] != od[i] && bd[i] != 1)) throw JsError("onednn addon: binary: shapes do not broadcast");
     if (count(od) == 0) return undefinedValue(env);
+    countElementwiseCall();
     binaryBroadcast(BinaryOp(op), ad, heap.floats(getInt(env, a.v[2], "a"), count(ad), "a"), bd,
                     heap.floats(getInt(env, a.v[4], "b"), count(bd), "b"), od, heap.floats(getInt(env, a.v[6], "out"), count(od), "output"));
     return undefinedValue(env);
   });
+}
+
+// unary(heap, op, xOff, yOff, n): y = op(x) elementwise over n floats.
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, "unary", [&]() -> napi_value {
+    Args a = getArgs(env, info, 5);
+    Heap heap = getHeap(env, a.v[0]);
+    int op = int(getInt(env, a.v[1], "op"));
+    if (op < 0 || op > int(UnaryOp::Neg)) throw JsError("onednn addon: unary: unknown op code " + std::to_string(op));
+    int64_t n = getInt(env, a.v[4], "count");
+    if (n <= 0) return undefinedValue(env);
+    unary(UnaryOp(op), heap.floats(getInt(env, a.v[2], "x"), n, "x"), heap.floats(getInt(env, a.v[3], "y"), n, "y"), n);
+    return undefinedValue(env);
+  });
+}
+
+// resizeNearestGrad(heap, dyOff, dxOff, dims [batch, dyPixels, xPixels, depth], src: Int32Array of dyPixels)
+napi_value ResizeNearestGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, "resizeNearestGrad", [&]() -> napi_value {
+    Args a = getArgs(env, info, 5);
+    Heap heap = getHeap(env, a.v[0]);
+    std::vector<int64_t> d = getDims(env, a.v[3], "dims"), src = getDims(env, a.v[4], "source pixels");
+    if (d.size() != 4) throw JsError("onednn addon: resizeNearestGrad: dims must have 4 entries");
+    const int64_t batch = d[0], dyPixels = d[1], xPixels = d[2], depth = d[3];
+    if (int64_t(src.size()) != dyPixels) throw JsError("onednn addon: resizeNearestGrad: source map does not match dy");
+    for (int64_t s : src)
+      if (s >= xPixels) throw JsError("onednn addon: resizeNearestGrad: source pixel out of range");
+    int64_t nx = batch * xPixels * depth;
+    if (nx == 0) return undefinedValue(env);
+    const float* dy = heap.floats(getInt(env, a.v[1], "dy"), batch * dyPixels * depth, "dy");
+    float* dx = heap.floats(getInt(env, a.v[2], "dx"), nx, "dx");
+    std::vector<int32_t> s32(src.begin(), src.end());
+    resizeNearestGrad(dy, dx, batch, dyPixels, xPixels, depth, s32.data());
+    return undefinedValue(env);
+  });
+}
+
+napi_value ElementwiseCalls(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_double(env, double(elementwiseCalls()), &v);
+  return v;
 }
 
 // copyRows(heap, srcOff, srcStride, dstOff, dstStride, rows, width): copies `rows` runs of `width`
@@ -330,6 +374,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchMatMul", nullptr, BatchMatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resizeNearestGrad", nullptr, ResizeNearestGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"elementwiseCalls", nullptr, ElementwiseCalls, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copyRows", nullptr, CopyRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"numThreads", nullptr, NumThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,5 +1,9 @@
 #include "reduce.h"
 
+#include <algorithm>
+
+#include "parallel.h"
+
 namespace onednn_tfjs {
 
 namespace {
@@ -56,10 +60,49 @@ void reduceSum(const std::vector<int64_t>& dims, const std::vector<bool>& reduce
     y[0] = float(x[0] * scale);
     return;
   }
-  std::vector<double> acc(outSize, 0.0);
-  // One thread on purpose (memory-bound; see binary.cc).
-  accumulate(segs, 0, x, acc.data());
-  for (int64_t j = 0; j < outSize; j++) y[j] = float(acc[j] * scale);
+  // A short innermost summed run (GroupNorm's channels per group, [.., G, C/G] over C/G) would sum a
+  // few elements per call: keep it in the accumulator instead (contiguous runs of G * C/G), then
+  // fold it at the end.
+  int64_t fold = 1;
+  if (segs.size() >= 2 && segs.back().reduce && segs.back().size < 16) {
+    fold = segs.back().size;
+    std::vector<int64_t> d;
+    std::vector<bool> red;
+    for (const Seg& s : segs) {
+      d.push_back(s.size);
+      red.push_back(s.reduce);
+    }
+    red.back() = false;
+    segs = segments(d, red);
+  }
+  const int64_t accSize = outSize * fold;
+  std::vector<double> acc(accSize, 0.0);
+  // Split over the outermost axis (parallel.h), in pieces of about 64K elements fixed by the shape
+  // alone, so the summation order, and the result, never depends on the threads.
+  const Seg& s0 = segs[0];
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / s0.inStride);
+  const int64_t pieces = (s0.size + grain - 1) / grain;
+  if (segs.size() == 1 || pieces <= 1) {
+    accumulate(segs, 0, x, acc.data());
+  } else if (!s0.reduce) {  // pieces write disjoint parts of acc
+    parallelFor(s0.size, grain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; i++) accumulate(segs, 1, x + i * s0.inStride, acc.data() + i * s0.outStride);
+    });
+  } else {  // each piece sums into its own partial accumulator; partials are added in order
+    std::vector<double> part(pieces * accSize, 0.0);
+    parallelFor(pieces, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; p++)
+        for (int64_t i = p * grain, e = std::min(s0.size, (p + 1) * grain); i < e; i++)
+          accumulate(segs, 1, x + i * s0.inStride, part.data() + p * accSize);
+    });
+    for (int64_t p = 0; p < pieces; p++)
+      for (int64_t j = 0; j < accSize; j++) acc[j] += part[p * accSize + j];
+  }
+  for (int64_t j = 0; j < outSize; j++) {
+    double sum = 0;
+    for (int64_t k = 0; k < fold; k++) sum += acc[j * fold + k];
+    y[j] = float(sum * scale);
+  }
 }
 
 }  // namespace onednn_tfjs
