@@ -174,7 +174,7 @@ export class ProgressBar<T = number> implements Iterable<T> {
     } else {
       const first = this.displayId === undefined;
       if (first) this.displayId = newDisplayId();
-      sendDisplay({ 'text/plain': this.line() }, { displayId: this.displayId, update: !first });
+      sendDisplay({ 'text/plain': this.line() }, { displayId: this.displayId, update: !first, droppable: !final });
     }
   }
 }

@@ -60,6 +60,18 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
     assert.equal(executed.cells[2].execution_count, null);
   });
 
+  it('a progress bar redrawn thousands of times in a blocking loop loses neither its final state nor later output', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lessons-'));
+    const r = runLessons(['--out', out, path.join(ROOT, 'tests', 'fixtures', 'progress_flood.ipynb')]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const cells = JSON.parse(fs.readFileSync(path.join(out, 'progress_flood.ipynb'), 'utf8')).cells;
+    const text = (c: { outputs: { text?: string; data?: Record<string, string> }[] }) =>
+      c.outputs.map((o) => o.text ?? o.data?.['text/plain'] ?? '').join('');
+    assert.match(text(cells[0]), /3000\/3000/, 'the bar shows its final state');
+    assert.match(text(cells[0]), /after the loop/);
+    assert.match(text(cells[1]), /next cell ran/);
+  });
+
   it('an unknown LESSON_MODE is one clear line and a non-zero exit', () => {
     const r = runLessons([], { LESSON_MODE: 'turbo' });
     assert.equal(r.status, 2);

@@ -39,11 +39,37 @@ function encode(bundle: MimeBundle): Record<string, unknown> {
 // MIME types in the order a single-type fallback prefers them.
 const FALLBACK_ORDER = ['image/png', 'image/svg+xml', 'text/html', 'text/plain'];
 
+// tslab hands each message to ZeroMQ without awaiting it; the messages only leave while the event
+// loop turns. A synchronous cell (a training loop) that keeps updating a progress bar queues them
+// until ZeroMQ's high-water mark, after which every later message is dropped: measured here, ~500
+// queued updates, then even the cell's own console output and errors vanished and the run failed.
+// So in-place updates are skipped once this many messages wait for the event loop to turn.
+const MAX_QUEUED_UPDATES = 100;
+let queued = 0;
+let turnScheduled = false;
+
+/** Counts a message sent before the event loop turns; returns how many are waiting. */
+function noteQueued(): number {
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(() => {
+      queued = 0;
+      turnScheduled = false;
+    });
+  }
+  return ++queued;
+}
+
 export interface DisplayOptions {
   /** Reuse an id (from newDisplayId) to overwrite an earlier output in place. */
   displayId?: string;
   /** true: replace the output sent earlier with the same displayId instead of adding one. */
   update?: boolean;
+  /**
+   * An in-place update that may be skipped when too many messages wait for a blocked event loop
+   * (progress bars mid-loop). The last update of a bar is not droppable, so the final state shows.
+   */
+  droppable?: boolean;
   metadata?: Record<string, unknown>;
 }
 
@@ -57,6 +83,8 @@ export function sendDisplay(bundle: MimeBundle, opts: DisplayOptions = {}): bool
   const write = findWriter();
   const transient = opts.displayId ? { display_id: opts.displayId } : {};
   if (write) {
+    if (opts.droppable && opts.update && queued >= MAX_QUEUED_UPDATES) return false;
+    noteQueued();
     write({ data: encode(bundle), metadata: opts.metadata ?? {}, transient }, opts.update === true);
     return true;
   }
