@@ -19,13 +19,13 @@ export function inKernel(): boolean {
 }
 
 // Finds the writer in whichever copy of tslab started the kernel (it may not be the project's copy).
+// The module is looked up once (scanning require.cache per progress-bar redraw was needless work);
+// the writer itself is re-read on every call because tslab replaces it on each execute request.
+let jupyterModule: NodeModule | undefined;
 function findWriter(): WriteDisplayData | null {
-  for (const mod of Object.values(require.cache)) {
-    if (!mod || !/tslab[\\/]dist[\\/]jupyter\.js$/.test(mod.filename)) continue;
-    const w = (mod.exports as { lastWriteDisplayData?: unknown }).lastWriteDisplayData;
-    if (typeof w === 'function') return w as WriteDisplayData;
-  }
-  return null;
+  jupyterModule ??= Object.values(require.cache).find((m) => m !== undefined && /tslab[\\/]dist[\\/]jupyter\.js$/.test(m.filename));
+  const w = (jupyterModule?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData;
+  return typeof w === 'function' ? (w as WriteDisplayData) : null;
 }
 
 function encode(bundle: MimeBundle): Record<string, unknown> {

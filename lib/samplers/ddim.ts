@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
-import { DiffusionModel, SampleOptions, Sampler } from './types';
+import { DiffusionModel, SampleOptions, Sampler, startingNoise } from './types';
 
 export interface DDIMOptions extends SampleOptions {
   /** Stochasticity, 0..1 (default the sampler's). */
@@ -24,10 +24,7 @@ export class DDIMSampler implements Sampler<DDIMOptions> {
     const ts = respaceTimesteps(s.T, opts.steps, opts.spacing ?? this.defaults.spacing ?? 'trailing');
     const clip = opts.clipDenoised ?? true;
     const b = shape[0];
-    if (opts.xT && opts.xT.shape.join() !== shape.join()) {
-      throw new Error(`DDIM: xT shape [${opts.xT.shape}] differs from the requested [${shape}]`);
-    }
-    let x: tf.Tensor4D = opts.xT ? opts.xT.clone() : (opts.rng.normalTensor(shape) as tf.Tensor4D);
+    let x = startingNoise('DDIM', shape, opts);
     for (let i = 0; i < ts.length; i++) {
       const t = ts[i];
       const abar = s.alphasCumprod[t];

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
-import { DiffusionModel, SampleOptions, Sampler } from './types';
+import { DiffusionModel, SampleOptions, Sampler, startingNoise } from './types';
 
 export type DDPMVariance = 'posterior' | 'beta';
 
@@ -45,10 +45,7 @@ export class DDPMSampler implements Sampler<DDPMOptions> {
     if (variance !== 'posterior' && variance !== 'beta') throw new Error(`DDPM: variance must be 'posterior' or 'beta', got '${variance as string}'`);
     const ts = respaceTimesteps(s.T, opts.steps, opts.spacing ?? this.defaults.spacing ?? 'trailing');
     const clip = opts.clipDenoised ?? true;
-    if (opts.xT && opts.xT.shape.join() !== shape.join()) {
-      throw new Error(`DDPM: xT shape [${opts.xT.shape}] differs from the requested [${shape}]`);
-    }
-    let x: tf.Tensor4D = opts.xT ? opts.xT.clone() : (opts.rng.normalTensor(shape) as tf.Tensor4D);
+    let x = startingNoise('DDPM', shape, opts);
     for (let i = 0; i < ts.length; i++) {
       const t = ts[i];
       const last = i + 1 === ts.length;

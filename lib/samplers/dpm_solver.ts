@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
-import { DiffusionModel, SampleOptions, Sampler } from './types';
+import { DiffusionModel, SampleOptions, Sampler, startingNoise } from './types';
 
 export type DPMSpacing = TimestepSpacing | 'logsnr';
 
@@ -92,10 +92,7 @@ export class DPMSolverSampler implements Sampler<DPMSolverOptions> {
     const s = this.schedule;
     const ts = dpmTimesteps(s, opts.steps, opts.spacing ?? this.defaults.spacing ?? 'logsnr');
     const clip = opts.clipDenoised ?? true;
-    if (opts.xT && opts.xT.shape.join() !== shape.join()) {
-      throw new Error(`DPM-Solver++: xT shape [${opts.xT.shape}] differs from the requested [${shape}]`);
-    }
-    let x: tf.Tensor4D = opts.xT ? opts.xT.clone() : (opts.rng.normalTensor(shape) as tf.Tensor4D);
+    let x = startingNoise('DPM-Solver++', shape, opts);
     let prevX0: tf.Tensor4D | null = null;
     try {
       for (let i = 0; i < ts.length; i++) {

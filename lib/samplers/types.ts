@@ -45,3 +45,11 @@ export interface Sampler<O extends SampleOptions = SampleOptions> {
 export function unetModel(unet: UNet, prediction: Prediction = 'eps', cond: UNetCondition = {}): DiffusionModel {
   return { prediction, predict: (xt, t) => unet.apply(xt, t, cond) };
 }
+
+/** The starting noise x_T: a copy of opts.xT (checked against shape) or fresh noise from opts.rng. */
+export function startingNoise(sampler: string, shape: [number, number, number, number], opts: SampleOptions): tf.Tensor4D {
+  if (opts.xT && opts.xT.shape.join() !== shape.join()) {
+    throw new Error(`${sampler}: xT shape [${opts.xT.shape}] differs from the requested [${shape}]`);
+  }
+  return opts.xT ? opts.xT.clone() : (opts.rng.normalTensor(shape) as tf.Tensor4D);
+}
