@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs-core';
+import { chunkWebgpuAddN, explainSyncReads } from './webgpu_fixes';
 import './tfjs_setup'; // gradients and chained ops: every program that trains loads this module
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'onednn' | 'wasm' | 'cpu';
@@ -183,25 +184,56 @@ async function tryTensorflow(): Promise<Attempt> {
 async function tryWebgpu(): Promise<Attempt> {
   if (!isInstalled('webgpu')) return { ok: false, reason: 'not installed (webgpu, Dawn for Node)' };
   if (!isInstalled('@tensorflow/tfjs-backend-webgpu')) return { ok: false, reason: 'not installed (@tensorflow/tfjs-backend-webgpu)' };
+  const dawnBackend = webgpuDawnBackend();
   // Dawn needs the Vulkan loader on Linux; checking first gives a precise reason and keeps Dawn's
   // own stderr warning out of notebooks.
-  if (process.platform === 'linux' && missingLibs(['libvulkan.so.1']).length > 0) {
+  if (dawnBackend === 'vulkan' && process.platform === 'linux' && missingLibs(['libvulkan.so.1']).length > 0) {
     return { ok: false, reason: 'no WebGPU adapter: libvulkan.so.1 missing (Debian/Ubuntu: apt-get install libvulkan1; needs a real GPU)' };
   }
+  // Dawn's OpenGL backend over Mesa's llvmpipe (EGL without a display) is a real WebGPU device on a
+  // machine without a GPU: slow, for checking kernels only. Dawn offers it in compatibility mode only.
+  if (dawnBackend === 'opengl' && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
   const dawn = loadDawn();
-  const gpu = dawn.create([]) as { requestAdapter(o?: object): Promise<object | null> };
+  type Gpu = { requestAdapter(o?: object): Promise<object | null> };
+  const native = dawn.create(dawnBackend === 'opengl' ? ['backend=opengl'] : []) as Gpu;
+  const gpu: Gpu =
+    dawnBackend === 'opengl'
+      ? Object.assign(Object.create(native) as Gpu, { requestAdapter: (o: object = {}) => native.requestAdapter({ ...o, featureLevel: 'compatibility' }) })
+      : native;
   // Ask for an adapter ourselves first: without one tfjs's setBackend just returns false.
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return { ok: false, reason: 'no WebGPU adapter (needs libvulkan.so.1 and a real GPU; software Vulkan is rejected)' };
+  if (!adapter) {
+    return dawnBackend === 'opengl'
+      ? { ok: false, reason: 'no WebGPU adapter from Dawn\'s OpenGL backend (DIFFUSION_WEBGPU_DAWN=opengl needs EGL and Mesa: libegl-mesa0)' }
+      : { ok: false, reason: 'no WebGPU adapter (needs libvulkan.so.1 and a real GPU; software Vulkan is rejected)' };
+  }
   Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, ... that tfjs-webgpu reads as globals
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (g.navigator === undefined) g.navigator = { gpu };
   else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   require('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' only if navigator.gpu exists
   if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: "WebGPU adapter found but tf.setBackend('webgpu') failed" };
-  const info = (adapter as unknown as { info?: { vendor?: string; architecture?: string; description?: string } }).info;
-  const name = info ? [info.vendor, info.architecture, info.description].filter((s) => s).join(' ') : 'unknown adapter';
-  return { ok: true, threads: 1, details: [`WebGPU adapter: ${name || 'unnamed'}`] };
+  explainSyncReads(tf.backend() as unknown as { readSync(dataId: object): unknown });
+  chunkWebgpuAddN();
+  const info = (adapter as unknown as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }).info;
+  const name = info ? [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') : 'unknown adapter';
+  return {
+    ok: true,
+    threads: 1,
+    details: [
+      `WebGPU adapter: ${name || 'unnamed'}${dawnBackend === 'opengl' ? " (Dawn's OpenGL backend, compatibility mode)" : ''}`,
+      // tfjs-webgpu reads synchronously through an OffscreenCanvas, which Node lacks.
+      'synchronous reads (dataSync) fail under Node: read tensors with await t.data()',
+    ],
+  };
+}
+
+/** Which Dawn backend to ask for: DIFFUSION_WEBGPU_DAWN=vulkan (default) or opengl (see tryWebgpu). */
+function webgpuDawnBackend(): 'vulkan' | 'opengl' {
+  const raw = (process.env.DIFFUSION_WEBGPU_DAWN ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'vulkan') return 'vulkan';
+  if (raw === 'opengl') return 'opengl';
+  throw new Error(`DIFFUSION_WEBGPU_DAWN must be vulkan or opengl, got '${process.env.DIFFUSION_WEBGPU_DAWN}'`);
 }
 
 async function tryOnednn(): Promise<Attempt> {

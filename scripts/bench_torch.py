@@ -4,6 +4,8 @@
 Run with Debian's torch: /usr/bin/python3 scripts/bench_torch.py [options]
   --config JSON       UNetConfig as lib/unet/config.ts resolves it (default: the reference config)
   --threads N         torch.set_num_threads(N) (default 1: tfjs wasm runs one thread under Node)
+  --device D          cpu (default), cuda or cuda:N: where the model, data and sampling run; on a GPU
+                      the timings wait for the device (torch.cuda.synchronize) and "device" names it
   --batch B --train-steps N --warmup W --sample-images M --sample-steps S
   --count             only print {"params": ..., "names": [...]} (for the tests)
   --check FILE        load weights + inputs exported by tests/unet.spec.ts, print the forward output
@@ -102,7 +104,7 @@ class TimeEmbedding(nn.Module):
 
     def forward(self, t):
         half = self.sin_dim // 2
-        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
         a = t.float()[:, None] * freqs[None]
         return self.lin2(F.silu(self.lin1(torch.cat([a.sin(), a.cos()], 1))))
 
@@ -208,12 +210,13 @@ def linear_alphas_cumprod(T=1000):
 def ddim_sample(model, shape, steps, abar, gen):
     """DDIM, eta = 0, trailing spacing, x0 clipped to [-1, 1]: as lib/samplers/ddim.ts."""
     T = abar.shape[0]
+    dev = abar.device
     ts = [round(T - i * T / steps) - 1 for i in range(steps)]
-    x = torch.randn(shape, generator=gen)
+    x = torch.randn(shape, generator=gen).to(dev)  # drawn on the CPU: the same noise on every device
     for i, t in enumerate(ts):
         a = abar[t]
-        ap = abar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
-        eps = model(x, torch.full((shape[0],), t, dtype=torch.long))
+        ap = abar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, device=dev)
+        eps = model(x, torch.full((shape[0],), t, dtype=torch.long, device=dev))
         x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
         eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
         x = ap.sqrt() * x0 + (1 - ap).sqrt() * eps
@@ -259,17 +262,37 @@ def check(path):
     print(json.dumps({"shape": list(y.shape), "data": y.flatten().tolist()}))
 
 
+def device_of(name):
+    """torch.device for --device; a clear error when CUDA was asked for and is not there."""
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise SystemExit(f"--device must be cpu, cuda or cuda:N, got '{name}'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: torch {torch.__version__} sees no CUDA device (torch.cuda.is_available() is False)")
+    if dev.type not in ("cpu", "cuda"):
+        raise SystemExit(f"--device must be cpu, cuda or cuda:N, got '{name}'")
+    return dev
+
+
+def sync(dev):
+    # CUDA kernels run asynchronously: a timer must wait for them to finish.
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
 def bench(c, a):
+    dev = device_of(a.device)
     torch.manual_seed(0)
-    model = UNet(c)
+    model = UNet(c).to(dev)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
-    abar = linear_alphas_cumprod()
+    abar = linear_alphas_cumprod().to(dev)
     S, C = c["imageSize"], c["inChannels"]
-    x0 = torch.rand(a.batch, C, S, S) * 2 - 1
+    x0 = (torch.rand(a.batch, C, S, S) * 2 - 1).to(dev)
 
     def step():
-        t = torch.randint(0, 1000, (a.batch,))
+        t = torch.randint(0, 1000, (a.batch,), device=dev)
         noise = torch.randn_like(x0)
         ab = abar[t][:, None, None, None]
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
@@ -283,19 +306,26 @@ def bench(c, a):
         step()
     times = []
     for _ in range(a.train_steps):
+        sync(dev)
         t0 = time.perf_counter()
-        step()
+        step()  # loss.item() waits for the step, as our loss read does
+        sync(dev)
         times.append((time.perf_counter() - t0) * 1000)
     model.eval()
     sample_s = None
     if a.sample_images > 0:
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
+            sync(dev)
             t0 = time.perf_counter()
             ddim_sample(model, (a.sample_images, C, S, S), a.sample_steps, abar, gen)
+            sync(dev)
             sample_s = time.perf_counter() - t0
     return {
         "framework": f"pytorch {torch.__version__}",
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        # PyTorch's default lets cuDNN convolutions run in TF32 on Ampere and newer; WebGPU computes in FP32.
+        "cudnn_tf32": bool(torch.backends.cudnn.allow_tf32) if dev.type == "cuda" else None,
         "threads": torch.get_num_threads(),
         "params": params,
         "batch": a.batch,
@@ -318,6 +348,7 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--sample-images", type=int, default=64)
     p.add_argument("--sample-steps", type=int, default=50)
+    p.add_argument("--device", default="cpu")
     p.add_argument("--count", action="store_true")
     p.add_argument("--check", default=None)
     a = p.parse_args()

@@ -57,9 +57,10 @@ export interface Checkpoint {
   history: Record<string, number[]>;
 }
 
-function tensorOf(v: tf.Tensor, name: string): SafeTensorInput {
+// await data(), not dataSync(): webgpu under Node has no synchronous read.
+async function tensorOf(v: tf.Tensor, name: string): Promise<SafeTensorInput> {
   if (v.dtype !== 'float32') throw new Error(`checkpoint: tensor '${name}' is ${v.dtype}; only float32 parameters are saved`);
-  return { dtype: 'F32', shape: [...v.shape], data: v.dataSync() as Float32Array };
+  return { dtype: 'F32', shape: [...v.shape], data: (await v.data()) as Float32Array };
 }
 
 function checkName(name: string): void {
@@ -74,7 +75,7 @@ export async function saveCheckpoint(file: string, c: CheckpointContents): Promi
   const tfName = new Map<string, string>(); // tfjs variable name -> parameter name
   for (const [name, v] of c.params) {
     checkName(name);
-    tensors.set(name, tensorOf(v, name));
+    tensors.set(name, await tensorOf(v, name));
     tfName.set(v.name, name);
   }
   if (c.ema) {
@@ -82,7 +83,7 @@ export async function saveCheckpoint(file: string, c: CheckpointContents): Promi
       const p = c.params.get(name);
       if (!p) throw new Error(`checkpoint: EMA tensor '${name}' has no parameter of that name`);
       if (p.shape.join() !== v.shape.join()) throw new Error(`checkpoint: EMA tensor '${name}' has shape [${v.shape}], the parameter [${p.shape}]`);
-      tensors.set(EMA + name, tensorOf(v, EMA + name));
+      tensors.set(EMA + name, await tensorOf(v, EMA + name));
     }
     if (c.ema.size !== c.params.size) throw new Error(`checkpoint: EMA holds ${c.ema.size} tensors, the model ${c.params.size}`);
   }
@@ -106,7 +107,7 @@ export async function saveCheckpoint(file: string, c: CheckpointContents): Promi
         const kind = w.name.endsWith('/m') ? ADAM_M : w.name.endsWith('/v') ? ADAM_V : null;
         const param = tfName.get(w.name.slice(0, -2));
         if (kind === null || param === undefined) throw new Error(`checkpoint: Adam state '${w.name}' belongs to no parameter of this model`);
-        tensors.set(kind + param, tensorOf(w.tensor, kind + param));
+        tensors.set(kind + param, await tensorOf(w.tensor, kind + param));
       }
       const adam: AdamState = {
         iterations: opt.iterations,

@@ -10,6 +10,17 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
 }
 
+/** The factor clipping multiplies every gradient by: maxNorm / norm when above the limit, else 1. */
+export function clipScale(norm: number, maxNorm: number | null): number {
+  // A non-finite norm is passed on unscaled: the trainer stops on it rather than hide it.
+  return Number.isFinite(norm) && norm > (maxNorm ?? Infinity) ? (maxNorm as number) / norm : 1;
+}
+
+/** New tensors (the caller disposes them and the inputs): clones when scale is 1. */
+export function scaleGrads(grads: tf.Tensor[], scale: number): tf.Tensor[] {
+  return grads.map((g) => (scale === 1 ? g.clone() : tf.tidy(() => tf.mul(g, scale))));
+}
+
 /**
  * Returns the clipped gradients (new tensors; the caller disposes them and the inputs) and the norm
  * before clipping. maxNorm null or Infinity: no clipping, gradients are returned as clones.
@@ -19,8 +30,5 @@ export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number | null): { 
   const normT = globalNorm(grads);
   const norm = normT.dataSync()[0];
   normT.dispose();
-  const limit = maxNorm ?? Infinity;
-  // A non-finite norm is passed on unscaled: the trainer stops on it rather than hide it.
-  const scale = Number.isFinite(norm) && norm > limit ? limit / norm : 1;
-  return { grads: grads.map((g) => (scale === 1 ? g.clone() : tf.tidy(() => tf.mul(g, scale)))), norm };
+  return { grads: scaleGrads(grads, clipScale(norm, maxNorm)), norm };
 }

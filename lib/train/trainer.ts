@@ -16,7 +16,7 @@ import { NoiseSchedule } from '../schedule';
 import { UNet } from '../unet/unet';
 import { BatchSource, TrainBatch } from './batch_source';
 import { Ema } from './ema';
-import { clipByGlobalNorm } from './grad_clip';
+import { clipScale, globalNorm, scaleGrads } from './grad_clip';
 import { learningRateAt, LrScheduleOptions, validateLrSchedule } from './lr_schedule';
 import { STREAM, stepRng } from './step_seed';
 
@@ -149,7 +149,7 @@ export class Trainer {
   }
 
   /** One update on `batch` (which this call disposes). Throws TrainingDivergedError on NaN/Inf. */
-  trainStep(batch: TrainBatch): StepResult {
+  async trainStep(batch: TrainBatch): Promise<StepResult> {
     const o = this.options;
     const k = this.step;
     const lr = learningRateAt(k, o);
@@ -170,18 +170,24 @@ export class Trainer {
       } finally {
         noise.dispose();
       }
-      const loss = value.dataSync()[0];
-      value.dispose();
       const raw = this.vars.map((v) => grads[v.name]);
       if (raw.some((g) => g === undefined)) {
-        tf.dispose(grads);
+        tf.dispose([value, grads]);
         const missing = this.names[raw.findIndex((g) => g === undefined)];
         throw new Error(`Trainer: parameter '${missing}' got no gradient (is it used by the model?)`);
       }
       let clipped: { grads: tf.Tensor[]; norm: number };
+      let loss: number;
       try {
-        clipped = clipByGlobalNorm(raw, o.clipGradNorm === undefined ? 1 : o.clipGradNorm);
+        // Loss and gradient norm in one asynchronous read: webgpu under Node cannot read synchronously.
+        const both = tf.tidy(() => tf.stack([value as tf.Scalar, globalNorm(raw)]));
+        const read = await both.data();
+        both.dispose();
+        loss = read[0];
+        const norm = read[1];
+        clipped = { grads: scaleGrads(raw, clipScale(norm, o.clipGradNorm === undefined ? 1 : o.clipGradNorm)), norm };
       } finally {
+        value.dispose();
         tf.dispose(grads);
       }
       if (!Number.isFinite(loss) || !Number.isFinite(clipped.norm)) {
@@ -222,7 +228,7 @@ export class Trainer {
     let smooth = NaN;
     try {
       while (this.step < end) {
-        const r = this.trainStep(data(this.step));
+        const r = await this.trainStep(data(this.step));
         // A smoothed loss on the bar: single-batch diffusion losses jump with the drawn t.
         smooth = Number.isNaN(smooth) ? r.loss : 0.95 * smooth + 0.05 * r.loss;
         if (bar) {

