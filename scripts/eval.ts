@@ -17,9 +17,48 @@
 //   --seed N           fixes the starting noise and the real images compared against [0]
 //   --batch N          images per network call [100]
 //   --checkpoint FILE  model to evaluate [checkpoints/05/model.safetensors]
+//
+// Lessons 06 (classifier guidance of lesson 05's unconditional model with the noisy classifier) and
+// 07 (classifier-free guidance of the class-conditional model): a sweep of the guidance scale, each
+// scale sampling n images with balanced labels from the same starting noise, scored by the clean
+// classifier's accuracy on the asked-for class and FID/KID next to the floor at the same n.
+// Flags (defaults in brackets):
+//   --n N              images per scale [500]
+//   --scales LIST      guidance scales, e.g. 0,1,3 [06: 0,2,4,8,16; 07: 0,1,2,3,5]
+//   --sampler NAME     ddim, ddpm or dpm++2m [ddim]
+//   --steps N          sampling steps [25]
+//   --seed N, --batch N as for 05 [0, 100]
+//   --checkpoint FILE  the UNet [06: checkpoints/05/model.safetensors; 07: checkpoints/07/model.safetensors]
+//   --classifier FILE  06 only: the noisy classifier [checkpoints/06/noisy_classifier.safetensors]
+//
+// Lesson 08 (super-resolution): n test images down-sampled to each input size and super-resolved by
+// bicubic, the regression UNet and SR3 (DDIM); PSNR, SSIM and FID per method. Flags:
+//   --n N              test images per input size [500]
+//   --sizes LIST       low-resolution sides [7,14] (7: 4x, the headline; 14: 2x)
+//   --steps N          SR3's DDIM steps [50]
+//   --sr3-mean K       also score the pixel mean of K SR3 samples per input [0: off]
+//   --seed N, --batch N as for 05 [0, 100]
+//   --sr3 FILE, --regression FILE  the models [checkpoints/08/sr3.safetensors, checkpoints/08/regression.safetensors]
+// Lesson 09 (inpainting): n test images, one mask per image of each kind; mean and nearest fills,
+// the mask-conditioned model (DDIM) and RePaint with lesson 05's model; hole MSE, FID, seconds. Flags:
+//   --n N              test images per mask kind [200]
+//   --kinds LIST       mask kinds [center,half,strokes]
+//   --steps N          the conditional model's DDIM steps [50]
+//   --repaint S:J:R    RePaint's steps, jump length, passes [50:5:2]
+//   --seed N, --batch N as for 05 [0, 100]
+//   --inpaint FILE, --base FILE  the models [checkpoints/09/inpaint.safetensors, checkpoints/05/model.safetensors]
 import { formatBackendReport, initBackend } from '../lib/backend';
 import { compareSamplers, disposeResults, formatResultsTable, lesson05CheckpointPath, lesson05Schedule, loadLesson05Model, parseSamplerSpecs, resultRecord, SamplerSpec } from '../lib/eval/lesson05';
 import { unetModel } from '../lib/samplers/types';
+import { disposeSweep, formatSweepTable, guidanceSchedule, guidanceSweep, lesson06ClassifierPath, lesson07CheckpointPath, loadLesson06Classifier, loadLesson07Model, sweepRecord } from '../lib/eval/guidance_sweep';
+import { NoisyClassifier } from '../lib/guidance/noisy_classifier';
+import { SAMPLER_NAMES, SamplerName } from '../lib/samplers/index';
+import { UNet } from '../lib/unet/unet';
+import { disposeSrResult, evaluateSuperResolution, formatSrTable, lesson08Paths, SrEvalResult, srRecord } from '../lib/eval/lesson08';
+import { disposeInpaintResult, evaluateInpainting, formatInpaintTable, inpaintRecord, lesson09CheckpointPath } from '../lib/eval/lesson09';
+import { loadInpaintModel } from '../lib/inpaint/conditional';
+import { MASK_KINDS, MaskKind } from '../lib/inpaint/masks';
+import { loadSrModel } from '../lib/sr/model';
 
 /** A bad command line: printed with the usage, exit status 2. */
 class UsageError extends Error {}
@@ -97,9 +136,210 @@ const lesson05: LessonEval = {
   },
 };
 
+/** Lessons 06 and 07: the guidance-scale sweep (lib/eval/guidance_sweep.ts). */
+function guidanceEval(lesson: '06' | '07'): LessonEval {
+  const isCfg = lesson === '07';
+  return {
+    summary: isCfg
+      ? 'classifier-free guidance of the class-conditional UNet: class accuracy and FID/KID (with the floor) per guidance scale, and sampling cost'
+      : "classifier guidance of lesson 05's UNet with the noisy classifier: class accuracy and FID/KID (with the floor) per guidance scale, and sampling cost",
+    flags: `[--n N] [--scales ${isCfg ? '0,1,2,3,5' : '0,2,4,8,16'}] [--sampler ddim|ddpm|dpm++2m] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]${isCfg ? '' : ' [--classifier FILE]'}`,
+    async run(argv, backend) {
+      let n = 500;
+      let steps = 25;
+      let seed = 0;
+      let batch = 100;
+      let sampler: SamplerName = 'ddim';
+      let scales = isCfg ? [0, 1, 2, 3, 5] : [0, 2, 4, 8, 16];
+      let file = isCfg ? lesson07CheckpointPath() : lesson05CheckpointPath();
+      let clfFile = lesson06ClassifierPath();
+      for (let i = 0; i < argv.length; i++) {
+        const f = argv[i];
+        const next = () => argv[++i];
+        switch (f) {
+          case '--n': n = intFlag(f, next(), 10); break;
+          case '--steps': steps = intFlag(f, next(), 1); break;
+          case '--seed': seed = intFlag(f, next(), 0); break;
+          case '--batch': batch = intFlag(f, next(), 1); break;
+          case '--sampler': {
+            const v = next();
+            if (!v || !(SAMPLER_NAMES as readonly string[]).includes(v)) throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got '${v ?? ''}'`);
+            sampler = v as SamplerName;
+            break;
+          }
+          case '--scales': {
+            const v = next() ?? '';
+            const xs = v.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
+            if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0)) throw new UsageError(`--scales needs a list of numbers >= 0 such as 0,1,3, got '${v}'`);
+            scales = xs;
+            break;
+          }
+          case '--checkpoint': {
+            const v = next();
+            if (!v) throw new UsageError('--checkpoint needs a file');
+            file = v;
+            break;
+          }
+          case '--classifier': {
+            const v = next();
+            if (!v || isCfg) throw new UsageError(isCfg ? '--classifier applies to lesson 06 only' : '--classifier needs a file');
+            clfFile = v;
+            break;
+          }
+          default:
+            throw new UsageError(`unknown flag '${f}' for lesson ${lesson}`);
+        }
+      }
+      if (n > 10000) throw new UsageError(`--n ${n} exceeds the 10,000 real test images FID compares against`);
+      if (steps > 1000) throw new UsageError(`--steps ${steps} exceeds the schedule's T = 1000`);
+      let unet: UNet | null = null;
+      let clf: NoisyClassifier | null = null;
+      try {
+        unet = isCfg ? loadLesson07Model(file) : loadLesson05Model(file);
+        clf = isCfg ? null : loadLesson06Classifier(clfFile);
+        console.log(`lesson ${lesson}: ${file}${clf ? ` + ${clfFile}` : ''}, ${sampler}-${steps}, n = ${n} per scale, scales ${scales.join(', ')}, seed ${seed}`);
+        const points = guidanceSweep({ method: isCfg ? 'cfg' : 'classifier', unet, classifier: clf ?? undefined }, guidanceSchedule(), {
+          scales,
+          n,
+          steps,
+          sampler,
+          seed,
+          batchSize: batch,
+          keep: 0,
+          progress: 'stderr',
+          onPoint: (p) => console.error(`scale ${p.scale}: accuracy ${(100 * p.accuracy).toFixed(1)}%, FID ${p.fid ? p.fid.fid.toFixed(2) : '-'} (floor ${p.fid ? p.fid.floor.toFixed(2) : '-'}), ${p.seconds.toFixed(1)} s`),
+        });
+        console.log(formatSweepTable(points));
+        const record = sweepRecord(lesson, points, { sampler, steps, seed, backend });
+        disposeSweep(points);
+        return record;
+      } finally {
+        unet?.dispose();
+        clf?.dispose();
+      }
+    },
+  };
+}
+
+/** A file flag's value, or a usage error. */
+function fileFlag(flag: string, v: string | undefined): string {
+  if (!v) throw new UsageError(`${flag} needs a file`);
+  return v;
+}
+
+const lesson08: LessonEval = {
+  summary: 'super-resolution 7x7 (4x) and 14x14 (2x) to 28x28: PSNR, SSIM, FID of bicubic, regression UNet and SR3',
+  flags: '[--n N] [--sizes 7,14] [--steps N] [--sr3-mean K] [--seed N] [--batch N] [--sr3 FILE] [--regression FILE]',
+  async run(argv, backend) {
+    let n = 500;
+    let seed = 0;
+    let batch = 100;
+    let steps = 50;
+    let sizes = [7, 14];
+    let meanOf = 0;
+    let { sr3: sr3File, regression: regFile } = lesson08Paths();
+    for (let i = 0; i < argv.length; i++) {
+      const f = argv[i];
+      const next = () => argv[++i];
+      switch (f) {
+        case '--n': n = intFlag(f, next(), 2); break;
+        case '--seed': seed = intFlag(f, next(), 0); break;
+        case '--batch': batch = intFlag(f, next(), 1); break;
+        case '--steps': steps = intFlag(f, next(), 1); break;
+        case '--sizes': sizes = (next() ?? '').split(',').map((v) => intFlag(f, v, 1)); break;
+        case '--sr3-mean': meanOf = intFlag(f, next(), 0); break;
+        case '--sr3': sr3File = fileFlag(f, next()); break;
+        case '--regression': regFile = fileFlag(f, next()); break;
+        default:
+          throw new UsageError(`unknown flag '${f}' for lesson 08`);
+      }
+    }
+    if (n > 10000) throw new UsageError(`--n ${n} exceeds the 10,000 test images`);
+    const sr3 = loadSrModel(sr3File, 'sr3');
+    const reg = loadSrModel(regFile, 'sr-regression');
+    console.log(`lesson 08: ${sr3File} (${sr3.unet.paramCount.toLocaleString('en')} parameters), ${regFile} (${reg.unet.paramCount.toLocaleString('en')}), n = ${n}, DDIM-${steps}, seed ${seed}`);
+    const results: SrEvalResult[] = [];
+    try {
+      for (const lrSize of sizes) {
+        results.push(evaluateSuperResolution(sr3, reg, { n, seed, lrSize, steps, batchSize: batch, keep: 1, meanOf }));
+        console.error(`${lrSize}x${lrSize} done`);
+      }
+      console.log(formatSrTable(results));
+      return srRecord(results, { sampler: 'ddim', steps, ...(meanOf > 1 ? { sr3_mean_of: meanOf } : {}), seed, backend });
+    } finally {
+      results.forEach(disposeSrResult);
+      sr3.unet.dispose();
+      reg.unet.dispose();
+    }
+  },
+};
+
+const lesson09: LessonEval = {
+  summary: 'inpainting (center/half/strokes masks): hole MSE, FID, time of mean/nearest fills, the mask-conditioned model and RePaint',
+  flags: '[--n N] [--kinds center,half,strokes] [--steps N] [--repaint S:J:R] [--seed N] [--batch N] [--inpaint FILE] [--base FILE]',
+  async run(argv, backend) {
+    let n = 200;
+    let seed = 0;
+    let batch = 100;
+    let steps = 50;
+    let kinds: MaskKind[] = [...MASK_KINDS];
+    let repaint = { steps: 50, jumpLength: 5, resamplings: 2 };
+    let inpaintFile = lesson09CheckpointPath();
+    let baseFile = lesson05CheckpointPath();
+    for (let i = 0; i < argv.length; i++) {
+      const f = argv[i];
+      const next = () => argv[++i];
+      switch (f) {
+        case '--n': n = intFlag(f, next(), 2); break;
+        case '--seed': seed = intFlag(f, next(), 0); break;
+        case '--batch': batch = intFlag(f, next(), 1); break;
+        case '--steps': steps = intFlag(f, next(), 1); break;
+        case '--kinds': {
+          kinds = (next() ?? '').split(',') as MaskKind[];
+          const bad = kinds.find((k) => !MASK_KINDS.includes(k));
+          if (bad !== undefined) throw new UsageError(`--kinds: unknown mask kind '${bad}' (use ${MASK_KINDS.join(',')})`);
+          break;
+        }
+        case '--repaint': {
+          const v = next() ?? '';
+          const m = /^(\d+):(\d+):(\d+)$/.exec(v);
+          if (!m) throw new UsageError(`--repaint needs steps:jump:passes such as 50:5:2, got '${v}'`);
+          repaint = { steps: Number(m[1]), jumpLength: Number(m[2]), resamplings: Number(m[3]) };
+          break;
+        }
+        case '--inpaint': inpaintFile = fileFlag(f, next()); break;
+        case '--base': baseFile = fileFlag(f, next()); break;
+        default:
+          throw new UsageError(`unknown flag '${f}' for lesson 09`);
+      }
+    }
+    if (n > 10000) throw new UsageError(`--n ${n} exceeds the 10,000 test images`);
+    const cond = loadInpaintModel(inpaintFile);
+    const base = loadLesson05Model(baseFile);
+    console.log(`lesson 09: ${inpaintFile} (${cond.paramCount.toLocaleString('en')} parameters), RePaint on ${baseFile} (${base.paramCount.toLocaleString('en')}), n = ${n}, seed ${seed}`);
+    try {
+      const r = evaluateInpainting(
+        { conditional: cond, unconditional: { unet: base, schedule: lesson05Schedule() } },
+        { n, seed, kinds, steps, repaint, batchSize: batch, keep: 1, onRow: (w) => console.error(`${w.kind} ${w.method}: ${w.seconds.toFixed(1)} s`) },
+      );
+      console.log(formatInpaintTable(r));
+      const record = inpaintRecord(r, { conditional_sampler: `ddim:${steps}`, repaint, seed, backend });
+      disposeInpaintResult(r);
+      return record;
+    } finally {
+      cond.dispose();
+      base.dispose();
+    }
+  },
+};
+
 /** Lesson number -> its evaluation. */
 const EVALS: Record<string, LessonEval> = {
   '05': lesson05,
+  '06': guidanceEval('06'),
+  '07': guidanceEval('07'),
+  '08': lesson08,
+  '09': lesson09,
 };
 
 function usageText(): string {

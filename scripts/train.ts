@@ -1,6 +1,8 @@
 // Trains a lesson's model with lib/train/trainer.ts and writes its checkpoints.
 //
 //   npm run train -- 05 [flags]          (or: npx tsx scripts/train.ts 05 [flags])
+//   npm run train -- 06 [flags]          the noisy classifier for classifier guidance
+//   npm run train -- 07 --init checkpoints/05/model.safetensors [flags]
 //
 // Lesson 05: the reference UNet (lib/unet/config.ts referenceUNetConfig), unconditional, on the
 // Fashion-MNIST training split, eps prediction, linear schedule with T = 1000.
@@ -9,6 +11,21 @@
 //   model.safetensors                 the EMA weights + config only: what lessons load to sample
 // Re-running continues from the newest train/ checkpoint unless --fresh is given; interrupting it
 // (Ctrl-C) loses at most --every steps.
+//
+// Lesson 07: the same reference UNet with 10 classes (+1 null class) for classifier-free guidance,
+// trained with condition dropout (--cond-dropout, default 0.15 for 07). With --init FILE it starts
+// from an unconditional model's weights (lesson 05's) with a zero class embedding, so step 0 is that
+// model; without --init it starts from random weights. Writes checkpoints/07/ like lesson 05.
+// With --init, a first phase fits only the class-embedding rows against the frozen network
+// (--fit-emb-steps, --fit-emb-lr; lib/guidance/fit_class_embedding.ts says why), then the Trainer
+// fine-tunes everything with condition dropout.
+// Its defaults differ from 05's (a fine-tune): --steps 2000 --lr 2e-4 --warmup 100 --ema 0.995 --every 250.
+//
+// Lesson 06: the noisy classifier p(y | x_t, t) (lib/guidance/noisy_classifier.ts), cross-entropy on
+// x_t = q_sample(x0, t) at uniform random t of the same linear T = 1000 schedule. Writes
+// checkpoints/06/noisy_classifier.safetensors and checkpoints/06/train-summary.json (test accuracy
+// per t). Uses --steps [3000] --batch [128] --lr [1e-3] --warmup [100] --decay --min-lr --seed
+// --subset --out; no resume (it takes minutes).
 //
 // Flags (defaults in brackets):
 //   --steps N          total optimisation steps [20000]
@@ -23,21 +40,36 @@
 //   --every N          checkpoint every N steps [500]
 //   --keep N           checkpoints to keep in train/ [2]
 //   --subset N         train on the first N images only (quick checks) [all 60000]
-//   --classes          class-conditional (numClasses 10, labels as condition) [off]
+//   --classes          class-conditional (numClasses 10, labels as condition) [off; always on for 07]
+//   --cond-dropout P   replace a label by the null class with probability P [0; 0.15 for 07]
+//   --init FILE        07: start from this unconditional model (zero class embedding) [none]
+//   --fit-emb-steps N  07 with --init: steps of the embedding-only phase [300]
+//   --fit-emb-lr X     07 with --init: its learning rate [1e-2]
 //   --out DIR          output folder [checkpoints/<lesson>]
 //   --fresh            ignore existing checkpoints in DIR/train and start over
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/backend';
-import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
+import { loadUNetCheckpoint, saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
+import { conditionalFromUnconditional } from '../lib/guidance/conditional_init';
+import { classEmbeddingNorms, fitClassEmbedding } from '../lib/guidance/fit_class_embedding';
+import { NoisyClassifier, saveNoisyClassifier } from '../lib/guidance/noisy_classifier';
+import { noisyAccuracy, trainNoisyClassifier } from '../lib/guidance/train_noisy_classifier';
+import { ProgressBar } from '../lib/progress';
 import { linearSchedule } from '../lib/schedule';
 import { imageBatches } from '../lib/train/batch_source';
 import { listCheckpoints, Trainer } from '../lib/train/trainer';
 import { referenceUNetConfig } from '../lib/unet/config';
 import { UNet } from '../lib/unet/unet';
-import { loadFashionMnist, subset } from '../datasets/index';
+import { loadFashionMnist, subset, toTensor } from '../datasets/index';
 
-const LESSONS = ['05'];
+const LESSONS = ['05', '06', '07'];
+
+/** Per-lesson defaults that differ from the global ones (applied before the flags). */
+const LESSON_DEFAULTS: Record<string, Partial<Args>> = {
+  '06': { steps: 3000, batch: 128, lr: 1e-3, warmup: 100, minLr: 1e-5 },
+  '07': { steps: 2000, lr: 2e-4, warmup: 100, ema: 0.995, every: 250, classes: true, condDropout: 0.15, fitEmbSteps: 300 },
+};
 
 interface Args {
   lesson: string;
@@ -54,17 +86,22 @@ interface Args {
   keep: number;
   subset: number | null;
   classes: boolean;
+  condDropout: number;
+  init: string | null;
+  fitEmbSteps: number;
+  fitEmbLr: number;
   out: string | null;
   fresh: boolean;
 }
 
 function usage(msg: string): never {
-  console.error(`train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--out DIR] [--fresh]  (see scripts/train.ts)`);
+  console.error(`train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--cond-dropout P] [--init FILE] [--fit-emb-steps N] [--fit-emb-lr X] [--out DIR] [--fresh]  (see scripts/train.ts)`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { lesson: '', steps: 20000, batch: 64, lr: 2e-4, warmup: 500, decay: 'cosine', minLr: 1e-5, ema: 0.999, clip: 1, seed: 0, every: 500, keep: 2, subset: null, classes: false, out: null, fresh: false };
+  // The flags given; the lesson's own defaults, then the global ones, fill in the rest.
+  const g: Partial<Args> = {};
   const num = (flag: string, v: string | undefined, int: boolean): number => {
     const x = Number(v);
     if (v === undefined || !Number.isFinite(x) || (int && !Number.isInteger(x))) usage(`${flag} needs ${int ? 'an integer' : 'a number'}, got '${v ?? ''}'`);
@@ -74,29 +111,42 @@ function parseArgs(argv: string[]): Args {
     const f = argv[i];
     const next = () => argv[++i];
     switch (f) {
-      case '--steps': a.steps = num(f, next(), true); break;
-      case '--batch': a.batch = num(f, next(), true); break;
-      case '--lr': a.lr = num(f, next(), false); break;
-      case '--warmup': a.warmup = num(f, next(), true); break;
-      case '--decay': { const d = next(); if (d !== 'constant' && d !== 'cosine') usage(`--decay must be constant or cosine, got '${d ?? ''}'`); a.decay = d; break; }
-      case '--min-lr': a.minLr = num(f, next(), false); break;
-      case '--ema': a.ema = num(f, next(), false); break;
-      case '--clip': a.clip = num(f, next(), false); break;
-      case '--seed': a.seed = num(f, next(), true); break;
-      case '--every': a.every = num(f, next(), true); break;
-      case '--keep': a.keep = num(f, next(), true); break;
-      case '--subset': a.subset = num(f, next(), true); break;
-      case '--classes': a.classes = true; break;
-      case '--out': { const d = next(); if (!d) usage('--out needs a folder'); a.out = d; break; }
-      case '--fresh': a.fresh = true; break;
+      case '--steps': g.steps = num(f, next(), true); break;
+      case '--batch': g.batch = num(f, next(), true); break;
+      case '--lr': g.lr = num(f, next(), false); break;
+      case '--warmup': g.warmup = num(f, next(), true); break;
+      case '--decay': { const d = next(); if (d !== 'constant' && d !== 'cosine') usage(`--decay must be constant or cosine, got '${d ?? ''}'`); g.decay = d; break; }
+      case '--min-lr': g.minLr = num(f, next(), false); break;
+      case '--ema': g.ema = num(f, next(), false); break;
+      case '--clip': g.clip = num(f, next(), false); break;
+      case '--seed': g.seed = num(f, next(), true); break;
+      case '--every': g.every = num(f, next(), true); break;
+      case '--keep': g.keep = num(f, next(), true); break;
+      case '--subset': g.subset = num(f, next(), true); break;
+      case '--classes': g.classes = true; break;
+      case '--cond-dropout': g.condDropout = num(f, next(), false); break;
+      case '--init': { const d = next(); if (!d) usage('--init needs a file'); g.init = d; break; }
+      case '--fit-emb-steps': g.fitEmbSteps = num(f, next(), true); break;
+      case '--fit-emb-lr': g.fitEmbLr = num(f, next(), false); break;
+      case '--out': { const d = next(); if (!d) usage('--out needs a folder'); g.out = d; break; }
+      case '--fresh': g.fresh = true; break;
       default:
         if (f.startsWith('-')) usage(`unknown flag '${f}'`);
-        if (a.lesson) usage(`one lesson at a time, got '${a.lesson}' and '${f}'`);
-        a.lesson = f;
+        if (g.lesson) usage(`one lesson at a time, got '${g.lesson}' and '${f}'`);
+        g.lesson = f;
     }
   }
-  if (!a.lesson) usage('which lesson?');
-  if (!LESSONS.includes(a.lesson)) usage(`no training recipe for lesson '${a.lesson}' (have: ${LESSONS.join(', ')})`);
+  if (!g.lesson) usage('which lesson?');
+  if (!LESSONS.includes(g.lesson)) usage(`no training recipe for lesson '${g.lesson}' (have: ${LESSONS.join(', ')})`);
+  const a: Args = {
+    lesson: g.lesson, steps: 20000, batch: 64, lr: 2e-4, warmup: 500, decay: 'cosine', minLr: 1e-5, ema: 0.999, clip: 1, seed: 0,
+    every: 500, keep: 2, subset: null, classes: false, condDropout: 0, init: null, fitEmbSteps: 0, fitEmbLr: 1e-2, out: null, fresh: false,
+    ...LESSON_DEFAULTS[g.lesson],
+    ...g,
+  };
+  if (!(a.condDropout >= 0 && a.condDropout <= 1)) usage(`--cond-dropout must be in [0, 1], got ${a.condDropout}`);
+  if (a.condDropout > 0 && !a.classes) usage('--cond-dropout needs --classes (labels to drop)');
+  if (a.init !== null && a.lesson !== '07') usage('--init applies to lesson 07 only');
   return a;
 }
 
@@ -104,14 +154,43 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const out = a.out ?? path.join('checkpoints', a.lesson);
   const trainDir = path.join(out, 'train');
-  console.log(formatBackendReport(await initBackend()));
+  const report = await initBackend();
+  console.log(formatBackendReport(report));
   let set = loadFashionMnist('train');
   if (a.subset !== null) {
     if (!(a.subset >= a.batch && a.subset <= set.count)) usage(`--subset must be between --batch (${a.batch}) and ${set.count}`);
     set = subset(set, Array.from({ length: a.subset }, (_, i) => i));
   }
+  if (a.lesson === '06') return trainNoisy(a, out, set, report.backend);
   const config = referenceUNetConfig(a.classes ? { numClasses: 10 } : {});
-  const model = new UNet(config, { seed: a.seed });
+  if (a.fresh) for (const c of listCheckpoints(trainDir)) fs.rmSync(c.file);
+  let model: UNet;
+  if (a.init !== null && listCheckpoints(trainDir).length === 0) {
+    // Before the Trainer exists: its EMA copy starts from these weights.
+    const base = loadUNetCheckpoint(a.init);
+    model = conditionalFromUnconditional(base, 10);
+    base.dispose();
+    console.log(`initialised from ${a.init} with a zero class embedding`);
+    if (a.fitEmbSteps > 0) {
+      const bar = new ProgressBar<number>(undefined, { label: 'class embedding', total: a.fitEmbSteps });
+      const t1 = Date.now();
+      const l = fitClassEmbedding(model, imageBatches(set, a.batch, a.seed + 1, { withLabels: true }), {
+        schedule: linearSchedule(1000),
+        steps: a.fitEmbSteps,
+        learningRate: a.fitEmbLr,
+        seed: a.seed + 1,
+        onStep: (_k, loss) => {
+          bar.set({ loss });
+          bar.update(1);
+        },
+      });
+      bar.finish();
+      const m = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
+      console.log(`class-embedding phase: ${a.fitEmbSteps} steps in ${((Date.now() - t1) / 1000).toFixed(1)} s, loss ${m(l.slice(0, 20)).toFixed(4)} -> ${m(l.slice(-20)).toFixed(4)} (20-step means); row norms ${classEmbeddingNorms(model).map((x) => x.toFixed(2)).join(' ')}`);
+    }
+  } else {
+    model = new UNet(config, { seed: a.seed });
+  }
   const trainer = new Trainer(model, {
     schedule: linearSchedule(1000),
     totalSteps: a.steps,
@@ -126,12 +205,12 @@ async function main(): Promise<void> {
     checkpointEvery: a.every,
     keepLast: a.keep,
   });
-  if (a.fresh) for (const c of listCheckpoints(trainDir)) fs.rmSync(c.file);
   if (await trainer.resume()) console.log(`resumed from ${trainer.lastCheckpoint} at step ${trainer.step}`);
   console.log(`lesson ${a.lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`);
   const t0 = Date.now();
   const startStep = trainer.step;
-  const history = await trainer.train(imageBatches(set, a.batch, a.seed, { withLabels: a.classes }));
+  const condDropout = a.condDropout > 0 ? { p: a.condDropout, nullClass: 10 } : undefined;
+  const history = await trainer.train(imageBatches(set, a.batch, a.seed, { withLabels: a.classes, condDropout }));
   const secs = (Date.now() - t0) / 1000;
   const tail = history.loss.slice(-100);
   const meanLoss = tail.reduce((p, q) => p + q, 0) / Math.max(1, tail.length);
@@ -147,6 +226,57 @@ async function main(): Promise<void> {
   console.log(`${trainer.step - startStep} steps in ${secs.toFixed(1)} s (${((trainer.step - startStep) / Math.max(secs, 1e-9)).toFixed(2)} it/s); mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`);
   console.log(`wrote ${model_file} (EMA weights) and ${trainer.lastCheckpoint} (training state)`);
   trainer.dispose();
+  model.dispose();
+}
+
+/** Lesson 06: trains the noisy classifier and measures its test accuracy at several noise levels. */
+async function trainNoisy(a: Args, out: string, set: ReturnType<typeof loadFashionMnist>, backend: string): Promise<void> {
+  const schedule = linearSchedule(1000);
+  const model = new NoisyClassifier({}, { seed: a.seed });
+  console.log(`lesson 06 noisy classifier: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`);
+  const bar = new ProgressBar<number>(undefined, { label: 'train', total: a.steps });
+  let smooth = NaN;
+  const t0 = Date.now();
+  const losses = trainNoisyClassifier(model, imageBatches(set, a.batch, a.seed, { withLabels: true }), {
+    schedule,
+    totalSteps: a.steps,
+    learningRate: a.lr,
+    warmupSteps: a.warmup,
+    decay: a.decay,
+    minLearningRate: Math.min(a.minLr, a.lr),
+    seed: a.seed,
+    onStep: (_k, loss, lr) => {
+      smooth = Number.isNaN(smooth) ? loss : 0.98 * smooth + 0.02 * loss;
+      bar.set({ loss: smooth, lr });
+      bar.update(1);
+    },
+  });
+  bar.finish();
+  const secs = (Date.now() - t0) / 1000;
+  const test = loadFashionMnist('test');
+  const idx = Array.from({ length: 2000 }, (_, i) => i);
+  const x0 = toTensor(test, { indices: idx });
+  const ts = [0, 100, 250, 500, 750, 999];
+  const acc = noisyAccuracy(model, schedule, x0, idx.map((i) => test.labels[i]), ts, 1);
+  x0.dispose();
+  const tail = losses.slice(-100);
+  const meanLoss = tail.reduce((p, q) => p + q, 0) / tail.length;
+  fs.mkdirSync(out, { recursive: true });
+  const file = path.join(out, 'noisy_classifier.safetensors');
+  await saveNoisyClassifier(file, model, { lesson: '06', args: JSON.stringify(a), final_loss_mean100: String(meanLoss) }, a.steps);
+  const summary = {
+    params: model.paramCount,
+    steps: a.steps,
+    seconds: Math.round(secs * 10) / 10,
+    backend,
+    finalLossMean100: Math.round(meanLoss * 1e4) / 1e4,
+    testAccuracyAtT: Object.fromEntries(ts.map((t, i) => [String(t), acc[i]])),
+    testAccuracyNote: 'first 2000 images of the test split, noised with q(x_t | x_0) at each t (seeded)',
+  };
+  fs.writeFileSync(path.join(out, 'train-summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  console.log(`${a.steps} steps in ${secs.toFixed(1)} s; mean loss of the last 100 steps ${meanLoss.toFixed(4)}`);
+  console.log(`test accuracy at t = ${ts.map((t, i) => `${t}: ${(100 * acc[i]).toFixed(1)}%`).join(', ')}`);
+  console.log(`wrote ${file} and ${path.join(out, 'train-summary.json')}`);
   model.dispose();
 }
 

@@ -11,9 +11,8 @@ import { repoRoot } from '../../datasets/cache';
 import { loadUNetCheckpoint } from '../checkpoint/unet_checkpoint';
 import type { PlotTrace } from '../display/plot_types';
 import { fidReport, FidReport } from '../metrics/report';
+import { sampleInBatches } from './batched_sampling';
 import { FashionClassifier } from '../metrics/classifier';
-import { ProgressBar } from '../progress';
-import { Rng } from '../random';
 import { SAMPLER_NAMES, SamplerName, makeSampler } from '../samplers/index';
 import { DiffusionModel } from '../samplers/types';
 import { linearSchedule, NoiseSchedule } from '../schedule';
@@ -98,11 +97,6 @@ function checkCount(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) throw new Error(`compareSamplers: ${name} must be an integer >= ${min}, got ${v}`);
 }
 
-/** x_T for batch `b` of a run with `seed`: a function of (seed, b) only, so every sampler starts from it. */
-function batchRng(seed: number, b: number): Rng {
-  return new Rng(seed * 100003 + b);
-}
-
 /**
  * Samples n images with each spec in turn and measures them. Runs are sequential on purpose: their
  * wall times are then comparable (one process, one backend, nothing else of ours running).
@@ -124,40 +118,10 @@ export function compareSamplers(model: DiffusionModel, schedule: NoiseSchedule, 
       const n = spec.n ?? n0;
       checkCount(`n of ${spec.sampler}-${spec.steps}`, n, 2);
       const sampler = makeSampler(spec.sampler, schedule);
-      const batches = Math.ceil(n / batchSize);
-      const bar =
-        opts.progress === false
-          ? null
-          : new ProgressBar<number>(undefined, {
-              label: `${spec.sampler}-${spec.steps}`,
-              total: batches * spec.steps,
-              ...(opts.progress === 'stderr' ? { stream: process.stderr } : {}),
-            });
-      const parts: tf.Tensor4D[] = [];
-      const t0 = Date.now();
-      try {
-        for (let b = 0; b < batches; b++) {
-          const size = Math.min(batchSize, n - b * batchSize);
-          const rng = batchRng(seed, b);
-          const xT = rng.normalTensor([size, h, w, c]) as tf.Tensor4D;
-          try {
-            const x = sampler.sample(model, [size, h, w, c], { steps: spec.steps, rng, xT, onStep: bar ? () => bar.update(1) : undefined });
-            // Read back now: the wall time then covers the work, not just queued kernels.
-            x.dataSync();
-            parts.push(x);
-          } finally {
-            xT.dispose();
-          }
-        }
-      } catch (e) {
-        tf.dispose(parts);
-        throw e;
-      } finally {
-        bar?.finish();
-      }
-      const seconds = (Date.now() - t0) / 1000;
-      const all = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor4D);
-      if (parts.length > 1) tf.dispose(parts);
+      const { images: all, seconds } = sampleInBatches(
+        { n, batchSize, seed, imageShape: [h, w, c], steps: spec.steps, label: `${spec.sampler}-${spec.steps}`, progress: opts.progress },
+        (b) => sampler.sample(model, [b.size, h, w, c], { steps: spec.steps, rng: b.rng, xT: b.xT, onStep: b.onStep }),
+      );
       let fid: FidReport | null = null;
       try {
         if (opts.fid !== false && spec.fid !== false) fid = fidReport(all, { n, seed, classifier: opts.classifier });

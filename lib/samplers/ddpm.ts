@@ -15,6 +15,12 @@ export interface DDPMOptions extends SampleOptions {
   /** 'posterior' (beta~, default) or 'beta'. */
   variance?: DDPMVariance;
   spacing?: TimestepSpacing;
+  /**
+   * Optional shift of each step's mean, given x_t, t and the step's variance sigma^2; what it returns
+   * is added to the mean. Classifier guidance (Dhariwal & Nichol, Algorithm 1) passes
+   * s * sigma^2 * grad log p(y | x_t). Not called on the last step, which adds no noise (sigma = 0).
+   */
+  meanShift?: (xt: tf.Tensor4D, t: number, variance: number) => tf.Tensor4D;
 }
 
 /** The coefficients of one respaced ancestral step t -> s (abarPrev = 1 after the last step). */
@@ -58,6 +64,7 @@ export class DDPMSampler implements Sampler<DDPMOptions> {
         let x0 = predictionToEpsX0(s, x, tBatch, model.predict(x, tBatch), model.prediction).x0;
         if (clip) x0 = tf.clipByValue(x0, -1, 1);
         let xn = tf.add(tf.mul(c.cX0, x0), tf.mul(c.cXt, x));
+        if (opts.meanShift && c.sigma > 0) xn = tf.add(xn, opts.meanShift(x, t, c.sigma * c.sigma));
         if (z) xn = tf.add(xn, tf.mul(c.sigma, z));
         return [xn as tf.Tensor4D, x0 as tf.Tensor4D];
       });

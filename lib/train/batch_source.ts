@@ -29,6 +29,12 @@ export interface ImageBatchOptions {
   withLabels?: boolean;
   /** Pixel 0 -> range[0], 255 -> range[1]; default [-1, 1]. */
   range?: [number, number];
+  /**
+   * Condition dropout for classifier-free guidance (needs withLabels): each label is replaced by
+   * the null class `nullClass` with probability `p`, so one network learns both the conditional and
+   * the unconditional model. Drawn from (seed, step), so a resumed run drops the same labels.
+   */
+  condDropout?: { p: number; nullClass: number };
 }
 
 function epochOrder(count: number, batchSize: number, seed: number): (step: number) => Int32Array {
@@ -57,6 +63,12 @@ export function imageBatches(set: ImageData, batchSize: number, seed: number, op
   const lut = new Float32Array(256);
   for (let v = 0; v < 256; v++) lut[v] = lo + ((hi - lo) * v) / 255;
   const pick = epochOrder(set.count, batchSize, seed);
+  const drop = opts.condDropout;
+  if (drop !== undefined) {
+    if (!opts.withLabels) throw new Error('imageBatches: condDropout needs withLabels: true');
+    if (!(drop.p >= 0 && drop.p <= 1)) throw new Error(`imageBatches: condDropout.p must be in [0, 1], got ${drop.p}`);
+    if (!Number.isInteger(drop.nullClass) || drop.nullClass < 0) throw new Error(`imageBatches: condDropout.nullClass must be an integer >= 0, got ${drop.nullClass}`);
+  }
   return (step) => {
     const idx = pick(step);
     const out = new Float32Array(idx.length * per);
@@ -66,8 +78,16 @@ export function imageBatches(set: ImageData, batchSize: number, seed: number, op
     }
     const x = tf.tensor4d(out, [idx.length, set.height, set.width, set.channels], 'float32');
     if (!opts.withLabels) return { x };
-    return { x, cond: { classLabels: Array.from(idx, (i) => set.labels[i]) } };
+    const labels = Array.from(idx, (i) => set.labels[i]);
+    return { x, cond: { classLabels: drop ? dropLabels(labels, drop.p, drop.nullClass, seed, step) : labels } };
   };
+}
+
+/** Replaces each label by `nullClass` with probability p, drawing from (seed, step) only. */
+export function dropLabels(labels: number[], p: number, nullClass: number, seed: number, step: number): number[] {
+  if (p === 0) return labels;
+  const rng = stepRng(seed, step, STREAM.dropout);
+  return labels.map((y) => (rng.uniform() < p ? nullClass : y));
 }
 
 /** Seeded mini-batches of a tensor already in memory ([N, H, W, C]); labels optional. */

@@ -1,0 +1,74 @@
+// The loop every sampling measurement shares: n images in batches, each batch starting from an x_T
+// that depends on (seed, batch index) only, so every run of a comparison (sampler, step count,
+// guidance scale) starts from the same noise; a progress bar over network steps; the wall time of
+// the sampling alone.
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs_setup';
+import { ProgressBar } from '../progress';
+import { Rng } from '../random';
+
+export interface SampleBatch {
+  /** First image index of this batch, and its size. */
+  start: number;
+  size: number;
+  /** Seeded by (seed, batch index): pass it to the sampler for its per-step noise. */
+  rng: Rng;
+  /** The batch's starting noise (disposed after the call). */
+  xT: tf.Tensor4D;
+  /** Advances the progress bar by one network step. */
+  onStep?: () => void;
+}
+
+export interface BatchedSamplingOptions {
+  n: number;
+  batchSize: number;
+  seed: number;
+  /** [height, width, channels] of one image. */
+  imageShape: [number, number, number];
+  /** Network steps per batch (the progress bar's unit). */
+  steps: number;
+  label: string;
+  /** Progress bar (default true); 'stderr' writes it to stderr (scripts keep stdout for results). */
+  progress?: boolean | 'stderr';
+}
+
+/** x_T for batch `b` of a run with `seed`: a function of (seed, b) only. */
+export function batchRng(seed: number, b: number): Rng {
+  return new Rng(seed * 100003 + b);
+}
+
+/** Runs `sampleBatch` over all batches; returns all n images (the caller disposes them) and the seconds. */
+export function sampleInBatches(o: BatchedSamplingOptions, sampleBatch: (b: SampleBatch) => tf.Tensor4D): { images: tf.Tensor4D; seconds: number } {
+  const batches = Math.ceil(o.n / o.batchSize);
+  const bar =
+    o.progress === false
+      ? null
+      : new ProgressBar<number>(undefined, { label: o.label, total: batches * o.steps, ...(o.progress === 'stderr' ? { stream: process.stderr } : {}) });
+  const parts: tf.Tensor4D[] = [];
+  const t0 = Date.now();
+  try {
+    for (let b = 0; b < batches; b++) {
+      const start = b * o.batchSize;
+      const size = Math.min(o.batchSize, o.n - start);
+      const rng = batchRng(o.seed, b);
+      const xT = rng.normalTensor([size, ...o.imageShape]) as tf.Tensor4D;
+      try {
+        const x = sampleBatch({ start, size, rng, xT, onStep: bar ? () => bar.update(1) : undefined });
+        // Read back now: the wall time then covers the work, not just queued kernels.
+        x.dataSync();
+        parts.push(x);
+      } finally {
+        xT.dispose();
+      }
+    }
+  } catch (e) {
+    tf.dispose(parts);
+    throw e;
+  } finally {
+    bar?.finish();
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const images = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor4D);
+  if (parts.length > 1) tf.dispose(parts);
+  return { images, seconds };
+}

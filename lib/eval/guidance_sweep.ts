@@ -1,0 +1,270 @@
+// Lessons 06 and 07's measurement, shared by the notebooks and `npm run eval -- 06 | 07`: sample n
+// images with balanced class labels (image i asks for class i mod 10) at each guidance scale, from
+// the SAME starting noise at every scale, and report per scale
+//   accuracy  the fraction the project's clean classifier (lib/metrics/classifier.ts) assigns to the
+//             class that was asked for (fidelity; 10% is chance),
+//   FID/KID   against real test images, next to the real-vs-real floor at the same n (quality and
+//             diversity: guidance that collapses each class onto a few typical images raises FID),
+//   cost      wall time, and network passes per image and step (CFG: 2 UNet passes; classifier
+//             guidance: 1 UNet pass + 1 classifier forward and backward pass).
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs_setup';
+import { repoRoot } from '../../datasets/cache';
+import { loadUNetCheckpoint } from '../checkpoint/unet_checkpoint';
+import type { PlotTrace } from '../display/plot_types';
+import { cfgModel } from '../guidance/cfg';
+import { classifierGuidedSample, newPassCounter } from '../guidance/classifier_guidance';
+import { loadNoisyClassifier, NoisyClassifier } from '../guidance/noisy_classifier';
+import { FashionClassifier, sharedClassifier } from '../metrics/classifier';
+import { fidReport, FidReport } from '../metrics/report';
+import { sampleInBatches } from './batched_sampling';
+import { Rng } from '../random';
+import { makeSampler, SamplerName } from '../samplers/index';
+import { unetModel } from '../samplers/types';
+import { linearSchedule, NoiseSchedule } from '../schedule';
+import { UNet } from '../unet/unet';
+
+export type GuidanceMethod = 'classifier' | 'cfg';
+
+export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/** The networks a method samples with: the UNet (unconditional for 'classifier', class-conditional for 'cfg'), and the noisy classifier. */
+export interface GuidanceNets {
+  method: GuidanceMethod;
+  unet: UNet;
+  classifier?: NoisyClassifier;
+}
+
+/** Passes made per sampled image and sampling step. */
+export interface PassesPerStep {
+  unet: number;
+  classifier: number;
+}
+
+/**
+ * Samples images of `labels` with `nets` at guidance `scale`. Returns the images (caller disposes)
+ * and the network passes made per image and step.
+ */
+export function sampleGuided(
+  nets: GuidanceNets,
+  schedule: NoiseSchedule,
+  labels: number[],
+  scale: number,
+  o: { sampler?: SamplerName; steps: number; rng: Rng; xT?: tf.Tensor4D; onStep?: () => void; imageShape?: [number, number, number] },
+): { x: tf.Tensor4D; passes: PassesPerStep } {
+  const [h, w, c] = o.imageShape ?? [28, 28, 1];
+  const shape: [number, number, number, number] = [labels.length, h, w, c];
+  const sampler = o.sampler ?? 'ddim';
+  const common = { steps: o.steps, rng: o.rng, xT: o.xT, onStep: o.onStep ? () => o.onStep!() : undefined };
+  const per = (k: number) => k / (labels.length * o.steps);
+  if (nets.method === 'cfg') {
+    const counter = { calls: 0, images: 0 };
+    const x = makeSampler(sampler, schedule).sample(cfgModel(nets.unet, labels, scale, { counter }), shape, common);
+    return { x, passes: { unet: per(counter.images), classifier: 0 } };
+  }
+  if (!nets.classifier) throw new Error("sampleGuided: method 'classifier' needs nets.classifier (the noisy classifier)");
+  const counter = newPassCounter();
+  const x = classifierGuidedSample(unetModel(nets.unet), nets.classifier, schedule, shape, { sampler, labels, scale, counter, ...common });
+  return { x, passes: { unet: per(counter.unetImages), classifier: per(counter.classifierImages) } };
+}
+
+export interface SweepOptions {
+  scales: number[];
+  /** Images per scale (>= 10: at least one of each class; FID needs more). */
+  n: number;
+  steps: number;
+  sampler?: SamplerName;
+  /** Fixes the starting noise (the same at every scale) and the real images FID compares with. */
+  seed?: number;
+  batchSize?: number;
+  /** How many of each scale's first samples to keep (for grids). Default 20. */
+  keep?: number;
+  /** Compute FID/KID (default true; false for tiny n). */
+  fid?: boolean;
+  /** The clean classifier that scores accuracy and gives FID features (default: the shipped one). */
+  metricClassifier?: FashionClassifier;
+  progress?: boolean | 'stderr';
+  onPoint?: (p: SweepPoint) => void;
+}
+
+export interface SweepPoint {
+  method: GuidanceMethod;
+  scale: number;
+  n: number;
+  /** Clean-classifier accuracy on the asked-for labels. */
+  accuracy: number;
+  fid: FidReport | null;
+  /** Sampling wall time for all n images (not the metrics), seconds. */
+  seconds: number;
+  passes: PassesPerStep;
+  /** The first `keep` samples (labels i mod 10); free with disposeSweep. */
+  samples: tf.Tensor4D;
+}
+
+/** Balanced labels: image i asks for class i mod 10. */
+export function balancedLabels(n: number, classes = 10): number[] {
+  return Array.from({ length: n }, (_, i) => i % classes);
+}
+
+export function guidanceSweep(nets: GuidanceNets, schedule: NoiseSchedule, o: SweepOptions): SweepPoint[] {
+  const { scales, n, steps } = o;
+  const seed = o.seed ?? 0;
+  const batchSize = o.batchSize ?? 100;
+  const keep = Math.min(o.keep ?? 20, n);
+  if (!Number.isInteger(n) || n < 10) throw new Error(`guidanceSweep: n must be an integer >= 10, got ${n}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`guidanceSweep: batchSize must be a positive integer, got ${batchSize}`);
+  if (scales.length === 0) throw new Error('guidanceSweep: no scales');
+  const metric = o.metricClassifier ?? sharedClassifier();
+  const labels = balancedLabels(n);
+  const points: SweepPoint[] = [];
+  try {
+    for (const scale of scales) {
+      let passes: PassesPerStep = { unet: 0, classifier: 0 };
+      const { images: all, seconds } = sampleInBatches(
+        { n, batchSize, seed, imageShape: [28, 28, 1], steps, label: `${nets.method} ${scale}`, progress: o.progress },
+        (b) => {
+          const lb = labels.slice(b.start, b.start + b.size);
+          const r = sampleGuided(nets, schedule, lb, scale, { sampler: o.sampler, steps, rng: b.rng, xT: b.xT, onStep: b.onStep });
+          passes = r.passes;
+          return r.x;
+        },
+      );
+      let point: SweepPoint;
+      try {
+        const accuracy = metric.accuracy(all, labels);
+        const fid = o.fid === false ? null : fidReport(all, { n, seed, classifier: metric });
+        point = { method: nets.method, scale, n, accuracy, fid, seconds, passes, samples: tf.slice(all, 0, keep) as tf.Tensor4D };
+      } finally {
+        all.dispose();
+      }
+      points.push(point);
+      o.onPoint?.(point);
+    }
+  } catch (e) {
+    disposeSweep(points);
+    throw e;
+  }
+  return points;
+}
+
+export function disposeSweep(points: SweepPoint[]): void {
+  for (const p of points) p.samples.dispose();
+}
+
+export function methodLabel(m: GuidanceMethod): string {
+  return m === 'cfg' ? 'classifier-free guidance' : 'classifier guidance';
+}
+
+/** Text table: scale, accuracy, FID (floor), KID, seconds, ms/image, passes per step. */
+export function formatSweepTable(points: SweepPoint[]): string {
+  const head = ['method', 'scale', 'n', 'accuracy', 'FID', 'FID floor', 'KID', 'seconds', 'ms/image', 'UNet passes/step', 'clf passes/step'];
+  const rows = points.map((p) => [
+    p.method,
+    String(p.scale),
+    String(p.n),
+    `${(100 * p.accuracy).toFixed(1)}%`,
+    p.fid ? p.fid.fid.toFixed(2) : '-',
+    p.fid ? p.fid.floor.toFixed(2) : '-',
+    p.fid ? p.fid.kid.toFixed(4) : '-',
+    p.seconds.toFixed(1),
+    ((1000 * p.seconds) / p.n).toFixed(0),
+    String(p.passes.unet),
+    String(p.passes.classifier),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** The goal of issue #6: some scale with accuracy >= 95% and FID <= 3x the floor. */
+export function goalReached(points: SweepPoint[], minAccuracy = 0.95, fidFactor = 3): { reached: boolean; best: number | null } {
+  const ok = points.filter((p) => p.fid !== null && p.accuracy >= minAccuracy && p.fid.fid <= fidFactor * p.fid.floor);
+  return { reached: ok.length > 0, best: ok.length ? ok.sort((a, b) => a.fid!.fid - b.fid!.fid)[0].scale : null };
+}
+
+/** The eval script's one-line record: per scale accuracy and FID, plus the floor. */
+export function sweepRecord(lesson: string, points: SweepPoint[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const g = goalReached(points);
+  return {
+    lesson,
+    method: points[0]?.method ?? null,
+    n: points[0]?.n ?? null,
+    fid_floor: points[0]?.fid ? round(points[0].fid.floor, 3) : null,
+    kid_floor: points[0]?.fid ? round(points[0].fid.floorKid, 5) : null,
+    scales: points.map((p) => ({
+      scale: p.scale,
+      accuracy: round(p.accuracy, 4),
+      fid: p.fid ? round(p.fid.fid, 3) : null,
+      kid: p.fid ? round(p.fid.kid, 5) : null,
+      seconds: round(p.seconds, 2),
+      unet_passes_per_step: p.passes.unet,
+      classifier_passes_per_step: p.passes.classifier,
+    })),
+    goal: { rule: 'accuracy >= 0.95 and FID <= 3x floor at some scale', reached: g.reached, scale: g.best },
+    ...extra,
+  };
+}
+
+/** Plotly traces: accuracy (left axis) and FID (right axis) against the scale, one pair per method. */
+export function sweepTraces(points: SweepPoint[]): PlotTrace[] {
+  const traces: PlotTrace[] = [];
+  for (const m of ['classifier', 'cfg'] as GuidanceMethod[]) {
+    const ps = points.filter((p) => p.method === m).sort((a, b) => a.scale - b.scale);
+    if (ps.length === 0) continue;
+    const dash = m === 'cfg' ? 'solid' : 'dot';
+    traces.push({ x: ps.map((p) => p.scale), y: ps.map((p) => 100 * p.accuracy), name: `${methodLabel(m)}: accuracy %`, mode: 'lines+markers', line: { dash } });
+    const withFid = ps.filter((p) => p.fid !== null);
+    if (withFid.length) traces.push({ x: withFid.map((p) => p.scale), y: withFid.map((p) => p.fid!.fid), name: `${methodLabel(m)}: FID`, mode: 'lines+markers', yaxis: 'y2', line: { dash } });
+  }
+  const f = points.find((p) => p.fid !== null);
+  if (f) {
+    const xs = points.map((p) => p.scale);
+    traces.push({ x: [Math.min(...xs), Math.max(...xs)], y: [f.fid!.floor, f.fid!.floor], name: `FID floor (n = ${f.n})`, mode: 'lines', yaxis: 'y2', line: { dash: 'dash' } });
+  }
+  return traces;
+}
+
+// ---- the shipped checkpoints ----
+
+export function lesson06ClassifierPath(): string {
+  return path.join(repoRoot(), 'checkpoints', '06', 'noisy_classifier.safetensors');
+}
+
+export function lesson07CheckpointPath(): string {
+  return path.join(repoRoot(), 'checkpoints', '07', 'model.safetensors');
+}
+
+/** Both lessons use lesson 05's schedule (linear, T = 1000). */
+export function guidanceSchedule(): NoiseSchedule {
+  return linearSchedule(1000);
+}
+
+export function loadLesson06Classifier(file: string = lesson06ClassifierPath()): NoisyClassifier {
+  if (!fs.existsSync(file)) throw new Error(`lesson 06 classifier ${file} not found: run npm run train -- 06 (it writes that file)`);
+  return loadNoisyClassifier(file);
+}
+
+export function loadLesson07Model(file: string = lesson07CheckpointPath()): UNet {
+  if (!fs.existsSync(file)) throw new Error(`lesson 07 checkpoint ${file} not found: run npm run train -- 07 --init checkpoints/05/model.safetensors (it writes that file)`);
+  const unet = loadUNetCheckpoint(file);
+  if (unet.config.numClasses === undefined) {
+    unet.dispose();
+    throw new Error(`${file} holds an unconditional UNet; classifier-free guidance needs a class-conditional one`);
+  }
+  return unet;
+}
+
+/** The sweep `npm run eval -- 06 | 07` recorded in the shipped manifest ('eval' field), or null. */
+export function shippedSweep(lesson: '06' | '07'): Record<string, unknown> | null {
+  const file = path.join(repoRoot(), 'checkpoints', lesson, 'manifest.json');
+  if (!fs.existsSync(file)) return null;
+  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { eval?: Record<string, unknown> };
+  return m.eval && Array.isArray(m.eval.scales) ? m.eval : null;
+}

@@ -1,0 +1,332 @@
+// Lessons 08 and 09's library: resizing, PSNR/SSIM, masks and fills, RePaint, and the SR/inpainting
+// model plumbing, on hand-computed values and tiny random models (cpu backend, seconds).
+import { strict as assert } from 'assert';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '../lib/tfjs_setup';
+import { bicubicMatrix, downsampleArea, keysCubic, upsampleBicubic } from '../lib/image/resize';
+import { inpaintBatches, inpaintWithModel } from '../lib/inpaint/conditional';
+import { meanFill, nearestFill } from '../lib/inpaint/fill';
+import { composite, holeMse, makeMasks, maskArray, maskCoverage, validateMask } from '../lib/inpaint/masks';
+import { psnr } from '../lib/metrics/psnr';
+import { ssim } from '../lib/metrics/ssim';
+import { Rng } from '../lib/random';
+import { repaintEvaluations, repaintSchedule, RePaintSampler } from '../lib/samplers/repaint';
+import { unetModel } from '../lib/samplers/types';
+import { linearSchedule } from '../lib/schedule';
+import { srBatches } from '../lib/sr/batches';
+import { checkLowRes, lowRes, SrSpec, srCondition } from '../lib/sr/condition';
+import { SrModel, superResolve } from '../lib/sr/model';
+import { regressionPredict, trainRegression } from '../lib/sr/regression';
+import { ImageData } from '../lib/train/batch_source';
+import { UNet } from '../lib/unet/unet';
+import { evaluateSuperResolution, disposeSrResult, srRecord, testImages } from '../lib/eval/lesson08';
+import { evaluateInpainting, disposeInpaintResult, inpaintRecord } from '../lib/eval/lesson09';
+
+const values = (t: tf.Tensor) => Array.from(t.dataSync());
+const maxAbs = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+function tinyUNet(size: number, condChannels?: number, seed = 1): UNet {
+  return new UNet(
+    { imageSize: size, inChannels: 1, outChannels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, groups: 4, attentionHeads: 2, midAttention: false, ...(condChannels ? { condChannels } : {}) },
+    { seed },
+  );
+}
+
+/** n random images in [-1, 1] as an ImageData (uint8 pixels). */
+function randomSet(n: number, size: number, seed: number): ImageData {
+  const rng = new Rng(seed);
+  const images = new Uint8Array(n * size * size);
+  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
+  return { images, labels: new Uint8Array(n), count: n, height: size, width: size, channels: 1 };
+}
+
+describe('PSNR and SSIM', () => {
+  it('PSNR: identical images are +Infinity; a constant offset c gives 10 log10(L^2 / c^2)', () => {
+    const a = new Rng(0).uniformTensor([2, 28, 28, 1], -1, 1) as tf.Tensor4D;
+    const b = tf.add(a, 0.1) as tf.Tensor4D;
+    assert.deepEqual(psnr(a, a), [Infinity, Infinity]);
+    // MSE = 0.01: 10 log10(4 / 0.01) = 26.0206 dB for L = 2, 20 dB for L = 1.
+    for (const v of psnr(a, b)) assert.ok(Math.abs(v - 26.0206) < 1e-3, `PSNR ${v}`);
+    for (const v of psnr(a, b, 1)) assert.ok(Math.abs(v - 20) < 1e-3, `PSNR ${v}`);
+    assert.throws(() => psnr(a, tf.zeros([2, 14, 14, 1]) as tf.Tensor4D), /shapes differ/);
+    assert.throws(() => psnr(a, b, 0), /dataRange must be a positive number, got 0/);
+    tf.dispose([a, b]);
+  });
+
+  it('SSIM: identical images give 1; constants 0 and c give C1 / (c^2 + C1)', () => {
+    const a = new Rng(1).uniformTensor([2, 28, 28, 1], -1, 1) as tf.Tensor4D;
+    for (const v of ssim(a, a)) assert.ok(Math.abs(v - 1) < 1e-5, `SSIM ${v}`);
+    const zero = tf.zeros([1, 16, 16, 1]) as tf.Tensor4D;
+    const c = tf.fill([1, 16, 16, 1], 0.1) as tf.Tensor4D;
+    // L = 2: C1 = (0.01 * 2)^2 = 4e-4; variances are 0, so SSIM = C1 / (0.01 + C1) = 0.0384615.
+    const [v] = ssim(zero, c);
+    assert.ok(Math.abs(v - 0.0384615) < 1e-4, `SSIM ${v}`);
+    // A negated zero-mean pattern: the structure term is -1 where the means are 0.
+    const stripes = tf.tensor4d(Array.from({ length: 256 }, (_, i) => (i % 2 ? 0.5 : -0.5)), [1, 16, 16, 1]);
+    const [neg] = ssim(stripes, tf.neg(stripes) as tf.Tensor4D);
+    assert.ok(neg < -0.9, `SSIM of an image and its negative should be near -1, got ${neg}`);
+    assert.throws(() => ssim(tf.zeros([1, 7, 7, 1]) as tf.Tensor4D, tf.zeros([1, 7, 7, 1]) as tf.Tensor4D), /smaller than the 11x11 window/);
+    tf.dispose([a, zero, c, stripes]);
+  });
+});
+
+describe('resizing', () => {
+  it("Keys' kernel: 1 at 0, 0 at the other integers, weights of any phase sum to 1", () => {
+    assert.equal(keysCubic(0), 1);
+    for (const x of [1, 2, -1, -2, 3]) assert.ok(Math.abs(keysCubic(x)) < 1e-12);
+    const m = bicubicMatrix(7, 28);
+    for (let i = 0; i < 28; i++) {
+      let s = 0;
+      for (let j = 0; j < 7; j++) s += m[i * 7 + j];
+      assert.ok(Math.abs(s - 1) < 1e-6, `row ${i} sums to ${s}`);
+    }
+  });
+
+  it('bicubic up-sampling reproduces a constant everywhere and a linear ramp away from the border', () => {
+    const k = tf.fill([2, 7, 7, 1], 0.37) as tf.Tensor4D;
+    const up = upsampleBicubic(k, 28);
+    assert.deepEqual(up.shape, [2, 28, 28, 1]);
+    assert.ok(maxAbs(values(up), new Array(2 * 784).fill(0.37)) < 1e-6);
+    // Ramps along each axis: f = 0.2 * index - 0.5 sampled at u = (i + 0.5) / 4 - 0.5.
+    const ramp = (axis: 'row' | 'col') => tf.tensor4d(Array.from({ length: 49 }, (_, p) => 0.2 * (axis === 'row' ? Math.floor(p / 7) : p % 7) - 0.5), [1, 7, 7, 1]);
+    for (const axis of ['row', 'col'] as const) {
+      const r = ramp(axis);
+      const out = upsampleBicubic(r, 28).dataSync();
+      let checked = 0;
+      for (let i = 0; i < 28; i++) {
+        const u = (i + 0.5) / 4 - 0.5;
+        if (Math.floor(u) - 1 < 0 || Math.floor(u) + 2 > 6) continue; // taps would hit the replicated border
+        for (let j = 0; j < 28; j++) {
+          const v = out[axis === 'row' ? i * 28 + j : j * 28 + i];
+          assert.ok(Math.abs(v - (0.2 * u - 0.5)) < 1e-5, `${axis} ramp at ${i}: ${v} vs ${0.2 * u - 0.5}`);
+          checked++;
+        }
+      }
+      assert.ok(checked >= 28 * 12, `only ${checked} pixels checked`);
+      r.dispose();
+    }
+    tf.dispose([k, up]);
+  });
+
+  it('area down-sampling averages blocks; a size it cannot divide is an error', () => {
+    const c = tf.fill([1, 28, 28, 1], -0.25) as tf.Tensor4D;
+    const d = downsampleArea(c, 4);
+    assert.deepEqual(d.shape, [1, 7, 7, 1]);
+    assert.ok(maxAbs(values(d), new Array(49).fill(-0.25)) < 1e-7);
+    const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], [1, 4, 4, 1]);
+    assert.deepEqual(values(downsampleArea(x, 2)), [3.5, 5.5, 11.5, 13.5]);
+    assert.throws(() => downsampleArea(c, 3), /28x28 is not divisible by factor 3/);
+    tf.dispose([c, d, x]);
+  });
+});
+
+describe('inpainting masks and fills', () => {
+  it('center, half and strokes masks; same seed same masks', () => {
+    const center = maskArray('center', 28, new Rng(0));
+    assert.equal(center.reduce((p, q) => p + q, 0), 196);
+    assert.equal(center[7 * 28 + 7], 1);
+    assert.equal(center[6 * 28 + 7], 0);
+    assert.equal(center[20 * 28 + 20], 1);
+    assert.equal(center[21 * 28 + 20], 0);
+    for (let s = 0; s < 8; s++) assert.equal(maskArray('half', 28, new Rng(s)).reduce((p, q) => p + q, 0), 392);
+    const m1 = makeMasks('strokes', 6, 28, new Rng(3));
+    const m2 = makeMasks('strokes', 6, 28, new Rng(3));
+    const m3 = makeMasks('strokes', 6, 28, new Rng(4));
+    assert.deepEqual(values(m1), values(m2));
+    assert.notDeepEqual(values(m1), values(m3));
+    for (const cov of maskCoverage(m1)) assert.ok(cov > 0.03 && cov < 0.8, `strokes cover ${cov}`);
+    assert.throws(() => makeMasks('circle' as never, 1, 28, new Rng(0)), /unknown mask kind 'circle'/);
+    tf.dispose([m1, m2, m3]);
+  });
+
+  it('a mask of the wrong shape or not binary is refused with a clear error', () => {
+    const x = tf.zeros([2, 28, 28, 1]) as tf.Tensor4D;
+    assert.throws(() => validateMask(tf.zeros([2, 28, 28]), x), /must have shape \[2, 28, 28, 1\].*got \[2,28,28\]/);
+    assert.throws(() => validateMask(tf.zeros([1, 28, 28, 1]), x), /must have shape \[2, 28, 28, 1\]/);
+    assert.throws(() => validateMask(tf.zeros([2, 14, 14, 1]), x), /got \[2,14,14,1\]/);
+    assert.throws(() => validateMask(tf.fill([2, 28, 28, 1], 0.5), x), /must be binary .* found 0.5 at flat index 0/);
+    assert.doesNotThrow(() => validateMask(tf.ones([2, 28, 28, 1]), x));
+    x.dispose();
+  });
+
+  it('fills and the hole error: known pixels kept, holes filled as defined', () => {
+    // One 1x4 "image" row repeated: known values -1 at x=0, 0.5 at x=3; holes at x=1 (nearer 0) and x=2 (nearer 3).
+    const x = tf.tensor4d([-1, 9, 9, 0.5], [1, 1, 4, 1]);
+    const mask = tf.tensor4d([0, 1, 1, 0], [1, 1, 4, 1]);
+    assert.deepEqual(values(nearestFill(x, mask)), [-1, -1, 0.5, 0.5]);
+    const mean = tf.tensor4d([7, 0.25, -0.25, 7], [1, 1, 4, 1]);
+    assert.deepEqual(values(meanFill(x, mask, mean)), [-1, 0.25, -0.25, 0.5]);
+    // Hole error of [-1, 0, 0, 0.5] against [-1, 1, -1, 0.5]: ((0-1)^2 + (0+1)^2) / 2 = 1.
+    const target = tf.tensor4d([-1, 1, -1, 0.5], [1, 1, 4, 1]);
+    assert.deepEqual(holeMse(tf.tensor4d([-1, 0, 0, 0.5], [1, 1, 4, 1]), target, mask), [1]);
+    assert.deepEqual(values(composite(target, x, mask)), [-1, 1, -1, 0.5]);
+    assert.throws(() => nearestFill(x, tf.tensor4d([0, 2, 1, 0], [1, 1, 4, 1])), /binary/);
+  });
+
+  it('inpainting batches carry [masked image, mask] and are the same for the same step', () => {
+    const set = randomSet(32, 28, 5);
+    const source = inpaintBatches(set, 4, 7);
+    const a = source(3);
+    const b = source(3);
+    const ca = a.cond!.concat!;
+    assert.deepEqual(ca.shape, [4, 28, 28, 2]);
+    assert.deepEqual(values(ca), values(b.cond!.concat!));
+    const [masked, mask] = tf.split(ca, 2, 3);
+    validateMask(mask, a.x);
+    assert.ok(maxAbs(values(masked), values(tf.mul(a.x, tf.sub(1, mask)))) < 1e-7);
+    tf.dispose([a.x, b.x, ca, b.cond!.concat!, masked, mask]);
+  });
+});
+
+describe('RePaint', () => {
+  it('schedule: down with jumps back up, as in the RePaint code', () => {
+    assert.deepEqual(repaintSchedule(4, 2, 1), [3, 2, 1, 0, -1]);
+    // steps 6, jump 2, 2 passes: jumps at levels 0 and 2 (range(0, 6 - 2, 2)).
+    assert.deepEqual(repaintSchedule(6, 2, 2), [5, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0, -1]);
+    assert.equal(repaintEvaluations(6, 2, 2), 10);
+    assert.throws(() => repaintSchedule(4, 0, 2), /jumpLength must be a positive integer, got 0/);
+    assert.throws(() => repaintSchedule(4, 4, 2), /jumpLength 4 must be smaller than steps 4/);
+  });
+
+  it('keeps the known region equal to the original, and its memory stays flat', () => {
+    const unet = tinyUNet(8);
+    const sampler = new RePaintSampler(linearSchedule(100));
+    const known = new Rng(2).uniformTensor([3, 8, 8, 1], -1, 1) as tf.Tensor4D;
+    const mask = makeMasks('center', 3, 8, new Rng(0));
+    const counts: number[] = [];
+    for (let run = 0; run < 2; run++) {
+      const before = tf.memory().numTensors;
+      const out = sampler.sample(unetModel(unet), [3, 8, 8, 1], { steps: 6, jumpLength: 2, resamplings: 2, rng: new Rng(run), known, mask });
+      const k = values(known);
+      const m = values(mask);
+      const o = values(out);
+      let diff = 0;
+      let changed = 0;
+      m.forEach((v, i) => {
+        if (v === 0) diff = Math.max(diff, Math.abs(o[i] - k[i]));
+        else if (Math.abs(o[i] - k[i]) > 1e-3) changed++;
+      });
+      assert.ok(diff < 1e-6, `known region moved by ${diff}`);
+      assert.ok(changed > 0, 'the missing region was not generated');
+      out.dispose();
+      counts.push(tf.memory().numTensors - before);
+    }
+    assert.deepEqual(counts, [0, 0], `tensors left after each run: ${counts}`);
+    assert.throws(() => sampler.sample(unetModel(unet), [3, 8, 8, 1], { steps: 6, rng: new Rng(0), known, mask: tf.zeros([3, 8, 8, 2]) as tf.Tensor4D }), /mask must have shape \[3, 8, 8, 1\]/);
+    tf.dispose([known, mask]);
+    unet.dispose();
+  });
+});
+
+describe('super-resolution and conditional inpainting plumbing', () => {
+  const spec: SrSpec = { hrSize: 28, lrSizes: [7, 14] };
+
+  it('an input of a size the model was not trained on is an error naming the sizes', () => {
+    const lr = tf.zeros([1, 10, 10, 1]) as tf.Tensor4D;
+    assert.throws(() => srCondition(lr, spec), /trained on 7x7 and 14x14 inputs \(to 28x28\); got a 10x10 input/);
+    assert.throws(() => checkLowRes(tf.zeros([1, 7, 14, 1]) as tf.Tensor4D, spec), /got a 7x14 input/);
+    assert.throws(() => lowRes(tf.zeros([1, 28, 28, 1]) as tf.Tensor4D, 5), /lrSize 5 does not divide the image side 28/);
+    const unet = tinyUNet(28, 1);
+    const model: SrModel = { task: 'sr3', unet, spec };
+    assert.throws(() => superResolve(model, lr, { rng: new Rng(0), steps: 2 }), /got a 10x10 input/);
+    const ok = superResolve(model, tf.zeros([2, 7, 7, 1]) as tf.Tensor4D, { rng: new Rng(0), steps: 2 });
+    assert.deepEqual(ok.shape, [2, 28, 28, 1]);
+    tf.dispose([lr, ok]);
+    unet.dispose();
+  });
+
+  it('SR batches cycle the input sizes; the regression baseline learns on them', async () => {
+    const small: SrSpec = { hrSize: 8, lrSizes: [2, 4] };
+    const set = randomSet(16, 8, 1);
+    const source = srBatches(set, 8, 0, small);
+    for (const step of [0, 1]) {
+      const b = source(step);
+      const want = tf.tidy(() => srCondition(lowRes(b.x, small.lrSizes[step]), small));
+      assert.ok(maxAbs(values(b.cond!.concat!), values(want)) < 1e-6, `step ${step} uses lrSize ${small.lrSizes[step]}`);
+      tf.dispose([b.x, b.cond!.concat!, want]);
+    }
+    // Smaller still than tinyUNet: the cpu backend's convolution gradients are slow.
+    const unet = new UNet({ imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2], numResBlocks: 1, groups: 2, midAttention: false }, { seed: 1 });
+    const before = tf.memory().numTensors;
+    // One fixed batch (step 0 every time): the loss must fall.
+    const r = await trainRegression(unet, () => source(0), { totalSteps: 25, learningRate: 5e-3, progress: false });
+    assert.equal(tf.memory().numTensors, before, 'regression training leaked tensors');
+    const first = r.loss.slice(0, 5).reduce((p, q) => p + q, 0) / 5;
+    const last = r.loss.slice(-5).reduce((p, q) => p + q, 0) / 5;
+    assert.ok(last < 0.9 * first, `loss ${first} -> ${last}`);
+    const pred = regressionPredict(r.model, tf.zeros([1, 8, 8, 1]) as tf.Tensor4D);
+    assert.deepEqual(pred.shape, [1, 8, 8, 1]);
+    pred.dispose();
+    unet.dispose();
+  });
+
+  it('conditional inpainting keeps the known pixels and checks its model', () => {
+    const unet = tinyUNet(28, 2);
+    const x = new Rng(4).uniformTensor([2, 28, 28, 1], -1, 1) as tf.Tensor4D;
+    const mask = makeMasks('half', 2, 28, new Rng(1));
+    const out = inpaintWithModel(unet, x, mask, { steps: 3, rng: new Rng(0) });
+    const k = values(x);
+    const o = values(out);
+    values(mask).forEach((m, i) => {
+      if (m === 0) assert.equal(o[i], k[i]);
+    });
+    const wrong = tinyUNet(28, 1);
+    assert.throws(() => inpaintWithModel(wrong, x, mask, { steps: 3, rng: new Rng(0) }), /condChannels 1, an inpainting model for 1-channel images needs 2/);
+    assert.throws(() => inpaintWithModel(unet, x, tf.fill([2, 28, 28, 1], 0.3) as tf.Tensor4D, { steps: 3, rng: new Rng(0) }), /binary/);
+    tf.dispose([x, mask, out]);
+    unet.dispose();
+    wrong.dispose();
+  });
+});
+
+describe('lesson 08 and 09 measurements (tiny random models, no FID)', () => {
+  it('evaluateSuperResolution: rows per method, bicubic scored as computed directly, a JSON record', () => {
+    const spec: SrSpec = { hrSize: 28, lrSizes: [7, 14] };
+    const sr3: SrModel = { task: 'sr3', unet: tinyUNet(28, 1), spec };
+    const reg: SrModel = { task: 'sr-regression', unet: tinyUNet(28), spec };
+    const before = tf.memory().numTensors;
+    const r = evaluateSuperResolution(sr3, reg, { n: 3, lrSize: 7, steps: 2, fid: false, keep: 2 });
+    assert.deepEqual(r.rows.map((w) => w.method), ['bicubic', 'regression', 'sr3', 'original']);
+    const hr = testImages(3, 0);
+    const bic = tf.tidy(() => tf.clipByValue(upsampleBicubic(lowRes(hr, 7), 28), -1, 1)) as tf.Tensor4D;
+    const direct = psnr(bic, hr).reduce((p, q) => p + q, 0) / 3;
+    assert.ok(Math.abs(r.rows[0].psnr - direct) < 1e-9, `${r.rows[0].psnr} vs ${direct}`);
+    assert.deepEqual(r.examples.sr3.shape, [2, 28, 28, 1]);
+    const rec = srRecord([r]) as Record<string, Record<string, unknown>>;
+    assert.equal(rec.lesson, '08');
+    assert.equal((rec['4x'] as Record<string, unknown>).lr_size, 7);
+    tf.dispose([hr, bic]);
+    disposeSrResult(r);
+    assert.equal(tf.memory().numTensors, before, 'evaluateSuperResolution leaked tensors');
+    sr3.unet.dispose();
+    reg.unet.dispose();
+  });
+
+  it('evaluateInpainting: every method and mask kind, known pixels kept, a JSON record', () => {
+    const cond = tinyUNet(28, 2);
+    const base = tinyUNet(28);
+    const r = evaluateInpainting(
+      { conditional: cond, unconditional: { unet: base, schedule: linearSchedule(100) } },
+      { n: 2, steps: 2, repaint: { steps: 4, jumpLength: 2, resamplings: 2 }, fid: false, keep: 2 },
+    );
+    assert.equal(r.rows.length, 12);
+    const x = r.examples.original;
+    for (const kind of ['center', 'half', 'strokes']) {
+      const e = r.examples.byKind[kind];
+      const m = values(e.mask);
+      for (const method of ['mean', 'nearest', 'conditional', 'repaint'] as const) {
+        const o = values(e[method]!);
+        const k = values(x);
+        const moved = m.reduce((worst, v, i) => (v === 0 ? Math.max(worst, Math.abs(o[i] - k[i])) : worst), 0);
+        assert.ok(moved < 1e-6, `${kind}/${method} changed known pixels by ${moved}`);
+      }
+    }
+    for (const w of r.rows) assert.ok(Number.isFinite(w.holeMse) && w.holeMse >= 0, `${w.kind}/${w.method} hole MSE ${w.holeMse}`);
+    const rec = inpaintRecord(r) as Record<string, Record<string, Record<string, unknown>>>;
+    assert.ok(typeof rec.center.repaint.hole_mse === 'number');
+    disposeInpaintResult(r);
+    cond.dispose();
+    base.dispose();
+  });
+});
