@@ -76,46 +76,60 @@ function intFlag(flag: string, v: string | undefined, min: number): number {
   return x;
 }
 
+/** The flags every sampling evaluation shares; steps only where the lesson has that flag. */
+interface CommonFlags {
+  n: number;
+  seed: number;
+  batch: number;
+  steps?: number;
+}
+
+type FlagHandler = (next: () => string | undefined, flag: string) => void;
+
+/** Walks argv: --n/--seed/--batch(/--steps) update a copy of `defaults`, `own` handles the lesson's other flags. */
+function walkFlags<C extends CommonFlags>(argv: string[], lesson: string, defaults: C, nMin: number, own: Record<string, FlagHandler>): C {
+  const c = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    const next = () => argv[++i];
+    if (f === '--n') c.n = intFlag(f, next(), nMin);
+    else if (f === '--seed') c.seed = intFlag(f, next(), 0);
+    else if (f === '--batch') c.batch = intFlag(f, next(), 1);
+    else if (f === '--steps' && c.steps !== undefined) c.steps = intFlag(f, next(), 1);
+    else if (Object.prototype.hasOwnProperty.call(own, f)) own[f](next, f);
+    else throw new UsageError(`unknown flag '${f}' for lesson ${lesson}`);
+  }
+  if (c.n > 10000) throw new UsageError(`--n ${c.n} exceeds the 10,000 real test images FID compares against`);
+  return c;
+}
+
+/** A file flag's value, or a usage error. */
+function fileFlag(flag: string, v: string | undefined): string {
+  if (!v) throw new UsageError(`${flag} needs a file`);
+  return v;
+}
+
 const LESSON05_ALL = 'ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20';
 
 const lesson05: LessonEval = {
   summary: 'unconditional Fashion-MNIST UNet: FID/KID (with the real-vs-real floor) and wall time per sampler',
   flags: '[--n N] [--samplers ddim:50,...] [--all] [--seed N] [--batch N] [--checkpoint FILE]',
   async run(argv, backend) {
-    let n = 1000;
-    let seed = 0;
-    let batch = 100;
     let file = lesson05CheckpointPath();
     let specs: SamplerSpec[] = [{ sampler: 'ddim', steps: 50 }];
-    for (let i = 0; i < argv.length; i++) {
-      const f = argv[i];
-      const next = () => argv[++i];
-      switch (f) {
-        case '--n': n = intFlag(f, next(), 2); break;
-        case '--seed': seed = intFlag(f, next(), 0); break;
-        case '--batch': batch = intFlag(f, next(), 1); break;
-        case '--all': specs = parseSamplerSpecs(LESSON05_ALL); break;
-        case '--samplers': {
-          const v = next();
-          if (!v) throw new UsageError('--samplers needs a list such as ddim:50,dpm++2m:20');
-          try {
-            specs = parseSamplerSpecs(v);
-          } catch (e) {
-            throw new UsageError((e as Error).message);
-          }
-          break;
-        }
-        case '--checkpoint': {
-          const v = next();
-          if (!v) throw new UsageError('--checkpoint needs a file');
-          file = v;
-          break;
-        }
-        default:
-          throw new UsageError(`unknown flag '${f}' for lesson 05`);
+    const samplerList = (v: string | undefined): SamplerSpec[] => {
+      if (!v) throw new UsageError('--samplers needs a list such as ddim:50,dpm++2m:20');
+      try {
+        return parseSamplerSpecs(v);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
       }
-    }
-    if (n > 10000) throw new UsageError(`--n ${n} exceeds the 10,000 real test images FID compares against`);
+    };
+    const { n, seed, batch } = walkFlags(argv, '05', { n: 1000, seed: 0, batch: 100 }, 2, {
+      '--all': () => (specs = parseSamplerSpecs(LESSON05_ALL)),
+      '--samplers': (next) => (specs = samplerList(next())),
+      '--checkpoint': (next, f) => (file = fileFlag(f, next())),
+    });
     const unet = loadLesson05Model(file);
     console.log(`lesson 05: ${file} (${unet.paramCount.toLocaleString('en')} parameters), n = ${n}, seed ${seed}`);
     try {
@@ -145,52 +159,30 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
       : "classifier guidance of lesson 05's UNet with the noisy classifier: class accuracy and FID/KID (with the floor) per guidance scale, and sampling cost",
     flags: `[--n N] [--scales ${isCfg ? '0,1,2,3,5' : '0,2,4,8,16'}] [--sampler ddim|ddpm|dpm++2m] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]${isCfg ? '' : ' [--classifier FILE]'}`,
     async run(argv, backend) {
-      let n = 500;
-      let steps = 25;
-      let seed = 0;
-      let batch = 100;
       let sampler: SamplerName = 'ddim';
       let scales = isCfg ? [0, 1, 2, 3, 5] : [0, 2, 4, 8, 16];
       let file = isCfg ? lesson07CheckpointPath() : lesson05CheckpointPath();
       let clfFile = lesson06ClassifierPath();
-      for (let i = 0; i < argv.length; i++) {
-        const f = argv[i];
-        const next = () => argv[++i];
-        switch (f) {
-          case '--n': n = intFlag(f, next(), 10); break;
-          case '--steps': steps = intFlag(f, next(), 1); break;
-          case '--seed': seed = intFlag(f, next(), 0); break;
-          case '--batch': batch = intFlag(f, next(), 1); break;
-          case '--sampler': {
-            const v = next();
-            if (!v || !(SAMPLER_NAMES as readonly string[]).includes(v)) throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got '${v ?? ''}'`);
-            sampler = v as SamplerName;
-            break;
-          }
-          case '--scales': {
-            const v = next() ?? '';
-            const xs = v.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
-            if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0)) throw new UsageError(`--scales needs a list of numbers >= 0 such as 0,1,3, got '${v}'`);
-            scales = xs;
-            break;
-          }
-          case '--checkpoint': {
-            const v = next();
-            if (!v) throw new UsageError('--checkpoint needs a file');
-            file = v;
-            break;
-          }
-          case '--classifier': {
-            const v = next();
-            if (!v || isCfg) throw new UsageError(isCfg ? '--classifier applies to lesson 06 only' : '--classifier needs a file');
-            clfFile = v;
-            break;
-          }
-          default:
-            throw new UsageError(`unknown flag '${f}' for lesson ${lesson}`);
-        }
-      }
-      if (n > 10000) throw new UsageError(`--n ${n} exceeds the 10,000 real test images FID compares against`);
+      const c = walkFlags(argv, lesson, { n: 500, seed: 0, batch: 100, steps: 25 }, 10, {
+        '--sampler': (next) => {
+          const v = next();
+          if (!v || !(SAMPLER_NAMES as readonly string[]).includes(v)) throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got '${v ?? ''}'`);
+          sampler = v as SamplerName;
+        },
+        '--scales': (next) => {
+          const v = next() ?? '';
+          const xs = v.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
+          if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0)) throw new UsageError(`--scales needs a list of numbers >= 0 such as 0,1,3, got '${v}'`);
+          scales = xs;
+        },
+        '--checkpoint': (next, f) => (file = fileFlag(f, next())),
+        '--classifier': (next, f) => {
+          if (isCfg) throw new UsageError('--classifier applies to lesson 06 only');
+          clfFile = fileFlag(f, next());
+        },
+      });
+      const { n, seed, batch } = c;
+      const steps = c.steps as number;
       if (steps > 1000) throw new UsageError(`--steps ${steps} exceeds the schedule's T = 1000`);
       let unet: UNet | null = null;
       let clf: NoisyClassifier | null = null;
@@ -221,40 +213,21 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
   };
 }
 
-/** A file flag's value, or a usage error. */
-function fileFlag(flag: string, v: string | undefined): string {
-  if (!v) throw new UsageError(`${flag} needs a file`);
-  return v;
-}
-
 const lesson08: LessonEval = {
   summary: 'super-resolution 7x7 (4x) and 14x14 (2x) to 28x28: PSNR, SSIM, FID of bicubic, regression UNet and SR3',
   flags: '[--n N] [--sizes 7,14] [--steps N] [--sr3-mean K] [--seed N] [--batch N] [--sr3 FILE] [--regression FILE]',
   async run(argv, backend) {
-    let n = 500;
-    let seed = 0;
-    let batch = 100;
-    let steps = 50;
     let sizes = [7, 14];
     let meanOf = 0;
     let { sr3: sr3File, regression: regFile } = lesson08Paths();
-    for (let i = 0; i < argv.length; i++) {
-      const f = argv[i];
-      const next = () => argv[++i];
-      switch (f) {
-        case '--n': n = intFlag(f, next(), 2); break;
-        case '--seed': seed = intFlag(f, next(), 0); break;
-        case '--batch': batch = intFlag(f, next(), 1); break;
-        case '--steps': steps = intFlag(f, next(), 1); break;
-        case '--sizes': sizes = (next() ?? '').split(',').map((v) => intFlag(f, v, 1)); break;
-        case '--sr3-mean': meanOf = intFlag(f, next(), 0); break;
-        case '--sr3': sr3File = fileFlag(f, next()); break;
-        case '--regression': regFile = fileFlag(f, next()); break;
-        default:
-          throw new UsageError(`unknown flag '${f}' for lesson 08`);
-      }
-    }
-    if (n > 10000) throw new UsageError(`--n ${n} exceeds the 10,000 test images`);
+    const c = walkFlags(argv, '08', { n: 500, seed: 0, batch: 100, steps: 50 }, 2, {
+      '--sizes': (next, f) => (sizes = (next() ?? '').split(',').map((v) => intFlag(f, v, 1))),
+      '--sr3-mean': (next, f) => (meanOf = intFlag(f, next(), 0)),
+      '--sr3': (next, f) => (sr3File = fileFlag(f, next())),
+      '--regression': (next, f) => (regFile = fileFlag(f, next())),
+    });
+    const { n, seed, batch } = c;
+    const steps = c.steps as number;
     const sr3 = loadSrModel(sr3File, 'sr3');
     const reg = loadSrModel(regFile, 'sr-regression');
     console.log(`lesson 08: ${sr3File} (${sr3.unet.paramCount.toLocaleString('en')} parameters), ${regFile} (${reg.unet.paramCount.toLocaleString('en')}), n = ${n}, DDIM-${steps}, seed ${seed}`);
@@ -278,42 +251,27 @@ const lesson09: LessonEval = {
   summary: 'inpainting (center/half/strokes masks): hole MSE, FID, time of mean/nearest fills, the mask-conditioned model and RePaint',
   flags: '[--n N] [--kinds center,half,strokes] [--steps N] [--repaint S:J:R] [--seed N] [--batch N] [--inpaint FILE] [--base FILE]',
   async run(argv, backend) {
-    let n = 200;
-    let seed = 0;
-    let batch = 100;
-    let steps = 50;
     let kinds: MaskKind[] = [...MASK_KINDS];
     let repaint = { steps: 50, jumpLength: 5, resamplings: 2 };
     let inpaintFile = lesson09CheckpointPath();
     let baseFile = lesson05CheckpointPath();
-    for (let i = 0; i < argv.length; i++) {
-      const f = argv[i];
-      const next = () => argv[++i];
-      switch (f) {
-        case '--n': n = intFlag(f, next(), 2); break;
-        case '--seed': seed = intFlag(f, next(), 0); break;
-        case '--batch': batch = intFlag(f, next(), 1); break;
-        case '--steps': steps = intFlag(f, next(), 1); break;
-        case '--kinds': {
-          kinds = (next() ?? '').split(',') as MaskKind[];
-          const bad = kinds.find((k) => !MASK_KINDS.includes(k));
-          if (bad !== undefined) throw new UsageError(`--kinds: unknown mask kind '${bad}' (use ${MASK_KINDS.join(',')})`);
-          break;
-        }
-        case '--repaint': {
-          const v = next() ?? '';
-          const m = /^(\d+):(\d+):(\d+)$/.exec(v);
-          if (!m) throw new UsageError(`--repaint needs steps:jump:passes such as 50:5:2, got '${v}'`);
-          repaint = { steps: Number(m[1]), jumpLength: Number(m[2]), resamplings: Number(m[3]) };
-          break;
-        }
-        case '--inpaint': inpaintFile = fileFlag(f, next()); break;
-        case '--base': baseFile = fileFlag(f, next()); break;
-        default:
-          throw new UsageError(`unknown flag '${f}' for lesson 09`);
-      }
-    }
-    if (n > 10000) throw new UsageError(`--n ${n} exceeds the 10,000 test images`);
+    const c = walkFlags(argv, '09', { n: 200, seed: 0, batch: 100, steps: 50 }, 2, {
+      '--kinds': (next) => {
+        kinds = (next() ?? '').split(',') as MaskKind[];
+        const bad = kinds.find((k) => !MASK_KINDS.includes(k));
+        if (bad !== undefined) throw new UsageError(`--kinds: unknown mask kind '${bad}' (use ${MASK_KINDS.join(',')})`);
+      },
+      '--repaint': (next) => {
+        const v = next() ?? '';
+        const m = /^(\d+):(\d+):(\d+)$/.exec(v);
+        if (!m) throw new UsageError(`--repaint needs steps:jump:passes such as 50:5:2, got '${v}'`);
+        repaint = { steps: Number(m[1]), jumpLength: Number(m[2]), resamplings: Number(m[3]) };
+      },
+      '--inpaint': (next, f) => (inpaintFile = fileFlag(f, next())),
+      '--base': (next, f) => (baseFile = fileFlag(f, next())),
+    });
+    const { n, seed, batch } = c;
+    const steps = c.steps as number;
     const cond = loadInpaintModel(inpaintFile);
     const base = loadLesson05Model(baseFile);
     console.log(`lesson 09: ${inpaintFile} (${cond.paramCount.toLocaleString('en')} parameters), RePaint on ${baseFile} (${base.paramCount.toLocaleString('en')}), n = ${n}, seed ${seed}`);
