@@ -18,16 +18,8 @@ import { linearSchedule } from '../lib/schedule';
 import { makeTrainStep } from '../lib/train_step';
 import { UNetConfigInput } from '../lib/unet/config';
 import { UNet } from '../lib/unet/unet';
+import { hasNumpy, PY } from './helpers/python';
 
-const PY = '/usr/bin/python3';
-const hasNumpy = (() => {
-  try {
-    execFileSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const tiny: UNetConfigInput = {
   imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2],

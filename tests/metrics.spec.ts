@@ -14,16 +14,8 @@ import { kid, mmd2Unbiased } from '../lib/metrics/kid';
 import { matmul, sqrtmPsd, symmetricEigen, trace, traceSqrtProduct } from '../lib/metrics/linalg';
 import { fidReport, formatFidReport } from '../lib/metrics/report';
 import { Rng } from '../lib/random';
+import { hasNumpy, PY } from './helpers/python';
 
-const PY = '/usr/bin/python3';
-const hasNumpy = (() => {
-  try {
-    execFileSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Runs a numpy snippet that reads JSON `inp` and prints JSON. */
 function numpy(code: string, inp: unknown): any {

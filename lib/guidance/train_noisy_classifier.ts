@@ -10,6 +10,7 @@ import { BatchSource } from '../train/batch_source';
 import { learningRateAt, LrScheduleOptions, validateLrSchedule } from '../train/lr_schedule';
 import { STREAM, stepRng } from '../train/step_seed';
 import { NoisyClassifier } from './noisy_classifier';
+import { ScheduledAdam } from '../train/scheduled_adam';
 
 export interface NoisyClassifierTrainOptions extends LrScheduleOptions {
   schedule: NoiseSchedule;
@@ -17,13 +18,6 @@ export interface NoisyClassifierTrainOptions extends LrScheduleOptions {
   seed?: number;
   /** Called after each step (e.g. for a progress bar). */
   onStep?: (step: number, loss: number, lr: number) => void;
-}
-
-/** Adam with a settable learning rate (tfjs keeps it protected). */
-class ScheduledAdam extends tf.AdamOptimizer {
-  setLearningRate(lr: number): void {
-    this.learningRate = lr;
-  }
 }
 
 /**

@@ -12,13 +12,7 @@ import { Ema } from '../train/ema';
 import { clipByGlobalNorm } from '../train/grad_clip';
 import { learningRateAt, LrScheduleOptions, validateLrSchedule } from '../train/lr_schedule';
 import { UNet } from '../unet/unet';
-
-/** tfjs's Adam with a settable learning rate (the base class keeps it protected). */
-class ScheduledAdam extends tf.AdamOptimizer {
-  setLearningRate(lr: number): void {
-    this.learningRate = lr;
-  }
-}
+import { ScheduledAdam } from '../train/scheduled_adam';
 
 /** The regression model's output for bicubic up-sampled inputs [B, S, S, C]. */
 export function regressionPredict(unet: UNet, upsampled: tf.Tensor4D): tf.Tensor4D {

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import { UNetCondition } from '../unet/unet';
 import { STREAM, stepRng } from './step_seed';
+import type { ImageSet } from '../../datasets/imageset';
 
 export interface TrainBatch {
   x: tf.Tensor4D;
@@ -15,14 +16,7 @@ export interface TrainBatch {
 export type BatchSource = (step: number) => TrainBatch;
 
 /** The fields of datasets' ImageSet that batching needs (uint8 NHWC pixels, one label each). */
-export interface ImageData {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-}
+export type ImageData = Pick<ImageSet, 'images' | 'labels' | 'count' | 'height' | 'width' | 'channels'>;
 
 export interface ImageBatchOptions {
   /** Pass the labels as class conditioning (cond.classLabels). Default false. */

@@ -19,6 +19,7 @@ import { Ema } from './ema';
 import { clipScale, globalNorm, scaleGrads } from './grad_clip';
 import { learningRateAt, LrScheduleOptions, validateLrSchedule } from './lr_schedule';
 import { STREAM, stepRng } from './step_seed';
+import { ScheduledAdam } from './scheduled_adam';
 
 export interface TrainerOptions extends LrScheduleOptions {
   schedule: NoiseSchedule;
@@ -65,13 +66,6 @@ export class TrainingDivergedError extends Error {
   constructor(message: string, readonly step: number, readonly lastCheckpoint: string | null) {
     super(message);
     this.name = 'TrainingDivergedError';
-  }
-}
-
-/** tfjs's Adam with a settable learning rate (the base class keeps it protected). */
-class ScheduledAdam extends tf.AdamOptimizer {
-  setLearningRate(lr: number): void {
-    this.learningRate = lr;
   }
 }
 
