@@ -73,7 +73,7 @@ function inShape(shape: ShapeKind, i: number, j: number, s: number): boolean {
   }
 }
 
-function positionWord(box: Box): string {
+export function positionWord(box: Box): string {
   const cx = (box[0] + box[2]) / 2;
   const cy = (box[1] + box[3]) / 2;
   const col = cx < 1 / 3 ? 'left' : cx < 2 / 3 ? 'center' : 'right';

@@ -59,55 +59,8 @@ import { disposeInpaintResult, evaluateInpainting, formatInpaintTable, inpaintRe
 import { loadInpaintModel } from '../lib/inpaint/conditional';
 import { MASK_KINDS, MaskKind } from '../lib/inpaint/masks';
 import { loadSrModel } from '../lib/sr/model';
-
-/** A bad command line: printed with the usage, exit status 2. */
-class UsageError extends Error {}
-
-interface LessonEval {
-  summary: string;
-  flags: string;
-  /** Runs the evaluation (backend already initialised) and returns the headline record. */
-  run(argv: string[], backend: string): Promise<Record<string, unknown>>;
-}
-
-function intFlag(flag: string, v: string | undefined, min: number): number {
-  const x = Number(v);
-  if (v === undefined || !Number.isInteger(x) || x < min) throw new UsageError(`${flag} needs an integer >= ${min}, got '${v ?? ''}'`);
-  return x;
-}
-
-/** The flags every sampling evaluation shares; steps only where the lesson has that flag. */
-interface CommonFlags {
-  n: number;
-  seed: number;
-  batch: number;
-  steps?: number;
-}
-
-type FlagHandler = (next: () => string | undefined, flag: string) => void;
-
-/** Walks argv: --n/--seed/--batch(/--steps) update a copy of `defaults`, `own` handles the lesson's other flags. */
-function walkFlags<C extends CommonFlags>(argv: string[], lesson: string, defaults: C, nMin: number, own: Record<string, FlagHandler>): C {
-  const c = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const f = argv[i];
-    const next = () => argv[++i];
-    if (f === '--n') c.n = intFlag(f, next(), nMin);
-    else if (f === '--seed') c.seed = intFlag(f, next(), 0);
-    else if (f === '--batch') c.batch = intFlag(f, next(), 1);
-    else if (f === '--steps' && c.steps !== undefined) c.steps = intFlag(f, next(), 1);
-    else if (Object.prototype.hasOwnProperty.call(own, f)) own[f](next, f);
-    else throw new UsageError(`unknown flag '${f}' for lesson ${lesson}`);
-  }
-  if (c.n > 10000) throw new UsageError(`--n ${c.n} exceeds the 10,000 real test images FID compares against`);
-  return c;
-}
-
-/** A file flag's value, or a usage error. */
-function fileFlag(flag: string, v: string | undefined): string {
-  if (!v) throw new UsageError(`${flag} needs a file`);
-  return v;
-}
+import { fileFlag, intFlag, LessonEval, UsageError, walkFlags } from './eval_flags';
+import { TEXT_EVALS } from './eval_text';
 
 const LESSON05_ALL = 'ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20';
 
@@ -298,6 +251,7 @@ const EVALS: Record<string, LessonEval> = {
   '07': guidanceEval('07'),
   '08': lesson08,
   '09': lesson09,
+  ...TEXT_EVALS,
 };
 
 function usageText(): string {

@@ -40,7 +40,7 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** Conditions for a batch of 2 of the `conditioned` config, drawn from rng. */
-function condFor(rng: Rng): Required<Omit<UNetCondition, 'contextMask'>> & { contextMask: tf.Tensor2D } {
+function condFor(rng: Rng): Required<Omit<UNetCondition, 'contextMask' | 'text'>> & { contextMask: tf.Tensor2D } {
   return {
     classLabels: [0, 2],
     concat: rng.normalTensor([2, 8, 8, 2]) as tf.Tensor4D,

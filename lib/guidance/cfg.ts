@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import { Prediction } from '../loss';
 import { DiffusionModel } from '../samplers/types';
-import { UNet } from '../unet/unet';
+import { UNet, UNetCondition } from '../unet/unet';
 import { checkScale } from './classifier_guidance';
 import { checkLabels } from './noisy_classifier';
 
@@ -32,7 +32,18 @@ export function cfgModel(unet: UNet, labels: ArrayLike<number>, scale: number, o
   if (k === undefined) throw new Error('cfgModel: the UNet has no class conditioning (config.numClasses is not set)');
   checkScale(scale, 'cfgModel');
   const ids = Array.from(checkLabels(labels, k, 'cfgModel'));
-  const nulls = new Array<number>(ids.length).fill(k);
+  return cfgConditionModel(unet, { classLabels: ids }, { classLabels: new Array<number>(ids.length).fill(k) }, scale, opts);
+}
+
+/**
+ * Classifier-free guidance for any condition: `cond` (class labels, captions, a context) against
+ * `uncond` (the same with the null class, '' captions, a null context), mixed with scale w in one
+ * batched pass over [x; x]. w = 0 and w = 1 make one pass.
+ */
+export function cfgConditionModel(unet: UNet, cond: UNetCondition, uncond: UNetCondition, scale: number, opts: { prediction?: Prediction; counter?: CfgCounter } = {}): DiffusionModel {
+  checkScale(scale, 'cfgConditionModel');
+  const guided = scale !== 0 && scale !== 1;
+  if (conditionKinds(cond) !== conditionKinds(uncond)) throw new Error(`cfgConditionModel: cond and uncond differ in kind (${conditionKinds(cond)} vs ${conditionKinds(uncond)})`);
   const count = (images: number) => {
     if (opts.counter) {
       opts.counter.calls++;
@@ -43,15 +54,47 @@ export function cfgModel(unet: UNet, labels: ArrayLike<number>, scale: number, o
     prediction: opts.prediction ?? 'eps',
     predict(xt, t) {
       const b = xt.shape[0];
-      if (b !== ids.length) throw new Error(`cfgModel: ${ids.length} labels for a batch of ${b}`);
-      count(scale === 0 || scale === 1 ? b : 2 * b);
-      if (scale === 0) return unet.apply(xt, t, { classLabels: nulls });
-      if (scale === 1) return unet.apply(xt, t, { classLabels: ids });
+      checkConditionBatch(cond, b);
+      count(guided ? 2 * b : b);
+      if (scale === 0) return unet.apply(xt, t, uncond);
+      if (scale === 1) return unet.apply(xt, t, cond);
       return tf.tidy(() => {
-        const out = unet.apply(tf.concat([xt, xt], 0) as tf.Tensor4D, [...t, ...t], { classLabels: [...ids, ...nulls] });
+        const out = unet.apply(tf.concat([xt, xt], 0) as tf.Tensor4D, [...t, ...t], concatConditions(cond, uncond));
         const [c, u] = tf.split(out, 2, 0);
         return tf.add(u, tf.mul(tf.sub(c, u), scale)) as tf.Tensor4D;
       });
     },
   };
+}
+
+/** Two conditions of the same kind stacked along the batch: the guided pass's [cond; uncond]. */
+export function concatConditions(a: UNetCondition, b: UNetCondition): UNetCondition {
+  if (conditionKinds(a) !== conditionKinds(b)) throw new Error(`concatConditions: the conditions differ in kind (${conditionKinds(a)} vs ${conditionKinds(b)})`);
+  const out: UNetCondition = {};
+  const list = (v: ArrayLike<number> | tf.Tensor1D) => (v instanceof tf.Tensor ? Array.from(v.dataSync()) : Array.from(v));
+  if (a.classLabels !== undefined) out.classLabels = [...list(a.classLabels), ...list(b.classLabels!)];
+  // New tensors: call inside tf.tidy (the guided model does).
+  if (a.concat) out.concat = tf.concat([a.concat, b.concat!], 0);
+  if (a.context) out.context = tf.concat([a.context, b.context!], 0);
+  if (a.contextMask) out.contextMask = tf.concat([a.contextMask, b.contextMask!], 0);
+  if (a.text !== undefined) {
+    if (!Array.isArray(a.text) || !Array.isArray(b.text)) throw new Error('concatConditions: pass captions as string arrays');
+    out.text = [...a.text, ...b.text];
+  }
+  return out;
+}
+
+/** The condition must hold one entry per image: the error names the caller's counts, not the doubled batch. */
+function checkConditionBatch(c: UNetCondition, b: number): void {
+  const sizes: [string, number | undefined][] = [
+    ['labels', c.classLabels instanceof tf.Tensor ? c.classLabels.shape[0] : c.classLabels?.length],
+    ['captions', Array.isArray(c.text) ? c.text.length : undefined],
+    ['context rows', c.context?.shape[0]],
+    ['concat images', c.concat?.shape[0]],
+  ];
+  for (const [what, n] of sizes) if (n !== undefined && n !== b) throw new Error(`cfgConditionModel: ${n} ${what} for a batch of ${b}`);
+}
+
+function conditionKinds(c: UNetCondition): string {
+  return (Object.keys(c) as (keyof UNetCondition)[]).filter((k) => c[k] !== undefined).sort().join();
 }

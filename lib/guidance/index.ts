@@ -5,7 +5,7 @@ export { trainNoisyClassifier, noisyAccuracy } from './train_noisy_classifier';
 export type { NoisyClassifierTrainOptions } from './train_noisy_classifier';
 export { classifierGradient, classifierGuidedModel, classifierMeanShift, classifierGuidedSample, checkScale, newPassCounter } from './classifier_guidance';
 export type { PassCounter, ClassifierGuidedSampleOptions } from './classifier_guidance';
-export { cfgModel } from './cfg';
+export { cfgConditionModel, cfgModel, concatConditions } from './cfg';
 export type { CfgCounter } from './cfg';
 export { conditionalFromUnconditional, CLASS_EMBEDDING } from './conditional_init';
 export { classifierGuidanceAnatomy, cfgAnatomy, disposeAnatomy, classGrid, cfgClassGrid, classifierClassGrid } from './figures';

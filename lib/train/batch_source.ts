@@ -29,6 +29,10 @@ export interface ImageBatchOptions {
    * the unconditional model. Drawn from (seed, step), so a resumed run drops the same labels.
    */
   condDropout?: { p: number; nullClass: number };
+  /** One caption per image, passed as cond.text (for UNets with a text encoder). */
+  captions?: readonly string[];
+  /** With captions: each becomes '' (no text) with this probability, for classifier-free guidance. */
+  captionDropout?: number;
 }
 
 function epochOrder(count: number, batchSize: number, seed: number): (step: number) => Int32Array {
@@ -63,6 +67,14 @@ export function imageBatches(set: ImageData, batchSize: number, seed: number, op
     if (!(drop.p >= 0 && drop.p <= 1)) throw new Error(`imageBatches: condDropout.p must be in [0, 1], got ${drop.p}`);
     if (!Number.isInteger(drop.nullClass) || drop.nullClass < 0) throw new Error(`imageBatches: condDropout.nullClass must be an integer >= 0, got ${drop.nullClass}`);
   }
+  const caps = opts.captions;
+  const capDrop = opts.captionDropout ?? 0;
+  if (caps !== undefined && opts.withLabels) throw new Error('imageBatches: captions and withLabels together are not supported');
+  if (caps !== undefined && caps.length !== set.count) throw new Error(`imageBatches: ${caps.length} captions for ${set.count} images`);
+  if (opts.captionDropout !== undefined) {
+    if (caps === undefined) throw new Error('imageBatches: captionDropout needs captions');
+    if (!(capDrop >= 0 && capDrop <= 1)) throw new Error(`imageBatches: captionDropout must be in [0, 1], got ${capDrop}`);
+  }
   return (step) => {
     const idx = pick(step);
     const out = new Float32Array(idx.length * per);
@@ -71,6 +83,11 @@ export function imageBatches(set: ImageData, batchSize: number, seed: number, op
       for (let p = 0; p < per; p++) out[b * per + p] = lut[set.images[src + p]];
     }
     const x = tf.tensor4d(out, [idx.length, set.height, set.width, set.channels], 'float32');
+    if (caps !== undefined) {
+      const rng = stepRng(seed, step, STREAM.dropout);
+      const text = Array.from(idx, (i) => (capDrop > 0 && rng.uniform() < capDrop ? '' : caps[i]));
+      return { x, cond: { text } };
+    }
     if (!opts.withLabels) return { x };
     const labels = Array.from(idx, (i) => set.labels[i]);
     return { x, cond: { classLabels: drop ? dropLabels(labels, drop.p, drop.nullClass, seed, step) : labels } };

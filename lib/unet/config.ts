@@ -1,4 +1,5 @@
 // The one object that configures a UNet, its validation, and the course's reference model.
+import { TextEncoderConfig, validateTextEncoderConfig } from '../text/text_transformer';
 
 export interface UNetConfig {
   /** Square input side in pixels; must be divisible by 2^(levels-1). */
@@ -25,6 +26,29 @@ export interface UNetConfig {
   condChannels?: number;
   /** Width of a context sequence that attention blocks cross-attend to (text, boxes). */
   contextDim?: number;
+  /**
+   * A text encoder trained with the UNet (GLIDE): captions go in as cond.text, its token vectors
+   * become the cross-attention context (contextDim = its width) and its pooled vector joins the
+   * time embedding.
+   */
+  text?: TextEncoderConfig;
+  /**
+   * Two extra input channels holding each pixel's x and y in [-1, 1] (CoordConv), so words like
+   * "top left" can be tied to places: convolutions alone barely know where they are.
+   */
+  positionChannels?: boolean;
+  /**
+   * GLIGEN (lesson 14): gated self-attention layers after every attention block that read grounding
+   * tokens (cond.grounding, one per box). Off when absent; with it, a call without cond.grounding
+   * skips the layers and computes exactly the model without them.
+   */
+  grounding?: GroundingConfig;
+}
+
+/** Width of GLIGEN's raw grounding input per object, and of the tokens its MLP makes of it. */
+export interface GroundingConfig {
+  inputDim: number;
+  tokenDim: number;
 }
 
 /** Fields with defaults; the rest are required. */
@@ -45,6 +69,11 @@ export function resolveUNetConfig(c: UNetConfigInput): UNetConfig {
   // Own copies, so later edits of the caller's arrays cannot change a built model's config.
   cfg.channelMults = [...cfg.channelMults];
   cfg.attentionResolutions = [...cfg.attentionResolutions];
+  if (cfg.text !== undefined) {
+    cfg.text = { ...cfg.text, vocab: [...cfg.text.vocab] };
+    if (cfg.contextDim === undefined) cfg.contextDim = cfg.text.width;
+  }
+  if (cfg.grounding !== undefined) cfg.grounding = { ...cfg.grounding };
   validateUNetConfig(cfg);
   return cfg;
 }
@@ -84,7 +113,20 @@ export function validateUNetConfig(c: UNetConfig): void {
   }
   if (c.numClasses !== undefined) posInt('numClasses', c.numClasses);
   if (c.condChannels !== undefined) posInt('condChannels', c.condChannels);
-  if (c.contextDim !== undefined) posInt('contextDim', c.contextDim);
+  if (c.contextDim !== undefined) {
+    posInt('contextDim', c.contextDim);
+    if (c.attentionResolutions.length === 0 && !c.midAttention) throw new Error('UNetConfig: contextDim needs attention blocks (attentionResolutions or midAttention) to cross-attend from');
+  }
+  if (c.text !== undefined) {
+    validateTextEncoderConfig(c.text);
+    if (c.contextDim !== c.text.width) throw new Error(`UNetConfig: contextDim ${c.contextDim} must equal the text encoder's width ${c.text.width}`);
+  }
+  if (c.grounding !== undefined) {
+    posInt('grounding.inputDim', c.grounding.inputDim);
+    posInt('grounding.tokenDim', c.grounding.tokenDim);
+    if (c.attentionResolutions.length === 0 && !c.midAttention) throw new Error('UNetConfig: grounding needs attention blocks (attentionResolutions or midAttention) to follow');
+  }
+  if (c.positionChannels !== undefined && typeof c.positionChannels !== 'boolean') throw new Error(`UNetConfig.positionChannels must be a boolean, got ${String(c.positionChannels)}`);
   // Every GroupNorm input: level widths, and the up path's concatenations with skips.
   for (const ch of normalisedChannels(c)) {
     if (ch % c.groups !== 0) throw new Error(`UNetConfig: ${ch} channels are not divisible by groups=${c.groups}`);

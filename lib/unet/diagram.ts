@@ -51,6 +51,8 @@ export interface UNetStructure {
   time: { sinusoidDim: number; embDim: number; params: number };
   classes: { count: number; params: number } | null;
   contextDim: number | null;
+  /** The text transformer inside the UNet (GLIDE), with the projection of its [EOS] vector into the time embedding. */
+  text: { layers: number; width: number; contextLength: number; vocab: number; params: number } | null;
   convIn: DiagramBlock;
   levels: DiagramLevel[];
   mid: DiagramBlock[];
@@ -184,6 +186,7 @@ export function unetStructure(unet: UNet): UNetStructure {
     time: { sinusoidDim: lin1[0], embDim: lin2[1], params: countUnder(shapes, 'time') },
     classes: cls ? { count: cls[0] - 1, params: cls[0] * cls[1] } : null,
     contextDim: [...shapes.keys()].some((n) => n.endsWith('.cross.kv.weight')) ? c.contextDim ?? null : null,
+    text: c.text ? { layers: c.text.layers, width: c.text.width, contextLength: c.text.contextLength, vocab: c.text.vocab.length, params: countUnder(shapes, 'text') + countUnder(shapes, 'textToTime') } : null,
     convIn, levels, mid, out, skips,
     totalParams: [...shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0),
   };
@@ -194,6 +197,7 @@ export function paramCountsByPart(s: UNetStructure): { part: string; params: num
   const sum = (bs: DiagramBlock[]) => bs.reduce((n, b) => n + b.params, 0);
   const parts = [{ part: 'time embedding', params: s.time.params }];
   if (s.classes) parts.push({ part: 'class embedding', params: s.classes.params });
+  if (s.text) parts.push({ part: 'text encoder', params: s.text.params });
   parts.push({ part: 'input conv', params: s.convIn.params });
   s.levels.forEach((l) => parts.push({ part: `down ${l.side}×${l.side}`, params: sum(l.down) }));
   parts.push({ part: 'middle', params: sum(s.mid) });
@@ -261,7 +265,12 @@ export function unetDiagramSvg(model: UNet | UNetStructure, opts: { title?: stri
   const temb = `t → sin/cos(${s.time.sinusoidDim}) → MLP → ${s.time.embDim}`;
   parts.push(box(350, y - 36, 220, COLORS.time, temb, `time embedding, ${s.time.params.toLocaleString('en')} parameters`));
   if (s.classes) parts.push(box(350, y - 10, 220, COLORS.time, `+ class y: table ${s.classes.count + 1}×${s.time.embDim}`, `class embedding (row ${s.classes.count} = null class for CFG)`));
-  if (s.contextDim !== null) parts.push(box(350, y + 16, 220, COLORS.ctx, `context [L×${s.contextDim}] (text, boxes)`, 'sequence that attention blocks cross-attend to'));
+  if (s.contextDim !== null) {
+    const t = s.text;
+    const label = t ? `text transformer ${t.layers}×${t.width} → [${t.contextLength}×${t.width}]` : `context [L×${s.contextDim}] (text, boxes)`;
+    const title = t ? `captions → ${t.vocab}-word tokenizer → ${t.layers}-layer transformer (${t.params.toLocaleString('en')} parameters): its tokens are the cross-attention context, its [EOS] vector is added to the time embedding` : 'sequence that attention blocks cross-attend to';
+    parts.push(box(350, y + 16, 220, COLORS.ctx, label, title));
+  }
   y += ROW_H + (s.classes || s.contextDim !== null ? 20 : 8);
 
   const out = { x: RIGHT_X, y: 54 };

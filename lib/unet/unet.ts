@@ -8,9 +8,12 @@ import { Rng } from '../random';
 import { AttentionBlock } from './attention';
 import { resolveUNetConfig, UNetConfig, UNetConfigInput } from './config';
 import { GroupNorm } from './group_norm';
-import { Conv2d, silu } from './layers';
+import { Conv2d, Linear, silu } from './layers';
 import { ResBlock } from './resblock';
 import { TimeEmbedding } from './time_embedding';
+import { TextTransformer } from '../text/text_transformer';
+import { EncodedBatch } from '../text/tokenizer';
+import { GatedSelfAttention, GroundingTokenizer } from '../gligen/gated_self_attention';
 
 export interface UNetCondition {
   /** Class ids in [0, numClasses]; numClasses is the null class. Omitted: all null (unconditional). */
@@ -21,11 +24,23 @@ export interface UNetCondition {
   context?: tf.Tensor3D;
   /** [B, L]: 1 for real tokens, 0 for padding. */
   contextMask?: tf.Tensor2D;
+  /** Captions (or their tokens) for a UNet built with a text encoder (config.text); '' is "no text". */
+  text?: readonly string[] | EncodedBatch;
+}
+
+/** A condition with GLIGEN's grounding tokens (for a UNet built with config.grounding). */
+export interface GroundedCondition extends UNetCondition {
+  /** Grounding inputs [B, G, grounding.inputDim]; omitted: the gated layers are skipped. */
+  grounding?: tf.Tensor3D;
+  /** [B, G]: 1 for real objects, 0 for padding (required with cond.grounding). */
+  groundingMask?: tf.Tensor2D;
 }
 
 interface Level {
   res: ResBlock[];
   attn: (AttentionBlock | null)[];
+  /** GLIGEN's gated layer after each attention block (config.grounding), else null. */
+  gated: (GatedSelfAttention | null)[];
   resample: Conv2d | null;
 }
 
@@ -35,9 +50,14 @@ export class UNet {
   readonly tembDim: number;
   private readonly time: TimeEmbedding;
   private readonly classEmb: tf.Variable | null;
+  /** The jointly trained text encoder and the projection of its pooled vector into the time embedding. */
+  readonly text: TextTransformer | null;
+  private readonly textToTime: Linear | null;
   private readonly convIn: Conv2d;
   private readonly down: Level[] = [];
-  private readonly mid: { res1: ResBlock; attn: AttentionBlock | null; res2: ResBlock };
+  private readonly mid: { res1: ResBlock; attn: AttentionBlock | null; gated: GatedSelfAttention | null; res2: ResBlock };
+  /** GLIGEN's grounding MLP (config.grounding), 'gligen.tokenizer.*'; the gated layers are '<level>.gligen.attn.<j>.*'. */
+  readonly groundingTokenizer: GroundingTokenizer | null;
   private readonly up: Level[] = [];
   private readonly normOut: GroupNorm;
   private readonly convOut: Conv2d;
@@ -52,22 +72,27 @@ export class UNet {
     const L = c.channelMults.length;
     const attnAt = (side: number) => c.attentionResolutions.includes(side);
     const attention = (name: string, ch: number) => new AttentionBlock(store, name, ch, c.attentionHeads, c.groups, c.contextDim);
+    // Named '<level>.gligen.attn.<j>' next to '<level>.attn.<j>': the base model's names (and
+    // checkpoints) are unchanged, and every GLIGEN parameter has a 'gligen' path segment.
+    const gated = (name: string, ch: number) => (c.grounding ? store.scope('gligen', () => new GatedSelfAttention(store, name, ch, c.grounding!.tokenDim, c.attentionHeads, c.groups)) : null);
 
     this.time = new TimeEmbedding(store, 'time', base, temb);
     this.classEmb = c.numClasses === undefined ? null : store.normal('classEmb.weight', [c.numClasses + 1, temb], 1);
-    this.convIn = new Conv2d(store, 'convIn', c.inChannels + (c.condChannels ?? 0), base, 3);
+    [this.text, this.textToTime] = c.text === undefined ? [null, null] : [store.scope('text', () => new TextTransformer(store, c.text!)), new Linear(store, 'textToTime', c.text.width, temb)];
+    this.convIn = new Conv2d(store, 'convIn', c.inChannels + (c.condChannels ?? 0) + (c.positionChannels ? 2 : 0), base, 3);
 
     const skips: number[] = [base];
     let ch = base;
     let side = c.imageSize;
     for (let i = 0; i < L; i++) {
       const w = base * c.channelMults[i];
-      const level: Level = { res: [], attn: [], resample: null };
+      const level: Level = { res: [], attn: [], gated: [], resample: null };
       store.scope(`down.${i}`, () => {
         for (let j = 0; j < c.numResBlocks; j++) {
           level.res.push(new ResBlock(store, `res.${j}`, ch, w, temb, c.groups));
           ch = w;
           level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
+          level.gated.push(attnAt(side) ? gated(`attn.${j}`, ch) : null);
           skips.push(ch);
         }
         if (i < L - 1) {
@@ -81,16 +106,18 @@ export class UNet {
     this.mid = store.scope('mid', () => ({
       res1: new ResBlock(store, 'res1', ch, ch, temb, c.groups),
       attn: c.midAttention ? attention('attn', ch) : null,
+      gated: c.midAttention ? gated('attn', ch) : null,
       res2: new ResBlock(store, 'res2', ch, ch, temb, c.groups),
     }));
     for (let i = L - 1; i >= 0; i--) {
       const w = base * c.channelMults[i];
-      const level: Level = { res: [], attn: [], resample: null };
+      const level: Level = { res: [], attn: [], gated: [], resample: null };
       store.scope(`up.${i}`, () => {
         for (let j = 0; j <= c.numResBlocks; j++) {
           level.res.push(new ResBlock(store, `res.${j}`, ch + skips.pop()!, w, temb, c.groups));
           ch = w;
           level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
+          level.gated.push(attnAt(side) ? gated(`attn.${j}`, ch) : null);
         }
         if (i > 0) {
           level.resample = new Conv2d(store, 'up', ch, ch, 3);
@@ -99,6 +126,7 @@ export class UNet {
       });
       this.up.push(level);
     }
+    this.groundingTokenizer = c.grounding ? store.scope('gligen', () => new GroundingTokenizer(store, 'tokenizer', c.grounding!)) : null;
     this.normOut = new GroupNorm(store, 'normOut', c.groups, ch);
     this.convOut = new Conv2d(store, 'convOut', ch, c.outChannels, 3);
   }
@@ -108,7 +136,7 @@ export class UNet {
   }
 
   /** x [B, S, S, inChannels], t [B] timesteps (integers 0..T-1, as numbers or a tensor) -> [B, S, S, outChannels]. */
-  apply(x: tf.Tensor4D, t: tf.Tensor1D | number[] | Float32Array | Int32Array, cond: UNetCondition = {}): tf.Tensor4D {
+  apply(x: tf.Tensor4D, t: tf.Tensor1D | number[] | Float32Array | Int32Array, cond: GroundedCondition = {}): tf.Tensor4D {
     const c = this.config;
     const [b, h, w, ch] = x.shape;
     if (x.rank !== 4) throw new Error(`UNet: x must be [B, H, W, C], got shape [${x.shape}]`);
@@ -126,23 +154,50 @@ export class UNet {
       throw new Error('UNet: cond.concat given but the config has no condChannels');
     }
     if (cond.context && c.contextDim === undefined) throw new Error('UNet: cond.context given but the config has no contextDim');
+    if (this.text) {
+      if (cond.text === undefined) throw new Error("UNet: built with a text encoder (config.text): pass cond.text, captions ('' for none)");
+      if (cond.context) throw new Error('UNet: built with a text encoder, which makes the context itself: pass cond.text, not cond.context');
+      const n = Array.isArray(cond.text) ? cond.text.length : (cond.text as EncodedBatch).batch;
+      if (n !== b) throw new Error(`UNet: ${n} captions for a batch of ${b}`);
+    } else if (cond.text !== undefined) {
+      throw new Error('UNet: cond.text given but the config has no text encoder');
+    } else if (c.contextDim !== undefined && !cond.context) {
+      throw new Error(`UNet: built with contextDim=${c.contextDim}, pass cond.context [B, L, ${c.contextDim}]`);
+    }
     if (cond.classLabels !== undefined && !this.classEmb) throw new Error('UNet: cond.classLabels given but the config has no numClasses');
+    if (cond.grounding !== undefined) {
+      if (!c.grounding) throw new Error('UNet: cond.grounding given but the config has no grounding');
+      const g = cond.grounding;
+      if (g.rank !== 3 || g.shape[0] !== b || g.shape[2] !== c.grounding.inputDim) throw new Error(`UNet: cond.grounding must be [${b}, G, ${c.grounding.inputDim}], got [${g.shape}]`);
+      const m = cond.groundingMask;
+      if (!m || m.rank !== 2 || m.shape[0] !== b || m.shape[1] !== g.shape[1]) throw new Error(`UNet: cond.groundingMask must be [${b}, ${g.shape[1]}] with cond.grounding, got ${m ? `[${m.shape}]` : 'none'}`);
+    }
 
     return tf.tidy(() => {
       const tt = t instanceof tf.Tensor ? tf.cast(t, 'float32') : tf.tensor1d(Float32Array.from(t));
       let emb: tf.Tensor2D = this.time.apply(tt as tf.Tensor1D);
       if (this.classEmb) emb = tf.add(emb, this.classEmbedding(cond.classLabels, b));
+      let ctx = cond.context;
+      let mask = cond.contextMask;
+      if (this.text) {
+        const enc = this.text.apply(cond.text!);
+        ctx = enc.tokens;
+        mask = enc.mask;
+        emb = tf.add(emb, this.textToTime!.apply(enc.pooled));
+      }
       const e = silu(emb);
-      const ctx = cond.context;
-      const mask = cond.contextMask;
+      // GLIGEN: grounding tokens once per pass; without them the gated layers are skipped.
+      const gTokens = this.groundingTokenizer && cond.grounding ? this.groundingTokenizer.apply(cond.grounding) : null;
+      const gate = (layer: GatedSelfAttention | null, v: tf.Tensor4D) => (layer && gTokens ? layer.apply(v, gTokens, cond.groundingMask!) : v);
 
-      let hcur = this.convIn.apply(cond.concat ? tf.concat([x, cond.concat], 3) : x);
+      const inputs = [x, ...(cond.concat ? [cond.concat] : []), ...(c.positionChannels ? [positionGrid(b, h)] : [])];
+      let hcur = this.convIn.apply(inputs.length > 1 ? tf.concat(inputs, 3) : x);
       const hs: tf.Tensor4D[] = [hcur];
       this.down.forEach((level, i) => {
         level.res.forEach((rb, j) => {
           hcur = rb.apply(hcur, e);
           const a = level.attn[j];
-          if (a) hcur = a.apply(hcur, ctx, mask);
+          if (a) hcur = gate(level.gated[j], a.apply(hcur, ctx, mask));
           hs.push(hcur);
         });
         if (i < this.down.length - 1) {
@@ -151,13 +206,13 @@ export class UNet {
         }
       });
       hcur = this.mid.res1.apply(hcur, e);
-      if (this.mid.attn) hcur = this.mid.attn.apply(hcur, ctx, mask);
+      if (this.mid.attn) hcur = gate(this.mid.gated, this.mid.attn.apply(hcur, ctx, mask));
       hcur = this.mid.res2.apply(hcur, e);
       for (const level of this.up) {
         level.res.forEach((rb, j) => {
           hcur = rb.apply(tf.concat([hcur, hs.pop()!], 3), e);
           const a = level.attn[j];
-          if (a) hcur = a.apply(hcur, ctx, mask);
+          if (a) hcur = gate(level.gated[j], a.apply(hcur, ctx, mask));
         });
         if (level.resample) {
           const [, hh, ww] = hcur.shape;
@@ -182,6 +237,18 @@ export class UNet {
   dispose(): void {
     disposeParams(this.params);
   }
+}
+
+/** [B, S, S, 2]: x (left -1 .. right 1) and y (top -1 .. bottom 1) of each pixel centre. */
+export function positionGrid(batch: number, side: number): tf.Tensor4D {
+  const g = new Float32Array(side * side * 2);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      g[(y * side + x) * 2] = ((2 * x + 1) / side) - 1;
+      g[(y * side + x) * 2 + 1] = ((2 * y + 1) / side) - 1;
+    }
+  }
+  return tf.tile(tf.tensor4d(g, [1, side, side, 2]), [batch, 1, 1, 1]) as tf.Tensor4D;
 }
 
 export { UNetConfig, UNetConfigInput, referenceUNetConfig, resolveUNetConfig } from './config';

@@ -1,0 +1,115 @@
+// Lesson 12's measurement: unCLIP (CLIP text embedding -> diffusion prior -> image embedding ->
+// decoder) sampled at several decoder guidance scales, each scored by lib/eval/text_to_image.ts
+// (attribute accuracy on one- and two-object captions, the CLIP-like score, time), plus the network
+// evaluations per image (decoder passes; guided steps cost two) and the prior's passes.
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs_setup';
+import { Clip } from '../clip/clip';
+import { lesson12ClipPath, loadClip } from '../clip/checkpoint';
+import { lesson12DecoderPath, lesson12PriorPath, loadDecoder, loadPrior } from '../dalle2/checkpoint';
+import { UnClip } from '../dalle2/unclip';
+import { Rng } from '../random';
+import { disposeTextToImageResult, evalCaptions, evaluateTextToImage, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
+
+export interface Lesson12Options {
+  n: number;
+  seed: number;
+  batch: number;
+  /** Decoder DDIM steps. */
+  steps: number;
+  /** Decoder guidance scales to compare; the first is the headline. Default [3]. */
+  guidance?: number[];
+  /** Prior DDIM steps and guidance (default 50 and 1). */
+  priorSteps?: number;
+  priorGuidance?: number;
+  /** Also score "decode the real test image's own CLIP embedding" (no prior): the decoder's ceiling. */
+  withOracle?: boolean;
+  files?: { clip?: string; prior?: string; decoder?: string };
+  backend?: string;
+}
+
+/** Loads the shipped CLIP-like model, prior and decoder as one UnClip (dispose with disposeUnClip). */
+export function loadLesson12(files: Lesson12Options['files'] = {}): UnClip {
+  const clip = loadClip(files.clip ?? lesson12ClipPath());
+  let prior = null;
+  try {
+    prior = loadPrior(files.prior ?? lesson12PriorPath());
+    const decoder = loadDecoder(files.decoder ?? lesson12DecoderPath());
+    return new UnClip(clip, prior, decoder.unet, { prediction: decoder.prediction });
+  } catch (e) {
+    clip.dispose();
+    prior?.dispose();
+    throw e;
+  }
+}
+
+export function disposeUnClip(u: UnClip): void {
+  u.clip.dispose();
+  u.prior.dispose();
+  u.decoder.dispose();
+}
+
+export async function runLesson12(o: Lesson12Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[] }> {
+  const guidance = o.guidance ?? [3];
+  const priorSteps = o.priorSteps ?? 50;
+  const priorGuidance = o.priorGuidance ?? 1;
+  const u = loadLesson12(o.files);
+  const clip: Clip = u.clip;
+  const results: TextToImageResult[] = [];
+  const evalsPerImage: number[] = [];
+  try {
+    for (const w of guidance) {
+      const counter = { calls: 0, images: 0 };
+      const method = {
+        name: `unCLIP w=${w}`,
+        generate: (captions: string[], seed: number) => u.generate(captions, seed, { steps: o.steps, guidance: w, priorSteps, priorGuidance, counter }),
+      };
+      results.push(await evaluateTextToImage(method, { n: o.n, seed: o.seed, batch: o.batch, clip }));
+      evalsPerImage.push(counter.images / (2 * o.n));
+      console.error(`unCLIP w = ${w} done`);
+    }
+    if (o.withOracle) {
+      // The decoder alone, given the real scene's own image embedding: what a perfect prior would give.
+      const w = guidance[0];
+      const method = { name: `decoder on real image emb w=${w}`, generate: (captions: string[], seed: number) => decodeRealScenes(u, captions, o.n, seed, o.steps, w) };
+      results.push(await evaluateTextToImage(method, { n: o.n, seed: o.seed, batch: o.batch, clip }));
+      evalsPerImage.push(w === 1 || w === 0 ? o.steps : 2 * o.steps);
+    }
+    const record = textToImageRecord('12', results, { sampler: 'ddim', steps: o.steps, guidance, prior_steps: priorSteps, prior_guidance: priorGuidance, seed: o.seed, backend: o.backend });
+    (record.methods as Record<string, unknown>[]).forEach((m, i) => {
+      m.network_evals_per_image = evalsPerImage[i];
+      if (i < guidance.length) m.prior_evals_per_image = priorGuidance === 1 ? priorSteps : 2 * priorSteps;
+    });
+    const head = results[0];
+    record.attribute_accuracy_single = head.single.all;
+    record.attribute_accuracy_multi = head.multi.all;
+    record.clip_score = head.clipScore;
+    record.clip_score_real = head.clipScoreReal;
+    record.seconds_per_image = head.secondsPerImage;
+    return { table: formatTextToImageTable(results), record, results };
+  } catch (e) {
+    results.forEach(disposeTextToImageResult);
+    throw e;
+  } finally {
+    disposeUnClip(u);
+  }
+}
+
+/** The held-out scenes behind these evaluation captions, through CLIP's image encoder and the decoder. */
+function decodeRealScenes(u: UnClip, captions: string[], n: number, seed: number, steps: number, guidance: number): tf.Tensor4D {
+  const per = 32 * 32 * 3;
+  const pixels = new Float32Array(captions.length * per);
+  const sets = [evalCaptions(1, n), evalCaptions(2, n)];
+  captions.forEach((c, i) => {
+    const set = sets.find((s) => s.captions.includes(c));
+    if (!set) throw new Error(`decodeRealScenes: '${c}' is not an evaluation caption`);
+    const j = set.captions.indexOf(c);
+    for (let p = 0; p < per; p++) pixels[i * per + p] = set.images[j * per + p] / 127.5 - 1;
+  });
+  const emb = tf.tidy(() => u.clip.encodeImages(tf.tensor4d(pixels, [captions.length, 32, 32, 3])));
+  try {
+    return u.decode(emb, new Rng(seed), { steps, guidance });
+  } finally {
+    emb.dispose();
+  }
+}

@@ -1,0 +1,143 @@
+// Lesson 13's measurement: latent diffusion against pixel-space diffusion.
+// - the autoencoder's reconstruction PSNR on held-out images (the ceiling of every latent sample);
+// - text -> image attribute accuracy and CLIP-like score (lib/eval/text_to_image.ts) of the latent
+//   text model and, when its checkpoint is there, of lesson 10's pixel-space GLIDE model, same
+//   sampler and steps;
+// - layout -> image: share of requested objects landing in their box with IoU >= 0.5;
+// - cost: FLOPs per network evaluation (analytic), measured seconds per image (decoding included)
+//   and training seconds per step from the manifests.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs_setup';
+import { repoRoot } from '../lesson/pretrained';
+import { LayoutObject } from '../latent/layout';
+import { lesson13Paths, loadAutoencoder, loadLatentUNet, sampleLatentFromLayout, sampleLatentFromText } from '../latent/ldm';
+import { loadShapes } from '../../datasets/shapes';
+import { reconstructionPsnr } from '../latent/reconstruct';
+import { glideSchedule, lesson10CheckpointPath, loadLesson10Model, sampleFromText } from '../text/glide';
+import { unetFlops } from '../unet/flops';
+import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
+import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
+import { Clip } from '../clip/clip';
+
+export interface Lesson13Options {
+  n: number;
+  seed: number;
+  batch: number;
+  steps: number;
+  guidance?: number;
+  clip?: Clip | null;
+  /** Held-out images for the reconstruction PSNR (default 500). */
+  reconstructionImages?: number;
+  /** Compare with lesson 10's pixel-space model when its checkpoint exists (default true). */
+  compareGlide?: boolean;
+  backend?: string;
+}
+
+function manifestSecondsPerStep(file: string, model: string): number | null {
+  if (!fs.existsSync(file)) return null;
+  try {
+    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { models?: Record<string, { secondsPerStep?: number }>; secondsPerStep?: number };
+    return m.models?.[model]?.secondsPerStep ?? m.secondsPerStep ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export async function runLesson13(o: Lesson13Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[]; layout: PlacementResult }> {
+  const w = o.guidance ?? 3;
+  const paths = lesson13Paths();
+  const auto = loadAutoencoder(paths.autoencoder);
+  const textModel = loadLatentUNet(paths.text, 'text');
+  const layoutModel = loadLatentUNet(paths.layout, 'layout');
+  const results: TextToImageResult[] = [];
+  try {
+    const test = loadShapes('test', { count: o.reconstructionImages ?? 500, minObjects: 1, maxObjects: 2 });
+    const rec = reconstructionPsnr(auto.ae, test);
+    console.error(`reconstruction PSNR ${rec.mean.toFixed(2)} dB`);
+
+    const ldmCounter = { calls: 0, images: 0 };
+    results.push(
+      await evaluateTextToImage(
+        { name: `LDM 8x8x4 w=${w}`, generate: (caps, seed) => sampleLatentFromText(textModel, auto, caps, { guidance: w, steps: o.steps, seed, counter: ldmCounter }) },
+        { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip },
+      ),
+    );
+    console.error('latent text -> image done');
+    const glideFile = lesson10CheckpointPath();
+    let glideEvals: number | null = null;
+    let glideConfig = null;
+    if (o.compareGlide !== false && fs.existsSync(glideFile)) {
+      const glide = loadLesson10Model(glideFile);
+      glideConfig = glide.config;
+      const counter = { calls: 0, images: 0 };
+      try {
+        results.push(
+          await evaluateTextToImage(
+            { name: `GLIDE 32x32x3 (lesson 10) w=${w}`, generate: (caps, seed) => sampleFromText(glide, caps, { guidance: w, steps: o.steps, seed, schedule: glideSchedule(), counter }) },
+            { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip },
+          ),
+        );
+        glideEvals = counter.images / (2 * o.n);
+      } finally {
+        glide.dispose();
+      }
+      console.error('pixel GLIDE done');
+    }
+
+    const scenes = placementScenes(o.n);
+    const layouts: LayoutObject[][] = scenes.objects.map((objs) => objs.map((x) => ({ box: x.box, colour: x.colour, shape: x.shape })));
+    const layout = await evaluatePlacement(`LDM layout w=${w}`, scenes, o.batch, (idx, b) =>
+      sampleLatentFromLayout(layoutModel, auto, idx.map((i) => layouts[i]), { guidance: w, steps: o.steps, seed: o.seed * 1000 + 500 + b }),
+    );
+    console.error('layout -> image done');
+
+    const ctx = textModel.config.text!.contextLength;
+    const latentFlops = unetFlops(textModel.config, 1, ctx).forward;
+    const pixelFlops = glideConfig ? unetFlops(glideConfig, 1, ctx).forward : null;
+    const cost = {
+      latent_unet_params: textModel.paramCount,
+      autoencoder_params: auto.ae.paramCount,
+      latent_gflops_per_eval: Math.round(latentFlops / 1e6) / 1e3,
+      pixel_gflops_per_eval: pixelFlops === null ? null : Math.round(pixelFlops / 1e6) / 1e3,
+      flops_ratio_pixel_over_latent: pixelFlops === null ? null : Math.round((pixelFlops / latentFlops) * 100) / 100,
+      latent_network_evals_per_image: ldmCounter.images / (2 * o.n),
+      pixel_network_evals_per_image: glideEvals,
+      latent_seconds_per_image: results[0].secondsPerImage,
+      pixel_seconds_per_image: results[1]?.secondsPerImage ?? null,
+      latent_train_seconds_per_step: manifestSecondsPerStep(path.join(repoRoot(), 'checkpoints', '13', 'manifest.json'), 'ldm-text'),
+      pixel_train_seconds_per_step: manifestSecondsPerStep(path.join(repoRoot(), 'checkpoints', '10', 'manifest.json'), 'glide'),
+    };
+    const record = textToImageRecord('13', results, {
+      sampler: 'ddim',
+      steps: o.steps,
+      guidance: w,
+      seed: o.seed,
+      backend: o.backend,
+      reconstruction_psnr_db: Math.round(rec.mean * 100) / 100,
+      reconstruction_images: test.count,
+      layout: placementRecord(layout),
+      cost,
+    });
+    const table = [
+      `autoencoder reconstruction PSNR: ${rec.mean.toFixed(2)} dB on ${test.count} held-out images (32x32x3 -> 8x8x4 -> 32x32x3)`,
+      '',
+      formatTextToImageTable(results),
+      '',
+      formatPlacementTable([layout]),
+      '',
+      `cost per network evaluation: latent ${cost.latent_gflops_per_eval} GFLOP` + (pixelFlops === null ? '' : `, pixel ${cost.pixel_gflops_per_eval} GFLOP (x${cost.flops_ratio_pixel_over_latent})`),
+    ].join('\n');
+    return { table, record, results, layout };
+  } catch (e) {
+    results.forEach(disposeTextToImageResult);
+    throw e;
+  } finally {
+    auto.ae.dispose();
+    textModel.dispose();
+    layoutModel.dispose();
+  }
+}
+
+

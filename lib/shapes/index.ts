@@ -1,0 +1,5 @@
+// Detecting and scoring objects in shapes images, in one import (notebooks: './lib/shapes/index').
+export * from './detect';
+export * from './parse_caption';
+export * from './perturb';
+export * from './score';

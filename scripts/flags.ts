@@ -1,0 +1,50 @@
+// A small command-line flag parser for the training scripts: each script declares its flags with a
+// kind and a default, and gets typed values back, or a usage error naming the bad flag.
+export type FlagKind = 'int' | 'num' | 'str' | 'bool';
+export type FlagSpec = Record<string, { kind: FlagKind; default: number | string | boolean | null; help: string }>;
+export type FlagValues<S extends FlagSpec> = { [K in keyof S]: S[K]['default'] extends boolean ? boolean : S[K]['default'] extends number ? number : S[K]['default'] extends string ? string : number | string | null };
+
+export class UsageError extends Error {}
+
+/** '--min-lr' <-> 'minLr'. */
+function flagName(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+export function usageText(spec: FlagSpec): string {
+  return Object.entries(spec)
+    .map(([k, s]) => `  ${(flagName(k) + (s.kind === 'bool' ? '' : ' X')).padEnd(22)} ${s.help}${s.kind === 'bool' ? '' : ` [${String(s.default)}]`}`)
+    .join('\n');
+}
+
+/** Parses `argv` against `spec`, with `overrides` replacing the spec's defaults (per-recipe defaults). */
+export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, overrides: Partial<Record<keyof S, unknown>> = {}): { positional: string[]; values: FlagValues<S> } {
+  const values: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(spec)) values[k] = k in overrides ? overrides[k as keyof S] : s.default;
+  const byFlag = new Map(Object.keys(spec).map((k) => [flagName(k), k]));
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const key = byFlag.get(a);
+    if (key === undefined) throw new UsageError(`unknown flag '${a}'`);
+    const kind = spec[key].kind;
+    if (kind === 'bool') {
+      values[key] = true;
+      continue;
+    }
+    const v = argv[++i];
+    if (v === undefined) throw new UsageError(`${a} needs a value`);
+    if (kind === 'str') {
+      values[key] = v;
+      continue;
+    }
+    const x = Number(v);
+    if (!Number.isFinite(x) || (kind === 'int' && !Number.isInteger(x))) throw new UsageError(`${a} needs ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
+    values[key] = x;
+  }
+  return { positional, values: values as FlagValues<S> };
+}

@@ -1,0 +1,132 @@
+// Trains lesson 11's Imagen-style cascade and writes its checkpoints (checkpoints/11/):
+//
+//   npx tsx scripts/train-imagen.ts mlm  [flags]   the text encoder, masked-language-model pretraining on captions
+//   npx tsx scripts/train-imagen.ts base [flags]   16x16 text-to-image UNet on the FROZEN encoder's context
+//   npx tsx scripts/train-imagen.ts sr   [flags]   16 -> 32 super-resolution UNet (text context + noise
+//                                                  conditioning augmentation of the low-res input)
+//
+// mlm writes checkpoints/11/text_encoder.safetensors; base and sr read it (frozen) and write
+// checkpoints/11/base/model.safetensors and checkpoints/11/sr/model.safetensors (EMA weights + config;
+// resumable states in <out>/train/). Captions are dropped to '' with --caption-dropout for CFG.
+import * as fs from 'fs';
+import * as path from 'path';
+import { formatBackendReport, initBackend } from '../lib/backend';
+import { cascadeSchedule, STAGE_PREDICTION, imagenBaseConfig, imagenSrConfig, IMAGEN_DIR } from '../lib/imagen/configs';
+import { frozenTextBatches, FrozenTextEncoder } from '../lib/imagen/frozen_text';
+import { loadMlm, maskedAccuracy, MlmModel, saveMlm, trainMlm } from '../lib/imagen/mlm';
+import { downsampleSet } from '../lib/imagen/low_res';
+import { noiseAugBatches, NOISE_AUG_BUCKETS, NOISE_AUG_MAX } from '../lib/imagen/noise_aug';
+import { shapesContentWords } from '../lib/imagen/shapes_words';
+import { ProgressBar } from '../lib/progress';
+import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
+import { imageBatches } from '../lib/train/batch_source';
+import { trainAndSave } from '../lib/train/train_and_save';
+import { UNet } from '../lib/unet/unet';
+import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+
+const FLAGS = {
+  steps: { kind: 'int', default: 0, help: 'optimisation steps [mlm 3000, base 2500, sr 1500]' },
+  batch: { kind: 'int', default: 32, help: 'batch size [mlm 64]' },
+  lr: { kind: 'num', default: 0, help: 'peak learning rate [mlm 2e-3, base/sr 1e-3]' },
+  warmup: { kind: 'int', default: 200, help: 'linear warm-up steps (base, sr)' },
+  minLr: { kind: 'num', default: 2e-5, help: 'floor of the cosine decay (base, sr)' },
+  ema: { kind: 'num', default: 0.995, help: 'EMA decay (base, sr)' },
+  seed: { kind: 'int', default: 0, help: 'fixes weights, batches, timesteps, noise' },
+  images: { kind: 'int', default: 20000, help: 'training images (captions for mlm) generated' },
+  captionDropout: { kind: 'num', default: 0.1, help: "probability of replacing a caption by '' (CFG; base, sr)" },
+  every: { kind: 'int', default: 250, help: 'checkpoint every N steps (base, sr)' },
+  encoder: { kind: 'str', default: '', help: `frozen text encoder for base/sr [${IMAGEN_DIR}/text_encoder.safetensors]` },
+  out: { kind: 'str', default: '', help: `output file (mlm) or folder (base, sr) [${IMAGEN_DIR}/...]` },
+  fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
+} satisfies FlagSpec;
+
+const RECIPES = ['mlm', 'base', 'sr'] as const;
+type Recipe = (typeof RECIPES)[number];
+const DEFAULTS: Record<Recipe, { steps: number; lr: number; batch: number }> = {
+  mlm: { steps: 3000, lr: 2e-3, batch: 64 },
+  base: { steps: 2500, lr: 1e-3, batch: 32 },
+  sr: { steps: 1500, lr: 1e-3, batch: 32 },
+};
+
+async function main(): Promise<void> {
+  const recipe = process.argv[2] as Recipe;
+  if (!RECIPES.includes(recipe)) throw new UsageError(`which recipe? (${RECIPES.join(', ')}), got '${String(recipe)}'`);
+  const { positional, values: a } = parseFlags(process.argv.slice(3), FLAGS, DEFAULTS[recipe]);
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  if (a.steps === 0) a.steps = DEFAULTS[recipe].steps;
+  if (a.lr === 0) a.lr = DEFAULTS[recipe].lr;
+  console.log(formatBackendReport(await initBackend()));
+  const set = loadCaptionedShapes('train', a.images);
+  const t0 = Date.now();
+
+  if (recipe === 'mlm') {
+    const out = a.out || path.join(IMAGEN_DIR, 'text_encoder.safetensors');
+    const tok = shapesTokenizer();
+    const model = new MlmModel(shapesTextEncoderConfig(tok), a.seed);
+    console.log(`mlm: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captions, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);
+    const bar = new ProgressBar<number>(undefined, { label: 'mlm', total: a.steps });
+    let smooth = NaN;
+    const losses = await trainMlm(model, set.captions, {
+      steps: a.steps,
+      batch: a.batch,
+      lr: a.lr,
+      seed: a.seed,
+      onStep: (_s, l) => {
+        smooth = Number.isNaN(smooth) ? l : 0.98 * smooth + 0.02 * l;
+        bar.set({ loss: smooth });
+        bar.update(1);
+      },
+    });
+    bar.finish();
+    const seconds = (Date.now() - t0) / 1000;
+    const test = loadCaptionedShapes('test', 1000).captions;
+    const acc = maskedAccuracy(model, test, shapesContentWords(), 1);
+    const tail = losses.slice(-100).reduce((p, q) => p + q, 0) / Math.min(100, losses.length);
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    await saveMlm(out, model, { args: JSON.stringify(a), seconds: seconds.toFixed(1), final_loss_mean100: String(tail), masked_accuracy: JSON.stringify(acc) });
+    console.log(`${a.steps} steps in ${seconds.toFixed(1)} s; mean loss of the last 100 steps ${tail.toFixed(4)}`);
+    console.log(`masked-token accuracy on 1000 test captions: all ${(100 * acc.all).toFixed(1)} % (${acc.count} words), grammar words ${(100 * acc.grammar).toFixed(1)} %, content words ${(100 * acc.content).toFixed(1)} % (${acc.contentCount})`);
+    console.log(JSON.stringify({ recipe, steps: a.steps, seconds, lossLast100: tail, maskedAccuracy: acc }));
+    model.dispose();
+    return;
+  }
+
+  const encoderFile = a.encoder || path.join(IMAGEN_DIR, 'text_encoder.safetensors');
+  const frozen = new FrozenTextEncoder(loadMlm(encoderFile));
+  const out = a.out || path.join(IMAGEN_DIR, recipe);
+  const w = frozen.width;
+  const model = new UNet(recipe === 'base' ? imagenBaseConfig(w) : imagenSrConfig(w), { seed: a.seed });
+  // base: the 16x16 version of every image; sr: the 32x32 images, whose 16x16 version is made per batch.
+  const data = recipe === 'base' ? downsampleSet(set, 2) : set;
+  let batches = frozenTextBatches(imageBatches(data, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }), frozen);
+  if (recipe === 'sr') batches = noiseAugBatches(batches, a.seed);
+  console.log(
+    `${recipe}: ${model.paramCount.toLocaleString('en')} parameters, ${data.count} captioned ${data.height}x${data.width} images, frozen encoder ${encoderFile}, ` +
+      `batch ${a.batch}, ${a.steps} steps -> ${out}` + (recipe === 'sr' ? ` (noise augmentation: ${NOISE_AUG_BUCKETS} levels up to ${NOISE_AUG_MAX})` : ''),
+  );
+  await trainAndSave(model, batches, {
+    out,
+    fresh: a.fresh,
+    trainer: {
+      schedule: cascadeSchedule(),
+      prediction: STAGE_PREDICTION[recipe],
+      totalSteps: a.steps,
+      learningRate: a.lr,
+      warmupSteps: a.warmup,
+      decay: 'cosine',
+      minLearningRate: Math.min(a.minLr, a.lr),
+      emaDecay: a.ema,
+      seed: a.seed,
+      checkpointEvery: a.every,
+      keepLast: 2,
+    },
+    metadata: { lesson: '11', recipe, encoder: encoderFile, dataset: `shapes/train (${set.count} images, 1-2 objects, ${data.height}x${data.width})`, args: JSON.stringify(a) },
+  });
+  model.dispose();
+  frozen.dispose();
+}
+
+main().catch((e: Error) => {
+  console.error(`train-imagen: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-imagen.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`);
+  process.exit(e instanceof UsageError ? 2 : 1);
+});

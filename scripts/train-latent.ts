@@ -1,0 +1,183 @@
+// Trains lesson 13's latent diffusion models and lesson 14's GLIGEN layers and writes their checkpoints.
+//
+//   npx tsx scripts/train-latent.ts ae          KL autoencoder 32x32x3 -> 8x8x4  -> checkpoints/13/autoencoder.safetensors
+//   npx tsx scripts/train-latent.ts ldm-text    latent UNet + jointly trained text encoder -> checkpoints/13/ldm-text/
+//   npx tsx scripts/train-latent.ts ldm-layout  latent UNet cross-attending to box tokens  -> checkpoints/13/ldm-layout/
+//   npx tsx scripts/train-latent.ts gligen      gated self-attention on the frozen ldm-text -> checkpoints/14/gligen.safetensors
+//
+// The latent models need the autoencoder; gligen needs ldm-text. Diffusion recipes resume from their
+// train/ folder when re-run (--fresh starts over).
+import * as path from 'path';
+import { formatBackendReport, initBackend } from '../lib/backend';
+import { Autoencoder, defaultAutoencoderConfig } from '../lib/latent/autoencoder';
+import { encodeImageSet, latentScaleFactor } from '../lib/latent/latent_batches';
+import { DEFAULT_MAX_GROUNDING, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/gligen/grounding';
+import { groundedFromBase, gligenParams, saveGligen, gateValues } from '../lib/gligen/model';
+import { trainGligen } from '../lib/gligen/train_gligen';
+import { countParams } from '../lib/params';
+import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/latent/train_autoencoder';
+import { reconstructionPsnr } from '../lib/latent/reconstruct';
+import { LayoutObject, layoutContext } from '../lib/latent/layout';
+import { latentBatches } from '../lib/latent/latent_batches';
+import { LATENT_PREDICTION, latentSchedule, latentUNetConfig, layoutUNetConfig, lesson13Paths } from '../lib/latent/ldm';
+import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
+import { STREAM, stepRng } from '../lib/train/step_seed';
+import { listCheckpoints, Trainer } from '../lib/train/trainer';
+import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
+import * as fs from 'fs';
+import { UNet } from '../lib/unet/unet';
+import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+
+const FLAGS = {
+  steps: { kind: 'int', default: 0, help: 'optimisation steps [per recipe]' },
+  batch: { kind: 'int', default: 32, help: 'batch size' },
+  lr: { kind: 'num', default: 0, help: 'peak learning rate [per recipe]' },
+  warmup: { kind: 'int', default: 100, help: 'linear warm-up steps (diffusion recipes)' },
+  ema: { kind: 'num', default: 0.995, help: 'EMA decay (diffusion recipes)' },
+  klWeight: { kind: 'num', default: 1e-4, help: 'KL weight (ae)' },
+  seed: { kind: 'int', default: 0, help: 'fixes weights, batches, timesteps, noise' },
+  images: { kind: 'int', default: 20000, help: 'training images generated' },
+  captionDropout: { kind: 'num', default: 0.1, help: 'probability of dropping the condition (CFG)' },
+  every: { kind: 'int', default: 250, help: 'checkpoint every N steps' },
+  out: { kind: 'str', default: '', help: 'output file or folder [per recipe]' },
+  ae: { kind: 'str', default: '', help: 'autoencoder file (latent recipes) [checkpoints/13/autoencoder.safetensors]' },
+  base: { kind: 'str', default: '', help: 'base text model (gligen) [checkpoints/13/ldm-text/model.safetensors]' },
+  fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
+  maxMinutes: { kind: 'num', default: 0, help: 'stop (and still write the model) after this much wall time; 0: no limit' },
+} satisfies FlagSpec;
+
+const RECIPES = ['ae', 'ldm-text', 'ldm-layout', 'gligen'] as const;
+
+async function trainAe(a: Flags): Promise<void> {
+  const out = a.out || path.join('checkpoints', '13', 'autoencoder.safetensors');
+  const set = loadCaptionedShapes('train', a.images);
+  const ae = new Autoencoder(defaultAutoencoderConfig(), { seed: a.seed });
+  const steps = a.steps || 1500;
+  const lr = a.lr || 2e-3;
+  console.log(`autoencoder: ${ae.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${steps} steps, lr ${lr}, KL weight ${a.klWeight} -> ${out}`);
+  const h = await trainAutoencoder(ae, set, { steps, batch: a.batch, learningRate: lr, klWeight: a.klWeight, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined });
+  const done = h.loss.length;
+  // The scale factor from the first 2000 training images (enough for one standard deviation).
+  const enc = encodeImageSet(ae, loadCaptionedShapes('train', Math.min(2000, set.count)));
+  const scale = latentScaleFactor(enc, a.seed);
+  const test = loadCaptionedShapes('test', 500);
+  const p = reconstructionPsnr(ae, test);
+  const tail = h.rec.slice(-100);
+  const rec = tail.reduce((s, v) => s + v, 0) / tail.length;
+  console.log(`${done} of ${steps} steps in ${h.seconds.toFixed(1)} s (${(h.seconds / done).toFixed(3)} s/step); MSE (last 100) ${rec.toFixed(4)}; scale factor ${scale.toFixed(4)}; test PSNR ${p.mean.toFixed(2)} dB (mean of ${test.count})`);
+  await saveAutoencoder(out, ae, scale, { args: JSON.stringify(a), steps: String(done), steps_planned: String(steps), seconds: String(h.seconds), mse_last100: String(rec), test_psnr: String(p.mean) });
+  console.log(`wrote ${out}`);
+  ae.dispose();
+}
+
+type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
+
+/** ldm-text / ldm-layout: a latent UNet trained on the frozen autoencoder's latents of the training set. */
+async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
+  const out = a.out || path.join('checkpoints', '13', `ldm-${kind}`);
+  const auto = loadAutoencoder(a.ae || lesson13Paths().autoencoder);
+  const set = loadCaptionedShapes('train', a.images);
+  const t0 = Date.now();
+  const enc = encodeImageSet(auto.ae, set);
+  console.log(`encoded ${set.count} images to ${enc.shape.join('x')} latents in ${((Date.now() - t0) / 1000).toFixed(1)} s (scale factor ${auto.scaleFactor.toFixed(4)})`);
+  auto.ae.dispose();
+  const tok = shapesTokenizer();
+  const model = new UNet(kind === 'text' ? latentUNetConfig({ text: shapesTextEncoderConfig(tok) }) : layoutUNetConfig(), { seed: a.seed });
+  const layouts: LayoutObject[][] = set.objects.map((objs) => objs.map((o) => ({ box: o.box, colour: o.colour, shape: o.shape })));
+  // The condition is dropped (to '' or an empty layout) with probability captionDropout, for CFG.
+  const cond = (idx: Int32Array, step: number) => {
+    const rng = stepRng(a.seed, step, STREAM.dropout);
+    const keep = Array.from(idx, () => rng.uniform() >= a.captionDropout);
+    if (kind === 'text') return { text: Array.from(idx, (i, k) => (keep[k] ? set.captions[i] : '')) };
+    const c = layoutContext(Array.from(idx, (i, k) => (keep[k] ? layouts[i] : [])));
+    return { context: c.context, contextMask: c.mask };
+  };
+  const steps = a.steps || 3000;
+  const lr = a.lr || 1e-3;
+  console.log(`ldm-${kind}: ${model.paramCount.toLocaleString('en')} parameters, batch ${a.batch}, ${steps} steps, lr ${lr} -> ${out}`);
+  const data = latentBatches(enc, auto.scaleFactor, a.batch, a.seed, cond);
+  const trainDir = path.join(out, 'train');
+  if (a.fresh) for (const c of listCheckpoints(trainDir)) fs.rmSync(c.file);
+  const trainer = new Trainer(model, {
+    schedule: latentSchedule(),
+    prediction: LATENT_PREDICTION,
+    totalSteps: steps,
+    learningRate: lr,
+    warmupSteps: a.warmup,
+    decay: 'cosine',
+    minLearningRate: Math.min(2e-5, lr),
+    emaDecay: a.ema,
+    seed: a.seed,
+    checkpointDir: trainDir,
+    checkpointEvery: a.every,
+    keepLast: 1,
+    progress: { label: `ldm-${kind}` },
+  });
+  if (await trainer.resume()) console.log(`resumed from ${trainer.lastCheckpoint} at step ${trainer.step}`);
+  // Pausable by wall time: train in chunks of the same cosine schedule, stop between two chunks.
+  const start = trainer.step;
+  const t1 = Date.now();
+  const deadline = a.maxMinutes > 0 ? t1 + a.maxMinutes * 60_000 : Infinity;
+  while (trainer.step < steps && Date.now() < deadline) await trainer.train(data, { stopAt: Math.min(steps, trainer.step + 25) });
+  const seconds = (Date.now() - t1) / 1000;
+  const tail = trainer.history.loss.slice(-100);
+  const meanLoss = tail.reduce((p, q) => p + q, 0) / Math.max(1, tail.length);
+  const modelFile = path.join(out, 'model.safetensors');
+  await saveUNetWeights(modelFile, trainer.samplingModel, {
+    lesson: '13', kind: `ldm-${kind}`, autoencoder: 'checkpoints/13/autoencoder.safetensors', scale_factor: String(auto.scaleFactor),
+    dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a), weights: 'ema', steps_planned: String(steps),
+    seconds_this_run: String(seconds), final_loss_mean100: String(meanLoss),
+  }, trainer.step);
+  const done = trainer.step - start;
+  console.log(`${done} steps in ${seconds.toFixed(1)} s (${(seconds / Math.max(done, 1)).toFixed(3)} s/step); total ${trainer.step} of ${steps}; mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`);
+  console.log(`wrote ${modelFile}`);
+  trainer.dispose();
+  model.dispose();
+}
+
+async function main(): Promise<void> {
+  const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
+  const recipe = positional[0] as (typeof RECIPES)[number];
+  if (positional.length !== 1 || !RECIPES.includes(recipe)) throw new UsageError(`which recipe? (${RECIPES.join(', ')}), got '${positional.join(' ')}'`);
+  console.log(formatBackendReport(await initBackend()));
+  if (recipe === 'ae') return trainAe(a);
+  if (recipe === 'ldm-text') return trainLdm('text', a);
+  if (recipe === 'ldm-layout') return trainLdm('layout', a);
+  return trainGligenRecipe(a);
+}
+
+/** gligen: new gated layers on the frozen ldm-text model; only they are trained and saved. */
+async function trainGligenRecipe(a: Flags): Promise<void> {
+  const out = a.out || path.join('checkpoints', '14', 'gligen.safetensors');
+  const paths = lesson13Paths();
+  const baseFile = a.base || paths.text;
+  const unet = groundedFromBase(baseFile, { seed: a.seed });
+  const auto = loadAutoencoder(a.ae || paths.autoencoder);
+  const set = loadCaptionedShapes('train', a.images);
+  const enc = encodeImageSet(auto.ae, set);
+  auto.ae.dispose();
+  const embedder = new PhraseEmbedder(unet.text!);
+  const scenes = set.objects.map((objs) => objs.map((o) => ({ phrase: objectPhrase(o), box: o.box })));
+  const steps = a.steps || 1500;
+  const lr = a.lr || 5e-4;
+  console.log(`gligen: ${countParams(gligenParams(unet)).toLocaleString('en')} new parameters on a frozen base of ${(unet.paramCount - countParams(gligenParams(unet))).toLocaleString('en')}, batch ${a.batch}, ${steps} steps, lr ${lr} -> ${out}`);
+  const base = latentBatches(enc, auto.scaleFactor, a.batch, a.seed, (idx, step) => {
+    const rng = stepRng(a.seed, step, STREAM.dropout);
+    const text = Array.from(idx, (i) => (rng.uniform() < a.captionDropout ? '' : set.captions[i]));
+    const g = groundingInputs(embedder, Array.from(idx, (i) => scenes[i]), DEFAULT_MAX_GROUNDING);
+    return { text, grounding: g.grounding, groundingMask: g.groundingMask };
+  });
+  const h = await trainGligen(unet, (k) => base(k) as ReturnType<Parameters<typeof trainGligen>[1]>, { schedule: latentSchedule(), steps, learningRate: lr, warmupSteps: a.warmup, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined });
+  const done = h.loss.length;
+  const tail = h.loss.slice(-100);
+  const mean = tail.reduce((p, q) => p + q, 0) / tail.length;
+  console.log(`${done} of ${steps} steps in ${h.seconds.toFixed(1)} s (${(h.seconds / done).toFixed(3)} s/step); mean loss of the last ${tail.length} steps ${mean.toFixed(4)}; gates ${JSON.stringify(gateValues(unet))}`);
+  await saveGligen(out, unet, baseFile, { args: JSON.stringify(a), steps: String(done), steps_planned: String(steps), seconds: String(h.seconds), final_loss_mean100: String(mean) });
+  console.log(`wrote ${out}`);
+  unet.dispose();
+}
+
+main().catch((e: Error) => {
+  console.error(`train-latent: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-latent.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`);
+  process.exit(e instanceof UsageError ? 2 : 1);
+});

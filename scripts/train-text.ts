@@ -1,0 +1,70 @@
+// Trains lesson 10's text-to-image model (GLIDE-style) and writes its checkpoint.
+//
+//   npm run train:text -- 10 [flags]     GLIDE: a UNet whose text encoder is trained with it
+//
+// Lesson 10 trains lib/text/shapes_text.ts's UNet with its own 2-layer text transformer (config.text)
+// on captioned shapes (one or two objects), linear T = 1000 schedule, captions
+// dropped to '' with probability --caption-dropout for classifier-free guidance; v prediction
+// (lib/text/glide.ts GLIDE_PREDICTION says why).
+// Writes checkpoints/10/train/ (resumable training states) and checkpoints/10/model.safetensors
+// (EMA weights + config; the config holds the tokenizer's vocabulary). Re-running resumes.
+import * as path from 'path';
+import { formatBackendReport, initBackend } from '../lib/backend';
+import { linearSchedule } from '../lib/schedule';
+import { GLIDE_PREDICTION } from '../lib/text/glide';
+import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/text/shapes_text';
+import { imageBatches } from '../lib/train/batch_source';
+import { trainAndSave } from '../lib/train/train_and_save';
+import { UNet } from '../lib/unet/unet';
+import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+
+const FLAGS = {
+  steps: { kind: 'int', default: 3000, help: 'optimisation steps' },
+  batch: { kind: 'int', default: 32, help: 'batch size' },
+  lr: { kind: 'num', default: 1e-3, help: 'peak learning rate' },
+  warmup: { kind: 'int', default: 200, help: 'linear warm-up steps' },
+  minLr: { kind: 'num', default: 2e-5, help: 'floor of the cosine decay' },
+  ema: { kind: 'num', default: 0.995, help: 'EMA decay' },
+  seed: { kind: 'int', default: 0, help: 'fixes weights, batches, timesteps, noise' },
+  images: { kind: 'int', default: 20000, help: 'training images generated' },
+  captionDropout: { kind: 'num', default: 0.1, help: "probability of replacing a caption by '' (CFG)" },
+  every: { kind: 'int', default: 250, help: 'checkpoint every N steps' },
+  out: { kind: 'str', default: '', help: 'output folder [checkpoints/<lesson>]' },
+  fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
+} satisfies FlagSpec;
+
+async function main(): Promise<void> {
+  const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
+  const lesson = positional[0];
+  if (positional.length !== 1 || lesson !== '10') throw new UsageError(`which lesson? (have: 10), got '${positional.join(' ')}'`);
+  const out = a.out || path.join('checkpoints', lesson);
+  console.log(formatBackendReport(await initBackend()));
+  const set = loadCaptionedShapes('train', a.images);
+  const tok = shapesTokenizer();
+  const model = new UNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
+  console.log(`lesson ${lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);
+  await trainAndSave(model, imageBatches(set, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }), {
+    out,
+    fresh: a.fresh,
+    trainer: {
+      schedule: linearSchedule(1000),
+      prediction: GLIDE_PREDICTION,
+      totalSteps: a.steps,
+      learningRate: a.lr,
+      warmupSteps: a.warmup,
+      decay: 'cosine',
+      minLearningRate: Math.min(a.minLr, a.lr),
+      emaDecay: a.ema,
+      seed: a.seed,
+      checkpointEvery: a.every,
+      keepLast: 2,
+    },
+    metadata: { lesson, dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a) },
+  });
+  model.dispose();
+}
+
+main().catch((e: Error) => {
+  console.error(`train-text: ${e.message}${e instanceof UsageError ? `\nusage: npm run train:text -- 10 [flags]\n${usageText(FLAGS)}` : ''}`);
+  process.exit(e instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,208 @@
+// Lesson 12: the CLIP-like model, the diffusion prior, the decoder's condition and unCLIP's three
+// uses (text -> image, variations, interpolation), on the cpu backend with tiny models.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadShapes } from '../datasets/shapes';
+import { Clip, clipConfig, clipLoss, clipScore, hardNegativeCaption, loadClip, saveClip, shapesImages, trainClip } from '../lib/clip/index';
+import { decoderBatches, DiffusionPrior, embeddingContext, loadPrior, priorConfig, samplePrior, savePrior, slerp, trainPrior, UnClip, unclipDiagramSvg, unclipStructure } from '../lib/dalle2/index';
+import { Rng } from '../lib/random';
+import { parseCaption } from '../lib/shapes/parse_caption';
+import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
+import { UNet } from '../lib/unet/unet';
+
+const E = 8;
+const tok = shapesTokenizer();
+const tinyClip = (seed = 0, imageSize = 8) => new Clip(clipConfig(shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }), { embedDim: E, imageSize, imageChannels: [4, 8], imageHidden: 16 }), { seed });
+const tinyDecoder = () => new UNet({ imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], attentionHeads: 2, groups: 4, midAttention: true, contextDim: E, positionChannels: true });
+const rowNorms = (x: tf.Tensor2D) => tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(x), 1)).dataSync()));
+
+describe('lesson 12: DALL·E 2 (unCLIP)', function () {
+  this.timeout(60000);
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  describe('CLIP-like model', () => {
+    it('encodes captions and images to unit-norm [B, E] and rejects bad input', () => {
+      const clip = tinyClip();
+      const t = clip.encodeText(['a small red circle in the center', '']);
+      const x = tf.randomUniform([3, 8, 8, 3], -1, 1) as tf.Tensor4D;
+      const i = clip.encodeImages(x);
+      assert.deepStrictEqual(t.shape, [2, E]);
+      assert.deepStrictEqual(i.shape, [3, E]);
+      for (const n of [...rowNorms(t), ...rowNorms(i)]) assert.ok(Math.abs(n - 1) < 1e-5, `norm ${n}`);
+      const bad = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+      assert.throws(() => clip.encodeImages(bad), /must be \[B, 8, 8, 3\], got \[1,16,16,3\]/);
+      assert.throws(() => clip.encodeText([]), /non-empty array/);
+      assert.throws(() => tinyClip(0, 9), /imageSize 9 is not divisible by 2/);
+      tf.dispose([t, x, i, bad]);
+      clip.dispose();
+    });
+
+    it('symmetric InfoNCE is log(B) for equal logits and near 0 for a confident diagonal', () => {
+      const flat = tf.zeros([4, 4]) as tf.Tensor2D;
+      const diag = tf.mul(tf.eye(4), 50) as tf.Tensor2D;
+      const withNegs = tf.concat([diag, tf.zeros([4, 4])], 1) as tf.Tensor2D;
+      const [a, b, c] = [clipLoss(flat), clipLoss(diag), clipLoss(withNegs)].map((l) => l.dataSync()[0]);
+      assert.ok(Math.abs(a - Math.log(4)) < 1e-5, `flat ${a}`);
+      assert.ok(b < 1e-6 && c < 1e-6, `diag ${b}, with negatives ${c}`);
+      assert.throws(() => clipLoss(tf.zeros([4, 3]) as tf.Tensor2D), /\[B, >= B\]/);
+      tf.dispose([flat, diag, withNegs]);
+    });
+
+    it('hard negatives change exactly one attribute of one object (or swap two colours)', () => {
+      const set = loadShapes('train', { count: 40, minObjects: 1, maxObjects: 2 });
+      const rng = new Rng(3);
+      for (let i = 0; i < set.count; i++) {
+        const neg = hardNegativeCaption(set.objects[i], rng);
+        assert.notStrictEqual(neg, set.captions[i]);
+        const a = parseCaption(set.captions[i]);
+        const b = parseCaption(neg);
+        assert.strictEqual(a.length, b.length);
+        let diffs = 0;
+        a.forEach((o, k) => (['colour', 'shape', 'size', 'position'] as const).forEach((f) => (diffs += o[f] !== b[k][f] ? 1 : 0)));
+        assert.ok(diffs === 1 || (diffs === 2 && a.length === 2 && a[0].colour === b[1].colour), `'${set.captions[i]}' vs '${neg}'`);
+      }
+      assert.throws(() => hardNegativeCaption([], rng), /no objects/);
+    });
+
+    it('trains (loss falls) with a flat tensor count, and saves/loads to the same embeddings', async function () {
+      this.timeout(240000); // the cpu backend's conv gradients are slow
+      const set = loadShapes('train', { count: 16, minObjects: 1, maxObjects: 1 });
+      // 8x8 crops of the 32x32 scenes are enough to exercise the loop.
+      const small = { ...set, images: tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(set.images, [16, 32, 32, 3]), [8, 8])).dataSync().map(Math.round) as unknown as Uint8Array, height: 8, width: 8 };
+      const clip = tinyClip(1);
+      const counts: number[] = [];
+      const h = await trainClip(clip, small, { steps: 12, batch: 8, learningRate: 3e-3, onStep: () => counts.push(tf.memory().numTensors) });
+      assert.ok(h.loss.slice(-3).reduce((p, q) => p + q) < h.loss.slice(0, 3).reduce((p, q) => p + q), `loss ${h.loss[0]} -> ${h.loss[11]}`);
+      assert.strictEqual(counts[11], counts[2], `tensors ${counts[2]} -> ${counts[11]}`);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'clip-')), 'clip.safetensors');
+      await saveClip(file, clip);
+      const back = loadClip(file);
+      const x = shapesImages(small, [0, 1, 2]);
+      const caps = small.captions.slice(0, 3);
+      const s1 = clipScore(clip, x, caps);
+      const s2 = clipScore(back, x, caps);
+      s1.forEach((v, i) => assert.ok(Math.abs(v - s2[i]) < 1e-4 && v <= 100 && v >= -100));
+      assert.throws(() => clipScore(clip, x, caps.slice(0, 2)), /3 images but 2 captions/);
+      x.dispose();
+      clip.dispose();
+      back.dispose();
+    });
+  });
+
+  describe('embedding space', () => {
+    it('slerp keeps unit norm, hits both ends, and checks its input', () => {
+      const a = tf.tensor2d([[1, 0, 0]]);
+      const b = tf.tensor2d([[0, 1, 0]]);
+      const mid = slerp(a, b, 0.5);
+      assert.ok(Math.abs(rowNorms(mid)[0] - 1) < 1e-5);
+      assert.ok(Math.abs(mid.dataSync()[0] - Math.SQRT1_2) < 1e-5);
+      assert.deepStrictEqual(Array.from(slerp(a, b, 1).dataSync()).map((v) => Math.round(v * 1e5) / 1e5), [0, 1, 0]);
+      assert.deepStrictEqual(Array.from(slerp(a, a, 0.3).dataSync()).map((v) => Math.round(v * 1e5) / 1e5), [1, 0, 0]);
+      assert.throws(() => slerp(a, b, 1.5), /fraction must be in \[0, 1\], got 1.5/);
+      tf.dispose([a, b, mid]);
+    });
+
+    it('the decoder context is one sqrt(E)-long token per image, zero where dropped', () => {
+      const emb = tf.tidy(() => tf.div(tf.ones([3, 4]), 2)) as tf.Tensor2D;
+      const { context, contextMask } = embeddingContext(emb, [1, 0, 1]);
+      assert.deepStrictEqual(context.shape, [3, 1, 4]);
+      assert.deepStrictEqual(Array.from(contextMask.dataSync()), [1, 1, 1]);
+      const v = Array.from(context.dataSync());
+      assert.deepStrictEqual(v.slice(4, 8), [0, 0, 0, 0]);
+      assert.ok(Math.abs(Math.hypot(...v.slice(0, 4)) - 2) < 1e-5);
+      assert.throws(() => embeddingContext(emb, [1, 1]), /keep has 2 entries for a batch of 3/);
+      tf.dispose([emb, context, contextMask]);
+    });
+  });
+
+  describe('prior', () => {
+    it('predicts [B, E], trains with a flat tensor count, samples unit-norm embeddings, round-trips a file', async () => {
+      const prior = new DiffusionPrior(priorConfig(E, { hidden: 16, blocks: 1, T: 50 }));
+      const z = tf.randomNormal([2, E]) as tf.Tensor2D;
+      const out = prior.apply(z, [0, 49], tf.zerosLike(z));
+      assert.deepStrictEqual(out.shape, [2, E]);
+      assert.throws(() => prior.apply(z, [0], z), /1 timesteps for a batch of 2/);
+      const rng = new Rng(0);
+      const img = tf.tidy(() => tf.div(tf.randomNormal([20, E]), 3)) as tf.Tensor2D;
+      const txt = tf.tidy(() => tf.div(tf.randomNormal([20, E]), 3)) as tf.Tensor2D;
+      const counts: number[] = [];
+      const h = trainPrior(prior, txt, img, { steps: 40, batch: 8, learningRate: 3e-3, onStep: () => counts.push(tf.memory().numTensors) });
+      assert.strictEqual(counts[39], counts[2]);
+      assert.ok(h.loss.slice(-10).reduce((p, q) => p + q) < h.loss.slice(0, 10).reduce((p, q) => p + q), 'prior loss did not fall');
+      const three = txt.slice(0, 3);
+      const before = tf.memory().numTensors;
+      const s = samplePrior(prior, three, { steps: 5, guidance: 2, rng });
+      assert.deepStrictEqual(s.shape, [3, E]);
+      rowNorms(s).forEach((n) => assert.ok(Math.abs(n - 1) < 1e-4));
+      s.dispose();
+      assert.strictEqual(tf.memory().numTensors, before, 'samplePrior leaked tensors');
+      three.dispose();
+      assert.throws(() => samplePrior(prior, txt, { steps: 0, guidance: 1, rng }), /steps must be an integer in \[1, 50\], got 0/);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'prior-')), 'prior.safetensors');
+      await savePrior(file, prior);
+      const back = loadPrior(file);
+      const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(prior.apply(z, [3, 30], txt.slice(0, 2)), back.apply(z, [3, 30], txt.slice(0, 2))))).dataSync()[0]);
+      assert.ok(gap < 1e-6, `loaded prior differs by ${gap}`);
+      tf.dispose([z, out, img, txt]);
+      prior.dispose();
+      back.dispose();
+    });
+  });
+
+  describe('decoder and unCLIP', () => {
+    it('decoder batches carry one embedding token per image and drop some to zero', () => {
+      const set = loadShapes('train', { count: 32, minObjects: 1, maxObjects: 1 });
+      const clip = tinyClip(0, 32);
+      const src = decoderBatches(set, clip, 16, 0, 0.5);
+      const { x, cond } = src(0);
+      assert.deepStrictEqual(x.shape, [16, 32, 32, 3]);
+      assert.deepStrictEqual(cond!.context!.shape, [16, 1, E]);
+      const norms = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.squeeze(cond!.context!, [1])), 1))).dataSync();
+      const zeros = Array.from(norms).filter((n) => n === 0).length;
+      assert.ok(zeros > 0 && zeros < 16, `${zeros} of 16 dropped at p = 0.5`);
+      Array.from(norms).filter((n) => n > 0).forEach((n) => assert.ok(Math.abs(n - Math.sqrt(E)) < 1e-4));
+      assert.throws(() => decoderBatches(set, clip, 16, 0, 2), /embeddingDropout must be in \[0, 1\], got 2/);
+      tf.dispose([x, cond!.context!, cond!.contextMask!]);
+      clip.dispose();
+    });
+
+    it('generates, varies and interpolates with the right shapes; interpolation varies only the embedding', () => {
+      const clip = tinyClip();
+      const prior = new DiffusionPrior(priorConfig(E, { hidden: 16, blocks: 1, T: 50 }));
+      const decoder = tinyDecoder();
+      const u = new UnClip(clip, prior, decoder);
+      const o = { steps: 3, guidance: 2, priorSteps: 3, priorGuidance: 1 };
+      const before = tf.memory().numTensors;
+      const g = u.generate(['a small red circle in the center', 'a large blue square at the top left'], 0, o);
+      assert.deepStrictEqual(g.shape, [2, 8, 8, 3]);
+      const imgs = tf.randomUniform([2, 8, 8, 3], -1, 1) as tf.Tensor4D;
+      const v = u.variations(imgs, 3, 1, o);
+      assert.deepStrictEqual(v.shape, [6, 8, 8, 3]);
+      const [a, b, c] = tf.tidy(() => tf.split(tf.randomUniform([3, 8, 8, 3], -1, 1), 3, 0)) as tf.Tensor4D[];
+      const ab = u.interpolate(a, b, 4, 7, o);
+      const ac = u.interpolate(a, c, 4, 7, o);
+      assert.deepStrictEqual(ab.shape, [4, 8, 8, 3]);
+      // Same seed, same first image: the f = 0 frames agree; the f = 1 frames differ (b vs c).
+      const d0 = tf.tidy(() => tf.max(tf.abs(tf.sub(ab.slice(0, 1), ac.slice(0, 1)))).dataSync()[0]);
+      const d3 = tf.tidy(() => tf.max(tf.abs(tf.sub(ab.slice(3, 1), ac.slice(3, 1)))).dataSync()[0]);
+      assert.ok(d0 < 1e-5 && d3 > 1e-4, `f=0 differs by ${d0}, f=1 by ${d3}`);
+      assert.throws(() => u.interpolate(imgs, b, 4, 0, o), /one image each/);
+      assert.throws(() => u.variations(imgs, 0, 0, o), /count must be a positive integer, got 0/);
+      tf.dispose([g, imgs, v, a, b, c, ab, ac]);
+      assert.strictEqual(tf.memory().numTensors, before, 'unCLIP leaked tensors');
+      const svg = unclipDiagramSvg(unclipStructure(u));
+      assert.ok(svg.includes(`text embedding (${E})`) && svg.startsWith('<svg'));
+      assert.throws(() => new UnClip(clip, prior, decoder, { prediction: 'noise' as never }), /prediction must be 'eps', 'v' or 'x0', got 'noise'/);
+      assert.throws(() => new UnClip(clip, new DiffusionPrior(priorConfig(E + 1, { hidden: 8, blocks: 1 })), decoder), /9-dim embeddings, the CLIP model makes 8/);
+      clip.dispose();
+      prior.dispose();
+      decoder.dispose();
+    });
+  });
+});

@@ -1,0 +1,207 @@
+// Lesson 11's Imagen-style pieces: masked-language-model pretraining, the frozen encoder as a batch
+// wrapper, noise conditioning augmentation, the 16x16 data, the cascade and its diagram
+// (cpu backend, tiny models, seconds).
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '../lib/tfjs_setup';
+import { loadShapes } from '../datasets/shapes';
+import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
+import { downsampleArea } from '../lib/image/resize';
+import { cascadeEvaluations, CascadeOptions, checkCascade, sampleCascade } from '../lib/imagen/cascade';
+import { imagenBaseConfig, imagenSrConfig } from '../lib/imagen/configs';
+import { cascadeDiagramSvg, cascadeStages } from '../lib/imagen/diagram';
+import { frozenTextBatches, FrozenTextEncoder } from '../lib/imagen/frozen_text';
+import { downsampleSet } from '../lib/imagen/low_res';
+import { loadMlm, maskBatch, maskedAccuracy, mlmLoss, MlmModel, saveMlm, trainMlm } from '../lib/imagen/mlm';
+import { augLevel, augmentLowRes, NOISE_AUG_BUCKETS, noiseAugBatches } from '../lib/imagen/noise_aug';
+import { shapesContentWords } from '../lib/imagen/shapes_words';
+import { countParams } from '../lib/params';
+import { Rng } from '../lib/random';
+import { linearSchedule } from '../lib/schedule';
+import { BOS, EOS, MASK, PAD, Tokenizer } from '../lib/text/tokenizer';
+import { imageBatches } from '../lib/train/batch_source';
+import { Trainer } from '../lib/train/trainer';
+import { UNet } from '../lib/unet/unet';
+
+const shapes = loadShapes('train', { count: 64, minObjects: 1, maxObjects: 2 });
+const tok = Tokenizer.fromCaptions(shapes.captions, 24);
+const tinyText = () => ({ vocab: [...tok.vocab], contextLength: 24, width: 16, layers: 1, heads: 2 });
+const tinyUNet = { baseChannels: 8, channelMults: [1, 2], groups: 4, attentionHeads: 2 };
+
+describe('imagen: masked-language-model pretraining', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('masks only words, at least one per caption, and remembers the originals', () => {
+    const enc = tok.encodeBatch([...shapes.captions.slice(0, 20), '']);
+    const mb = maskBatch(enc, tok.size, new Rng(3), { rate: 0.15, maskProb: 1, randomProb: 0 });
+    const L = enc.contextLength;
+    for (let b = 0; b < 21; b++) {
+      let chosen = 0;
+      for (let i = 0; i < L; i++) {
+        const p = b * L + i;
+        if (mb.targets[p] < 0) {
+          assert.equal(mb.input.ids[p], enc.ids[p], 'unchosen positions are left alone');
+          continue;
+        }
+        chosen++;
+        assert.ok(![PAD, BOS, EOS].includes(enc.ids[p]), 'special tokens are never chosen');
+        assert.equal(mb.targets[p], enc.ids[p]);
+        assert.equal(mb.input.ids[p], MASK);
+      }
+      assert.ok(b === 20 ? chosen === 0 : chosen >= 1, `caption ${b}: ${chosen} chosen`);
+    }
+    assert.throws(() => maskBatch(enc, tok.size, new Rng(0), { rate: 0 }), /rate must be in \(0, 1\]/);
+    assert.throws(() => maskBatch(enc, tok.size, new Rng(0), { maskProb: 0.8, randomProb: 0.3 }), /summing to <= 1/);
+  });
+
+  it('training lowers the loss; grammar words become predictable; save/load round-trips', async function () {
+    this.timeout(60000);
+    const m = new MlmModel(tinyText(), 1);
+    const first = tf.tidy(() => mlmLoss(m, maskBatch(tok.encodeBatch(shapes.captions.slice(0, 32)), tok.size, new Rng(9))).dataSync()[0]);
+    const losses = await trainMlm(m, shapes.captions, { steps: 100, batch: 16, lr: 1e-2, seed: 0 });
+    const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
+    assert.ok(mean(losses.slice(-10)) < 0.75 * first, `loss ${first} -> ${mean(losses.slice(-10))}`);
+    const acc = maskedAccuracy(m, shapes.captions, shapesContentWords(), 1);
+    assert.ok(acc.grammar > 0.6, `grammar-word accuracy ${acc.grammar}`);
+    assert.ok(acc.count > acc.contentCount && acc.contentCount > 0);
+
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mlm-')), 'enc.safetensors');
+    await saveMlm(file, m);
+    const back = loadMlm(file);
+    const enc = tok.encodeBatch(shapes.captions.slice(0, 4));
+    const [a, b] = [m.logits(enc), back.logits(enc)];
+    assert.equal(tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]), 0);
+    tf.dispose([a, b]);
+    back.dispose();
+    // A UNet checkpoint is not an encoder.
+    const u = new UNet(imagenBaseConfig(16, tinyUNet));
+    const ufile = file.replace('enc', 'unet');
+    await saveUNetWeights(ufile, u);
+    assert.throws(() => loadMlm(ufile), /not a masked-language-model text encoder/);
+    u.dispose();
+    m.dispose();
+  });
+});
+
+describe('imagen: frozen encoder, noise augmentation, 16x16 data', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('frozenTextBatches turns captions into context; training the UNet leaves the encoder unchanged', async function () {
+    this.timeout(60000);
+    const frozen = new FrozenTextEncoder(new MlmModel(tinyText(), 2));
+    const small = downsampleSet(shapes, 2);
+    const src = frozenTextBatches(imageBatches(small, 4, 0, { captions: shapes.captions, captionDropout: 0.5 }), frozen);
+    const b = src(0);
+    assert.deepEqual(b.cond!.context!.shape, [4, 24, 16]);
+    assert.deepEqual(b.cond!.contextMask!.shape, [4, 24]);
+    assert.equal(b.cond!.text, undefined);
+    tf.dispose([b.x, b.cond!.context!, b.cond!.contextMask!]);
+
+    const before = [...frozen.mlm.params.values()].map((v) => v.dataSync().slice());
+    const unet = new UNet(imagenBaseConfig(16, tinyUNet), { seed: 1 });
+    const trainer = new Trainer(unet, { schedule: linearSchedule(100), totalSteps: 3, learningRate: 1e-2, emaDecay: null, progress: false });
+    await trainer.trainStep(src(0)); // Adam creates its moments here
+    const n0 = tf.memory().numTensors;
+    await trainer.trainStep(src(1));
+    await trainer.trainStep(src(2));
+    assert.equal(tf.memory().numTensors, n0, 'batch tensors (context included) are disposed');
+    [...frozen.mlm.params.values()].forEach((v, i) => assert.deepEqual(v.dataSync(), before[i], 'encoder weights changed'));
+    assert.throws(() => frozenTextBatches(imageBatches(small, 4, 0), frozen)(0), /gives no cond.text/);
+    trainer.dispose();
+    unet.dispose();
+    frozen.dispose();
+  });
+
+  it('downsampleSet is the 2x2 mean of the uint8 pixels (area down-sampling)', () => {
+    const small = downsampleSet(shapes, 2);
+    assert.deepEqual([small.height, small.width, small.channels, small.count], [16, 16, 3, 64]);
+    const ref = tf.tidy(() => downsampleArea(tf.tensor4d(Float32Array.from(shapes.images.subarray(0, 8 * 32 * 32 * 3)), [8, 32, 32, 3]), 2).dataSync());
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i] - small.images[i]));
+    assert.ok(worst <= 0.5, `largest difference ${worst}`);
+    assert.throws(() => downsampleSet(shapes, 3), /not divisible by factor 3/);
+  });
+
+  it('noise augmentation: bucket 0 is the identity, bucket k adds noise of std gamma_k, batches are seeded by step', () => {
+    const zeros = tf.zeros([64, 16, 16, 3]) as tf.Tensor4D;
+    const x = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+    const same = augmentLowRes(x, [0, 0], new Rng(1));
+    assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(same, x))).dataSync()[0]) < 1e-6);
+    for (const k of [1, NOISE_AUG_BUCKETS - 1]) {
+      const z = augmentLowRes(zeros, new Array(64).fill(k), new Rng(k));
+      const std = tf.tidy(() => tf.moments(z).variance.sqrt().dataSync()[0]);
+      assert.ok(Math.abs(std - augLevel(k)) < 0.02 * (1 + augLevel(k)), `bucket ${k}: std ${std}, gamma ${augLevel(k)}`);
+      z.dispose();
+    }
+    assert.throws(() => augLevel(NOISE_AUG_BUCKETS), /bucket must be an integer in/);
+    assert.throws(() => augmentLowRes(x, [0], new Rng(0)), /1 buckets for a batch of 2/);
+
+    const src = noiseAugBatches(imageBatches(shapes, 8, 0), 5);
+    const [a, b] = [src(3), src(3)];
+    assert.deepEqual(a.cond!.concat!.shape, [8, 32, 32, 3]);
+    assert.deepEqual(a.cond!.classLabels, b.cond!.classLabels);
+    assert.ok((a.cond!.classLabels as number[]).every((k) => Number.isInteger(k) && k >= 0 && k < NOISE_AUG_BUCKETS));
+    assert.equal(tf.tidy(() => tf.max(tf.abs(tf.sub(a.cond!.concat!, b.cond!.concat!))).dataSync()[0]), 0);
+    tf.dispose([zeros, x, same, a.x, b.x, a.cond!.concat!, b.cond!.concat!]);
+  });
+});
+
+describe('imagen: the cascade', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('samples 16x16 then 32x32, counts network evaluations, keeps the tensor count flat, and draws figure 20 from the objects', function () {
+    this.timeout(60000);
+    const encoder = new FrozenTextEncoder(new MlmModel(tinyText(), 3));
+    const c = { encoder, base: new UNet(imagenBaseConfig(16, tinyUNet), { seed: 4 }), sr: new UNet(imagenSrConfig(16, tinyUNet), { seed: 5 }) };
+    const counters = { base: { calls: 0, images: 0 }, sr: { calls: 0, images: 0 } };
+    const o: CascadeOptions = { baseSteps: 3, srSteps: 2, guidance: 3, srGuidance: 1, augBucket: 1, counters };
+    const caps = shapes.captions.slice(0, 2);
+    const run = () => {
+      const out = sampleCascade(c, caps, 7, o);
+      const shapesOut = [out.base.shape, out.final.shape];
+      const v = out.final.dataSync();
+      tf.dispose([out.base, out.final]);
+      return { shapesOut, v };
+    };
+    const r1 = run();
+    assert.deepEqual(r1.shapesOut, [[2, 16, 16, 3], [2, 32, 32, 3]]);
+    const ev = cascadeEvaluations(o);
+    assert.deepEqual(ev, { base: 6, sr: 2 });
+    assert.deepEqual([counters.base.images / 2, counters.sr.images / 2], [ev.base, ev.sr]);
+    const n0 = tf.memory().numTensors;
+    const r2 = run();
+    assert.equal(tf.memory().numTensors, n0, 'a cascade run leaks tensors');
+    assert.deepEqual(r2.v, r1.v, 'the same seed gives the same images');
+
+    // SDEdit-style SR start: from the up-sampled image noised to t0, srSteps DDIM steps.
+    const t = sampleCascade(c, caps, 7, { ...o, srStart: 50, srSteps: 2 });
+    assert.deepEqual(t.final.shape, [2, 32, 32, 3]);
+    tf.dispose([t.base, t.final]);
+    assert.throws(() => sampleCascade(c, caps, 7, { ...o, srStart: 1000 }), /t0 must be an integer in \[1, 999\]/);
+    assert.equal(tf.memory().numTensors, n0, 'a failed or truncated run leaks tensors');
+
+    const stages = cascadeStages(c);
+    const svg = cascadeDiagramSvg(c);
+    for (const u of [c.base, c.sr, encoder.mlm]) assert.ok(svg.includes(countParams(u.params).toLocaleString('en')), 'parameter counts come from the objects');
+    assert.equal(stages.length, 5);
+    assert.match(svg, /^<svg[\s\S]*<\/svg>$/);
+
+    const wrong = new UNet(imagenBaseConfig(8, tinyUNet));
+    assert.throws(() => checkCascade({ ...c, base: wrong }), /contextDim 16/);
+    assert.throws(() => checkCascade({ ...c, sr: c.base }), /SR UNet must be 32x32/);
+    wrong.dispose();
+    c.base.dispose();
+    c.sr.dispose();
+    encoder.dispose();
+  });
+});
