@@ -21,7 +21,7 @@ import { DiffusionPrior, priorConfig, samplePrior, trainPrior } from '../lib/dal
 import { Rng } from '../lib/random';
 import { linearSchedule } from '../lib/schedule';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/text/shapes_text';
-import { trainAndSave } from '../lib/train/train_and_save';
+import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
 import { UNet } from '../lib/unet/unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
@@ -150,19 +150,12 @@ async function trainDecoderRecipe(a: Args, out: string): Promise<void> {
   await trainAndSave(model, decoderBatches(set, clip, a.batch, a.seed, a.embDropout), {
     out: dir,
     fresh: a.fresh,
-    trainer: {
-      schedule: linearSchedule(1000),
-      prediction,
-      totalSteps: a.steps,
-      learningRate: a.lr,
-      warmupSteps: a.initFrom ? Math.min(20, Math.floor(a.steps / 10)) : Math.min(200, Math.floor(a.steps / 10)),
-      decay: 'cosine',
-      minLearningRate: Math.min(2e-5, a.lr),
-      emaDecay: 0.995,
-      seed: a.seed,
-      checkpointEvery: a.every,
-      keepLast: 2,
-    },
+    trainer: cosineTrainer(linearSchedule(1000), prediction, {
+      ...a,
+      warmup: Math.min(a.initFrom ? 20 : 200, Math.floor(a.steps / 10)),
+      minLr: 2e-5,
+      ema: 0.995,
+    }),
     metadata: { lesson: '12', model: 'dalle2-decoder', clip: path.basename(clipFile), init_from: a.initFrom || 'scratch', prediction, dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a) },
   });
   model.dispose();

@@ -20,7 +20,7 @@ import { shapesContentWords } from '../lib/imagen/shapes_words';
 import { ProgressBar } from '../lib/progress';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
 import { imageBatches } from '../lib/train/batch_source';
-import { trainAndSave } from '../lib/train/train_and_save';
+import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
 import { UNet } from '../lib/unet/unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
@@ -107,19 +107,7 @@ async function main(): Promise<void> {
   await trainAndSave(model, batches, {
     out,
     fresh: a.fresh,
-    trainer: {
-      schedule: cascadeSchedule(),
-      prediction: STAGE_PREDICTION[recipe],
-      totalSteps: a.steps,
-      learningRate: a.lr,
-      warmupSteps: a.warmup,
-      decay: 'cosine',
-      minLearningRate: Math.min(a.minLr, a.lr),
-      emaDecay: a.ema,
-      seed: a.seed,
-      checkpointEvery: a.every,
-      keepLast: 2,
-    },
+    trainer: cosineTrainer(cascadeSchedule(), STAGE_PREDICTION[recipe], a),
     metadata: { lesson: '11', recipe, encoder: encoderFile, dataset: `shapes/train (${set.count} images, 1-2 objects, ${data.height}x${data.width})`, args: JSON.stringify(a) },
   });
   model.dispose();

@@ -10,11 +10,10 @@
 // (EMA weights + config; the config holds the tokenizer's vocabulary). Re-running resumes.
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/backend';
-import { linearSchedule } from '../lib/schedule';
-import { GLIDE_PREDICTION } from '../lib/text/glide';
+import { GLIDE_PREDICTION, glideSchedule } from '../lib/text/glide';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/text/shapes_text';
 import { imageBatches } from '../lib/train/batch_source';
-import { trainAndSave } from '../lib/train/train_and_save';
+import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
 import { UNet } from '../lib/unet/unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
@@ -46,19 +45,7 @@ async function main(): Promise<void> {
   await trainAndSave(model, imageBatches(set, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }), {
     out,
     fresh: a.fresh,
-    trainer: {
-      schedule: linearSchedule(1000),
-      prediction: GLIDE_PREDICTION,
-      totalSteps: a.steps,
-      learningRate: a.lr,
-      warmupSteps: a.warmup,
-      decay: 'cosine',
-      minLearningRate: Math.min(a.minLr, a.lr),
-      emaDecay: a.ema,
-      seed: a.seed,
-      checkpointEvery: a.every,
-      keepLast: 2,
-    },
+    trainer: cosineTrainer(glideSchedule(), GLIDE_PREDICTION, a),
     metadata: { lesson, dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a) },
   });
   model.dispose();

@@ -9,7 +9,7 @@ import { lesson12ClipPath, loadClip } from '../clip/checkpoint';
 import { lesson12DecoderPath, lesson12PriorPath, loadDecoder, loadPrior } from '../dalle2/checkpoint';
 import { UnClip } from '../dalle2/unclip';
 import { Rng } from '../random';
-import { disposeTextToImageResult, evalCaptions, evaluateTextToImage, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
+import { disposeTextToImageResult, evaluateTextToImage, realScenes, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
 
 export interface Lesson12Options {
   n: number;
@@ -97,16 +97,7 @@ export async function runLesson12(o: Lesson12Options): Promise<{ table: string; 
 
 /** The held-out scenes behind these evaluation captions, through CLIP's image encoder and the decoder. */
 function decodeRealScenes(u: UnClip, captions: string[], n: number, seed: number, steps: number, guidance: number): tf.Tensor4D {
-  const per = 32 * 32 * 3;
-  const pixels = new Float32Array(captions.length * per);
-  const sets = [evalCaptions(1, n), evalCaptions(2, n)];
-  captions.forEach((c, i) => {
-    const set = sets.find((s) => s.captions.includes(c));
-    if (!set) throw new Error(`decodeRealScenes: '${c}' is not an evaluation caption`);
-    const j = set.captions.indexOf(c);
-    for (let p = 0; p < per; p++) pixels[i * per + p] = set.images[j * per + p] / 127.5 - 1;
-  });
-  const emb = tf.tidy(() => u.clip.encodeImages(tf.tensor4d(pixels, [captions.length, 32, 32, 3])));
+  const emb = tf.tidy(() => u.clip.encodeImages(realScenes(n)(captions)));
   try {
     return u.decode(emb, new Rng(seed), { steps, guidance });
   } finally {

@@ -2,7 +2,7 @@
 // - the autoencoder's reconstruction PSNR on held-out images (the ceiling of every latent sample);
 // - text -> image attribute accuracy and CLIP-like score (lib/eval/text_to_image.ts) of the latent
 //   text model and, when its checkpoint is there, of lesson 10's pixel-space GLIDE model, same
-//   sampler and steps;
+//   sampler and steps; and of the real scenes passed through the autoencoder (the latent ceiling);
 // - layout -> image: share of requested objects landing in their box with IoU >= 0.5;
 // - cost: FLOPs per network evaluation (analytic), measured seconds per image (decoding included)
 //   and training seconds per step from the manifests.
@@ -12,13 +12,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import { repoRoot } from '../lesson/pretrained';
 import { LayoutObject } from '../latent/layout';
-import { lesson13Paths, loadAutoencoder, loadLatentUNet, sampleLatentFromLayout, sampleLatentFromText } from '../latent/ldm';
+import { decodeLatents, encodeImages, lesson13Paths, loadAutoencoder, loadLatentUNet, sampleLatentFromLayout, sampleLatentFromText } from '../latent/ldm';
 import { loadShapes } from '../../datasets/shapes';
 import { reconstructionPsnr } from '../latent/reconstruct';
 import { glideSchedule, lesson10CheckpointPath, loadLesson10Model, sampleFromText } from '../text/glide';
 import { unetFlops } from '../unet/flops';
 import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
-import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
+import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, realScenes, TextToImageResult, textToImageRecord } from './text_to_image';
 import { Clip } from '../clip/clip';
 
 export interface Lesson13Options {
@@ -85,6 +85,10 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
       }
       console.error('pixel GLIDE done');
     }
+    const pixelResult = glideEvals === null ? null : results[1];
+    // The ceiling of every latent sample: the real scenes encoded and decoded.
+    const real = realScenes(o.n);
+    results.push(await evaluateTextToImage({ name: 'autoencoder(real scene)', generate: (caps) => tf.tidy(() => decodeLatents(auto, encodeImages(auto, real(caps)))) }, { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip, keep: 0 }));
 
     const scenes = placementScenes(o.n);
     const layouts: LayoutObject[][] = scenes.objects.map((objs) => objs.map((x) => ({ box: x.box, colour: x.colour, shape: x.shape })));
@@ -105,7 +109,7 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
       latent_network_evals_per_image: ldmCounter.images / (2 * o.n),
       pixel_network_evals_per_image: glideEvals,
       latent_seconds_per_image: results[0].secondsPerImage,
-      pixel_seconds_per_image: results[1]?.secondsPerImage ?? null,
+      pixel_seconds_per_image: pixelResult?.secondsPerImage ?? null,
       latent_train_seconds_per_step: manifestSecondsPerStep(path.join(repoRoot(), 'checkpoints', '13', 'manifest.json'), 'ldm-text'),
       pixel_train_seconds_per_step: manifestSecondsPerStep(path.join(repoRoot(), 'checkpoints', '10', 'manifest.json'), 'glide'),
     };

@@ -51,6 +51,25 @@ export function evalCaptions(objects: 1 | 2, n: number): { captions: string[]; o
   return { captions: set.captions, objects: set.objects, images: set.images };
 }
 
+/**
+ * Caption -> the held-out scene it describes (of evalCaptions(1, n) or evalCaptions(2, n)), as images
+ * in [-1, 1]: for ceiling rows (the real scenes through an autoencoder, or through CLIP and a decoder).
+ */
+export function realScenes(n: number): (captions: readonly string[]) => tf.Tensor4D {
+  const sets = [evalCaptions(1, n), evalCaptions(2, n)];
+  const per = 32 * 32 * 3;
+  return (captions) => {
+    const pixels = new Float32Array(captions.length * per);
+    captions.forEach((c, i) => {
+      const set = sets.find((s) => s.captions.includes(c));
+      if (!set) throw new Error(`realScenes: '${c}' is not an evaluation caption`);
+      const j = set.captions.indexOf(c);
+      for (let p = 0; p < per; p++) pixels[i * per + p] = set.images[j * per + p] / 127.5 - 1;
+    });
+    return tf.tensor4d(pixels, [captions.length, 32, 32, 3]);
+  };
+}
+
 export async function evaluateTextToImage(method: TextToImageMethod, o: TextToImageOptions): Promise<TextToImageResult> {
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`evaluateTextToImage: batch must be a positive integer, got ${o.batch}`);
   const keep = o.keep ?? 8;

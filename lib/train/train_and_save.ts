@@ -4,6 +4,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { saveUNetWeights } from '../checkpoint/unet_checkpoint';
+import { Prediction } from '../loss';
+import { NoiseSchedule } from '../schedule';
 import { UNet } from '../unet/unet';
 import { BatchSource } from './batch_source';
 import { listCheckpoints, Trainer, TrainerOptions } from './trainer';
@@ -16,6 +18,34 @@ export interface TrainAndSaveOptions {
   fresh?: boolean;
   /** Stored in model.safetensors' metadata (dataset, flags, ...). */
   metadata?: Record<string, string>;
+}
+
+/** The schedule flags the training commands share. */
+export interface CosineRunFlags {
+  steps: number;
+  lr: number;
+  warmup: number;
+  minLr: number;
+  ema: number;
+  seed: number;
+  every: number;
+}
+
+/** Linear warm-up, cosine decay to minLr, EMA weights, a resumable state every `every` steps (the last two kept). */
+export function cosineTrainer(schedule: NoiseSchedule, prediction: Prediction, a: CosineRunFlags): TrainAndSaveOptions['trainer'] {
+  return {
+    schedule,
+    prediction,
+    totalSteps: a.steps,
+    learningRate: a.lr,
+    warmupSteps: a.warmup,
+    decay: 'cosine',
+    minLearningRate: Math.min(a.minLr, a.lr),
+    emaDecay: a.ema,
+    seed: a.seed,
+    checkpointEvery: a.every,
+    keepLast: 2,
+  };
 }
 
 export interface TrainSummary {
