@@ -255,7 +255,8 @@ const EVALS: Record<string, LessonEval> = {
 };
 
 function usageText(): string {
-  const lines = Object.entries(EVALS).map(([k, e]) => `  ${k}  ${e.summary}\n      flags: ${e.flags}`);
+  // Sorted: '10'-'14' are integer-like keys, which JavaScript objects list before '05'.
+  const lines = Object.entries(EVALS).sort(([a], [b]) => a.localeCompare(b)).map(([k, e]) => `  ${k}  ${e.summary}\n      flags: ${e.flags}`);
   return `usage: npm run eval -- <lesson> [flags]   (see scripts/eval.ts)\nlessons:\n${lines.join('\n')}`;
 }
 
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
   const [lesson, ...rest] = process.argv.slice(2);
   if (!lesson || lesson.startsWith('-')) throw new UsageError('which lesson?');
   const entry = EVALS[lesson];
-  if (!entry) throw new UsageError(`unknown lesson '${lesson}': known lessons are ${Object.keys(EVALS).join(', ')}`);
+  if (!entry) throw new UsageError(`unknown lesson '${lesson}': known lessons are ${Object.keys(EVALS).sort().join(', ')}`);
   const report = await initBackend();
   console.log(formatBackendReport(report));
   const record = await entry.run(rest, report.backend);

@@ -6,7 +6,7 @@ import { repoRoot } from '../lesson/pretrained';
 import { Prediction } from '../loss';
 import { linearSchedule, NoiseSchedule } from '../schedule';
 import { shapesTextUNetConfig } from '../text/shapes_text';
-import { resolveUNetConfig, UNetConfig } from '../unet/config';
+import { UNetConfig } from '../unet/config';
 import { NOISE_AUG_BUCKETS } from './noise_aug';
 
 /** Checkpoints folder, relative to the repository (scripts run from the root). */
@@ -38,21 +38,7 @@ export const STAGE_PREDICTION: { base: Prediction; sr: Prediction } = { base: 'v
  * the middle, CoordConv position channels (captions say where). A quarter of the 32x32 model's pixels.
  */
 export function imagenBaseConfig(contextDim: number, overrides: Partial<UNetConfig> = {}): UNetConfig {
-  return resolveUNetConfig({
-    imageSize: BASE_SIZE,
-    inChannels: 3,
-    outChannels: 3,
-    baseChannels: 32,
-    channelMults: [1, 2, 2],
-    numResBlocks: 1,
-    attentionResolutions: [8],
-    attentionHeads: 4,
-    groups: 8,
-    midAttention: true,
-    positionChannels: true,
-    contextDim,
-    ...overrides,
-  });
+  return shapesTextUNetConfig({ imageSize: BASE_SIZE, contextDim, ...overrides });
 }
 
 /**
