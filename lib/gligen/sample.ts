@@ -4,8 +4,7 @@
 // boxes say where. Without grounding the gated layers are skipped: exactly the frozen base model.
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
-import { checkScale } from '../guidance/classifier_guidance';
-import { CfgCounter } from '../guidance/cfg';
+import { CfgCounter, cfgConditionModel } from '../guidance/cfg';
 import { LATENT_PREDICTION, LoadedAutoencoder, sampleLatents, LatentSampleOptions } from '../latent/ldm';
 import { DiffusionModel } from '../samplers/types';
 import { UNet } from '../unet/unet';
@@ -14,24 +13,8 @@ import { DEFAULT_MAX_GROUNDING, GroundedObject, groundingInputs, PhraseEmbedder 
 /** A text-guided model with optional grounding (null: none, the frozen base's prediction). */
 export function groundedModel(unet: UNet, captions: string[], grounding: { grounding: tf.Tensor3D; groundingMask: tf.Tensor2D } | null, scale: number, counter?: CfgCounter): DiffusionModel {
   if (!unet.text) throw new Error('groundedModel: the UNet has no text encoder (config.text)');
-  checkScale(scale, 'groundedModel');
-  const b = captions.length;
-  return {
-    prediction: LATENT_PREDICTION,
-    predict(xt, t) {
-      if (counter) {
-        counter.calls++;
-        counter.images += scale === 1 ? b : 2 * b;
-      }
-      if (scale === 1) return unet.apply(xt, t, { text: captions, ...(grounding ?? {}) });
-      return tf.tidy(() => {
-        const g = grounding ? { grounding: tf.concat([grounding.grounding, grounding.grounding], 0) as tf.Tensor3D, groundingMask: tf.concat([grounding.groundingMask, grounding.groundingMask], 0) as tf.Tensor2D } : {};
-        const out = unet.apply(tf.concat([xt, xt], 0) as tf.Tensor4D, [...t, ...t], { text: [...captions, ...captions.map(() => '')], ...g });
-        const [c, u] = tf.split(out, 2, 0);
-        return tf.add(u, tf.mul(tf.sub(c, u), scale)) as tf.Tensor4D;
-      });
-    },
-  };
+  const g = grounding ?? {};
+  return cfgConditionModel(unet, { text: captions, ...g }, { text: captions.map(() => ''), ...g }, scale, { prediction: LATENT_PREDICTION, counter });
 }
 
 /**

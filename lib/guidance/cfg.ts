@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import { Prediction } from '../loss';
 import { DiffusionModel } from '../samplers/types';
-import { UNet, UNetCondition } from '../unet/unet';
+import { GroundedCondition, UNet } from '../unet/unet';
 import { checkScale } from './classifier_guidance';
 import { checkLabels } from './noisy_classifier';
 
@@ -40,7 +40,7 @@ export function cfgModel(unet: UNet, labels: ArrayLike<number>, scale: number, o
  * `uncond` (the same with the null class, '' captions, a null context), mixed with scale w in one
  * batched pass over [x; x]. w = 0 and w = 1 make one pass.
  */
-export function cfgConditionModel(unet: UNet, cond: UNetCondition, uncond: UNetCondition, scale: number, opts: { prediction?: Prediction; counter?: CfgCounter } = {}): DiffusionModel {
+export function cfgConditionModel(unet: UNet, cond: GroundedCondition, uncond: GroundedCondition, scale: number, opts: { prediction?: Prediction; counter?: CfgCounter } = {}): DiffusionModel {
   checkScale(scale, 'cfgConditionModel');
   const guided = scale !== 0 && scale !== 1;
   if (conditionKinds(cond) !== conditionKinds(uncond)) throw new Error(`cfgConditionModel: cond and uncond differ in kind (${conditionKinds(cond)} vs ${conditionKinds(uncond)})`);
@@ -68,15 +68,17 @@ export function cfgConditionModel(unet: UNet, cond: UNetCondition, uncond: UNetC
 }
 
 /** Two conditions of the same kind stacked along the batch: the guided pass's [cond; uncond]. */
-export function concatConditions(a: UNetCondition, b: UNetCondition): UNetCondition {
+export function concatConditions(a: GroundedCondition, b: GroundedCondition): GroundedCondition {
   if (conditionKinds(a) !== conditionKinds(b)) throw new Error(`concatConditions: the conditions differ in kind (${conditionKinds(a)} vs ${conditionKinds(b)})`);
-  const out: UNetCondition = {};
+  const out: GroundedCondition = {};
   const list = (v: ArrayLike<number> | tf.Tensor1D) => (v instanceof tf.Tensor ? Array.from(v.dataSync()) : Array.from(v));
   if (a.classLabels !== undefined) out.classLabels = [...list(a.classLabels), ...list(b.classLabels!)];
   // New tensors: call inside tf.tidy (the guided model does).
   if (a.concat) out.concat = tf.concat([a.concat, b.concat!], 0);
   if (a.context) out.context = tf.concat([a.context, b.context!], 0);
   if (a.contextMask) out.contextMask = tf.concat([a.contextMask, b.contextMask!], 0);
+  if (a.grounding) out.grounding = tf.concat([a.grounding, b.grounding!], 0);
+  if (a.groundingMask) out.groundingMask = tf.concat([a.groundingMask, b.groundingMask!], 0);
   if (a.text !== undefined) {
     if (!Array.isArray(a.text) || !Array.isArray(b.text)) throw new Error('concatConditions: pass captions as string arrays');
     out.text = [...a.text, ...b.text];
@@ -85,7 +87,7 @@ export function concatConditions(a: UNetCondition, b: UNetCondition): UNetCondit
 }
 
 /** The condition must hold one entry per image: the error names the caller's counts, not the doubled batch. */
-function checkConditionBatch(c: UNetCondition, b: number): void {
+function checkConditionBatch(c: GroundedCondition, b: number): void {
   const sizes: [string, number | undefined][] = [
     ['labels', c.classLabels instanceof tf.Tensor ? c.classLabels.shape[0] : c.classLabels?.length],
     ['captions', Array.isArray(c.text) ? c.text.length : undefined],
@@ -95,6 +97,6 @@ function checkConditionBatch(c: UNetCondition, b: number): void {
   for (const [what, n] of sizes) if (n !== undefined && n !== b) throw new Error(`cfgConditionModel: ${n} ${what} for a batch of ${b}`);
 }
 
-function conditionKinds(c: UNetCondition): string {
-  return (Object.keys(c) as (keyof UNetCondition)[]).filter((k) => c[k] !== undefined).sort().join();
+function conditionKinds(c: GroundedCondition): string {
+  return (Object.keys(c) as (keyof GroundedCondition)[]).filter((k) => c[k] !== undefined).sort().join();
 }
