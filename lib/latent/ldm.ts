@@ -14,7 +14,8 @@ import { Rng } from '../random';
 import { makeSampler } from '../samplers/index';
 import { DiffusionModel } from '../samplers/types';
 import { linearSchedule, NoiseSchedule } from '../schedule';
-import { UNetConfig, resolveUNetConfig } from '../unet/config';
+import { shapesTextUNetConfig } from '../text/shapes_text';
+import { UNetConfig } from '../unet/config';
 import { UNet } from '../unet/unet';
 import { Autoencoder, latentSide } from './autoencoder';
 import { DEFAULT_MAX_OBJECTS, LAYOUT_TOKEN_DIM, layoutContext, LayoutObject } from './layout';
@@ -38,20 +39,7 @@ export function latentSchedule(): NoiseSchedule {
  * the pixel-space model spends most of its time.
  */
 export function latentUNetConfig(overrides: Partial<UNetConfig> = {}): UNetConfig {
-  return resolveUNetConfig({
-    imageSize: 8,
-    inChannels: 4,
-    outChannels: 4,
-    baseChannels: 64,
-    channelMults: [1, 2],
-    numResBlocks: 1,
-    attentionResolutions: [8],
-    attentionHeads: 4,
-    groups: 8,
-    midAttention: true,
-    positionChannels: true,
-    ...overrides,
-  });
+  return shapesTextUNetConfig({ imageSize: 8, inChannels: 4, outChannels: 4, baseChannels: 64, channelMults: [1, 2], ...overrides });
 }
 
 /** The layout model's config: cross-attention to layout tokens. */
