@@ -198,3 +198,12 @@ export function progress<T>(items: Iterable<T> | number, opts: ProgressOptions =
   }
   return new ProgressBar<T>(items, opts);
 }
+
+/** Where a long job shows progress: false nowhere, true the default place, 'stderr' (scripts keep stdout for results). */
+export type ProgressSetting = boolean | 'stderr';
+
+/** A bar of `total` steps placed per `setting` (undefined: the default place), or null when it is off. */
+export function optionalBar(setting: ProgressSetting | undefined, label: string, total: number): ProgressBar<number> | null {
+  if (setting === false) return null;
+  return new ProgressBar<number>(undefined, { label, total, ...(setting === 'stderr' ? { stream: process.stderr } : {}) });
+}

@@ -47,6 +47,9 @@
 //   --repaint S:J:R    RePaint's steps, jump length, passes [50:5:2]
 //   --seed N, --batch N as for 05 [0, 100]
 //   --inpaint FILE, --base FILE  the models [checkpoints/09/inpaint.safetensors, checkpoints/05/model.safetensors]
+//
+// Lessons 10-14 (text, latent, grounding): flags in scripts/eval_text.ts; lesson 15 (synthetic data for a
+// classifier and a detector): flags in scripts/eval_apps.ts.
 import { formatBackendReport, initBackend } from '../lib/backend';
 import { compareSamplers, disposeResults, formatResultsTable, lesson05CheckpointPath, lesson05Schedule, loadLesson05Model, parseSamplerSpecs, resultRecord, SamplerSpec } from '../lib/eval/lesson05';
 import { unetModel } from '../lib/samplers/types';
@@ -60,6 +63,7 @@ import { loadInpaintModel } from '../lib/inpaint/conditional';
 import { MASK_KINDS, MaskKind } from '../lib/inpaint/masks';
 import { loadSrModel } from '../lib/sr/model';
 import { fileFlag, intFlag, LessonEval, UsageError, walkFlags } from './eval_flags';
+import { APP_EVALS } from './eval_apps';
 import { TEXT_EVALS } from './eval_text';
 
 const LESSON05_ALL = 'ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20';
@@ -252,6 +256,7 @@ const EVALS: Record<string, LessonEval> = {
   '08': lesson08,
   '09': lesson09,
   ...TEXT_EVALS,
+  ...APP_EVALS,
 };
 
 function usageText(): string {

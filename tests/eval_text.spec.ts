@@ -1,4 +1,4 @@
-// `npm run eval -- 10..14` on the shipped checkpoints with a handful of captions and two sampler
+// `npm run eval -- 10..15` on the shipped checkpoints with a handful of captions and two sampler
 // steps: what is checked is that each entry loads its models, samples, scores and ends with its JSON
 // line; the numbers themselves come from the full runs recorded in the manifests. The default
 // backend (the native one where it is built) keeps the 500-image reconstruction check quick.
@@ -23,7 +23,7 @@ function lastJson(stdout: string): Record<string, unknown> {
 
 const share = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 1;
 
-describe('npm run eval -- 10 | 11 | 12 | 13 | 14 (shipped checkpoints, tiny n)', function () {
+describe('npm run eval -- 10 | 11 | 12 | 13 | 14 | 15 (shipped checkpoints, tiny n)', function () {
   this.timeout(300_000);
 
   const cases: [string, string[], (r: Record<string, unknown>) => void][] = [
@@ -48,6 +48,14 @@ describe('npm run eval -- 10 | 11 | 12 | 13 | 14 (shipped checkpoints, tiny n)',
       assert.ok(share(r.iou50_share_with_grounding));
       assert.ok(share(r.iou50_share_without_grounding));
     }],
+    ['15', ['--train-count', '600', '--epochs', '1', '--real-boxes', '4', '--synthetic-boxes', '4', '--test-boxes', '8', '--detector-steps', '5'], (r) => {
+      const pct = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 100;
+      const recall = r.rare_recall as Record<string, number>;
+      assert.deepStrictEqual(Object.keys(recall), ['a', 'b', 'c', 'd']);
+      assert.ok(Object.values(recall).every(pct) && Object.values(r.accuracy as object).every(pct));
+      const d = r.detector as Record<string, number>;
+      assert.ok(pct(d.map50_real_only) && pct(d.map50_real_plus_synthetic) && pct(d.synthetic_label_agreement));
+    }],
   ];
   for (const [lesson, extra, check] of cases) {
     it(`lesson ${lesson} ends with its JSON record`, () => {
@@ -66,5 +74,8 @@ describe('npm run eval -- 10 | 11 | 12 | 13 | 14 (shipped checkpoints, tiny n)',
     const s = evalRun(['14', '--guidance', '1,3']);
     assert.strictEqual(s.status, 2);
     assert.match(s.stderr, /--guidance takes one scale/);
+    const t = evalRun(['15', '--rare-class', '10']);
+    assert.strictEqual(t.status, 2);
+    assert.match(t.stderr, /--rare-class must be 0..9, got 10/);
   });
 });

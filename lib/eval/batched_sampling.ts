@@ -4,7 +4,7 @@
 // the sampling alone.
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
-import { ProgressBar } from '../progress';
+import { optionalBar, ProgressSetting } from '../progress';
 import { Rng } from '../random';
 
 export interface SampleBatch {
@@ -29,7 +29,7 @@ export interface BatchedSamplingOptions {
   steps: number;
   label: string;
   /** Progress bar (default true); 'stderr' writes it to stderr (scripts keep stdout for results). */
-  progress?: boolean | 'stderr';
+  progress?: ProgressSetting;
 }
 
 /** x_T for batch `b` of a run with `seed`: a function of (seed, b) only. */
@@ -40,10 +40,7 @@ export function batchRng(seed: number, b: number): Rng {
 /** Runs `sampleBatch` over all batches; returns all n images (the caller disposes them) and the seconds. */
 export function sampleInBatches(o: BatchedSamplingOptions, sampleBatch: (b: SampleBatch) => tf.Tensor4D): { images: tf.Tensor4D; seconds: number } {
   const batches = Math.ceil(o.n / o.batchSize);
-  const bar =
-    o.progress === false
-      ? null
-      : new ProgressBar<number>(undefined, { label: o.label, total: batches * o.steps, ...(o.progress === 'stderr' ? { stream: process.stderr } : {}) });
+  const bar = optionalBar(o.progress, o.label, batches * o.steps);
   const parts: tf.Tensor4D[] = [];
   const t0 = Date.now();
   try {
