@@ -3,6 +3,7 @@
 // seeds' recipe: generate images for a layout you choose, get the annotation for free).
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
+import { toTensor } from '../../datasets/imageset';
 import { caption, generateShapes, loadShapes, SHAPE_KINDS, ShapeObject, ShapesSplit } from '../../datasets/shapes';
 import { objectPhrase, PhraseEmbedder } from '../gligen/grounding';
 import { lesson14Path, loadGligen } from '../gligen/model';
@@ -27,10 +28,7 @@ export const toLabels = (objects: readonly ShapeObject[]): LabelledBox[] => obje
 /** `count` real scenes of a split (optionally another seed: a disjoint draw). */
 export function realBoxScenes(split: ShapesSplit, count: number, seed?: number): BoxScenes {
   const set = loadShapes(split, { count, seed });
-  const x = tf.tensor4d(set.images, [count, set.height, set.width, 3], 'int32');
-  const images = tf.tidy(() => tf.sub(tf.div(tf.cast(x, 'float32'), 127.5), 1) as tf.Tensor4D);
-  x.dispose();
-  return { images, labels: set.objects.map(toLabels), objects: set.objects, captions: set.captions };
+  return { images: toTensor(set), labels: set.objects.map(toLabels), objects: set.objects, captions: set.captions };
 }
 
 /** Layouts to ask for: 1-2 objects (what lesson 14 was trained on), drawn like the data set's. */

@@ -87,20 +87,16 @@ export function sampleClassImages(cls: number, n: number, like: ImageSet, o: Cla
 
 /** Recall of every class (share of its test images predicted as it) and overall accuracy. */
 export function perClassRecall(model: FashionClassifier, test: ImageSet): { recall: number[]; accuracy: number } {
+  const x = toTensor(test);
+  const pred = tf.tidy(() => tf.argMax(model.batched(x, (b) => model.logits(b), 1000), 1));
+  const p = pred.dataSync();
+  tf.dispose([x, pred]);
   const classes = test.classNames.length;
   const hit = new Array<number>(classes).fill(0);
   const total = new Array<number>(classes).fill(0);
-  const batch = 1000;
-  for (let s = 0; s < test.count; s += batch) {
-    const indices = Array.from({ length: Math.min(batch, test.count - s) }, (_, i) => s + i);
-    const pred = tf.tidy(() => tf.argMax(model.logits(toTensor(test, { indices })), 1));
-    const p = pred.dataSync();
-    pred.dispose();
-    indices.forEach((i, k) => {
-      const y = test.labels[i];
-      total[y]++;
-      if (p[k] === y) hit[y]++;
-    });
+  for (let i = 0; i < test.count; i++) {
+    total[test.labels[i]]++;
+    if (p[i] === test.labels[i]) hit[test.labels[i]]++;
   }
   return { recall: hit.map((h, c) => (total[c] ? h / total[c] : NaN)), accuracy: hit.reduce((a, b) => a + b, 0) / test.count };
 }
