@@ -18,7 +18,8 @@
 // model; without --init it starts from random weights. Writes checkpoints/07/ like lesson 05.
 // With --init, a first phase fits only the class-embedding rows against the frozen network
 // (--fit-emb-steps, --fit-emb-lr; lib/guidance/fit_class_embedding.ts says why), then the Trainer
-// fine-tunes everything with condition dropout.
+// fine-tunes everything with condition dropout. --init may also name a class-conditional model
+// (checkpoints/07/model.safetensors) to train it further: no embedding phase, fresh Adam state.
 // Its defaults differ from 05's (a fine-tune): --steps 2000 --lr 2e-4 --warmup 100 --ema 0.995 --every 250.
 //
 // Lesson 06: the noisy classifier p(y | x_t, t) (lib/guidance/noisy_classifier.ts), cross-entropy on
@@ -42,7 +43,8 @@
 //   --subset N         train on the first N images only (quick checks) [all 60000]
 //   --classes          class-conditional (numClasses 10, labels as condition) [off; always on for 07]
 //   --cond-dropout P   replace a label by the null class with probability P [0; 0.15 for 07]
-//   --init FILE        07: start from this unconditional model (zero class embedding) [none]
+//   --init FILE        07: start from this unconditional model (zero class embedding), or from a
+//                      conditional one to train it further [none]
 //   --fit-emb-steps N  07 with --init: steps of the embedding-only phase [300]
 //   --fit-emb-lr X     07 with --init: its learning rate [1e-2]
 //   --out DIR          output folder [checkpoints/<lesson>]
@@ -168,10 +170,19 @@ async function main(): Promise<void> {
   if (a.init !== null && listCheckpoints(trainDir).length === 0) {
     // Before the Trainer exists: its EMA copy starts from these weights.
     const base = loadUNetCheckpoint(a.init);
-    model = conditionalFromUnconditional(base, 10);
-    base.dispose();
-    console.log(`initialised from ${a.init} with a zero class embedding`);
-    if (a.fitEmbSteps > 0) {
+    const continuing = base.config.numClasses !== undefined;
+    if (continuing) {
+      // A conditional model (a shipped 07 checkpoint holds EMA weights only): train it further
+      // from those weights with a fresh optimiser; its class rows are already fitted.
+      if (base.config.numClasses !== 10) usage(`--init ${a.init} has ${base.config.numClasses} classes, lesson 07 needs 10`);
+      model = base;
+      console.log(`continuing from the conditional model ${a.init} (fresh optimiser state)`);
+    } else {
+      model = conditionalFromUnconditional(base, 10);
+      base.dispose();
+      console.log(`initialised from ${a.init} with a zero class embedding`);
+    }
+    if (!continuing && a.fitEmbSteps > 0) {
       const bar = new ProgressBar<number>(undefined, { label: 'class embedding', total: a.fitEmbSteps });
       const t1 = Date.now();
       const l = fitClassEmbedding(model, imageBatches(set, a.batch, a.seed + 1, { withLabels: true }), {
