@@ -10,6 +10,7 @@
 // resumable states in <out>/train/). Captions are dropped to '' with --caption-dropout for CFG.
 import * as fs from 'fs';
 import * as path from 'path';
+import { COLOUR_NAMES, SHAPE_KINDS } from '../datasets/shapes';
 import { formatBackendReport, initBackend } from '../lib/backend';
 import { cascadeSchedule, STAGE_PREDICTION, imagenBaseConfig, imagenSrConfig, IMAGEN_DIR } from '../lib/imagen/configs';
 import { frozenTextBatches, FrozenTextEncoder } from '../lib/imagen/frozen_text';
@@ -17,6 +18,7 @@ import { loadMlm, maskedAccuracy, MlmModel, saveMlm, trainMlm } from '../lib/ima
 import { downsampleSet } from '../lib/imagen/low_res';
 import { noiseAugBatches, NOISE_AUG_BUCKETS, NOISE_AUG_MAX } from '../lib/imagen/noise_aug';
 import { shapesContentWords } from '../lib/imagen/shapes_words';
+import { wordProbe } from '../lib/imagen/word_probe';
 import { ProgressBar } from '../lib/progress';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
 import { imageBatches } from '../lib/train/batch_source';
@@ -38,6 +40,7 @@ const FLAGS = {
   encoder: { kind: 'str', default: '', help: `frozen text encoder for base/sr [${IMAGEN_DIR}/text_encoder.safetensors]` },
   out: { kind: 'str', default: '', help: `output file (mlm) or folder (base, sr) [${IMAGEN_DIR}/...]` },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
+  mlmTargets: { kind: 'str', default: 'all', help: "mlm: words scored, 'all' (chosen ones and the rest, which must come out as themselves) or 'chosen' (BERT)" },
 } satisfies FlagSpec;
 
 const RECIPES = ['mlm', 'base', 'sr'] as const;
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
   if (recipe === 'mlm') {
     const out = a.out || path.join(IMAGEN_DIR, 'text_encoder.safetensors');
     const tok = shapesTokenizer();
+    if (a.mlmTargets !== 'all' && a.mlmTargets !== 'chosen') throw new UsageError(`--mlm-targets must be 'all' or 'chosen', got '${a.mlmTargets}'`);
     const model = new MlmModel(shapesTextEncoderConfig(tok), a.seed);
     console.log(`mlm: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captions, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);
     const bar = new ProgressBar<number>(undefined, { label: 'mlm', total: a.steps });
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
       batch: a.batch,
       lr: a.lr,
       seed: a.seed,
+      scoreAll: a.mlmTargets === 'all',
       onStep: (_s, l) => {
         smooth = Number.isNaN(smooth) ? l : 0.98 * smooth + 0.02 * l;
         bar.set({ loss: smooth });
@@ -81,12 +86,14 @@ async function main(): Promise<void> {
     const seconds = (Date.now() - t0) / 1000;
     const test = loadCaptionedShapes('test', 1000).captions;
     const acc = maskedAccuracy(model, test, shapesContentWords(), 1);
+    const probe = wordProbe(model.encoder, test, { colour: COLOUR_NAMES, shape: SHAPE_KINDS });
     const tail = losses.slice(-100).reduce((p, q) => p + q, 0) / Math.min(100, losses.length);
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    await saveMlm(out, model, { args: JSON.stringify(a), seconds: seconds.toFixed(1), final_loss_mean100: String(tail), masked_accuracy: JSON.stringify(acc) });
+    await saveMlm(out, model, { args: JSON.stringify(a), seconds: seconds.toFixed(1), final_loss_mean100: String(tail), masked_accuracy: JSON.stringify(acc), word_probe: JSON.stringify(probe) });
     console.log(`${a.steps} steps in ${seconds.toFixed(1)} s; mean loss of the last 100 steps ${tail.toFixed(4)}`);
     console.log(`masked-token accuracy on 1000 test captions: all ${(100 * acc.all).toFixed(1)} % (${acc.count} words), grammar words ${(100 * acc.grammar).toFixed(1)} %, content words ${(100 * acc.content).toFixed(1)} % (${acc.contentCount})`);
-    console.log(JSON.stringify({ recipe, steps: a.steps, seconds, lossLast100: tail, maskedAccuracy: acc }));
+    console.log(`word probe (can the UNet read the word from its vector?): ${Object.entries(probe).map(([k, r]) => `${k} ${(100 * r.accuracy).toFixed(1)} % (chance ${(100 * r.chance).toFixed(1)} %)`).join(', ')}`);
+    console.log(JSON.stringify({ recipe, steps: a.steps, seconds, lossLast100: tail, maskedAccuracy: acc, wordProbe: probe }));
     model.dispose();
     return;
   }

@@ -8,12 +8,14 @@
 // (lib/text/glide.ts GLIDE_PREDICTION says why).
 // Writes checkpoints/10/train/ (resumable training states) and checkpoints/10/model.safetensors
 // (EMA weights + config; the config holds the tokenizer's vocabulary). Re-running resumes.
+// --init FILE trains an existing lesson-10 model further (fresh optimiser, new schedule).
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/backend';
-import { GLIDE_PREDICTION, glideSchedule } from '../lib/text/glide';
+import { GLIDE_PREDICTION, glideSchedule, loadLesson10Model } from '../lib/text/glide';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/text/shapes_text';
 import { imageBatches } from '../lib/train/batch_source';
 import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
+import { listCheckpoints } from '../lib/train/trainer';
 import { UNet } from '../lib/unet/unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
@@ -30,6 +32,7 @@ const FLAGS = {
   every: { kind: 'int', default: 250, help: 'checkpoint every N steps' },
   out: { kind: 'str', default: '', help: 'output folder [checkpoints/<lesson>]' },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
+  init: { kind: 'str', default: '', help: 'start from this text UNet (e.g. the shipped model) with a fresh optimiser' },
 } satisfies FlagSpec;
 
 async function main(): Promise<void> {
@@ -40,7 +43,14 @@ async function main(): Promise<void> {
   console.log(formatBackendReport(await initBackend()));
   const set = loadCaptionedShapes('train', a.images);
   const tok = shapesTokenizer();
-  const model = new UNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
+  // The shipped model holds EMA weights only, so --init continues from them with a fresh Adam state;
+  // ignored once training states exist (re-running resumes those).
+  const resuming = !a.fresh && listCheckpoints(path.join(out, 'train')).length > 0;
+  const model = a.init && !resuming ? loadLesson10Model(a.init) : new UNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
+  if (a.init && !resuming) {
+    if (model.config.text?.vocab.join(' ') !== shapesTextEncoderConfig(tok).vocab.join(' ')) throw new UsageError(`--init ${a.init}: its vocabulary is not the captions' vocabulary`);
+    console.log(`continuing from ${a.init} (fresh optimiser state)`);
+  }
   console.log(`lesson ${lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);
   await trainAndSave(model, imageBatches(set, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }), {
     out,

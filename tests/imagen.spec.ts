@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '../lib/tfjs_setup';
-import { loadShapes } from '../datasets/shapes';
+import { COLOUR_NAMES, loadShapes } from '../datasets/shapes';
 import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
 import { downsampleArea } from '../lib/image/resize';
 import { cascadeEvaluations, CascadeOptions, checkCascade, sampleCascade } from '../lib/imagen/cascade';
@@ -19,6 +19,7 @@ import { downsampleSet } from '../lib/imagen/low_res';
 import { loadMlm, maskBatch, maskedAccuracy, mlmLoss, MlmModel, saveMlm, trainMlm } from '../lib/imagen/mlm';
 import { augLevel, augmentLowRes, NOISE_AUG_BUCKETS, noiseAugBatches } from '../lib/imagen/noise_aug';
 import { shapesContentWords } from '../lib/imagen/shapes_words';
+import { wordProbe } from '../lib/imagen/word_probe';
 import { countParams } from '../lib/params';
 import { Rng } from '../lib/random';
 import { linearSchedule } from '../lib/schedule';
@@ -58,6 +59,40 @@ describe('imagen: masked-language-model pretraining', () => {
     }
     assert.throws(() => maskBatch(enc, tok.size, new Rng(0), { rate: 0 }), /rate must be in \(0, 1\]/);
     assert.throws(() => maskBatch(enc, tok.size, new Rng(0), { maskProb: 0.8, randomProb: 0.3 }), /summing to <= 1/);
+  });
+
+  it('scoreAll scores every word (the unchosen as themselves) and corrupts exactly what BERT would', () => {
+    const enc = tok.encodeBatch(shapes.captions.slice(0, 20));
+    const bert = maskBatch(enc, tok.size, new Rng(5));
+    const all = maskBatch(enc, tok.size, new Rng(5), { scoreAll: true });
+    assert.deepEqual(Array.from(all.input.ids), Array.from(bert.input.ids), 'same corruption from the same seed');
+    enc.ids.forEach((id, p) => {
+      const word = ![PAD, BOS, EOS].includes(id);
+      assert.equal(all.targets[p], word ? id : -1, `position ${p}`);
+      if (bert.targets[p] >= 0) assert.equal(bert.targets[p], id);
+    });
+    assert.ok(all.targets.filter((t) => t >= 0).length > 3 * bert.targets.filter((t) => t >= 0).length);
+  });
+
+  it('wordProbe reads colours from distinct word vectors and not from a collapsed encoder', () => {
+    const captions = loadShapes('test', { count: 150, minObjects: 1, maxObjects: 2 }).captions;
+    const colours = COLOUR_NAMES.filter((c) => tok.vocab.includes(c));
+    const m = new MlmModel(tinyText(), 2);
+    const emb = m.encoder.tokenEmb;
+    // Distinct, large word vectors: each colour is readable from its own position.
+    emb.assign(tf.randomNormal(emb.shape, 0, 1, 'float32', 7));
+    const distinct = wordProbe(m.encoder, captions, { colour: colours });
+    assert.ok(distinct.colour.accuracy > 0.9, `distinct embeddings: ${distinct.colour.accuracy}`);
+    // Every colour word given the same vector: the encoder cannot tell them apart.
+    const ids = colours.map((c) => tok.vocab.indexOf(c));
+    emb.assign(tf.tidy(() => {
+      const rows = tf.unstack(emb);
+      return tf.stack(rows.map((r, i) => (ids.includes(i) ? rows[ids[0]] : r)));
+    }));
+    const collapsed = wordProbe(m.encoder, captions, { colour: colours });
+    assert.ok(collapsed.colour.accuracy < 2.5 * collapsed.colour.chance, `collapsed embeddings: ${collapsed.colour.accuracy} (chance ${collapsed.colour.chance})`);
+    assert.throws(() => wordProbe(m.encoder, captions, { colour: ['mauve'] }), /'mauve' \(class colour\) is not in the vocabulary/);
+    m.dispose();
   });
 
   it('training lowers the loss; grammar words become predictable; save/load round-trips', async function () {

@@ -7,3 +7,4 @@ export * from './low_res';
 export * from './mlm';
 export * from './noise_aug';
 export * from './shapes_words';
+export * from './word_probe';

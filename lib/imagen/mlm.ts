@@ -59,6 +59,13 @@ export interface MaskOptions {
   /** Of the chosen: replaced by [MASK] with prob 0.8, by a random word with 0.1, kept with 0.1 (BERT). */
   maskProb?: number;
   randomProb?: number;
+  /**
+   * Also score every word that was not chosen: it must come out as itself. The course's captions draw
+   * colour, shape, size and position independently, so context cannot predict them; with BERT's loss
+   * alone the encoder learns to blur each of them into its word class ("some colour"), which is what a
+   * frozen encoder must not do. Default false (BERT).
+   */
+  scoreAll?: boolean;
 }
 
 /**
@@ -85,6 +92,7 @@ export function maskBatch(enc: EncodedBatch, vocabSize: number, rng: Rng, o: Mas
     if (wordsAt.length === 0) continue; // the empty caption: nothing to predict
     let chosen = wordsAt.filter(() => rng.uniform() < rate);
     if (chosen.length === 0) chosen = [wordsAt[rng.int(wordsAt.length)]];
+    if (o.scoreAll) for (const p of wordsAt) targets[p] = enc.ids[p];
     for (const p of chosen) {
       targets[p] = enc.ids[p];
       const u = rng.uniform();
