@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/backend';
-import { Clip, clipConfig, clipRetrieval, lesson12ClipPath, loadClip, saveClip, trainClip } from '../lib/clip/index';
+import { Clip, clipAttributeProbe, clipConfig, clipRetrieval, HARD_NEGATIVE_ATTRIBUTES, HardNegativeAttribute, lesson12ClipPath, loadClip, saveClip, trainClip } from '../lib/clip/index';
 import * as tf from '@tensorflow/tfjs-core';
 import { encodeShapesSet } from '../lib/dalle2/encode_set';
 import { lesson12DecoderPath, savePrior } from '../lib/dalle2/checkpoint';
@@ -19,6 +19,7 @@ import { decoderBatches } from '../lib/dalle2/decoder_batches';
 import { initDecoderFrom } from '../lib/dalle2/decoder_init';
 import { DiffusionPrior, priorConfig, samplePrior, trainPrior } from '../lib/dalle2/prior';
 import { Rng } from '../lib/random';
+import { loadShapes } from '../datasets/shapes';
 import { linearSchedule } from '../lib/schedule';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/text/shapes_text';
 import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
@@ -35,7 +36,8 @@ const FLAGS = {
   clip: { kind: 'str', default: '', help: 'prior/decoder: the frozen CLIP checkpoint [checkpoints/12/clip.safetensors]' },
   out: { kind: 'str', default: '', help: 'output folder [checkpoints/12]' },
   every: { kind: 'int', default: 100, help: 'decoder: save a resumable training state every N steps' },
-  initFrom: { kind: 'str', default: '', help: "decoder: start from this UNet checkpoint's shared weights (e.g. lesson 10's GLIDE)" },
+  initFrom: { kind: 'str', default: '', help: "decoder: start from this UNet checkpoint's shared weights (e.g. lesson 10's GLIDE); clip: continue this CLIP checkpoint (fresh optimiser)" },
+  focus: { kind: 'str', default: 'shape', help: "clip: attributes that get one extra hard negative each per image, comma list of colour,shape,size,position, or 'none'" },
   prediction: { kind: 'str', default: 'eps', help: "decoder: what the UNet predicts, eps or v (v to match a v-prediction --init-from)" },
   base: { kind: 'int', default: 32, help: 'decoder: UNet base channels' },
   embDropout: { kind: 'num', default: 0.1, help: 'decoder: probability of the null image embedding (CFG)' },
@@ -53,14 +55,19 @@ type Args = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
 async function trainClipRecipe(a: Args, out: string): Promise<void> {
   const set = loadCaptionedShapes('train', a.images);
   const tok = shapesTokenizer();
-  const clip = new Clip(clipConfig(shapesTextEncoderConfig(tok), { embedDim: a.embedDim }), { seed: a.seed });
-  console.log(`clip: ${clip.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, batch ${a.batch}, ${a.steps} steps`);
+  const focus = a.focus === 'none' ? [] : a.focus.split(',');
+  const bad = focus.find((f) => !(HARD_NEGATIVE_ATTRIBUTES as readonly string[]).includes(f));
+  if (bad !== undefined) throw new UsageError(`--focus: '${bad}' is not one of ${HARD_NEGATIVE_ATTRIBUTES.join(', ')} (or 'none')`);
+  const clip = a.initFrom ? loadClip(a.initFrom) : new Clip(clipConfig(shapesTextEncoderConfig(tok), { embedDim: a.embedDim }), { seed: a.seed });
+  if (clip.config.text.vocab.join(' ') !== tok.vocab.join(' ')) throw new UsageError(`--init-from ${a.initFrom}: its vocabulary is not the captions' vocabulary`);
+  console.log(`clip: ${clip.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, batch ${a.batch}, ${a.steps} steps, extra hard negatives for: ${focus.join(', ') || 'none'}${a.initFrom ? `, continuing ${a.initFrom}` : ''}`);
   let last = Date.now();
   const h = await trainClip(clip, set, {
     steps: a.steps,
     batch: a.batch,
     learningRate: a.lr,
     seed: a.seed,
+    focusNegatives: focus as HardNegativeAttribute[],
     onStep: (s, l) => {
       if (s % 25 === 24 || Date.now() - last > 30000) {
         console.log(`step ${s + 1}/${a.steps} loss ${l.toFixed(4)} scale ${Math.exp(clip.logitScale.dataSync()[0]).toFixed(1)}`);
@@ -72,8 +79,11 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
   const test = loadCaptionedShapes('test', 1000);
   const r = clipRetrieval(clip, test, { n: 1000, candidates: 100, seed: a.seed });
   console.log(`retrieval on ${r.n} test images among ${r.candidates}: image->text ${(100 * r.imageToText).toFixed(1)}%, text->image ${(100 * r.textToImage).toFixed(1)}%; clipScore own ${r.scoreOwn.toFixed(2)} vs shuffled ${r.scoreShuffled.toFixed(2)}`);
+  const probe = clipAttributeProbe(clip, loadShapes('test', { count: 2000, minObjects: 1, maxObjects: 1 }));
+  console.log(`attribute probe on 2000 one-object test scenes (image / caption embedding): ${Object.entries(probe).map(([k, p]) => `${k} ${(100 * p.image.accuracy).toFixed(1)} / ${(100 * p.text.accuracy).toFixed(1)} %`).join(', ')}`);
   const file = path.join(out, 'clip.safetensors');
   await saveClip(file, clip, {
+    attribute_probe: JSON.stringify(probe),
     dataset: `shapes/train (${set.count} images, 1-2 objects)`,
     args: JSON.stringify(a),
     seconds: h.seconds.toFixed(1),

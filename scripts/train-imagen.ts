@@ -8,6 +8,7 @@
 // mlm writes checkpoints/11/text_encoder.safetensors; base and sr read it (frozen) and write
 // checkpoints/11/base/model.safetensors and checkpoints/11/sr/model.safetensors (EMA weights + config;
 // resumable states in <out>/train/). Captions are dropped to '' with --caption-dropout for CFG.
+// --init FILE trains a shipped base or SR stage further (fresh optimiser, new schedule).
 import * as fs from 'fs';
 import * as path from 'path';
 import { COLOUR_NAMES, SHAPE_KINDS } from '../datasets/shapes';
@@ -23,7 +24,9 @@ import { ProgressBar } from '../lib/progress';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
 import { imageBatches } from '../lib/train/batch_source';
 import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
-import { UNet } from '../lib/unet/unet';
+import { resolveUNetConfig, UNet } from '../lib/unet/unet';
+import { loadUNetCheckpoint } from '../lib/checkpoint/unet_checkpoint';
+import { listCheckpoints } from '../lib/train/trainer';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
 const FLAGS = {
@@ -40,6 +43,7 @@ const FLAGS = {
   encoder: { kind: 'str', default: '', help: `frozen text encoder for base/sr [${IMAGEN_DIR}/text_encoder.safetensors]` },
   out: { kind: 'str', default: '', help: `output file (mlm) or folder (base, sr) [${IMAGEN_DIR}/...]` },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
+  init: { kind: 'str', default: '', help: 'base/sr: start from this stage checkpoint (e.g. the shipped one) with a fresh optimiser' },
   mlmTargets: { kind: 'str', default: 'all', help: "mlm: words scored, 'all' (chosen ones and the rest, which must come out as themselves) or 'chosen' (BERT)" },
 } satisfies FlagSpec;
 
@@ -63,6 +67,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
 
   if (recipe === 'mlm') {
+    if (a.init) throw new UsageError('--init continues a base or SR stage; the mlm recipe trains its encoder from scratch');
     const out = a.out || path.join(IMAGEN_DIR, 'text_encoder.safetensors');
     const tok = shapesTokenizer();
     if (a.mlmTargets !== 'all' && a.mlmTargets !== 'chosen') throw new UsageError(`--mlm-targets must be 'all' or 'chosen', got '${a.mlmTargets}'`);
@@ -102,7 +107,15 @@ async function main(): Promise<void> {
   const frozen = new FrozenTextEncoder(loadMlm(encoderFile));
   const out = a.out || path.join(IMAGEN_DIR, recipe);
   const w = frozen.width;
-  const model = new UNet(recipe === 'base' ? imagenBaseConfig(w) : imagenSrConfig(w), { seed: a.seed });
+  const config = recipe === 'base' ? imagenBaseConfig(w) : imagenSrConfig(w);
+  // The shipped stages hold EMA weights only, so --init continues from them with a fresh Adam state;
+  // ignored once training states exist (re-running resumes those).
+  const resuming = !a.fresh && listCheckpoints(path.join(out, 'train')).length > 0;
+  const model = a.init && !resuming ? loadUNetCheckpoint(a.init) : new UNet(config, { seed: a.seed });
+  if (a.init && !resuming) {
+    if (JSON.stringify(model.config) !== JSON.stringify(resolveUNetConfig(config))) throw new UsageError(`--init ${a.init}: not a lesson-11 ${recipe} model for a ${w}-wide encoder`);
+    console.log(`continuing from ${a.init} (fresh optimiser state)`);
+  }
   // base: the 16x16 version of every image; sr: the 32x32 images, whose 16x16 version is made per batch.
   const data = recipe === 'base' ? downsampleSet(set, 2) : set;
   let batches = frozenTextBatches(imageBatches(data, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }), frozen);

@@ -7,10 +7,10 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadShapes } from '../datasets/shapes';
-import { Clip, clipConfig, clipLoss, clipScore, hardNegativeCaption, loadClip, saveClip, shapesImages, trainClip } from '../lib/clip/index';
+import { Clip, clipAttributeProbe, clipConfig, clipLoss, clipScore, HARD_NEGATIVE_ATTRIBUTES, hardNegativeCaption, lesson12ClipPath, loadClip, saveClip, shapesImages, trainClip } from '../lib/clip/index';
 import { decoderBatches, DiffusionPrior, embeddingContext, loadPrior, priorConfig, samplePrior, savePrior, slerp, trainPrior, UnClip, unclipDiagramSvg, unclipStructure } from '../lib/dalle2/index';
 import { Rng } from '../lib/random';
-import { parseCaption } from '../lib/shapes/parse_caption';
+import { parseCaption, POSITION_WORDS } from '../lib/shapes/parse_caption';
 import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
 import { UNet } from '../lib/unet/unet';
 
@@ -68,6 +68,33 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
         assert.ok(diffs === 1 || (diffs === 2 && a.length === 2 && a[0].colour === b[1].colour), `'${set.captions[i]}' vs '${neg}'`);
       }
       assert.throws(() => hardNegativeCaption([], rng), /no objects/);
+    });
+
+    it('a focus attribute is always the one a hard negative changes', () => {
+      const set = loadShapes('train', { count: 30, minObjects: 1, maxObjects: 2 });
+      const rng = new Rng(4);
+      for (const attr of HARD_NEGATIVE_ATTRIBUTES) {
+        for (let i = 0; i < set.count; i++) {
+          const a = parseCaption(set.captions[i]);
+          const b = parseCaption(hardNegativeCaption(set.objects[i], rng, attr));
+          const changed = new Set<string>();
+          a.forEach((o, k) => HARD_NEGATIVE_ATTRIBUTES.forEach((f) => o[f] !== b[k][f] && changed.add(f)));
+          assert.deepStrictEqual([...changed], [attr], `${attr}: '${set.captions[i]}'`);
+        }
+      }
+      assert.throws(() => hardNegativeCaption(set.objects[0], rng, 'texture' as never), /unknown attribute 'texture'/);
+    });
+
+    it('the attribute probe reads colour from the shipped CLIP, and takes only one-object scenes', function () {
+      this.timeout(120000);
+      const clip = loadClip(lesson12ClipPath());
+      const p = clipAttributeProbe(clip, loadShapes('test', { count: 400, minObjects: 1, maxObjects: 1 }));
+      // The shipped model retrieves 98 % of captions among 100 (manifest): colour and position must be readable.
+      assert.ok(p.colour.image.accuracy >= 0.9 && p.position.image.accuracy >= 0.9, JSON.stringify(p));
+      assert.strictEqual(p.shape.text.tested, 120);
+      assert.strictEqual(p.position.image.chance, 1 / POSITION_WORDS.length);
+      assert.throws(() => clipAttributeProbe(clip, loadShapes('test', { count: 10, minObjects: 2, maxObjects: 2 })), /exactly one object/);
+      clip.dispose();
     });
 
     it('trains (loss falls) with a flat tensor count, and saves/loads to the same embeddings', async function () {

@@ -11,6 +11,7 @@ import { loadFashionMnist, toTensor } from '../datasets/index';
 import { loadClassifier, FashionClassifier, CLASSIFIER_FEATURES } from '../lib/metrics/classifier';
 import { featureStats, fid, frechetDistance, GaussianStats } from '../lib/metrics/fid';
 import { kid, mmd2Unbiased } from '../lib/metrics/kid';
+import { nearestCentroidProbe } from '../lib/metrics/nearest_centroid';
 import { matmul, sqrtmPsd, symmetricEigen, trace, traceSqrtProduct } from '../lib/metrics/linalg';
 import { fidReport, formatFidReport } from '../lib/metrics/report';
 import { Rng } from '../lib/random';
@@ -127,6 +128,22 @@ function gaussianSamples(n: number, mean: number[], chol: number[], rng: Rng): t
   }
   return tf.tensor2d(out, [n, d]);
 }
+
+describe('nearest-centroid probe', () => {
+  it('reads well-separated classes, not labels that have nothing to do with the vectors', () => {
+    const rng = new Rng(5);
+    const centres = [[0, 0, 0], [4, 0, 0], [0, 4, 0], [0, 0, 4]];
+    const items = Array.from({ length: 400 }, (_, i) => ({ label: i % 4, v: centres[i % 4].map((c) => c + rng.normal()) }));
+    const clear = nearestCentroidProbe(items, 4);
+    assert.ok(clear.accuracy > 0.9, `separated: ${clear.accuracy}`);
+    assert.strictEqual(clear.tested, 120);
+    assert.strictEqual(clear.chance, 0.25);
+    const shuffled = nearestCentroidProbe(items.map((it) => ({ ...it, label: rng.int(4) })), 4);
+    assert.ok(shuffled.accuracy < 0.4, `random labels: ${shuffled.accuracy}`);
+    assert.throws(() => nearestCentroidProbe(items.slice(0, 4), 4), /only 4 labelled vectors for 4 classes/);
+    assert.throws(() => nearestCentroidProbe([{ label: 7, v: [0] }, ...items.slice(0, 9).map((it) => ({ ...it, v: [0] }))], 4), /label 7 outside \[0, 4\)/);
+  });
+});
 
 describe('FID', () => {
   before(async () => {

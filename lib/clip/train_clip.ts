@@ -1,7 +1,8 @@
 // Contrastive training of the CLIP-like model: each batch of B captioned images gives a B x B matrix
 // of scaled cosines; the symmetric InfoNCE loss (cross-entropy along rows and along columns) pulls
 // each image towards its own caption and away from the B - 1 others. Optional hard negatives add one
-// one-word-off caption per image as extra columns of the image -> text softmax.
+// one-word-off caption per image (plus one per focus attribute) as extra columns of the image -> text
+// softmax.
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import type { ShapesSet } from '../../datasets/shapes';
@@ -10,7 +11,7 @@ import { ScheduledAdam } from '../train/scheduled_adam';
 import { learningRateAt } from '../train/lr_schedule';
 import { STREAM, stepRng } from '../train/step_seed';
 import { Clip } from './clip';
-import { hardNegativeCaption } from './hard_negatives';
+import { HardNegativeAttribute, hardNegativeCaption } from './hard_negatives';
 
 export interface TrainClipOptions {
   steps: number;
@@ -20,6 +21,11 @@ export interface TrainClipOptions {
   seed?: number;
   /** Add one hard negative caption per image (default true). */
   hardNegatives?: boolean;
+  /**
+   * Per image, one more hard negative for each attribute listed, always changing that attribute:
+   * for what in-batch negatives almost never separate (two captions that differ only in shape).
+   */
+  focusNegatives?: readonly HardNegativeAttribute[];
   /** Called after every step with the loss. */
   onStep?: (step: number, loss: number) => void;
 }
@@ -76,6 +82,7 @@ export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions)
       const rng: Rng = stepRng(seed, step, STREAM.dropout);
       const caps = Array.from(idx, (i) => set.captions[i]);
       const negs = hard ? Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng)) : [];
+      for (const attr of o.focusNegatives ?? []) negs.push(...Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng, attr)));
       const x = shapesImages(set, idx);
       opt.setLearningRate(learningRateAt(step, schedule));
       const l = opt.minimize(

@@ -5,16 +5,11 @@
 // base model can use: a colour the probe cannot recover, the base model cannot draw.
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
+import { nearestCentroidProbe, ProbeResult } from '../metrics/nearest_centroid';
 import { TextTransformer } from '../text/text_transformer';
 
-export interface WordProbeResult {
-  /** Share of held-out occurrences whose word the nearest centroid names. */
-  accuracy: number;
-  /** 1 / number of words in the class. */
-  chance: number;
-  /** Occurrences scored (held out). */
-  tested: number;
-}
+/** accuracy: share of held-out occurrences whose word the nearest centroid names; chance: 1 / words in the class. */
+export type WordProbeResult = ProbeResult;
 
 /** Probe accuracy per word class, e.g. { colour: [...COLOUR_NAMES], shape: [...SHAPE_KINDS] }. */
 export function wordProbe(encoder: TextTransformer, captions: readonly string[], classes: Record<string, readonly string[]>, batch = 128): Record<string, WordProbeResult> {
@@ -40,28 +35,6 @@ export function wordProbe(encoder: TextTransformer, captions: readonly string[],
     });
   }
   const result: Record<string, WordProbeResult> = {};
-  for (const [name, words] of Object.entries(classes)) {
-    const all = seen[name];
-    const nFit = Math.floor(all.length * 0.7);
-    if (nFit < words.length || all.length - nFit < 1) throw new Error(`wordProbe: only ${all.length} occurrences of class ${name} in ${captions.length} captions`);
-    const cent = words.map(() => new Float64Array(w));
-    const count = new Array<number>(words.length).fill(0);
-    for (const { label, v } of all.slice(0, nFit)) {
-      count[label]++;
-      for (let d = 0; d < w; d++) cent[label][d] += v[d];
-    }
-    cent.forEach((c, k) => c.forEach((x, d) => (c[d] = count[k] ? x / count[k] : Infinity)));
-    let hit = 0;
-    for (const { label, v } of all.slice(nFit)) {
-      let best = -1, bestD = Infinity;
-      cent.forEach((c, k) => {
-        let dist = 0;
-        for (let d = 0; d < w; d++) dist += (c[d] - v[d]) ** 2;
-        if (dist < bestD) [best, bestD] = [k, dist];
-      });
-      if (best === label) hit++;
-    }
-    result[name] = { accuracy: hit / (all.length - nFit), chance: 1 / words.length, tested: all.length - nFit };
-  }
+  for (const [name, words] of Object.entries(classes)) result[name] = nearestCentroidProbe(seen[name], words.length, `wordProbe (class ${name} in ${captions.length} captions)`);
   return result;
 }

@@ -8,3 +8,4 @@ export { trainClassifier, crossEntropy } from './train_classifier';
 export type { ClassifierTrainOptions } from './train_classifier';
 export { readWeights, writeWeights, WEIGHTS_FORMAT } from './weights_file';
 export type { WeightsManifest, NamedArray } from './weights_file';
+export * from './nearest_centroid';
