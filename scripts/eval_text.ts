@@ -6,7 +6,7 @@
 //   10  GLIDE                      --guidance LIST [3,1,5] (first is the headline) --checkpoint FILE     [n 200, steps 25]
 //   11  Imagen cascade             --guidance W (skip the sweep) --scales LIST [1,3,5] --sweep-n N [24]
 //                                  --sr-steps N [1] --sr-start T|noise [100] --aug-bucket K [1]        [n 100, batch 50, steps 25]
-//   12  unCLIP (DALL-E 2)          --guidance LIST [3] --prior-steps N [50] --prior-guidance W [1]
+//   12  unCLIP (DALL-E 2)          --guidance LIST [5] --prior-steps N [50] --prior-guidance W [1]
 //                                  --oracle (also decode the real images' own embeddings)              [n 100, steps 50]
 //   13  latent diffusion           --guidance W [3] --no-glide (skip the pixel-space comparison)       [n 100, steps 25]
 //   14  GLIGEN box grounding       --guidance W [3] --checkpoint FILE                                  [n 100, steps 25]
@@ -98,7 +98,7 @@ const lesson12: LessonEval = {
   summary: 'unCLIP (CLIP-like text embedding -> diffusion prior -> image embedding -> decoder): attribute accuracy, CLIP-like score and cost per decoder guidance scale',
   flags: '[--n N] [--guidance 3] [--steps N] [--prior-steps N] [--prior-guidance W] [--oracle] [--seed N] [--batch N]',
   async run(argv, backend) {
-    let guidance = [3];
+    let guidance = [5];
     let priorSteps = 50;
     let priorGuidance = 1;
     let withOracle = false;

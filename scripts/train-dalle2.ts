@@ -148,16 +148,17 @@ async function trainDecoderRecipe(a: Args, out: string): Promise<void> {
   const clipFile = a.clip || lesson12ClipPath();
   const clip = loadClip(clipFile);
   const set = loadCaptionedShapes('train', a.images);
-  const model = new UNet(shapesTextUNetConfig({ contextDim: clip.embedDim, baseChannels: a.base }), { seed: a.seed });
+  // unCLIP's decoder reads the image embedding twice: as a cross-attention token and added to the time embedding.
+  const model = new UNet(shapesTextUNetConfig({ contextDim: clip.embedDim, vectorDim: clip.embedDim, baseChannels: a.base }), { seed: a.seed });
   const dir = a.out ? path.join(a.out, 'decoder') : path.dirname(lesson12DecoderPath());
   const prediction = a.prediction;
   if (prediction !== 'eps' && prediction !== 'v') throw new UsageError(`--prediction must be eps or v, got '${prediction}'`);
   if (a.initFrom) {
     const r = initDecoderFrom(model, a.initFrom);
-    console.log(`decoder: ${r.copied} tensors copied from ${a.initFrom}; not copied: ${r.skipped.length} (its text encoder), new: ${r.fresh.join(', ') || 'none'}`);
+    console.log(`decoder: ${r.copied} tensors copied from ${a.initFrom}; not copied: ${r.skipped.length}${r.skipped.length ? " (its text encoder)" : ""}, new: ${r.fresh.join(', ') || 'none'}`);
   }
   console.log(`decoder: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps, embedding dropout ${a.embDropout} -> ${dir}`);
-  await trainAndSave(model, decoderBatches(set, clip, a.batch, a.seed, a.embDropout), {
+  await trainAndSave(model, decoderBatches(set, clip, a.batch, a.seed, a.embDropout, true), {
     out: dir,
     fresh: a.fresh,
     trainer: cosineTrainer(linearSchedule(1000), prediction, {

@@ -17,7 +17,7 @@ import { UNet } from '../lib/unet/unet';
 const E = 8;
 const tok = shapesTokenizer();
 const tinyClip = (seed = 0, imageSize = 8) => new Clip(clipConfig(shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }), { embedDim: E, imageSize, imageChannels: [4, 8], imageHidden: 16 }), { seed });
-const tinyDecoder = () => new UNet({ imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], attentionHeads: 2, groups: 4, midAttention: true, contextDim: E, positionChannels: true });
+const tinyDecoder = (vectorDim: number | null = E) => new UNet({ imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], attentionHeads: 2, groups: 4, midAttention: true, contextDim: E, ...(vectorDim === null ? {} : { vectorDim }), positionChannels: true });
 const rowNorms = (x: tf.Tensor2D) => tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(x), 1)).dataSync()));
 
 describe('lesson 12: DALL·E 2 (unCLIP)', function () {
@@ -144,7 +144,11 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       assert.deepStrictEqual(v.slice(4, 8), [0, 0, 0, 0]);
       assert.ok(Math.abs(Math.hypot(...v.slice(0, 4)) - 2) < 1e-5);
       assert.throws(() => embeddingContext(emb, [1, 1]), /keep has 2 entries for a batch of 3/);
-      tf.dispose([emb, context, contextMask]);
+      // With `vector`, the same scaled rows also come as cond.vector [B, E] (for the time embedding).
+      const withVector = embeddingContext(emb, [1, 0, 1], true);
+      assert.deepStrictEqual(withVector.vector!.shape, [3, 4]);
+      assert.deepStrictEqual(Array.from(withVector.vector!.dataSync()), v);
+      tf.dispose([emb, context, contextMask, withVector.context, withVector.contextMask, withVector.vector!]);
     });
   });
 
@@ -186,8 +190,9 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
     it('decoder batches carry one embedding token per image and drop some to zero', () => {
       const set = loadShapes('train', { count: 32, minObjects: 1, maxObjects: 1 });
       const clip = tinyClip(0, 32);
-      const src = decoderBatches(set, clip, 16, 0, 0.5);
+      const src = decoderBatches(set, clip, 16, 0, 0.5, true);
       const { x, cond } = src(0);
+      assert.deepStrictEqual(Array.from(cond!.vector!.dataSync()), Array.from(cond!.context!.dataSync()));
       assert.deepStrictEqual(x.shape, [16, 32, 32, 3]);
       assert.deepStrictEqual(cond!.context!.shape, [16, 1, E]);
       const norms = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.squeeze(cond!.context!, [1])), 1))).dataSync();
@@ -195,7 +200,7 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       assert.ok(zeros > 0 && zeros < 16, `${zeros} of 16 dropped at p = 0.5`);
       Array.from(norms).filter((n) => n > 0).forEach((n) => assert.ok(Math.abs(n - Math.sqrt(E)) < 1e-4));
       assert.throws(() => decoderBatches(set, clip, 16, 0, 2), /embeddingDropout must be in \[0, 1\], got 2/);
-      tf.dispose([x, cond!.context!, cond!.contextMask!]);
+      tf.dispose([x, cond!.context!, cond!.contextMask!, cond!.vector!]);
       clip.dispose();
     });
 
@@ -227,6 +232,15 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       assert.ok(svg.includes(`text embedding (${E})`) && svg.startsWith('<svg'));
       assert.throws(() => new UnClip(clip, prior, decoder, { prediction: 'noise' as never }), /prediction must be 'eps', 'v' or 'x0', got 'noise'/);
       assert.throws(() => new UnClip(clip, new DiffusionPrior(priorConfig(E + 1, { hidden: 8, blocks: 1 })), decoder), /9-dim embeddings, the CLIP model makes 8/);
+      const wrongVector = tinyDecoder(E + 1);
+      assert.throws(() => new UnClip(clip, prior, wrongVector), /decoder's vectorDim is 9, the CLIP embedding has 8/);
+      wrongVector.dispose();
+      // A decoder without the time-embedding path (the first shipped ones) still decodes.
+      const crossOnly = tinyDecoder(null);
+      const g0 = new UnClip(clip, prior, crossOnly).generate(['a small red circle in the center'], 0, o);
+      assert.deepStrictEqual(g0.shape, [1, 8, 8, 3]);
+      tf.dispose(g0);
+      crossOnly.dispose();
       clip.dispose();
       prior.dispose();
       decoder.dispose();

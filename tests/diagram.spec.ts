@@ -105,6 +105,11 @@ describe('UNet diagram (figure 11)', function () {
     assert.strictEqual(ctx.filter((t) => t === 'ctx').length, nAttn);
     assert.ok(ctx.includes('context [L×24] (text, boxes)'));
     assert.ok(!base.includes('ctx'));
+    const vecModel = build(referenceUNetConfig({ vectorDim: 16 }));
+    const vec = svgTexts(unetDiagramSvg(vecModel));
+    assert.ok(vec.includes('+ vector v: linear 16 → 128'));
+    assert.strictEqual(vec.filter((t) => t === 't+v').length, 17, 'every ResBlock gets the vector with t');
+    assert.strictEqual(paramCountsByPart(unetStructure(vecModel)).reduce((a, p) => a + p.params, 0), countParams(vecModel.params));
   });
 
   it('reads the weights, not the config: a missing or reshaped parameter is reported', () => {

@@ -40,7 +40,7 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** Conditions for a batch of 2 of the `conditioned` config, drawn from rng. */
-function condFor(rng: Rng): Required<Omit<UNetCondition, 'contextMask' | 'text'>> & { contextMask: tf.Tensor2D } {
+function condFor(rng: Rng): Required<Omit<UNetCondition, 'contextMask' | 'text' | 'vector'>> & { contextMask: tf.Tensor2D } {
   return {
     classLabels: [0, 2],
     concat: rng.normalTensor([2, 8, 8, 2]) as tf.Tensor4D,
@@ -159,6 +159,28 @@ describe('UNet', function () {
     );
     m.dispose();
     c.dispose();
+  });
+
+  it('a condition vector (vectorDim) enters through the time embedding: counted, used, trained, checked', () => {
+    const rng = new Rng(13);
+    const plain = new UNet(tiny, { seed: 13 });
+    const m = new UNet({ ...tiny, vectorDim: 5 }, { seed: 13 });
+    const te = m.tembDim;
+    assert.strictEqual(m.paramCount - plain.paramCount, 5 * te + te);
+    const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const v = rng.normalTensor([2, 5]) as tf.Tensor2D;
+    const y = m.apply(x, [50, 50], { vector: v });
+    const y2 = m.apply(x, [50, 50], { vector: tf.mul(v, 2) as tf.Tensor2D });
+    assert.ok(maxAbsDiff(y, y2) > 1e-4, 'the vector did not change the output');
+    const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, [3, 900], { vector: v }))) as tf.Scalar, [m.params.get('vectorToTime.weight')!]);
+    assert.ok(tf.tidy(() => tf.sum(tf.abs(Object.values(grads)[0])).dataSync()[0]) > 0, 'no gradient for vectorToTime');
+    assert.throws(() => m.apply(x, [0, 0]), /built with vectorDim=5, pass cond.vector \[2, 5\], got none/);
+    assert.throws(() => m.apply(x, [0, 0], { vector: tf.zeros([2, 4]) as tf.Tensor2D }), /pass cond.vector \[2, 5\], got \[2,4\]/);
+    assert.throws(() => plain.apply(x, [0, 0], { vector: v }), /cond.vector given but the config has no vectorDim/);
+    assert.throws(() => resolveUNetConfig({ ...tiny, vectorDim: 0 }), /vectorDim must be a positive integer/);
+    tf.dispose([x, v, y, y2, ...Object.values(grads)]);
+    plain.dispose();
+    m.dispose();
   });
 
   it('gradient reaches every parameter', () => {

@@ -14,7 +14,7 @@ export interface UnclipStructure {
   clipText: { layers: number; width: number; heads: number; vocab: number; contextLength: number; params: number };
   clipImage: { channels: number[]; hidden: number; imageSize: number; params: number };
   prior: { hidden: number; blocks: number; T: number; params: number };
-  decoder: { imageSize: number; channels: number[]; attention: string[]; contextTokens: number; params: number };
+  decoder: { imageSize: number; channels: number[]; attention: string[]; contextTokens: number; timeEmbedding: boolean; params: number };
 }
 
 function paramsUnder(params: ParamMap, prefix: string): number {
@@ -32,7 +32,7 @@ export function unclipStructure(parts: { clip: Clip; prior: DiffusionPrior; deco
     clipText: { layers: c.text.layers, width: c.text.width, heads: c.text.heads, vocab: c.text.vocab.length, contextLength: c.text.contextLength, params: paramsUnder(clip.params, 'text.') + paramsUnder(clip.params, 'textProj.') },
     clipImage: { channels: [...c.imageChannels], hidden: c.imageHidden, imageSize: c.imageSize, params: paramsUnder(clip.params, 'image.') },
     prior: { hidden: prior.config.hidden, blocks: prior.config.blocks, T: prior.config.T, params: countParams(prior.params) },
-    decoder: { imageSize: d.imageSize, channels: d.channelMults.map((m) => m * d.baseChannels), attention: [...d.attentionResolutions.map((r) => `${r}×${r}`), ...(d.midAttention ? ['the middle'] : [])], contextTokens: 1, params: countParams(decoder.params) },
+    decoder: { imageSize: d.imageSize, channels: d.channelMults.map((m) => m * d.baseChannels), attention: [...d.attentionResolutions.map((r) => `${r}×${r}`), ...(d.midAttention ? ['the middle'] : [])], contextTokens: 1, timeEmbedding: d.vectorDim !== undefined, params: countParams(decoder.params) },
   };
 }
 
@@ -84,7 +84,7 @@ export function unclipDiagramSvg(s: UnclipStructure, opts: { title?: string } = 
   p.push(arrow(118, 268, 150, 268));
   p.push(vector(400, 260, '#ffc27a', `image embedding (${E})`));
   p.push(arrow(370, 268, 398, 268));
-  p.push(box(530, 236, 250, 66, '#f3d9f7', ['decoder (diffusion UNet)', `${s.decoder.imageSize}×${s.decoder.imageSize}, ${s.decoder.channels.join('/')} ch`, `cross-attention at ${s.decoder.attention.join(' and ')} to ${s.decoder.contextTokens} token`, `${k(s.decoder.params)} params, CFG on the embedding`], true));
+  p.push(box(530, 236, 250, 66, '#f3d9f7', ['decoder (diffusion UNet)', `${s.decoder.imageSize}×${s.decoder.imageSize}, ${s.decoder.channels.join('/')} ch`, s.decoder.timeEmbedding ? `embedding: ${s.decoder.contextTokens} token + time embedding` : `cross-attention at ${s.decoder.attention.join(' and ')} to ${s.decoder.contextTokens} token`, `${k(s.decoder.params)} params, CFG on the embedding`], true));
   p.push(arrow(498, 268, 530, 268));
   p.push(box(810, 248, 150, 40, '#fff', [`image ${s.decoder.imageSize}×${s.decoder.imageSize}×3`, 'generated']));
   p.push(arrow(780, 268, 810, 268));
@@ -102,6 +102,6 @@ export function formatUnclipStructure(s: UnclipStructure): string {
     `CLIP text tower: ${s.clipText.layers} layers x ${s.clipText.width}, ${s.clipText.params.toLocaleString('en')} params -> ${s.embedDim}-dim embedding`,
     `CLIP image tower: CNN ${s.clipImage.channels.join('-')} + MLP ${s.clipImage.hidden}, ${s.clipImage.params.toLocaleString('en')} params -> ${s.embedDim}-dim embedding`,
     `prior: MLP ${s.prior.blocks} x ${s.prior.hidden}, T=${s.prior.T}, x0 prediction, ${s.prior.params.toLocaleString('en')} params`,
-    `decoder: UNet ${s.decoder.channels.join('/')} ch, cross-attention to ${s.decoder.contextTokens} embedding token, ${s.decoder.params.toLocaleString('en')} params`,
+    `decoder: UNet ${s.decoder.channels.join('/')} ch, cross-attention to ${s.decoder.contextTokens} embedding token${s.decoder.timeEmbedding ? ' and the embedding added to the time embedding' : ''}, ${s.decoder.params.toLocaleString('en')} params`,
   ].join('\n');
 }

@@ -15,26 +15,36 @@ export function fromDiffusionSpace(z: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.div(z, tf.sqrt(tf.add(tf.sum(tf.square(z), 1, true), 1e-12))) as tf.Tensor2D);
 }
 
+/** The decoder's condition: a context token, and with `vector` the same vector for the time embedding. */
+export type EmbeddingCondition = {
+  context: tf.Tensor3D;
+  contextMask: tf.Tensor2D;
+  vector?: tf.Tensor2D;
+};
+
 /**
  * The decoder's condition: the image embedding as one context token [B, 1, E] (scaled to
- * diffusion space), mask all ones. `keep` [B] (1 keep, 0 drop) replaces dropped rows by the zero
- * vector: the "no image embedding" input of classifier-free guidance. A zero token is still a real
- * token to attention; its value vector is the key/value projections' biases, so the null condition
- * is learned, not a fixed blank.
+ * diffusion space), mask all ones, and with `vector` (a decoder built with vectorDim) the same
+ * scaled embedding as cond.vector [B, E], which the UNet adds to its time embedding as unCLIP does.
+ * `keep` [B] (1 keep, 0 drop) replaces dropped rows by the zero vector: the "no image embedding"
+ * input of classifier-free guidance. A zero input still passes the projections' biases, so the null
+ * condition is learned, not a fixed blank.
  */
-export function embeddingContext(emb: tf.Tensor2D, keep?: ArrayLike<number>): { context: tf.Tensor3D; contextMask: tf.Tensor2D } {
+export function embeddingContext(emb: tf.Tensor2D, keep?: ArrayLike<number>, vector = false): EmbeddingCondition {
   const [b, e] = emb.shape;
   if (keep !== undefined && keep.length !== b) throw new Error(`embeddingContext: keep has ${keep.length} entries for a batch of ${b}`);
   return tf.tidy(() => {
     let z = toDiffusionSpace(emb);
     if (keep !== undefined) z = tf.mul(z, tf.tensor2d(Float32Array.from(keep), [b, 1]));
-    return { context: tf.reshape(z, [b, 1, e]) as tf.Tensor3D, contextMask: tf.ones([b, 1]) as tf.Tensor2D };
+    const cond: EmbeddingCondition = { context: tf.reshape(z, [b, 1, e]) as tf.Tensor3D, contextMask: tf.ones([b, 1]) as tf.Tensor2D };
+    if (vector) cond.vector = z;
+    return cond;
   });
 }
 
 /** The null condition for a batch of b: zero embeddings. */
-export function nullEmbeddingContext(b: number, e: number): { context: tf.Tensor3D; contextMask: tf.Tensor2D } {
-  return { context: tf.zeros([b, 1, e]) as tf.Tensor3D, contextMask: tf.ones([b, 1]) as tf.Tensor2D };
+export function nullEmbeddingContext(b: number, e: number, vector = false): EmbeddingCondition {
+  return tf.tidy(() => embeddingContext(tf.zeros([b, e]) as tf.Tensor2D, undefined, vector));
 }
 
 /**

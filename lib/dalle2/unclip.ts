@@ -27,7 +27,7 @@ export interface UnclipSampling {
   counter?: CfgCounter;
 }
 
-export const DEFAULT_UNCLIP_SAMPLING: UnclipSampling = { steps: 50, guidance: 3, priorSteps: 50, priorGuidance: 1 };
+export const DEFAULT_UNCLIP_SAMPLING: UnclipSampling = { steps: 50, guidance: 5, priorSteps: 50, priorGuidance: 1 };
 
 export class UnClip {
   /** The decoder's training schedule (linear, T = 1000, like the other text lessons). */
@@ -42,6 +42,8 @@ export class UnClip {
     const E = clip.embedDim;
     if (prior.config.embedDim !== E) throw new Error(`UnClip: the prior works on ${prior.config.embedDim}-dim embeddings, the CLIP model makes ${E}`);
     if (decoder.config.contextDim !== E) throw new Error(`UnClip: the decoder's contextDim is ${decoder.config.contextDim}, the CLIP embedding has ${E}`);
+    const v = decoder.config.vectorDim;
+    if (v !== undefined && v !== E) throw new Error(`UnClip: the decoder's vectorDim is ${v}, the CLIP embedding has ${E}`);
     this.schedule = linearSchedule(1000);
   }
 
@@ -59,13 +61,14 @@ export class UnClip {
   decode(emb: tf.Tensor2D, rng: Rng, o: Pick<UnclipSampling, 'steps' | 'guidance' | 'counter'>, xT?: tf.Tensor4D): tf.Tensor4D {
     const b = emb.shape[0];
     const S = this.decoder.config.imageSize;
-    const cond = embeddingContext(emb);
-    const uncond = nullEmbeddingContext(b, emb.shape[1]);
+    const vector = this.decoder.config.vectorDim !== undefined;
+    const cond = embeddingContext(emb, undefined, vector);
+    const uncond = nullEmbeddingContext(b, emb.shape[1], vector);
     try {
       const model = cfgConditionModel(this.decoder, cond, uncond, o.guidance, { counter: o.counter, prediction: this.prediction });
       return new DDIMSampler(this.schedule).sample(model, [b, S, S, this.decoder.config.outChannels], { steps: o.steps, rng, xT });
     } finally {
-      tf.dispose([cond.context, cond.contextMask, uncond.context, uncond.contextMask]);
+      tf.dispose([cond.context, cond.contextMask, uncond.context, uncond.contextMask, ...(vector ? [cond.vector!, uncond.vector!] : [])]);
     }
   }
 

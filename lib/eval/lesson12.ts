@@ -17,7 +17,7 @@ export interface Lesson12Options {
   batch: number;
   /** Decoder DDIM steps. */
   steps: number;
-  /** Decoder guidance scales to compare; the first is the headline. Default [3]. */
+  /** Decoder guidance scales to compare; the first is the headline. Default [5]. */
   guidance?: number[];
   /** Prior DDIM steps and guidance (default 50 and 1). */
   priorSteps?: number;
@@ -50,7 +50,7 @@ export function disposeUnClip(u: UnClip): void {
 }
 
 export async function runLesson12(o: Lesson12Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[] }> {
-  const guidance = o.guidance ?? [3];
+  const guidance = o.guidance ?? [5];
   const priorSteps = o.priorSteps ?? 50;
   const priorGuidance = o.priorGuidance ?? 1;
   const u = loadLesson12(o.files);

@@ -77,6 +77,7 @@ export function concatConditions(a: GroundedCondition, b: GroundedCondition): Gr
   if (a.concat) out.concat = tf.concat([a.concat, b.concat!], 0);
   if (a.context) out.context = tf.concat([a.context, b.context!], 0);
   if (a.contextMask) out.contextMask = tf.concat([a.contextMask, b.contextMask!], 0);
+  if (a.vector) out.vector = tf.concat([a.vector, b.vector!], 0);
   if (a.grounding) out.grounding = tf.concat([a.grounding, b.grounding!], 0);
   if (a.groundingMask) out.groundingMask = tf.concat([a.groundingMask, b.groundingMask!], 0);
   if (a.text !== undefined) {
@@ -93,6 +94,7 @@ function checkConditionBatch(c: GroundedCondition, b: number): void {
     ['captions', Array.isArray(c.text) ? c.text.length : undefined],
     ['context rows', c.context?.shape[0]],
     ['concat images', c.concat?.shape[0]],
+    ['vectors', c.vector?.shape[0]],
   ];
   for (const [what, n] of sizes) if (n !== undefined && n !== b) throw new Error(`cfgConditionModel: ${n} ${what} for a batch of ${b}`);
 }

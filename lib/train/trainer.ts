@@ -313,7 +313,7 @@ export class Trainer {
 function disposeCond(batch: TrainBatch): void {
   const c = batch.cond;
   if (!c) return;
-  for (const v of [c.classLabels, c.concat, c.context, c.contextMask]) {
+  for (const v of [c.classLabels, c.concat, c.context, c.contextMask, c.vector]) {
     if (v instanceof tf.Tensor) v.dispose();
   }
 }

@@ -33,6 +33,12 @@ export interface UNetConfig {
    */
   text?: TextEncoderConfig;
   /**
+   * Width of a condition vector (cond.vector [B, vectorDim]) projected into the time embedding, so it
+   * reaches every ResBlock: unCLIP's decoder adds the CLIP image embedding this way, besides reading
+   * it through cross-attention.
+   */
+  vectorDim?: number;
+  /**
    * Two extra input channels holding each pixel's x and y in [-1, 1] (CoordConv), so words like
    * "top left" can be tied to places: convolutions alone barely know where they are.
    */
@@ -113,6 +119,7 @@ export function validateUNetConfig(c: UNetConfig): void {
   }
   if (c.numClasses !== undefined) posInt('numClasses', c.numClasses);
   if (c.condChannels !== undefined) posInt('condChannels', c.condChannels);
+  if (c.vectorDim !== undefined) posInt('vectorDim', c.vectorDim);
   if (c.contextDim !== undefined) {
     posInt('contextDim', c.contextDim);
     if (c.attentionResolutions.length === 0 && !c.midAttention) throw new Error('UNetConfig: contextDim needs attention blocks (attentionResolutions or midAttention) to cross-attend from');

@@ -53,6 +53,8 @@ export interface UNetStructure {
   contextDim: number | null;
   /** The text transformer inside the UNet (GLIDE), with the projection of its [EOS] vector into the time embedding. */
   text: { layers: number; width: number; contextLength: number; vocab: number; params: number } | null;
+  /** A condition vector projected into the time embedding (config.vectorDim; unCLIP's image embedding). */
+  vector: { dim: number; params: number } | null;
   convIn: DiagramBlock;
   levels: DiagramLevel[];
   mid: DiagramBlock[];
@@ -187,6 +189,7 @@ export function unetStructure(unet: UNet): UNetStructure {
     classes: cls ? { count: cls[0] - 1, params: cls[0] * cls[1] } : null,
     contextDim: [...shapes.keys()].some((n) => n.endsWith('.cross.kv.weight')) ? c.contextDim ?? null : null,
     text: c.text ? { layers: c.text.layers, width: c.text.width, contextLength: c.text.contextLength, vocab: c.text.vocab.length, params: countUnder(shapes, 'text') + countUnder(shapes, 'textToTime') } : null,
+    vector: c.vectorDim ? { dim: c.vectorDim, params: countUnder(shapes, 'vectorToTime') } : null,
     convIn, levels, mid, out, skips,
     totalParams: [...shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0),
   };
@@ -198,6 +201,7 @@ export function paramCountsByPart(s: UNetStructure): { part: string; params: num
   const parts = [{ part: 'time embedding', params: s.time.params }];
   if (s.classes) parts.push({ part: 'class embedding', params: s.classes.params });
   if (s.text) parts.push({ part: 'text encoder', params: s.text.params });
+  if (s.vector) parts.push({ part: 'vector projection', params: s.vector.params });
   parts.push({ part: 'input conv', params: s.convIn.params });
   s.levels.forEach((l) => parts.push({ part: `down ${l.side}×${l.side}`, params: sum(l.down) }));
   parts.push({ part: 'middle', params: sum(s.mid) });
@@ -254,7 +258,7 @@ export function unetDiagramSvg(model: UNet | UNetStructure, opts: { title?: stri
   const s = 'levels' in model ? model : unetStructure(model);
   const parts: string[] = [];
   const placed = new Map<string, Placed>();
-  const tBadge = s.classes ? 't+y' : 't';
+  const tBadge = s.classes ? 't+y' : s.vector ? 't+v' : 't';
   const W = 1000;
   let y = 54;
 
@@ -265,13 +269,14 @@ export function unetDiagramSvg(model: UNet | UNetStructure, opts: { title?: stri
   const temb = `t → sin/cos(${s.time.sinusoidDim}) → MLP → ${s.time.embDim}`;
   parts.push(box(350, y - 36, 220, COLORS.time, temb, `time embedding, ${s.time.params.toLocaleString('en')} parameters`));
   if (s.classes) parts.push(box(350, y - 10, 220, COLORS.time, `+ class y: table ${s.classes.count + 1}×${s.time.embDim}`, `class embedding (row ${s.classes.count} = null class for CFG)`));
+  else if (s.vector) parts.push(box(350, y - 10, 220, COLORS.time, `+ vector v: linear ${s.vector.dim} → ${s.time.embDim}`, 'a condition vector (e.g. a CLIP image embedding) projected into the time embedding'));
   if (s.contextDim !== null) {
     const t = s.text;
     const label = t ? `text transformer ${t.layers}×${t.width} → [${t.contextLength}×${t.width}]` : `context [L×${s.contextDim}] (text, boxes)`;
     const title = t ? `captions → ${t.vocab}-word tokenizer → ${t.layers}-layer transformer (${t.params.toLocaleString('en')} parameters): its tokens are the cross-attention context, its [EOS] vector is added to the time embedding` : 'sequence that attention blocks cross-attend to';
     parts.push(box(350, y + 16, 220, COLORS.ctx, label, title));
   }
-  y += ROW_H + (s.classes || s.contextDim !== null ? 20 : 8);
+  y += ROW_H + (s.classes || s.vector || s.contextDim !== null ? 20 : 8);
 
   const out = { x: RIGHT_X, y: 54 };
   const drawBlockLine = (xs: number, yy: number, blocks: DiagramBlock[]) => {
@@ -362,7 +367,7 @@ export function unetDiagramSvg(model: UNet | UNetStructure, opts: { title?: stri
 
   const H = y + BOX_H + 60;
   const legend =
-    `<text x="12" y="${H - 34}" font-size="10" fill="#333">${escapeXml(`badge "${tBadge}": the time${s.classes ? ' + class' : ''} embedding is added in that ResBlock (${countKind(s, 'res')} of them)` + (s.contextDim !== null ? '; badge "ctx": cross-attention to the context' : ''))}</text>` +
+    `<text x="12" y="${H - 34}" font-size="10" fill="#333">${escapeXml(`badge "${tBadge}": the time${s.classes ? ' + class' : s.vector ? ' + vector' : ''} embedding is added in that ResBlock (${countKind(s, 'res')} of them)` + (s.contextDim !== null ? '; badge "ctx": cross-attention to the context' : ''))}</text>` +
     `<text x="12" y="${H - 18}" font-size="10" fill="#333">${escapeXml(`dashed: skip connections (concatenated); ${s.totalParams.toLocaleString('en')} parameters; hover a block for its parameter name and count`)}</text>`;
   const title = opts.title ?? `UNet ${s.config.imageSize}×${s.config.imageSize}, channels ${s.levels.map((l) => l.channels).join('/')}`;
   return (

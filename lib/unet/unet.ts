@@ -26,6 +26,8 @@ export interface UNetCondition {
   contextMask?: tf.Tensor2D;
   /** Captions (or their tokens) for a UNet built with a text encoder (config.text); '' is "no text". */
   text?: readonly string[] | EncodedBatch;
+  /** [B, vectorDim], added to the time embedding through a learned projection (required iff config.vectorDim). */
+  vector?: tf.Tensor2D;
 }
 
 /** A condition with GLIGEN's grounding tokens (for a UNet built with config.grounding). */
@@ -53,6 +55,8 @@ export class UNet {
   /** The jointly trained text encoder and the projection of its pooled vector into the time embedding. */
   readonly text: TextTransformer | null;
   private readonly textToTime: Linear | null;
+  /** The projection of cond.vector into the time embedding (config.vectorDim). */
+  private readonly vectorToTime: Linear | null;
   private readonly convIn: Conv2d;
   private readonly down: Level[] = [];
   private readonly mid: { res1: ResBlock; attn: AttentionBlock | null; gated: GatedSelfAttention | null; res2: ResBlock };
@@ -79,6 +83,7 @@ export class UNet {
     this.time = new TimeEmbedding(store, 'time', base, temb);
     this.classEmb = c.numClasses === undefined ? null : store.normal('classEmb.weight', [c.numClasses + 1, temb], 1);
     [this.text, this.textToTime] = c.text === undefined ? [null, null] : [store.scope('text', () => new TextTransformer(store, c.text!)), new Linear(store, 'textToTime', c.text.width, temb)];
+    this.vectorToTime = c.vectorDim === undefined ? null : new Linear(store, 'vectorToTime', c.vectorDim, temb);
     this.convIn = new Conv2d(store, 'convIn', c.inChannels + (c.condChannels ?? 0) + (c.positionChannels ? 2 : 0), base, 3);
 
     const skips: number[] = [base];
@@ -164,6 +169,12 @@ export class UNet {
     } else if (c.contextDim !== undefined && !cond.context) {
       throw new Error(`UNet: built with contextDim=${c.contextDim}, pass cond.context [B, L, ${c.contextDim}]`);
     }
+    if (c.vectorDim !== undefined) {
+      const v = cond.vector;
+      if (!v || v.rank !== 2 || v.shape[0] !== b || v.shape[1] !== c.vectorDim) throw new Error(`UNet: built with vectorDim=${c.vectorDim}, pass cond.vector [${b}, ${c.vectorDim}], got ${v ? `[${v.shape}]` : 'none'}`);
+    } else if (cond.vector) {
+      throw new Error('UNet: cond.vector given but the config has no vectorDim');
+    }
     if (cond.classLabels !== undefined && !this.classEmb) throw new Error('UNet: cond.classLabels given but the config has no numClasses');
     if (cond.grounding !== undefined) {
       if (!c.grounding) throw new Error('UNet: cond.grounding given but the config has no grounding');
@@ -177,6 +188,7 @@ export class UNet {
       const tt = t instanceof tf.Tensor ? tf.cast(t, 'float32') : tf.tensor1d(Float32Array.from(t));
       let emb: tf.Tensor2D = this.time.apply(tt as tf.Tensor1D);
       if (this.classEmb) emb = tf.add(emb, this.classEmbedding(cond.classLabels, b));
+      if (this.vectorToTime) emb = tf.add(emb, this.vectorToTime.apply(cond.vector!));
       let ctx = cond.context;
       let mask = cond.contextMask;
       if (this.text) {
