@@ -155,7 +155,7 @@ async function trainDecoderRecipe(a: Args, out: string): Promise<void> {
   if (prediction !== 'eps' && prediction !== 'v') throw new UsageError(`--prediction must be eps or v, got '${prediction}'`);
   if (a.initFrom) {
     const r = initDecoderFrom(model, a.initFrom);
-    console.log(`decoder: ${r.copied} tensors copied from ${a.initFrom}; not copied: ${r.skipped.length}${r.skipped.length ? " (its text encoder)" : ""}, new: ${r.fresh.join(', ') || 'none'}`);
+    console.log(`decoder: ${r.copied} tensors copied from ${a.initFrom}; not copied: ${r.skipped.length}${r.skipped.length ? ' (its text encoder)' : ''}, new: ${r.fresh.join(', ') || 'none'}`);
   }
   console.log(`decoder: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps, embedding dropout ${a.embDropout} -> ${dir}`);
   await trainAndSave(model, decoderBatches(set, clip, a.batch, a.seed, a.embDropout, true), {

@@ -1,5 +1,5 @@
 // unCLIP (DALL·E 2) end to end: caption -> CLIP text embedding -> prior -> CLIP image embedding ->
-// decoder (a diffusion UNet that reads the image embedding as its context token) -> image.
+// decoder (a diffusion UNet that reads the image embedding as a context token and in its time embedding) -> image.
 // Because the decoder only sees an image embedding, anything that yields one can be drawn:
 // a real image's embedding gives variations of it (same meaning, new noise), and a path between two
 // images' embeddings gives images that blend them (the article's figure 24).
