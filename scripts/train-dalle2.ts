@@ -158,7 +158,7 @@ async function trainDecoderRecipe(a: Args, out: string): Promise<void> {
     console.log(`decoder: ${r.copied} tensors copied from ${a.initFrom}; not copied: ${r.skipped.length}${r.skipped.length ? ' (its text encoder)' : ''}, new: ${r.fresh.join(', ') || 'none'}`);
   }
   console.log(`decoder: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps, embedding dropout ${a.embDropout} -> ${dir}`);
-  await trainAndSave(model, decoderBatches(set, clip, a.batch, a.seed, a.embDropout, true), {
+  await trainAndSave(model, decoderBatches(set, clip, a.batch, a.seed, a.embDropout, model.config.vectorDim !== undefined), {
     out: dir,
     fresh: a.fresh,
     trainer: cosineTrainer(linearSchedule(1000), prediction, {

@@ -68,7 +68,7 @@ export class UnClip {
       const model = cfgConditionModel(this.decoder, cond, uncond, o.guidance, { counter: o.counter, prediction: this.prediction });
       return new DDIMSampler(this.schedule).sample(model, [b, S, S, this.decoder.config.outChannels], { steps: o.steps, rng, xT });
     } finally {
-      tf.dispose([cond.context, cond.contextMask, uncond.context, uncond.contextMask, ...(vector ? [cond.vector!, uncond.vector!] : [])]);
+      tf.dispose([cond, uncond]);
     }
   }
 
