@@ -24,9 +24,9 @@
 #
 # Env: GPU_PACK_XZ_LEVEL (default 6), GPU_PACK_LIMIT_MB (default 64, MiB), GPU_PACK_DATA=0 leaves the
 # Fashion-MNIST cache out (22 of the ~50 MiB; gpu-run.sh then skips its training run).
-# Prints the archive's size and fails when it is over the limit. The device tool's 64 MiB also counts
-# the working tree that travels with it (tracked + untracked-not-ignored files): printed, and a warning
-# when the two together are over.
+# Prints the archive's size and fails when it is over the limit. Device tools that send the working tree
+# along count it in the same 64 MiB: scripts/gpu-tree.sh prints both and says how to leave the
+# checkpoints behind.
 set -euo pipefail
 ROOT="$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)"
 cd "$ROOT"
@@ -113,10 +113,6 @@ TOTAL=$((BYTES + $(stat -c %s "$OUTDIR/gpu-run.sh")))
 MIB=$(awk -v b="$TOTAL" 'BEGIN { printf "%.1f", b / 1048576 }')
 echo "gpu-pack: build/gpu-pack/ = $NAME.tar.xz + gpu-run.sh: $TOTAL bytes ($MIB MiB; limit $LIMIT_MB MiB)"
 [ "$TOTAL" -le $((LIMIT_MB * 1048576)) ] || die "the pack is $MIB MiB, over the $LIMIT_MB MiB limit"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  TREE=$({ git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
-  BOTH=$((TOTAL + ${TREE:-0}))
-  echo "gpu-pack: with the working tree that travels along ($(awk -v b="${TREE:-0}" 'BEGIN { printf "%.1f", b / 1048576 }') MiB): $(awk -v b="$BOTH" 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
-  [ "$BOTH" -le $((LIMIT_MB * 1048576)) ] || echo "gpu-pack: WARNING: pack + working tree are over $LIMIT_MB MiB: rebuild with GPU_PACK_DATA=0 (no training data, -22 MiB)" >&2
-fi
+# What travels with it (scripts/gpu-tree.sh): only a warning here, the pack itself is fine.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then bash scripts/gpu-tree.sh size >&2 || true; fi
 echo "gpu-pack: on the GPU machine (carry build/gpu-pack): bash build/gpu-pack/gpu-run.sh"

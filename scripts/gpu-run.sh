@@ -12,11 +12,22 @@
 # 5. a short lesson-05 training run (scripts/train.ts, GPU_RUN_TRAIN_STEPS steps, default 200) into a temp
 #    folder, when webgpu starts;
 # and ends with one line:  ratio webgpu/pytorch-cuda train=<x> sample=<y> device=<name>
-# (train=n/a sample=n/a when the webgpu side did not run; the lines above say why).
-# Env: GPU_PYTHON (default python3), GPU_RUN_TRAIN_STEPS (200; 0 skips), BENCH_QUICK=1 (tiny sizes).
+# (train=n/a sample=n/a when the webgpu side did not run; the lines above say why). That line is also
+# printed as soon as 2 and 3 are done, so a run stopped later from outside still has it.
+# Every stage's timeout comes out of one time budget, GPU_RUN_BUDGET_S (default 420 s, inside the
+# 10 minutes device tools give one command, with room to run it again); the two benchmarks are kept
+# time first, and a stage with too little time left is skipped and says so.
+# Env: GPU_PYTHON (default python3), GPU_RUN_TRAIN_STEPS (200; 0 skips), GPU_RUN_BUDGET_S, BENCH_QUICK=1
+# (tiny sizes, also for the training: batch 4).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 say() { echo "gpu-run: $*"; }
+BUDGET="${GPU_RUN_BUDGET_S:-420}"
+[[ "$BUDGET" =~ ^[0-9]+$ ]] || { say "GPU_RUN_BUDGET_S must be a whole number of seconds, got '$BUDGET'"; exit 2; }
+START=$(date +%s)
+QUICK=""; [ "${BENCH_QUICK:-}" = 1 ] && QUICK=1
+# cap WANT RESERVE: a stage's timeout, at most WANT seconds and leaving RESERVE for the stages after it.
+cap() { local left=$(( BUDGET - ($(date +%s) - START) - $2 )); echo $(( left < $1 ? left : $1 )); }
 
 if [ -x "$HERE/bin/node" ] && [ -d "$HERE/app" ]; then
   PACK="$HERE"
@@ -44,6 +55,14 @@ cat "$PACK/MANIFEST.txt" 2>/dev/null | sed 's/^/gpu-run: pack /'
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu-run: GPU /'
 ICDS="$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json 2>/dev/null | tr '\n' ' ')"
 say "Vulkan ICD files: ${ICDS:-none}"
+# Some GPU containers mount the driver under /usr/local/nvidia, where the Vulkan loader does not look.
+MOUNTED_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && ! grep -qil nvidia $ICDS /dev/null 2>/dev/null && [ -f "$MOUNTED_ICD" ]; then
+  export VK_ICD_FILENAMES="$MOUNTED_ICD" VK_DRIVER_FILES="$MOUNTED_ICD"
+  # It may name its library without a folder; the loader then finds it only on the library path.
+  [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:/usr/local/nvidia/lib64"
+  say "using the driver's own ICD file $MOUNTED_ICD"
+fi
 if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && ! grep -qil nvidia $ICDS /dev/null 2>/dev/null; then
   # Containers often get the NVIDIA driver's Vulkan library without its ICD file: write one.
   GLX=""
@@ -58,22 +77,50 @@ if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && ! grep -qil nvidia $ICD
     say "no NVIDIA Vulkan driver visible (no ICD file naming nvidia, no libGLX_nvidia.so.0): in a container the NVIDIA runtime mounts it only when NVIDIA_DRIVER_CAPABILITIES includes 'graphics' (it is '${NVIDIA_DRIVER_CAPABILITIES:-unset}' here)"
   fi
 fi
-say "backend report (no backend forced; the oneDNN addon is not carried, it links Debian's libdnnl):"
-timeout 120 "$NODE" "$PACK/app/probe-backend.js" 2>&1 | sed 's/^/  /'
+# run_for WANT RESERVE WHAT: sets T to the stage's timeout, or says why WHAT is skipped (returns 1).
+run_for() {
+  T=$(cap "$1" "$2")
+  [ "$T" -ge 20 ] && return 0
+  say "$3 skipped: $(( BUDGET - ($(date +%s) - START) )) s of the $BUDGET s budget left, $2 s of it kept for the stages after it (GPU_RUN_BUDGET_S)"
+  return 1
+}
+WEBGPU_JSON=""
+TORCH_JSON=""
+verdict() { # verdict full|line
+  "$NODE" -e '
+    const [w, t] = process.argv.slice(2).map((s) => (s ? JSON.parse(s) : null));
+    const f = (x) => x.toFixed(2);
+    if (process.argv[1] === "full") {
+      if (w) console.log(`gpu-run: webgpu: ${f(w.trainMs)} ms/step (median of [${w.trainMsAll.join(", ")}]), ${f(w.trainGflops)} GFLOP/s, first ${w.warmup} steps ${f(w.warmupS)} s, sampling ${f(w.sampleS)} s (${f(w.imagesPerS)} images/s), tensors +${w.numTensorsGrowth}, ${w.details[0]}`);
+      if (t) console.log(`gpu-run: ${t.framework} on ${t.device}: ${f(t.train_ms)} ms/step (median of [${t.train_ms_all.join(", ")}]), sampling ${f(t.sample_s)} s (${f(t.images_per_s)} images/s)${t.cudnn_tf32 ? ", cuDNN convolutions may use TF32 (PyTorch default)" : ""}`);
+      if (w && t && w.params !== t.params) console.log(`gpu-run: WARNING parameter counts differ: ours ${w.params}, PyTorch ${t.params}`);
+    }
+    const train = w && t ? f(w.trainMs / t.train_ms) : "n/a";
+    const sample = w && t ? f(w.sampleS / t.sample_s) : "n/a";
+    console.log(`ratio webgpu/pytorch-cuda train=${train} sample=${sample} device=${t ? t.device : "n/a (PyTorch CUDA did not run)"}`);
+  ' "$1" "$WEBGPU_JSON" "$TORCH_JSON"
+}
+
+if run_for 60 120 "backend report"; then
+  say "backend report (no backend forced; the oneDNN addon is not carried, it links Debian's libdnnl):"
+  timeout "$T" "$NODE" "$PACK/app/probe-backend.js" 2>&1 | sed 's/^/  /'
+fi
 
 # --- 2. webgpu -------------------------------------------------------------------------------------
-say "benchmark on webgpu (reference UNet${BENCH_QUICK:+, BENCH_QUICK=1}) ..."
-timeout 300 env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/gpu-pack-bench.js" > "$TMP/webgpu.txt" 2>&1
-WRC=$?
-grep -v '^BENCH_RESULT ' "$TMP/webgpu.txt" | grep -v '^Warning: .*artificially reduced' | tail -n 25 | sed 's/^/  /'
-WEBGPU_JSON="$(grep '^BENCH_RESULT ' "$TMP/webgpu.txt" | tail -1 | cut -d' ' -f2-)"
-if [ -z "$WEBGPU_JSON" ]; then
-  [ $WRC -eq 124 ] && say "webgpu benchmark: timed out after 300 s" || say "webgpu benchmark: did not run (exit status $WRC; the lines above say why)"
+if run_for 240 60 "webgpu benchmark"; then
+  say "benchmark on webgpu (reference UNet${QUICK:+, BENCH_QUICK=1}; at most $T s) ..."
+  timeout "$T" env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/gpu-pack-bench.js" > "$TMP/webgpu.txt" 2>&1
+  WRC=$?
+  grep -v '^BENCH_RESULT ' "$TMP/webgpu.txt" | grep -v '^Warning: .*artificially reduced' | tail -n 25 | sed 's/^/  /'
+  WEBGPU_JSON="$(grep '^BENCH_RESULT ' "$TMP/webgpu.txt" | tail -1 | cut -d' ' -f2-)"
+  if [ -z "$WEBGPU_JSON" ]; then
+    [ $WRC -eq 124 ] && say "webgpu benchmark: timed out after $T s" || say "webgpu benchmark: did not run (exit status $WRC; the lines above say why)"
+  fi
 fi
 
 # --- 3. PyTorch CUDA, same network and sizes -------------------------------------------------------
-# The plan (config, batch, steps) comes from the webgpu result, or from a quick cpu-backend dry run
-# of the same script when webgpu did not start.
+# The plan (config, batch, steps) comes from the webgpu result, or, when webgpu did not run, is the
+# benchmark's own plan written out again here.
 PLAN_JSON="$WEBGPU_JSON"
 if [ -z "$PLAN_JSON" ]; then
   PLAN_JSON="$("$NODE" -e '
@@ -83,42 +130,39 @@ if [ -z "$PLAN_JSON" ]; then
     console.log(JSON.stringify(quick ? { config: c, batch: 4, warmup: 1, steps: 2, sampleImages: 4, sampleSteps: 2 } : { config: c, batch: 64, warmup: 3, steps: 10, sampleImages: 64, sampleSteps: 50 }));')"
 fi
 pj() { "$NODE" -e "const p = JSON.parse(process.argv[1]); console.log(typeof p['$1'] === 'object' ? JSON.stringify(p['$1']) : p['$1'])" "$PLAN_JSON"; }
-say "PyTorch on cuda (same config, batch $(pj batch), $(pj steps) timed steps, $(pj sampleImages) images x $(pj sampleSteps) DDIM steps) with $PY ..."
-timeout 300 "$PY" "$PACK/bench_torch.py" --device cuda --config "$(pj config)" --batch "$(pj batch)" --warmup "$(pj warmup)" \
-  --train-steps "$(pj steps)" --sample-images "$(pj sampleImages)" --sample-steps "$(pj sampleSteps)" > "$TMP/torch.txt" 2>&1
-TRC=$?
-TORCH_JSON="$(grep '^{' "$TMP/torch.txt" | tail -1)"
-if [ -z "$TORCH_JSON" ]; then say "PyTorch CUDA benchmark failed (exit status $TRC):"; tail -n 5 "$TMP/torch.txt" | sed 's/^/  /'; fi
+if run_for 180 5 "PyTorch CUDA benchmark"; then
+  say "PyTorch on cuda (same config, batch $(pj batch), $(pj steps) timed steps, $(pj sampleImages) images x $(pj sampleSteps) DDIM steps) with $PY; at most $T s ..."
+  timeout "$T" "$PY" "$PACK/bench_torch.py" --device cuda --config "$(pj config)" --batch "$(pj batch)" --warmup "$(pj warmup)" \
+    --train-steps "$(pj steps)" --sample-images "$(pj sampleImages)" --sample-steps "$(pj sampleSteps)" > "$TMP/torch.txt" 2>&1
+  TRC=$?
+  TORCH_JSON="$(grep '^{' "$TMP/torch.txt" | tail -1)"
+  if [ -z "$TORCH_JSON" ]; then say "PyTorch CUDA benchmark failed (exit status $TRC):"; tail -n 5 "$TMP/torch.txt" | sed 's/^/  /'; fi
+fi
+verdict full # now, so that a run stopped during the stages below still has it
 
 # --- 4. kernels and 5. training, only where webgpu runs --------------------------------------------
 if [ -n "$WEBGPU_JSON" ]; then
-  say "webgpu kernels against the cpu backend (values and gradients):"
-  timeout 300 env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/gpu-pack-check.js" 2>&1 | grep -v '^CHECK_RESULT\|artificially reduced' | sed 's/^/  /'
+  if run_for 180 5 "webgpu kernel check"; then
+    say "webgpu kernels against the cpu backend (values and gradients; at most $T s):"
+    timeout "$T" env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/gpu-pack-check.js" 2>&1 | grep -v '^CHECK_RESULT\|artificially reduced' | sed 's/^/  /'
+  fi
   STEPS="${GPU_RUN_TRAIN_STEPS:-200}"
   if [ ! -f "$PACK/data/fashion-mnist-train.v1.bin" ]; then
     say "training skipped: the pack was built without the data cache (GPU_PACK_DATA=0)"
-  elif [ "$STEPS" != 0 ]; then
-    say "lesson-05 training, $STEPS steps on webgpu into $TMP/train05 (scripts/train.ts) ..."
-    timeout 400 env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/train.js" 05 --steps "$STEPS" --warmup $((STEPS / 10)) --every 100 --keep 1 --out "$TMP/train05" --fresh > "$TMP/train.txt" 2>&1
+  elif [ "$STEPS" != 0 ] && run_for 300 5 "lesson-05 training"; then
+    say "lesson-05 training, $STEPS steps on webgpu into $TMP/train05 (scripts/train.ts; at most $T s) ..."
+    timeout "$T" env DIFFUSION_BACKEND=webgpu "$NODE" "$PACK/app/train.js" 05 --steps "$STEPS" --warmup $((STEPS / 10)) --every 100 --keep 1 \
+      ${QUICK:+--batch 4 --subset 256} --out "$TMP/train05" --fresh > "$TMP/train.txt" 2>&1
     TRAIN_RC=$?
     grep -v 'artificially reduced' "$TMP/train.txt" | tail -n 12 | sed 's/^/  /'
-    if [ $TRAIN_RC -eq 0 ]; then say "training ran end to end: $(ls "$TMP/train05")";
-    elif grep -q 'OffscreenCanvas is not defined' "$TMP/train.txt"; then
-      say "training stopped: the trainer reads the loss with dataSync(), which tfjs-webgpu cannot do under Node (it copies through an OffscreenCanvas); the benchmark above reads with await loss.data()"
+    if [ $TRAIN_RC -eq 0 ]; then say "training ran end to end: $(ls "$TMP/train05" | paste -sd ' ')";
+    elif [ $TRAIN_RC -eq 124 ]; then say "training stopped after $T s (the checkpoints written so far are in $TMP/train05)";
     else say "training failed (exit status $TRAIN_RC)"; fi
   fi
 else
-  say "webgpu kernel check and training skipped: webgpu did not start"
+  say "webgpu kernel check and training skipped: the webgpu benchmark did not run"
 fi
 
-# --- the verdict -----------------------------------------------------------------------------------
-"$NODE" -e '
-  const [w, t] = process.argv.slice(1).map((s) => (s ? JSON.parse(s) : null));
-  const f = (x) => x.toFixed(2);
-  if (w) console.log(`gpu-run: webgpu: ${f(w.trainMs)} ms/step (median of [${w.trainMsAll.join(", ")}]), ${f(w.trainGflops)} GFLOP/s, first ${w.warmup} steps ${f(w.warmupS)} s, sampling ${f(w.sampleS)} s (${f(w.imagesPerS)} images/s), tensors +${w.numTensorsGrowth}, ${w.details[0]}`);
-  if (t) console.log(`gpu-run: ${t.framework} on ${t.device}: ${f(t.train_ms)} ms/step (median of [${t.train_ms_all.join(", ")}]), sampling ${f(t.sample_s)} s (${f(t.images_per_s)} images/s)${t.cudnn_tf32 ? ", cuDNN convolutions may use TF32 (PyTorch default)" : ""}`);
-  if (w && t && w.params !== t.params) console.log(`gpu-run: WARNING parameter counts differ: ours ${w.params}, PyTorch ${t.params}`);
-  const train = w && t ? f(w.trainMs / t.train_ms) : "n/a";
-  const sample = w && t ? f(w.sampleS / t.sample_s) : "n/a";
-  console.log(`ratio webgpu/pytorch-cuda train=${train} sample=${sample} device=${t ? t.device : "n/a (PyTorch CUDA did not run)"}`);
-' "$WEBGPU_JSON" "$TORCH_JSON"
+# --- the verdict, last -----------------------------------------------------------------------------
+say "done in $(( $(date +%s) - START )) s (budget $BUDGET s)"
+verdict line

@@ -14,6 +14,7 @@ packages=(
   build-essential pkg-config libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev  # canvas
   chromium        # static figures (npm run lessons -- --figures)
   libdnnl-dev     # the native oneDNN backend
+  libegl-mesa0    # a WebGPU device without a GPU (Dawn OpenGL on llvmpipe) for the GPU pack tests
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch)
 

