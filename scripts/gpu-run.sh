@@ -18,10 +18,15 @@
 # 10 minutes device tools give one command, with room to run it again); the two benchmarks are kept
 # time first, and a stage with too little time left is skipped and says so.
 # Env: GPU_PYTHON (default python3), GPU_RUN_TRAIN_STEPS (200; 0 skips), GPU_RUN_BUDGET_S, BENCH_QUICK=1
-# (tiny sizes, also for the training: batch 4).
+# (tiny sizes, also for the training: batch 4), GPU_RUN_KEEP=1 (keep the unpacked pack and the training
+# output in their temp folders; otherwise removed at the end).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 say() { echo "gpu-run: $*"; }
+# The unpacked pack and the run's files go when it ends (GPU_RUN_KEEP=1 keeps them).
+WORK=""
+TMP=""
+[ "${GPU_RUN_KEEP:-}" = 1 ] || trap 'rm -rf ${TMP:+"$TMP"} ${WORK:+"$WORK"}' EXIT
 BUDGET="${GPU_RUN_BUDGET_S:-420}"
 [[ "$BUDGET" =~ ^[0-9]+$ ]] || { say "GPU_RUN_BUDGET_S must be a whole number of seconds, got '$BUDGET'"; exit 2; }
 START=$(date +%s)
@@ -39,7 +44,13 @@ else
   [ -n "$ARCHIVE" ] || { say "no diffusion-gpu-pack.tar.xz next to $0 (build it with npm run gpu:pack)"; exit 1; }
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/diffusion-gpu.XXXXXX")"
   t0=$(date +%s)
-  tar -xJf "$ARCHIVE" -C "$WORK" || { say "cannot unpack $ARCHIVE"; exit 1; }
+  # Without the xz program (tar -J needs it), Python's tarfile unpacks it (the PyTorch side needs python anyway).
+  if command -v xz >/dev/null 2>&1; then tar -xJf "$ARCHIVE" -C "$WORK"
+  else "${GPU_PYTHON:-python3}" -c '
+import sys, tarfile
+with tarfile.open(sys.argv[1], "r:xz") as t: t.extractall(sys.argv[2], **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+' "$ARCHIVE" "$WORK"
+  fi || { say "cannot unpack $ARCHIVE"; exit 1; }
   PACK="$WORK/diffusion-gpu-pack"
   say "unpacked $(basename "$ARCHIVE") into $PACK in $(( $(date +%s) - t0 )) s"
 fi
@@ -156,7 +167,7 @@ if [ -n "$WEBGPU_JSON" ]; then
     TRAIN_RC=$?
     grep -v 'artificially reduced' "$TMP/train.txt" | tail -n 12 | sed 's/^/  /'
     if [ $TRAIN_RC -eq 0 ]; then say "training ran end to end: $(ls "$TMP/train05" | paste -sd ' ')";
-    elif [ $TRAIN_RC -eq 124 ]; then say "training stopped after $T s (the checkpoints written so far are in $TMP/train05)";
+    elif [ $TRAIN_RC -eq 124 ]; then say "training stopped after $T s (its checkpoints so far: $TMP/train05, kept only with GPU_RUN_KEEP=1)";
     else say "training failed (exit status $TRAIN_RC)"; fi
   fi
 else

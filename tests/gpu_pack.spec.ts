@@ -157,6 +157,24 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     assert.match(bad.stdout, /GPU_RUN_BUDGET_S must be a whole number of seconds, got 'ten'/);
   });
 
+  it('gpu-run.sh unpacks with Python where the xz program is missing, and removes its temp folders at the end', () => {
+    // A PATH with every program of this machine except xz (and node: the GPU machine has none).
+    const bin = path.join(tmp, 'path-without-xz');
+    fs.mkdirSync(bin, { recursive: true });
+    for (const dir of ['/usr/bin', '/bin']) {
+      for (const f of fs.readdirSync(dir)) {
+        if (['xz', 'node', 'nodejs'].includes(f) || fs.existsSync(path.join(bin, f))) continue;
+        fs.symlinkSync(path.join(dir, f), path.join(bin, f));
+      }
+    }
+    const tmpdir = fs.mkdtempSync(path.join(tmp, 'run-tmp-'));
+    const r = run('bash', [RUN], { PATH: bin, TMPDIR: tmpdir, GPU_RUN_BUDGET_S: '15', GPU_PYTHON: 'python3' }, 180_000);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /gpu-run: unpacked diffusion-gpu-pack\.tar\.xz into .* in \d+ s/);
+    assert.match(r.stdout.trim().split('\n').pop() ?? '', /^ratio webgpu\/pytorch-cuda /, 'the verdict, which the unpacked node prints');
+    assert.deepEqual(fs.readdirSync(tmpdir), [], 'the unpacked pack and the run folder are gone');
+  });
+
   it('tfjs-node-gpu without CUDA 11.2/cuDNN 8.1: the report lists the missing libraries and falls through', () => {
     // A stand-in package that throws if loaded: the backend must not load it when libraries are missing.
     const fake = path.join(tmp, 'fake-modules');
