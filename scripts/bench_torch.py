@@ -7,9 +7,11 @@ Run with Debian's torch: /usr/bin/python3 scripts/bench_torch.py [options]
   --device D          cpu (default), cuda or cuda:N: where the model, data and sampling run; on a GPU
                       the timings wait for the device (torch.cuda.synchronize) and "device" names it
   --batch B --train-steps N --warmup W --sample-images M --sample-steps S
+  --profile N         also print the N ops that take the most time in one more training step (self
+                      time on the device: GPU time on cuda), to set beside the webgpu kernel profile
   --count             only print {"params": ..., "names": [...]} (for the tests)
   --check FILE        load weights + inputs exported by tests/unet.spec.ts, print the forward output
-Prints one JSON object on stdout.
+Prints one JSON object on stdout (its last line).
 """
 import argparse
 import json
@@ -281,6 +283,39 @@ def sync(dev):
         torch.cuda.synchronize(dev)
 
 
+def profile_step(step, dev, top):
+    """Prints the `top` ops by self time in one training step (PyTorch's profiler; on cuda the GPU time
+    of the kernels each op launched). Never fails the benchmark: the profiler's API moves between
+    PyTorch versions, so a failure is printed and the timings stand."""
+    try:
+        import warnings
+        from torch.autograd import DeviceType
+        from torch.profiler import ProfilerActivity, profile
+
+        cuda = dev.type == "cuda"
+        with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
+            step()
+            sync(dev)
+
+        def self_us(e):
+            if not cuda:
+                return e.self_cpu_time_total
+            with warnings.catch_warnings():  # self_cuda_time_total is deprecated in newer versions
+                warnings.simplefilter("ignore")
+                v = getattr(e, "self_device_time_total", None)
+                return v if v is not None else e.self_cuda_time_total
+
+        # Ops only (the rows of CPU type); on cuda the kernel rows would count the same time again.
+        ops = sorted((e for e in prof.key_averages() if e.device_type == DeviceType.CPU), key=self_us, reverse=True)
+        total = sum(self_us(e) for e in ops)
+        print(f"ops of one training step ({sum(e.count for e in ops)} calls, {total / 1000:.1f} ms of {'GPU' if cuda else 'CPU'} self time):")
+        for e in ops[:top]:
+            if total > 0 and self_us(e) > 0:
+                print(f"  {e.key[:36]:36} x{e.count:<5} {self_us(e) / 1000:9.2f} ms {100 * self_us(e) / total:5.1f} %")
+    except Exception as ex:  # noqa: BLE001 - the profile is an extra; the timings above are the result
+        print(f"op profile failed: {ex!r}")
+
+
 def bench(c, a):
     dev = device_of(a.device)
     torch.manual_seed(0)
@@ -311,6 +346,8 @@ def bench(c, a):
         step()  # loss.item() waits for the step, as our loss read does
         sync(dev)
         times.append((time.perf_counter() - t0) * 1000)
+    if a.profile > 0:
+        profile_step(step, dev, a.profile)
     model.eval()
     sample_s = None
     if a.sample_images > 0:
@@ -349,6 +386,7 @@ def main():
     p.add_argument("--sample-images", type=int, default=64)
     p.add_argument("--sample-steps", type=int, default=50)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--profile", type=int, default=0)
     p.add_argument("--count", action="store_true")
     p.add_argument("--check", default=None)
     a = p.parse_args()

@@ -4,8 +4,9 @@
 // defined"), so lib/train_step.ts (loss.dataSync()) cannot train on webgpu there.
 // Built into the GPU pack (scripts/gpu-pack.sh) and run by its gpu-run.sh; also runs from the repo:
 //   DIFFUSION_BACKEND=cpu BENCH_QUICK=1 npx tsx scripts/gpu-pack-bench.ts
-// Prints the backend report, then one line `BENCH_RESULT {json}` (ms per training step, sampling
-// time, the plan, so that the PyTorch twin can run the same sizes: scripts/bench_torch.py).
+// Prints the backend report, the kernels of one profiled training step, then one line
+// `BENCH_RESULT {json}` (ms per training step, sampling time, the plan, so that the PyTorch twin can run
+// the same sizes: scripts/bench_torch.py).
 // BENCH_QUICK=1: tiny sizes (a smoke test; the numbers mean nothing).
 import * as tf from '@tensorflow/tfjs-core';
 import { formatBackendReport, initBackend } from '../lib/backend';
@@ -43,6 +44,38 @@ function asyncTrainStep(model: UNet, schedule: NoiseSchedule, rng: Rng) {
   };
 }
 
+interface KernelTotal {
+  name: string;
+  count: number;
+  ms: number;
+}
+
+/**
+ * Where a training step's time goes: one more step under tf.profile, its kernels summed by name,
+ * largest first (printed, and returned for BENCH_RESULT). On webgpu the times are GPU times from
+ * timestamp queries, which tfjs reports as 0 where the device lacks them: then the counts remain.
+ */
+async function kernelProfile(run: () => Promise<number>, top = 10): Promise<KernelTotal[]> {
+  const info = await tf.profile(run);
+  const byName = new Map<string, KernelTotal>();
+  // Only the backend's kernels: tfjs also records custom-gradient scopes and fused ops, whose time
+  // the kernels inside them already count.
+  const kernelsRun = info.kernels.filter((k) => tf.getKernel(k.name, tf.getBackend()) !== undefined);
+  for (const k of kernelsRun) {
+    const t = byName.get(k.name) ?? { name: k.name, count: 0, ms: 0 };
+    t.count += 1;
+    t.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    byName.set(k.name, t);
+  }
+  const all = [...byName.values()].sort((a, b) => b.ms - a.ms || b.count - a.count);
+  const total = all.reduce((s, k) => s + k.ms, 0);
+  console.log(`kernels of one training step (${kernelsRun.length} calls, ${total > 0 ? `${total.toFixed(1)} ms of kernel time` : 'no kernel times on this device'}):`);
+  for (const k of all.slice(0, top)) {
+    console.log(`  ${k.name.padEnd(28)} x${String(k.count).padEnd(5)} ${total > 0 ? `${k.ms.toFixed(2).padStart(9)} ms ${((100 * k.ms) / total).toFixed(1).padStart(5)} %` : ''}`);
+  }
+  return all.slice(0, top).map((k) => ({ ...k, ms: Math.round(k.ms * 1000) / 1000 }));
+}
+
 const median = (a: number[]) => {
   const s = [...a].sort((p, q) => p - q);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -69,6 +102,7 @@ async function main(): Promise<void> {
     times.push(performance.now() - t0);
   }
   const numTensorsGrowth = tf.memory().numTensors - tensorsBefore;
+  const kernels = await kernelProfile(() => step(x0));
   const sampler = new DDIMSampler(schedule);
   const t0 = performance.now();
   const imgs = sampler.sample(unetModel(model), [plan.sampleImages, S, S, plan.config.inChannels], { steps: plan.sampleSteps, rng });
@@ -99,6 +133,7 @@ async function main(): Promise<void> {
     sampleFinite: pixels.every((v) => Number.isFinite(v)),
     maxRssMb: process.resourceUsage().maxRSS / 1024,
     numTensorsGrowth,
+    kernels,
   };
   console.log(`BENCH_RESULT ${JSON.stringify(result)}`);
   x0.dispose();

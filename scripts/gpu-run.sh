@@ -7,7 +7,8 @@
 #
 # 1. what the machine has: GPU, Vulkan drivers (ICD files), the backend report of the course;
 # 2. the training/sampling benchmark of the reference UNet on DIFFUSION_BACKEND=webgpu (app/gpu-pack-bench.js);
-# 3. the same network, sizes and steps in PyTorch on CUDA (bench_torch.py --device cuda);
+# 3. the same network, sizes and steps in PyTorch on CUDA (bench_torch.py --device cuda), with its ops
+#    of one profiled step beside the webgpu kernels of one;
 # 4. webgpu kernels against the cpu backend (app/gpu-pack-check.js), when webgpu starts;
 # 5. a short lesson-05 training run (scripts/train.ts, GPU_RUN_TRAIN_STEPS steps, default 200) into a temp
 #    folder, when webgpu starts;
@@ -144,10 +145,11 @@ pj() { "$NODE" -e "const p = JSON.parse(process.argv[1]); console.log(typeof p['
 if run_for 180 5 "PyTorch CUDA benchmark"; then
   say "PyTorch on cuda (same config, batch $(pj batch), $(pj steps) timed steps, $(pj sampleImages) images x $(pj sampleSteps) DDIM steps) with $PY; at most $T s ..."
   timeout "$T" "$PY" "$PACK/bench_torch.py" --device cuda --config "$(pj config)" --batch "$(pj batch)" --warmup "$(pj warmup)" \
-    --train-steps "$(pj steps)" --sample-images "$(pj sampleImages)" --sample-steps "$(pj sampleSteps)" > "$TMP/torch.txt" 2>&1
+    --train-steps "$(pj steps)" --sample-images "$(pj sampleImages)" --sample-steps "$(pj sampleSteps)" --profile 10 > "$TMP/torch.txt" 2>&1
   TRC=$?
   TORCH_JSON="$(grep '^{' "$TMP/torch.txt" | tail -1)"
-  if [ -z "$TORCH_JSON" ]; then say "PyTorch CUDA benchmark failed (exit status $TRC):"; tail -n 5 "$TMP/torch.txt" | sed 's/^/  /'; fi
+  if [ -z "$TORCH_JSON" ]; then say "PyTorch CUDA benchmark failed (exit status $TRC):"; tail -n 5 "$TMP/torch.txt" | sed 's/^/  /'
+  else grep -A 10 '^ops of one training step\|^op profile failed' "$TMP/torch.txt" | sed 's/^/  /'; fi
 fi
 verdict full # now, so that a run stopped during the stages below still has it
 

@@ -99,11 +99,18 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
       DIFFUSION_BACKEND: 'wasm', DIFFUSION_WASM_THREADS: '1', BENCH_QUICK: '1', NODE_PATH: '',
     });
     assert.equal(r.status, 0, r.stderr);
-    const b = lastJson<{ backend: string; trainMs: number; lastLoss: number; sampleFinite: boolean; numTensorsGrowth: number; params: number }>(r.stdout, 'BENCH_RESULT ');
+    type Kernel = { name: string; count: number; ms: number };
+    const b = lastJson<{ backend: string; trainMs: number; lastLoss: number; sampleFinite: boolean; numTensorsGrowth: number; params: number; kernels: Kernel[] }>(r.stdout, 'BENCH_RESULT ');
     assert.equal(b.backend, 'wasm');
     assert.ok(b.trainMs > 0 && Number.isFinite(b.lastLoss), JSON.stringify(b));
     assert.equal(b.sampleFinite, true);
     assert.equal(b.numTensorsGrowth, 0, 'no tensor leaks per training step');
+    // The profile of one step: backend kernels only (no scopes such as 'unnamed scope'), largest first.
+    assert.ok(b.kernels.length > 0 && b.kernels.length <= 10, JSON.stringify(b.kernels));
+    for (const k of b.kernels) assert.ok(/^[A-Z][A-Za-z0-9]+$/.test(k.name) && k.count > 0 && k.ms >= 0, JSON.stringify(k));
+    assert.ok(b.kernels[0].ms > 0, 'the wasm backend times its kernels');
+    assert.deepEqual(b.kernels.map((k) => k.ms), [...b.kernels.map((k) => k.ms)].sort((x, y) => y - x));
+    assert.match(r.stdout, /kernels of one training step \(\d+ calls, [\d.]+ ms of kernel time\):/);
   });
 
   it('the packed train.js trains lesson 05 for 2 steps from the packed data cache (wasm) and writes its checkpoints', () => {
@@ -228,6 +235,7 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     const out = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, out);
     assert.match(out, /gpu-run: webgpu: [\d.]+ ms\/step .*tensors \+0, WebGPU adapter: llvmpipe/);
+    assert.match(out, /kernels of one training step \(\d+ calls, no kernel times on this device\):\n {4}Multiply +x\d+/, 'llvmpipe has no timestamp queries: kernel counts only');
     assert.match(out, /ok {3}UNet forward \+ backward/);
     assert.doesNotMatch(out, /^ {2}FAIL/m);
     assert.match(out, /2 steps in [\d.]+ s/);

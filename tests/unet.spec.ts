@@ -243,6 +243,25 @@ describe('UNet', function () {
   });
 });
 
+(hasTorch ? describe : describe.skip)('scripts/bench_torch.py --profile', () => {
+  it("prints the ops of one profiled training step, largest first, and keeps the JSON result last", function () {
+    this.timeout(120000);
+    const cfg = resolveUNetConfig(referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }));
+    const out = execFileSync(PY, [BENCH_TORCH, '--config', JSON.stringify(cfg), '--batch', '2', '--warmup', '1', '--train-steps', '1', '--sample-images', '0', '--profile', '5']).toString();
+    const lines = out.trim().split('\n');
+    const head = lines.findIndex((l) => /^ops of one training step \(\d+ calls, [\d.]+ ms of CPU self time\):$/.test(l));
+    assert.ok(head >= 0, out);
+    const rows = lines.slice(head + 1, -1).map((l) => /^ {2}(\S+) +x(\d+) +([\d.]+) ms +([\d.]+) %$/.exec(l));
+    assert.ok(rows.length === 5 && rows.every((r) => r !== null), out);
+    const ms = rows.map((r) => Number(r![3]));
+    assert.deepEqual(ms, [...ms].sort((a, b) => b - a));
+    assert.ok(rows.some((r) => r![1] === 'aten::convolution_backward'), out);
+    const net = new UNet(cfg);
+    assert.equal(JSON.parse(lines[lines.length - 1]).params, net.paramCount);
+    net.dispose();
+  });
+});
+
 describe('UNet memory', () => {
   it('disposing the parameters frees every tensor the model created', () => {
     const before = tf.memory().numTensors;
