@@ -7,6 +7,7 @@ import '../lib/tfjs_setup';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '../lib/random';
 import { loadAddon, registerNativeBackend } from '../lib/native';
+import { groupNorm } from '../lib/unet/group_norm';
 
 const TOL = 1e-4; // float32: the backends sum in different orders
 
@@ -235,6 +236,33 @@ describe('native oneDNN backend', function () {
       });
     }
   }
+
+  // GroupNorm(+SiLU) runs as two native kernels on onednn and as composed ops on cpu (lib/unet/group_norm.ts).
+  for (const silu of [false, true]) {
+    for (const [shape, groups] of [[[2, 5, 3, 8], 4], [[3, 4, 4, 6], 3], [[1, 7, 5, 4], 1], [[2, 3, 3, 16], 16], [[8, 28, 28, 32], 8]] as Array<[number[], number]>) {
+      it(`groupNorm${silu ? '+SiLU' : ''} of [${shape}] in ${groups} groups: value and grads of x, gamma, beta`, async () => {
+        const c = shape[3];
+        // Off-centre, scaled x and gamma/beta away from 1/0, so that every term of the gradient counts.
+        const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => groupNorm(tf.add(tf.mul(x, 3), 2) as tf.Tensor4D, tf.add(tf.mul(g, 0.3), 1), b, groups, 1e-5, silu);
+        await assertElementwiseRan(() => compare(`groupNorm silu=${silu} [${shape}]`, f as Fn, [arr(...shape), arr(c), arr(c)], shape));
+      });
+    }
+  }
+
+  it('groupNorm on onednn is one native kernel call, its gradient one more', async () => {
+    await tf.setBackend('onednn');
+    const x = tf.randomNormal([2, 4, 4, 8]) as tf.Tensor4D;
+    const [g, b] = [tf.ones([8]), tf.zeros([8])];
+    const calls = addon().elementwiseCalls();
+    const y = groupNorm(x, g, b, 4, 1e-5, true);
+    assert.equal(addon().elementwiseCalls() - calls, 1, 'the forward pass ran other native kernels than the fused one');
+    const dy = tf.onesLike(y);
+    const before = addon().elementwiseCalls();
+    const [dx] = tf.grads((xs: tf.Tensor) => groupNorm(xs as tf.Tensor4D, g, b, 4, 1e-5, true))([x], dy);
+    assert.equal(addon().elementwiseCalls() - before, 2, 'forward and backward: one native call each');
+    tf.dispose([x, g, b, y, dy, dx]);
+    await tf.setBackend('cpu');
+  });
 
   it('sigmoid of extreme inputs stays in [0, 1] and matches cpu', async () => {
     const xs = [-1e4, -200, -88.5, -87, -20, -1e-3, 0, 1e-3, 20, 87, 88.5, 200, 1e4];

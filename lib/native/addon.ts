@@ -15,6 +15,10 @@ export interface OnednnAddon {
   reduceSum(heap: ArrayBuffer, xOff: number, yOff: number, dims: Int32Array, reduce: Int32Array, scale: number): void;
   /** out = a (op) b with broadcasting; op 0 add, 1 sub, 2 mul, 3 div; shapes padded to out's rank. */
   binary(heap: ArrayBuffer, op: number, aOff: number, aDims: Int32Array, bOff: number, bDims: Int32Array, outOff: number, outDims: Int32Array): void;
+  /** GroupNorm (+ SiLU when silu is 1) of x, dims [batch, pixels, channels]; writes y and per (image, group) mean and 1/std. */
+  groupNorm(heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, rstdOff: number, dims: Int32Array, groups: number, eps: number, silu: number): void;
+  /** Its gradients for dOut: dx, dgamma, dbeta (native/src/group_norm.h). */
+  groupNormGrad(heap: ArrayBuffer, dOutOff: number, xOff: number, gammaOff: number, betaOff: number, meanOff: number, rstdOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, dims: Int32Array, groups: number, silu: number): void;
   /** y = op(x) over n floats; op 0 sigmoid, 1 square, 2 rsqrt, 3 neg (native/src/elementwise.h). */
   unary(heap: ArrayBuffer, op: number, xOff: number, yOff: number, n: number): void;
   /** Gradient of nearest-neighbour resize, NHWC; dims [batch, dyPixels, xPixels, depth]; src: input pixel of each dy pixel. */

@@ -1,9 +1,9 @@
 // The 'onednn' tfjs backend: the wasm backend (its heap, its memory management, all its kernels)
 // with the hot training kernels replaced by native code working in place on the wasm heap: conv2d,
 // fused conv2d and both conv gradients, matMul (oneDNN's AVX-512 code), and sums/means and
-// broadcasting add/sub/mul/div, sigmoid/square/rsqrt/neg, the nearest-resize gradient and
-// concat/split (plain C++, where wasm is slow; large ones split across threads), and zero-copy
-// Identity/Cast.
+// broadcasting add/sub/mul/div, sigmoid/square/rsqrt/neg, the nearest-resize gradient,
+// concat/split and GroupNorm(+SiLU) forward and backward (plain C++, where wasm is slow; large ones
+// split across threads), and zero-copy Identity/Cast.
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -15,6 +15,7 @@ import { meanConfig, sumConfig } from './reduce_kernels';
 import { binaryConfigs } from './binary_kernels';
 import { copyConfigs } from './copy_kernels';
 import { unaryConfigs } from './unary_kernels';
+import { groupNormConfigs } from './group_norm_kernel';
 
 export const NATIVE_BACKEND = 'onednn';
 // Below wasm (2), so importing this never changes which backend tf.ready() picks by itself.
@@ -46,6 +47,8 @@ function nativeKernels(addon: OnednnAddon): KernelConfig[] {
     ...binaryConfigs(addon, wasmKernel),
     ...copyConfigs(addon, wasmKernel),
     ...unaryConfigs(addon, wasmKernel),
+    // DIFFUSION_NATIVE_GROUPNORM=0: GroupNorm from composed ops again (to compare, or to rule it out).
+    ...(process.env.DIFFUSION_NATIVE_GROUPNORM === '0' ? [] : groupNormConfigs(addon)),
   ];
 }
 

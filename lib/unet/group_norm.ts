@@ -5,7 +5,11 @@
 // autodiff of the composed ops keeps about ten full-size intermediates per norm alive until the
 // backward pass, which put a batch-64 training step of the reference UNet past the 4 GB wasm heap.
 // The custom gradient keeps only x and the per-group mean and 1/std, and recomputes the rest.
+// On the onednn backend both passes are native kernels (lib/native/group_norm_kernel.ts) that read and
+// write the activation a few times instead of once per composed op.
 import * as tf from '@tensorflow/tfjs-core';
+import { GROUP_NORM, GROUP_NORM_GRAD } from '../native/group_norm_kernel';
+import type { GroupNormAttrs } from '../native/group_norm_kernel';
 import { ParamStore } from '../params';
 
 export class GroupNorm {
@@ -36,6 +40,7 @@ export function groupNorm(
   eps = 1e-5,
   silu = false,
 ): tf.Tensor4D {
+  if (tf.getKernel(GROUP_NORM, tf.getBackend()) !== undefined) return fusedGroupNorm(x, gamma, beta, { groups, eps, silu });
   const [b, h, w, c] = x.shape;
   const grouped = [b, h, w, groups, c / groups];
   const axes = [1, 2, 4];
@@ -69,6 +74,25 @@ export function groupNorm(
         // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), means over each group's elements.
         const dx = tf.mul(r, tf.sub(tf.sub(dXhat, tf.mean(dXhat, axes, true)), tf.mul(xhatG, tf.mean(tf.mul(dXhat, xhatG), axes, true))));
         return [tf.reshape(dx, [b, h, w, c]), dGamma, dBeta];
+      },
+    };
+  });
+  return op(x, gamma, beta) as tf.Tensor4D;
+}
+
+/** The same op through the backend's own GroupNorm kernels (registered by the onednn backend). */
+function fusedGroupNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, attrs: GroupNormAttrs): tf.Tensor4D {
+  const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xIn, g, bt] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const [y, mean, rstd] = run(GROUP_NORM, { x: xIn, gamma: g, beta: bt });
+    save([xIn, g, bt, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs, bs, m, r] = saved;
+        return run(GROUP_NORM_GRAD, { dy, x: xs, gamma: gs, beta: bs, mean: m, rstd: r });
       },
     };
   });

@@ -12,6 +12,7 @@
 #include "conv.h"
 #include "binary.h"
 #include "elementwise.h"
+#include "group_norm.h"
 #include "matmul.h"
 #include "reduce.h"
 
@@ -28,8 +29,8 @@ void check(napi_env env, napi_status s, const char* what) {
 }
 
 struct Args {
-  napi_value v[8];
-  size_t n = 8;
+  napi_value v[16];
+  size_t n = 16;
 };
 
 Args getArgs(napi_env env, napi_callback_info info, size_t need) {
@@ -227,6 +228,49 @@ napi_value ReduceSum(napi_env env, napi_callback_info info) {
   });
 }
 
+GroupNormShape groupNormShape(napi_env env, napi_value dimsV, napi_value groupsV, const char* kernel) {
+  std::vector<int64_t> d = getDims(env, dimsV, "dims");
+  if (d.size() != 3) throw JsError(std::string("onednn addon: ") + kernel + ": dims must be [batch, pixels, channels]");
+  GroupNormShape s{d[0], d[1], d[2], getInt(env, groupsV, "groups")};
+  if (s.groups <= 0 || s.channels % s.groups != 0)
+    throw JsError(std::string("onednn addon: ") + kernel + ": " + std::to_string(s.channels) + " channels not divisible by " + std::to_string(s.groups) + " groups");
+  if (s.batch * s.pixels == 0) throw JsError(std::string("onednn addon: ") + kernel + " of an empty tensor");
+  return s;
+}
+
+// groupNorm(heap, xOff, gammaOff, betaOff, yOff, meanOff, rstdOff, dims [batch, pixels, channels], groups, eps, silu)
+napi_value GroupNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, "groupNorm", [&]() -> napi_value {
+    Args a = getArgs(env, info, 11);
+    Heap heap = getHeap(env, a.v[0]);
+    GroupNormShape s = groupNormShape(env, a.v[7], a.v[8], "groupNorm");
+    const int64_t n = s.batch * s.pixels * s.channels, stats = s.batch * s.groups;
+    countElementwiseCall();
+    groupNormForward(s, heap.floats(getInt(env, a.v[1], "x"), n, "x"), heap.floats(getInt(env, a.v[2], "gamma"), s.channels, "gamma"),
+                     heap.floats(getInt(env, a.v[3], "beta"), s.channels, "beta"), float(getDouble(env, a.v[9], "eps")), getInt(env, a.v[10], "silu") != 0,
+                     heap.floats(getInt(env, a.v[4], "y"), n, "y"), heap.floats(getInt(env, a.v[5], "mean"), stats, "mean"),
+                     heap.floats(getInt(env, a.v[6], "rstd"), stats, "rstd"));
+    return undefinedValue(env);
+  });
+}
+
+// groupNormGrad(heap, dOutOff, xOff, gammaOff, betaOff, meanOff, rstdOff, dxOff, dgammaOff, dbetaOff, dims, groups, silu)
+napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, "groupNormGrad", [&]() -> napi_value {
+    Args a = getArgs(env, info, 13);
+    Heap heap = getHeap(env, a.v[0]);
+    GroupNormShape s = groupNormShape(env, a.v[10], a.v[11], "groupNormGrad");
+    const int64_t n = s.batch * s.pixels * s.channels, stats = s.batch * s.groups;
+    countElementwiseCall();
+    groupNormBackward(s, heap.floats(getInt(env, a.v[1], "dOut"), n, "dOut"), heap.floats(getInt(env, a.v[2], "x"), n, "x"),
+                      heap.floats(getInt(env, a.v[3], "gamma"), s.channels, "gamma"), heap.floats(getInt(env, a.v[4], "beta"), s.channels, "beta"),
+                      heap.floats(getInt(env, a.v[5], "mean"), stats, "mean"), heap.floats(getInt(env, a.v[6], "rstd"), stats, "rstd"),
+                      getInt(env, a.v[12], "silu") != 0, heap.floats(getInt(env, a.v[7], "dx"), n, "dx"),
+                      heap.floats(getInt(env, a.v[8], "dgamma"), s.channels, "dgamma"), heap.floats(getInt(env, a.v[9], "dbeta"), s.channels, "dbeta"));
+    return undefinedValue(env);
+  });
+}
+
 // binary(heap, op, aOff, aDims, bOff, bDims, outOff, outDims); dims left-padded to the same rank.
 napi_value Binary(napi_env env, napi_callback_info info) {
   return guarded(env, "binary", [&]() -> napi_value {
@@ -374,6 +418,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchMatMul", nullptr, BatchMatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNormGrad", nullptr, GroupNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"resizeNearestGrad", nullptr, ResizeNearestGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"elementwiseCalls", nullptr, ElementwiseCalls, nullptr, nullptr, nullptr, napi_default, nullptr},
