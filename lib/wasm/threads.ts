@@ -22,9 +22,8 @@ export async function registerThreadedWasm(threads: number): Promise<number> {
   const out = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
   const factory = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.js')) as (cfg: object) => Promise<EmscriptenModule>;
   const { wasmWorkerContents } = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
-  const workerPath = path.join(os.tmpdir(), `tfjs-wasm-pthread-worker-${tf.version_core}.js`);
   // As tfjs does for its blob: the source is a template literal whose '\n' escapes must survive.
-  fs.writeFileSync(workerPath, wasmWorkerContents.replace(/\n/g, '\\n'));
+  const workerPath = writePrivateWorker(wasmWorkerContents.replace(/\n/g, '\\n'));
   const osMod = require('os') as { cpus: typeof os.cpus }; // the real module object (patchable)
   const realCpus = osMod.cpus;
   osMod.cpus = () => [...realCpus(), ...realCpus()];
@@ -59,6 +58,28 @@ export async function registerThreadedWasm(threads: number): Promise<number> {
     return backend;
   }, 3);
   return threads;
+}
+
+/**
+ * Writes the pthread worker's source where no other user can have put or changed it, and returns its path.
+ * Emscripten executes this file in every worker, so it must never come from a shared directory such as /tmp
+ * under a predictable name (another local user could plant code there, or a symlink that the write follows).
+ * mkdtemp makes a fresh directory with mode 0700 that only this process knows; the file is created with
+ * O_EXCL | O_NOFOLLOW, so even a file or link planted inside it is refused rather than used. The folder is
+ * removed when the process exits (the workers have read the file by then).
+ */
+export function writePrivateWorker(source: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffusion-wasm-'));
+  const file = path.join(dir, 'pthread-worker.js');
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, source);
+  } finally {
+    fs.closeSync(fd);
+  }
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return file;
 }
 
 export { getThreadsCount };
