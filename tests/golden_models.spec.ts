@@ -1,0 +1,194 @@
+// Every shipped checkpoint, loaded as the lessons load it, computes the same output on a fixed input
+// as it did when these goldens were taken (tests/fixtures/golden_models.json, written before the
+// library's redesign with GOLDEN_WRITE=1). The check is on two numbers per output: the sum of |y|
+// and a fixed pseudo-random weighting of y (a plain sum could cancel), within 1e-5 of sum |y|.
+// Independent reference: the outputs of the code as it was when the checkpoints were trained.
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../lib/backend';
+import { Rng } from '../lib/random';
+import { loadUNetCheckpoint } from '../lib/checkpoint/unet_checkpoint';
+import { UNet, GroundedCondition } from '../lib/unet/unet';
+import { loadNoisyClassifier } from '../lib/guidance/noisy_classifier';
+import { loadMlm } from '../lib/imagen/mlm';
+import { loadClip } from '../lib/clip/checkpoint';
+import { loadPrior } from '../lib/dalle2/checkpoint';
+import { loadAutoencoder } from '../lib/latent/train_autoencoder';
+import { loadGligen } from '../lib/gligen/model';
+import { loadClassifier } from '../lib/metrics/classifier';
+
+const ROOT = path.join(__dirname, '..');
+const GOLDEN = path.join(__dirname, 'fixtures', 'golden_models.json');
+const ckpt = (...p: string[]) => path.join(ROOT, 'checkpoints', ...p);
+const CAPTIONS = ['a small red circle at the top left', 'a big blue square'];
+
+type Stats = { abs: number; dot: number; n: number };
+
+/** sum |y| and sum y * w for a fixed w in [-1, 1) (seeded), in float64. */
+async function stats(t: tf.Tensor): Promise<Stats> {
+  const y = await t.data();
+  const w = new Rng(99);
+  let abs = 0;
+  let dot = 0;
+  for (let i = 0; i < y.length; i++) {
+    abs += Math.abs(y[i]);
+    dot += y[i] * (2 * w.uniform() - 1);
+  }
+  return { abs, dot, n: y.length };
+}
+
+/** The condition a UNet of this config needs, from fixed seeded inputs (built generically from the config). */
+function fixedCondition(unet: UNet, b: number, rng: Rng): GroundedCondition {
+  const c = unet.config;
+  const cond: GroundedCondition = {};
+  if (c.numClasses !== undefined) cond.classLabels = Array.from({ length: b }, (_, i) => (i === b - 1 ? c.numClasses! : i % c.numClasses!));
+  if (c.condChannels !== undefined) cond.concat = rng.normalTensor([b, c.imageSize, c.imageSize, c.condChannels]) as tf.Tensor4D;
+  if (c.text !== undefined) cond.text = CAPTIONS.slice(0, b);
+  else if (c.contextDim !== undefined) {
+    cond.context = rng.normalTensor([b, 3, c.contextDim]) as tf.Tensor3D;
+    cond.contextMask = tf.tensor2d([1, 1, 0, 1, 0, 0].slice(0, 3 * b), [b, 3]);
+  }
+  if (c.vectorDim !== undefined) cond.vector = rng.normalTensor([b, c.vectorDim]) as tf.Tensor2D;
+  if (c.grounding !== undefined) {
+    cond.grounding = rng.normalTensor([b, 2, c.grounding.inputDim]) as tf.Tensor3D;
+    cond.groundingMask = tf.tensor2d([1, 1, 1, 0].slice(0, 2 * b), [b, 2]);
+  }
+  return cond;
+}
+
+/** Images in [-1, 1]: clipped normal noise. */
+function noiseImages(rng: Rng, shape: [number, number, number, number]): tf.Tensor4D {
+  return tf.tidy(() => tf.clipByValue(rng.normalTensor(shape), -1, 1) as tf.Tensor4D);
+}
+
+async function unetOutput(unet: UNet): Promise<Record<string, Stats>> {
+  const rng = new Rng(7);
+  const c = unet.config;
+  const x = rng.normalTensor([2, c.imageSize, c.imageSize, c.inChannels]) as tf.Tensor4D;
+  const cond = fixedCondition(unet, 2, rng);
+  const y = unet.apply(x, [17, 731], cond);
+  const out = { out: await stats(y) };
+  tf.dispose([x, y, ...Object.values(cond).filter((v): v is tf.Tensor => v instanceof tf.Tensor)]);
+  unet.dispose();
+  return out;
+}
+
+const UNETS: Record<string, string[]> = {
+  '05/model': ['05', 'model.safetensors'],
+  '07/model': ['07', 'model.safetensors'],
+  '08/sr3': ['08', 'sr3.safetensors'],
+  '08/regression': ['08', 'regression.safetensors'],
+  '09/inpaint': ['09', 'inpaint.safetensors'],
+  '10/model': ['10', 'model.safetensors'],
+  '11/base': ['11', 'base', 'model.safetensors'],
+  '11/sr': ['11', 'sr', 'model.safetensors'],
+  '12/decoder': ['12', 'decoder', 'model.safetensors'],
+  '13/ldm-text': ['13', 'ldm-text', 'model.safetensors'],
+  '13/ldm-layout': ['13', 'ldm-layout', 'model.safetensors'],
+};
+
+/** Each shipped model's outputs on fixed inputs. */
+const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
+  ...Object.fromEntries(Object.entries(UNETS).map(([id, p]) => [id, () => unetOutput(loadUNetCheckpoint(ckpt(...p)))])),
+  '14/gligen': () => unetOutput(loadGligen(ckpt('14', 'gligen.safetensors'))),
+  '06/noisy_classifier': async () => {
+    const m = loadNoisyClassifier(ckpt('06', 'noisy_classifier.safetensors'));
+    const x = new Rng(7).normalTensor([2, 28, 28, 1]) as tf.Tensor4D;
+    const y = m.logits(x, [17, 731]);
+    const out = { logits: await stats(y) };
+    tf.dispose([x, y]);
+    m.dispose();
+    return out;
+  },
+  '11/text_encoder': async () => {
+    const m = loadMlm(ckpt('11', 'text_encoder.safetensors'));
+    const y = m.logits(m.encoder.tokenizer.encodeBatch(CAPTIONS, { warn: false }));
+    const out = { logits: await stats(y) };
+    y.dispose();
+    m.dispose();
+    return out;
+  },
+  '12/clip': async () => {
+    const m = loadClip(ckpt('12', 'clip.safetensors'));
+    const s = m.config.imageSize;
+    const x = noiseImages(new Rng(7), [2, s, s, 3]);
+    const [ti, ii] = [m.encodeText(CAPTIONS), m.encodeImages(x)];
+    const out = { text: await stats(ti), images: await stats(ii) };
+    tf.dispose([x, ti, ii]);
+    m.dispose();
+    return out;
+  },
+  '12/prior': async () => {
+    const p = loadPrior(ckpt('12', 'prior.safetensors'));
+    const rng = new Rng(7);
+    const e = p.config.embedDim;
+    const [z, text] = [rng.normalTensor([2, e]) as tf.Tensor2D, rng.normalTensor([2, e]) as tf.Tensor2D];
+    const y = p.apply(z, [17, 731], text);
+    const out = { out: await stats(y) };
+    tf.dispose([z, text, y]);
+    p.dispose();
+    return out;
+  },
+  '13/autoencoder': async () => {
+    const { ae } = loadAutoencoder(ckpt('13', 'autoencoder.safetensors'));
+    const s = ae.config.imageSize;
+    const rng = new Rng(7);
+    const x = noiseImages(rng, [2, s, s, ae.config.imageChannels]);
+    const post = ae.encode(x);
+    const dec = ae.decode(post.mean);
+    const out = { mean: await stats(post.mean), logvar: await stats(post.logvar), decoded: await stats(dec) };
+    tf.dispose([x, post.mean, post.logvar, dec]);
+    ae.dispose();
+    return out;
+  },
+  'classifier': async () => {
+    const { model } = loadClassifier(ckpt('classifier'));
+    const x = noiseImages(new Rng(7), [2, 28, 28, 1]);
+    const [f, l] = [model.features(x), model.logits(x)];
+    const out = { features: await stats(f), logits: await stats(l) };
+    tf.dispose([x, f, l]);
+    model.dispose();
+    return out;
+  },
+};
+
+describe('shipped models: the same outputs as when the goldens were taken', function () {
+  this.timeout(300_000);
+  const write = process.env.GOLDEN_WRITE === '1';
+  const golden: Record<string, Record<string, Stats>> = fs.existsSync(GOLDEN) ? JSON.parse(fs.readFileSync(GOLDEN, 'utf8')) : {};
+  before(async () => {
+    await initBackend();
+  });
+  after(() => {
+    if (write) fs.writeFileSync(GOLDEN, JSON.stringify(golden, null, 1) + '\n');
+  });
+
+  it('has a golden for every shipped model', () => {
+    if (write) return;
+    assert.deepEqual(Object.keys(golden).sort(), Object.keys(MODELS).sort());
+  });
+
+  for (const [id, run] of Object.entries(MODELS)) {
+    it(id, async () => {
+      const before = tf.memory().numTensors;
+      const got = await run();
+      assert.equal(tf.memory().numTensors, before, 'tensors left behind');
+      if (write) {
+        golden[id] = got;
+        return;
+      }
+      const want = golden[id];
+      assert.ok(want, `no golden for ${id}`);
+      assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort());
+      for (const k of Object.keys(want)) {
+        const [g, w] = [got[k], want[k]];
+        assert.equal(g.n, w.n, `${id} ${k}: output size`);
+        const tol = 1e-5 * w.abs;
+        assert.ok(Math.abs(g.abs - w.abs) <= tol, `${id} ${k}: sum |y| ${g.abs} vs golden ${w.abs}`);
+        assert.ok(Math.abs(g.dot - w.dot) <= tol, `${id} ${k}: weighted sum ${g.dot} vs golden ${w.dot}`);
+      }
+    });
+  }
+});
