@@ -10,6 +10,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { repoRoot } from '../lib/runtime/repo_root';
 
 export const CACHE_FORMAT_VERSION = 1;
 const MAGIC = Buffer.from('DFDSCACH', 'ascii');
@@ -54,16 +55,7 @@ export function cacheDir(override?: string): string {
   return path.join(repoRoot(), '.cache', 'datasets');
 }
 
-/** The folder holding this course's package.json (walks up, so it works through symlinks too). */
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'datasets'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
+export { repoRoot };
 
 export function cacheFileName(dataset: string, split: string): string {
   return `${dataset}-${split}.v${CACHE_FORMAT_VERSION}.bin`;

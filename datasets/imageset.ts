@@ -1,7 +1,7 @@
 // The in-memory image data set shared by every loader, and the two ways lessons consume it:
 // a float tensor of chosen images, and seeded mini-batches.
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 
 /** Images stored as uint8 NHWC (0-255) with one uint8 label per image. */
 export interface ImageSet {

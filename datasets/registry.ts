@@ -1,6 +1,6 @@
 // One entry point for every data set by name, so notebooks and scripts can take the name as a
 // parameter. Image sets come back as ImageSet; 2-D toys as PointSet.
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { LoadOptions } from './cached-loader';
 import { FASHION_MNIST_SPEC, loadFashionMnist } from './fashion-mnist';
 import { ImageSet } from './imageset';

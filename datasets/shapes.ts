@@ -6,7 +6,7 @@
 // the recorded box (the cell, in [0, 1] coordinates) is exactly the tight box of its pixels. Cells
 // never overlap and keep a 1-pixel gap, so no object hides another. Item i of seed s depends only on
 // (s, i), so any item can be regenerated alone.
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { Box } from './boxes';
 import { ImageSet } from './imageset';
 

@@ -1,7 +1,7 @@
 // Seeded 2-D toy distributions, the standard test beds for diffusion on points. Each is scaled so
 // both coordinates have a standard deviation near 1 (between 0.8 and 1.2), matching the unit-variance
 // noise the forward process adds. All randomness comes from the Rng passed in.
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 
 export const TOY_NAMES = [
   'swiss-roll', 'two-moons', '8-gaussians', 'checkerboard', 'circles', 'spirals', '25-gaussians',

@@ -2,21 +2,21 @@
 // For each backend (in its own process: tfjs backends and variables cannot be switched cleanly
 // mid-process) it times (a) a training step at batch 64 on 28x28 (warm-up, then the median of N),
 // (b) sampling 64 images with 50 DDIM steps; then runs scripts/bench_torch.py with the same thread
-// count. Prints ms/step, images/s, achieved GFLOP/s (analytic, lib/unet/flops.ts), peak RSS, and
+// count. Prints ms/step, images/s, achieved GFLOP/s (analytic, lib/eval/unet_flops.ts), peak RSS, and
 // ends with one `ratio <backend>/pytorch train=<x> sample=<y>` line per backend, the default last.
 // BENCH_QUICK=1: tiny sizes (a smoke test). The pure-JS cpu backend gets a reduced measurement.
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendName, formatBackendReport, initBackend } from '../lib/backend';
-import { Rng } from '../lib/random';
-import { DDIMSampler } from '../lib/samplers/ddim';
-import { unetModel } from '../lib/samplers/types';
-import { linearSchedule } from '../lib/schedule';
-import { makeTrainStep } from '../lib/train_step';
-import { referenceUNetConfig, UNetConfig } from '../lib/unet/config';
-import { unetFlops } from '../lib/unet/flops';
-import { UNet } from '../lib/unet/unet';
+import { BackendName, formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { Rng } from '../lib/core/random';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { unetModel } from '../lib/core/samplers/types';
+import { linearSchedule } from '../lib/core/schedule';
+import { makeTrainStep } from '../lib/core/train/train_step';
+import { referenceUNetConfig, UNetConfig } from '../lib/core/unet/config';
+import { unetFlops } from '../lib/eval/unet_flops';
+import { UNet } from '../lib/core/unet/unet';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PY = process.env.BENCH_PYTHON ?? '/usr/bin/python3';

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch mirror of lib/unet (same layers, widths, norms, attention, parameter names) as a yardstick.
+"""PyTorch mirror of lib/core/unet (same layers, widths, norms, attention, parameter names) as a yardstick.
 
 Run with Debian's torch: /usr/bin/python3 scripts/bench_torch.py [options]
-  --config JSON       UNetConfig as lib/unet/config.ts resolves it (default: the reference config)
+  --config JSON       UNetConfig as lib/core/unet/config.ts resolves it (default: the reference config)
   --threads N         torch.set_num_threads(N) (default 1: tfjs wasm runs one thread under Node)
   --device D          cpu (default), cuda or cuda:N: where the model, data and sampling run; on a GPU
                       the timings wait for the device (torch.cuda.synchronize) and "device" names it
@@ -210,7 +210,7 @@ def linear_alphas_cumprod(T=1000):
 
 
 def ddim_sample(model, shape, steps, abar, gen):
-    """DDIM, eta = 0, trailing spacing, x0 clipped to [-1, 1]: as lib/samplers/ddim.ts."""
+    """DDIM, eta = 0, trailing spacing, x0 clipped to [-1, 1]: as lib/core/samplers/ddim.ts."""
     T = abar.shape[0]
     dev = abar.device
     ts = [round(T - i * T / steps) - 1 for i in range(steps)]

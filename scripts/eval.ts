@@ -50,18 +50,18 @@
 //
 // Lessons 10-14 (text, latent, grounding): flags in scripts/eval_text.ts; lesson 15 (synthetic data for a
 // classifier and a detector): flags in scripts/eval_apps.ts.
-import { formatBackendReport, initBackend } from '../lib/backend';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { compareSamplers, disposeResults, formatResultsTable, lesson05CheckpointPath, lesson05Schedule, loadLesson05Model, parseSamplerSpecs, resultRecord, SamplerSpec } from '../lib/eval/lesson05';
-import { unetModel } from '../lib/samplers/types';
+import { unetModel } from '../lib/core/samplers/types';
 import { disposeSweep, formatSweepTable, guidanceSchedule, guidanceSweep, lesson06ClassifierPath, lesson07CheckpointPath, loadLesson06Classifier, loadLesson07Model, sweepRecord } from '../lib/eval/guidance_sweep';
-import { NoisyClassifier } from '../lib/guidance/noisy_classifier';
-import { SAMPLER_NAMES, SamplerName } from '../lib/samplers/index';
-import { UNet } from '../lib/unet/unet';
+import { NoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
+import { SAMPLER_NAMES, SamplerName } from '../lib/core/samplers/index';
+import { UNet } from '../lib/core/unet/unet';
 import { disposeSrResult, evaluateSuperResolution, formatSrTable, lesson08Paths, SrEvalResult, srRecord } from '../lib/eval/lesson08';
 import { disposeInpaintResult, evaluateInpainting, formatInpaintTable, inpaintRecord, lesson09CheckpointPath } from '../lib/eval/lesson09';
-import { loadInpaintModel } from '../lib/inpaint/conditional';
-import { MASK_KINDS, MaskKind } from '../lib/inpaint/masks';
-import { loadSrModel } from '../lib/sr/model';
+import { loadInpaintModel } from '../lib/methods/inpaint/conditional';
+import { MASK_KINDS, MaskKind } from '../lib/methods/inpaint/masks';
+import { loadSrModel } from '../lib/methods/sr/model';
 import { fileFlag, intFlag, LessonEval, UsageError, walkFlags } from './eval_flags';
 import { APP_EVALS } from './eval_apps';
 import { TEXT_EVALS } from './eval_text';

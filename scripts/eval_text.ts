@@ -11,15 +11,15 @@
 //   13  latent diffusion           --guidance W [3] --no-glide (skip the pixel-space comparison)       [n 100, steps 25]
 //   14  GLIGEN box grounding       --guidance W [3] --checkpoint FILE                                  [n 100, steps 25]
 import * as fs from 'fs';
-import { Clip, lesson12ClipPath, loadClip } from '../lib/clip/index';
+import { Clip, lesson12ClipPath, loadClip } from '../lib/methods/clip/index';
 import { disposeTextToImageResult, TextToImageResult } from '../lib/eval/text_to_image';
 import { runLesson10 } from '../lib/eval/lesson10';
 import { runLesson11 } from '../lib/eval/lesson11';
 import { runLesson12 } from '../lib/eval/lesson12';
 import { runLesson13 } from '../lib/eval/lesson13';
 import { runLesson14 } from '../lib/eval/lesson14';
-import { NOISE_AUG_BUCKETS } from '../lib/imagen/noise_aug';
-import { lesson10CheckpointPath } from '../lib/text/glide';
+import { NOISE_AUG_BUCKETS } from '../lib/methods/imagen/noise_aug';
+import { lesson10CheckpointPath } from '../lib/methods/text/glide';
 import { fileFlag, intFlag, LessonEval, scaleList, UsageError, walkFlags } from './eval_flags';
 
 /** The course's CLIP-like model (lesson 12) for the CLIP score; null (with a note) when not trained yet. */

@@ -1,7 +1,7 @@
 // The training/sampling benchmark of scripts/bench.ts for one backend, written so that it also runs on
 // WebGPU under Node: it reads the loss with `await loss.data()`. tfjs-webgpu's synchronous read
 // (dataSync) copies through an OffscreenCanvas, which Node does not have ("OffscreenCanvas is not
-// defined"), so lib/train_step.ts (loss.dataSync()) cannot train on webgpu there.
+// defined"), so lib/core/train/train_step.ts (loss.dataSync()) cannot train on webgpu there.
 // Built into the GPU pack (scripts/gpu-pack.sh) and run by its gpu-run.sh; also runs from the repo:
 //   DIFFUSION_BACKEND=cpu BENCH_QUICK=1 npx tsx scripts/gpu-pack-bench.ts
 // Prints the backend report, the kernels of one profiled training step, then one line
@@ -9,15 +9,15 @@
 // the same sizes: scripts/bench_torch.py).
 // BENCH_QUICK=1: tiny sizes (a smoke test; the numbers mean nothing).
 import * as tf from '@tensorflow/tfjs-core';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { diffusionLoss } from '../lib/loss';
-import { Rng } from '../lib/random';
-import { DDIMSampler } from '../lib/samplers/ddim';
-import { unetModel } from '../lib/samplers/types';
-import { linearSchedule, NoiseSchedule } from '../lib/schedule';
-import { referenceUNetConfig } from '../lib/unet/config';
-import { unetFlops } from '../lib/unet/flops';
-import { UNet } from '../lib/unet/unet';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { diffusionLoss } from '../lib/core/loss';
+import { Rng } from '../lib/core/random';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { unetModel } from '../lib/core/samplers/types';
+import { linearSchedule, NoiseSchedule } from '../lib/core/schedule';
+import { referenceUNetConfig } from '../lib/core/unet/config';
+import { unetFlops } from '../lib/eval/unet_flops';
+import { UNet } from '../lib/core/unet/unet';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 
@@ -25,7 +25,7 @@ const plan = QUICK
   ? { config: referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }), batch: 4, warmup: 1, steps: 2, sampleImages: 4, sampleSteps: 2 }
   : { config: referenceUNetConfig(), batch: 64, warmup: 3, steps: 10, sampleImages: 64, sampleSteps: 50 };
 
-/** One Adam step as lib/train_step.ts does it, but with an asynchronous loss read. */
+/** One Adam step as lib/core/train/train_step.ts does it, but with an asynchronous loss read. */
 function asyncTrainStep(model: UNet, schedule: NoiseSchedule, rng: Rng) {
   const optimizer = tf.train.adam(5e-4);
   const vars = [...model.params.values()];

@@ -7,10 +7,10 @@
 // Every read is asynchronous (await t.data()): tfjs-webgpu's dataSync needs OffscreenCanvas.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { Rng } from '../lib/random';
-import { referenceUNetConfig } from '../lib/unet/config';
-import { UNet } from '../lib/unet/unet';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { Rng } from '../lib/core/random';
+import { referenceUNetConfig } from '../lib/core/unet/config';
+import { UNet } from '../lib/core/unet/unet';
 
 /** Largest |a - b| over the largest |b|: one number per tensor, tolerant of summation order. */
 function relErr(a: Float32Array, b: Float32Array): number {
@@ -52,7 +52,7 @@ const OPS: OpCase[] = [
   { name: 'sigmoid * x (SiLU)', shapes: [[4, 100]], fn: (x) => tf.mul(x, tf.sigmoid(x)) },
   { name: 'moments (GroupNorm statistics)', shapes: [[2, 7, 7, 4, 8]], fn: (x) => { const m = tf.moments(x, [1, 2, 4], true); return tf.div(tf.sub(x, m.mean), tf.sqrt(tf.add(m.variance, 1e-5))); } },
   { name: 'concat axis 3', shapes: [[2, 7, 7, 4], [2, 7, 7, 6]], fn: (a, b) => tf.concat([a, b], 3) },
-  // The gradient norm over all weights sums one scalar per weight tensor (lib/train/grad_clip.ts).
+  // The gradient norm over all weights sums one scalar per weight tensor (lib/core/train/grad_clip.ts).
   { name: 'addN of 20 tensors', shapes: Array.from({ length: 20 }, () => [3, 5]), fn: (...xs) => tf.addN(xs) },
   { name: 'sin/cos/exp (time embedding)', shapes: [[8, 16]], fn: (x) => tf.add(tf.sin(x), tf.mul(tf.cos(x), tf.exp(tf.mul(x, 0.1)))) },
 ];

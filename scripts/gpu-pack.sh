@@ -75,7 +75,7 @@ cp -L "$CACHE"/vk/usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$STAGE/lib/libvulkan.
 # 3. The JavaScript: one bundle per entry script. Kept out of the bundles: what is loaded by a path
 # computed at run time (dawn.node, the native addon), the tfjs-node packages (never installed there)
 # and tslab (only needed inside a notebook kernel; with it, TypeScript would add 8 MB to each bundle).
-node_modules/.bin/esbuild scripts/gpu-pack-bench.ts scripts/gpu-pack-check.ts scripts/train.ts scripts/probe-backend.ts \
+node_modules/.bin/esbuild scripts/gpu-pack-bench.ts scripts/gpu-pack-check.ts scripts/train.ts tools/probe-backend.ts \
   --bundle --platform=node --target=node18 --format=cjs --outdir="$STAGE/app" --log-level=error \
   --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:tslab
 WASM_OUT=node_modules/@tensorflow/tfjs-backend-wasm/wasm-out
@@ -84,7 +84,7 @@ mkdir -p "$STAGE/node_modules/@tensorflow/tfjs-backend-wasm" "$STAGE/node_module
 cp node_modules/@tensorflow/tfjs-backend-wasm/package.json "$STAGE/node_modules/@tensorflow/tfjs-backend-wasm/"
 cp -r "$WASM_OUT" "$STAGE/node_modules/@tensorflow/tfjs-backend-wasm/"
 cp node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/LICENSE.md "$STAGE/node_modules/webgpu/"
-# lib/backend.ts asks require.resolve whether tfjs-backend-webgpu is installed; it is in the bundles, so
+# lib/runtime/backend.ts asks require.resolve whether tfjs-backend-webgpu is installed; it is in the bundles, so
 # a marker package answers yes (loading the marker itself is an error that says so).
 WG="$STAGE/node_modules/@tensorflow/tfjs-backend-webgpu"
 mkdir -p "$WG"

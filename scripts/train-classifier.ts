@@ -3,10 +3,10 @@
 //   npx tsx scripts/train-classifier.ts [--epochs 5] [--seed 0] [--out checkpoints/classifier]
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, formatBackendReport } from '../lib/backend';
-import { FashionClassifier, defaultClassifierDir } from '../lib/metrics/classifier';
-import { trainClassifier } from '../lib/metrics/train_classifier';
-import { Rng } from '../lib/random';
+import { initBackend, formatBackendReport } from '../lib/runtime/backend';
+import { FashionClassifier, defaultClassifierDir } from '../lib/eval/metrics/classifier';
+import { trainClassifier } from '../lib/eval/metrics/train_classifier';
+import { Rng } from '../lib/core/random';
 import { loadFashionMnist, toTensor } from '../datasets/index';
 
 function arg(name: string, def: string): string {

@@ -10,20 +10,20 @@
 // (lesson 10's GLIDE: pass --prediction v if that model predicts v).
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { Clip, clipAttributeProbe, clipConfig, clipRetrieval, HARD_NEGATIVE_ATTRIBUTES, HardNegativeAttribute, lesson12ClipPath, loadClip, saveClip, trainClip } from '../lib/clip/index';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { Clip, clipAttributeProbe, clipConfig, clipRetrieval, HARD_NEGATIVE_ATTRIBUTES, HardNegativeAttribute, lesson12ClipPath, loadClip, saveClip, trainClip } from '../lib/methods/clip/index';
 import * as tf from '@tensorflow/tfjs-core';
-import { encodeShapesSet } from '../lib/dalle2/encode_set';
-import { lesson12DecoderPath, savePrior } from '../lib/dalle2/checkpoint';
-import { decoderBatches } from '../lib/dalle2/decoder_batches';
-import { initDecoderFrom } from '../lib/dalle2/decoder_init';
-import { DiffusionPrior, priorConfig, samplePrior, trainPrior } from '../lib/dalle2/prior';
-import { Rng } from '../lib/random';
+import { encodeShapesSet } from '../lib/methods/dalle2/encode_set';
+import { lesson12DecoderPath, savePrior } from '../lib/methods/dalle2/checkpoint';
+import { decoderBatches } from '../lib/methods/dalle2/decoder_batches';
+import { initDecoderFrom } from '../lib/methods/dalle2/decoder_init';
+import { DiffusionPrior, priorConfig, samplePrior, trainPrior } from '../lib/methods/dalle2/prior';
+import { Rng } from '../lib/core/random';
 import { loadShapes } from '../datasets/shapes';
-import { linearSchedule } from '../lib/schedule';
-import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/text/shapes_text';
-import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
-import { UNet } from '../lib/unet/unet';
+import { linearSchedule } from '../lib/core/schedule';
+import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
+import { UNet } from '../lib/core/unet/unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
 const FLAGS = {

@@ -12,21 +12,21 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { COLOUR_NAMES, SHAPE_KINDS } from '../datasets/shapes';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { cascadeSchedule, STAGE_PREDICTION, imagenBaseConfig, imagenSrConfig, IMAGEN_DIR } from '../lib/imagen/configs';
-import { frozenTextBatches, FrozenTextEncoder } from '../lib/imagen/frozen_text';
-import { loadMlm, maskedAccuracy, MlmModel, saveMlm, trainMlm } from '../lib/imagen/mlm';
-import { downsampleSet } from '../lib/imagen/low_res';
-import { noiseAugBatches, NOISE_AUG_BUCKETS, NOISE_AUG_MAX } from '../lib/imagen/noise_aug';
-import { shapesContentWords } from '../lib/imagen/shapes_words';
-import { wordProbe } from '../lib/imagen/word_probe';
-import { ProgressBar } from '../lib/progress';
-import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
-import { imageBatches } from '../lib/train/batch_source';
-import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
-import { resolveUNetConfig, UNet } from '../lib/unet/unet';
-import { loadUNetCheckpoint } from '../lib/checkpoint/unet_checkpoint';
-import { listCheckpoints } from '../lib/train/trainer';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { cascadeSchedule, STAGE_PREDICTION, imagenBaseConfig, imagenSrConfig, IMAGEN_DIR } from '../lib/methods/imagen/configs';
+import { frozenTextBatches, FrozenTextEncoder } from '../lib/methods/imagen/frozen_text';
+import { loadMlm, maskedAccuracy, MlmModel, saveMlm, trainMlm } from '../lib/methods/imagen/mlm';
+import { downsampleSet } from '../lib/methods/imagen/low_res';
+import { noiseAugBatches, NOISE_AUG_BUCKETS, NOISE_AUG_MAX } from '../lib/methods/imagen/noise_aug';
+import { shapesContentWords } from '../lib/methods/imagen/shapes_words';
+import { wordProbe } from '../lib/methods/imagen/word_probe';
+import { ProgressBar } from '../lib/core/progress';
+import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import { imageBatches } from '../lib/core/train/batch_source';
+import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
+import { resolveUNetConfig, UNet } from '../lib/core/unet/unet';
+import { loadUNetCheckpoint } from '../lib/core/checkpoint/unet_checkpoint';
+import { listCheckpoints } from '../lib/core/train/trainer';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
 const FLAGS = {

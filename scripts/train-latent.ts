@@ -8,24 +8,24 @@
 // The latent models need the autoencoder; gligen needs ldm-text. Diffusion recipes resume from their
 // train/ folder when re-run (--fresh starts over).
 import * as path from 'path';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { Autoencoder, defaultAutoencoderConfig } from '../lib/latent/autoencoder';
-import { encodeImageSet, latentScaleFactor } from '../lib/latent/latent_batches';
-import { DEFAULT_MAX_GROUNDING, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/gligen/grounding';
-import { groundedFromBase, gligenParams, saveGligen, gateValues } from '../lib/gligen/model';
-import { trainGligen } from '../lib/gligen/train_gligen';
-import { countParams } from '../lib/params';
-import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/latent/train_autoencoder';
-import { reconstructionPsnr } from '../lib/latent/reconstruct';
-import { LayoutObject, layoutContext } from '../lib/latent/layout';
-import { latentBatches } from '../lib/latent/latent_batches';
-import { LATENT_PREDICTION, latentSchedule, latentUNetConfig, layoutUNetConfig, lesson13Paths } from '../lib/latent/ldm';
-import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
-import { STREAM, stepRng } from '../lib/train/step_seed';
-import { listCheckpoints, Trainer } from '../lib/train/trainer';
-import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { Autoencoder, defaultAutoencoderConfig } from '../lib/methods/latent/autoencoder';
+import { encodeImageSet, latentScaleFactor } from '../lib/methods/latent/latent_batches';
+import { DEFAULT_MAX_GROUNDING, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/methods/gligen/grounding';
+import { groundedFromBase, gligenParams, saveGligen, gateValues } from '../lib/methods/gligen/model';
+import { trainGligen } from '../lib/methods/gligen/train_gligen';
+import { countParams } from '../lib/core/params';
+import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/methods/latent/train_autoencoder';
+import { reconstructionPsnr } from '../lib/methods/latent/reconstruct';
+import { LayoutObject, layoutContext } from '../lib/methods/latent/layout';
+import { latentBatches } from '../lib/methods/latent/latent_batches';
+import { LATENT_PREDICTION, latentSchedule, latentUNetConfig, layoutUNetConfig, lesson13Paths } from '../lib/methods/latent/ldm';
+import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import { STREAM, stepRng } from '../lib/core/train/step_seed';
+import { listCheckpoints, Trainer } from '../lib/core/train/trainer';
+import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import * as fs from 'fs';
-import { UNet } from '../lib/unet/unet';
+import { UNet } from '../lib/core/unet/unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
 const FLAGS = {

@@ -34,16 +34,16 @@
 //   --fresh            ignore an existing training state
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
-import { inpaintBatches, inpaintSchedule, TRAIN_MASK_KINDS } from '../lib/inpaint/conditional';
-import { srBatches } from '../lib/sr/batches';
-import { SrSpec } from '../lib/sr/condition';
-import { srMetadata, srSchedule, SrTask } from '../lib/sr/model';
-import { trainRegression } from '../lib/sr/regression';
-import { listCheckpoints, Trainer } from '../lib/train/trainer';
-import { resolveUNetConfig, UNetConfig } from '../lib/unet/config';
-import { UNet } from '../lib/unet/unet';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
+import { inpaintBatches, inpaintSchedule, TRAIN_MASK_KINDS } from '../lib/methods/inpaint/conditional';
+import { srBatches } from '../lib/methods/sr/batches';
+import { SrSpec } from '../lib/methods/sr/condition';
+import { srMetadata, srSchedule, SrTask } from '../lib/methods/sr/model';
+import { trainRegression } from '../lib/methods/sr/regression';
+import { listCheckpoints, Trainer } from '../lib/core/train/trainer';
+import { resolveUNetConfig, UNetConfig } from '../lib/core/unet/config';
+import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset } from '../datasets/index';
 
 const TASKS = ['sr3', 'sr-regression', 'inpaint'] as const;

@@ -2,21 +2,21 @@
 //
 //   npm run train:text -- 10 [flags]     GLIDE: a UNet whose text encoder is trained with it
 //
-// Lesson 10 trains lib/text/shapes_text.ts's UNet with its own 2-layer text transformer (config.text)
+// Lesson 10 trains lib/methods/text/shapes_text.ts's UNet with its own 2-layer text transformer (config.text)
 // on captioned shapes (one or two objects), linear T = 1000 schedule, captions
 // dropped to '' with probability --caption-dropout for classifier-free guidance; v prediction
-// (lib/text/glide.ts GLIDE_PREDICTION says why).
+// (lib/methods/text/glide.ts GLIDE_PREDICTION says why).
 // Writes checkpoints/10/train/ (resumable training states) and checkpoints/10/model.safetensors
 // (EMA weights + config; the config holds the tokenizer's vocabulary). Re-running resumes.
 // --init FILE trains an existing lesson-10 model further (fresh optimiser, new schedule).
 import * as path from 'path';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { GLIDE_PREDICTION, glideSchedule, loadLesson10Model } from '../lib/text/glide';
-import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/text/shapes_text';
-import { imageBatches } from '../lib/train/batch_source';
-import { cosineTrainer, trainAndSave } from '../lib/train/train_and_save';
-import { listCheckpoints } from '../lib/train/trainer';
-import { UNet } from '../lib/unet/unet';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { GLIDE_PREDICTION, glideSchedule, loadLesson10Model } from '../lib/methods/text/glide';
+import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import { imageBatches } from '../lib/core/train/batch_source';
+import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
+import { listCheckpoints } from '../lib/core/train/trainer';
+import { UNet } from '../lib/core/unet/unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
 const FLAGS = {

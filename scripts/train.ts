@@ -1,10 +1,10 @@
-// Trains a lesson's model with lib/train/trainer.ts and writes its checkpoints.
+// Trains a lesson's model with lib/core/train/trainer.ts and writes its checkpoints.
 //
 //   npm run train -- 05 [flags]          (or: npx tsx scripts/train.ts 05 [flags])
 //   npm run train -- 06 [flags]          the noisy classifier for classifier guidance
 //   npm run train -- 07 --init checkpoints/05/model.safetensors [flags]
 //
-// Lesson 05: the reference UNet (lib/unet/config.ts referenceUNetConfig), unconditional, on the
+// Lesson 05: the reference UNet (lib/core/unet/config.ts referenceUNetConfig), unconditional, on the
 // Fashion-MNIST training split, eps prediction, linear schedule with T = 1000.
 // Writes to checkpoints/05/ (or --out):
 //   train/step-NNNNNNNN.safetensors   full training state (weights, EMA, Adam, history); resumable
@@ -17,12 +17,12 @@
 // from an unconditional model's weights (lesson 05's) with a zero class embedding, so step 0 is that
 // model; without --init it starts from random weights. Writes checkpoints/07/ like lesson 05.
 // With --init, a first phase fits only the class-embedding rows against the frozen network
-// (--fit-emb-steps, --fit-emb-lr; lib/guidance/fit_class_embedding.ts says why), then the Trainer
+// (--fit-emb-steps, --fit-emb-lr; lib/methods/guidance/fit_class_embedding.ts says why), then the Trainer
 // fine-tunes everything with condition dropout. --init may also name a class-conditional model
 // (checkpoints/07/model.safetensors) to train it further: no embedding phase, fresh Adam state.
 // Its defaults differ from 05's (a fine-tune): --steps 2000 --lr 2e-4 --warmup 100 --ema 0.995 --every 250.
 //
-// Lesson 06: the noisy classifier p(y | x_t, t) (lib/guidance/noisy_classifier.ts), cross-entropy on
+// Lesson 06: the noisy classifier p(y | x_t, t) (lib/methods/guidance/noisy_classifier.ts), cross-entropy on
 // x_t = q_sample(x0, t) at uniform random t of the same linear T = 1000 schedule. Writes
 // checkpoints/06/noisy_classifier.safetensors and checkpoints/06/train-summary.json (test accuracy
 // per t). Uses --steps [3000] --batch [128] --lr [1e-3] --warmup [100] --decay --min-lr --seed
@@ -51,18 +51,18 @@
 //   --fresh            ignore existing checkpoints in DIR/train and start over
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatBackendReport, initBackend } from '../lib/backend';
-import { loadUNetCheckpoint, saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
-import { conditionalFromUnconditional } from '../lib/guidance/conditional_init';
-import { classEmbeddingNorms, fitClassEmbedding } from '../lib/guidance/fit_class_embedding';
-import { NoisyClassifier, saveNoisyClassifier } from '../lib/guidance/noisy_classifier';
-import { noisyAccuracy, trainNoisyClassifier } from '../lib/guidance/train_noisy_classifier';
-import { ProgressBar } from '../lib/progress';
-import { linearSchedule } from '../lib/schedule';
-import { imageBatches } from '../lib/train/batch_source';
-import { listCheckpoints, Trainer } from '../lib/train/trainer';
-import { referenceUNetConfig } from '../lib/unet/config';
-import { UNet } from '../lib/unet/unet';
+import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { loadUNetCheckpoint, saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
+import { conditionalFromUnconditional } from '../lib/methods/guidance/conditional_init';
+import { classEmbeddingNorms, fitClassEmbedding } from '../lib/methods/guidance/fit_class_embedding';
+import { NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
+import { noisyAccuracy, trainNoisyClassifier } from '../lib/methods/guidance/train_noisy_classifier';
+import { ProgressBar } from '../lib/core/progress';
+import { linearSchedule } from '../lib/core/schedule';
+import { imageBatches } from '../lib/core/train/batch_source';
+import { listCheckpoints, Trainer } from '../lib/core/train/trainer';
+import { referenceUNetConfig } from '../lib/core/unet/config';
+import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset, toTensor } from '../datasets/index';
 
 const LESSONS = ['05', '06', '07'];

@@ -2,14 +2,14 @@
 // set-up, augmentation and outlier scores.
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../lib/backend';
-import { augmentImage, augmentSet } from '../lib/apps/augment';
-import { realBoxScenes } from '../lib/apps/box_scenes';
-import { BoxDetector, decodeDetections, DETECTOR_CLASSES, DETECTOR_GRID, detectorTargets, LabelledBox, trainDetector } from '../lib/apps/detector';
-import { averagePrecision, meanAveragePrecision } from '../lib/apps/map';
-import { outlierScores, topIndices } from '../lib/apps/outliers';
-import { classSubset, concatSets, sampleClassImages, withRareClass } from '../lib/apps/rare_class';
-import { Rng } from '../lib/random';
+import { initBackend } from '../lib/runtime/backend';
+import { augmentImage, augmentSet } from '../lib/methods/apps/augment';
+import { realBoxScenes } from '../lib/methods/apps/box_scenes';
+import { BoxDetector, decodeDetections, DETECTOR_CLASSES, DETECTOR_GRID, detectorTargets, LabelledBox, trainDetector } from '../lib/methods/apps/detector';
+import { averagePrecision, meanAveragePrecision } from '../lib/methods/apps/map';
+import { outlierScores, topIndices } from '../lib/methods/apps/outliers';
+import { classSubset, concatSets, sampleClassImages, withRareClass } from '../lib/methods/apps/rare_class';
+import { Rng } from '../lib/core/random';
 import { boxIoU } from '../datasets/boxes';
 import { classCounts, ImageSet } from '../datasets/imageset';
 

@@ -1,15 +1,15 @@
 // Backend selection. Each case that depends on the process's first choice runs in a fresh child
-// process (tfjs keeps one backend per process), via scripts/probe-backend.ts.
+// process (tfjs keeps one backend per process), via tools/probe-backend.ts.
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { BACKEND_NAMES, BackendName, BackendReport, formatBackendReport, initBackend, parseBackendName } from '../lib/backend';
+import { BACKEND_NAMES, BackendName, BackendReport, formatBackendReport, initBackend, parseBackendName } from '../lib/runtime/backend';
 
 const ROOT = path.join(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 function probe(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(TSX, [path.join(ROOT, 'scripts', 'probe-backend.ts'), '--json'], {
+  const r = spawnSync(TSX, [path.join(ROOT, 'tools', 'probe-backend.ts'), '--json'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     encoding: 'utf8',
@@ -88,7 +88,7 @@ describe('backend selection', function () {
   });
 
   it('is idempotent within a process, and refuses to switch later', () => {
-    const r = spawnSync(TSX, [path.join(ROOT, 'scripts', 'probe-backend.ts'), '--twice'], {
+    const r = spawnSync(TSX, [path.join(ROOT, 'tools', 'probe-backend.ts'), '--twice'], {
       cwd: ROOT, env: { ...process.env, DIFFUSION_BACKEND: 'cpu' }, encoding: 'utf8', timeout: 120_000,
     });
     assert.equal(r.status, 0, r.stderr);

@@ -9,15 +9,15 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { writeFileAtomic } from '../lib/checkpoint/atomic_write';
-import { checkConfig, loadOptimizerState, loadParams, readCheckpoint, saveCheckpoint } from '../lib/checkpoint/checkpoint';
-import { decodeSafetensors, encodeSafetensors, toFloat32, toInt32 } from '../lib/checkpoint/safetensors';
-import { loadUNetCheckpoint, saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
-import { Rng } from '../lib/random';
-import { linearSchedule } from '../lib/schedule';
-import { makeTrainStep } from '../lib/train_step';
-import { UNetConfigInput } from '../lib/unet/config';
-import { UNet } from '../lib/unet/unet';
+import { writeFileAtomic } from '../lib/core/checkpoint/atomic_write';
+import { checkConfig, loadOptimizerState, loadParams, readCheckpoint, saveCheckpoint } from '../lib/core/checkpoint/checkpoint';
+import { decodeSafetensors, encodeSafetensors, toFloat32, toInt32 } from '../lib/core/checkpoint/safetensors';
+import { loadUNetCheckpoint, saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
+import { Rng } from '../lib/core/random';
+import { linearSchedule } from '../lib/core/schedule';
+import { makeTrainStep } from '../lib/core/train/train_step';
+import { UNetConfigInput } from '../lib/core/unet/config';
+import { UNet } from '../lib/core/unet/unet';
 import { hasNumpy, PY } from './helpers/python';
 
 

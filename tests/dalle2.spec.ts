@@ -7,12 +7,12 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadShapes } from '../datasets/shapes';
-import { Clip, clipAttributeProbe, clipConfig, clipLoss, clipScore, HARD_NEGATIVE_ATTRIBUTES, hardNegativeCaption, lesson12ClipPath, loadClip, saveClip, shapesImages, trainClip } from '../lib/clip/index';
-import { decoderBatches, DiffusionPrior, embeddingContext, loadPrior, priorConfig, samplePrior, savePrior, slerp, trainPrior, UnClip, unclipDiagramSvg, unclipStructure } from '../lib/dalle2/index';
-import { Rng } from '../lib/random';
-import { parseCaption, POSITION_WORDS } from '../lib/shapes/parse_caption';
-import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
-import { UNet } from '../lib/unet/unet';
+import { Clip, clipAttributeProbe, clipConfig, clipLoss, clipScore, HARD_NEGATIVE_ATTRIBUTES, hardNegativeCaption, lesson12ClipPath, loadClip, saveClip, shapesImages, trainClip } from '../lib/methods/clip/index';
+import { decoderBatches, DiffusionPrior, embeddingContext, loadPrior, priorConfig, samplePrior, savePrior, slerp, trainPrior, UnClip, unclipDiagramSvg, unclipStructure } from '../lib/methods/dalle2/index';
+import { Rng } from '../lib/core/random';
+import { parseCaption, POSITION_WORDS } from '../lib/eval/shapes/parse_caption';
+import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import { UNet } from '../lib/core/unet/unet';
 
 const E = 8;
 const tok = shapesTokenizer();

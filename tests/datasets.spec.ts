@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { boxIoU, maskBox } from '../datasets/boxes';
 import { cacheDir, cacheFileName } from '../datasets/cache';
 import { checkCache } from '../datasets/cached-loader';

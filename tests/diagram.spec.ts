@@ -5,10 +5,10 @@
 import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { countParams } from '../lib/params';
-import { paramCountsByPart, unetDiagramSvg, unetStructure } from '../lib/unet/diagram';
-import { referenceUNetConfig, UNetConfig } from '../lib/unet/config';
-import { UNet } from '../lib/unet/unet';
+import { countParams } from '../lib/core/params';
+import { paramCountsByPart, unetDiagramSvg, unetStructure } from '../lib/course/diagrams/unet';
+import { referenceUNetConfig, UNetConfig } from '../lib/core/unet/config';
+import { UNet } from '../lib/core/unet/unet';
 
 /** The text content of every <text> element of an SVG. */
 function svgTexts(svg: string): string[] {

@@ -6,9 +6,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { imageGridPng, showImages } from '../lib/display/image_grid';
-import { plotToSvg } from '../lib/display/svg_fallback';
-import { plotBundle, showPlot, PLOTLY_MIME } from '../lib/display/plot';
+import { imageGridPng, showImages } from '../lib/course/display/image_grid';
+import { plotToSvg } from '../lib/course/display/svg_fallback';
+import { plotBundle, showPlot, PLOTLY_MIME } from '../lib/course/display/plot';
 import { renderFigures } from '../scripts/render-figures';
 
 // Decodes PNG bytes back into RGBA pixels with canvas (an independent decoder path).

@@ -4,17 +4,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import '../lib/tfjs_setup';
+import '../lib/core/tfjs_setup';
 import { loadShapes } from '../datasets/shapes';
-import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
-import { allObjectPhrases, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/gligen/grounding';
-import { gateValues, gligenParams, groundedFromBase, isGligenParam, loadGligen, saveGligen } from '../lib/gligen/model';
-import { trainGligen } from '../lib/gligen/train_gligen';
-import { Autoencoder, defaultAutoencoderConfig } from '../lib/latent/autoencoder';
-import { sampleGrounded } from '../lib/gligen/sample';
-import { latentSchedule, latentUNetConfig } from '../lib/latent/ldm';
-import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/text/shapes_text';
-import { UNet } from '../lib/unet/unet';
+import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
+import { allObjectPhrases, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/methods/gligen/grounding';
+import { gateValues, gligenParams, groundedFromBase, isGligenParam, loadGligen, saveGligen } from '../lib/methods/gligen/model';
+import { trainGligen } from '../lib/methods/gligen/train_gligen';
+import { Autoencoder, defaultAutoencoderConfig } from '../lib/methods/latent/autoencoder';
+import { sampleGrounded } from '../lib/methods/gligen/sample';
+import { latentSchedule, latentUNetConfig } from '../lib/methods/latent/ldm';
+import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import { UNet } from '../lib/core/unet/unet';
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);

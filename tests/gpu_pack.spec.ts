@@ -9,7 +9,7 @@ import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BackendReport, missingLibs } from '../lib/backend';
+import { BackendReport, missingLibs } from '../lib/runtime/backend';
 
 const ROOT = path.join(__dirname, '..');
 const OUT = path.join(ROOT, 'build', 'gpu-pack');
@@ -25,7 +25,7 @@ function newestInput(): number {
     if (st.isDirectory()) for (const f of fs.readdirSync(p)) walk(path.join(p, f));
     else newest = Math.max(newest, st.mtimeMs);
   };
-  for (const p of ['lib', 'datasets', 'scripts/gpu-pack.sh', 'scripts/gpu-run.sh', 'scripts/gpu-pack-bench.ts', 'scripts/gpu-pack-check.ts', 'scripts/train.ts', 'scripts/probe-backend.ts', 'scripts/bench_torch.py', 'package-lock.json']) {
+  for (const p of ['lib', 'datasets', 'scripts/gpu-pack.sh', 'scripts/gpu-run.sh', 'scripts/gpu-pack-bench.ts', 'scripts/gpu-pack-check.ts', 'scripts/train.ts', 'tools/probe-backend.ts', 'scripts/bench_torch.py', 'package-lock.json']) {
     walk(path.join(ROOT, p));
   }
   return newest;

@@ -2,9 +2,9 @@
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import '../lib/tfjs_setup';
-import { groupNorm } from '../lib/unet/group_norm';
-import { Rng } from '../lib/random';
+import '../lib/core/tfjs_setup';
+import { groupNorm } from '../lib/core/unet/group_norm';
+import { Rng } from '../lib/core/random';
 
 function reference(x: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor, groups: number, silu: boolean): tf.Tensor {
   const [n, h, w, c] = x.shape;

@@ -1,4 +1,4 @@
-// Classifier guidance and classifier-free guidance (lib/guidance/) on tiny random networks (cpu
+// Classifier guidance and classifier-free guidance (lib/methods/guidance/) on tiny random networks (cpu
 // backend): scale 0 is the unguided sampler exactly, CFG's batched mix equals the formula computed
 // from separate passes, the classifier gradient points up log p(y | x), condition dropout drops at
 // its rate and is a function of (seed, step), a zero class embedding reproduces the unconditional
@@ -6,26 +6,26 @@
 import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { cfgModel } from '../lib/guidance/cfg';
-import { classifierGradient, classifierGuidedModel, classifierGuidedSample, classifierMeanShift, newPassCounter } from '../lib/guidance/classifier_guidance';
-import { CLASS_EMBEDDING, conditionalFromUnconditional } from '../lib/guidance/conditional_init';
-import { classEmbeddingNorms, fitClassEmbedding } from '../lib/guidance/fit_class_embedding';
-import { loadNoisyClassifier, NoisyClassifier, saveNoisyClassifier } from '../lib/guidance/noisy_classifier';
-import { trainNoisyClassifier } from '../lib/guidance/train_noisy_classifier';
-import { predictionToEpsX0 } from '../lib/loss';
-import { Rng } from '../lib/random';
-import { DDIMSampler } from '../lib/samplers/ddim';
-import { DDPMSampler } from '../lib/samplers/ddpm';
-import { makeSampler } from '../lib/samplers/index';
-import { unetModel } from '../lib/samplers/types';
-import { linearSchedule } from '../lib/schedule';
-import { dropLabels, imageBatches, ImageData } from '../lib/train/batch_source';
-import { UNet, UNetConfigInput } from '../lib/unet/unet';
+import { cfgModel } from '../lib/methods/guidance/cfg';
+import { classifierGradient, classifierGuidedModel, classifierGuidedSample, classifierMeanShift, newPassCounter } from '../lib/methods/guidance/classifier_guidance';
+import { CLASS_EMBEDDING, conditionalFromUnconditional } from '../lib/methods/guidance/conditional_init';
+import { classEmbeddingNorms, fitClassEmbedding } from '../lib/methods/guidance/fit_class_embedding';
+import { loadNoisyClassifier, NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
+import { trainNoisyClassifier } from '../lib/methods/guidance/train_noisy_classifier';
+import { predictionToEpsX0 } from '../lib/core/loss';
+import { Rng } from '../lib/core/random';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { DDPMSampler } from '../lib/core/samplers/ddpm';
+import { makeSampler } from '../lib/core/samplers/index';
+import { unetModel } from '../lib/core/samplers/types';
+import { linearSchedule } from '../lib/core/schedule';
+import { dropLabels, imageBatches, ImageData } from '../lib/core/train/batch_source';
+import { UNet, UNetConfigInput } from '../lib/core/unet/unet';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
+import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 
 type Shape = [number, number, number, number];
 const K = 3; // classes of the tiny models

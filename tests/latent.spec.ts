@@ -5,15 +5,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import '../lib/tfjs_setup';
+import '../lib/core/tfjs_setup';
 import { loadShapes } from '../datasets/shapes';
-import { Autoencoder, AutoencoderConfig, defaultAutoencoderConfig, klDivergence, latentSide, patchify, unpatchify } from '../lib/latent/autoencoder';
-import { encodeImageSet, latentBatches, latentScaleFactor } from '../lib/latent/latent_batches';
-import { BOX_FEATURES, checkBox, LAYOUT_TOKEN_DIM, layoutContext } from '../lib/latent/layout';
-import { decodeLatents, latentUNetConfig, layoutUNetConfig, sampleLatentFromLayout } from '../lib/latent/ldm';
-import { imagesToTensor, reconstructionPsnr } from '../lib/latent/reconstruct';
-import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/latent/train_autoencoder';
-import { UNet } from '../lib/unet/unet';
+import { Autoencoder, AutoencoderConfig, defaultAutoencoderConfig, klDivergence, latentSide, patchify, unpatchify } from '../lib/methods/latent/autoencoder';
+import { encodeImageSet, latentBatches, latentScaleFactor } from '../lib/methods/latent/latent_batches';
+import { BOX_FEATURES, checkBox, LAYOUT_TOKEN_DIM, layoutContext } from '../lib/methods/latent/layout';
+import { decodeLatents, latentUNetConfig, layoutUNetConfig, sampleLatentFromLayout } from '../lib/methods/latent/ldm';
+import { imagesToTensor, reconstructionPsnr } from '../lib/methods/latent/reconstruct';
+import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/methods/latent/train_autoencoder';
+import { UNet } from '../lib/core/unet/unet';
 
 const tinyAe: AutoencoderConfig = defaultAutoencoderConfig({ channels: [8], blocks: 1, groups: 4 });
 

@@ -6,13 +6,13 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { Rng } from '../lib/random';
-import { linearSchedule } from '../lib/schedule';
-import { DDIMSampler } from '../lib/samplers/ddim';
-import { unetModel } from '../lib/samplers/types';
-import { makeTrainStep } from '../lib/train_step';
-import { UNet } from '../lib/unet/unet';
-import { registerWasmTrainingKernels } from '../lib/wasm/register';
+import { Rng } from '../lib/core/random';
+import { linearSchedule } from '../lib/core/schedule';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { unetModel } from '../lib/core/samplers/types';
+import { makeTrainStep } from '../lib/core/train/train_step';
+import { UNet } from '../lib/core/unet/unet';
+import { registerWasmTrainingKernels } from '../lib/runtime/wasm/register';
 
 type Activate = () => Promise<string | null>; // null: ready; otherwise why it is skipped
 
@@ -25,12 +25,12 @@ const backends: Record<string, Activate> = {
   onednn: async () => {
     try {
       // Optional native backend (another part of the project); absent on most machines.
-      const native = require(path.join(__dirname, '..', 'lib', 'native'));
+      const native = require(path.join(__dirname, '..', 'lib', 'runtime', 'native'));
       const r = await native.registerNativeBackend();
       if (!r.ok) return r.reason as string;
       return (await tf.setBackend('onednn')) ? null : "tf.setBackend('onednn') failed";
     } catch (e) {
-      return `lib/native not available (${String((e as Error).message).split('\n')[0]})`;
+      return `lib/runtime/native not available (${String((e as Error).message).split('\n')[0]})`;
     }
   },
 };

@@ -8,13 +8,13 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadFashionMnist, toTensor } from '../datasets/index';
-import { loadClassifier, FashionClassifier, CLASSIFIER_FEATURES } from '../lib/metrics/classifier';
-import { featureStats, fid, frechetDistance, GaussianStats } from '../lib/metrics/fid';
-import { kid, mmd2Unbiased } from '../lib/metrics/kid';
-import { nearestCentroidProbe } from '../lib/metrics/nearest_centroid';
-import { matmul, sqrtmPsd, symmetricEigen, trace, traceSqrtProduct } from '../lib/metrics/linalg';
-import { fidReport, formatFidReport } from '../lib/metrics/report';
-import { Rng } from '../lib/random';
+import { loadClassifier, FashionClassifier, CLASSIFIER_FEATURES } from '../lib/eval/metrics/classifier';
+import { featureStats, fid, frechetDistance, GaussianStats } from '../lib/eval/metrics/fid';
+import { kid, mmd2Unbiased } from '../lib/eval/metrics/kid';
+import { nearestCentroidProbe } from '../lib/eval/metrics/nearest_centroid';
+import { matmul, sqrtmPsd, symmetricEigen, trace, traceSqrtProduct } from '../lib/eval/metrics/linalg';
+import { fidReport, formatFidReport } from '../lib/eval/metrics/report';
+import { Rng } from '../lib/core/random';
 import { hasNumpy, PY } from './helpers/python';
 
 
@@ -268,7 +268,7 @@ describe('the FID classifier (checkpoints/classifier)', function () {
     previous = tf.getBackend();
     // The native backend makes the 10,000-image pass take seconds; pure-JS cpu works too, slowly.
     try {
-      const native = require(path.join(__dirname, '..', 'lib', 'native'));
+      const native = require(path.join(__dirname, '..', 'lib', 'runtime', 'native'));
       const r = await native.registerNativeBackend();
       if (!(r.ok && (await tf.setBackend('onednn')))) await tf.setBackend('cpu');
     } catch {

@@ -3,11 +3,11 @@
 // Skipped, with the reason, when the addon is not built (scripts/build-native.sh).
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
-import '../lib/tfjs_setup';
+import '../lib/core/tfjs_setup';
 import '@tensorflow/tfjs-backend-cpu';
-import { Rng } from '../lib/random';
-import { loadAddon, registerNativeBackend } from '../lib/native';
-import { groupNorm } from '../lib/unet/group_norm';
+import { Rng } from '../lib/core/random';
+import { loadAddon, registerNativeBackend } from '../lib/runtime/native';
+import { groupNorm } from '../lib/core/unet/group_norm';
 
 const TOL = 1e-4; // float32: the backends sum in different orders
 
@@ -237,7 +237,7 @@ describe('native oneDNN backend', function () {
     }
   }
 
-  // GroupNorm(+SiLU) runs as two native kernels on onednn and as composed ops on cpu (lib/unet/group_norm.ts).
+  // GroupNorm(+SiLU) runs as two native kernels on onednn and as composed ops on cpu (lib/core/unet/group_norm.ts).
   for (const silu of [false, true]) {
     for (const [shape, groups] of [[[2, 5, 3, 8], 4], [[3, 4, 4, 6], 3], [[1, 7, 5, 4], 1], [[2, 3, 3, 16], 16], [[8, 28, 28, 32], 8]] as Array<[number[], number]>) {
       it(`groupNorm${silu ? '+SiLU' : ''} of [${shape}] in ${groups} groups: value and grads of x, gamma, beta`, async () => {

@@ -1,4 +1,4 @@
-// lib/lesson/pretrained.ts: quick mode trains (even when a checkpoint exists) and the model it
+// lib/course/pretrained.ts: quick mode trains (even when a checkpoint exists) and the model it
 // returns denoises a held-out batch better than the same network at its initial weights; standard
 // mode loads the checkpoint it is pointed at (same weights, same outputs) and trains when the file
 // is missing; training leaks no tensors.
@@ -7,14 +7,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../lib/backend';
-import { saveUNetWeights } from '../lib/checkpoint/unet_checkpoint';
-import { pretrainedUNet, repoRoot, shippedCheckpointPath } from '../lib/lesson/pretrained';
-import { diffusionLoss } from '../lib/loss';
-import { Rng } from '../lib/random';
-import { linearSchedule } from '../lib/schedule';
-import { referenceUNetConfig } from '../lib/unet/config';
-import { UNet } from '../lib/unet/unet';
+import { initBackend } from '../lib/runtime/backend';
+import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
+import { pretrainedUNet, repoRoot, shippedCheckpointPath } from '../lib/course/pretrained';
+import { diffusionLoss } from '../lib/core/loss';
+import { Rng } from '../lib/core/random';
+import { linearSchedule } from '../lib/core/schedule';
+import { referenceUNetConfig } from '../lib/core/unet/config';
+import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, toTensor } from '../datasets/index';
 
 /** The eps-MSE on fixed held-out images, timesteps and noise (the same numbers for every model). */
@@ -43,7 +43,7 @@ describe('pretrained lesson model', function () {
 
   it('resolves the repository root (through symlinks) and the shipped checkpoint path', () => {
     const root = repoRoot();
-    assert.ok(fs.existsSync(path.join(root, 'package.json')) && fs.existsSync(path.join(root, 'lib', 'lesson', 'pretrained.ts')), root);
+    assert.ok(fs.existsSync(path.join(root, 'package.json')) && fs.existsSync(path.join(root, 'lib', 'course', 'pretrained.ts')), root);
     assert.strictEqual(shippedCheckpointPath(), path.join(root, 'checkpoints', '05', 'model.safetensors'));
   });
 

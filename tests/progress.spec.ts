@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { progress, ProgressBar, formatDuration, formatRate, formatValue } from '../lib/progress';
+import { progress, ProgressBar, formatDuration, formatRate, formatValue } from '../lib/core/progress';
 
 // A fake clock and a stream that records what the bar writes.
 function harness(isTTY: boolean) {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
-import { Rng, setSeed, globalRng } from '../lib/random';
-import { lessonMode, byMode } from '../lib/mode';
+import { Rng, setSeed, globalRng } from '../lib/core/random';
+import { lessonMode, byMode } from '../lib/course/mode';
 
 describe('random', () => {
   it('same seed gives the same numbers, different seeds differ', () => {

@@ -6,15 +6,15 @@
 import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { Prediction, predictionToEpsX0 } from '../lib/loss';
-import { Rng } from '../lib/random';
-import { DDIMSampler } from '../lib/samplers/ddim';
-import { DDPMSampler } from '../lib/samplers/ddpm';
-import { DPMSolverSampler, logSnrTimesteps } from '../lib/samplers/dpm_solver';
-import { makeSampler, SAMPLER_NAMES, SamplerName } from '../lib/samplers/index';
-import { DiffusionModel, unetModel } from '../lib/samplers/types';
-import { cosineSchedule, linearSchedule, NoiseSchedule, respaceTimesteps } from '../lib/schedule';
-import { UNet } from '../lib/unet/unet';
+import { Prediction, predictionToEpsX0 } from '../lib/core/loss';
+import { Rng } from '../lib/core/random';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { DDPMSampler } from '../lib/core/samplers/ddpm';
+import { DPMSolverSampler, logSnrTimesteps } from '../lib/core/samplers/dpm_solver';
+import { makeSampler, SAMPLER_NAMES, SamplerName } from '../lib/core/samplers/index';
+import { DiffusionModel, unetModel } from '../lib/core/samplers/types';
+import { cosineSchedule, linearSchedule, NoiseSchedule, respaceTimesteps } from '../lib/core/schedule';
+import { UNet } from '../lib/core/unet/unet';
 
 type Shape = [number, number, number, number];
 
@@ -331,7 +331,7 @@ function referenceLoop(name: 'ddpm' | 'dpm++2m', s: NoiseSchedule, unet: UNet, s
 }
 
 // Sum and sum of squares of the float64 reference loops (computed once by referenceLoop above,
-// which shares no code with lib/samplers); a change in the UNet's initialisation, the Rng stream or
+// which shares no code with lib/core/samplers); a change in the UNet's initialisation, the Rng stream or
 // the samplers moves them.
 const GOLDEN: Record<'ddpm' | 'dpm++2m', { sum: number; sumSq: number }> = {
   ddpm: { sum: 17.097164688393033, sumSq: 86.70724392870487 },

@@ -1,10 +1,10 @@
 import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { diffusionLoss, Prediction, PREDICTIONS, predictionTarget, predictionToEpsX0 } from '../lib/loss';
-import { Rng } from '../lib/random';
-import { DDIMSampler } from '../lib/samplers/ddim';
-import { DiffusionModel } from '../lib/samplers/types';
+import { diffusionLoss, Prediction, PREDICTIONS, predictionTarget, predictionToEpsX0 } from '../lib/core/loss';
+import { Rng } from '../lib/core/random';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { DiffusionModel } from '../lib/core/samplers/types';
 import {
   cosineSchedule,
   linearSchedule,
@@ -13,7 +13,7 @@ import {
   respaceTimesteps,
   scheduleFromBetas,
   sigmoidSchedule,
-} from '../lib/schedule';
+} from '../lib/core/schedule';
 
 // Golden values computed once with PyTorch 1.13 in float64 (torch.linspace / torch.sigmoid /
 // torch.cumprod; cosine from Nichol & Dhariwal's formula), at t = 0, 1, 249, 499, 999 of T = 1000.

@@ -15,7 +15,7 @@ import {
   loadShapes,
   renderScene,
 } from '../datasets/shapes';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import {
   DetectedObject,
   POSITION_WORDS,
@@ -30,7 +30,7 @@ import {
   parseCaption,
   scoreAttributes,
   toSigned,
-} from '../lib/shapes/index';
+} from '../lib/eval/shapes/index';
 
 const PER = SHAPES_SIZE * SHAPES_SIZE * 3;
 

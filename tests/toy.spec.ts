@@ -3,17 +3,17 @@
 // 8 Gaussians (and a sign-flipped sampler failing), GAN/VAE steps that learn without leaking tensors.
 import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../lib/backend';
-import { ParamStore } from '../lib/params';
-import { Rng } from '../lib/random';
-import { linearSchedule } from '../lib/schedule';
-import { DiffusionModel } from '../lib/samplers/types';
-import { Denoiser2D, diffuse2d, forwardChain2d, makeDenoiserTrainStep, sampleDiffusion2d } from '../lib/toy/denoiser2d';
-import { GAN2D } from '../lib/toy/gan2d';
-import { MLP } from '../lib/toy/mlp';
-import { mmd2, modeReport } from '../lib/toy/metrics2d';
-import { fit2d } from '../lib/toy/train2d';
-import { VAE2D } from '../lib/toy/vae2d';
+import { initBackend } from '../lib/runtime/backend';
+import { ParamStore } from '../lib/core/params';
+import { Rng } from '../lib/core/random';
+import { linearSchedule } from '../lib/core/schedule';
+import { DiffusionModel } from '../lib/core/samplers/types';
+import { Denoiser2D, diffuse2d, forwardChain2d, makeDenoiserTrainStep, sampleDiffusion2d } from '../lib/methods/toy2d/denoiser2d';
+import { GAN2D } from '../lib/methods/toy2d/gan2d';
+import { MLP } from '../lib/methods/toy2d/mlp';
+import { mmd2, modeReport } from '../lib/methods/toy2d/metrics2d';
+import { fit2d } from '../lib/methods/toy2d/train2d';
+import { VAE2D } from '../lib/methods/toy2d/vae2d';
 import { sampleToy, toyModes, ToyModes } from '../datasets/toy2d';
 
 const modes8 = toyModes('8-gaussians') as ToyModes;

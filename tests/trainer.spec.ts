@@ -7,18 +7,18 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { readCheckpoint } from '../lib/checkpoint/checkpoint';
-import { loadUNetCheckpoint } from '../lib/checkpoint/unet_checkpoint';
-import { Rng } from '../lib/random';
-import { linearSchedule } from '../lib/schedule';
-import { BatchSource, imageBatches, tensorBatches } from '../lib/train/batch_source';
-import { Ema } from '../lib/train/ema';
-import { clipByGlobalNorm } from '../lib/train/grad_clip';
-import { learningRateAt } from '../lib/train/lr_schedule';
-import { mixSeed } from '../lib/train/step_seed';
-import { listCheckpoints, Trainer, TrainerOptions, TrainingDivergedError } from '../lib/train/trainer';
-import { UNetConfigInput } from '../lib/unet/config';
-import { UNet } from '../lib/unet/unet';
+import { readCheckpoint } from '../lib/core/checkpoint/checkpoint';
+import { loadUNetCheckpoint } from '../lib/core/checkpoint/unet_checkpoint';
+import { Rng } from '../lib/core/random';
+import { linearSchedule } from '../lib/core/schedule';
+import { BatchSource, imageBatches, tensorBatches } from '../lib/core/train/batch_source';
+import { Ema } from '../lib/core/train/ema';
+import { clipByGlobalNorm } from '../lib/core/train/grad_clip';
+import { learningRateAt } from '../lib/core/train/lr_schedule';
+import { mixSeed } from '../lib/core/train/step_seed';
+import { listCheckpoints, Trainer, TrainerOptions, TrainingDivergedError } from '../lib/core/train/trainer';
+import { UNetConfigInput } from '../lib/core/unet/config';
+import { UNet } from '../lib/core/unet/unet';
 
 const tiny: UNetConfigInput = {
   imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2],

@@ -5,11 +5,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { Rng } from '../lib/random';
-import { UNet, UNetCondition } from '../lib/unet/unet';
-import { referenceUNetConfig, resolveUNetConfig, UNetConfigInput } from '../lib/unet/config';
-import { unetFlops } from '../lib/unet/flops';
-import { disposeParams } from '../lib/params';
+import { Rng } from '../lib/core/random';
+import { UNet, UNetCondition } from '../lib/core/unet/unet';
+import { referenceUNetConfig, resolveUNetConfig, UNetConfigInput } from '../lib/core/unet/config';
+import { unetFlops } from '../lib/eval/unet_flops';
+import { disposeParams } from '../lib/core/params';
 
 const PY = '/usr/bin/python3';
 const BENCH_TORCH = path.join(__dirname, '..', 'scripts', 'bench_torch.py');

@@ -2,12 +2,12 @@
 // implements every gradient kernel independently. Errors are normwise: max|wasm - cpu| / max|cpu|.
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
-import '../lib/tfjs_setup';
+import '../lib/core/tfjs_setup';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { Rng } from '../lib/random';
-import { registerWasmTrainingKernels } from '../lib/wasm/register';
-import { getThreadsCount, registerThreadedWasm } from '../lib/wasm/threads';
+import { Rng } from '../lib/core/random';
+import { registerWasmTrainingKernels } from '../lib/runtime/wasm/register';
+import { getThreadsCount, registerThreadedWasm } from '../lib/runtime/wasm/threads';
 
 const TOL = 1e-4; // float32: the two backends sum in different orders
 

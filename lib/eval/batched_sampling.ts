@@ -3,9 +3,9 @@
 // guidance scale) starts from the same noise; a progress bar over network steps; the wall time of
 // the sampling alone.
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
-import { optionalBar, ProgressSetting } from '../progress';
-import { Rng } from '../random';
+import '../core/tfjs_setup';
+import { optionalBar, ProgressSetting } from '../core/progress';
+import { Rng } from '../core/random';
 
 export interface SampleBatch {
   /** First image index of this batch, and its size. */

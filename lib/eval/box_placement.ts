@@ -1,12 +1,12 @@
 // How well generated objects land in requested boxes (lessons 13 layout-to-image and 14 GLIGEN): for
 // held-out scenes, generate from their layout (and/or caption), detect the objects exactly
-// (lib/shapes/detect.ts), and take for each requested box the best IoU among detections of the same
+// (lib/eval/shapes/detect.ts), and take for each requested box the best IoU among detections of the same
 // colour. The headline is the share of requested objects with IoU >= 0.5.
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
+import '../core/tfjs_setup';
 import { loadShapes, ShapeObject } from '../../datasets/shapes';
-import { detectBatch } from '../shapes/detect';
-import { groundingScore } from '../shapes/score';
+import { detectBatch } from './shapes/detect';
+import { groundingScore } from './shapes/score';
 
 /** Held-out scenes with 1 or 2 objects (their own seed: not a training scene). */
 export function placementScenes(n: number, seed = 7): { captions: string[]; objects: ShapeObject[][] } {

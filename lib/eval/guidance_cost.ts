@@ -3,11 +3,11 @@
 // other w: conditional and unconditional in one batch), and a noisy-classifier forward AND backward
 // pass over B images (the gradient classifier guidance adds to the UNet pass).
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
-import { classifierGradient } from '../guidance/classifier_guidance';
-import { NoisyClassifier } from '../guidance/noisy_classifier';
-import { Rng } from '../random';
-import { UNet } from '../unet/unet';
+import '../core/tfjs_setup';
+import { classifierGradient } from '../methods/guidance/classifier_guidance';
+import { NoisyClassifier } from '../methods/guidance/noisy_classifier';
+import { Rng } from '../core/random';
+import { UNet } from '../core/unet/unet';
 
 export interface GuidanceCost {
   batch: number;

@@ -1,7 +1,7 @@
 // Lessons 06 and 07's measurement, shared by the notebooks and `npm run eval -- 06 | 07`: sample n
 // images with balanced class labels (image i asks for class i mod 10) at each guidance scale, from
 // the SAME starting noise at every scale, and report per scale
-//   accuracy  the fraction the project's clean classifier (lib/metrics/classifier.ts) assigns to the
+//   accuracy  the fraction the project's clean classifier (lib/eval/metrics/classifier.ts) assigns to the
 //             class that was asked for (fidelity; 10% is chance),
 //   FID/KID   against real test images, next to the real-vs-real floor at the same n (quality and
 //             diversity: guidance that collapses each class onto a few typical images raises FID),
@@ -10,21 +10,21 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
-import { repoRoot } from '../../datasets/cache';
-import { loadUNetCheckpoint } from '../checkpoint/unet_checkpoint';
-import type { PlotTrace } from '../display/plot_types';
-import { cfgModel } from '../guidance/cfg';
-import { classifierGuidedSample, newPassCounter } from '../guidance/classifier_guidance';
-import { loadNoisyClassifier, NoisyClassifier } from '../guidance/noisy_classifier';
-import { FashionClassifier, sharedClassifier } from '../metrics/classifier';
-import { fidReport, FidReport } from '../metrics/report';
+import '../core/tfjs_setup';
+import { repoRoot } from '../runtime/repo_root';
+import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
+import type { PlotTrace } from '../course/display/plot_types';
+import { cfgModel } from '../methods/guidance/cfg';
+import { classifierGuidedSample, newPassCounter } from '../methods/guidance/classifier_guidance';
+import { loadNoisyClassifier, NoisyClassifier } from '../methods/guidance/noisy_classifier';
+import { FashionClassifier, sharedClassifier } from './metrics/classifier';
+import { fidReport, FidReport } from './metrics/report';
 import { sampleInBatches } from './batched_sampling';
-import { Rng } from '../random';
-import { makeSampler, SamplerName } from '../samplers/index';
-import { unetModel } from '../samplers/types';
-import { linearSchedule, NoiseSchedule } from '../schedule';
-import { UNet } from '../unet/unet';
+import { Rng } from '../core/random';
+import { makeSampler, SamplerName } from '../core/samplers/index';
+import { unetModel } from '../core/samplers/types';
+import { linearSchedule, NoiseSchedule } from '../core/schedule';
+import { UNet } from '../core/unet/unet';
 
 export type GuidanceMethod = 'classifier' | 'cfg';
 

@@ -6,17 +6,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
-import { repoRoot } from '../../datasets/cache';
-import { loadUNetCheckpoint } from '../checkpoint/unet_checkpoint';
-import type { PlotTrace } from '../display/plot_types';
-import { fidReport, FidReport } from '../metrics/report';
+import '../core/tfjs_setup';
+import { repoRoot } from '../runtime/repo_root';
+import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
+import type { PlotTrace } from '../course/display/plot_types';
+import { fidReport, FidReport } from './metrics/report';
 import { sampleInBatches } from './batched_sampling';
-import { FashionClassifier } from '../metrics/classifier';
-import { SAMPLER_NAMES, SamplerName, makeSampler } from '../samplers/index';
-import { DiffusionModel } from '../samplers/types';
-import { linearSchedule, NoiseSchedule } from '../schedule';
-import { UNet } from '../unet/unet';
+import { FashionClassifier } from './metrics/classifier';
+import { SAMPLER_NAMES, SamplerName, makeSampler } from '../core/samplers/index';
+import { DiffusionModel } from '../core/samplers/types';
+import { linearSchedule, NoiseSchedule } from '../core/schedule';
+import { UNet } from '../core/unet/unet';
 
 /** Where `npm run train -- 05` writes the EMA weights that lessons sample from. */
 export function lesson05CheckpointPath(): string {

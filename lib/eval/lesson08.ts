@@ -5,18 +5,18 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
+import '../core/tfjs_setup';
 import { loadFashionMnist } from '../../datasets/fashion-mnist';
 import { toTensor } from '../../datasets/imageset';
-import { repoRoot } from '../lesson/pretrained';
-import { upsampleBicubic } from '../image/resize';
-import { FashionClassifier } from '../metrics/classifier';
-import { mean, psnr } from '../metrics/psnr';
-import { fidReport, FidReport } from '../metrics/report';
-import { ssim } from '../metrics/ssim';
-import { Rng } from '../random';
-import { lowRes } from '../sr/condition';
-import { repeatEach, SrModel, superResolve } from '../sr/model';
+import { repoRoot } from '../runtime/repo_root';
+import { upsampleBicubic } from '../core/resize';
+import { FashionClassifier } from './metrics/classifier';
+import { mean, psnr } from './metrics/psnr';
+import { fidReport, FidReport } from './metrics/report';
+import { ssim } from './metrics/ssim';
+import { Rng } from '../core/random';
+import { lowRes } from '../methods/sr/condition';
+import { repeatEach, SrModel, superResolve } from '../methods/sr/model';
 
 export type SrMethod = 'bicubic' | 'regression' | 'sr3' | 'sr3-mean' | 'original';
 

@@ -1,8 +1,8 @@
 // Lesson 10's measurement: the GLIDE-style model sampled at several guidance scales, each scored
 // by lib/eval/text_to_image.ts (attribute accuracy on one- and two-object captions, CLIP-like score,
 // time), plus the network evaluations per image (guided steps cost two).
-import { glideSchedule, loadLesson10Model, sampleFromText } from '../text/glide';
-import { Clip } from '../clip/clip';
+import { glideSchedule, loadLesson10Model, sampleFromText } from '../methods/text/glide';
+import { Clip } from '../methods/clip/clip';
 import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
 
 export interface Lesson10Options {

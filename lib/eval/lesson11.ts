@@ -6,15 +6,15 @@
 // up-sampled bicubically to 32x32 (what the SR stage adds), and reports the cost per image: network
 // evaluations of each stage and seconds.
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
-import { upsampleBicubic } from '../image/resize';
-import { loadUNetCheckpoint } from '../checkpoint/unet_checkpoint';
-import { Cascade, CascadeOptions, checkCascade, disposeCascade, sampleBase, sampleSr } from '../imagen/cascade';
-import { imagenCheckpointPaths, SR_SIZE } from '../imagen/configs';
-import { FrozenTextEncoder } from '../imagen/frozen_text';
-import { loadMlm } from '../imagen/mlm';
+import '../core/tfjs_setup';
+import { upsampleBicubic } from '../core/resize';
+import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
+import { Cascade, CascadeOptions, checkCascade, disposeCascade, sampleBase, sampleSr } from '../methods/imagen/cascade';
+import { imagenCheckpointPaths, SR_SIZE } from '../methods/imagen/configs';
+import { FrozenTextEncoder } from '../methods/imagen/frozen_text';
+import { loadMlm } from '../methods/imagen/mlm';
 import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, TextToImageMethod, TextToImageResult, textToImageRecord } from './text_to_image';
-import { Clip } from '../clip/clip';
+import { Clip } from '../methods/clip/clip';
 
 export interface Lesson11Options {
   /** Captions of each kind (one-object, two-object) in the headline run. */

@@ -3,12 +3,12 @@
 // (attribute accuracy on one- and two-object captions, the CLIP-like score, time), plus the network
 // evaluations per image (decoder passes; guided steps cost two) and the prior's passes.
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
-import { Clip } from '../clip/clip';
-import { lesson12ClipPath, loadClip } from '../clip/checkpoint';
-import { lesson12DecoderPath, lesson12PriorPath, loadDecoder, loadPrior } from '../dalle2/checkpoint';
-import { UnClip } from '../dalle2/unclip';
-import { Rng } from '../random';
+import '../core/tfjs_setup';
+import { Clip } from '../methods/clip/clip';
+import { lesson12ClipPath, loadClip } from '../methods/clip/checkpoint';
+import { lesson12DecoderPath, lesson12PriorPath, loadDecoder, loadPrior } from '../methods/dalle2/checkpoint';
+import { UnClip } from '../methods/dalle2/unclip';
+import { Rng } from '../core/random';
 import { disposeTextToImageResult, evaluateTextToImage, realScenes, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
 
 export interface Lesson12Options {

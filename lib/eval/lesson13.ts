@@ -9,17 +9,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
-import { repoRoot } from '../lesson/pretrained';
-import { LayoutObject } from '../latent/layout';
-import { decodeLatents, encodeImages, lesson13Paths, loadAutoencoder, loadLatentUNet, sampleLatentFromLayout, sampleLatentFromText } from '../latent/ldm';
+import '../core/tfjs_setup';
+import { repoRoot } from '../runtime/repo_root';
+import { LayoutObject } from '../methods/latent/layout';
+import { decodeLatents, encodeImages, lesson13Paths, loadAutoencoder, loadLatentUNet, sampleLatentFromLayout, sampleLatentFromText } from '../methods/latent/ldm';
 import { loadShapes } from '../../datasets/shapes';
-import { reconstructionPsnr } from '../latent/reconstruct';
-import { glideSchedule, lesson10CheckpointPath, loadLesson10Model, sampleFromText } from '../text/glide';
-import { unetFlops } from '../unet/flops';
+import { reconstructionPsnr } from '../methods/latent/reconstruct';
+import { glideSchedule, lesson10CheckpointPath, loadLesson10Model, sampleFromText } from '../methods/text/glide';
+import { unetFlops } from './unet_flops';
 import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
 import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, realScenes, TextToImageResult, textToImageRecord } from './text_to_image';
-import { Clip } from '../clip/clip';
+import { Clip } from '../methods/clip/clip';
 
 export interface Lesson13Options {
   n: number;

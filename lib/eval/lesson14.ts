@@ -5,11 +5,11 @@
 //   boxes only     GLIGEN with an empty caption: the phrases in the grounding tokens say what
 // and scored by the share of requested objects whose detection (same colour; also same shape in
 // the second column) has IoU >= 0.5 with the requested box. Goal: >= 80% with grounding.
-import { LoadedAutoencoder, lesson13Paths, loadAutoencoder } from '../latent/ldm';
-import { GroundedObject, objectPhrase, PhraseEmbedder } from '../gligen/grounding';
-import { gateValues, lesson14Path, loadGligen } from '../gligen/model';
-import { sampleGrounded } from '../gligen/sample';
-import { UNet } from '../unet/unet';
+import { LoadedAutoencoder, lesson13Paths, loadAutoencoder } from '../methods/latent/ldm';
+import { GroundedObject, objectPhrase, PhraseEmbedder } from '../methods/gligen/grounding';
+import { gateValues, lesson14Path, loadGligen } from '../methods/gligen/model';
+import { sampleGrounded } from '../methods/gligen/sample';
+import { UNet } from '../core/unet/unet';
 import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
 
 export interface Lesson14Options {

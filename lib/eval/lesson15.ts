@@ -5,13 +5,13 @@
 //      (labels = the requested boxes); box mAP@0.5 on held-out real scenes.
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from '../../datasets/fashion-mnist';
 import { subset, toTensor } from '../../datasets/imageset';
-import { labelAgreement, realBoxScenes, syntheticBoxScenes } from '../apps/box_scenes';
-import { DetectorRun, disposeScenes, formatDetectorTable, runDetectorExperiment } from '../apps/detector_experiment';
-import { sampleClassImages, withRareClass } from '../apps/rare_class';
-import { formatRareClassTable, RareClassRun, runRareClassExperiment } from '../apps/rare_class_experiment';
-import { sharedClassifier } from '../metrics/classifier';
-import { ProgressSetting } from '../progress';
-import { Rng } from '../random';
+import { labelAgreement, realBoxScenes, syntheticBoxScenes } from '../methods/apps/box_scenes';
+import { DetectorRun, disposeScenes, formatDetectorTable, runDetectorExperiment } from '../methods/apps/detector_experiment';
+import { sampleClassImages, withRareClass } from '../methods/apps/rare_class';
+import { formatRareClassTable, RareClassRun, runRareClassExperiment } from '../methods/apps/rare_class_experiment';
+import { sharedClassifier } from './metrics/classifier';
+import { ProgressSetting } from '../core/progress';
+import { Rng } from '../core/random';
 
 export interface Lesson15Options {
   rareClass: number;

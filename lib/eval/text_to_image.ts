@@ -3,12 +3,12 @@
 // how often colour, shape, size and position match what the caption asked for; add a CLIP-like score
 // (cosine between the course's contrastive text and image embeddings) and the time per image.
 import * as tf from '@tensorflow/tfjs-core';
-import '../tfjs_setup';
+import '../core/tfjs_setup';
 import { loadShapes, ShapeObject } from '../../datasets/shapes';
-import { detectBatch } from '../shapes/detect';
-import { Clip } from '../clip/clip';
-import { meanClipScore } from '../clip/score';
-import { AccuracyGroup, attributeAccuracy, AttributeScore, scoreAttributes } from '../shapes/score';
+import { detectBatch } from './shapes/detect';
+import { Clip } from '../methods/clip/clip';
+import { meanClipScore } from '../methods/clip/score';
+import { AccuracyGroup, attributeAccuracy, AttributeScore, scoreAttributes } from './shapes/score';
 
 export interface TextToImageMethod {
   name: string;

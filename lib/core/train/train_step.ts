@@ -1,0 +1,50 @@
+// One optimisation step of a diffusion model: draw t and noise from the seeded Rng, compute the
+// loss, apply Adam. Returns the loss as a number; every intermediate tensor is released.
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs_setup';
+import { diffusionLoss, Prediction } from '../loss';
+import { Rng } from '../random';
+import { NoiseSchedule } from '../schedule';
+import { UNet, UNetCondition } from '../unet/unet';
+
+export interface TrainStepOptions {
+  schedule: NoiseSchedule;
+  rng: Rng;
+  prediction?: Prediction;
+  /** Default: Adam with learningRate. */
+  optimizer?: tf.Optimizer;
+  learningRate?: number;
+}
+
+export interface TrainStep {
+  (x0: tf.Tensor4D, cond?: UNetCondition): number;
+  readonly optimizer: tf.Optimizer;
+  /** Releases the optimizer's moment estimates. */
+  dispose(): void;
+}
+
+export function makeTrainStep(model: UNet, opts: TrainStepOptions): TrainStep {
+  const { schedule, rng, prediction = 'eps', learningRate = 5e-4 } = opts;
+  if (!(learningRate > 0)) throw new Error(`makeTrainStep: learningRate must be > 0, got ${learningRate}`);
+  const optimizer = opts.optimizer ?? tf.train.adam(learningRate);
+  const vars = [...model.params.values()];
+  const step = (x0: tf.Tensor4D, cond: UNetCondition = {}): number => {
+    const b = x0.shape[0];
+    const t = Array.from({ length: b }, () => rng.int(schedule.T));
+    const noise = rng.normalTensor(x0.shape) as tf.Tensor4D;
+    try {
+      const loss = optimizer.minimize(
+        () => diffusionLoss((xt, tt) => model.apply(xt, tt, cond), schedule, x0, t, noise, prediction),
+        true,
+        vars,
+      );
+      if (!loss) throw new Error('makeTrainStep: optimizer returned no loss');
+      const v = loss.dataSync()[0];
+      loss.dispose();
+      return v;
+    } finally {
+      noise.dispose();
+    }
+  };
+  return Object.assign(step, { optimizer, dispose: () => optimizer.dispose() });
+}

@@ -1,9 +1,0 @@
-// Display helpers for notebooks: image grids, plotly figures with a static fallback, raw MIME bundles.
-export { imageGridPng, showImages } from './image_grid';
-export type { ImageGridOptions, ImageInput, RawImages } from './image_grid';
-export { showPlot, plotBundle, PLOTLY_MIME } from './plot';
-export type { ShowPlotOptions } from './plot';
-export { plotToSvg } from './svg_fallback';
-export type { PlotTrace, PlotLayout, AxisLayout } from './plot_types';
-export { inKernel, sendDisplay, newDisplayId } from './kernel';
-export type { MimeBundle, DisplayOptions } from './kernel';

@@ -1,0 +1,108 @@
+// A GLIGEN model = the frozen base UNet (lesson 13's latent text model) + the new GLIGEN
+// parameters (grounding MLP, gated self-attention layers). Only the new parameters are trained and
+// shipped; loading rebuilds the base from its own checkpoint and adds them.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '../../core/tfjs_setup';
+import { readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { toFloat32 } from '../../core/checkpoint/safetensors';
+import { repoRoot } from '../../runtime/repo_root';
+import { ParamMap } from '../../core/params';
+import { UNetConfig } from '../../core/unet/config';
+import { UNet } from '../../core/unet/unet';
+import { DEFAULT_MAX_GROUNDING, groundingInputDim } from './grounding';
+
+/** Is this a GLIGEN parameter ('gligen.tokenizer.*', '<level>.gligen.attn.<j>.*')? */
+export function isGligenParam(name: string): boolean {
+  return name.split('.').includes('gligen');
+}
+
+export function lesson14Path(): string {
+  return path.join(repoRoot(), 'checkpoints', '14', 'gligen.safetensors');
+}
+
+/** The parameters GLIGEN trains: every one with a 'gligen' path segment. */
+export function gligenParams(unet: UNet): ParamMap {
+  return new Map([...unet.params].filter(([n]) => isGligenParam(n)));
+}
+
+/** The base's config with grounding layers added (token width = the base's text width). */
+export function groundedConfig(base: UNetConfig, tokenDim = 64): UNetConfig {
+  if (!base.text) throw new Error('groundedConfig: the base model has no text encoder (config.text): GLIGEN embeds phrases with it');
+  if (base.grounding) throw new Error('groundedConfig: the base model already has grounding layers');
+  return { ...base, grounding: { inputDim: groundingInputDim(base.text.width), tokenDim } };
+}
+
+/** Copies the base's weights (EMA if the file has them) into every non-GLIGEN parameter of `unet`. */
+function loadBaseWeights(unet: UNet, baseFile: string): void {
+  const ckpt = readCheckpoint(baseFile);
+  const prefix = ckpt.hasEma ? 'ema/' : '';
+  for (const [name, v] of unet.params) {
+    if (isGligenParam(name)) continue;
+    const t = ckpt.tensors.get(prefix + name);
+    if (!t) throw new Error(`base checkpoint ${baseFile}: tensor '${prefix + name}' is missing`);
+    if (t.shape.join() !== v.shape.join()) throw new Error(`base checkpoint ${baseFile}: '${name}' is [${t.shape}], the model expects [${v.shape}]`);
+    const x = tf.tensor(toFloat32(t), t.shape, 'float32');
+    v.assign(x);
+    x.dispose();
+  }
+}
+
+/** The frozen base plus freshly initialised GLIGEN layers (gates at 0), from the base's checkpoint. */
+export function groundedFromBase(baseFile: string, opts: { seed?: number; tokenDim?: number } = {}): UNet {
+  if (!fs.existsSync(baseFile)) throw new Error(`GLIGEN base model not found at ${baseFile}: train it with \`npx tsx scripts/train-latent.ts ldm-text\``);
+  const base = readCheckpoint(baseFile).config as UNetConfig;
+  const unet = new UNet(groundedConfig(base, opts.tokenDim), { seed: opts.seed ?? 0 });
+  try {
+    loadBaseWeights(unet, baseFile);
+  } catch (e) {
+    unet.dispose();
+    throw e;
+  }
+  return unet;
+}
+
+/** Writes only the GLIGEN parameters, with the grounding config and the base's path. */
+export async function saveGligen(file: string, unet: UNet, baseFile: string, metadata: Record<string, string> = {}): Promise<void> {
+  if (!unet.config.grounding) throw new Error('saveGligen: the UNet has no grounding layers');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const base = path.relative(repoRoot(), path.resolve(baseFile));
+  await saveCheckpoint(file, {
+    config: { kind: 'gligen', base, grounding: unet.config.grounding, maxObjects: DEFAULT_MAX_GROUNDING },
+    params: gligenParams(unet),
+    metadata,
+  });
+}
+
+/** Base (from the path stored in the file, relative to the repository, unless given) + GLIGEN weights. */
+export function loadGligen(file = lesson14Path(), baseFile?: string): UNet {
+  if (!fs.existsSync(file)) throw new Error(`GLIGEN weights not found at ${file}: train them with \`npx tsx scripts/train-latent.ts gligen\``);
+  const ckpt = readCheckpoint(file);
+  const cfg = ckpt.config as { kind?: string; base?: string; grounding?: { tokenDim: number } };
+  if (cfg.kind !== 'gligen' || !cfg.base || !cfg.grounding) throw new Error(`${file} is not a GLIGEN checkpoint`);
+  const unet = groundedFromBase(baseFile ?? path.join(repoRoot(), cfg.base), { tokenDim: cfg.grounding.tokenDim });
+  try {
+    for (const [name, v] of gligenParams(unet)) {
+      const t = ckpt.tensors.get(name);
+      if (!t) throw new Error(`${file}: tensor '${name}' is missing`);
+      if (t.shape.join() !== v.shape.join()) throw new Error(`${file}: '${name}' is [${t.shape}], the model expects [${v.shape}]`);
+      const x = tf.tensor(toFloat32(t), t.shape, 'float32');
+      v.assign(x);
+      x.dispose();
+    }
+  } catch (e) {
+    unet.dispose();
+    throw e;
+  }
+  return unet;
+}
+
+/** tanh(gamma) of every gated layer: how much each has opened during training. */
+export function gateValues(unet: UNet): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [n, v] of gligenParams(unet)) {
+    if (n.endsWith('.gamma')) out[n.replace('.gligen', '').slice(0, -'.gamma'.length)] = Math.tanh(v.dataSync()[0]);
+  }
+  return out;
+}

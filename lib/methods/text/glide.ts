@@ -1,0 +1,65 @@
+// GLIDE (Nichol et al. 2021) in the course's size: one UNet whose text transformer is trained with
+// it (config.text), sampled with classifier-free guidance on text: '' is the "no caption" input that
+// caption dropout taught the same network.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '../../core/tfjs_setup';
+import { loadUNetCheckpoint } from '../../core/checkpoint/unet_checkpoint';
+import { cfgConditionModel, CfgCounter } from '../guidance/cfg';
+import { repoRoot } from '../../runtime/repo_root';
+import { Rng } from '../../core/random';
+import { makeSampler } from '../../core/samplers/index';
+import { linearSchedule, NoiseSchedule } from '../../core/schedule';
+import { UNet } from '../../core/unet/unet';
+import { Prediction } from '../../core/loss';
+
+/**
+ * What lesson 10's network predicts: v = sqrt(abar) eps - sqrt(1 - abar) x0. With eps prediction a
+ * wrong layout at high noise costs almost nothing (the x0 error is scaled by abar, ~0.003 at t = 800),
+ * yet that is where a caption decides colour and place; a first eps-trained model followed its
+ * captions' colours but hardly their positions. v keeps the x0 error's weight near 1 there.
+ */
+export const GLIDE_PREDICTION: Prediction = 'v';
+
+/** The schedule lesson 10's model was trained with (scripts/train-text.ts). */
+export function glideSchedule(): NoiseSchedule {
+  return linearSchedule(1000);
+}
+
+export function lesson10CheckpointPath(): string {
+  return path.join(repoRoot(), 'checkpoints', '10', 'model.safetensors');
+}
+
+export function loadLesson10Model(file = lesson10CheckpointPath()): UNet {
+  if (!fs.existsSync(file)) throw new Error(`lesson 10 model not found at ${file}: train it with \`npm run train:text -- 10\``);
+  const m = loadUNetCheckpoint(file);
+  if (!m.text) {
+    m.dispose();
+    throw new Error(`${file} is not a text-conditioned UNet (its config has no text encoder)`);
+  }
+  return m;
+}
+
+export interface TextSampleOptions {
+  /** Guidance scale w (0: ignore the text, 1: plain conditional, > 1: guided). */
+  guidance: number;
+  steps: number;
+  seed: number;
+  schedule?: NoiseSchedule;
+  counter?: CfgCounter;
+  /** Starting noise [B, S, S, C]; default drawn from the seed. */
+  xT?: tf.Tensor4D;
+  /** What the network predicts (default GLIDE_PREDICTION, lesson 10's). */
+  prediction?: Prediction;
+}
+
+/** Images for `captions` from a text UNet, DDIM with classifier-free guidance on the text. */
+export function sampleFromText(unet: UNet, captions: string[], o: TextSampleOptions): tf.Tensor4D {
+  if (!unet.text) throw new Error('sampleFromText: the UNet has no text encoder (config.text)');
+  if (captions.length === 0) throw new Error('sampleFromText: no captions');
+  const c = unet.config;
+  const model = cfgConditionModel(unet, { text: captions }, { text: captions.map(() => '') }, o.guidance, { counter: o.counter, prediction: o.prediction ?? GLIDE_PREDICTION });
+  const sampler = makeSampler('ddim', o.schedule ?? glideSchedule());
+  return sampler.sample(model, [captions.length, c.imageSize, c.imageSize, c.outChannels], { steps: o.steps, rng: new Rng(o.seed), xT: o.xT });
+}

@@ -1,0 +1,57 @@
+// Work-arounds for tfjs-backend-webgpu 4.22 under Node, installed by lib/runtime/backend.ts once the webgpu
+// backend is set.
+import * as tf from '@tensorflow/tfjs-core';
+
+// tfjs-webgpu reads a GPU tensor synchronously (dataSync, arraySync) by drawing it into an
+// OffscreenCanvas; Node has none, and the bare "OffscreenCanvas is not defined" does not say what to do.
+export function explainSyncReads(backend: { readSync(dataId: object): unknown }): void {
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId: object) => {
+    try {
+      return readSync(dataId);
+    } catch (e) {
+      if (e instanceof ReferenceError && /OffscreenCanvas/.test(e.message)) {
+        throw new Error('webgpu under Node cannot read a GPU tensor synchronously (dataSync/arraySync: tfjs-webgpu copies through an OffscreenCanvas, and OffscreenCanvas is not defined in Node); read it with await tensor.data()');
+      }
+      throw e;
+    }
+  };
+}
+
+// tfjs-webgpu 4.22 runs AddN as one shader that binds every input. Past the device's storage-buffer
+// limit per shader stage (WebGPU's default is 8, one of them the output) the pipeline is invalid and
+// the result silently zeros, with only a validation message on stderr: the gradient norm over all
+// weights (lib/core/train/grad_clip.ts) sums one scalar per weight tensor. Add in chunks instead.
+export function chunkWebgpuAddN(): void {
+  const original = tf.getKernel(tf.AddN, 'webgpu');
+  if (!original) return;
+  const addN = original.kernelFunc;
+  tf.unregisterKernel(tf.AddN, 'webgpu');
+  tf.registerKernel({
+    kernelName: tf.AddN,
+    backendName: 'webgpu',
+    kernelFunc: (args) => {
+      const backend = args.backend as unknown as { device: { limits: { maxStorageBuffersPerShaderStage: number } }; disposeData(id: object): void };
+      const most = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);
+      let level = args.inputs as unknown as tf.TensorInfo[];
+      const partial: tf.TensorInfo[] = [];
+      while (level.length > most) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < level.length; i += most) {
+          const chunk = level.slice(i, i + most);
+          if (chunk.length === 1) {
+            next.push(chunk[0]);
+            continue;
+          }
+          const sum = addN({ ...args, inputs: chunk as unknown as tf.NamedTensorInfoMap }) as tf.TensorInfo;
+          partial.push(sum);
+          next.push(sum);
+        }
+        level = next;
+      }
+      const out = addN({ ...args, inputs: level as unknown as tf.NamedTensorInfoMap });
+      for (const t of partial) backend.disposeData(t.dataId);
+      return out;
+    },
+  });
+}
