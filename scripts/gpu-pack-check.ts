@@ -45,7 +45,7 @@ const OPS: OpCase[] = [
   { name: 'conv2d 3x3 same', shapes: [[2, 14, 14, 8], [3, 3, 8, 16]], fn: (x, w) => tf.conv2d(c4(x), c4(w), 1, 'same') },
   { name: 'conv2d 3x3 stride 2', shapes: [[2, 14, 14, 8], [3, 3, 8, 8]], fn: (x, w) => tf.conv2d(c4(x), c4(w), 2, 'same') },
   { name: 'conv2d 1x1', shapes: [[2, 7, 7, 16], [1, 1, 16, 8]], fn: (x, w) => tf.conv2d(c4(x), c4(w), 1, 'same') },
-  // tfjs 4.22's cpu ResizeNearestNeighborGrad is wrong for batch > 1 (README, Known problems): the
+  // tfjs 4.22's cpu ResizeNearestNeighborGrad is wrong for batch > 1 (docs/backends.md, Known problems): the
   // reference gradient of a x2 nearest upsampling is the sum over each 2x2 block.
   { name: 'resizeNearestNeighbor x2', shapes: [[2, 7, 7, 4]], fn: (x) => tf.image.resizeNearestNeighbor(c4(x), [14, 14]), cpuGrads: (r) => [tf.mul(tf.avgPool(c4(r), 2, 2, 'valid'), 4)] },
   { name: 'softmax', shapes: [[6, 49]], fn: (x) => tf.softmax(x) },
