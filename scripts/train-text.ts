@@ -16,7 +16,7 @@ import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, sha
 import { imageBatches } from '../lib/core/train/batch_source';
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { listCheckpoints } from '../lib/core/train/trainer';
-import { UNet } from '../lib/core/unet/unet';
+import { TextUNet } from '../lib/methods/text/text_unet';
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
 const FLAGS = {
@@ -46,9 +46,9 @@ async function main(): Promise<void> {
   // The shipped model holds EMA weights only, so --init continues from them with a fresh Adam state;
   // ignored once training states exist (re-running resumes those).
   const resuming = !a.fresh && listCheckpoints(path.join(out, 'train')).length > 0;
-  const model = a.init && !resuming ? loadLesson10Model(a.init) : new UNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
+  const model = a.init && !resuming ? loadLesson10Model(a.init) : new TextUNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
   if (a.init && !resuming) {
-    if (model.config.text?.vocab.join(' ') !== shapesTextEncoderConfig(tok).vocab.join(' ')) throw new UsageError(`--init ${a.init}: its vocabulary is not the captions' vocabulary`);
+    if (model.config.text.vocab.join(' ') !== shapesTextEncoderConfig(tok).vocab.join(' ')) throw new UsageError(`--init ${a.init}: its vocabulary is not the captions' vocabulary`);
     console.log(`continuing from ${a.init} (fresh optimiser state)`);
   }
   console.log(`lesson ${lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);

@@ -12,9 +12,15 @@ import { gateValues, gligenParams, groundedFromBase, isGligenParam, loadGligen, 
 import { trainGligen } from '../lib/methods/gligen/train_gligen';
 import { Autoencoder, defaultAutoencoderConfig } from '../lib/methods/latent/autoencoder';
 import { sampleGrounded } from '../lib/methods/gligen/sample';
-import { latentSchedule, latentUNetConfig } from '../lib/methods/latent/ldm';
+import { LATENT_PREDICTION, latentSchedule, latentUNetConfig } from '../lib/methods/latent/ldm';
 import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
-import { UNet } from '../lib/core/unet/unet';
+import { TextUNet } from '../lib/methods/text/text_unet';
+import { GroundingHook, groundingOf } from '../lib/methods/gligen/grounding_hook';
+import { Condition } from '../lib/core/condition';
+import { readCheckpoint } from '../lib/core/checkpoint/checkpoint';
+import { diffusionLoss } from '../lib/core/loss';
+import { Rng } from '../lib/core/random';
+import { countReads, firstDifference, interruptAt } from './helpers/training';
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
@@ -24,14 +30,14 @@ describe('GLIGEN (lesson 14)', function () {
   this.timeout(60_000);
   let dir: string;
   let baseFile: string;
-  let base: UNet;
+  let base: TextUNet;
 
   before(async () => {
     await tf.setBackend('cpu');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gligen-'));
     baseFile = path.join(dir, 'base.safetensors');
     const tok = shapesTokenizer();
-    base = new UNet(latentUNetConfig({ baseChannels: 16, groups: 4, attentionHeads: 2, text: shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }) }), { seed: 3 });
+    base = new TextUNet(latentUNetConfig({ baseChannels: 16, groups: 4, attentionHeads: 2, text: shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }) }), { seed: 3 });
     await saveUNetWeights(baseFile, base);
   });
   after(() => base.dispose());
@@ -41,12 +47,24 @@ describe('GLIGEN (lesson 14)', function () {
     return { captions: set.captions, objects: set.objects.map((objs) => objs.map((o) => ({ phrase: objectPhrase(o), box: o.box }))) };
   };
 
+  it("adds its layers through the core's hook: names '<level>.gligen.attn.<j>.*' and 'gligen.tokenizer.*', base names unchanged", () => {
+    const g = groundedFromBase(baseFile, { seed: 9, tokenDim: 16 });
+    assert.ok(g.hook instanceof GroundingHook);
+    const added = [...g.params.keys()].filter((n) => !base.params.has(n));
+    assert.ok(added.length > 0 && added.every(isGligenParam), added.join());
+    assert.deepStrictEqual([...g.params.keys()].filter((n) => !isGligenParam(n)), [...base.params.keys()]);
+    // One gated layer after each attention block, in build order.
+    assert.deepStrictEqual(Object.keys(gateValues(g)), ['down.0.attn.0', 'mid.attn', 'up.0.attn.0', 'up.0.attn.1']);
+    assert.ok(g.params.has('gligen.tokenizer.fc1.weight') && g.params.has('down.0.gligen.attn.0.gamma'));
+    g.dispose();
+  });
+
   it('at initialisation (gates at 0) the grounded model computes exactly the frozen model', () => {
     const g = groundedFromBase(baseFile, { seed: 9, tokenDim: 16 });
     assert.ok(gligenParams(g).size > 0);
     for (const v of Object.values(gateValues(g))) assert.equal(v, 0);
     const s = scenes();
-    const emb = new PhraseEmbedder(g.text!);
+    const emb = new PhraseEmbedder(g.text);
     const gi = groundingInputs(emb, s.objects);
     tf.tidy(() => {
       const x = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
@@ -67,7 +85,7 @@ describe('GLIGEN (lesson 14)', function () {
   it('training changes only the GLIGEN parameters, keeps the tensor count flat, and save/load round-trips', async function () {
     this.timeout(240_000); // the pure-JS cpu backend's conv gradients are slow
     const g = groundedFromBase(baseFile, { seed: 9, tokenDim: 16 });
-    const emb = new PhraseEmbedder(g.text!);
+    const emb = new PhraseEmbedder(g.text);
     const s = scenes();
     const frozenBefore = new Map([...g.params].filter(([n]) => !isGligenParam(n)).map(([n, v]) => [n, v.dataSync().slice()]));
     const data = () => {
@@ -92,26 +110,76 @@ describe('GLIGEN (lesson 14)', function () {
     g.dispose();
   });
 
+  it('GLIGEN training lowers the loss and resumes exactly: 6 steps straight = 3 + resume + 3, with only the GLIGEN subset in the checkpoint', async function () {
+    this.timeout(240_000);
+    // Reference: the uninterrupted run. The resumed model's GLIGEN layers start from other weights
+    // (seed 5), so equality means the checkpoint restored them and their Adam state, and step k's
+    // noise and timesteps come from (seed, k) alone.
+    const s = scenes();
+    const a = groundedFromBase(baseFile, { seed: 9, tokenDim: 16 });
+    const gi = groundingInputs(new PhraseEmbedder(a.text), s.objects);
+    const x = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const cond = { text: s.captions, grounding: gi.grounding, groundingMask: gi.groundingMask };
+    // The trainer disposes each batch: hand it copies.
+    const data = () => ({ x: x.clone(), cond: { text: s.captions, grounding: gi.grounding.clone(), groundingMask: gi.groundingMask.clone() } });
+    const schedule = latentSchedule();
+    // The training loss at 16 fixed (t, noise) draws: single-step losses jump with the drawn t.
+    const fixedLoss = () => {
+      let sum = 0;
+      for (let k = 0; k < 16; k++) {
+        const r = new Rng(100 + k);
+        const t = [r.int(schedule.T), r.int(schedule.T)];
+        sum += tf.tidy(() => diffusionLoss((xt, tt) => a.apply(xt, tt, cond), schedule, x, t, r.normalTensor(x.shape) as tf.Tensor4D, LATENT_PREDICTION).dataSync()[0]);
+      }
+      return sum / 16;
+    };
+    const before = fixedLoss();
+    const states = path.join(dir, 'gligen-states');
+    const opts = { schedule, steps: 6, learningRate: 2e-2, warmupSteps: 1, seed: 0, progress: false };
+    const { result: ha, dataSync } = await countReads(() => trainGligen(a, data, opts));
+    assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
+    const after = fixedLoss();
+    assert.ok(after < before - 0.005, `the loss at fixed draws went ${before} -> ${after}`);
+    const b = groundedFromBase(baseFile, { seed: 9, tokenDim: 16 });
+    await trainGligen(b, data, { ...opts, checkpointDir: states, checkpointEvery: 3, keepLast: 10 });
+    interruptAt(states, 3);
+    const saved = readCheckpoint(path.join(states, 'step-00000003.safetensors'));
+    const names = [...saved.tensors.keys()].filter((n) => !n.includes('/'));
+    assert.ok(names.length > 0 && names.every(isGligenParam), `the checkpoint holds ${names.filter((n) => !isGligenParam(n)).join()}`);
+    const c = groundedFromBase(baseFile, { seed: 5, tokenDim: 16 });
+    assert.notEqual(firstDifference(gligenParams(a), gligenParams(c)), null);
+    const hc = await trainGligen(c, data, { ...opts, checkpointDir: states, checkpointEvery: 3, keepLast: 10 });
+    assert.equal(hc.resumedAt, 3);
+    assert.equal(firstDifference(a.params, c.params), null);
+    assert.deepEqual(hc.loss, ha.loss);
+    tf.dispose([x, gi.grounding, gi.groundingMask]);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
   it('grounding inputs: box features + phrase embedding per object; bad boxes and too many objects are errors', () => {
     const g = groundedFromBase(baseFile, { tokenDim: 16 });
-    const emb = new PhraseEmbedder(g.text!);
+    const emb = new PhraseEmbedder(g.text);
     assert.equal(allObjectPhrases().length, 70);
     const ok = { phrase: 'a small red circle', box: [0.1, 0.1, 0.4, 0.4] as [number, number, number, number] };
     const gi = groundingInputs(emb, [[ok], []], 2);
-    assert.deepEqual(gi.grounding.shape, [2, 2, g.config.grounding!.inputDim]);
+    assert.deepEqual(gi.grounding.shape, [2, 2, groundingOf(g)!.inputDim]);
     assert.deepEqual(Array.from(gi.groundingMask.dataSync()), [1, 0, 0, 0]);
     tf.dispose([gi.grounding, gi.groundingMask]);
     assert.throws(() => groundingInputs(emb, [[{ ...ok, box: [0.5, 0.5, 1.5, 0.9] }]]), /outside \[0, 1\]/);
     assert.throws(() => groundingInputs(emb, [[{ ...ok, box: [0.5, 0.5, 0.5, 0.9] }]]), /zero area/);
     assert.throws(() => groundingInputs(emb, [[ok, ok, ok]], 2), /at most 2 grounding tokens/);
     assert.throws(() => groundingInputs(emb, [[{ ...ok, phrase: ' ' }]]), /empty phrase/);
-    assert.throws(() => base.apply(tf.zeros([1, 8, 8, 4]), [0], { text: [''], grounding: tf.zeros([1, 1, 4]) as tf.Tensor3D, groundingMask: tf.ones([1, 1]) as tf.Tensor2D }), /no grounding/);
+    const [z, g1, m1] = [tf.zeros([1, 8, 8, 4]) as tf.Tensor4D, tf.zeros([1, 1, 4]) as tf.Tensor3D, tf.ones([1, 1]) as tf.Tensor2D];
+    assert.throws(() => base.apply(z, [0], { text: [''], grounding: g1, groundingMask: m1 } as Condition), /condition field 'grounding' is not read by this model/);
+    assert.throws(() => g.apply(z, [0], { text: [''], grounding: g1, groundingMask: m1 }), new RegExp(`GLIGEN: cond.grounding must be \\[1, G, ${groundingOf(g)!.inputDim}\\], got \\[1,1,4\\]`));
+    assert.throws(() => g.apply(z, [0], { text: [''], groundingMask: m1 }), /cond.groundingMask given without cond.grounding/);
+    tf.dispose([z, g1, m1]);
     g.dispose();
   });
 
   it('grounded sampling decodes images, with and without boxes from the same noise', () => {
     const g = groundedFromBase(baseFile, { tokenDim: 16 });
-    const emb = new PhraseEmbedder(g.text!);
+    const emb = new PhraseEmbedder(g.text);
     const ae = new Autoencoder(defaultAutoencoderConfig({ channels: [16], blocks: 1, groups: 4 }));
     const auto = { ae, scaleFactor: 1 };
     const s = scenes();

@@ -9,8 +9,11 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../lib/runtime/backend';
 import { Rng } from '../lib/core/random';
-import { loadUNetCheckpoint } from '../lib/core/checkpoint/unet_checkpoint';
-import { UNet, GroundedCondition } from '../lib/core/unet/unet';
+import { Condition, ConditionValue, disposeCondition } from '../lib/core/condition';
+import { Denoiser } from '../lib/core/unet/denoiser';
+import { loadDenoiserCheckpoint } from '../lib/methods/text/checkpoint';
+import { isTextUNetConfig } from '../lib/methods/text/text_unet';
+import { groundingOf } from '../lib/methods/gligen/grounding_hook';
 import { loadNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
 import { loadMlm } from '../lib/methods/imagen/mlm';
 import { loadClip } from '../lib/methods/clip/checkpoint';
@@ -40,19 +43,20 @@ async function stats(t: tf.Tensor): Promise<Stats> {
 }
 
 /** The condition a UNet of this config needs, from fixed seeded inputs (built generically from the config). */
-function fixedCondition(unet: UNet, b: number, rng: Rng): GroundedCondition {
+function fixedCondition(unet: Denoiser, b: number, rng: Rng): Condition {
   const c = unet.config;
-  const cond: GroundedCondition = {};
+  const grounding = groundingOf(unet);
+  const cond: Record<string, ConditionValue> = {};
   if (c.numClasses !== undefined) cond.classLabels = Array.from({ length: b }, (_, i) => (i === b - 1 ? c.numClasses! : i % c.numClasses!));
   if (c.condChannels !== undefined) cond.concat = rng.normalTensor([b, c.imageSize, c.imageSize, c.condChannels]) as tf.Tensor4D;
-  if (c.text !== undefined) cond.text = CAPTIONS.slice(0, b);
+  if (isTextUNetConfig(c)) cond.text = CAPTIONS.slice(0, b);
   else if (c.contextDim !== undefined) {
     cond.context = rng.normalTensor([b, 3, c.contextDim]) as tf.Tensor3D;
     cond.contextMask = tf.tensor2d([1, 1, 0, 1, 0, 0].slice(0, 3 * b), [b, 3]);
   }
   if (c.vectorDim !== undefined) cond.vector = rng.normalTensor([b, c.vectorDim]) as tf.Tensor2D;
-  if (c.grounding !== undefined) {
-    cond.grounding = rng.normalTensor([b, 2, c.grounding.inputDim]) as tf.Tensor3D;
+  if (grounding) {
+    cond.grounding = rng.normalTensor([b, 2, grounding.inputDim]) as tf.Tensor3D;
     cond.groundingMask = tf.tensor2d([1, 1, 1, 0].slice(0, 2 * b), [b, 2]);
   }
   return cond;
@@ -63,14 +67,15 @@ function noiseImages(rng: Rng, shape: [number, number, number, number]): tf.Tens
   return tf.tidy(() => tf.clipByValue(rng.normalTensor(shape), -1, 1) as tf.Tensor4D);
 }
 
-async function unetOutput(unet: UNet): Promise<Record<string, Stats>> {
+async function unetOutput(unet: Denoiser): Promise<Record<string, Stats>> {
   const rng = new Rng(7);
   const c = unet.config;
   const x = rng.normalTensor([2, c.imageSize, c.imageSize, c.inChannels]) as tf.Tensor4D;
   const cond = fixedCondition(unet, 2, rng);
   const y = unet.apply(x, [17, 731], cond);
   const out = { out: await stats(y) };
-  tf.dispose([x, y, ...Object.values(cond).filter((v): v is tf.Tensor => v instanceof tf.Tensor)]);
+  tf.dispose([x, y]);
+  disposeCondition(cond);
   unet.dispose();
   return out;
 }
@@ -91,7 +96,7 @@ const UNETS: Record<string, string[]> = {
 
 /** Each shipped model's outputs on fixed inputs. */
 const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
-  ...Object.fromEntries(Object.entries(UNETS).map(([id, p]) => [id, () => unetOutput(loadUNetCheckpoint(ckpt(...p)))])),
+  ...Object.fromEntries(Object.entries(UNETS).map(([id, p]) => [id, () => unetOutput(loadDenoiserCheckpoint(ckpt(...p)))])),
   '14/gligen': () => unetOutput(loadGligen(ckpt('14', 'gligen.safetensors'))),
   '06/noisy_classifier': async () => {
     const m = loadNoisyClassifier(ckpt('06', 'noisy_classifier.safetensors'));

@@ -2,6 +2,9 @@
 // caption batches with dropout, classifier-free guidance for any condition, and the text-to-image
 // scoring (cpu backend, tiny models, seconds).
 import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '../lib/core/tfjs_setup';
@@ -12,9 +15,13 @@ import { Rng } from '../lib/core/random';
 import { linearSchedule } from '../lib/core/schedule';
 import { TextTransformer } from '../lib/methods/text/text_transformer';
 import { BOS, EOS, SPECIAL_TOKENS, Tokenizer, UNK } from '../lib/methods/text/tokenizer';
-import { imageBatches } from '../lib/core/train/batch_source';
+import { BatchSource, imageBatches } from '../lib/core/train/batch_source';
 import { Trainer } from '../lib/core/train/trainer';
-import { positionGrid, UNet, UNetConfigInput } from '../lib/core/unet/unet';
+import { positionGrid, UNet } from '../lib/core/unet/unet';
+import { TextCondition, TextUNet, TextUNetConfigInput } from '../lib/methods/text/text_unet';
+import { loadDenoiserCheckpoint, loadTextUNetCheckpoint } from '../lib/methods/text/checkpoint';
+import { loadUNetCheckpoint, saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
+import { Condition } from '../lib/core/condition';
 import { evalCaptions, evaluateTextToImage, disposeTextToImageResult } from '../lib/eval/text_to_image';
 import { sampleFromText } from '../lib/methods/text/glide';
 
@@ -32,8 +39,8 @@ function withWarnings<T>(fn: () => T): { value: T; warnings: string[] } {
   }
 }
 
-function textUNet(seed = 1, extra: Partial<UNetConfigInput> = {}): UNet {
-  return new UNet(
+function textUNet(seed = 1, extra: Partial<TextUNetConfigInput> = {}): TextUNet {
+  return new TextUNet(
     {
       imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], attentionHeads: 2, groups: 4,
       positionChannels: true, text: { vocab: [...tok.vocab], contextLength: 12, width: 8, layers: 1, heads: 2 }, ...extra,
@@ -123,12 +130,59 @@ describe('UNet with a text encoder', () => {
     assert.ok(maxAbs(tf.slice(a, 1, 1), tf.slice(b, 1, 1)) > 1e-4, 'the caption had no effect');
     assert.throws(() => m.apply(x, [1, 1]), /built with a text encoder \(config.text\): pass cond.text/);
     assert.throws(() => m.apply(x, [1, 1], { text: [''] }), /1 captions for a batch of 2/);
+    const ctx = tf.zeros([2, 3, 8]) as tf.Tensor3D;
+    assert.throws(() => m.apply(x, [1, 1], { text: captions, context: ctx } as Condition), /cond.context given, but the text UNet makes it from cond.text itself/);
     const plain = new UNet({ imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, groups: 4, attentionHeads: 2 });
-    assert.throws(() => plain.apply(x, [1, 1], { text: captions }), /cond.text given but the config has no text encoder/);
+    assert.throws(() => plain.apply(x, [1, 1], { text: captions } as Condition), /condition field 'text' is not read by this model/);
     assert.throws(() => textUNet(1, { contextDim: 16 }), /contextDim 16 must equal the text encoder's width 8/);
-    tf.dispose([x, a, b]);
+    tf.dispose([x, a, b, ctx]);
     m.dispose();
     plain.dispose();
+  });
+
+  it("keeps the core's parameter names beside text.* and textToTime.*, in one map; computes what the core computes from its context", () => {
+    const m = textUNet(6);
+    const core = new UNet({ ...m.core.config }, { seed: 99 });
+    const textNames = [...m.params.keys()].filter((n) => !core.params.has(n));
+    assert.ok(textNames.length > 0 && textNames.every((n) => n.startsWith('text.') || n.startsWith('textToTime.')), textNames.join());
+    assert.deepStrictEqual([...core.params.keys()], [...m.params.keys()].filter((n) => core.params.has(n)), 'core names or their order changed');
+    assert.strictEqual(m.params, m.core.params);
+    assert.strictEqual(m.paramCount, core.paramCount + textNames.reduce((n, k) => n + m.params.get(k)!.size, 0));
+    // The text UNet = the core fed with the encoder's tokens, mask and projected pooled vector.
+    for (const [n, v] of core.params) v.assign(m.params.get(n)!);
+    const x = new Rng(8).normalTensor([2, 8, 8, 3]) as tf.Tensor4D;
+    tf.tidy(() => {
+      const enc = m.text.apply(captions);
+      const tEmb = tf.add(tf.matMul(enc.pooled, m.params.get('textToTime.weight')!), m.params.get('textToTime.bias')!) as tf.Tensor2D;
+      const want = core.apply(x, [3, 600], { context: enc.tokens, contextMask: enc.mask, timeEmbedding: tEmb });
+      assert.ok(maxAbs(m.apply(x, [3, 600], { text: captions }), want) < 1e-6);
+    });
+    const copy = m.emptyCopy();
+    assert.deepStrictEqual(copy.config, m.config);
+    assert.deepStrictEqual([...copy.params.keys()], [...m.params.keys()]);
+    x.dispose();
+    [m, core, copy].forEach((u) => u.dispose());
+  });
+
+  it('loads from a checkpoint with the same config fields; the core loader refuses it, naming the right one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'text-unet-'));
+    const file = path.join(dir, 'm.safetensors');
+    const m = textUNet(7);
+    await saveUNetWeights(file, m);
+    const back = loadTextUNetCheckpoint(file);
+    const any = loadDenoiserCheckpoint(file);
+    assert.ok(any instanceof TextUNet);
+    assert.deepStrictEqual(back.config, m.config);
+    assert.ok('text' in back.config && back.config.contextDim === 8);
+    for (const [n, v] of m.params) assert.equal(maxAbs(v, back.params.get(n)!), 0, n);
+    assert.throws(() => loadUNetCheckpoint(file), /a text-conditioned UNet \(its config has 'text'\): load it with loadTextUNetCheckpoint or loadDenoiserCheckpoint/);
+    const plainFile = path.join(dir, 'plain.safetensors');
+    const plain = new UNet(m.core.config);
+    await saveUNetWeights(plainFile, plain);
+    assert.ok(!(loadDenoiserCheckpoint(plainFile) instanceof TextUNet));
+    assert.throws(() => loadTextUNetCheckpoint(plainFile), /not a text-conditioned UNet/);
+    [m, back, any, plain].forEach((u) => u.dispose());
+    fs.rmSync(dir, { recursive: true });
   });
 
   it('position channels hold pixel-centre coordinates in [-1, 1]', () => {
@@ -145,8 +199,8 @@ describe('UNet with a text encoder', () => {
     const set = loadShapes('train', { count: 16, maxObjects: 2 });
     const small = { ...set, images: tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(set.images, [16, 32, 32, 3], 'float32'), [8, 8]).round().dataSync()) };
     const data = { ...set, images: Uint8Array.from(small.images), height: 8, width: 8 };
-    const m = new UNet({ ...textUNet().config, text: { vocab: Tokenizer.fromCaptions(set.captions, 24).vocab.slice(), contextLength: 24, width: 8, layers: 1, heads: 2 } });
-    const before = m.text!.tokenEmb.dataSync().slice();
+    const m = new TextUNet({ ...textUNet().config, text: { vocab: Tokenizer.fromCaptions(set.captions, 24).vocab.slice(), contextLength: 24, width: 8, layers: 1, heads: 2 } });
+    const before = m.text.tokenEmb.dataSync().slice();
     const trainer = new Trainer(m, { schedule: linearSchedule(1000), totalSteps: 4, learningRate: 1e-3, emaDecay: null, progress: false });
     const batches = imageBatches(data, 4, 0, { captions: set.captions, captionDropout: 0.5 });
     await trainer.trainStep(batches(0));
@@ -154,7 +208,7 @@ describe('UNet with a text encoder', () => {
     await trainer.trainStep(batches(1));
     await trainer.trainStep(batches(2));
     assert.equal(tf.memory().numTensors, n0);
-    const after = m.text!.tokenEmb.dataSync();
+    const after = m.text.tokenEmb.dataSync();
     assert.ok(after.some((v, i) => v !== before[i]), 'the text encoder did not train');
     trainer.dispose();
     m.dispose();
@@ -164,11 +218,11 @@ describe('UNet with a text encoder', () => {
 describe('caption batches', () => {
   it('drop captions to "" at the asked rate, the same way for the same step; reject bad options', () => {
     const set = loadShapes('train', { count: 64 });
-    const b = imageBatches(set, 32, 3, { captions: set.captions, captionDropout: 0.25 });
+    const b = imageBatches(set, 32, 3, { captions: set.captions, captionDropout: 0.25 }) as BatchSource<TextCondition>;
     let dropped = 0;
     for (let s = 0; s < 50; s++) {
       const x = b(s);
-      dropped += (x.cond!.text as string[]).filter((c) => c === '').length;
+      dropped += x.cond!.text!.filter((c) => c === '').length;
       x.x.dispose();
     }
     const rate = dropped / (50 * 32);

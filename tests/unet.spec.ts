@@ -6,10 +6,11 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '../lib/core/random';
-import { UNet, UNetCondition } from '../lib/core/unet/unet';
+import { AttentionHook, UNet } from '../lib/core/unet/unet';
 import { referenceUNetConfig, resolveUNetConfig, UNetConfigInput } from '../lib/core/unet/config';
+import { Condition } from '../lib/core/condition';
 import { unetFlops } from '../lib/eval/unet_flops';
-import { disposeParams } from '../lib/core/params';
+import { disposeParams, ParamStore } from '../lib/core/params';
 
 const PY = '/usr/bin/python3';
 const BENCH_TORCH = path.join(__dirname, '..', 'scripts', 'bench_torch.py');
@@ -40,7 +41,7 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** Conditions for a batch of 2 of the `conditioned` config, drawn from rng. */
-function condFor(rng: Rng): Required<Omit<UNetCondition, 'contextMask' | 'text' | 'vector'>> & { contextMask: tf.Tensor2D } {
+function condFor(rng: Rng): { classLabels: number[]; concat: tf.Tensor4D; context: tf.Tensor3D; contextMask: tf.Tensor2D } {
   return {
     classLabels: [0, 2],
     concat: rng.normalTensor([2, 8, 8, 2]) as tf.Tensor4D,
@@ -181,6 +182,97 @@ describe('UNet', function () {
     tf.dispose([x, v, y, y2, ...Object.values(grads)]);
     plain.dispose();
     m.dispose();
+  });
+
+  it('checks every condition field against one table, naming the field and the expected shape', () => {
+    const c = new UNet(conditioned);
+    const m = new UNet(tiny);
+    const x = tf.zeros([2, 8, 8, 1]) as tf.Tensor4D;
+    const concat = tf.zeros([2, 8, 8, 2]) as tf.Tensor4D;
+    const ctx = tf.zeros([2, 3, 6]) as tf.Tensor3D;
+    const ok = { concat, context: ctx };
+    assert.throws(() => c.apply(x, [0, 0], { concat }), /built with contextDim=6, pass cond.context \[2, L, 6\], got none/);
+    assert.throws(() => c.apply(x, [0, 0], { ...ok, concat: tf.zeros([2, 8, 8, 3]) as tf.Tensor4D }), /built with condChannels=2, pass cond.concat \[2, 8, 8, 2\], got \[2,8,8,3\]/);
+    assert.throws(() => c.apply(x, [0, 0], { ...ok, contextMask: tf.ones([2, 4]) as tf.Tensor2D }), /pass cond.contextMask \[2, 3\], got \[2,4\]/);
+    assert.throws(() => c.apply(x, [0, 0], { ...ok, classLabels: [1] }), /built with numClasses=3, pass cond.classLabels \[2\] \(one id per image\), got \[1\]/);
+    assert.throws(() => c.apply(x, [0, 0], { ...ok, timeEmbedding: tf.zeros([2, 5]) as tf.Tensor2D }), /pass cond.timeEmbedding \[2, 32\], got \[2,5\]/);
+    assert.throws(() => m.apply(x, [0, 0], { context: ctx }), /cond.context given but the config has no contextDim/);
+    // A field that no one reads is refused by name, never ignored.
+    assert.throws(() => c.apply(x, [0, 0], { ...ok, text: ['a', 'b'] } as Condition), /condition field 'text' is not read by this model \(it reads classLabels, concat, context, contextMask, vector, timeEmbedding\)/);
+    assert.throws(() => m.apply(x, [0, 0], { contxt: ctx } as Condition), /condition field 'contxt' is not read/);
+    // An unknown config field would be dropped silently: refused.
+    assert.throws(() => new UNet({ ...tiny, text: {} } as UNetConfigInput), /UNetConfig: unknown field 'text'/);
+    tf.dispose([x, concat, ctx]);
+    c.dispose();
+    m.dispose();
+  });
+
+  it('timeEmbedding is added to the time embedding as is; a shared store keeps one parameter map', () => {
+    const rng = new Rng(17);
+    const m = new UNet(tiny, { seed: 17 });
+    const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const y0 = m.apply(x, [40, 40]);
+    const zero = tf.zeros([2, m.tembDim]) as tf.Tensor2D;
+    const e = rng.normalTensor([2, m.tembDim]) as tf.Tensor2D;
+    assert.equal(maxAbsDiff(y0, m.apply(x, [40, 40], { timeEmbedding: zero })), 0);
+    assert.ok(maxAbsDiff(y0, m.apply(x, [40, 40], { timeEmbedding: e })) > 1e-4, 'timeEmbedding had no effect');
+    // A wrapper's store: its own parameters sit in the same map as the core's, under their own names.
+    const store = new ParamStore(new Rng(17));
+    store.normal('wrapper.weight', [2], 1);
+    const inStore = new UNet(tiny, { store });
+    assert.strictEqual(inStore.params, store.params);
+    assert.ok(inStore.params.has('wrapper.weight') && inStore.params.has('convIn.weight'));
+    assert.throws(() => new UNet(tiny, { store, seed: 1 }), /either a store .* or rng\/seed/);
+    const copy = m.emptyCopy();
+    assert.deepStrictEqual(copy.config, m.config);
+    assert.deepStrictEqual([...copy.params.keys()], [...m.params.keys()]);
+    tf.dispose([x, y0, zero, e]);
+    [m, inStore, copy].forEach((u) => u.dispose());
+  });
+
+  it('an attention hook adds layers after every attention block, named in its scope; null state skips them', () => {
+    type Shared = tf.Variable;
+    const built: string[] = [];
+    // A toy hook: after each attention block add scale * cond.shift (per image) where scale is a layer parameter.
+    const hook: AttentionHook<Shared, tf.Tensor> = {
+      name: 'toy',
+      fields: ['shift'],
+      buildLayer(store, block, channels) {
+        const scale = store.scope('toy', () => store.constant(`${block}.scale`, [channels], 1));
+        built.push(block);
+        return { apply: (xx, s) => tf.add(xx, tf.mul(scale, s)) as tf.Tensor4D };
+      },
+      buildShared: (store) => store.constant('toy.shared', [1], 2),
+      check(cond, b) {
+        const v = cond.shift;
+        if (v !== undefined && (!(v instanceof tf.Tensor) || v.shape.join() !== `${b},1,1,1`)) throw new Error(`toy: cond.shift must be [${b}, 1, 1, 1]`);
+      },
+      state: (cond, shared) => (cond.shift === undefined ? null : tf.mul(cond.shift as tf.Tensor, shared)),
+    };
+    const plain = new UNet(tiny, { seed: 4 });
+    const hooked = new UNet(tiny, { seed: 4, hook });
+    assert.deepStrictEqual(built, ['attn.0', 'attn', 'attn.0', 'attn.1']);
+    // Same seed: the core's weights are drawn as without the hook up to the first hook layer.
+    const extra = [...hooked.params.keys()].filter((n) => !plain.params.has(n));
+    assert.deepStrictEqual(extra, ['down.1.toy.attn.0.scale', 'mid.toy.attn.scale', 'up.1.toy.attn.0.scale', 'up.1.toy.attn.1.scale', 'toy.shared']);
+    const x = new Rng(4).normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const shift = tf.fill([2, 1, 1, 1], 0.5) as tf.Tensor4D;
+    // This hook draws no random numbers, so the core's weights are those of the plain model, and
+    // without cond.shift (state null) the hooked model computes exactly the plain one.
+    const ref = plain.apply(x, [9, 9]);
+    const off = hooked.apply(x, [9, 9]);
+    assert.equal(maxAbsDiff(off, ref), 0);
+    const before = tf.memory().numTensors;
+    const on = hooked.apply(x, [9, 9], { shift });
+    assert.equal(tf.memory().numTensors, before + 1, 'the hook state leaked');
+    assert.ok(maxAbsDiff(on, off) > 1e-4, 'the hook layers had no effect');
+    const bad = tf.zeros([2]);
+    assert.throws(() => hooked.apply(x, [9, 9], { shift: bad }), /toy: cond.shift must be \[2, 1, 1, 1\]/);
+    assert.throws(() => plain.apply(x, [9, 9], { shift }), /condition field 'shift' is not read/);
+    const copy = hooked.emptyCopy();
+    assert.deepStrictEqual([...copy.params.keys()], [...hooked.params.keys()]);
+    tf.dispose([x, shift, ref, off, on, bad]);
+    [plain, hooked, copy].forEach((u) => u.dispose());
   });
 
   it('gradient reaches every parameter', () => {

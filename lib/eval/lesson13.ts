@@ -97,7 +97,7 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
     );
     console.error('layout -> image done');
 
-    const ctx = textModel.config.text!.contextLength;
+    const ctx = textModel.config.text.contextLength;
     const latentFlops = unetFlops(textModel.config, 1, ctx).forward;
     const pixelFlops = glideConfig ? unetFlops(glideConfig, 1, ctx).forward : null;
     const cost = {

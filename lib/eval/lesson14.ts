@@ -9,7 +9,7 @@ import { LoadedAutoencoder, lesson13Paths, loadAutoencoder } from '../methods/la
 import { GroundedObject, objectPhrase, PhraseEmbedder } from '../methods/gligen/grounding';
 import { gateValues, lesson14Path, loadGligen } from '../methods/gligen/model';
 import { sampleGrounded } from '../methods/gligen/sample';
-import { UNet } from '../core/unet/unet';
+import { TextUNet } from '../methods/text/text_unet';
 import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
 
 export interface Lesson14Options {
@@ -27,10 +27,10 @@ export const LESSON14_GOAL = 0.8;
 export async function runLesson14(o: Lesson14Options): Promise<{ table: string; record: Record<string, unknown>; results: PlacementResult[] }> {
   const w = o.guidance ?? 3;
   const auto: LoadedAutoencoder = loadAutoencoder(lesson13Paths().autoencoder);
-  const unet: UNet = loadGligen(o.checkpoint ?? lesson14Path());
+  const unet: TextUNet = loadGligen(o.checkpoint ?? lesson14Path());
   const results: PlacementResult[] = [];
   try {
-    const embedder = new PhraseEmbedder(unet.text!);
+    const embedder = new PhraseEmbedder(unet.text);
     const scenes = placementScenes(o.n);
     const grounded: GroundedObject[][] = scenes.objects.map((objs) => objs.map((x) => ({ phrase: objectPhrase(x), box: x.box })));
     const run = (name: string, text: boolean, boxes: boolean) =>

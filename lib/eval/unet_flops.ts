@@ -1,7 +1,8 @@
 // Analytic FLOP count of a UNet forward pass (convolutions and matrix products only; norms and
 // activations are a few percent). One multiply-add = 2 FLOPs. A training step is about 3x the
 // forward pass (the backward pass computes gradients for both inputs and weights: ~2x forward).
-import { resolveUNetConfig, UNetConfigInput } from '../core/unet/config';
+// The core UNet only: a wrapper's own parts (a text UNet's text encoder) are not counted.
+import { coreUNetConfig, resolveUNetConfig, UNetConfigInput } from '../core/unet/config';
 
 export interface FlopCount {
   /** Forward pass FLOPs for the batch. */
@@ -11,7 +12,7 @@ export interface FlopCount {
 }
 
 export function unetFlops(config: UNetConfigInput, batch: number, contextLength = 0): FlopCount {
-  const c = resolveUNetConfig(config);
+  const c = resolveUNetConfig(coreUNetConfig(config));
   if (!Number.isInteger(batch) || batch <= 0) throw new Error(`unetFlops: batch must be a positive integer, got ${batch}`);
   let f = 0;
   const conv = (side: number, cin: number, cout: number, k: number, stride = 1) => {

@@ -1,7 +1,10 @@
 // Saving and loading a whole UNet: its config travels in the file, so loading needs only the path.
+// This loader builds core UNets only; a checkpoint whose config carries a wrapper's fields (a text
+// encoder) is refused with the name of the loader that builds it.
+import { Denoiser } from '../unet/denoiser';
 import { UNetConfig } from '../unet/config';
 import { UNet } from '../unet/unet';
-import { checkConfig, loadParams, readCheckpoint, saveCheckpoint } from './checkpoint';
+import { Checkpoint, checkConfig, loadParams, readCheckpoint, saveCheckpoint } from './checkpoint';
 
 export interface LoadUNetOptions {
   /** 'auto' (default): the EMA weights when the file has them (what sampling should use), else the raw ones. */
@@ -10,20 +13,18 @@ export interface LoadUNetOptions {
   expectConfig?: UNetConfig;
 }
 
-/** Builds the UNet described by the checkpoint's config and fills in its weights. */
-export function loadUNetCheckpoint(file: string, opts: LoadUNetOptions = {}): UNet {
-  const ckpt = readCheckpoint(file);
+/** Which weights of `ckpt` to load for `opts.weights` (checked), after checking `opts.expectConfig`. */
+export function checkpointWeights(ckpt: Checkpoint, opts: LoadUNetOptions, who: string): 'ema' | 'params' {
   if (opts.expectConfig) checkConfig(ckpt, opts.expectConfig);
   const which = opts.weights ?? 'auto';
-  if (!['auto', 'ema', 'params'].includes(which)) throw new Error(`loadUNetCheckpoint: weights must be 'auto', 'ema' or 'params', got '${which}'`);
-  let model: UNet;
+  if (!['auto', 'ema', 'params'].includes(which)) throw new Error(`${who}: weights must be 'auto', 'ema' or 'params', got '${which}'`);
+  return which === 'auto' ? (ckpt.hasEma ? 'ema' : 'params') : which;
+}
+
+/** Fills a freshly built model with the checkpoint's weights; disposes the model if they do not fit. */
+export function fillFromCheckpoint<M extends Denoiser>(model: M, ckpt: Checkpoint, which: 'ema' | 'params'): M {
   try {
-    model = new UNet(ckpt.config as UNetConfig);
-  } catch (e) {
-    throw new Error(`checkpoint ${file}: its config does not build a UNet (${(e as Error).message})`);
-  }
-  try {
-    loadParams(ckpt, model.params, which === 'auto' ? (ckpt.hasEma ? 'ema' : 'params') : which);
+    loadParams(ckpt, model.params, which);
   } catch (e) {
     model.dispose();
     throw e;
@@ -31,7 +32,32 @@ export function loadUNetCheckpoint(file: string, opts: LoadUNetOptions = {}): UN
   return model;
 }
 
+/** Builds the core UNet described by the checkpoint's config and fills in its weights. */
+export function loadUNetCheckpoint(file: string, opts: LoadUNetOptions = {}): UNet {
+  return unetFromCheckpoint(readCheckpoint(file), opts);
+}
+
+/** loadUNetCheckpoint for a checkpoint already read. */
+export function unetFromCheckpoint(ckpt: Checkpoint, opts: LoadUNetOptions = {}): UNet {
+  const file = ckpt.file;
+  const which = checkpointWeights(ckpt, opts, 'loadUNetCheckpoint');
+  const config = ckpt.config as Record<string, unknown> | null;
+  if (config && config.text !== undefined) {
+    throw new Error(`checkpoint ${file}: a text-conditioned UNet (its config has 'text'): load it with loadTextUNetCheckpoint or loadDenoiserCheckpoint (lib/methods/text/checkpoint.ts)`);
+  }
+  if (config && (config.grounding !== undefined || config.kind === 'gligen')) {
+    throw new Error(`checkpoint ${file}: GLIGEN layers (its config has 'grounding'): load it with loadGligen (lib/methods/gligen/model.ts)`);
+  }
+  let model: UNet;
+  try {
+    model = new UNet(ckpt.config as UNetConfig);
+  } catch (e) {
+    throw new Error(`checkpoint ${file}: its config does not build a UNet (${(e as Error).message})`);
+  }
+  return fillFromCheckpoint(model, ckpt, which);
+}
+
 /** Writes just the weights (e.g. the EMA model's) and config: a small file to ship or to sample from. */
-export async function saveUNetWeights(file: string, model: UNet, metadata: Record<string, string> = {}, step = 0): Promise<void> {
+export async function saveUNetWeights(file: string, model: Denoiser, metadata: Record<string, string> = {}, step = 0): Promise<void> {
   await saveCheckpoint(file, { config: model.config, params: model.params, metadata, step });
 }

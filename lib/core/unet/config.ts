@@ -1,5 +1,6 @@
 // The one object that configures a UNet, its validation, and the course's reference model.
-import { TextEncoderConfig, validateTextEncoderConfig } from '../../methods/text/text_transformer';
+// Only the core network's fields: a wrapper that adds its own parts (a text encoder, GLIGEN's layers)
+// keeps its fields in its own config and builds a core UNet from the rest.
 
 export interface UNetConfig {
   /** Square input side in pixels; must be divisible by 2^(levels-1). */
@@ -27,12 +28,6 @@ export interface UNetConfig {
   /** Width of a context sequence that attention blocks cross-attend to (text, boxes). */
   contextDim?: number;
   /**
-   * A text encoder trained with the UNet (GLIDE): captions go in as cond.text, its token vectors
-   * become the cross-attention context (contextDim = its width) and its pooled vector joins the
-   * time embedding.
-   */
-  text?: TextEncoderConfig;
-  /**
    * Width of a condition vector (cond.vector [B, vectorDim]) projected into the time embedding, so it
    * reaches every ResBlock: unCLIP's decoder adds the CLIP image embedding this way, besides reading
    * it through cross-attention.
@@ -43,22 +38,28 @@ export interface UNetConfig {
    * "top left" can be tied to places: convolutions alone barely know where they are.
    */
   positionChannels?: boolean;
-  /**
-   * GLIGEN (lesson 14): gated self-attention layers after every attention block that read grounding
-   * tokens (cond.grounding, one per box). Off when absent; with it, a call without cond.grounding
-   * skips the layers and computes exactly the model without them.
-   */
-  grounding?: GroundingConfig;
 }
 
-/** Width of GLIGEN's raw grounding input per object, and of the tokens its MLP makes of it. */
-export interface GroundingConfig {
-  inputDim: number;
-  tokenDim: number;
-}
+// Every field of UNetConfig (the Record type makes the compiler check the list): anything else in a
+// config is refused by name.
+const FIELD_SET: Record<keyof UNetConfig, true> = {
+  imageSize: true, inChannels: true, outChannels: true, baseChannels: true, channelMults: true, numResBlocks: true, attentionResolutions: true,
+  attentionHeads: true, groups: true, downsample: true, midAttention: true, numClasses: true, condChannels: true, contextDim: true, vectorDim: true,
+  positionChannels: true,
+};
+const CONFIG_FIELDS = Object.keys(FIELD_SET);
 
 /** Fields with defaults; the rest are required. */
 export type UNetConfigInput = Pick<UNetConfig, 'imageSize' | 'inChannels' | 'outChannels'> & Partial<UNetConfig>;
+
+/**
+ * Only the core UNet's fields of a config that may hold a wrapper's too (a text UNet's `text`): for
+ * reading the core network's shape (FLOP counts), never for building a model, which must refuse
+ * fields it would drop.
+ */
+export function coreUNetConfig(c: UNetConfigInput): UNetConfigInput {
+  return Object.fromEntries(Object.entries(c).filter(([k]) => CONFIG_FIELDS.includes(k))) as UNetConfigInput;
+}
 
 export function resolveUNetConfig(c: UNetConfigInput): UNetConfig {
   const cfg: UNetConfig = {
@@ -75,11 +76,6 @@ export function resolveUNetConfig(c: UNetConfigInput): UNetConfig {
   // Own copies, so later edits of the caller's arrays cannot change a built model's config.
   cfg.channelMults = [...cfg.channelMults];
   cfg.attentionResolutions = [...cfg.attentionResolutions];
-  if (cfg.text !== undefined) {
-    cfg.text = { ...cfg.text, vocab: [...cfg.text.vocab] };
-    if (cfg.contextDim === undefined) cfg.contextDim = cfg.text.width;
-  }
-  if (cfg.grounding !== undefined) cfg.grounding = { ...cfg.grounding };
   validateUNetConfig(cfg);
   return cfg;
 }
@@ -91,6 +87,12 @@ function posInt(name: string, v: unknown): void {
 }
 
 export function validateUNetConfig(c: UNetConfig): void {
+  // A field the core does not know would be dropped silently: a text UNet's config passed here would
+  // build a network without its text encoder.
+  const unknown = Object.keys(c).filter((k) => !CONFIG_FIELDS.includes(k) && (c as unknown as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length) {
+    throw new Error(`UNetConfig: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the core UNet's fields are ${CONFIG_FIELDS.join(', ')} (a wrapper such as a text UNet builds the core from its own config)`);
+  }
   posInt('imageSize', c.imageSize);
   posInt('inChannels', c.inChannels);
   posInt('outChannels', c.outChannels);
@@ -123,15 +125,6 @@ export function validateUNetConfig(c: UNetConfig): void {
   if (c.contextDim !== undefined) {
     posInt('contextDim', c.contextDim);
     if (c.attentionResolutions.length === 0 && !c.midAttention) throw new Error('UNetConfig: contextDim needs attention blocks (attentionResolutions or midAttention) to cross-attend from');
-  }
-  if (c.text !== undefined) {
-    validateTextEncoderConfig(c.text);
-    if (c.contextDim !== c.text.width) throw new Error(`UNetConfig: contextDim ${c.contextDim} must equal the text encoder's width ${c.text.width}`);
-  }
-  if (c.grounding !== undefined) {
-    posInt('grounding.inputDim', c.grounding.inputDim);
-    posInt('grounding.tokenDim', c.grounding.tokenDim);
-    if (c.attentionResolutions.length === 0 && !c.midAttention) throw new Error('UNetConfig: grounding needs attention blocks (attentionResolutions or midAttention) to follow');
   }
   if (c.positionChannels !== undefined && typeof c.positionChannels !== 'boolean') throw new Error(`UNetConfig.positionChannels must be a boolean, got ${String(c.positionChannels)}`);
   // Every GroupNorm input: level widths, and the up path's concatenations with skips.

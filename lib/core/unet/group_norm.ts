@@ -8,8 +8,8 @@
 // On the onednn backend both passes are native kernels (lib/runtime/native/group_norm_kernel.ts) that read and
 // write the activation a few times instead of once per composed op.
 import * as tf from '@tensorflow/tfjs-core';
-import { GROUP_NORM, GROUP_NORM_GRAD } from '../../runtime/native/group_norm_kernel';
-import type { GroupNormAttrs } from '../../runtime/native/group_norm_kernel';
+import { GROUP_NORM, GROUP_NORM_GRAD } from './group_norm_kernels';
+import type { GroupNormAttrs } from './group_norm_kernels';
 import { ParamStore } from '../params';
 
 export class GroupNorm {

@@ -1,88 +1,120 @@
 // The denoising UNet: input conv, a down path of ResBlocks (+ attention at chosen resolutions) that
 // halves the side each level, a bottleneck, and an up path that doubles it back while concatenating
-// the down path's activations (skips). Time enters every ResBlock; class, concatenated images and a
-// context sequence are the optional condition hooks used by the guidance and text lessons.
+// the down path's activations (skips). Time enters every ResBlock.
+//
+// It knows generic conditions only (class labels, concatenated images, a context sequence to
+// cross-attend to, a vector and a ready-made addition to the time embedding), checked against one
+// table (FIELDS), plus one hook for layers after its attention blocks (hook.ts). Methods build on it
+// without it knowing them, as glide-text2im's base UNet knows only `encoder_channels`: a text UNet
+// (lib/methods/text/text_unet.ts) encodes captions and passes context + timeEmbedding; GLIGEN
+// (lib/methods/gligen) adds its gated layers through the hook.
 import * as tf from '@tensorflow/tfjs-core';
+import { Condition, conditionFields } from '../condition';
 import { countParams, disposeParams, ParamMap, ParamStore } from '../params';
 import { Rng } from '../random';
 import { AttentionBlock } from './attention';
 import { resolveUNetConfig, UNetConfig, UNetConfigInput } from './config';
+import { Denoiser, Timesteps } from './denoiser';
 import { GroupNorm } from './group_norm';
+import { AttentionHook, AttentionHookLayer } from './hook';
 import { Conv2d, Linear, silu } from './layers';
 import { ResBlock } from './resblock';
 import { TimeEmbedding } from './time_embedding';
-import { TextTransformer } from '../../methods/text/text_transformer';
-import { EncodedBatch } from '../../methods/text/tokenizer';
-import { GatedSelfAttention, GroundingTokenizer } from '../../methods/gligen/gated_self_attention';
 
-export interface UNetCondition {
+/** The core UNet's condition fields (its hook, if any, reads more). */
+export type UNetCondition = {
   /** Class ids in [0, numClasses]; numClasses is the null class. Omitted: all null (unconditional). */
-  classLabels?: number[] | Int32Array | tf.Tensor1D;
+  classLabels?: readonly number[] | Int32Array | tf.Tensor1D;
   /** [B, H, W, condChannels] concatenated to the input (required iff config.condChannels). */
   concat?: tf.Tensor4D;
   /** [B, L, contextDim] for cross-attention (required iff config.contextDim). */
   context?: tf.Tensor3D;
   /** [B, L]: 1 for real tokens, 0 for padding. */
   contextMask?: tf.Tensor2D;
-  /** Captions (or their tokens) for a UNet built with a text encoder (config.text); '' is "no text". */
-  text?: readonly string[] | EncodedBatch;
   /** [B, vectorDim], added to the time embedding through a learned projection (required iff config.vectorDim). */
   vector?: tf.Tensor2D;
+  /** [B, tembDim] added to the time embedding as is: a wrapper's own projection of its condition. */
+  timeEmbedding?: tf.Tensor2D;
+};
+
+/** One row of the condition table: when the config asks for the field, and the shape it must have. */
+interface FieldRule {
+  /** The config field that turns the condition on (named in errors); null: every UNet takes it. */
+  config: keyof UNetConfig | null;
+  need(c: UNetConfig): 'required' | 'optional' | 'forbidden';
+  /** For a batch of b: numbers are exact sizes, strings name a free axis. */
+  shape(c: UNetConfig, b: number, cond: UNetCondition, tembDim: number): (number | string)[];
+  /** One id per image, as an array or a 1-D tensor (class labels); other fields are tensors. */
+  ids?: true;
 }
 
-/** A condition with GLIGEN's grounding tokens (for a UNet built with config.grounding). */
-export interface GroundedCondition extends UNetCondition {
-  /** Grounding inputs [B, G, grounding.inputDim]; omitted: the gated layers are skipped. */
-  grounding?: tf.Tensor3D;
-  /** [B, G]: 1 for real objects, 0 for padding (required with cond.grounding). */
-  groundingMask?: tf.Tensor2D;
-}
+const onlyWith = (key: keyof UNetConfig, need: 'required' | 'optional') => (c: UNetConfig) => (c[key] === undefined ? 'forbidden' : need);
+
+// The typed key set makes the compiler check that every UNetCondition field has exactly one rule.
+const FIELDS: { readonly [K in keyof Required<UNetCondition>]: FieldRule } = {
+  classLabels: { config: 'numClasses', need: onlyWith('numClasses', 'optional'), shape: (_, b) => [b], ids: true },
+  concat: { config: 'condChannels', need: onlyWith('condChannels', 'required'), shape: (c, b) => [b, c.imageSize, c.imageSize, c.condChannels!] },
+  context: { config: 'contextDim', need: onlyWith('contextDim', 'required'), shape: (c, b) => [b, 'L', c.contextDim!] },
+  contextMask: { config: 'contextDim', need: onlyWith('contextDim', 'optional'), shape: (_, b, cond) => [b, cond.context?.shape[1] ?? 'L'] },
+  vector: { config: 'vectorDim', need: onlyWith('vectorDim', 'required'), shape: (c, b) => [b, c.vectorDim!] },
+  timeEmbedding: { config: null, need: () => 'optional', shape: (_, b, __, temb) => [b, temb] },
+};
+const CORE_FIELDS = Object.keys(FIELDS);
 
 interface Level {
   res: ResBlock[];
   attn: (AttentionBlock | null)[];
-  /** GLIGEN's gated layer after each attention block (config.grounding), else null. */
-  gated: (GatedSelfAttention | null)[];
+  /** The hook's layer after each attention block, else null. */
+  hooked: (AttentionHookLayer<unknown> | null)[];
   resample: Conv2d | null;
 }
 
-export class UNet {
+export interface UNetInit {
+  /** Draws the weights (default new Rng(seed), seed 0 by default). */
+  rng?: Rng;
+  seed?: number;
+  /** An existing store to create the parameters in (a wrapper's, so all its parameters share one map); its rng draws them. */
+  store?: ParamStore;
+  /** Layers after every attention block (GLIGEN's), built at fixed points; see hook.ts. */
+  hook?: AttentionHook;
+}
+
+export class UNet implements Denoiser<UNetCondition> {
   readonly config: UNetConfig;
+  /** Every parameter of the store it was built in (a wrapper's too, when it was given one). */
   readonly params: ParamMap;
   readonly tembDim: number;
+  readonly hook: AttentionHook | null;
+  private readonly hookShared: unknown;
   private readonly time: TimeEmbedding;
   private readonly classEmb: tf.Variable | null;
-  /** The jointly trained text encoder and the projection of its pooled vector into the time embedding. */
-  readonly text: TextTransformer | null;
-  private readonly textToTime: Linear | null;
   /** The projection of cond.vector into the time embedding (config.vectorDim). */
   private readonly vectorToTime: Linear | null;
   private readonly convIn: Conv2d;
   private readonly down: Level[] = [];
-  private readonly mid: { res1: ResBlock; attn: AttentionBlock | null; gated: GatedSelfAttention | null; res2: ResBlock };
-  /** GLIGEN's grounding MLP (config.grounding), 'gligen.tokenizer.*'; the gated layers are '<level>.gligen.attn.<j>.*'. */
-  readonly groundingTokenizer: GroundingTokenizer | null;
+  private readonly mid: { res1: ResBlock; attn: AttentionBlock | null; hooked: AttentionHookLayer<unknown> | null; res2: ResBlock };
   private readonly up: Level[] = [];
   private readonly normOut: GroupNorm;
   private readonly convOut: Conv2d;
 
-  /** Builds the network; the weights are drawn from `rng` (or `new Rng(seed)`, seed 0 by default). */
-  constructor(config: UNetConfigInput, init: { rng?: Rng; seed?: number } = {}) {
+  /** Builds the network; the weights are drawn from `init.store`'s rng, `init.rng` or `new Rng(init.seed ?? 0)`. */
+  constructor(config: UNetConfigInput, init: UNetInit = {}) {
     const c = (this.config = resolveUNetConfig(config));
-    const store = new ParamStore(init.rng ?? new Rng(init.seed ?? 0));
+    if (init.store && (init.rng || init.seed !== undefined)) throw new Error('UNet: pass either a store (whose rng draws the weights) or rng/seed, not both');
+    const store = init.store ?? new ParamStore(init.rng ?? new Rng(init.seed ?? 0));
+    const hook = (this.hook = init.hook ?? null);
     this.params = store.params;
     const base = c.baseChannels;
     const temb = (this.tembDim = 4 * base);
     const L = c.channelMults.length;
     const attnAt = (side: number) => c.attentionResolutions.includes(side);
     const attention = (name: string, ch: number) => new AttentionBlock(store, name, ch, c.attentionHeads, c.groups, c.contextDim);
-    // Named '<level>.gligen.attn.<j>' next to '<level>.attn.<j>': the base model's names (and
-    // checkpoints) are unchanged, and every GLIGEN parameter has a 'gligen' path segment.
-    const gated = (name: string, ch: number) => (c.grounding ? store.scope('gligen', () => new GatedSelfAttention(store, name, ch, c.grounding!.tokenDim, c.attentionHeads, c.groups)) : null);
+    // Built right after its attention block, in the same scope: the hook names its parameters next
+    // to the block's, and the creation order (hence the seeded weights) is fixed by the core.
+    const hookLayer = (name: string, ch: number) => (hook ? hook.buildLayer(store, name, ch, c) : null);
 
     this.time = new TimeEmbedding(store, 'time', base, temb);
     this.classEmb = c.numClasses === undefined ? null : store.normal('classEmb.weight', [c.numClasses + 1, temb], 1);
-    [this.text, this.textToTime] = c.text === undefined ? [null, null] : [store.scope('text', () => new TextTransformer(store, c.text!)), new Linear(store, 'textToTime', c.text.width, temb)];
     this.vectorToTime = c.vectorDim === undefined ? null : new Linear(store, 'vectorToTime', c.vectorDim, temb);
     this.convIn = new Conv2d(store, 'convIn', c.inChannels + (c.condChannels ?? 0) + (c.positionChannels ? 2 : 0), base, 3);
 
@@ -91,13 +123,13 @@ export class UNet {
     let side = c.imageSize;
     for (let i = 0; i < L; i++) {
       const w = base * c.channelMults[i];
-      const level: Level = { res: [], attn: [], gated: [], resample: null };
+      const level: Level = { res: [], attn: [], hooked: [], resample: null };
       store.scope(`down.${i}`, () => {
         for (let j = 0; j < c.numResBlocks; j++) {
           level.res.push(new ResBlock(store, `res.${j}`, ch, w, temb, c.groups));
           ch = w;
           level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
-          level.gated.push(attnAt(side) ? gated(`attn.${j}`, ch) : null);
+          level.hooked.push(attnAt(side) ? hookLayer(`attn.${j}`, ch) : null);
           skips.push(ch);
         }
         if (i < L - 1) {
@@ -111,18 +143,18 @@ export class UNet {
     this.mid = store.scope('mid', () => ({
       res1: new ResBlock(store, 'res1', ch, ch, temb, c.groups),
       attn: c.midAttention ? attention('attn', ch) : null,
-      gated: c.midAttention ? gated('attn', ch) : null,
+      hooked: c.midAttention ? hookLayer('attn', ch) : null,
       res2: new ResBlock(store, 'res2', ch, ch, temb, c.groups),
     }));
     for (let i = L - 1; i >= 0; i--) {
       const w = base * c.channelMults[i];
-      const level: Level = { res: [], attn: [], gated: [], resample: null };
+      const level: Level = { res: [], attn: [], hooked: [], resample: null };
       store.scope(`up.${i}`, () => {
         for (let j = 0; j <= c.numResBlocks; j++) {
           level.res.push(new ResBlock(store, `res.${j}`, ch + skips.pop()!, w, temb, c.groups));
           ch = w;
           level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
-          level.gated.push(attnAt(side) ? gated(`attn.${j}`, ch) : null);
+          level.hooked.push(attnAt(side) ? hookLayer(`attn.${j}`, ch) : null);
         }
         if (i > 0) {
           level.resample = new Conv2d(store, 'up', ch, ch, 3);
@@ -131,7 +163,7 @@ export class UNet {
       });
       this.up.push(level);
     }
-    this.groundingTokenizer = c.grounding ? store.scope('gligen', () => new GroundingTokenizer(store, 'tokenizer', c.grounding!)) : null;
+    this.hookShared = hook ? hook.buildShared(store, c) : null;
     this.normOut = new GroupNorm(store, 'normOut', c.groups, ch);
     this.convOut = new Conv2d(store, 'convOut', ch, c.outChannels, 3);
   }
@@ -140,8 +172,11 @@ export class UNet {
     return countParams(this.params);
   }
 
-  /** x [B, S, S, inChannels], t [B] timesteps (integers 0..T-1, as numbers or a tensor) -> [B, S, S, outChannels]. */
-  apply(x: tf.Tensor4D, t: tf.Tensor1D | number[] | Float32Array | Int32Array, cond: GroundedCondition = {}): tf.Tensor4D {
+  /**
+   * x [B, S, S, inChannels], t [B] timesteps (integers 0..T-1, as numbers or a tensor) -> [B, S, S, outChannels].
+   * cond holds the core fields (UNetCondition) and those the hook reads; any other field is an error.
+   */
+  apply(x: tf.Tensor4D, t: Timesteps, cond: UNetCondition & Condition = {}): tf.Tensor4D {
     const c = this.config;
     const [b, h, w, ch] = x.shape;
     if (x.rank !== 4) throw new Error(`UNet: x must be [B, H, W, C], got shape [${x.shape}]`);
@@ -149,58 +184,20 @@ export class UNet {
     if (ch !== c.inChannels) throw new Error(`UNet: expected ${c.inChannels} input channels, got ${ch}`);
     const tLen = t instanceof tf.Tensor ? t.shape[0] : t.length;
     if (tLen !== b) throw new Error(`UNet: ${tLen} timesteps for a batch of ${b}`);
-    if (c.condChannels !== undefined) {
-      const k = cond.concat;
-      if (!k) throw new Error(`UNet: built with condChannels=${c.condChannels}, pass cond.concat [B, ${h}, ${w}, ${c.condChannels}]`);
-      if (k.shape[0] !== b || k.shape[1] !== h || k.shape[2] !== w || k.shape[3] !== c.condChannels) {
-        throw new Error(`UNet: cond.concat must be [${b}, ${h}, ${w}, ${c.condChannels}], got [${k.shape}]`);
-      }
-    } else if (cond.concat) {
-      throw new Error('UNet: cond.concat given but the config has no condChannels');
-    }
-    if (cond.context && c.contextDim === undefined) throw new Error('UNet: cond.context given but the config has no contextDim');
-    if (this.text) {
-      if (cond.text === undefined) throw new Error("UNet: built with a text encoder (config.text): pass cond.text, captions ('' for none)");
-      if (cond.context) throw new Error('UNet: built with a text encoder, which makes the context itself: pass cond.text, not cond.context');
-      const n = Array.isArray(cond.text) ? cond.text.length : (cond.text as EncodedBatch).batch;
-      if (n !== b) throw new Error(`UNet: ${n} captions for a batch of ${b}`);
-    } else if (cond.text !== undefined) {
-      throw new Error('UNet: cond.text given but the config has no text encoder');
-    } else if (c.contextDim !== undefined && !cond.context) {
-      throw new Error(`UNet: built with contextDim=${c.contextDim}, pass cond.context [B, L, ${c.contextDim}]`);
-    }
-    if (c.vectorDim !== undefined) {
-      const v = cond.vector;
-      if (!v || v.rank !== 2 || v.shape[0] !== b || v.shape[1] !== c.vectorDim) throw new Error(`UNet: built with vectorDim=${c.vectorDim}, pass cond.vector [${b}, ${c.vectorDim}], got ${v ? `[${v.shape}]` : 'none'}`);
-    } else if (cond.vector) {
-      throw new Error('UNet: cond.vector given but the config has no vectorDim');
-    }
-    if (cond.classLabels !== undefined && !this.classEmb) throw new Error('UNet: cond.classLabels given but the config has no numClasses');
-    if (cond.grounding !== undefined) {
-      if (!c.grounding) throw new Error('UNet: cond.grounding given but the config has no grounding');
-      const g = cond.grounding;
-      if (g.rank !== 3 || g.shape[0] !== b || g.shape[2] !== c.grounding.inputDim) throw new Error(`UNet: cond.grounding must be [${b}, G, ${c.grounding.inputDim}], got [${g.shape}]`);
-      const m = cond.groundingMask;
-      if (!m || m.rank !== 2 || m.shape[0] !== b || m.shape[1] !== g.shape[1]) throw new Error(`UNet: cond.groundingMask must be [${b}, ${g.shape[1]}] with cond.grounding, got ${m ? `[${m.shape}]` : 'none'}`);
-    }
+    this.checkCondition(cond, b);
 
     return tf.tidy(() => {
       const tt = t instanceof tf.Tensor ? tf.cast(t, 'float32') : tf.tensor1d(Float32Array.from(t));
       let emb: tf.Tensor2D = this.time.apply(tt as tf.Tensor1D);
       if (this.classEmb) emb = tf.add(emb, this.classEmbedding(cond.classLabels, b));
+      if (cond.timeEmbedding) emb = tf.add(emb, cond.timeEmbedding);
       if (this.vectorToTime) emb = tf.add(emb, this.vectorToTime.apply(cond.vector!));
-      let ctx = cond.context;
-      let mask = cond.contextMask;
-      if (this.text) {
-        const enc = this.text.apply(cond.text!);
-        ctx = enc.tokens;
-        mask = enc.mask;
-        emb = tf.add(emb, this.textToTime!.apply(enc.pooled));
-      }
       const e = silu(emb);
-      // GLIGEN: grounding tokens once per pass; without them the gated layers are skipped.
-      const gTokens = this.groundingTokenizer && cond.grounding ? this.groundingTokenizer.apply(cond.grounding) : null;
-      const gate = (layer: GatedSelfAttention | null, v: tf.Tensor4D) => (layer && gTokens ? layer.apply(v, gTokens, cond.groundingMask!) : v);
+      const ctx = cond.context;
+      const mask = cond.contextMask;
+      // The hook's state once per pass; null: its layers are skipped.
+      const state = this.hook ? this.hook.state(cond, this.hookShared) : null;
+      const after = (layer: AttentionHookLayer<unknown> | null, v: tf.Tensor4D) => (layer && state !== null ? layer.apply(v, state) : v);
 
       const inputs = [x, ...(cond.concat ? [cond.concat] : []), ...(c.positionChannels ? [positionGrid(b, h)] : [])];
       let hcur = this.convIn.apply(inputs.length > 1 ? tf.concat(inputs, 3) : x);
@@ -209,7 +206,7 @@ export class UNet {
         level.res.forEach((rb, j) => {
           hcur = rb.apply(hcur, e);
           const a = level.attn[j];
-          if (a) hcur = gate(level.gated[j], a.apply(hcur, ctx, mask));
+          if (a) hcur = after(level.hooked[j], a.apply(hcur, ctx, mask));
           hs.push(hcur);
         });
         if (i < this.down.length - 1) {
@@ -218,13 +215,13 @@ export class UNet {
         }
       });
       hcur = this.mid.res1.apply(hcur, e);
-      if (this.mid.attn) hcur = gate(this.mid.gated, this.mid.attn.apply(hcur, ctx, mask));
+      if (this.mid.attn) hcur = after(this.mid.hooked, this.mid.attn.apply(hcur, ctx, mask));
       hcur = this.mid.res2.apply(hcur, e);
       for (const level of this.up) {
         level.res.forEach((rb, j) => {
           hcur = rb.apply(tf.concat([hcur, hs.pop()!], 3), e);
           const a = level.attn[j];
-          if (a) hcur = gate(level.gated[j], a.apply(hcur, ctx, mask));
+          if (a) hcur = after(level.hooked[j], a.apply(hcur, ctx, mask));
         });
         if (level.resample) {
           const [, hh, ww] = hcur.shape;
@@ -233,6 +230,30 @@ export class UNet {
       }
       return this.convOut.apply(this.normOut.apply(hcur, true));
     });
+  }
+
+  /** Every present field against FIELDS (and the hook's check); the first problem is an error naming the field and its expected shape. */
+  private checkCondition(cond: UNetCondition & Condition, b: number): void {
+    const c = this.config;
+    const hook = this.hook;
+    for (const k of conditionFields(cond)) {
+      if (CORE_FIELDS.includes(k) || hook?.fields.includes(k)) continue;
+      const reads = `it reads ${CORE_FIELDS.join(', ')}${hook ? `; its ${hook.name} hook reads ${hook.fields.join(', ')}` : ''}`;
+      throw new Error(`UNet: condition field '${k}' is not read by this model (${reads})`);
+    }
+    for (const [k, rule] of Object.entries(FIELDS) as [keyof UNetCondition, FieldRule][]) {
+      const v = cond[k];
+      const need = rule.need(c);
+      if (v !== undefined && need === 'forbidden') throw new Error(`UNet: cond.${k} given but the config has no ${rule.config}`);
+      if (v === undefined && need !== 'required') continue;
+      const want = rule.shape(c, b, cond, this.tembDim);
+      const got = v === undefined ? null : v instanceof tf.Tensor ? v.shape : rule.ids && isIdList(v) ? [v.length] : null;
+      if (got && got.length === want.length && want.every((d, i) => typeof d === 'string' || d === got[i])) continue;
+      const built = rule.config ? `built with ${rule.config}=${String(c[rule.config])}, ` : '';
+      const gotText = v === undefined ? 'none' : got ? `[${got}]` : `a ${typeof v}`;
+      throw new Error(`UNet: ${built}pass cond.${k} [${want.join(', ')}]${rule.ids ? ' (one id per image)' : ''}, got ${gotText}`);
+    }
+    hook?.check(cond, b);
   }
 
   /** Rows of the class table via a one-hot matmul (its gradient needs no scatter kernel, which wasm lacks). */
@@ -246,9 +267,19 @@ export class UNet {
     return tf.matMul(tf.oneHot(tf.tensor1d(ids, 'int32'), n + 1), this.classEmb!) as tf.Tensor2D;
   }
 
+  /** The same architecture (and hook) with fresh weights from seed 0. */
+  emptyCopy(): UNet {
+    return new UNet(this.config, { hook: this.hook ?? undefined });
+  }
+
+  /** Disposes every parameter of its store (a wrapper's too, when built in the wrapper's store). */
   dispose(): void {
     disposeParams(this.params);
   }
+}
+
+function isIdList(v: unknown): v is readonly unknown[] | Int32Array | Float32Array {
+  return Array.isArray(v) || v instanceof Int32Array || v instanceof Float32Array;
 }
 
 /** [B, S, S, 2]: x (left -1 .. right 1) and y (top -1 .. bottom 1) of each pixel centre. */
@@ -264,3 +295,5 @@ export function positionGrid(batch: number, side: number): tf.Tensor4D {
 }
 
 export { UNetConfig, UNetConfigInput, referenceUNetConfig, resolveUNetConfig } from './config';
+export type { AttentionHook, AttentionHookLayer } from './hook';
+export type { Denoiser, Timesteps } from './denoiser';

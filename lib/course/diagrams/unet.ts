@@ -6,8 +6,9 @@
 // weights). unetDiagramSvg() draws that structure, so a changed config or model changes the picture.
 import { escapeXml } from '../display/svg_fallback';
 import { sendDisplay, inKernel } from '../../core/kernel_display';
-import type { UNet } from '../../core/unet/unet';
+import type { Denoiser } from '../../core/unet/denoiser';
 import type { UNetConfig } from '../../core/unet/config';
+import { isTextUNetConfig } from '../../methods/text/text_unet';
 
 export type BlockKind = 'convIn' | 'res' | 'attn' | 'downsample' | 'upsample' | 'out';
 
@@ -65,7 +66,7 @@ export interface UNetStructure {
 
 type Shapes = Map<string, number[]>;
 
-function shapesOf(unet: UNet): Shapes {
+function shapesOf(unet: Denoiser): Shapes {
   const m: Shapes = new Map();
   for (const [name, v] of unet.params) m.set(name, [...v.shape]);
   return m;
@@ -108,7 +109,7 @@ function conv(shapes: Shapes, id: string, kind: BlockKind, label: string, side: 
 }
 
 /** The model's real block structure, read off its parameters (see the file comment). */
-export function unetStructure(unet: UNet): UNetStructure {
+export function unetStructure(unet: Denoiser): UNetStructure {
   const c = unet.config;
   const shapes = shapesOf(unet);
   const levelsInModel = new Set([...shapes.keys()].filter((n) => n.startsWith('down.')).map((n) => Number(n.split('.')[1])));
@@ -188,7 +189,9 @@ export function unetStructure(unet: UNet): UNetStructure {
     time: { sinusoidDim: lin1[0], embDim: lin2[1], params: countUnder(shapes, 'time') },
     classes: cls ? { count: cls[0] - 1, params: cls[0] * cls[1] } : null,
     contextDim: [...shapes.keys()].some((n) => n.endsWith('.cross.kv.weight')) ? c.contextDim ?? null : null,
-    text: c.text ? { layers: c.text.layers, width: c.text.width, contextLength: c.text.contextLength, vocab: c.text.vocab.length, params: countUnder(shapes, 'text') + countUnder(shapes, 'textToTime') } : null,
+    text: isTextUNetConfig(c)
+      ? { layers: c.text.layers, width: c.text.width, contextLength: c.text.contextLength, vocab: c.text.vocab.length, params: countUnder(shapes, 'text') + countUnder(shapes, 'textToTime') }
+      : null,
     vector: c.vectorDim ? { dim: c.vectorDim, params: countUnder(shapes, 'vectorToTime') } : null,
     convIn, levels, mid, out, skips,
     totalParams: [...shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0),
@@ -254,7 +257,7 @@ function blockTitle(b: DiagramBlock): string {
 }
 
 /** Draws figure 11 for a model (or its structure): the U of blocks, skips, and where t, class and context enter. */
-export function unetDiagramSvg(model: UNet | UNetStructure, opts: { title?: string } = {}): string {
+export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: string } = {}): string {
   const s = 'levels' in model ? model : unetStructure(model);
   const parts: string[] = [];
   const placed = new Map<string, Placed>();
@@ -398,7 +401,7 @@ export function formatUNetStructure(s: UNetStructure): string {
 }
 
 /** Shows the diagram in a notebook (SVG, with the text outline as fallback); prints the outline elsewhere. */
-export function showUNetDiagram(model: UNet | UNetStructure, opts: { title?: string } = {}): void {
+export function showUNetDiagram(model: Denoiser | UNetStructure, opts: { title?: string } = {}): void {
   const s = 'levels' in model ? model : unetStructure(model);
   const svg = unetDiagramSvg(s, opts);
   if (inKernel()) sendDisplay({ 'image/svg+xml': svg, 'text/plain': formatUNetStructure(s) });

@@ -58,7 +58,7 @@ export function syntheticBoxScenes(n: number, o: SyntheticSceneOptions = {}): Bo
   const t0 = Date.now();
   const bar = optionalBar(o.progress, 'GLIGEN scenes', n);
   try {
-    const embedder = new PhraseEmbedder(unet.text!);
+    const embedder = new PhraseEmbedder(unet.text);
     for (let s = 0; s < n; s += batch) {
       const idx = Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
       const grounded = idx.map((i) => layouts[i].map((x) => ({ phrase: objectPhrase(x), box: x.box })));

@@ -4,16 +4,14 @@
 // context, only now it is one CLIP image-embedding token instead of caption tokens. Copying the
 // shared weights gives the decoder a network that can already draw shapes; fine-tuning then only has
 // to teach it to read the new context, which is far cheaper than training from scratch on a CPU.
-import { loadParams, readCheckpoint } from '../../core/checkpoint/checkpoint';
-import { UNet } from '../../core/unet/unet';
-import { UNetConfig } from '../../core/unet/config';
+import { Denoiser } from '../../core/unet/denoiser';
+import { loadDenoiserCheckpoint } from '../text/checkpoint';
 
 /** Copies every parameter of `file`'s UNet (EMA weights when present) whose name and shape `decoder` shares; returns the counts. */
-export function initDecoderFrom(decoder: UNet, file: string): { copied: number; skipped: string[]; fresh: string[] } {
-  const ckpt = readCheckpoint(file);
-  const src = new UNet(ckpt.config as UNetConfig);
+export function initDecoderFrom(decoder: Denoiser, file: string): { copied: number; skipped: string[]; fresh: string[] } {
+  // A text UNet (lesson 10's) or a core one: the text encoder's 'text.*' and 'textToTime.*' are skipped by name.
+  const src = loadDenoiserCheckpoint(file);
   try {
-    loadParams(ckpt, src.params, ckpt.hasEma ? 'ema' : 'params');
     let copied = 0;
     const skipped: string[] = [];
     for (const [name, v] of src.params) {

@@ -10,10 +10,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ParamStore } from '../../core/params';
 import { multiHeadAttention } from '../../core/unet/attention';
 import { GroupNorm } from '../../core/unet/group_norm';
-import { GroundingConfig } from '../../core/unet/config';
 import { Linear, silu } from '../../core/unet/layers';
 
-export type { GroundingConfig };
+/** Width of GLIGEN's raw grounding input per object, and of the tokens its MLP makes of it. */
+export interface GroundingConfig {
+  inputDim: number;
+  tokenDim: number;
+}
 
 /** [B, G, inputDim] -> [B, G, tokenDim]: Linear-SiLU-Linear, GLIGEN's grounding tokenizer. */
 export class GroundingTokenizer {

@@ -59,12 +59,13 @@ export class PhraseEmbedder {
   }
 }
 
-export interface GroundingInputs {
+/** The GLIGEN hook's condition fields (a type alias, so it is a Condition: spread it into one). */
+export type GroundingInputs = {
   /** [B, maxObjects, BOX_FEATURES + text width] */
   grounding: tf.Tensor3D;
   /** [B, maxObjects]: 1 real object, 0 padding. */
   groundingMask: tf.Tensor2D;
-}
+};
 
 /**
  * Grounding inputs for a batch of object lists. Boxes outside [0, 1], empty boxes, empty phrases

@@ -1,6 +1,7 @@
 // A GLIGEN model = the frozen base UNet (lesson 13's latent text model) + the new GLIGEN
-// parameters (grounding MLP, gated self-attention layers). Only the new parameters are trained and
-// shipped; loading rebuilds the base from its own checkpoint and adds them.
+// parameters (grounding MLP, gated self-attention layers), added through the core UNet's attention
+// hook (grounding_hook.ts). Only the new parameters are trained and shipped; loading rebuilds the base
+// from its own checkpoint and adds them.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,9 +10,11 @@ import { readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint
 import { toFloat32 } from '../../core/checkpoint/safetensors';
 import { repoRoot } from '../../runtime/repo_root';
 import { ParamMap } from '../../core/params';
-import { UNetConfig } from '../../core/unet/config';
-import { UNet } from '../../core/unet/unet';
+import { Denoiser } from '../../core/unet/denoiser';
+import { isTextUNetConfig, TextUNet, TextUNetConfig } from '../text/text_unet';
+import { GroundingConfig } from './gated_self_attention';
 import { DEFAULT_MAX_GROUNDING, groundingInputDim } from './grounding';
+import { GroundingHook, groundingOf } from './grounding_hook';
 
 /** Is this a GLIGEN parameter ('gligen.tokenizer.*', '<level>.gligen.attn.<j>.*')? */
 export function isGligenParam(name: string): boolean {
@@ -23,19 +26,18 @@ export function lesson14Path(): string {
 }
 
 /** The parameters GLIGEN trains: every one with a 'gligen' path segment. */
-export function gligenParams(unet: UNet): ParamMap {
+export function gligenParams(unet: Denoiser): ParamMap {
   return new Map([...unet.params].filter(([n]) => isGligenParam(n)));
 }
 
-/** The base's config with grounding layers added (token width = the base's text width). */
-export function groundedConfig(base: UNetConfig, tokenDim = 64): UNetConfig {
-  if (!base.text) throw new Error('groundedConfig: the base model has no text encoder (config.text): GLIGEN embeds phrases with it');
-  if (base.grounding) throw new Error('groundedConfig: the base model already has grounding layers');
-  return { ...base, grounding: { inputDim: groundingInputDim(base.text.width), tokenDim } };
+/** GLIGEN's grounding config for a base text UNet (token width = the base's text width). */
+export function groundingConfigFor(base: TextUNetConfig, tokenDim = 64): GroundingConfig {
+  if (!isTextUNetConfig(base)) throw new Error('groundingConfigFor: the base model has no text encoder (config.text): GLIGEN embeds phrases with it');
+  return { inputDim: groundingInputDim(base.text.width), tokenDim };
 }
 
 /** Copies the base's weights (EMA if the file has them) into every non-GLIGEN parameter of `unet`. */
-function loadBaseWeights(unet: UNet, baseFile: string): void {
+function loadBaseWeights(unet: Denoiser, baseFile: string): void {
   const ckpt = readCheckpoint(baseFile);
   const prefix = ckpt.hasEma ? 'ema/' : '';
   for (const [name, v] of unet.params) {
@@ -50,10 +52,11 @@ function loadBaseWeights(unet: UNet, baseFile: string): void {
 }
 
 /** The frozen base plus freshly initialised GLIGEN layers (gates at 0), from the base's checkpoint. */
-export function groundedFromBase(baseFile: string, opts: { seed?: number; tokenDim?: number } = {}): UNet {
+export function groundedFromBase(baseFile: string, opts: { seed?: number; tokenDim?: number } = {}): TextUNet {
   if (!fs.existsSync(baseFile)) throw new Error(`GLIGEN base model not found at ${baseFile}: train it with \`npx tsx scripts/train-latent.ts ldm-text\``);
-  const base = readCheckpoint(baseFile).config as UNetConfig;
-  const unet = new UNet(groundedConfig(base, opts.tokenDim), { seed: opts.seed ?? 0 });
+  const base = readCheckpoint(baseFile).config;
+  if (!isTextUNetConfig(base)) throw new Error(`GLIGEN base ${baseFile} has no text encoder (config.text): GLIGEN embeds phrases with it`);
+  const unet = new TextUNet(base, { seed: opts.seed ?? 0, hook: new GroundingHook(groundingConfigFor(base, opts.tokenDim)) });
   try {
     loadBaseWeights(unet, baseFile);
   } catch (e) {
@@ -64,19 +67,20 @@ export function groundedFromBase(baseFile: string, opts: { seed?: number; tokenD
 }
 
 /** Writes only the GLIGEN parameters, with the grounding config and the base's path. */
-export async function saveGligen(file: string, unet: UNet, baseFile: string, metadata: Record<string, string> = {}): Promise<void> {
-  if (!unet.config.grounding) throw new Error('saveGligen: the UNet has no grounding layers');
+export async function saveGligen(file: string, unet: Denoiser, baseFile: string, metadata: Record<string, string> = {}): Promise<void> {
+  const grounding = groundingOf(unet);
+  if (!grounding) throw new Error('saveGligen: the UNet has no grounding layers (GLIGEN hook)');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const base = path.relative(repoRoot(), path.resolve(baseFile));
   await saveCheckpoint(file, {
-    config: { kind: 'gligen', base, grounding: unet.config.grounding, maxObjects: DEFAULT_MAX_GROUNDING },
+    config: { kind: 'gligen', base, grounding, maxObjects: DEFAULT_MAX_GROUNDING },
     params: gligenParams(unet),
     metadata,
   });
 }
 
 /** Base (from the path stored in the file, relative to the repository, unless given) + GLIGEN weights. */
-export function loadGligen(file = lesson14Path(), baseFile?: string): UNet {
+export function loadGligen(file = lesson14Path(), baseFile?: string): TextUNet {
   if (!fs.existsSync(file)) throw new Error(`GLIGEN weights not found at ${file}: train them with \`npx tsx scripts/train-latent.ts gligen\``);
   const ckpt = readCheckpoint(file);
   const cfg = ckpt.config as { kind?: string; base?: string; grounding?: { tokenDim: number } };
@@ -99,7 +103,7 @@ export function loadGligen(file = lesson14Path(), baseFile?: string): UNet {
 }
 
 /** tanh(gamma) of every gated layer: how much each has opened during training. */
-export function gateValues(unet: UNet): Record<string, number> {
+export function gateValues(unet: Denoiser): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [n, v] of gligenParams(unet)) {
     if (n.endsWith('.gamma')) out[n.replace('.gligen', '').slice(0, -'.gamma'.length)] = Math.tanh(v.dataSync()[0]);

@@ -4,17 +4,22 @@
 // boxes say where. Without grounding the gated layers are skipped: exactly the frozen base model.
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
+import { disposeCondition } from '../../core/condition';
 import { CfgCounter, cfgConditionModel } from '../guidance/cfg';
 import { LATENT_PREDICTION, LoadedAutoencoder, sampleLatents, LatentSampleOptions } from '../latent/ldm';
 import { DiffusionModel } from '../../core/samplers/types';
-import { UNet } from '../../core/unet/unet';
-import { DEFAULT_MAX_GROUNDING, GroundedObject, groundingInputs, PhraseEmbedder } from './grounding';
+import { Denoiser } from '../../core/unet/denoiser';
+import { isTextUNetConfig } from '../text/text_unet';
+import { DEFAULT_MAX_GROUNDING, GroundedObject, GroundingInputs, groundingInputs, PhraseEmbedder } from './grounding';
+import { GroundedCondition, groundingOf } from './grounding_hook';
 
 /** A text-guided model with optional grounding (null: none, the frozen base's prediction). */
-export function groundedModel(unet: UNet, captions: string[], grounding: { grounding: tf.Tensor3D; groundingMask: tf.Tensor2D } | null, scale: number, counter?: CfgCounter): DiffusionModel {
-  if (!unet.text) throw new Error('groundedModel: the UNet has no text encoder (config.text)');
+export function groundedModel(unet: Denoiser<GroundedCondition>, captions: string[], grounding: GroundingInputs | null, scale: number, counter?: CfgCounter): DiffusionModel {
+  if (!isTextUNetConfig(unet.config)) throw new Error('groundedModel: the UNet has no text encoder (config.text)');
   const g = grounding ?? {};
-  return cfgConditionModel(unet, { text: captions, ...g }, { text: captions.map(() => ''), ...g }, scale, { prediction: LATENT_PREDICTION, counter });
+  const cond: GroundedCondition = { text: captions, ...g };
+  const uncond: GroundedCondition = { text: captions.map(() => ''), ...g };
+  return cfgConditionModel(unet, cond, uncond, scale, { prediction: LATENT_PREDICTION, counter });
 }
 
 /**
@@ -22,7 +27,7 @@ export function groundedModel(unet: UNet, captions: string[], grounding: { groun
  * base model). Same seed, same starting noise: the with/without comparison differs only in grounding.
  */
 export function sampleGrounded(
-  unet: UNet,
+  unet: Denoiser<GroundedCondition>,
   auto: LoadedAutoencoder,
   embedder: PhraseEmbedder,
   captions: string[],
@@ -32,11 +37,11 @@ export function sampleGrounded(
 ): tf.Tensor4D {
   if (captions.length === 0) throw new Error('sampleGrounded: no captions');
   if (scenes && scenes.length !== captions.length) throw new Error(`sampleGrounded: ${scenes.length} layouts for ${captions.length} captions`);
-  if (scenes && !unet.config.grounding) throw new Error('sampleGrounded: boxes given but the UNet has no grounding layers');
+  if (scenes && !groundingOf(unet)) throw new Error('sampleGrounded: boxes given but the UNet has no grounding layers (GLIGEN hook)');
   const g = scenes ? groundingInputs(embedder, scenes, maxObjects) : null;
   try {
     return sampleLatents(groundedModel(unet, captions, g, o.guidance, o.counter), auto, captions.length, o);
   } finally {
-    if (g) tf.dispose([g.grounding, g.groundingMask]);
+    disposeCondition(g ?? undefined);
   }
 }

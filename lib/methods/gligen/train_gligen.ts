@@ -1,73 +1,69 @@
 // Training GLIGEN: the ordinary diffusion loss, but gradients and updates only for the new
-// 'gligen.*' parameters; the base model stays exactly as it was (the test checks it).
-import * as tf from '@tensorflow/tfjs-core';
+// 'gligen.*' parameters (the trainer is given just that subset); the base model stays exactly as it
+// was (the test checks it). Resumable: a checkpoint holds the GLIGEN parameters and their Adam state;
+// the frozen base is rebuilt from its own file (groundedFromBase) before resuming.
 import '../../core/tfjs_setup';
-import { diffusionLoss } from '../../core/loss';
-import { LATENT_PREDICTION } from '../latent/ldm';
-import { ProgressBar } from '../../core/progress';
+import { disposeCondition } from '../../core/condition';
 import { NoiseSchedule } from '../../core/schedule';
-import { ScheduledAdam } from '../../core/train/scheduled_adam';
-import { STREAM, stepRng } from '../../core/train/step_seed';
-import { GroundedCondition, UNet } from '../../core/unet/unet';
+import { BatchSource, TrainBatch } from '../../core/train/batch_source';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { diffusionStepLoss } from '../../core/train/trainer';
+import { Denoiser } from '../../core/unet/denoiser';
+import { LATENT_PREDICTION } from '../latent/ldm';
+import { GroundedCondition, groundingOf } from './grounding_hook';
 import { gligenParams } from './model';
 
 /** step -> batch of latents and their condition (the loop disposes every tensor in it). */
-export type GroundedBatchSource = (step: number) => { x: tf.Tensor4D; cond: GroundedCondition };
+export type GroundedBatchSource = BatchSource<GroundedCondition>;
 
-export interface GligenTrainOptions {
+export interface GligenTrainOptions extends CheckpointOptions {
   schedule: NoiseSchedule;
   steps: number;
+  /** Peak learning rate: linear warm-up over warmupSteps, then cosine down to 5% of it. */
   learningRate: number;
   warmupSteps: number;
   seed: number;
   progress?: boolean;
-  /** Stop early (keeping the weights so far) once this much wall time has passed. */
+  /** Stop early (keeping the weights so far; a state is written there) once this much wall time has passed. */
   maxSeconds?: number;
 }
 
 export interface GligenHistory {
+  /** Every step's loss (a resumed run's earlier steps included). */
   loss: number[];
+  /** The step this run started from (0, or where it resumed). */
+  resumedAt: number;
+  /** This run's seconds. */
   seconds: number;
 }
 
-export async function trainGligen(unet: UNet, data: GroundedBatchSource, o: GligenTrainOptions): Promise<GligenHistory> {
-  if (!unet.config.grounding) throw new Error('trainGligen: the UNet has no grounding layers (config.grounding)');
+export async function trainGligen(unet: Denoiser<GroundedCondition>, data: GroundedBatchSource, o: GligenTrainOptions): Promise<GligenHistory> {
+  const grounding = groundingOf(unet);
+  if (!grounding) throw new Error('trainGligen: the UNet has no grounding layers (GLIGEN hook)');
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainGligen: steps must be a positive integer, got ${o.steps}`);
   if (!(o.learningRate > 0)) throw new Error(`trainGligen: learningRate must be > 0, got ${o.learningRate}`);
-  const vars = [...gligenParams(unet).values()];
-  const opt = new ScheduledAdam(o.learningRate, 0.9, 0.999, 1e-8);
-  const h: GligenHistory = { loss: [], seconds: 0 };
-  const bar = o.progress === false ? null : new ProgressBar<number>(undefined, { label: 'gligen', total: o.steps });
+  const trainer = new LossTrainer<TrainBatch<GroundedCondition>>(gligenParams(unet), diffusionStepLoss(unet, o.schedule, LATENT_PREDICTION), {
+    learningRate: o.learningRate,
+    // Clamped so a run shorter than its warm-up still has a schedule (a notebook's few demo steps).
+    warmupSteps: Math.min(o.warmupSteps, o.steps - 1),
+    decay: 'cosine',
+    totalSteps: o.steps,
+    minLearningRate: 0.05 * o.learningRate,
+    seed: o.seed,
+    config: { kind: 'gligen', grounding },
+    mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T, prediction: LATENT_PREDICTION },
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointEvery,
+    keepLast: o.keepLast,
+    progress: o.progress === false ? false : { label: 'gligen' },
+    disposeBatch: (b: TrainBatch<GroundedCondition>) => {
+      b.x.dispose();
+      disposeCondition(b.cond);
+    },
+  });
   const t0 = Date.now();
-  let smooth = NaN;
-  try {
-    for (let k = 0; k < o.steps; k++) {
-      if (o.maxSeconds !== undefined && (Date.now() - t0) / 1000 > o.maxSeconds) break;
-      const warm = Math.min(1, (k + 1) / Math.max(1, o.warmupSteps));
-      opt.setLearningRate(o.learningRate * warm * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * k) / o.steps))));
-      const { x, cond } = data(k);
-      const rng = stepRng(o.seed, k, STREAM.noise);
-      const t = Array.from({ length: x.shape[0] }, () => rng.int(o.schedule.T));
-      const noise = rng.normalTensor(x.shape) as tf.Tensor4D;
-      try {
-        const cost = opt.minimize(() => diffusionLoss((xt, tt) => unet.apply(xt, tt, cond), o.schedule, x, t, noise, LATENT_PREDICTION), true, vars);
-        const [loss] = await cost!.data();
-        cost!.dispose();
-        if (!Number.isFinite(loss)) throw new Error(`trainGligen: loss is ${loss} at step ${k}; try a lower learning rate (now ${o.learningRate})`);
-        h.loss.push(loss);
-        smooth = Number.isNaN(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
-      } finally {
-        tf.dispose([x, noise, cond.grounding, cond.groundingMask, cond.context, cond.contextMask]);
-      }
-      if (bar) {
-        bar.set({ loss: smooth });
-        bar.update(1);
-      }
-    }
-  } finally {
-    bar?.finish();
-    opt.dispose();
-  }
-  h.seconds = (Date.now() - t0) / 1000;
-  return h;
+  const { history, startStep, seconds } = await runTrainer(trainer, data, {
+    stopWhen: o.maxSeconds === undefined ? undefined : () => (Date.now() - t0) / 1000 > (o.maxSeconds as number),
+  });
+  return { loss: [...history.loss], resumedAt: startStep, seconds };
 }

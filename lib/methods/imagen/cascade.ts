@@ -4,6 +4,7 @@
 // level (noise_aug.ts) and that level is passed to the SR model, as in training.
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
+import { disposeCondition } from '../../core/condition';
 import { CfgCounter, cfgConditionModel } from '../guidance/cfg';
 import { Rng } from '../../core/random';
 import { DDIMSampler } from '../../core/samplers/ddim';
@@ -62,7 +63,8 @@ export function sampleBase(c: Cascade, captions: readonly string[], seed: number
     const model = cfgConditionModel(c.base, cond, uncond, o.guidance, { prediction: STAGE_PREDICTION.base, counter: o.counters?.base });
     return new DDIMSampler(cascadeSchedule()).sample(model, [captions.length, BASE_SIZE, BASE_SIZE, 3], { steps: o.baseSteps, rng: new Rng(seed) });
   } finally {
-    tf.dispose([cond.context!, cond.contextMask!, uncond.context!, uncond.contextMask!]);
+    disposeCondition(cond);
+    disposeCondition(uncond);
   }
 }
 
@@ -81,7 +83,9 @@ export function sampleSr(c: Cascade, lowres: tf.Tensor4D, captions: readonly str
     if (o.srStart === undefined) return new DDIMSampler(cascadeSchedule()).sample(model, [b, SR_SIZE, SR_SIZE, 3], { steps: o.srSteps, rng });
     return truncatedDdim(model, img.concat, o.srStart, o.srSteps, rng);
   } finally {
-    tf.dispose([img.concat, cond.context!, cond.contextMask!, uncond.context!, uncond.contextMask!]);
+    disposeCondition(img);
+    disposeCondition(cond);
+    disposeCondition(uncond);
   }
 }
 

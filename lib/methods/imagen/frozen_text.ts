@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { BatchSource } from '../../core/train/batch_source';
 import { UNetCondition } from '../../core/unet/unet';
+import { TextCondition } from '../text/text_unet';
 import { MlmModel } from './mlm';
 
 export class FrozenTextEncoder {
@@ -43,18 +44,16 @@ export class FrozenTextEncoder {
 }
 
 /** Wraps a BatchSource that yields cond.text: the captions become the frozen encoder's context. */
-export function frozenTextBatches(src: BatchSource, encoder: FrozenTextEncoder): BatchSource {
+export function frozenTextBatches(src: BatchSource<TextCondition>, encoder: FrozenTextEncoder): BatchSource<UNetCondition> {
   return (step) => {
     const b = src(step);
-    const text = b.cond?.text;
+    const { text, ...rest } = b.cond ?? {};
     if (text === undefined) {
       tf.dispose(b.x);
       throw new Error('frozenTextBatches: the source gives no cond.text (pass captions to imageBatches)');
     }
     if (!Array.isArray(text)) throw new Error('frozenTextBatches: cond.text must be captions (strings)');
     const { context, contextMask } = encoder.encode(text);
-    const cond: UNetCondition = { ...b.cond, context, contextMask };
-    delete cond.text;
-    return { x: b.x, cond };
+    return { x: b.x, cond: { ...rest, context, contextMask } };
   };
 }

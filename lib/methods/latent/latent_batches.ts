@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { BatchSource, ImageData } from '../../core/train/batch_source';
 import { STREAM, stepRng } from '../../core/train/step_seed';
+import { Condition } from '../../core/condition';
 import { UNetCondition } from '../../core/unet/unet';
 import { Autoencoder, latentSide } from './autoencoder';
 
@@ -63,13 +64,13 @@ export function latentScaleFactor(enc: EncodedSet, seed = 0): number {
  * Seeded batches of scaled latent samples. `cond(indices, step)` gives each batch's condition
  * (captions as cond.text, box tokens as cond.context); it may be omitted for an unconditional model.
  */
-export function latentBatches(
+export function latentBatches<C extends Condition = UNetCondition>(
   enc: EncodedSet,
   scaleFactor: number,
   batchSize: number,
   seed: number,
-  cond?: (indices: Int32Array, step: number) => UNetCondition,
-): BatchSource {
+  cond?: (indices: Int32Array, step: number) => C,
+): BatchSource<C> {
   if (!(scaleFactor > 0)) throw new Error(`latentBatches: scaleFactor must be > 0, got ${scaleFactor}`);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > enc.count) throw new Error(`latentBatches: batchSize must be an integer in [1, ${enc.count}], got ${batchSize}`);
   const per = enc.shape[0] * enc.shape[1] * enc.shape[2];

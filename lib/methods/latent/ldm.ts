@@ -6,7 +6,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { loadUNetCheckpoint } from '../../core/checkpoint/unet_checkpoint';
 import { cfgConditionModel, CfgCounter } from '../guidance/cfg';
 import { Prediction } from '../../core/loss';
 import { repoRoot } from '../../runtime/repo_root';
@@ -14,9 +13,13 @@ import { Rng } from '../../core/random';
 import { makeSampler } from '../../core/samplers/index';
 import { DiffusionModel } from '../../core/samplers/types';
 import { linearSchedule, NoiseSchedule } from '../../core/schedule';
+import { loadDenoiserCheckpoint } from '../text/checkpoint';
 import { shapesTextUNetConfig } from '../text/shapes_text';
+import { TextEncoderConfig } from '../text/text_transformer';
+import { isTextUNetConfig, TextCondition, TextUNet, TextUNetConfig } from '../text/text_unet';
 import { UNetConfig } from '../../core/unet/config';
-import { UNet } from '../../core/unet/unet';
+import { Denoiser } from '../../core/unet/denoiser';
+import { UNet, UNetCondition } from '../../core/unet/unet';
 import { Autoencoder, latentSide } from './autoencoder';
 import { DEFAULT_MAX_OBJECTS, LAYOUT_TOKEN_DIM, layoutContext, LayoutObject } from './layout';
 import { loadAutoencoder, LoadedAutoencoder } from './train_autoencoder';
@@ -38,8 +41,12 @@ export function latentSchedule(): NoiseSchedule {
  * at 8x8 and in the 4x4 middle, CoordConv position channels. No level runs at 32x32: that is where
  * the pixel-space model spends most of its time.
  */
-export function latentUNetConfig(overrides: Partial<UNetConfig> = {}): UNetConfig {
-  return shapesTextUNetConfig({ imageSize: 8, inChannels: 4, outChannels: 4, baseChannels: 64, channelMults: [1, 2], ...overrides });
+export function latentUNetConfig(overrides: Partial<UNetConfig> & { text: TextEncoderConfig }): TextUNetConfig;
+export function latentUNetConfig(overrides?: Partial<UNetConfig>): UNetConfig;
+export function latentUNetConfig(overrides: Partial<UNetConfig> & { text?: TextEncoderConfig } = {}): UNetConfig | TextUNetConfig {
+  const { text, ...core } = overrides;
+  const c = { imageSize: 8, inChannels: 4, outChannels: 4, baseChannels: 64, channelMults: [1, 2], ...core };
+  return text === undefined ? shapesTextUNetConfig(c) : shapesTextUNetConfig({ ...c, text });
 }
 
 /** The layout model's config: cross-attention to layout tokens. */
@@ -54,10 +61,13 @@ export const lesson13Paths = () => ({
   layout: path.join(LESSON13_DIR(), 'ldm-layout', 'model.safetensors'),
 });
 
-export function loadLatentUNet(file: string, kind: 'text' | 'layout'): UNet {
+export function loadLatentUNet(file: string, kind: 'text'): TextUNet;
+export function loadLatentUNet(file: string, kind: 'layout'): UNet;
+export function loadLatentUNet(file: string, kind: 'text' | 'layout'): UNet | TextUNet;
+export function loadLatentUNet(file: string, kind: 'text' | 'layout'): UNet | TextUNet {
   if (!fs.existsSync(file)) throw new Error(`latent ${kind} model not found at ${file}: train it with \`npx tsx scripts/train-latent.ts ldm-${kind}\``);
-  const m = loadUNetCheckpoint(file);
-  const ok = kind === 'text' ? m.text !== null : m.config.contextDim === LAYOUT_TOKEN_DIM && !m.text;
+  const m = loadDenoiserCheckpoint(file);
+  const ok = kind === 'text' ? m instanceof TextUNet : m.config.contextDim === LAYOUT_TOKEN_DIM && !(m instanceof TextUNet);
   if (!ok) {
     m.dispose();
     throw new Error(`${file} is not a latent ${kind} model`);
@@ -99,15 +109,15 @@ export function encodeImages(auto: LoadedAutoencoder, x: tf.Tensor4D): tf.Tensor
 }
 
 /** Text -> image with the latent text model and classifier-free guidance on the captions. */
-export function sampleLatentFromText(unet: UNet, auto: LoadedAutoencoder, captions: string[], o: LatentSampleOptions): tf.Tensor4D {
-  if (!unet.text) throw new Error('sampleLatentFromText: the UNet has no text encoder (config.text)');
+export function sampleLatentFromText(unet: Denoiser<TextCondition>, auto: LoadedAutoencoder, captions: string[], o: LatentSampleOptions): tf.Tensor4D {
+  if (!isTextUNetConfig(unet.config)) throw new Error('sampleLatentFromText: the UNet has no text encoder (config.text)');
   if (captions.length === 0) throw new Error('sampleLatentFromText: no captions');
   const model = cfgConditionModel(unet, { text: captions }, { text: captions.map(() => '') }, o.guidance, { prediction: LATENT_PREDICTION, counter: o.counter });
   return sampleLatents(model, auto, captions.length, o);
 }
 
 /** Layout -> image with the latent layout model and classifier-free guidance on the layout. */
-export function sampleLatentFromLayout(unet: UNet, auto: LoadedAutoencoder, layouts: LayoutObject[][], o: LatentSampleOptions, maxObjects = DEFAULT_MAX_OBJECTS): tf.Tensor4D {
+export function sampleLatentFromLayout(unet: Denoiser<UNetCondition>, auto: LoadedAutoencoder, layouts: LayoutObject[][], o: LatentSampleOptions, maxObjects = DEFAULT_MAX_OBJECTS): tf.Tensor4D {
   if (unet.config.contextDim !== LAYOUT_TOKEN_DIM) throw new Error(`sampleLatentFromLayout: the UNet's contextDim is ${unet.config.contextDim}, layout tokens are ${LAYOUT_TOKEN_DIM} wide`);
   if (layouts.length === 0) throw new Error('sampleLatentFromLayout: no layouts');
   const c = layoutContext(layouts, maxObjects);

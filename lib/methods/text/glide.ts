@@ -1,17 +1,18 @@
 // GLIDE (Nichol et al. 2021) in the course's size: one UNet whose text transformer is trained with
-// it (config.text), sampled with classifier-free guidance on text: '' is the "no caption" input that
-// caption dropout taught the same network.
+// it (TextUNet, text_unet.ts), sampled with classifier-free guidance on text: '' is the "no caption"
+// input that caption dropout taught the same network.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { loadUNetCheckpoint } from '../../core/checkpoint/unet_checkpoint';
+import { loadTextUNetCheckpoint } from './checkpoint';
 import { cfgConditionModel, CfgCounter } from '../guidance/cfg';
 import { repoRoot } from '../../runtime/repo_root';
 import { Rng } from '../../core/random';
 import { makeSampler } from '../../core/samplers/index';
 import { linearSchedule, NoiseSchedule } from '../../core/schedule';
-import { UNet } from '../../core/unet/unet';
+import { Denoiser } from '../../core/unet/denoiser';
+import { isTextUNetConfig, TextCondition, TextUNet } from './text_unet';
 import { Prediction } from '../../core/loss';
 
 /**
@@ -31,14 +32,9 @@ export function lesson10CheckpointPath(): string {
   return path.join(repoRoot(), 'checkpoints', '10', 'model.safetensors');
 }
 
-export function loadLesson10Model(file = lesson10CheckpointPath()): UNet {
+export function loadLesson10Model(file = lesson10CheckpointPath()): TextUNet {
   if (!fs.existsSync(file)) throw new Error(`lesson 10 model not found at ${file}: train it with \`npm run train:text -- 10\``);
-  const m = loadUNetCheckpoint(file);
-  if (!m.text) {
-    m.dispose();
-    throw new Error(`${file} is not a text-conditioned UNet (its config has no text encoder)`);
-  }
-  return m;
+  return loadTextUNetCheckpoint(file);
 }
 
 export interface TextSampleOptions {
@@ -55,8 +51,8 @@ export interface TextSampleOptions {
 }
 
 /** Images for `captions` from a text UNet, DDIM with classifier-free guidance on the text. */
-export function sampleFromText(unet: UNet, captions: string[], o: TextSampleOptions): tf.Tensor4D {
-  if (!unet.text) throw new Error('sampleFromText: the UNet has no text encoder (config.text)');
+export function sampleFromText(unet: Denoiser<TextCondition>, captions: string[], o: TextSampleOptions): tf.Tensor4D {
+  if (!isTextUNetConfig(unet.config)) throw new Error('sampleFromText: the UNet has no text encoder (config.text)');
   if (captions.length === 0) throw new Error('sampleFromText: no captions');
   const c = unet.config;
   const model = cfgConditionModel(unet, { text: captions }, { text: captions.map(() => '') }, o.guidance, { counter: o.counter, prediction: o.prediction ?? GLIDE_PREDICTION });

@@ -3,6 +3,7 @@
 import { loadShapes, ShapesSet } from '../../../datasets/shapes';
 import { UNetConfig, resolveUNetConfig } from '../../core/unet/config';
 import { TextEncoderConfig } from './text_transformer';
+import { resolveTextUNetConfig, TextUNetConfig } from './text_unet';
 import { Tokenizer } from './tokenizer';
 
 /** Tokens per caption: [BOS] + up to 30 words + [EOS]; three objects' captions (<= 26 words) fit. */
@@ -29,10 +30,14 @@ export function shapesTextEncoderConfig(tok: Tokenizer, overrides: Partial<TextE
 /**
  * A 32x32 RGB UNet with cross-attention at 8x8 and in the middle, CoordConv position channels
  * (captions say where), ~1.3 M parameters with a 2-layer text encoder: ~0.45 s per batch of 32
- * on this project's 2-core CPU.
+ * on this project's 2-core CPU. With `text` in the overrides, a text UNet's config (TextUNet);
+ * without, a core UNet's (lesson 12's decoder reads a context of CLIP embeddings instead).
  */
-export function shapesTextUNetConfig(overrides: Partial<UNetConfig> = {}): UNetConfig {
-  return resolveUNetConfig({
+export function shapesTextUNetConfig(overrides: Partial<UNetConfig> & { text: TextEncoderConfig }): TextUNetConfig;
+export function shapesTextUNetConfig(overrides?: Partial<UNetConfig>): UNetConfig;
+export function shapesTextUNetConfig(overrides: Partial<UNetConfig> & { text?: TextEncoderConfig } = {}): UNetConfig | TextUNetConfig {
+  const { text, ...core } = overrides;
+  const c = {
     imageSize: 32,
     inChannels: 3,
     outChannels: 3,
@@ -44,6 +49,7 @@ export function shapesTextUNetConfig(overrides: Partial<UNetConfig> = {}): UNetC
     groups: 8,
     midAttention: true,
     positionChannels: true,
-    ...overrides,
-  });
+    ...core,
+  };
+  return text === undefined ? resolveUNetConfig(c) : resolveTextUNetConfig({ ...c, text });
 }

@@ -1,23 +1,15 @@
 // GroupNorm(+SiLU) forward and backward as two kernels of their own, run by the addon in a few passes
 // over the activation (native/src/group_norm.cc). lib/core/unet/group_norm.ts uses them where the backend
-// has them (onednn) and composes tfjs ops elsewhere. Kernels with these names exist only here.
+// has them (onednn) and composes tfjs ops elsewhere. Kernels with these names (lib/core/unet/group_norm_kernels.ts)
+// are implemented only here.
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { OnednnAddon } from './addon';
 import { input } from './kernel_args';
 import type { KernelArgs } from './kernel_args';
 import { heapOf, offsetOf } from './wasm_heap';
-
-/** Inputs x [b, h, w, c], gamma [c], beta [c]; attrs GroupNormAttrs; outputs y, mean [b, groups], rstd [b, groups]. */
-export const GROUP_NORM = 'DiffusionGroupNorm';
-/** Inputs dy, x, gamma, beta, mean, rstd; attrs GroupNormAttrs; outputs dx, dgamma, dbeta. */
-export const GROUP_NORM_GRAD = 'DiffusionGroupNormGrad';
-
-export interface GroupNormAttrs {
-  groups: number;
-  eps: number;
-  silu: boolean;
-}
+import { GROUP_NORM, GROUP_NORM_GRAD } from '../../core/unet/group_norm_kernels';
+import type { GroupNormAttrs } from '../../core/unet/group_norm_kernels';
 
 function float32Inputs(args: KernelArgs, kernel: string, names: string[]): TensorInfo[] {
   return names.map((n) => {
