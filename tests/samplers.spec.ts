@@ -3,6 +3,8 @@
 // moments follow in closed form (propagated here in float64); agreement between DDIM(eta=1) and
 // DDPM(posterior variance), which are the same process; and full sampling loops with a tiny random
 // UNet against a float64 re-implementation of diffusers' update formulas written in this file.
+// Then the step interface: a hand-written loop over a sampler's plan calling `step` (what a lesson
+// cell shows) equals sample() exactly, and the one loop frees everything even when onStep throws.
 import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -12,7 +14,7 @@ import { DDIMSampler } from '../lib/core/samplers/ddim';
 import { DDPMSampler } from '../lib/core/samplers/ddpm';
 import { DPMSolverSampler, logSnrTimesteps } from '../lib/core/samplers/dpm_solver';
 import { makeSampler, SAMPLER_NAMES, SamplerName } from '../lib/core/samplers/index';
-import { DiffusionModel, unetModel } from '../lib/core/samplers/types';
+import { DiffusionModel, SampleOptions, Sampler, unetModel } from '../lib/core/samplers/types';
 import { cosineSchedule, linearSchedule, NoiseSchedule, respaceTimesteps } from '../lib/core/schedule';
 import { UNet } from '../lib/core/unet/unet';
 
@@ -384,5 +386,96 @@ describe('sampling loops with a tiny random UNet', function () {
     const d = x0.dataSync();
     assert.ok(Math.abs(d[0] - (0.5 - b * 0.1) / a) < 1e-5 && Math.abs(d[1] - (-0.2 - b * 0.3) / a) < 1e-5);
     tf.dispose([x, out, x0]);
+  });
+});
+
+// ---- The step interface: a lesson's loop equals sample() ----
+
+/**
+ * The reverse loop as a lesson cell writes it: x_T from the Rng, then for each point of the plan
+ * the network, then `step`. No tf.tidy: the UNet and step free their own intermediates, and the
+ * cell disposes what it is handed (the network output, the old x, the x0 estimate).
+ */
+function lessonLoop<O extends SampleOptions>(sampler: Sampler<O>, model: DiffusionModel, shape: Shape, opts: O): tf.Tensor4D {
+  const run = sampler.start(opts, model.prediction);
+  let x = opts.rng.normalTensor(shape) as tf.Tensor4D;
+  for (let i = 0; i < run.timesteps.length; i++) {
+    const t = run.timesteps[i] as number; // DDPM, DDIM and DPM-Solver++ run the network at every point
+    const out = model.predict(x, new Array<number>(shape[0]).fill(t));
+    const { prev, x0 } = sampler.step(out, i, x, run);
+    tf.dispose([out, x, x0]);
+    x = prev;
+  }
+  return x;
+}
+
+describe('samplers as a plan plus a step', function () {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+  const s = linearSchedule(1000);
+  const shape: Shape = [2, 8, 8, 1];
+  const tiny = { imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 8, channelMults: [1, 2], attentionResolutions: [4], attentionHeads: 2, groups: 4 };
+  // A stand-in for classifier guidance: any function of (x_t, t, sigma^2) that returns a tensor.
+  const shift = (xt: tf.Tensor4D, t: number, v: number) => tf.tidy(() => tf.mul(tf.sin(xt), (v * t) / 1000) as tf.Tensor4D);
+  const cases: [string, Sampler, Record<string, unknown>][] = [
+    ['ddpm', new DDPMSampler(s), {}],
+    ['ddpm, beta variance, meanShift', new DDPMSampler(s, { variance: 'beta' }), { meanShift: shift }],
+    ['ddim eta 0', new DDIMSampler(s), {}],
+    ['ddim eta 0.5', new DDIMSampler(s, { eta: 0.5 }), {}],
+    ['dpm++2m', new DPMSolverSampler(s), {}],
+  ];
+
+  for (const [what, sampler, extra] of cases) {
+    for (const pred of ['eps', 'v'] as const) {
+      it(`${what} (${pred}): a hand-written loop over the plan calling step equals sample() exactly, leaving no tensors`, () => {
+        const unet = new UNet(tiny, { seed: 3 });
+        const model = unetModel(unet, pred);
+        const before = tf.memory().numTensors;
+        const a = lessonLoop(sampler, model, shape, { steps: 6, rng: new Rng(21), ...extra });
+        assert.strictEqual(tf.memory().numTensors, before + 1, 'the hand-written loop left tensors behind');
+        let calls = 0;
+        const b = sampler.sample(model, shape, { steps: 6, rng: new Rng(21), onStep: () => calls++, ...extra });
+        assert.strictEqual(calls, 6);
+        assert.strictEqual(maxAbsDiff(a, b), 0, `max |hand loop - sample()| = ${maxAbsDiff(a, b)}`);
+        tf.dispose([a, b]);
+        assert.strictEqual(tf.memory().numTensors, before, 'sample() left tensors behind');
+        unet.dispose();
+      });
+    }
+  }
+
+  it('plans: timesteps(steps) is what a run walks; DPM-Solver++ carries its history in the run and frees it at the end', () => {
+    assert.deepStrictEqual(new DDPMSampler(s).timesteps(4), respaceTimesteps(1000, 4, 'trailing'));
+    assert.deepStrictEqual(new DDIMSampler(s, { spacing: 'leading' }).start({ steps: 4, rng: new Rng(0) }, 'eps').timesteps, respaceTimesteps(1000, 4, 'leading'));
+    assert.deepStrictEqual(new DPMSolverSampler(s).timesteps(5), logSnrTimesteps(s, 5));
+    const d = new DPMSolverSampler(s);
+    const m = gaussianOracle(s, 0.3, 0.5, 'eps');
+    const before = tf.memory().numTensors;
+    const run = d.start({ steps: 3, rng: new Rng(0) }, 'eps');
+    let x = new Rng(0).normalTensor([1, 2, 2, 1]) as tf.Tensor4D;
+    const held: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      const out = m.predict(x, [run.timesteps[i]]);
+      const r = d.step(out, i, x, run);
+      held.push(run.prevX0 !== null);
+      tf.dispose([out, x, r.x0]);
+      x = r.prev;
+    }
+    assert.deepStrictEqual(held, [true, true, false], 'prevX0 after each step');
+    x.dispose();
+    assert.strictEqual(tf.memory().numTensors, before);
+  });
+
+  it('the one loop frees x, x0 and the run state when onStep throws', () => {
+    const m = gaussianOracle(s, 0.3, 0.5, 'eps');
+    for (const name of SAMPLER_NAMES) {
+      const before = tf.memory().numTensors;
+      const boom = ({ index }: { index: number }) => {
+        if (index === 2) throw new Error('stop');
+      };
+      assert.throws(() => makeSampler(name, s).sample(m, [1, 3, 3, 1], { steps: 5, rng: new Rng(0), onStep: boom }), /stop/);
+      assert.strictEqual(tf.memory().numTensors, before, `${name} leaked after an error`);
+    }
   });
 });

@@ -20,6 +20,7 @@ import { SrModel, superResolve } from '../lib/methods/sr/model';
 import { regressionPredict, trainRegression } from '../lib/methods/sr/regression';
 import { ImageData } from '../lib/core/train/batch_source';
 import { UNet } from '../lib/core/unet/unet';
+import { countReads } from './helpers/training';
 import { evaluateSuperResolution, disposeSrResult, srRecord, testImages } from '../lib/eval/lesson08';
 import { evaluateInpainting, disposeInpaintResult, inpaintRecord } from '../lib/eval/lesson09';
 
@@ -189,6 +190,51 @@ describe('RePaint', () => {
     assert.throws(() => repaintSchedule(4, 4, 2), /jumpLength 4 must be smaller than steps 4/);
   });
 
+  it('plan: the network runs on the way down (at the level it leaves), not on the jumps back up', () => {
+    const s = linearSchedule(100);
+    // 6 'trailing' steps of 100 are [99, 82, 66, 49, 32, 16]; level k is the k-th from the clean end.
+    const grid = [16, 32, 49, 66, 82, 99];
+    const plan = new RePaintSampler(s).timesteps(6, 2, 2);
+    const levels = repaintSchedule(6, 2, 2);
+    assert.deepEqual(plan, levels.slice(1).map((to, i) => (to < levels[i] ? grid[levels[i]] : null)));
+    assert.equal(plan.filter((t) => t !== null).length, repaintEvaluations(6, 2, 2));
+    assert.deepEqual(new RePaintSampler(s, { jumpLength: 2, resamplings: 1 }).timesteps(3), [99, 66, 32]);
+  });
+
+  it('a hand-written loop over the plan calling step equals sample() exactly, leaving no tensors', () => {
+    const unet = tinyUNet(8);
+    const model = unetModel(unet);
+    const sampler = new RePaintSampler(linearSchedule(100));
+    const known = new Rng(2).uniformTensor([2, 8, 8, 1], -1, 1) as tf.Tensor4D;
+    const mask = makeMasks('half', 2, 8, new Rng(0));
+    const opts = { steps: 6, jumpLength: 2, resamplings: 2, known, mask };
+    const before = tf.memory().numTensors;
+    // As a lesson cell writes it: the network only where the plan has a timestep.
+    const rng = new Rng(5);
+    const run = sampler.start({ ...opts, rng }, model.prediction);
+    let x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    for (let i = 0; i < run.timesteps.length; i++) {
+      const t = run.timesteps[i];
+      const out = t === null ? null : model.predict(x, [t, t]);
+      const { prev, x0 } = sampler.step(out, i, x, run);
+      tf.dispose([x, x0]);
+      out?.dispose();
+      x = prev;
+    }
+    assert.equal(tf.memory().numTensors, before + 1, 'the hand-written loop left tensors behind');
+    const seen: number[] = [];
+    const y = sampler.sample(model, [2, 8, 8, 1], { ...opts, rng: new Rng(5), onStep: (i) => seen.push(i.t) });
+    assert.deepEqual(seen, run.timesteps.filter((t) => t !== null), 'onStep once per network call, with its timestep');
+    assert.equal(maxAbs(values(x), values(y)), 0);
+    // A step handed the wrong kind of input says which transition it is.
+    assert.throws(() => sampler.step(null, 0, x, run), /transition 0 \(level 5 -> 4\) needs the network output/);
+    assert.throws(() => sampler.step(x, 3, x, run), /transition 3 \(level 2 -> 3\) takes no network output/);
+    tf.dispose([x, y]);
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([known, mask]);
+    unet.dispose();
+  });
+
   it('keeps the known region equal to the original, and its memory stays flat', () => {
     const unet = tinyUNet(8);
     const sampler = new RePaintSampler(linearSchedule(100));
@@ -250,8 +296,9 @@ describe('super-resolution and conditional inpainting plumbing', () => {
     const unet = new UNet({ imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2], numResBlocks: 1, groups: 2, midAttention: false }, { seed: 1 });
     const before = tf.memory().numTensors;
     // One fixed batch (step 0 every time): the loss must fall.
-    const r = await trainRegression(unet, () => source(0), { totalSteps: 25, learningRate: 5e-3, progress: false });
+    const { result: r, dataSync } = await countReads(() => trainRegression(unet, () => source(0), { totalSteps: 25, learningRate: 5e-3, progress: false }));
     assert.equal(tf.memory().numTensors, before, 'regression training leaked tensors');
+    assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
     const first = r.loss.slice(0, 5).reduce((p, q) => p + q, 0) / 5;
     const last = r.loss.slice(-5).reduce((p, q) => p + q, 0) / 5;
     assert.ok(last < 0.9 * first, `loss ${first} -> ${last}`);

@@ -4,10 +4,12 @@
 // q(x_s | x_t, x0_hat) with x0_hat the model's clean-image estimate. The variance is the posterior's
 // beta~ = (1 - abar_s) / (1 - abar_t) * beta' (default; DDIM with eta = 1 is the same process) or
 // the larger beta' itself (Ho et al.'s other choice). The last step returns the mean, without noise.
+// The plan is the respaced timesteps, descending; step i goes from ts[i] to ts[i + 1] (or to clean).
 import * as tf from '@tensorflow/tfjs-core';
-import { predictionToEpsX0 } from '../loss';
+import { Prediction, predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
-import { DiffusionModel, SampleOptions, Sampler, startingNoise } from './types';
+import { sampleLoop } from './loop';
+import { DiffusionModel, SampleOptions, Sampler, SamplerRun, StepResult } from './types';
 
 export type DDPMVariance = 'posterior' | 'beta';
 
@@ -40,40 +42,53 @@ export function ddpmStepCoefs(abar: number, abarPrev: number, variance: DDPMVari
   return { cX0, cXt, sigma: last ? 0 : Math.sqrt(v) };
 }
 
-export class DDPMSampler implements Sampler<DDPMOptions> {
+export interface DDPMRun extends SamplerRun {
+  readonly timesteps: readonly number[];
+  readonly variance: DDPMVariance;
+  readonly meanShift?: DDPMOptions['meanShift'];
+}
+
+export class DDPMSampler implements Sampler<DDPMOptions, DDPMRun> {
   readonly name = 'ddpm';
 
   constructor(readonly schedule: NoiseSchedule, readonly defaults: { variance?: DDPMVariance; spacing?: TimestepSpacing } = {}) {}
 
-  sample(model: DiffusionModel, shape: [number, number, number, number], opts: DDPMOptions): tf.Tensor4D {
-    const s = this.schedule;
+  /** `steps` of the T timesteps, descending (default spacing 'trailing': starts at T-1). */
+  timesteps(steps: number, spacing: TimestepSpacing = this.defaults.spacing ?? 'trailing'): number[] {
+    return respaceTimesteps(this.schedule.T, steps, spacing);
+  }
+
+  start(opts: DDPMOptions, prediction: Prediction): DDPMRun {
     const variance = opts.variance ?? this.defaults.variance ?? 'posterior';
     if (variance !== 'posterior' && variance !== 'beta') throw new Error(`DDPM: variance must be 'posterior' or 'beta', got '${variance as string}'`);
-    const ts = respaceTimesteps(s.T, opts.steps, opts.spacing ?? this.defaults.spacing ?? 'trailing');
-    const clip = opts.clipDenoised ?? true;
-    let x = startingNoise('DDPM', shape, opts);
-    for (let i = 0; i < ts.length; i++) {
-      const t = ts[i];
-      const last = i + 1 === ts.length;
-      const c = ddpmStepCoefs(s.alphasCumprod[t], last ? 1 : s.alphasCumprod[ts[i + 1]], variance, last);
-      // Noise is drawn before the network runs, in the same order as DDIMSampler, so DDIM(eta=1) and
-      // DDPM(posterior) given one seed produce the same samples, not just the same distribution.
-      const z = c.sigma > 0 ? (opts.rng.normalTensor(shape) as tf.Tensor4D) : null;
-      const [next, x0] = tf.tidy(() => {
-        const tBatch = new Array<number>(shape[0]).fill(t);
-        let x0 = predictionToEpsX0(s, x, tBatch, model.predict(x, tBatch), model.prediction).x0;
-        if (clip) x0 = tf.clipByValue(x0, -1, 1);
-        let xn = tf.add(tf.mul(c.cX0, x0), tf.mul(c.cXt, x));
-        if (opts.meanShift && c.sigma > 0) xn = tf.add(xn, opts.meanShift(x, t, c.sigma * c.sigma));
-        if (z) xn = tf.add(xn, tf.mul(c.sigma, z));
-        return [xn as tf.Tensor4D, x0 as tf.Tensor4D];
-      });
-      z?.dispose();
-      x.dispose();
-      x = next;
-      opts.onStep?.({ index: i, t, x, x0 });
-      x0.dispose();
-    }
-    return x;
+    const timesteps = this.timesteps(opts.steps, opts.spacing);
+    return { timesteps, prediction, rng: opts.rng, clip: opts.clipDenoised ?? true, variance, meanShift: opts.meanShift };
+  }
+
+  /** Ancestral step i: x_t -> x_s, t = ts[i], from the network output at x_t. */
+  step(out: tf.Tensor4D, i: number, x: tf.Tensor4D, run: DDPMRun): StepResult {
+    const s = this.schedule;
+    const ts = run.timesteps;
+    const t = ts[i];
+    const last = i + 1 === ts.length;
+    const c = ddpmStepCoefs(s.alphasCumprod[t], last ? 1 : s.alphasCumprod[ts[i + 1]], run.variance, last);
+    return tf.tidy(() => {
+      // 1. x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (Ho et al. eq. 15, or the v / x0
+      //    equivalent), clipped to the data range.
+      let x0 = predictionToEpsX0(s, x, new Array<number>(x.shape[0]).fill(t), out, run.prediction).x0;
+      if (run.clip) x0 = tf.clipByValue(x0, -1, 1);
+      // 2. The posterior mean mu~(x_t, x0_hat) = cX0 x0_hat + cXt x_t (eq. 7).
+      let prev = tf.add(tf.mul(c.cX0, x0), tf.mul(c.cXt, x));
+      // 3. Classifier guidance moves the mean by s sigma^2 grad log p(y | x_t) (Dhariwal & Nichol, Algorithm 1).
+      if (run.meanShift && c.sigma > 0) prev = tf.add(prev, run.meanShift(x, t, c.sigma * c.sigma));
+      // 4. x_s = mu~ + sigma z (Algorithm 2, line 4). One draw per noisy step, in plan order, as
+      //    DDIMSampler draws: DDIM(eta=1) and DDPM(posterior) given one seed give the same samples.
+      if (c.sigma > 0) prev = tf.add(prev, tf.mul(c.sigma, run.rng.normalTensor(x.shape)));
+      return { prev: prev as tf.Tensor4D, x0: x0 as tf.Tensor4D };
+    });
+  }
+
+  sample(model: DiffusionModel, shape: [number, number, number, number], opts: DDPMOptions): tf.Tensor4D {
+    return sampleLoop(this, model, shape, opts);
   }
 }

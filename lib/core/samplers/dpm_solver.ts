@@ -13,10 +13,12 @@
 // are very uneven and the multistep extrapolation suffers: on Gaussian data with the exact
 // denoiser, 10 steps give a spread of 0.52 (logsnr), 0.40 ('trailing', which ends by jumping
 // from t = 99 straight to clean) or 0.69 ('linspace') instead of 0.5 (tests/samplers.spec.ts).
+// The multistep history (the previous step's x0) is the run's state, DPMSolverRun.prevX0.
 import * as tf from '@tensorflow/tfjs-core';
-import { predictionToEpsX0 } from '../loss';
+import { Prediction, predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
-import { DiffusionModel, SampleOptions, Sampler, startingNoise } from './types';
+import { sampleLoop } from './loop';
+import { DiffusionModel, SampleOptions, Sampler, SamplerRun, StepResult } from './types';
 
 export type DPMSpacing = TimestepSpacing | 'logsnr';
 
@@ -83,42 +85,71 @@ export function dpmSolverStepCoefs(abar: number, abarNext: number, abarPrevStep:
   return { cX, cD0: alphaN * phi * (1 + 1 / (2 * r)), cD1: (-alphaN * phi) / (2 * r) };
 }
 
-export class DPMSolverSampler implements Sampler<DPMSolverOptions> {
+export interface DPMSolverRun extends SamplerRun {
+  readonly timesteps: readonly number[];
+  /**
+   * The state a multistep method carries: the previous step's x0 estimate (null before the first
+   * step and after the last). Owned by the run: step replaces it, dispose() frees it.
+   */
+  prevX0: tf.Tensor4D | null;
+  dispose(): void;
+}
+
+export class DPMSolverSampler implements Sampler<DPMSolverOptions, DPMSolverRun> {
   readonly name = 'dpm++2m';
 
   constructor(readonly schedule: NoiseSchedule, readonly defaults: { spacing?: DPMSpacing } = {}) {}
 
-  sample(model: DiffusionModel, shape: [number, number, number, number], opts: DPMSolverOptions): tf.Tensor4D {
+  /** `steps` timesteps, descending to 0 (default spacing 'logsnr', see the header). */
+  timesteps(steps: number, spacing: DPMSpacing = this.defaults.spacing ?? 'logsnr'): number[] {
+    return dpmTimesteps(this.schedule, steps, spacing);
+  }
+
+  start(opts: DPMSolverOptions, prediction: Prediction): DPMSolverRun {
+    const timesteps = this.timesteps(opts.steps, opts.spacing);
+    const run: DPMSolverRun = {
+      timesteps,
+      prediction,
+      rng: opts.rng,
+      clip: opts.clipDenoised ?? true,
+      prevX0: null,
+      dispose: () => {
+        run.prevX0?.dispose();
+        run.prevX0 = null;
+      },
+    };
+    return run;
+  }
+
+  /** Step i: x at t = ts[i] -> x at ts[i + 1] (clean after the last), from the network output at x; updates run.prevX0. */
+  step(out: tf.Tensor4D, i: number, x: tf.Tensor4D, run: DPMSolverRun): StepResult {
     const s = this.schedule;
-    const ts = dpmTimesteps(s, opts.steps, opts.spacing ?? this.defaults.spacing ?? 'logsnr');
-    const clip = opts.clipDenoised ?? true;
-    let x = startingNoise('DPM-Solver++', shape, opts);
-    let prevX0: tf.Tensor4D | null = null;
-    try {
-      for (let i = 0; i < ts.length; i++) {
-        const t = ts[i];
-        const last = i + 1 === ts.length;
-        const abarNext = last ? 1 : s.alphasCumprod[ts[i + 1]];
-        const secondOrder = prevX0 !== null && !last;
-        const c = dpmSolverStepCoefs(s.alphasCumprod[t], abarNext, secondOrder ? s.alphasCumprod[ts[i - 1]] : null);
-        const p0 = prevX0;
-        const [next, x0] = tf.tidy(() => {
-          const tBatch = new Array<number>(shape[0]).fill(t);
-          let x0 = predictionToEpsX0(s, x, tBatch, model.predict(x, tBatch), model.prediction).x0;
-          if (clip) x0 = tf.clipByValue(x0, -1, 1);
-          let xn = tf.add(tf.mul(c.cX, x), tf.mul(c.cD0, x0));
-          if (secondOrder && p0) xn = tf.add(xn, tf.mul(c.cD1, p0));
-          return [xn as tf.Tensor4D, x0 as tf.Tensor4D];
-        });
-        x.dispose();
-        x = next;
-        opts.onStep?.({ index: i, t, x, x0 });
-        prevX0?.dispose();
-        prevX0 = x0;
-      }
-    } finally {
-      prevX0?.dispose();
-    }
-    return x;
+    const ts = run.timesteps;
+    const t = ts[i];
+    const last = i + 1 === ts.length;
+    const abarNext = last ? 1 : s.alphasCumprod[ts[i + 1]];
+    // 1. Second order where there is history and the step does not end at sigma = 0 (Algorithm 2's
+    //    first step, and diffusers' lower_order_final for the last).
+    const p0 = run.prevX0;
+    const secondOrder = p0 !== null && !last;
+    // 2. The coefficients from h = lambda_next - lambda_t and r = h_prev / h (dpmSolverStepCoefs).
+    const c = dpmSolverStepCoefs(s.alphasCumprod[t], abarNext, secondOrder ? s.alphasCumprod[ts[i - 1]] : null);
+    return tf.tidy(() => {
+      // 3. D0 = x0_hat, the data prediction x_theta(x_t, t), clipped to the data range.
+      let x0 = predictionToEpsX0(s, x, new Array<number>(x.shape[0]).fill(t), out, run.prediction).x0;
+      if (run.clip) x0 = tf.clipByValue(x0, -1, 1);
+      // 4. x' = (sigma'/sigma) x - alpha' (e^-h - 1) D0 (first order) ...
+      let prev = tf.add(tf.mul(c.cX, x), tf.mul(c.cD0, x0));
+      // 5. ... - alpha' (e^-h - 1) D1 / 2, D1 = (x0_hat - prevX0) / r, folded into cD0 and cD1 (second order).
+      if (secondOrder && p0) prev = tf.add(prev, tf.mul(c.cD1, p0));
+      // 6. Keep this x0 as the next step's history (a copy the run owns; none after the last step).
+      p0?.dispose();
+      run.prevX0 = last ? null : tf.keep(x0.clone() as tf.Tensor4D);
+      return { prev: prev as tf.Tensor4D, x0: x0 as tf.Tensor4D };
+    });
+  }
+
+  sample(model: DiffusionModel, shape: [number, number, number, number], opts: DPMSolverOptions): tf.Tensor4D {
+    return sampleLoop(this, model, shape, opts);
   }
 }

@@ -1,5 +1,6 @@
 // The samplers by name, so a lesson can compare them with one line each:
 //   makeSampler('ddpm' | 'ddim' | 'dpm++2m', schedule, opts).sample(model, shape, { steps, rng })
+// Each is a plan plus a step (types.ts), driven by the one loop in loop.ts.
 import { NoiseSchedule, TimestepSpacing } from '../schedule';
 import { DDIMSampler } from './ddim';
 import { DDPMSampler, DDPMVariance } from './ddpm';
@@ -7,11 +8,12 @@ import { DPMSolverSampler, DPMSpacing } from './dpm_solver';
 import { Sampler } from './types';
 
 export { DDIMSampler } from './ddim';
-export type { DDIMOptions } from './ddim';
+export type { DDIMOptions, DDIMRun } from './ddim';
 export { DDPMSampler, ddpmStepCoefs } from './ddpm';
-export type { DDPMOptions, DDPMVariance } from './ddpm';
+export type { DDPMOptions, DDPMRun, DDPMVariance } from './ddpm';
 export { DPMSolverSampler, dpmSolverStepCoefs, logSnrTimesteps } from './dpm_solver';
-export type { DPMSolverOptions, DPMSpacing } from './dpm_solver';
+export type { DPMSolverOptions, DPMSolverRun, DPMSpacing } from './dpm_solver';
+export { sampleLoop } from './loop';
 export * from './types';
 
 export type SamplerName = 'ddpm' | 'ddim' | 'dpm++2m';

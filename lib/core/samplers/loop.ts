@@ -1,0 +1,46 @@
+// The one sampling loop: every sampler's sample() is this function. It draws x_T, walks the
+// sampler's plan calling the network where the plan asks for it and `step` at every transition,
+// and owns the bookkeeping the samplers used to repeat: one tf.tidy per step, disposal of the
+// previous sample and of each x0 estimate once onStep has seen it, and the run's state freed even
+// when a step or onStep throws. Stripped of that bookkeeping it is the loop a lesson writes:
+//   let x = x_T;
+//   for (let i = 0; i < run.timesteps.length; i++) {
+//     const out = model.predict(x, new Array(batch).fill(run.timesteps[i]));
+//     x = sampler.step(out, i, x, run).prev;
+//   }
+import * as tf from '@tensorflow/tfjs-core';
+import { DiffusionModel, SampleOptions, Sampler, SamplerRun, startingNoise } from './types';
+
+/** Runs `sampler` from x_T (opts.xT or fresh noise) to a sample of `shape`; the caller disposes it. */
+export function sampleLoop<O extends SampleOptions, R extends SamplerRun>(
+  sampler: Sampler<O, R>,
+  model: DiffusionModel,
+  shape: [number, number, number, number],
+  opts: O,
+): tf.Tensor4D {
+  const run = sampler.start(opts, model.prediction);
+  let x: tf.Tensor4D | null = null;
+  try {
+    x = startingNoise(sampler.name, shape, opts);
+    let evaluations = 0;
+    for (let i = 0; i < run.timesteps.length; i++) {
+      const t = run.timesteps[i];
+      const xt: tf.Tensor4D = x;
+      // The network's output lives only inside this tidy; step returns the two tensors kept.
+      const { prev, x0 } = tf.tidy(() => sampler.step(t === null ? null : model.predict(xt, new Array<number>(shape[0]).fill(t)), i, xt, run));
+      xt.dispose();
+      x = prev;
+      try {
+        if (t !== null && x0) opts.onStep?.({ index: evaluations++, t, x, x0 });
+      } finally {
+        x0?.dispose();
+      }
+    }
+    const out = x;
+    x = null; // handed to the caller
+    return out;
+  } finally {
+    x?.dispose();
+    run.dispose?.();
+  }
+}
