@@ -36,7 +36,7 @@ const lesson15: LessonEval = {
     if (o.rareClass > 9) throw new UsageError(`--rare-class must be 0..9, got ${o.rareClass}`);
     Object.assign(o, { extra: c.n, seed: c.seed, batch: c.batch, steps: c.steps as number });
     console.log(`lesson 15: rare class ${o.rareClass} kept at ${o.fraction}, +${o.extra} images (CFG w = ${o.guidance}, DDIM-${o.steps}), ${o.epochs} epochs; detector ${o.realBoxes} real + ${o.syntheticBoxes} synthetic, ${o.detectorSteps} steps, ${o.testBoxes} test scenes; seed ${o.seed}`);
-    const r = runLesson15(o);
+    const r = await runLesson15(o);
     console.log(r.classifierTable);
     console.log(r.detectorTable);
     return r.record;

@@ -1,5 +1,7 @@
 // A small command-line flag parser for the training scripts: each script declares its flags with a
 // kind and a default, and gets typed values back, or a usage error naming the bad flag.
+import * as path from 'path';
+
 export type FlagKind = 'int' | 'num' | 'str' | 'bool';
 export type FlagSpec = Record<string, { kind: FlagKind; default: number | string | boolean | null; help: string }>;
 export type FlagValues<S extends FlagSpec> = { [K in keyof S]: S[K]['default'] extends boolean ? boolean : S[K]['default'] extends number ? number : S[K]['default'] extends string ? string : number | string | null };
@@ -47,4 +49,14 @@ export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, override
     values[key] = x;
   }
   return { positional, values: values as FlagValues<S> };
+}
+
+/**
+ * Where a command that writes one model file keeps its resumable training states:
+ * checkpoints/13/autoencoder.safetensors -> checkpoints/13/train/autoencoder/ (git-ignored, like
+ * the diffusion recipes' <out>/train/). Re-running the command resumes from the newest; --fresh
+ * deletes them first.
+ */
+export function trainStateDir(outFile: string): string {
+  return path.join(path.dirname(outFile), 'train', path.basename(outFile).replace(/\.safetensors$/, ''));
 }

@@ -76,7 +76,7 @@ cp -L "$CACHE"/vk/usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$STAGE/lib/libvulkan.
 # computed at run time (dawn.node, the native addon), the tfjs-node packages (never installed there)
 # and tslab (only needed inside a notebook kernel; with it, TypeScript would add 8 MB to each bundle).
 node_modules/.bin/esbuild scripts/gpu-pack-bench.ts scripts/gpu-pack-check.ts scripts/train.ts tools/probe-backend.ts \
-  --bundle --platform=node --target=node18 --format=cjs --outdir="$STAGE/app" --log-level=error \
+  --bundle --platform=node --target=node18 --format=cjs --outdir="$STAGE/app" --entry-names=[name] --log-level=error \
   --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:tslab
 WASM_OUT=node_modules/@tensorflow/tfjs-backend-wasm/wasm-out
 cp "$WASM_OUT"/*.wasm "$STAGE/app/"

@@ -1,12 +1,15 @@
 // Trains the Fashion-MNIST classifier whose features FID/KID use, and writes it to
 // checkpoints/classifier/ (weights.bin + manifest.json with accuracy, steps, seed, backend, time).
-//   npx tsx scripts/train-classifier.ts [--epochs 5] [--seed 0] [--out checkpoints/classifier]
+//   npx tsx scripts/train-classifier.ts [--epochs 5] [--seed 0] [--out checkpoints/classifier] [--every N] [--fresh]
+// A resumable training state is written to <out>/train/ every --every steps (default: each epoch);
+// re-running resumes from the newest, --fresh starts over.
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, formatBackendReport } from '../lib/runtime/backend';
 import { FashionClassifier, defaultClassifierDir } from '../lib/eval/metrics/classifier';
 import { trainClassifier } from '../lib/eval/metrics/train_classifier';
 import { Rng } from '../lib/core/random';
+import { removeCheckpoints } from '../lib/core/train/loss_trainer';
 import { loadFashionMnist, toTensor } from '../datasets/index';
 
 function arg(name: string, def: string): string {
@@ -18,6 +21,10 @@ async function main(): Promise<void> {
   const epochs = Number(arg('epochs', '5'));
   const seed = Number(arg('seed', '0'));
   const out = path.resolve(arg('out', defaultClassifierDir()));
+  const every = Number(arg('every', '0'));
+  if (!Number.isInteger(every) || every < 0) throw new Error(`--every needs an integer >= 0 (0: each epoch), got '${arg('every', '0')}'`);
+  const states = path.join(out, 'train');
+  if (process.argv.includes('--fresh')) removeCheckpoints(states);
   const report = await initBackend();
   console.log(formatBackendReport(report));
   const train = loadFashionMnist('train');
@@ -28,9 +35,11 @@ async function main(): Promise<void> {
   console.log(`classifier: ${model.paramCount} parameters, ${epochs} epochs, seed ${seed}`);
   const t0 = Date.now();
   let avg = 0;
-  const steps = trainClassifier(model, train, {
+  const steps = await trainClassifier(model, train, {
     epochs,
-    rng: rng.fork(),
+    seed,
+    checkpointDir: states,
+    checkpointEvery: every || undefined,
     onStep: (s, loss) => {
       avg = s === 0 ? loss : 0.98 * avg + 0.02 * loss;
       if (s % 100 === 0) console.log(`step ${s}: loss ${avg.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${tf.memory().numTensors} tensors)`);

@@ -5,9 +5,11 @@
 //   npx tsx scripts/train-dalle2.ts decoder  [flags]  image emb -> image (UNet) -> decoder/model.safetensors
 //
 // (or npm run train:dalle2 -- clip|prior|decoder). Run them in this order: the prior and the decoder
-// read the frozen CLIP from --clip (default checkpoints/12/clip.safetensors). The decoder resumes from
-// checkpoints/12/decoder/train/ when re-run; --init-from starts it from another UNet's shared weights
-// (lesson 10's GLIDE: pass --prediction v if that model predicts v).
+// read the frozen CLIP from --clip (default checkpoints/12/clip.safetensors). Each recipe resumes from
+// its training states when re-run (clip: checkpoints/12/train/clip/, prior: checkpoints/12/train/prior/,
+// decoder: checkpoints/12/decoder/train/), one every --every steps; --fresh starts over.
+// --init-from starts the decoder from another UNet's shared weights (lesson 10's GLIDE: pass
+// --prediction v if that model predicts v).
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
@@ -23,8 +25,9 @@ import { loadShapes } from '../datasets/shapes';
 import { linearSchedule } from '../lib/core/schedule';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
+import { removeCheckpoints } from '../lib/core/train/trainer';
 import { UNet } from '../lib/core/unet/unet';
-import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+import { FlagSpec, parseFlags, trainStateDir, usageText, UsageError } from './flags';
 
 const FLAGS = {
   steps: { kind: 'int', default: 0, help: 'optimisation steps [clip 700, prior 2000, decoder 1800]' },
@@ -35,13 +38,13 @@ const FLAGS = {
   embedDim: { kind: 'int', default: 64, help: 'clip: joint embedding width' },
   clip: { kind: 'str', default: '', help: 'prior/decoder: the frozen CLIP checkpoint [checkpoints/12/clip.safetensors]' },
   out: { kind: 'str', default: '', help: 'output folder [checkpoints/12]' },
-  every: { kind: 'int', default: 100, help: 'decoder: save a resumable training state every N steps' },
+  every: { kind: 'int', default: 100, help: 'save a resumable training state every N steps' },
   initFrom: { kind: 'str', default: '', help: "decoder: start from this UNet checkpoint's shared weights (e.g. lesson 10's GLIDE); clip: continue this CLIP checkpoint (fresh optimiser)" },
   focus: { kind: 'str', default: 'shape', help: "clip: attributes that get one extra hard negative each per image, comma list of colour,shape,size,position, or 'none'" },
   prediction: { kind: 'str', default: 'eps', help: "decoder: what the UNet predicts, eps or v (v to match a v-prediction --init-from)" },
   base: { kind: 'int', default: 32, help: 'decoder: UNet base channels' },
   embDropout: { kind: 'num', default: 0.1, help: 'decoder: probability of the null image embedding (CFG)' },
-  fresh: { kind: 'bool', default: false, help: 'decoder: ignore existing training states' },
+  fresh: { kind: 'bool', default: false, help: 'ignore existing training states (start over)' },
 } satisfies FlagSpec;
 
 const DEFAULTS: Record<string, { steps: number; batch: number; lr: number }> = {
@@ -61,19 +64,18 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
   const clip = a.initFrom ? loadClip(a.initFrom) : new Clip(clipConfig(shapesTextEncoderConfig(tok), { embedDim: a.embedDim }), { seed: a.seed });
   if (clip.config.text.vocab.join(' ') !== tok.vocab.join(' ')) throw new UsageError(`--init-from ${a.initFrom}: its vocabulary is not the captions' vocabulary`);
   console.log(`clip: ${clip.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, batch ${a.batch}, ${a.steps} steps, extra hard negatives for: ${focus.join(', ') || 'none'}${a.initFrom ? `, continuing ${a.initFrom}` : ''}`);
-  let last = Date.now();
+  const file = path.join(out, 'clip.safetensors');
+  const states = trainStateDir(file);
+  if (a.fresh) removeCheckpoints(states);
   const h = await trainClip(clip, set, {
     steps: a.steps,
     batch: a.batch,
     learningRate: a.lr,
     seed: a.seed,
     focusNegatives: focus as HardNegativeAttribute[],
-    onStep: (s, l) => {
-      if (s % 25 === 24 || Date.now() - last > 30000) {
-        console.log(`step ${s + 1}/${a.steps} loss ${l.toFixed(4)} scale ${Math.exp(clip.logitScale.dataSync()[0]).toFixed(1)}`);
-        last = Date.now();
-      }
-    },
+    progress: { label: 'clip' },
+    checkpointDir: states,
+    checkpointEvery: a.every,
   });
   const tail = h.loss.slice(-50);
   const test = loadCaptionedShapes('test', 1000);
@@ -81,7 +83,6 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
   console.log(`retrieval on ${r.n} test images among ${r.candidates}: image->text ${(100 * r.imageToText).toFixed(1)}%, text->image ${(100 * r.textToImage).toFixed(1)}%; clipScore own ${r.scoreOwn.toFixed(2)} vs shuffled ${r.scoreShuffled.toFixed(2)}`);
   const probe = clipAttributeProbe(clip, loadShapes('test', { count: 2000, minObjects: 1, maxObjects: 1 }));
   console.log(`attribute probe on 2000 one-object test scenes (image / caption embedding): ${Object.entries(probe).map(([k, p]) => `${k} ${(100 * p.image.accuracy).toFixed(1)} / ${(100 * p.text.accuracy).toFixed(1)} %`).join(', ')}`);
-  const file = path.join(out, 'clip.safetensors');
   await saveClip(file, clip, {
     attribute_probe: JSON.stringify(probe),
     dataset: `shapes/train (${set.count} images, 1-2 objects)`,
@@ -90,7 +91,7 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
     final_loss_mean50: String(tail.reduce((p, q) => p + q, 0) / tail.length),
     retrieval: JSON.stringify(r),
   }, a.steps);
-  console.log(`${a.steps} steps in ${h.seconds.toFixed(1)} s; wrote ${file}`);
+  console.log(`${a.steps} steps (this run: ${h.seconds.toFixed(1)} s), final logit scale ${h.scale[h.scale.length - 1].toFixed(1)}; wrote ${file}`);
   clip.dispose();
 }
 
@@ -108,14 +109,17 @@ async function trainPriorRecipe(a: Args, out: string): Promise<void> {
   console.log(`prior: embedded ${set.count} training pairs with ${clipFile} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const prior = new DiffusionPrior(priorConfig(clip.embedDim), { seed: a.seed });
   console.log(`prior: ${prior.paramCount.toLocaleString('en')} parameters, batch ${a.batch}, ${a.steps} steps`);
-  const h = trainPrior(prior, train.text, train.image, {
+  const file = path.join(out, 'prior.safetensors');
+  const states = trainStateDir(file);
+  if (a.fresh) removeCheckpoints(states);
+  const h = await trainPrior(prior, train.text, train.image, {
     steps: a.steps,
     batch: a.batch,
     learningRate: a.lr,
     seed: a.seed,
-    onStep: (st, l) => {
-      if (st % 250 === 249) console.log(`step ${st + 1}/${a.steps} loss ${l.toFixed(4)}`);
-    },
+    progress: { label: 'prior' },
+    checkpointDir: states,
+    checkpointEvery: a.every,
   });
   tf.dispose([train.text, train.image]);
   // How close are sampled image embeddings to the real image's embedding, against using the text
@@ -131,7 +135,6 @@ async function trainPriorRecipe(a: Args, out: string): Promise<void> {
   tf.dispose([te.text, te.image]);
   console.log(`mean cosine with the real test image's embedding (500 captions): ${JSON.stringify(quality)}`);
   const tail = h.loss.slice(-100);
-  const file = path.join(out, 'prior.safetensors');
   await savePrior(file, prior, {
     clip: path.basename(clipFile),
     args: JSON.stringify(a),
@@ -139,7 +142,7 @@ async function trainPriorRecipe(a: Args, out: string): Promise<void> {
     final_loss_mean100: String(tail.reduce((p, q) => p + q, 0) / tail.length),
     test_cosine: JSON.stringify(quality),
   }, a.steps);
-  console.log(`${a.steps} steps in ${h.seconds.toFixed(1)} s; wrote ${file}`);
+  console.log(`${a.steps} steps (this run: ${h.seconds.toFixed(1)} s); wrote ${file}`);
   prior.dispose();
   clip.dispose();
 }

@@ -7,7 +7,9 @@
 //
 // mlm writes checkpoints/11/text_encoder.safetensors; base and sr read it (frozen) and write
 // checkpoints/11/base/model.safetensors and checkpoints/11/sr/model.safetensors (EMA weights + config;
-// resumable states in <out>/train/). Captions are dropped to '' with --caption-dropout for CFG.
+// resumable states in <out>/train/; mlm's in checkpoints/11/train/text_encoder/). Every recipe resumes
+// from its newest state when re-run; --fresh starts over. Captions are dropped to '' with
+// --caption-dropout for CFG.
 // --init FILE trains a shipped base or SR stage further (fresh optimiser, new schedule).
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,14 +22,13 @@ import { downsampleSet } from '../lib/methods/imagen/low_res';
 import { noiseAugBatches, NOISE_AUG_BUCKETS, NOISE_AUG_MAX } from '../lib/methods/imagen/noise_aug';
 import { shapesContentWords } from '../lib/methods/imagen/shapes_words';
 import { wordProbe } from '../lib/methods/imagen/word_probe';
-import { ProgressBar } from '../lib/core/progress';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
 import { imageBatches } from '../lib/core/train/batch_source';
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { resolveUNetConfig, UNet } from '../lib/core/unet/unet';
 import { loadUNetCheckpoint } from '../lib/core/checkpoint/unet_checkpoint';
-import { listCheckpoints } from '../lib/core/train/trainer';
-import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+import { listCheckpoints, removeCheckpoints } from '../lib/core/train/trainer';
+import { FlagSpec, parseFlags, trainStateDir, usageText, UsageError } from './flags';
 
 const FLAGS = {
   steps: { kind: 'int', default: 0, help: 'optimisation steps [mlm 3000, base 2500, sr 1500]' },
@@ -39,7 +40,7 @@ const FLAGS = {
   seed: { kind: 'int', default: 0, help: 'fixes weights, batches, timesteps, noise' },
   images: { kind: 'int', default: 20000, help: 'training images (captions for mlm) generated' },
   captionDropout: { kind: 'num', default: 0.1, help: "probability of replacing a caption by '' (CFG; base, sr)" },
-  every: { kind: 'int', default: 250, help: 'checkpoint every N steps (base, sr)' },
+  every: { kind: 'int', default: 250, help: 'checkpoint every N steps' },
   encoder: { kind: 'str', default: '', help: `frozen text encoder for base/sr [${IMAGEN_DIR}/text_encoder.safetensors]` },
   out: { kind: 'str', default: '', help: `output file (mlm) or folder (base, sr) [${IMAGEN_DIR}/...]` },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
@@ -73,21 +74,18 @@ async function main(): Promise<void> {
     if (a.mlmTargets !== 'all' && a.mlmTargets !== 'chosen') throw new UsageError(`--mlm-targets must be 'all' or 'chosen', got '${a.mlmTargets}'`);
     const model = new MlmModel(shapesTextEncoderConfig(tok), a.seed);
     console.log(`mlm: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captions, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);
-    const bar = new ProgressBar<number>(undefined, { label: 'mlm', total: a.steps });
-    let smooth = NaN;
+    const states = trainStateDir(out);
+    if (a.fresh) removeCheckpoints(states);
     const losses = await trainMlm(model, set.captions, {
       steps: a.steps,
       batch: a.batch,
       lr: a.lr,
       seed: a.seed,
       scoreAll: a.mlmTargets === 'all',
-      onStep: (_s, l) => {
-        smooth = Number.isNaN(smooth) ? l : 0.98 * smooth + 0.02 * l;
-        bar.set({ loss: smooth });
-        bar.update(1);
-      },
+      progress: { label: 'mlm' },
+      checkpointDir: states,
+      checkpointEvery: a.every,
     });
-    bar.finish();
     const seconds = (Date.now() - t0) / 1000;
     const test = loadCaptionedShapes('test', 1000).captions;
     const acc = maskedAccuracy(model, test, shapesContentWords(), 1);

@@ -5,8 +5,9 @@
 //   npx tsx scripts/train-latent.ts ldm-layout  latent UNet cross-attending to box tokens  -> checkpoints/13/ldm-layout/
 //   npx tsx scripts/train-latent.ts gligen      gated self-attention on the frozen ldm-text -> checkpoints/14/gligen.safetensors
 //
-// The latent models need the autoencoder; gligen needs ldm-text. Diffusion recipes resume from their
-// train/ folder when re-run (--fresh starts over).
+// The latent models need the autoencoder; gligen needs ldm-text. Every recipe resumes from its
+// training states when re-run (diffusion recipes: <out>/train/; ae and gligen: checkpoints/13/train/
+// autoencoder/ and checkpoints/14/train/gligen/), a state every --every steps; --fresh starts over.
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { Autoencoder, defaultAutoencoderConfig } from '../lib/methods/latent/autoencoder';
@@ -22,11 +23,12 @@ import { latentBatches } from '../lib/methods/latent/latent_batches';
 import { LATENT_PREDICTION, latentSchedule, latentUNetConfig, layoutUNetConfig, lesson13Paths } from '../lib/methods/latent/ldm';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
 import { STREAM, stepRng } from '../lib/core/train/step_seed';
-import { listCheckpoints, Trainer } from '../lib/core/train/trainer';
+import { listCheckpoints, removeCheckpoints, Trainer } from '../lib/core/train/trainer';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import * as fs from 'fs';
 import { UNet } from '../lib/core/unet/unet';
-import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+import { TextUNet } from '../lib/methods/text/text_unet';
+import { FlagSpec, parseFlags, trainStateDir, usageText, UsageError } from './flags';
 
 const FLAGS = {
   steps: { kind: 'int', default: 0, help: 'optimisation steps [per recipe]' },
@@ -55,7 +57,12 @@ async function trainAe(a: Flags): Promise<void> {
   const steps = a.steps || 1500;
   const lr = a.lr || 2e-3;
   console.log(`autoencoder: ${ae.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${steps} steps, lr ${lr}, KL weight ${a.klWeight} -> ${out}`);
-  const h = await trainAutoencoder(ae, set, { steps, batch: a.batch, learningRate: lr, klWeight: a.klWeight, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined });
+  const states = trainStateDir(out);
+  if (a.fresh) removeCheckpoints(states);
+  const h = await trainAutoencoder(ae, set, {
+    steps, batch: a.batch, learningRate: lr, klWeight: a.klWeight, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined,
+    checkpointDir: states, checkpointEvery: a.every, keepLast: 1,
+  });
   const done = h.loss.length;
   // The scale factor from the first 2000 training images (enough for one standard deviation).
   const enc = encodeImageSet(ae, loadCaptionedShapes('train', Math.min(2000, set.count)));
@@ -64,7 +71,7 @@ async function trainAe(a: Flags): Promise<void> {
   const p = reconstructionPsnr(ae, test);
   const tail = h.rec.slice(-100);
   const rec = tail.reduce((s, v) => s + v, 0) / tail.length;
-  console.log(`${done} of ${steps} steps in ${h.seconds.toFixed(1)} s (${(h.seconds / done).toFixed(3)} s/step); MSE (last 100) ${rec.toFixed(4)}; scale factor ${scale.toFixed(4)}; test PSNR ${p.mean.toFixed(2)} dB (mean of ${test.count})`);
+  console.log(`${done} of ${steps} steps (${done - h.resumedAt} in this run, ${h.seconds.toFixed(1)} s, ${(h.seconds / Math.max(1, done - h.resumedAt)).toFixed(3)} s/step); MSE (last 100) ${rec.toFixed(4)}; scale factor ${scale.toFixed(4)}; test PSNR ${p.mean.toFixed(2)} dB (mean of ${test.count})`);
   await saveAutoencoder(out, ae, scale, { args: JSON.stringify(a), steps: String(done), steps_planned: String(steps), seconds: String(h.seconds), mse_last100: String(rec), test_psnr: String(p.mean) });
   console.log(`wrote ${out}`);
   ae.dispose();
@@ -82,7 +89,7 @@ async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
   console.log(`encoded ${set.count} images to ${enc.shape.join('x')} latents in ${((Date.now() - t0) / 1000).toFixed(1)} s (scale factor ${auto.scaleFactor.toFixed(4)})`);
   auto.ae.dispose();
   const tok = shapesTokenizer();
-  const model = new UNet(kind === 'text' ? latentUNetConfig({ text: shapesTextEncoderConfig(tok) }) : layoutUNetConfig(), { seed: a.seed });
+  const model = kind === 'text' ? new TextUNet(latentUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed }) : new UNet(layoutUNetConfig(), { seed: a.seed });
   const layouts: LayoutObject[][] = set.objects.map((objs) => objs.map((o) => ({ box: o.box, colour: o.colour, shape: o.shape })));
   // The condition is dropped (to '' or an empty layout) with probability captionDropout, for CFG.
   const cond = (idx: Int32Array, step: number) => {
@@ -156,7 +163,7 @@ async function trainGligenRecipe(a: Flags): Promise<void> {
   const set = loadCaptionedShapes('train', a.images);
   const enc = encodeImageSet(auto.ae, set);
   auto.ae.dispose();
-  const embedder = new PhraseEmbedder(unet.text!);
+  const embedder = new PhraseEmbedder(unet.text);
   const scenes = set.objects.map((objs) => objs.map((o) => ({ phrase: objectPhrase(o), box: o.box })));
   const steps = a.steps || 1500;
   const lr = a.lr || 5e-4;
@@ -165,13 +172,18 @@ async function trainGligenRecipe(a: Flags): Promise<void> {
     const rng = stepRng(a.seed, step, STREAM.dropout);
     const text = Array.from(idx, (i) => (rng.uniform() < a.captionDropout ? '' : set.captions[i]));
     const g = groundingInputs(embedder, Array.from(idx, (i) => scenes[i]), DEFAULT_MAX_GROUNDING);
-    return { text, grounding: g.grounding, groundingMask: g.groundingMask };
+    return { text, ...g };
   });
-  const h = await trainGligen(unet, (k) => base(k) as ReturnType<Parameters<typeof trainGligen>[1]>, { schedule: latentSchedule(), steps, learningRate: lr, warmupSteps: a.warmup, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined });
+  const states = trainStateDir(out);
+  if (a.fresh) removeCheckpoints(states);
+  const h = await trainGligen(unet, base, {
+    schedule: latentSchedule(), steps, learningRate: lr, warmupSteps: a.warmup, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined,
+    checkpointDir: states, checkpointEvery: a.every, keepLast: 1,
+  });
   const done = h.loss.length;
   const tail = h.loss.slice(-100);
   const mean = tail.reduce((p, q) => p + q, 0) / tail.length;
-  console.log(`${done} of ${steps} steps in ${h.seconds.toFixed(1)} s (${(h.seconds / done).toFixed(3)} s/step); mean loss of the last ${tail.length} steps ${mean.toFixed(4)}; gates ${JSON.stringify(gateValues(unet))}`);
+  console.log(`${done} of ${steps} steps (${done - h.resumedAt} in this run, ${h.seconds.toFixed(1)} s, ${(h.seconds / Math.max(1, done - h.resumedAt)).toFixed(3)} s/step); mean loss of the last ${tail.length} steps ${mean.toFixed(4)}; gates ${JSON.stringify(gateValues(unet))}`);
   await saveGligen(out, unet, baseFile, { args: JSON.stringify(a), steps: String(done), steps_planned: String(steps), seconds: String(h.seconds), final_loss_mean100: String(mean) });
   console.log(`wrote ${out}`);
   unet.dispose();

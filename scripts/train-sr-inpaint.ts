@@ -13,8 +13,8 @@
 //                  -> checkpoints/09/inpaint.safetensors
 // Each run also records its facts (config, command, steps, seed, backend, wall time, final loss) under
 // models.<task> in the folder's manifest.json (evaluation numbers are added by hand after npm run eval).
-// Diffusion tasks keep a resumable training state in <out>/train/<task>/ (not shipped); re-running
-// resumes from it unless --fresh. sr-regression has no resume (minutes).
+// Every task keeps a resumable training state in <out>/train/<task>/ (not shipped); re-running
+// resumes from it unless --fresh.
 //
 // Flags (defaults in brackets):
 //   --steps N          optimisation steps [3000]
@@ -27,7 +27,7 @@
 //   --base N           UNet baseChannels [32]
 //   --mults LIST       UNet channelMults [1,2,2]
 //   --lr-sizes LIST    SR input sizes [7,14]
-//   --every N          checkpoint every N steps (diffusion tasks) [250]
+//   --every N          checkpoint every N steps [250]
 //   --max-minutes X    stop (and still write the model) after this much wall time [none]
 //   --subset N         first N training images only (quick checks) [all 60000]
 //   --out DIR          output folder [checkpoints/08 or checkpoints/09]
@@ -41,7 +41,7 @@ import { srBatches } from '../lib/methods/sr/batches';
 import { SrSpec } from '../lib/methods/sr/condition';
 import { srMetadata, srSchedule, SrTask } from '../lib/methods/sr/model';
 import { trainRegression } from '../lib/methods/sr/regression';
-import { listCheckpoints, Trainer } from '../lib/core/train/trainer';
+import { removeCheckpoints, Trainer } from '../lib/core/train/trainer';
 import { resolveUNetConfig, UNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset } from '../datasets/index';
@@ -168,18 +168,25 @@ async function main(): Promise<void> {
   metadata.dataset = `fashion-mnist/train (${set.count} images)`;
   metadata.args = JSON.stringify(a);
 
+  const trainDir = path.join(out, 'train', a.task);
+  if (a.fresh) removeCheckpoints(trainDir);
   if (a.task === 'sr-regression') {
-    // Pausable by time: train in chunks of the same cosine schedule and stop between two chunks.
-    const r = await trainRegression(model, (k) => data(k), { ...lrOpts, totalSteps: a.steps, emaDecay: a.ema > 0 ? a.ema : null, progress: { label: 'sr-regression' }, stopWhen: (k) => {
-      if (k === WARM) tWarm = Date.now();
-      return Date.now() > deadline;
-    } });
+    // Pausable by time: stops between two steps once the deadline passes (a state is written there).
+    let asked = 0;
+    const r = await trainRegression(model, (k) => data(k), {
+      ...lrOpts, totalSteps: a.steps, emaDecay: a.ema > 0 ? a.ema : null, seed: a.seed, progress: { label: 'sr-regression' },
+      checkpointDir: trainDir, checkpointEvery: a.every, keepLast: 1,
+      stopWhen: () => {
+        if (asked++ === WARM) tWarm = Date.now();
+        return Date.now() > deadline;
+      },
+    });
     stepsDone = r.loss.length;
+    startStep = r.resumedAt;
     losses = r.loss;
     await saveUNetWeights(file, r.model, { ...metadata, weights: a.ema > 0 ? 'ema' : 'raw' }, stepsDone);
     if (r.model !== model) r.model.dispose();
   } else {
-    const trainDir = path.join(out, 'train', a.task);
     const trainer = new Trainer(model, {
       schedule: a.task === 'sr3' ? srSchedule() : inpaintSchedule(),
       ...lrOpts,
@@ -191,7 +198,6 @@ async function main(): Promise<void> {
       keepLast: 1,
       progress: { label: a.task },
     });
-    if (a.fresh) for (const c of listCheckpoints(trainDir)) fs.rmSync(c.file);
     if (await trainer.resume()) console.log(`resumed from ${trainer.lastCheckpoint} at step ${trainer.step}`);
     startStep = trainer.step;
     await trainer.train(data, { stopAt: Math.min(a.steps, startStep + WARM) });

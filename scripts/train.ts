@@ -18,7 +18,8 @@
 // model; without --init it starts from random weights. Writes checkpoints/07/ like lesson 05.
 // With --init, a first phase fits only the class-embedding rows against the frozen network
 // (--fit-emb-steps, --fit-emb-lr; lib/methods/guidance/fit_class_embedding.ts says why), then the Trainer
-// fine-tunes everything with condition dropout. --init may also name a class-conditional model
+// fine-tunes everything with condition dropout; that phase resumes too, from train/class-embedding/.
+// --init may also name a class-conditional model
 // (checkpoints/07/model.safetensors) to train it further: no embedding phase, fresh Adam state.
 // Its defaults differ from 05's (a fine-tune): --steps 2000 --lr 2e-4 --warmup 100 --ema 0.995 --every 250.
 //
@@ -26,7 +27,7 @@
 // x_t = q_sample(x0, t) at uniform random t of the same linear T = 1000 schedule. Writes
 // checkpoints/06/noisy_classifier.safetensors and checkpoints/06/train-summary.json (test accuracy
 // per t). Uses --steps [3000] --batch [128] --lr [1e-3] --warmup [100] --decay --min-lr --seed
-// --subset --out; no resume (it takes minutes).
+// --subset --out --every --keep --fresh; resumes from checkpoints/06/train/ like the others.
 //
 // Flags (defaults in brackets):
 //   --steps N          total optimisation steps [20000]
@@ -57,10 +58,9 @@ import { conditionalFromUnconditional } from '../lib/methods/guidance/conditiona
 import { classEmbeddingNorms, fitClassEmbedding } from '../lib/methods/guidance/fit_class_embedding';
 import { NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
 import { noisyAccuracy, trainNoisyClassifier } from '../lib/methods/guidance/train_noisy_classifier';
-import { ProgressBar } from '../lib/core/progress';
 import { linearSchedule } from '../lib/core/schedule';
 import { imageBatches } from '../lib/core/train/batch_source';
-import { listCheckpoints, Trainer } from '../lib/core/train/trainer';
+import { listCheckpoints, removeCheckpoints, Trainer } from '../lib/core/train/trainer';
 import { referenceUNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset, toTensor } from '../datasets/index';
@@ -165,7 +165,8 @@ async function main(): Promise<void> {
   }
   if (a.lesson === '06') return trainNoisy(a, out, set, report.backend);
   const config = referenceUNetConfig(a.classes ? { numClasses: 10 } : {});
-  if (a.fresh) for (const c of listCheckpoints(trainDir)) fs.rmSync(c.file);
+  const embDir = path.join(trainDir, 'class-embedding');
+  if (a.fresh) for (const d of [trainDir, embDir]) removeCheckpoints(d);
   let model: UNet;
   if (a.init !== null && listCheckpoints(trainDir).length === 0) {
     // Before the Trainer exists: its EMA copy starts from these weights.
@@ -183,19 +184,16 @@ async function main(): Promise<void> {
       console.log(`initialised from ${a.init} with a zero class embedding`);
     }
     if (!continuing && a.fitEmbSteps > 0) {
-      const bar = new ProgressBar<number>(undefined, { label: 'class embedding', total: a.fitEmbSteps });
       const t1 = Date.now();
-      const l = fitClassEmbedding(model, imageBatches(set, a.batch, a.seed + 1, { withLabels: true }), {
+      const l = await fitClassEmbedding(model, imageBatches(set, a.batch, a.seed + 1, { withLabels: true }), {
         schedule: linearSchedule(1000),
         steps: a.fitEmbSteps,
         learningRate: a.fitEmbLr,
         seed: a.seed + 1,
-        onStep: (_k, loss) => {
-          bar.set({ loss });
-          bar.update(1);
-        },
+        progress: { label: 'class embedding' },
+        checkpointDir: embDir,
+        checkpointEvery: Math.min(a.every, a.fitEmbSteps),
       });
-      bar.finish();
       const m = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
       console.log(`class-embedding phase: ${a.fitEmbSteps} steps in ${((Date.now() - t1) / 1000).toFixed(1)} s, loss ${m(l.slice(0, 20)).toFixed(4)} -> ${m(l.slice(-20)).toFixed(4)} (20-step means); row norms ${classEmbeddingNorms(model).map((x) => x.toFixed(2)).join(' ')}`);
     }
@@ -245,10 +243,10 @@ async function trainNoisy(a: Args, out: string, set: ReturnType<typeof loadFashi
   const schedule = linearSchedule(1000);
   const model = new NoisyClassifier({}, { seed: a.seed });
   console.log(`lesson 06 noisy classifier: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`);
-  const bar = new ProgressBar<number>(undefined, { label: 'train', total: a.steps });
-  let smooth = NaN;
+  const trainDir = path.join(out, 'train');
+  if (a.fresh) removeCheckpoints(trainDir);
   const t0 = Date.now();
-  const losses = trainNoisyClassifier(model, imageBatches(set, a.batch, a.seed, { withLabels: true }), {
+  const losses = await trainNoisyClassifier(model, imageBatches(set, a.batch, a.seed, { withLabels: true }), {
     schedule,
     totalSteps: a.steps,
     learningRate: a.lr,
@@ -256,13 +254,11 @@ async function trainNoisy(a: Args, out: string, set: ReturnType<typeof loadFashi
     decay: a.decay,
     minLearningRate: Math.min(a.minLr, a.lr),
     seed: a.seed,
-    onStep: (_k, loss, lr) => {
-      smooth = Number.isNaN(smooth) ? loss : 0.98 * smooth + 0.02 * loss;
-      bar.set({ loss: smooth, lr });
-      bar.update(1);
-    },
+    progress: { label: 'train' },
+    checkpointDir: trainDir,
+    checkpointEvery: a.every,
+    keepLast: a.keep,
   });
-  bar.finish();
   const secs = (Date.now() - t0) / 1000;
   const test = loadFashionMnist('test');
   const idx = Array.from({ length: 2000 }, (_, i) => i);

@@ -12,6 +12,7 @@ import { classSubset, concatSets, sampleClassImages, withRareClass } from '../li
 import { Rng } from '../lib/core/random';
 import { boxIoU } from '../datasets/boxes';
 import { classCounts, ImageSet } from '../datasets/imageset';
+import { countReads, flatAfter } from './helpers/training';
 
 function tinySet(images: number[][], labels: number[], side = 2): ImageSet {
   return {
@@ -83,12 +84,15 @@ describe('lesson 15: box detector', function () {
     det.dispose();
   });
 
-  it('training on real scenes lowers the loss and keeps the tensor count flat', () => {
+  it('training on real scenes lowers the loss, keeps the tensor count flat and reads nothing synchronously', async () => {
     const scenes = realBoxScenes('train', 64);
     const det = new BoxDetector(0);
     const before = tf.memory().numTensors;
-    const losses = trainDetector(det, scenes.images, scenes.labels, { steps: 60, batchSize: 16, rng: new Rng(0) });
+    const counts: number[] = [];
+    const { result: losses, dataSync } = await countReads(() => trainDetector(det, scenes.images, scenes.labels, { steps: 60, batchSize: 16, seed: 0, onStep: () => counts.push(tf.memory().numTensors) }));
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind by training');
+    assert.equal(flatAfter(counts), null);
+    assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     assert.ok(mean(losses.slice(-10)) < 0.7 * mean(losses.slice(0, 10)), `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`);
     det.dispose();

@@ -13,6 +13,7 @@ import { Rng } from '../lib/core/random';
 import { parseCaption, POSITION_WORDS } from '../lib/eval/shapes/parse_caption';
 import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
 import { UNet } from '../lib/core/unet/unet';
+import { countReads, firstDifference, interruptAt, tempDir } from './helpers/training';
 
 const E = 8;
 const tok = shapesTokenizer();
@@ -104,9 +105,24 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       const small = { ...set, images: tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(set.images, [16, 32, 32, 3]), [8, 8])).dataSync().map(Math.round) as unknown as Uint8Array, height: 8, width: 8 };
       const clip = tinyClip(1);
       const counts: number[] = [];
-      const h = await trainClip(clip, small, { steps: 12, batch: 8, learningRate: 3e-3, onStep: () => counts.push(tf.memory().numTensors) });
+      const o = { steps: 12, batch: 8, learningRate: 3e-3 };
+      const { result: h, dataSync } = await countReads(() => trainClip(clip, small, { ...o, onStep: () => counts.push(tf.memory().numTensors) }));
+      assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
       assert.ok(h.loss.slice(-3).reduce((p, q) => p + q) < h.loss.slice(0, 3).reduce((p, q) => p + q), `loss ${h.loss[0]} -> ${h.loss[11]}`);
       assert.strictEqual(counts[11], counts[2], `tensors ${counts[2]} -> ${counts[11]}`);
+      // Resume against the uninterrupted run above: 12 steps = 8 + resume + 4, bit for bit (batches
+      // from (seed, epoch), hard negatives from (seed, step), Adam restored), from other initial weights.
+      const states = tempDir('clip-resume-');
+      const straight = tinyClip(1);
+      await trainClip(straight, small, { ...o, checkpointDir: states, checkpointEvery: 4, keepLast: 10 });
+      interruptAt(states, 8);
+      const resumed = tinyClip(4);
+      const hr = await trainClip(resumed, small, { ...o, checkpointDir: states, checkpointEvery: 4, keepLast: 10 });
+      assert.strictEqual(firstDifference(clip.params, resumed.params), null);
+      assert.deepStrictEqual(hr.loss, h.loss);
+      straight.dispose();
+      resumed.dispose();
+      fs.rmSync(states, { recursive: true, force: true });
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'clip-')), 'clip.safetensors');
       await saveClip(file, clip);
       const back = loadClip(file);
@@ -163,7 +179,8 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       const img = tf.tidy(() => tf.div(tf.randomNormal([20, E]), 3)) as tf.Tensor2D;
       const txt = tf.tidy(() => tf.div(tf.randomNormal([20, E]), 3)) as tf.Tensor2D;
       const counts: number[] = [];
-      const h = trainPrior(prior, txt, img, { steps: 40, batch: 8, learningRate: 3e-3, onStep: () => counts.push(tf.memory().numTensors) });
+      const { result: h, dataSync } = await countReads(() => trainPrior(prior, txt, img, { steps: 40, batch: 8, learningRate: 3e-3, onStep: () => counts.push(tf.memory().numTensors) }));
+      assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
       assert.strictEqual(counts[39], counts[2]);
       assert.ok(h.loss.slice(-10).reduce((p, q) => p + q) < h.loss.slice(0, 10).reduce((p, q) => p + q), 'prior loss did not fall');
       const three = txt.slice(0, 3);

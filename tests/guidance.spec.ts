@@ -12,6 +12,7 @@ import { CLASS_EMBEDDING, conditionalFromUnconditional } from '../lib/methods/gu
 import { classEmbeddingNorms, fitClassEmbedding } from '../lib/methods/guidance/fit_class_embedding';
 import { loadNoisyClassifier, NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
 import { trainNoisyClassifier } from '../lib/methods/guidance/train_noisy_classifier';
+import { countReads, firstDifference, interruptAt } from './helpers/training';
 import { predictionToEpsX0 } from '../lib/core/loss';
 import { Rng } from '../lib/core/random';
 import { DDIMSampler } from '../lib/core/samplers/ddim';
@@ -102,7 +103,7 @@ describe('guidance', function () {
       assert.throws(() => cfgModel(plain, LABELS, 2), /no class conditioning/);
       plain.dispose();
       const x = tf.zeros(SHAPE) as tf.Tensor4D;
-      assert.throws(() => cfgModel(unet, [0, 1], 2).predict(x, [1, 1, 1, 1]), /2 labels for a batch of 4/);
+      assert.throws(() => cfgModel(unet, [0, 1], 2).predict(x, [1, 1, 1, 1]), /condition field 'classLabels' holds 2 entries, the batch 4/);
       x.dispose();
     });
   });
@@ -125,7 +126,7 @@ describe('guidance', function () {
       cond.dispose();
     });
 
-    it('fitting the class rows moves only them: the null row stays zero (the unconditional model is untouched) and the loss falls', () => {
+    it('fitting the class rows moves only them: the null row stays zero (the unconditional model is untouched) and the loss falls', async () => {
       const base = new UNet(TINY, { seed: 4 });
       const cond = conditionalFromUnconditional(base, K);
       const before = new Map([...cond.params].map(([k, v]) => [k, values(v).slice()]));
@@ -135,7 +136,8 @@ describe('guidance', function () {
       const images = new Uint8Array(n * S * S);
       for (let i = 0; i < n; i++) images.fill([20, 128, 235][i % K], i * S * S, (i + 1) * S * S);
       const data = imageBatches({ images, labels, count: n, height: S, width: S, channels: 1 }, 6, 0, { withLabels: true });
-      const losses = fitClassEmbedding(cond, data, { schedule, steps: 24, learningRate: 5e-2 });
+      const { result: losses, dataSync } = await countReads(() => fitClassEmbedding(cond, data, { schedule, steps: 24, learningRate: 5e-2 }));
+      assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
       const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
       assert.ok(mean(losses.slice(-10)) < mean(losses.slice(0, 10)), `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`);
       const norms = classEmbeddingNorms(cond);
@@ -279,15 +281,32 @@ describe('guidance', function () {
       for (let p = 0; p < S * S; p++) images[i * S * S + p] = (p % S < S / 2) === (i % 2 === 0) ? 230 : 20;
     }
     const model = new NoisyClassifier({ imageSize: S, numClasses: 2, channels: [4, 8], timeDim: 8 }, { seed: 2 });
-    const losses = trainNoisyClassifier(model, imageBatches({ images, labels, count: n, height: S, width: S, channels: 1 }, 16, 0, { withLabels: true }), {
+    const data = imageBatches({ images, labels, count: n, height: S, width: S, channels: 1 }, 16, 0, { withLabels: true });
+    const o = {
       schedule: linearSchedule(10), // mostly low noise: a few dozen steps must learn it
       totalSteps: 40,
       learningRate: 1e-2,
-    });
+      warmupSteps: 4,
+      decay: 'cosine' as const,
+    };
+    const { result: losses, dataSync } = await countReads(() => trainNoisyClassifier(model, data, o));
+    assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
     const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
     assert.ok(mean(losses.slice(-10)) < 0.5 * mean(losses.slice(0, 10)), `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guidance-spec-'));
     try {
+      // Resume, against the uninterrupted run above as the reference: 40 steps = 24 + resume + 16,
+      // bit for bit, from a model that starts with other weights.
+      const states = path.join(dir, 'states');
+      const straight = new NoisyClassifier(model.config, { seed: 2 });
+      await trainNoisyClassifier(straight, data, { ...o, checkpointDir: states, checkpointEvery: 8, keepLast: 10 });
+      interruptAt(states, 24);
+      const c = new NoisyClassifier(model.config, { seed: 9 });
+      const lc = await trainNoisyClassifier(c, data, { ...o, checkpointDir: states, checkpointEvery: 8, keepLast: 10 });
+      assert.strictEqual(firstDifference(model.params, c.params), null);
+      assert.deepStrictEqual(lc, losses);
+      straight.dispose();
+      c.dispose();
       const file = path.join(dir, 'nc.safetensors');
       await saveNoisyClassifier(file, model);
       const back = loadNoisyClassifier(file);

@@ -14,6 +14,7 @@ import { decodeLatents, latentUNetConfig, layoutUNetConfig, sampleLatentFromLayo
 import { imagesToTensor, reconstructionPsnr } from '../lib/methods/latent/reconstruct';
 import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/methods/latent/train_autoencoder';
 import { UNet } from '../lib/core/unet/unet';
+import { countReads, firstDifference, interruptAt, tempDir } from './helpers/training';
 
 const tinyAe: AutoencoderConfig = defaultAutoencoderConfig({ channels: [8], blocks: 1, groups: 4 });
 
@@ -81,6 +82,29 @@ describe('latent diffusion (lesson 13)', function () {
     await assert.rejects(saveAutoencoder(file, ae, 0), /scaleFactor/);
     back.ae.dispose();
     ae.dispose();
+  });
+
+  it('autoencoder training resumes exactly: 4 steps straight = 2 + resume + 2, bit for bit; no synchronous read', async function () {
+    this.timeout(240_000);
+    // Reference: the same run without interruption. The resumed model starts from other weights, so
+    // equality means the checkpoint restored weights, Adam's moments and step, and the batches and
+    // posterior noise depend on (seed, step) alone.
+    const set = loadShapes('train', { count: 8, minObjects: 1, maxObjects: 2 });
+    const dir = tempDir('ae-resume-');
+    const o = { steps: 4, batch: 4, learningRate: 1e-2, klWeight: 1e-4, seed: 0, progress: false, checkpointDir: dir, checkpointEvery: 2, keepLast: 10 };
+    const a = new Autoencoder(tinyAe, { seed: 1 });
+    const { result: ha, dataSync } = await countReads(() => trainAutoencoder(a, set, { ...o, checkpointDir: undefined }));
+    assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
+    const b = new Autoencoder(tinyAe, { seed: 1 });
+    await trainAutoencoder(b, set, o);
+    interruptAt(dir, 2);
+    const c = new Autoencoder(tinyAe, { seed: 7 });
+    const hc = await trainAutoencoder(c, set, o);
+    assert.equal(firstDifference(a.params, c.params), null);
+    assert.deepEqual(hc.loss, ha.loss);
+    assert.deepEqual(hc.rec, ha.rec);
+    for (const m of [a, b, c]) m.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('latent batches: scaled posterior samples, the same batch for the same step, the condition per index', () => {

@@ -15,7 +15,10 @@ import { nearestCentroidProbe } from '../lib/eval/metrics/nearest_centroid';
 import { matmul, sqrtmPsd, symmetricEigen, trace, traceSqrtProduct } from '../lib/eval/metrics/linalg';
 import { fidReport, formatFidReport } from '../lib/eval/metrics/report';
 import { Rng } from '../lib/core/random';
+import { trainClassifier } from '../lib/eval/metrics/train_classifier';
+import { subset } from '../datasets/index';
 import { hasNumpy, PY } from './helpers/python';
+import { countReads, flatAfter } from './helpers/training';
 
 
 /** Runs a numpy snippet that reads JSON `inp` and prints JSON. */
@@ -279,6 +282,34 @@ describe('the FID classifier (checkpoints/classifier)', function () {
   after(async () => {
     model?.dispose();
     if (previous) await tf.setBackend(previous);
+  });
+
+  it('trainClassifier lowers the loss, calls onEpoch at each epoch boundary, keeps the tensor count flat, reads nothing synchronously', async function () {
+    // The backend of this block (native when built): pure-JS cpu conv gradients take seconds a step.
+    this.timeout(300_000);
+    const train = loadFashionMnist('train');
+    const small = subset(train, Array.from({ length: 160 }, (_, i) => i));
+    const model = new FashionClassifier({ seed: 1 });
+    const losses: number[] = [];
+    const counts: number[] = [];
+    const epochs: [number, number][] = [];
+    const { result: steps, dataSync } = await countReads(() =>
+      trainClassifier(model, small, {
+        epochs: 3, batchSize: 16, learningRate: 3e-3, seed: 0,
+        onStep: (_s, l) => {
+          losses.push(l);
+          counts.push(tf.memory().numTensors);
+        },
+        onEpoch: (e) => epochs.push([e, losses.length]),
+      }),
+    );
+    assert.strictEqual(steps, 30);
+    assert.deepStrictEqual(epochs, [[0, 10], [1, 20], [2, 30]]);
+    assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
+    assert.strictEqual(flatAfter(counts), null);
+    const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
+    assert.ok(mean(losses.slice(-5)) < 0.7 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} -> ${mean(losses.slice(-5))}`);
+    model.dispose();
   });
 
   it('loads from the committed checkpoint and reaches its manifest accuracy on the test split (± 0.5%)', () => {

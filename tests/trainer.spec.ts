@@ -1,6 +1,8 @@
 // The training loop: learning-rate schedule, gradient clipping and EMA against hand-computed
-// references; resume gives the same weights as an uninterrupted run; a NaN stops training with the
-// step named and the last good checkpoint kept; the tensor count stays flat over a run.
+// references; the generic LossTrainer against a float64 Adam written from Kingma & Ba's Algorithm 1
+// and the EMA against its closed form; resume gives the same weights bit for bit as an uninterrupted
+// run; a NaN stops training before the update with the step named and the last good checkpoint
+// kept; one asynchronous read per step; the tensor count stays flat over a run.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,11 +16,14 @@ import { linearSchedule } from '../lib/core/schedule';
 import { BatchSource, imageBatches, tensorBatches } from '../lib/core/train/batch_source';
 import { Ema } from '../lib/core/train/ema';
 import { clipByGlobalNorm } from '../lib/core/train/grad_clip';
-import { learningRateAt } from '../lib/core/train/lr_schedule';
-import { mixSeed } from '../lib/core/train/step_seed';
+import { LossTrainer, LossTrainerOptions, StepBatches } from '../lib/core/train/loss_trainer';
+import { learningRateAt, LrScheduleOptions } from '../lib/core/train/lr_schedule';
+import { mixSeed, STREAM, stepRng } from '../lib/core/train/step_seed';
 import { listCheckpoints, Trainer, TrainerOptions, TrainingDivergedError } from '../lib/core/train/trainer';
+import { ParamMap, ParamStore } from '../lib/core/params';
 import { UNetConfigInput } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
+import { countReads, firstDifference, flatAfter, snapshot } from './helpers/training';
 
 const tiny: UNetConfigInput = {
   imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2],
@@ -39,6 +44,9 @@ describe('trainer parts', () => {
   it('learning rate: linear warm-up to the peak, then constant or cosine down to the minimum', () => {
     const o = { learningRate: 1e-3, warmupSteps: 4 };
     assert.deepStrictEqual([0, 1, 2, 3, 4, 100].map((s) => learningRateAt(s, o)), [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3]);
+    // Linear (BERT's): from the peak at the end of warm-up straight down to the minimum at totalSteps.
+    const lin = { learningRate: 1, warmupSteps: 10, decay: 'linear' as const, totalSteps: 110, minLearningRate: 0.1 };
+    assert.deepStrictEqual([9, 10, 60, 110, 500].map((s) => Math.round(learningRateAt(s, lin) * 1e12) / 1e12), [1, 1, 0.55, 0.1, 0.1]);
     const c = { learningRate: 1, warmupSteps: 10, decay: 'cosine' as const, totalSteps: 110, minLearningRate: 0.1 };
     assert.strictEqual(learningRateAt(10, c), 1);
     assert.ok(Math.abs(learningRateAt(60, c) - 0.55) < 1e-12, 'halfway: (1 + 0.1) / 2');
@@ -48,17 +56,17 @@ describe('trainer parts', () => {
     assert.throws(() => learningRateAt(0, { learningRate: -1 }), /learning rate must be a positive number/);
   });
 
-  it('clipByGlobalNorm scales all gradients by maxNorm / norm, only when the norm is above it', () => {
+  it('clipByGlobalNorm scales all gradients by maxNorm / norm, only when the norm is above it', async () => {
     const g = [tf.tensor1d([3, 4]), tf.tensor2d([[12]])]; // global norm sqrt(9 + 16 + 144) = 13
-    const a = clipByGlobalNorm(g, 6.5);
+    const a = await clipByGlobalNorm(g, 6.5);
     assert.ok(Math.abs(a.norm - 13) < 1e-5);
     assert.deepStrictEqual(a.grads.map((t) => Array.from(t.dataSync())), [[1.5, 2], [6]]);
-    const b = clipByGlobalNorm(g, 20);
+    const b = await clipByGlobalNorm(g, 20);
     assert.deepStrictEqual(b.grads.map((t) => Array.from(t.dataSync())), [[3, 4], [12]]);
-    const c = clipByGlobalNorm(g, null);
+    const c = await clipByGlobalNorm(g, null);
     assert.deepStrictEqual(c.grads.map((t) => Array.from(t.dataSync())), [[3, 4], [12]]);
     tf.dispose([...g, ...a.grads, ...b.grads, ...c.grads]);
-    assert.throws(() => clipByGlobalNorm([tf.scalar(1)], 0), /maxNorm must be > 0/);
+    await assert.rejects(clipByGlobalNorm([tf.scalar(1)], 0), /maxNorm must be > 0/);
   });
 
   it('EMA follows ema = d * ema + (1 - d) * param', () => {
@@ -141,13 +149,12 @@ describe('Trainer', function () {
     assert.strictEqual(b2.step, 10);
     const hb = await b2.train(source());
     assert.strictEqual(b2.step, 20);
-    const dw = maxDiff(straight.params, second.params);
-    const de = maxDiff(a.emaModel!.params, b2.emaModel!.params);
-    assert.ok(dw < 1e-5, `weights differ by ${dw}`);
-    assert.ok(de < 1e-5, `EMA weights differ by ${de}`);
-    console.log(`      resumed vs straight: max |weight diff| ${dw.toExponential(2)}, max |EMA diff| ${de.toExponential(2)}`);
+    // Bit for bit: same batches and noise from (seed, step), Adam's moments and step count restored.
+    assert.strictEqual(firstDifference(straight.params, second.params), null, 'weights');
+    assert.strictEqual(firstDifference(a.emaModel!.params, b2.emaModel!.params), null, 'EMA weights');
     assert.strictEqual(hb.loss.length, 20);
-    for (let i = 0; i < 20; i++) assert.ok(Math.abs(ha.loss[i] - hb.loss[i]) < 1e-5, `loss at step ${i}: ${ha.loss[i]} vs ${hb.loss[i]}`);
+    assert.deepStrictEqual(hb.loss, ha.loss);
+    assert.deepStrictEqual(hb.gradNorm, ha.gradNorm);
     assert.deepStrictEqual(hb.lr.map((x) => Math.fround(x)), ha.lr.map((x) => Math.fround(x)));
     // The weights really moved, so equality above means something; EMA lags the raw weights.
     const init = new UNet(tiny, { seed: 1 });
@@ -172,6 +179,33 @@ describe('Trainer', function () {
     assert.strictEqual(await new Trainer(m, opts({ checkpointDir: path.join(dir, 'empty') })).resume(), false);
     other.dispose();
     m.dispose();
+  });
+
+  it('the EMA after n steps is the closed form of the raw weights: d^n w_0 + sum_k (1 - d) d^(n-k) w_k', async () => {
+    // Independent reference: the recursion ema_k = d ema_(k-1) + (1 - d) w_k unrolled, in float64,
+    // from the raw weights recorded after every step.
+    const n = 6;
+    const d = 0.8;
+    const model = new UNet(tiny, { seed: 1 });
+    const tr = new Trainer(model, opts({ totalSteps: n, emaDecay: d }));
+    const w = [snapshot(model.params)];
+    await tr.train(source(), { onStep: () => w.push(snapshot(model.params)) });
+    assert.strictEqual(w.length, n + 1);
+    let worst = 0;
+    let fromStart = 0;
+    for (const [name, e] of snapshot(tr.emaModel!.params)) {
+      for (let i = 0; i < e.length; i++) {
+        let ref = Math.pow(d, n) * w[0].get(name)![i];
+        for (let k = 1; k <= n; k++) ref += (1 - d) * Math.pow(d, n - k) * w[k].get(name)![i];
+        worst = Math.max(worst, Math.abs(e[i] - ref));
+        fromStart = Math.max(fromStart, Math.abs(e[i] - w[0].get(name)![i]));
+      }
+    }
+    assert.ok(worst < 2e-6, `EMA differs from its closed form by ${worst}`);
+    // An EMA never updated (still w_0) would be this far off: the check above has teeth.
+    assert.ok(fromStart > 1e-3, `the EMA moved only ${fromStart}`);
+    tr.dispose();
+    model.dispose();
   });
 
   it('a NaN loss stops training with the step named; the last good checkpoint is kept and loads', async () => {
@@ -234,6 +268,18 @@ describe('Trainer', function () {
     assert.ok(tf.memory().numTensors < n);
   });
 
+  it('reads each step once, asynchronously (webgpu under Node has no synchronous read)', async () => {
+    const model = new UNet(tiny, { seed: 1 });
+    const tr = new Trainer(model, opts({ totalSteps: 3, warmupSteps: 1 }));
+    const src = source();
+    for (let k = 0; k < 3; k++) {
+      const { data, dataSync } = await countReads(() => tr.trainStep(src(k)));
+      assert.deepStrictEqual({ data, dataSync }, { data: 1, dataSync: 0 }, `step ${k}`);
+    }
+    tr.dispose();
+    model.dispose();
+  });
+
   it('refuses bad options with one-line errors', () => {
     const m = new UNet(tiny);
     assert.throws(() => new Trainer(m, opts({ totalSteps: 0 })), /totalSteps must be a positive integer/);
@@ -241,5 +287,202 @@ describe('Trainer', function () {
     assert.throws(() => new Trainer(m, opts({ emaDecay: 1 })), /decay must be in \[0, 1\)/);
     assert.throws(() => new Trainer(m, opts({ keepLast: 0 })), /keepLast must be a positive integer/);
     m.dispose();
+  });
+});
+
+/** The quadratic problem of the LossTrainer specs: w (3 numbers) and b (2) chase per-step targets. */
+interface Targets {
+  a: tf.Tensor1D;
+  c: tf.Tensor1D;
+}
+
+const SCALE = 4;
+const NOISE_SEED = 5;
+
+/** Step k's targets: a function of k alone (what makes resume exact). */
+function targetsAt(k: number): { a: number[]; c: number[] } {
+  const r = new Rng(1000 + k);
+  return { a: Array.from({ length: 3 }, () => r.normal()), c: Array.from({ length: 2 }, () => r.normal()) };
+}
+
+const quadBatches: StepBatches<Targets> = (k) => {
+  const t = targetsAt(k);
+  return { a: tf.tensor1d(t.a), c: tf.tensor1d(t.c) };
+};
+
+function quadParams(seed: number): ParamMap {
+  const store = new ParamStore(new Rng(seed));
+  store.normal('w', [3], 1);
+  store.normal('b', [2], 1);
+  return store.params;
+}
+
+/** SCALE/2 (|w - a - e|^2 + |b - c|^2), e = 0.1 x a normal draw from the step's own rng; both halves as metrics. */
+function quadLoss(p: ParamMap) {
+  return (batch: Targets, rng: Rng) => {
+    const e = 0.1 * rng.normal();
+    const lw = tf.sum(tf.square(tf.sub(p.get('w')!, tf.add(batch.a, e)))) as tf.Scalar;
+    const lb = tf.sum(tf.square(tf.sub(p.get('b')!, batch.c))) as tf.Scalar;
+    return { loss: tf.mul(SCALE / 2, tf.add(lw, lb)) as tf.Scalar, metrics: { w: lw, b: lb } };
+  };
+}
+
+describe('LossTrainer (any parameters, any loss)', function () {
+  let dir = '';
+  const sched: LrScheduleOptions = { learningRate: 0.05, warmupSteps: 3, decay: 'cosine', totalSteps: 12, minLearningRate: 0.005 };
+  const opts = (over: Partial<LossTrainerOptions<Targets>> = {}): LossTrainerOptions<Targets> => ({
+    ...sched, totalSteps: 12, seed: NOISE_SEED, clipGradNorm: 5, progress: false, ...over,
+  });
+
+  before(async () => {
+    await tf.setBackend('cpu');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loss-trainer-spec-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('matches a float64 Adam (Kingma & Ba, Algorithm 1) with clipping by global norm and learningRateAt per step', async () => {
+    const p = quadParams(1);
+    const w = Float64Array.from(p.get('w')!.dataSync());
+    const b = Float64Array.from(p.get('b')!.dataSync());
+    const tr = new LossTrainer(p, quadLoss(p), opts());
+    const got: Float32Array[] = [];
+    await tr.train(quadBatches, { onStep: () => got.push(Float32Array.from([...p.get('w')!.dataSync(), ...p.get('b')!.dataSync()])) });
+    // The reference, written from the paper: g, clip to norm 5, m and v, bias correction, the step.
+    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+    const x = [...w, ...b];
+    const m = new Float64Array(5);
+    const v = new Float64Array(5);
+    let clipped = 0;
+    for (let k = 0; k < 12; k++) {
+      const t = targetsAt(k);
+      const e = 0.1 * stepRng(NOISE_SEED, k, STREAM.noise).normal();
+      const g = x.map((xi, i) => SCALE * (i < 3 ? xi - t.a[i] - e : xi - t.c[i - 3]));
+      const norm = Math.sqrt(g.reduce((s, q) => s + q * q, 0));
+      const scale = norm > 5 ? 5 / norm : 1;
+      if (scale < 1) clipped++;
+      const lr = learningRateAt(k, sched);
+      assert.strictEqual(tr.history.lr[k], lr, `step ${k}: the history's learning rate`);
+      assert.ok(Math.abs(tr.history.gradNorm[k] - norm) < 1e-4 * norm, `step ${k}: gradient norm ${tr.history.gradNorm[k]} vs ${norm}`);
+      for (let i = 0; i < 5; i++) {
+        const gi = g[i] * scale;
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        const mh = m[i] / (1 - Math.pow(b1, k + 1));
+        const vh = v[i] / (1 - Math.pow(b2, k + 1));
+        x[i] -= (lr * mh) / (Math.sqrt(vh) + eps);
+        assert.ok(Math.abs(got[k][i] - x[i]) < 2e-5, `step ${k}, weight ${i}: ${got[k][i]} vs the reference ${x[i]}`);
+      }
+    }
+    assert.ok(clipped > 0 && clipped < 12, `clipping should matter on some steps only (clipped ${clipped})`);
+    // The metrics came back with the loss: loss = SCALE/2 (w + b).
+    for (let k = 0; k < 12; k++) {
+      const sum = (SCALE / 2) * (tr.history.metrics.w[k] + tr.history.metrics.b[k]);
+      assert.ok(Math.abs(sum - tr.history.loss[k]) < 1e-4 * (1 + sum));
+    }
+    // The targets move every step (their spread is the floor), so only a clear fall is asked for.
+    assert.ok(tr.history.loss[11] < 0.7 * tr.history.loss[0], `the loss fell from ${tr.history.loss[0]} to ${tr.history.loss[11]}`);
+    tr.dispose();
+    tf.dispose([...p.values()]);
+  });
+
+  it('12 steps straight = 5 + resume + 7, bit for bit: weights, EMA, Adam state, history', async () => {
+    const pa = quadParams(1);
+    const a = new LossTrainer(pa, quadLoss(pa), opts({ emaDecay: 0.8 }));
+    await a.train(quadBatches);
+    const runDir = path.join(dir, 'resume');
+    const pb = quadParams(1);
+    const b1 = new LossTrainer(pb, quadLoss(pb), opts({ emaDecay: 0.8, checkpointDir: runDir, checkpointEvery: 2 }));
+    await b1.train(quadBatches, { stopWhen: (k) => k === 5 });
+    assert.deepStrictEqual(listCheckpoints(runDir).map((c) => c.step), [5], 'paused at 5: a checkpoint there');
+    b1.dispose();
+    // A new process: other initial weights, a fresh trainer.
+    const pc = quadParams(9);
+    const b2 = new LossTrainer(pc, quadLoss(pc), opts({ emaDecay: 0.8, checkpointDir: runDir, checkpointEvery: 2 }));
+    assert.strictEqual(await b2.resume(), true);
+    assert.strictEqual(b2.step, 5);
+    assert.strictEqual(b2.optimizer.iterations, 5);
+    await b2.train(quadBatches);
+    assert.strictEqual(firstDifference(pa, pc), null, 'weights');
+    assert.strictEqual(firstDifference(a.emaParams!, b2.emaParams!), null, 'EMA');
+    assert.deepStrictEqual(b2.history.loss, a.history.loss);
+    assert.deepStrictEqual(b2.history.metrics, a.history.metrics);
+    assert.deepStrictEqual(b2.history.lr.map(Math.fround), a.history.lr.map(Math.fround));
+    // The EMA is the closed form of the weights' history here too.
+    const init = quadParams(1);
+    assert.ok(firstDifference(pa, init) !== null && firstDifference(pa, a.emaParams!) !== null);
+    for (const t of [a, b2]) t.dispose();
+    tf.dispose([...pa.values(), ...pb.values(), ...pc.values(), ...init.values()]);
+  });
+
+  it('trains a subset and leaves the rest as it was; a parameter without gradient is named', async () => {
+    const p = quadParams(1);
+    const bBefore = snapshot(new Map([['b', p.get('b')!]]));
+    const only = new Map([['w', p.get('w')!]]);
+    const tr = new LossTrainer(only, quadLoss(p), opts({ emaDecay: 0.9 }));
+    await tr.train(quadBatches);
+    assert.strictEqual(firstDifference(new Map([['b', p.get('b')!]]), bBefore), null, 'b is frozen');
+    assert.deepStrictEqual([...tr.emaParams!.keys()], ['w']);
+    tr.dispose();
+    const extra = new ParamStore(new Rng(3));
+    const unused = extra.normal('unused', [2], 1);
+    const withUnused = new Map([...p, ['unused', unused]]);
+    const bad = new LossTrainer(withUnused, quadLoss(p), opts());
+    await assert.rejects(bad.trainStep(quadBatches(0)), /parameter 'unused' got no gradient/);
+    bad.dispose();
+    const ok = new LossTrainer(withUnused, quadLoss(p), opts({ allowUnused: true }));
+    const before = snapshot(new Map([['unused', unused]]));
+    await ok.trainStep(quadBatches(0));
+    assert.strictEqual(firstDifference(new Map([['unused', unused]]), before), null);
+    ok.dispose();
+    tf.dispose([...p.values(), unused]);
+  });
+
+  it('a NaN loss stops before the update: weights, EMA and Adam untouched, the step and checkpoint named', async () => {
+    const runDir = path.join(dir, 'nan');
+    const p = quadParams(1);
+    const tr = new LossTrainer(p, quadLoss(p), opts({ emaDecay: 0.9, checkpointDir: runDir, checkpointEvery: 2 }));
+    let w: Map<string, Float32Array> | null = null;
+    let e: Map<string, Float32Array> | null = null;
+    const poisoned: StepBatches<Targets> = (k) => {
+      if (k !== 3) return quadBatches(k);
+      [w, e] = [snapshot(p), snapshot(tr.emaParams!)];
+      return { a: tf.tensor1d([NaN, 0, 0]), c: tf.tensor1d([0, 0]) };
+    };
+    await assert.rejects(tr.train(poisoned), (err: Error) => {
+      assert.ok(err instanceof TrainingDivergedError);
+      assert.strictEqual(err.step, 3);
+      assert.match(err.message, /^Training stopped at step 3: loss is NaN\. The weights were not updated; the last good checkpoint is .*step-00000002\.safetensors/);
+      return true;
+    });
+    assert.strictEqual(firstDifference(p, w!), null, 'weights');
+    assert.strictEqual(firstDifference(tr.emaParams!, e!), null, 'EMA');
+    assert.strictEqual(tr.optimizer.iterations, 3, 'Adam made no update');
+    assert.strictEqual(tr.step, 3);
+    assert.strictEqual(tr.history.loss.length, 3);
+    tr.dispose();
+    tf.dispose([...p.values()]);
+  });
+
+  it('reads once per step, asynchronously, and keeps the tensor count flat (EMA, metrics, checkpoints)', async () => {
+    const p = quadParams(1);
+    const tr = new LossTrainer(p, quadLoss(p), opts({ emaDecay: 0.9 }));
+    for (let k = 0; k < 3; k++) {
+      const { data, dataSync } = await countReads(() => tr.trainStep(quadBatches(k)));
+      assert.deepStrictEqual({ data, dataSync }, { data: 1, dataSync: 0 }, `step ${k}`);
+    }
+    tr.dispose();
+    tf.dispose([...p.values()]);
+    const start = tf.memory().numTensors;
+    const q = quadParams(1);
+    const counts: number[] = [];
+    const tr2 = new LossTrainer(q, quadLoss(q), opts({ totalSteps: 12, emaDecay: 0.9, checkpointDir: path.join(dir, 'mem'), checkpointEvery: 2, keepLast: 2 }));
+    await tr2.train((k) => {
+      counts.push(tf.memory().numTensors);
+      return quadBatches(k);
+    });
+    assert.strictEqual(flatAfter(counts), null);
+    tr2.dispose();
+    tf.dispose([...q.values()]);
+    assert.strictEqual(tf.memory().numTensors, start, 'dispose left tensors behind (Adam, EMA copies or a step\'s)');
   });
 });

@@ -58,7 +58,7 @@ export interface Lesson15Result {
   detectorRuns: DetectorRun[];
 }
 
-export function runLesson15(o: Lesson15Options): Lesson15Result {
+export async function runLesson15(o: Lesson15Options): Promise<Lesson15Result> {
   if (!Number.isInteger(o.rareClass) || o.rareClass < 0 || o.rareClass >= FASHION_MNIST_CLASSES.length) {
     throw new Error(`lesson 15: rare class must be 0..${FASHION_MNIST_CLASSES.length - 1}, got ${o.rareClass}`);
   }
@@ -72,14 +72,14 @@ export function runLesson15(o: Lesson15Options): Lesson15Result {
   const x = toTensor(synth.set);
   const syntheticLabelAccuracy = sharedClassifier().accuracy(x, synth.set.labels);
   x.dispose();
-  const rareRuns = runRareClassExperiment({ train, test, rareClass: o.rareClass, synthetic: synth.set, epochs: o.epochs, seed: o.seed, progress: o.progress });
+  const rareRuns = await runRareClassExperiment({ train, test, rareClass: o.rareClass, synthetic: synth.set, epochs: o.epochs, seed: o.seed, progress: o.progress });
 
   const real = realBoxScenes('train', o.realBoxes);
   const heldOut = realBoxScenes('test', o.testBoxes);
   const synthetic = syntheticBoxScenes(o.syntheticBoxes, { seed: o.seed, batch: o.batch, progress: o.progress });
   try {
     const boxLabelAgreement = labelAgreement(synthetic);
-    const detectorRuns = runDetectorExperiment({ real, synthetic, test: heldOut, steps: o.detectorSteps, seed: o.seed, progress: o.progress });
+    const detectorRuns = await runDetectorExperiment({ real, synthetic, test: heldOut, steps: o.detectorSteps, seed: o.seed, progress: o.progress });
     const pct = (v: number) => Math.round(v * 1000) / 10;
     const record = {
       lesson: '15',

@@ -5,18 +5,27 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import { UNetCondition } from '../unet/unet';
 import { STREAM, stepRng } from './step_seed';
-import type { ImageSet } from '../../../datasets/imageset';
 
-export interface TrainBatch {
+export interface TrainBatch<C = UNetCondition> {
   x: tf.Tensor4D;
-  cond?: UNetCondition;
+  cond?: C;
 }
 
 /** step -> batch. The trainer owns (and disposes) the returned tensors, including those in cond. */
-export type BatchSource = (step: number) => TrainBatch;
+export type BatchSource<C = UNetCondition> = (step: number) => TrainBatch<C>;
 
-/** The fields of datasets' ImageSet that batching needs (uint8 NHWC pixels, one label each). */
-export type ImageData = Pick<ImageSet, 'images' | 'labels' | 'count' | 'height' | 'width' | 'channels'>;
+/**
+ * What batching needs of an image set (datasets' ImageSet has these fields and more): uint8 NHWC
+ * pixels, one label each. Spelled out here so lib/core imports nothing from outside it.
+ */
+export interface ImageData {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+}
 
 export interface ImageBatchOptions {
   /** Pass the labels as class conditioning (cond.classLabels). Default false. */
@@ -35,7 +44,11 @@ export interface ImageBatchOptions {
   captionDropout?: number;
 }
 
-function epochOrder(count: number, batchSize: number, seed: number): (step: number) => Int32Array {
+/**
+ * step -> the indices of that step's batch: full batches of an epoch order drawn from (seed, epoch).
+ * For batch sources of other data (captioned scenes, embeddings) that must batch the same way.
+ */
+export function epochOrder(count: number, batchSize: number, seed: number): (step: number) => Int32Array {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch source: batchSize must be a positive integer, got ${batchSize}`);
   if (count < batchSize) throw new Error(`batch source: ${count} examples are fewer than one batch of ${batchSize}`);
   // Full batches only: every step then has the same batch size (and cost).

@@ -23,12 +23,13 @@ export function scaleGrads(grads: tf.Tensor[], scale: number): tf.Tensor[] {
 
 /**
  * Returns the clipped gradients (new tensors; the caller disposes them and the inputs) and the norm
- * before clipping. maxNorm null or Infinity: no clipping, gradients are returned as clones.
+ * before clipping. maxNorm null or Infinity: no clipping, gradients are returned as clones. (The
+ * trainer reads the norm together with the loss instead, in its one read per step.)
  */
-export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number | null): { grads: tf.Tensor[]; norm: number } {
+export async function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number | null): Promise<{ grads: tf.Tensor[]; norm: number }> {
   if (maxNorm !== null && !(maxNorm > 0)) throw new Error(`clipByGlobalNorm: maxNorm must be > 0 (or null for no clipping), got ${maxNorm}`);
   const normT = globalNorm(grads);
-  const norm = normT.dataSync()[0];
+  const norm = (await normT.data())[0];
   normT.dispose();
   return { grads: scaleGrads(grads, clipScale(norm, maxNorm)), norm };
 }

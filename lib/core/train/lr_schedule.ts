@@ -1,28 +1,32 @@
 // Learning rate per step: a linear warm-up from 0 (Adam's first steps use poor moment estimates,
-// and a full-size step then can throw a fresh network far off), then constant or a cosine decay.
+// and a full-size step then can throw a fresh network far off), then constant, a cosine decay or a
+// linear decay (BERT's) down to minLearningRate at totalSteps. Every training loop of the course
+// takes its rate from learningRateAt, as nanoGPT's get_lr is its one learning-rate function.
 
 export interface LrScheduleOptions {
   /** Peak learning rate, reached at the end of warm-up. */
   learningRate: number;
   /** Steps of linear warm-up (0: none). */
   warmupSteps?: number;
-  /** After warm-up: 'constant' (default) or 'cosine' down to minLearningRate at totalSteps. */
-  decay?: 'constant' | 'cosine';
-  /** Needed for 'cosine'. */
+  /** After warm-up: 'constant' (default), 'cosine' or 'linear' down to minLearningRate at totalSteps. */
+  decay?: 'constant' | 'cosine' | 'linear';
+  /** Needed for 'cosine' and 'linear'. */
   totalSteps?: number;
   minLearningRate?: number;
 }
+
+const DECAYS = ['constant', 'cosine', 'linear'];
 
 export function validateLrSchedule(o: LrScheduleOptions): void {
   if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new Error(`learning rate must be a positive number, got ${o.learningRate}`);
   const w = o.warmupSteps ?? 0;
   if (!Number.isInteger(w) || w < 0) throw new Error(`warmupSteps must be an integer >= 0, got ${w}`);
   const decay = o.decay ?? 'constant';
-  if (decay !== 'constant' && decay !== 'cosine') throw new Error(`decay must be 'constant' or 'cosine', got '${decay}'`);
+  if (!DECAYS.includes(decay)) throw new Error(`decay must be 'constant', 'cosine' or 'linear', got '${decay}'`);
   const min = o.minLearningRate ?? 0;
   if (!(min >= 0) || min > o.learningRate) throw new Error(`minLearningRate must be in [0, learningRate], got ${min}`);
-  if (decay === 'cosine' && !(Number.isInteger(o.totalSteps) && (o.totalSteps as number) > w)) {
-    throw new Error(`cosine decay needs totalSteps, an integer > warmupSteps (${w}), got ${o.totalSteps}`);
+  if (decay !== 'constant' && !(Number.isInteger(o.totalSteps) && (o.totalSteps as number) > w)) {
+    throw new Error(`${decay} decay needs totalSteps, an integer > warmupSteps (${w}), got ${o.totalSteps}`);
   }
 }
 
@@ -32,9 +36,11 @@ export function learningRateAt(step: number, o: LrScheduleOptions): number {
   const w = o.warmupSteps ?? 0;
   // Step 0 of a warm-up gets lr/w, not 0: a zero step would waste an update.
   if (step < w) return (o.learningRate * (step + 1)) / w;
-  if ((o.decay ?? 'constant') === 'constant') return o.learningRate;
+  const decay = o.decay ?? 'constant';
+  if (decay === 'constant') return o.learningRate;
   const min = o.minLearningRate ?? 0;
   const total = o.totalSteps as number;
   const progress = Math.min(1, (step - w) / Math.max(1, total - w));
+  if (decay === 'linear') return min + (o.learningRate - min) * (1 - progress);
   return min + 0.5 * (o.learningRate - min) * (1 + Math.cos(Math.PI * progress));
 }

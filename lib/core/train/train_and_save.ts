@@ -6,9 +6,9 @@ import * as path from 'path';
 import { saveUNetWeights } from '../checkpoint/unet_checkpoint';
 import { Prediction } from '../loss';
 import { NoiseSchedule } from '../schedule';
-import { UNet } from '../unet/unet';
+import { Denoiser } from '../unet/denoiser';
 import { BatchSource } from './batch_source';
-import { listCheckpoints, Trainer, TrainerOptions } from './trainer';
+import { ConditionOf, removeCheckpoints, Trainer, TrainerOptions } from './trainer';
 
 export interface TrainAndSaveOptions {
   /** Output folder: train/ (resumable states) and model.safetensors (EMA weights + config). */
@@ -56,9 +56,11 @@ export interface TrainSummary {
   modelFile: string;
 }
 
-export async function trainAndSave(model: UNet, data: BatchSource, o: TrainAndSaveOptions): Promise<TrainSummary> {
+// Denoiser<any>: the condition type is read off the model (ConditionOf), not given twice.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function trainAndSave<M extends Denoiser<any>>(model: M, data: BatchSource<ConditionOf<M>>, o: TrainAndSaveOptions): Promise<TrainSummary> {
   const trainDir = path.join(o.out, 'train');
-  if (o.fresh) for (const c of listCheckpoints(trainDir)) fs.rmSync(c.file);
+  if (o.fresh) removeCheckpoints(trainDir);
   const trainer = new Trainer(model, { ...o.trainer, checkpointDir: trainDir });
   try {
     if (await trainer.resume()) console.log(`resumed from ${trainer.lastCheckpoint} at step ${trainer.step}`);

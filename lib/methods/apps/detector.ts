@@ -7,7 +7,10 @@ import '../../core/tfjs_setup';
 import { Box } from '../../../datasets/boxes';
 import { SHAPE_KINDS, SHAPES_SIZE } from '../../../datasets/shapes';
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
+import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Conv2d } from '../../core/unet/layers';
 
 export const DETECTOR_GRID = 8;
@@ -171,42 +174,51 @@ export function detectorLoss(out: tf.Tensor4D, t: DetectorTargets, positiveWeigh
   });
 }
 
-export interface DetectorTrainOptions {
+export interface DetectorTrainOptions extends CheckpointOptions {
   steps: number;
   batchSize?: number;
   learningRate?: number;
-  rng: Rng;
+  /** Fixes the batches (step k's from (seed, k)). */
+  seed: number;
   onStep?: (step: number, loss: number) => void;
+  /** A progress bar (default none). */
+  progress?: false | ProgressOptions;
+}
+
+/** One detector batch: images and their targets. */
+interface DetectorBatch {
+  x: tf.Tensor4D;
+  targets: DetectorTargets;
 }
 
 /**
  * Trains the detector on images [N, 32, 32, 3] in [-1, 1] with their labels; returns the loss of
- * every step. Batches are drawn with replacement, so a small set and a large one train as long.
+ * every step. Batches are drawn with replacement, so a small set and a large one train as long;
+ * step k's from (seed, k), so a run resumed from checkpointDir continues the same one. Adam at a
+ * constant learning rate (epsilon 1e-7, tfjs's default on float32 backends), no clipping.
  */
-export function trainDetector(det: BoxDetector, images: tf.Tensor4D, labels: readonly (readonly LabelledBox[])[], o: DetectorTrainOptions): number[] {
+export async function trainDetector(det: BoxDetector, images: tf.Tensor4D, labels: readonly (readonly LabelledBox[])[], o: DetectorTrainOptions): Promise<number[]> {
   const n = images.shape[0];
   if (labels.length !== n) throw new Error(`trainDetector: ${labels.length} label lists for ${n} images`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainDetector: steps must be a positive integer, got ${o.steps}`);
   const batchSize = Math.min(o.batchSize ?? 32, n);
-  const optimizer = tf.train.adam(o.learningRate ?? 2e-3);
-  const vars = [...det.params.values()];
-  const losses: number[] = [];
-  try {
-    for (let s = 0; s < o.steps; s++) {
-      const idx = Array.from({ length: batchSize }, () => o.rng.int(n));
-      const t = detectorTargets(idx.map((i) => labels[i]));
-      const x = tf.gather(images, idx);
-      const loss = optimizer.minimize(() => detectorLoss(det.forward(x as tf.Tensor4D), t), true, vars);
-      tf.dispose([x, t.objectness, t.classes, t.boxes]);
-      if (!loss) throw new Error('trainDetector: optimizer returned no loss');
-      const v = loss.dataSync()[0];
-      loss.dispose();
-      if (!Number.isFinite(v)) throw new Error(`trainDetector: loss is ${v} at step ${s}`);
-      losses.push(v);
-      o.onStep?.(s, v);
-    }
-  } finally {
-    optimizer.dispose();
-  }
-  return losses;
+  const data = (step: number): DetectorBatch => {
+    const rng = stepRng(o.seed, step, STREAM.data);
+    const idx = Array.from({ length: batchSize }, () => rng.int(n));
+    return { x: tf.gather(images, idx) as tf.Tensor4D, targets: detectorTargets(idx.map((i) => labels[i])) };
+  };
+  const trainer = new LossTrainer(det.params, (b: DetectorBatch) => detectorLoss(det.forward(b.x), b.targets), {
+    learningRate: o.learningRate ?? 2e-3,
+    totalSteps: o.steps,
+    epsilon: 1e-7,
+    seed: o.seed,
+    config: { kind: 'box-detector', grid: DETECTOR_GRID, classes: DETECTOR_CLASSES },
+    describe: { batchSize, images: n },
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointEvery,
+    keepLast: o.keepLast,
+    progress: o.progress ?? false,
+  });
+  const { history } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  return [...history.loss];
 }

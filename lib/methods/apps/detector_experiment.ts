@@ -6,7 +6,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { SHAPE_KINDS } from '../../../datasets/shapes';
 import { optionalBar, ProgressSetting } from '../../core/progress';
-import { Rng } from '../../core/random';
 import { BoxScenes, concatScenes } from './box_scenes';
 import { BoxDetector, DETECTOR_CLASSES, trainDetector } from './detector';
 import { meanAveragePrecision } from './map';
@@ -32,30 +31,32 @@ export interface DetectorExperimentOptions {
 }
 
 /** Trains one detector per training set and scores each on the real test scenes. */
-export function runDetectorExperiment(o: DetectorExperimentOptions): DetectorRun[] {
+export async function runDetectorExperiment(o: DetectorExperimentOptions): Promise<DetectorRun[]> {
   const both = concatScenes(o.real, o.synthetic);
   const sets: [string, BoxScenes][] = [
     [`${o.real.labels.length} real`, o.real],
     [`${o.real.labels.length} real + ${o.synthetic.labels.length} synthetic (GLIGEN)`, both],
     [`${o.synthetic.labels.length} synthetic only`, o.synthetic],
   ];
+  const runs: DetectorRun[] = [];
   try {
-    return sets.map(([name, set]) => {
+    for (const [name, set] of sets) {
       const det = new BoxDetector(o.seed);
       try {
         const bar = optionalBar(o.progress, `detector: ${name}`, o.steps);
         const t0 = Date.now();
-        const losses = trainDetector(det, set.images, set.labels, { steps: o.steps, rng: new Rng(o.seed), onStep: bar ? () => bar.update(1) : undefined });
+        const losses = await trainDetector(det, set.images, set.labels, { steps: o.steps, seed: o.seed, onStep: bar ? () => bar.update(1) : undefined });
         bar?.finish();
         const seconds = (Date.now() - t0) / 1000;
         const r = meanAveragePrecision(det.detect(o.test.images), o.test.labels, DETECTOR_CLASSES);
         o.onTrained?.(name, det);
         const tail = losses.slice(-50);
-        return { name, trainImages: set.labels.length, map50: r.map, perClass: r.perClass, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, seconds };
+        runs.push({ name, trainImages: set.labels.length, map50: r.map, perClass: r.perClass, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, seconds });
       } finally {
         det.dispose();
       }
-    });
+    }
+    return runs;
   } finally {
     both.images.dispose();
   }

@@ -35,7 +35,7 @@ export interface RareClassOptions {
   progress?: ProgressSetting;
 }
 
-export function runRareClassExperiment(o: RareClassOptions): RareClassRun[] {
+export async function runRareClassExperiment(o: RareClassOptions): Promise<RareClassRun[]> {
   const extra = o.synthetic.count;
   if (o.synthetic.labels.some((l) => l !== o.rareClass)) throw new Error('runRareClassExperiment: the synthetic set must hold only the rare class');
   const augmented = augmentSet(classSubset(o.train, o.rareClass), extra, new Rng(o.seed + 1));
@@ -45,22 +45,24 @@ export function runRareClassExperiment(o: RareClassOptions): RareClassRun[] {
     [`(c) + ${extra} synthetic (lesson 07, CFG)`, concatSets([o.train, o.synthetic])],
     [`(d) + both`, concatSets([o.train, augmented, o.synthetic])],
   ];
-  return variants.map(([name, set]) => {
+  const runs: RareClassRun[] = [];
+  for (const [name, set] of variants) {
     const model = new FashionClassifier({ seed: o.seed });
     const t0 = Date.now();
     try {
       const steps = Math.floor(set.count / 128) * o.epochs;
       const bar = optionalBar(o.progress, name, steps);
-      trainClassifier(model, set, { epochs: o.epochs, rng: new Rng(o.seed), onStep: bar ? () => bar.update(1) : undefined });
+      await trainClassifier(model, set, { epochs: o.epochs, seed: o.seed, onStep: bar ? () => bar.update(1) : undefined });
       bar?.finish();
       const seconds = (Date.now() - t0) / 1000;
       const { recall, accuracy } = perClassRecall(model, o.test);
       const rareImages = set.labels.reduce((n, l) => n + (l === o.rareClass ? 1 : 0), 0);
-      return { name, trainImages: set.count, rareImages, rareRecall: recall[o.rareClass], accuracy, recall, seconds };
+      runs.push({ name, trainImages: set.count, rareImages, rareRecall: recall[o.rareClass], accuracy, recall, seconds });
     } finally {
       model.dispose();
     }
-  });
+  }
+  return runs;
 }
 
 export function formatRareClassTable(runs: RareClassRun[], className: string): string {

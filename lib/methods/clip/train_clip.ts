@@ -6,14 +6,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import type { ShapesSet } from '../../../datasets/shapes';
-import { Rng } from '../../core/random';
-import { ScheduledAdam } from '../../core/train/scheduled_adam';
-import { learningRateAt } from '../../core/train/lr_schedule';
+import { ProgressOptions } from '../../core/progress';
+import { epochOrder } from '../../core/train/batch_source';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Clip } from './clip';
 import { HardNegativeAttribute, hardNegativeCaption } from './hard_negatives';
 
-export interface TrainClipOptions {
+export interface TrainClipOptions extends CheckpointOptions {
   steps: number;
   batch: number;
   learningRate: number;
@@ -28,11 +28,23 @@ export interface TrainClipOptions {
   focusNegatives?: readonly HardNegativeAttribute[];
   /** Called after every step with the loss. */
   onStep?: (step: number, loss: number) => void;
+  /** A progress bar (default none). */
+  progress?: false | ProgressOptions;
 }
 
 export interface ClipTrainHistory {
+  /** Every step's loss (a resumed run's earlier steps included). */
   loss: number[];
+  /** The logit scale (exp of the learned log-temperature) at every step. */
+  scale: number[];
+  /** This run's seconds. */
   seconds: number;
+}
+
+/** One CLIP batch: the images, their captions, then the hard negatives (extra text columns). */
+interface ClipBatch {
+  x: tf.Tensor4D;
+  texts: string[];
 }
 
 /** uint8 HWC images idx of `set` -> float [n, S, S, 3] in [-1, 1]. */
@@ -59,6 +71,11 @@ export function clipLoss(logits: tf.Tensor2D): tf.Scalar {
   });
 }
 
+/**
+ * Trains `clip` in place. Batches: full batches of an epoch order from (seed, epoch), hard negatives
+ * from (seed, step), so a run resumed from checkpointDir draws what the uninterrupted one drew.
+ * Adam (beta2 0.98, epsilon 1e-6: CLIP's), warm-up then cosine to 1/20 of the peak, no clipping.
+ */
 export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions): Promise<ClipTrainHistory> {
   const { steps, batch, learningRate } = o;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`trainClip: steps must be a positive integer, got ${steps}`);
@@ -67,43 +84,38 @@ export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions)
   if (!(learningRate > 0)) throw new Error(`trainClip: learningRate must be > 0, got ${learningRate}`);
   const seed = o.seed ?? 0;
   const hard = o.hardNegatives ?? true;
-  const schedule = { learningRate, warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(steps / 10)), decay: 'cosine' as const, totalSteps: steps, minLearningRate: learningRate / 20 };
-  const opt = new ScheduledAdam(learningRate, 0.9, 0.98, 1e-6);
-  const vars = [...clip.params.values()];
-  const perEpoch = Math.floor(set.count / batch);
-  let order = new Int32Array(0);
-  const loss: number[] = [];
-  const t0 = Date.now();
-  try {
-    for (let step = 0; step < steps; step++) {
-      const epoch = Math.floor(step / perEpoch);
-      if (step % perEpoch === 0) order = stepRng(seed, epoch, STREAM.data).permutation(set.count);
-      const idx = order.subarray((step % perEpoch) * batch, (step % perEpoch + 1) * batch);
-      const rng: Rng = stepRng(seed, step, STREAM.dropout);
-      const caps = Array.from(idx, (i) => set.captions[i]);
-      const negs = hard ? Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng)) : [];
-      for (const attr of o.focusNegatives ?? []) negs.push(...Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng, attr)));
-      const x = shapesImages(set, idx);
-      opt.setLearningRate(learningRateAt(step, schedule));
-      const l = opt.minimize(
-        () => {
-          const img = clip.encodeImages(x);
-          const txt = clip.encodeText([...caps, ...negs]);
-          return clipLoss(tf.mul(clip.scale(), tf.matMul(img, txt, false, true)) as tf.Tensor2D);
-        },
-        true,
-        vars,
-      );
-      x.dispose();
-      const v = l!.dataSync()[0];
-      l!.dispose();
-      if (!Number.isFinite(v)) throw new Error(`trainClip: loss is ${v} at step ${step}`);
-      loss.push(v);
-      o.onStep?.(step, v);
-      if (step % 10 === 9) await new Promise((r) => setImmediate(r)); // let progress output through
-    }
-  } finally {
-    opt.dispose();
-  }
-  return { loss, seconds: (Date.now() - t0) / 1000 };
+  const pick = epochOrder(set.count, batch, seed);
+  const data = (step: number): ClipBatch => {
+    const idx = pick(step);
+    const rng = stepRng(seed, step, STREAM.dropout);
+    const negs = hard ? Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng)) : [];
+    for (const attr of o.focusNegatives ?? []) negs.push(...Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng, attr)));
+    return { x: shapesImages(set, idx), texts: [...Array.from(idx, (i) => set.captions[i]), ...negs] };
+  };
+  // The learned temperature is logged with the loss (same read): it shows how sharp the matching got.
+  const loss = (b: ClipBatch) => {
+    const img = clip.encodeImages(b.x);
+    const txt = clip.encodeText(b.texts);
+    const scale = clip.scale();
+    return { loss: clipLoss(tf.mul(scale, tf.matMul(img, txt, false, true)) as tf.Tensor2D), metrics: { scale: tf.reshape(scale, []) as tf.Scalar } };
+  };
+  const trainer = new LossTrainer(clip.params, loss, {
+    learningRate,
+    warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(steps / 10)),
+    decay: 'cosine',
+    totalSteps: steps,
+    minLearningRate: learningRate / 20,
+    beta1: 0.9,
+    beta2: 0.98,
+    epsilon: 1e-6,
+    seed,
+    config: { kind: 'clip', ...clip.config },
+    describe: { batch, hardNegatives: hard, focusNegatives: (o.focusNegatives ?? []).join(',') },
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointEvery,
+    keepLast: o.keepLast,
+    progress: o.progress ?? false,
+  });
+  const { history, seconds } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  return { loss: [...history.loss], scale: [...(history.metrics.scale ?? [])], seconds };
 }

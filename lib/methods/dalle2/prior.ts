@@ -14,8 +14,9 @@ import { countParams, disposeParams, ParamMap, ParamStore } from '../../core/par
 import { Rng } from '../../core/random';
 import { cosineSchedule, NoiseSchedule, respaceTimesteps } from '../../core/schedule';
 import { LayerNorm } from '../text/layer_norm';
-import { learningRateAt } from '../../core/train/lr_schedule';
-import { ScheduledAdam } from '../../core/train/scheduled_adam';
+import { ProgressOptions } from '../../core/progress';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Linear, silu } from '../../core/unet/layers';
 import { TimeEmbedding } from '../../core/unet/time_embedding';
 import { fromDiffusionSpace, toDiffusionSpace } from './embedding_space';
@@ -158,7 +159,7 @@ export function samplePrior(prior: DiffusionPrior, textEmb: tf.Tensor2D, o: Prio
   }
 }
 
-export interface TrainPriorOptions {
+export interface TrainPriorOptions extends CheckpointOptions {
   steps: number;
   batch: number;
   learningRate: number;
@@ -166,57 +167,61 @@ export interface TrainPriorOptions {
   textDropout?: number;
   seed?: number;
   onStep?: (step: number, loss: number) => void;
+  /** A progress bar (default none). */
+  progress?: false | ProgressOptions;
 }
 
 /**
  * Trains on (text embedding, image embedding) pairs from the frozen CLIP, both unit norm [N, E]:
- * MSE between the predicted and the true clean image embedding (in diffusion space).
+ * MSE between the predicted and the true clean image embedding (in diffusion space). Each step's
+ * pairs are drawn with replacement from (seed, step); its timesteps, text dropout and noise from the
+ * step's own stream; so a run resumed from checkpointDir continues the same one.
  */
-export function trainPrior(prior: DiffusionPrior, textEmb: tf.Tensor2D, imageEmb: tf.Tensor2D, o: TrainPriorOptions): { loss: number[]; seconds: number } {
+export async function trainPrior(prior: DiffusionPrior, textEmb: tf.Tensor2D, imageEmb: tf.Tensor2D, o: TrainPriorOptions): Promise<{ loss: number[]; seconds: number }> {
   const n = textEmb.shape[0];
   if (imageEmb.shape.join() !== textEmb.shape.join()) throw new Error(`trainPrior: image embeddings [${imageEmb.shape}] and text embeddings [${textEmb.shape}] differ`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainPrior: steps must be a positive integer, got ${o.steps}`);
   if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > n) throw new Error(`trainPrior: batch must be an integer in [1, ${n}], got ${o.batch}`);
   const drop = o.textDropout ?? 0.1;
   if (!(drop >= 0 && drop < 1)) throw new Error(`trainPrior: textDropout must be in [0, 1), got ${drop}`);
-  const rng = new Rng(o.seed ?? 0);
-  const opt = new ScheduledAdam(o.learningRate, 0.9, 0.999, 1e-8);
-  const vars = [...prior.params.values()];
-  const lr = { learningRate: o.learningRate, warmupSteps: Math.min(200, Math.floor(o.steps / 10)), decay: 'cosine' as const, totalSteps: o.steps, minLearningRate: o.learningRate / 20 };
+  const seed = o.seed ?? 0;
   const s = prior.schedule;
   const zAll = toDiffusionSpace(imageEmb);
   const cAll = toDiffusionSpace(textEmb);
-  const loss: number[] = [];
-  const t0 = Date.now();
+  // The batch: which pairs (with replacement, as before); the trainer disposes nothing of the sets.
+  const data = (step: number): Int32Array => {
+    const rng = stepRng(seed, step, STREAM.data);
+    return Int32Array.from({ length: o.batch }, () => rng.int(n));
+  };
+  const loss = (idx: Int32Array, rng: Rng) => {
+    const t = Array.from({ length: o.batch }, () => rng.int(s.T));
+    const keep = Float32Array.from({ length: o.batch }, () => (rng.uniform() < drop ? 0 : 1));
+    const noise = rng.normalTensor([o.batch, prior.config.embedDim]) as tf.Tensor2D;
+    const ii = tf.tensor1d(idx, 'int32');
+    const z0 = tf.gather(zAll, ii) as tf.Tensor2D;
+    const c = tf.mul(tf.gather(cAll, ii), tf.tensor2d(keep, [o.batch, 1])) as tf.Tensor2D;
+    const zt = s.qSample(z0, t, noise) as tf.Tensor2D;
+    return tf.mean(tf.square(tf.sub(prior.apply(zt, t, c), z0))) as tf.Scalar;
+  };
   try {
-    for (let step = 0; step < o.steps; step++) {
-      const idx = Int32Array.from({ length: o.batch }, () => rng.int(n));
-      const t = Array.from({ length: o.batch }, () => rng.int(s.T));
-      const keep = Float32Array.from({ length: o.batch }, () => (rng.uniform() < drop ? 0 : 1));
-      const noise = rng.normalTensor([o.batch, prior.config.embedDim]) as tf.Tensor2D;
-      opt.setLearningRate(learningRateAt(step, lr));
-      const l = opt.minimize(
-        () => {
-          const ii = tf.tensor1d(idx, 'int32');
-          const z0 = tf.gather(zAll, ii) as tf.Tensor2D;
-          const c = tf.mul(tf.gather(cAll, ii), tf.tensor2d(keep, [o.batch, 1])) as tf.Tensor2D;
-          const zt = s.qSample(z0, t, noise) as tf.Tensor2D;
-          return tf.mean(tf.square(tf.sub(prior.apply(zt, t, c), z0))) as tf.Scalar;
-        },
-        true,
-        vars,
-      );
-      noise.dispose();
-      const v = l!.dataSync()[0];
-      l!.dispose();
-      if (!Number.isFinite(v)) throw new Error(`trainPrior: loss is ${v} at step ${step}`);
-      loss.push(v);
-      o.onStep?.(step, v);
-    }
+    const trainer = new LossTrainer(prior.params, loss, {
+      learningRate: o.learningRate,
+      warmupSteps: Math.min(200, Math.floor(o.steps / 10)),
+      decay: 'cosine',
+      totalSteps: o.steps,
+      minLearningRate: o.learningRate / 20,
+      seed,
+      config: { kind: 'diffusion-prior', ...prior.config },
+      describe: { batch: o.batch, textDropout: drop, pairs: n },
+      checkpointDir: o.checkpointDir,
+      checkpointEvery: o.checkpointEvery,
+      keepLast: o.keepLast,
+      progress: o.progress ?? false,
+    });
+    const { history, seconds } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+    return { loss: [...history.loss], seconds };
   } finally {
-    opt.dispose();
     zAll.dispose();
     cAll.dispose();
   }
-  return { loss, seconds: (Date.now() - t0) / 1000 };
 }

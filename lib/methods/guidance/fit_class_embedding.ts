@@ -10,57 +10,57 @@
 // frozen denoiser. Phase 2 then fine-tunes everything with condition dropout (the Trainer).
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { diffusionLoss } from '../../core/loss';
+import { ProgressOptions } from '../../core/progress';
+import { Rng } from '../../core/random';
 import { NoiseSchedule } from '../../core/schedule';
-import { BatchSource } from '../../core/train/batch_source';
-import { STREAM, stepRng } from '../../core/train/step_seed';
+import { BatchSource, TrainBatch } from '../../core/train/batch_source';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { diffusionStepLoss } from '../../core/train/trainer';
 import { UNet } from '../../core/unet/unet';
 import { CLASS_EMBEDDING } from './conditional_init';
 
-export interface FitEmbeddingOptions {
+export interface FitEmbeddingOptions extends CheckpointOptions {
   schedule: NoiseSchedule;
   steps: number;
   learningRate: number;
   /** Fixes t and noise per step (with the BatchSource's own seed, the whole run). Default 0. */
   seed?: number;
   onStep?: (step: number, loss: number) => void;
+  /** A progress bar (default none: onStep is there for one's own). */
+  progress?: false | ProgressOptions;
 }
 
-/** Trains model's class-embedding rows in place (the rest frozen); returns the per-step losses. */
-export function fitClassEmbedding(model: UNet, data: BatchSource, o: FitEmbeddingOptions): number[] {
+/**
+ * Trains model's class-embedding rows in place (the rest frozen: only that one parameter is given to
+ * the trainer); returns every step's loss. Constant learning rate, no clipping, Adam. With
+ * checkpointDir, continues from the newest state there (which holds the embedding only: rebuild the
+ * rest of the model the same way first).
+ */
+export async function fitClassEmbedding(model: UNet, data: BatchSource, o: FitEmbeddingOptions): Promise<number[]> {
   const emb = model.params.get(CLASS_EMBEDDING);
   if (!emb) throw new Error('fitClassEmbedding: the UNet has no class embedding (config.numClasses is not set)');
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`fitClassEmbedding: steps must be a positive integer, got ${o.steps}`);
   if (!(o.learningRate > 0)) throw new Error(`fitClassEmbedding: learningRate must be > 0, got ${o.learningRate}`);
-  const seed = o.seed ?? 0;
-  const adam = tf.train.adam(o.learningRate, 0.9, 0.999, 1e-8);
-  const losses: number[] = [];
-  try {
-    for (let k = 0; k < o.steps; k++) {
-      const batch = data(k);
-      try {
-        const labels = batch.cond?.classLabels;
-        if (labels === undefined) throw new Error('fitClassEmbedding: batches need class labels (imageBatches with withLabels: true)');
-        const b = batch.x.shape[0];
-        const rng = stepRng(seed, k, STREAM.noise);
-        const t = Array.from({ length: b }, () => rng.int(o.schedule.T));
-        const noise = rng.normalTensor(batch.x.shape) as tf.Tensor4D;
-        const loss = adam.minimize(() => diffusionLoss((xt, tt) => model.apply(xt, tt, { classLabels: labels }), o.schedule, batch.x, t, noise), true, [emb]);
-        noise.dispose();
-        if (!loss) throw new Error('fitClassEmbedding: optimizer returned no loss');
-        const v = loss.dataSync()[0];
-        loss.dispose();
-        if (!Number.isFinite(v)) throw new Error(`fitClassEmbedding: loss is ${v} at step ${k}; try a lower learning rate (now ${o.learningRate})`);
-        losses.push(v);
-        o.onStep?.(k, v);
-      } finally {
-        batch.x.dispose();
-      }
-    }
-  } finally {
-    adam.dispose();
-  }
-  return losses;
+  // The diffusion trainer's loss (step k's rng: timesteps, then noise), on the labels only.
+  const diffusion = diffusionStepLoss(model, o.schedule);
+  const loss = (batch: TrainBatch, rng: Rng, step: number) => {
+    const labels = batch.cond?.classLabels;
+    if (labels === undefined) throw new Error('fitClassEmbedding: batches need class labels (imageBatches with withLabels: true)');
+    return diffusion({ x: batch.x, cond: { classLabels: labels } }, rng, step);
+  };
+  const trainer = new LossTrainer(new Map([[CLASS_EMBEDDING, emb]]), loss, {
+    learningRate: o.learningRate,
+    totalSteps: o.steps,
+    seed: o.seed ?? 0,
+    config: { kind: 'class-embedding', unet: model.config },
+    mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T },
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointEvery,
+    keepLast: o.keepLast,
+    progress: o.progress ?? false,
+  });
+  const { history } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  return [...history.loss];
 }
 
 /** Euclidean norm of each class-embedding row (the last is the null class). */

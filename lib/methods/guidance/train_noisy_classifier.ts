@@ -5,64 +5,47 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { crossEntropy } from '../../eval/metrics/train_classifier';
+import { ProgressOptions } from '../../core/progress';
+import { Rng } from '../../core/random';
 import { NoiseSchedule } from '../../core/schedule';
-import { BatchSource } from '../../core/train/batch_source';
-import { learningRateAt, LrScheduleOptions, validateLrSchedule } from '../../core/train/lr_schedule';
+import { BatchSource, TrainBatch } from '../../core/train/batch_source';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { LrScheduleOptions } from '../../core/train/lr_schedule';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { NoisyClassifier } from './noisy_classifier';
-import { ScheduledAdam } from '../../core/train/scheduled_adam';
 
-export interface NoisyClassifierTrainOptions extends LrScheduleOptions {
+export interface NoisyClassifierTrainOptions extends LrScheduleOptions, CheckpointOptions {
   schedule: NoiseSchedule;
   totalSteps: number;
   seed?: number;
-  /** Called after each step (e.g. for a progress bar). */
+  /** Called after each step (e.g. for a progress bar of one's own). */
   onStep?: (step: number, loss: number, lr: number) => void;
+  /** A progress bar (default none). */
+  progress?: false | ProgressOptions;
 }
 
 /**
  * Trains `model` in place on batches from `data` (which must carry cond.classLabels: imageBatches
- * with withLabels). Returns the per-step losses.
+ * with withLabels). Returns every step's loss. With checkpointDir, continues from the newest state there.
  */
-export function trainNoisyClassifier(model: NoisyClassifier, data: BatchSource, o: NoisyClassifierTrainOptions): number[] {
-  if (!Number.isInteger(o.totalSteps) || o.totalSteps < 1) throw new Error(`trainNoisyClassifier: totalSteps must be a positive integer, got ${o.totalSteps}`);
-  validateLrSchedule(o);
-  const seed = o.seed ?? 0;
-  const adam = new ScheduledAdam(learningRateAt(0, o), 0.9, 0.999, 1e-8);
-  const vars = [...model.params.values()];
-  const losses: number[] = [];
-  try {
-    for (let k = 0; k < o.totalSteps; k++) {
-      const lr = learningRateAt(k, o);
-      adam.setLearningRate(lr);
-      const batch = data(k);
-      try {
-        const labels = batch.cond?.classLabels;
-        if (labels === undefined || labels instanceof tf.Tensor) throw new Error('trainNoisyClassifier: batches need class labels as an array (imageBatches with withLabels: true)');
-        const b = batch.x.shape[0];
-        const rng = stepRng(seed, k, STREAM.noise);
-        const t = Array.from({ length: b }, () => rng.int(o.schedule.T));
-        const noise = rng.normalTensor(batch.x.shape);
-        const loss = adam.minimize(
-          () => tf.tidy(() => crossEntropy(model.logits(o.schedule.qSample(batch.x, t, noise) as tf.Tensor4D, t), Array.from(labels))),
-          true,
-          vars,
-        );
-        noise.dispose();
-        if (!loss) throw new Error('trainNoisyClassifier: optimizer returned no loss');
-        const v = loss.dataSync()[0];
-        loss.dispose();
-        if (!Number.isFinite(v)) throw new Error(`trainNoisyClassifier: loss is ${v} at step ${k}; try a lower learning rate (now ${lr})`);
-        losses.push(v);
-        o.onStep?.(k, v, lr);
-      } finally {
-        batch.x.dispose();
-      }
-    }
-  } finally {
-    adam.dispose();
-  }
-  return losses;
+export async function trainNoisyClassifier(model: NoisyClassifier, data: BatchSource, o: NoisyClassifierTrainOptions): Promise<number[]> {
+  // Step k's rng: timesteps, then noise, as the diffusion model is trained.
+  const loss = (batch: TrainBatch, rng: Rng) => {
+    const labels = batch.cond?.classLabels;
+    if (labels === undefined || labels instanceof tf.Tensor) throw new Error('trainNoisyClassifier: batches need class labels as an array (imageBatches with withLabels: true)');
+    const t = Array.from({ length: batch.x.shape[0] }, () => rng.int(o.schedule.T));
+    const noise = rng.normalTensor(batch.x.shape);
+    return crossEntropy(model.logits(o.schedule.qSample(batch.x, t, noise) as tf.Tensor4D, t), Array.from(labels));
+  };
+  const { schedule, onStep, progress, ...rest } = o;
+  const trainer = new LossTrainer(model.params, loss, {
+    ...rest,
+    config: { kind: 'noisy-classifier', ...model.config },
+    mustMatch: { scheduleKind: schedule.kind, scheduleT: schedule.T },
+    progress: progress ?? false,
+  });
+  const { history } = await runTrainer(trainer, data, { onStep: onStep && ((r) => onStep(r.step, r.loss, r.lr)) });
+  return [...history.loss];
 }
 
 /** Accuracy of the noisy classifier on labelled images noised to each of `ts` (seeded noise). */

@@ -9,7 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { readCheckpoint, checkConfig, loadParams, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
+import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { STREAM, stepRng } from '../../core/train/step_seed';
 import { TextEncoderConfig, TextTransformer, validateTextEncoderConfig } from '../text/text_transformer';
 import { BOS, EOS, EncodedBatch, MASK, PAD, SPECIAL_TOKENS } from '../text/tokenizer';
 
@@ -117,42 +120,51 @@ export function mlmLoss(model: MlmModel, batch: MaskedBatch): tf.Scalar {
   });
 }
 
-export interface MlmTrainOptions extends MaskOptions {
+export interface MlmTrainOptions extends MaskOptions, CheckpointOptions {
   steps: number;
   batch: number;
   lr: number;
   seed: number;
   /** Called after every step with the loss (e.g. a progress bar or a curve). */
   onStep?: (step: number, loss: number) => void;
+  /** A progress bar (default none). */
+  progress?: false | ProgressOptions;
 }
 
-/** Adam with a linear warm-up then linear decay to 10 %; returns the per-step loss. */
+/**
+ * Adam (beta2 0.98, BERT's) with a linear warm-up over 5% of the steps, then a linear decay to 10%;
+ * returns every step's loss. Step s's captions (drawn with replacement) and masks come from
+ * (seed, s) alone, so a run resumed from checkpointDir continues the same one.
+ */
 export async function trainMlm(model: MlmModel, captions: readonly string[], o: MlmTrainOptions): Promise<number[]> {
   for (const k of ['steps', 'batch', 'seed'] as const) if (!Number.isInteger(o[k]) || o[k] < (k === 'seed' ? 0 : 1)) throw new Error(`trainMlm: ${k} must be a ${k === 'seed' ? 'non-negative' : 'positive'} integer, got ${o[k]}`);
   if (!(o.lr > 0)) throw new Error(`trainMlm: lr must be > 0, got ${o.lr}`);
   if (captions.length < o.batch) throw new Error(`trainMlm: ${captions.length} captions are fewer than one batch of ${o.batch}`);
   const tok = model.encoder.tokenizer;
-  const vars = [...model.params.values()];
-  const opt = tf.train.adam(o.lr, 0.9, 0.98, 1e-8);
-  const rng = new Rng(o.seed);
-  const warm = Math.max(1, Math.round(o.steps * 0.05));
-  const losses: number[] = [];
-  try {
-    for (let s = 0; s < o.steps; s++) {
-      const caps = Array.from({ length: o.batch }, () => captions[rng.int(captions.length)]);
-      const mb = maskBatch(tok.encodeBatch(caps, { warn: false }), tok.size, rng, o);
-      (opt as unknown as { learningRate: number }).learningRate = o.lr * Math.min((s + 1) / warm, 1 - (0.9 * s) / o.steps);
-      const cost = opt.minimize(() => mlmLoss(model, mb), true, vars) as tf.Scalar;
-      const loss = (await cost.data())[0];
-      cost.dispose();
-      if (!Number.isFinite(loss)) throw new Error(`trainMlm: loss is ${loss} at step ${s}; lower lr (${o.lr})`);
-      losses.push(loss);
-      o.onStep?.(s, loss);
-    }
-  } finally {
-    opt.dispose();
-  }
-  return losses;
+  const data = (step: number): MaskedBatch => {
+    const rng = stepRng(o.seed, step, STREAM.data);
+    const caps = Array.from({ length: o.batch }, () => captions[rng.int(captions.length)]);
+    return maskBatch(tok.encodeBatch(caps, { warn: false }), tok.size, rng, o);
+  };
+  const trainer = new LossTrainer(model.params, (mb: MaskedBatch) => mlmLoss(model, mb), {
+    learningRate: o.lr,
+    warmupSteps: Math.min(Math.max(1, Math.round(o.steps * 0.05)), o.steps - 1),
+    decay: 'linear',
+    totalSteps: o.steps,
+    minLearningRate: 0.1 * o.lr,
+    beta1: 0.9,
+    beta2: 0.98,
+    epsilon: 1e-8,
+    seed: o.seed,
+    config: { kind: MLM_KIND, text: model.config },
+    describe: { batch: o.batch, rate: o.rate ?? 0.15, maskProb: o.maskProb ?? 0.8, randomProb: o.randomProb ?? 0.1, scoreAll: o.scoreAll ?? false },
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointEvery,
+    keepLast: o.keepLast,
+    progress: o.progress ?? false,
+  });
+  const { history } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  return [...history.loss];
 }
 
 export interface MaskedAccuracy {

@@ -8,13 +8,12 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { loadParams, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
-import { ProgressBar } from '../../core/progress';
-import { imageBatches, ImageData } from '../../core/train/batch_source';
-import { ScheduledAdam } from '../../core/train/scheduled_adam';
-import { STREAM, stepRng } from '../../core/train/step_seed';
+import { Rng } from '../../core/random';
+import { imageBatches, ImageData, TrainBatch } from '../../core/train/batch_source';
+import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { Autoencoder, AutoencoderConfig, klDivergence, latentSide, samplePosterior } from './autoencoder';
 
-export interface AeTrainOptions {
+export interface AeTrainOptions extends CheckpointOptions {
   steps: number;
   batch: number;
   learningRate: number;
@@ -30,6 +29,9 @@ export interface AeTrainHistory {
   loss: number[];
   rec: number[];
   kl: number[];
+  /** The step this run started from (0, or where it resumed). */
+  resumedAt: number;
+  /** This run's seconds (a resumed run's earlier steps not counted). */
   seconds: number;
 }
 
@@ -41,47 +43,40 @@ function checkOptions(o: AeTrainOptions): void {
   if (!(o.klWeight >= 0)) throw new Error(`trainAutoencoder: klWeight must be >= 0, got ${o.klWeight}`);
 }
 
-/** Trains `ae` in place; the learning rate decays by cosine to 5% over the steps. */
+/**
+ * Trains `ae` in place; the learning rate decays by cosine to 5% over the steps. With checkpointDir,
+ * continues from the newest training state there (and writes them there).
+ */
 export async function trainAutoencoder(ae: Autoencoder, set: ImageData, o: AeTrainOptions): Promise<AeTrainHistory> {
   checkOptions(o);
-  const data = imageBatches(set, o.batch, o.seed);
-  const opt = new ScheduledAdam(o.learningRate, 0.9, 0.999, 1e-8);
-  const vars = [...ae.params.values()];
-  const h: AeTrainHistory = { loss: [], rec: [], kl: [], seconds: 0 };
-  const bar = o.progress === false ? null : new ProgressBar<number>(undefined, { label: 'autoencoder', total: o.steps });
+  const shape = latentShape(ae.config);
+  // Step k's posterior noise comes from its own stream (seed, k), as the batch does.
+  const loss = (batch: TrainBatch, rng: Rng) => {
+    const x = batch.x;
+    const noise = rng.normalTensor([x.shape[0], ...shape]) as tf.Tensor4D;
+    const post = ae.encode(x);
+    const mse = tf.mean(tf.squaredDifference(ae.decode(samplePosterior(post, noise)), x)) as tf.Scalar;
+    const kl = klDivergence(post);
+    return { loss: tf.add(mse, tf.mul(kl, o.klWeight)) as tf.Scalar, metrics: { mse, kl } };
+  };
+  const trainer = new LossTrainer(ae.params, loss, {
+    learningRate: o.learningRate,
+    decay: 'cosine',
+    totalSteps: o.steps,
+    minLearningRate: 0.05 * o.learningRate,
+    seed: o.seed,
+    config: { kind: 'kl-autoencoder', ...ae.config },
+    describe: { batch: o.batch, klWeight: o.klWeight },
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointEvery,
+    keepLast: o.keepLast,
+    progress: o.progress === false ? false : { label: 'autoencoder' },
+  });
   const t0 = Date.now();
-  try {
-    for (let k = 0; k < o.steps; k++) {
-      if (o.maxSeconds !== undefined && (Date.now() - t0) / 1000 > o.maxSeconds) break;
-      opt.setLearningRate(o.learningRate * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * k) / o.steps))));
-      const { x } = data(k);
-      const noise = stepRng(o.seed, k, STREAM.noise).normalTensor([x.shape[0], ...latentShape(ae.config)]) as tf.Tensor4D;
-      let parts: tf.Tensor1D | null = null;
-      const cost = opt.minimize(() => {
-        const post = ae.encode(x);
-        const rec = tf.mean(tf.squaredDifference(ae.decode(samplePosterior(post, noise)), x)) as tf.Scalar;
-        const kl = klDivergence(post);
-        parts = tf.keep(tf.stack([rec, kl]) as tf.Tensor1D);
-        return tf.add(rec, tf.mul(kl, o.klWeight)) as tf.Scalar;
-      }, true, vars);
-      const [loss] = await cost!.data();
-      const [rec, kl] = await parts!.data();
-      tf.dispose([cost!, parts!, x, noise]);
-      if (!Number.isFinite(loss)) throw new Error(`trainAutoencoder: loss is ${loss} at step ${k}; try a lower learning rate (now ${o.learningRate})`);
-      h.loss.push(loss);
-      h.rec.push(rec);
-      h.kl.push(kl);
-      if (bar) {
-        bar.set({ mse: rec, kl });
-        bar.update(1);
-      }
-    }
-  } finally {
-    bar?.finish();
-    opt.dispose();
-  }
-  h.seconds = (Date.now() - t0) / 1000;
-  return h;
+  const { history: h, seconds, startStep } = await runTrainer(trainer, imageBatches(set, o.batch, o.seed), {
+    stopWhen: o.maxSeconds === undefined ? undefined : () => (Date.now() - t0) / 1000 > (o.maxSeconds as number),
+  });
+  return { loss: [...h.loss], rec: [...(h.metrics.mse ?? [])], kl: [...(h.metrics.kl ?? [])], resumedAt: startStep, seconds };
 }
 
 function latentShape(c: AutoencoderConfig): [number, number, number] {
