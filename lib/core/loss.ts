@@ -46,7 +46,25 @@ export function predictionToEpsX0(
 export type DenoiseFn = (xt: tf.Tensor4D, t: number[]) => tf.Tensor4D;
 
 /**
- * The scalar diffusion loss for a batch: MSE between model(q_sample(x0, t, noise), t) and the target.
+ * Min-SNR-γ loss weight of timestep t (Hang et al. 2023): the x0-space error weighted by
+ * min(SNR_t, γ), written in the prediction's own units. Every timestep's loss then counts at most
+ * γ times its x0 error, so the low-noise steps, which are easy, stop dominating the gradient:
+ *   eps: min(SNR, γ) / SNR      v: min(SNR, γ) / (SNR + 1)      x0: min(SNR, γ)
+ */
+export function minSnrWeight(schedule: NoiseSchedule, t: number, gamma: number, prediction: Prediction): number {
+  if (!(gamma > 0) || !Number.isFinite(gamma)) throw new Error(`min-SNR gamma must be a positive number, got ${gamma}`);
+  checkPrediction(prediction);
+  const snr = schedule.snr(t);
+  const clipped = Math.min(snr, gamma);
+  return prediction === 'eps' ? clipped / snr : prediction === 'v' ? clipped / (snr + 1) : clipped;
+}
+
+/** How each timestep's squared error counts: equally (the DDPM 'simple' loss) or min-SNR-γ. */
+export type LossWeighting = { minSnrGamma: number } | null;
+
+/**
+ * The scalar diffusion loss for a batch: MSE between model(q_sample(x0, t, noise), t) and the target,
+ * each image's mean squared error optionally weighted by its timestep (min-SNR-γ).
  * t and noise are inputs (drawn by the caller's Rng) so the loss itself is deterministic.
  */
 export function diffusionLoss(
@@ -56,6 +74,7 @@ export function diffusionLoss(
   t: number[],
   noise: tf.Tensor4D,
   prediction: Prediction = 'eps',
+  weighting: LossWeighting = null,
 ): tf.Scalar {
   return tf.tidy(() => {
     const xt = schedule.qSample(x0, t, noise) as tf.Tensor4D;
@@ -63,6 +82,9 @@ export function diffusionLoss(
     if (out.shape.join() !== x0.shape.join()) {
       throw new Error(`diffusionLoss: model output [${out.shape}] does not match x0 [${x0.shape}]`);
     }
-    return tf.mean(tf.squaredDifference(out, predictionTarget(schedule, x0, noise, t, prediction))) as tf.Scalar;
+    const sq = tf.squaredDifference(out, predictionTarget(schedule, x0, noise, t, prediction));
+    if (weighting === null) return tf.mean(sq) as tf.Scalar;
+    const w = Float32Array.from(t, (ti) => minSnrWeight(schedule, ti, weighting.minSnrGamma, prediction));
+    return tf.mean(tf.mul(tf.mean(sq, [1, 2, 3]), tf.tensor1d(w))) as tf.Scalar;
   });
 }

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import { Condition, disposeCondition } from '../condition';
-import { diffusionLoss, Prediction } from '../loss';
+import { diffusionLoss, LossWeighting, Prediction } from '../loss';
 import { Rng } from '../random';
 import { NoiseSchedule } from '../schedule';
 import { Denoiser } from '../unet/denoiser';
@@ -32,6 +32,8 @@ export interface TrainerOptions extends Omit<LossTrainerOptions, 'config' | 'ema
   clipGradNorm?: number | null;
   /** EMA decay; null: no EMA (sampling then uses the raw weights). Default 0.999. */
   emaDecay?: number | null;
+  /** Weight each timestep's error by min-SNR-γ (loss.ts minSnrWeight); null (default): all equally. */
+  minSnrGamma?: number | null;
 }
 
 /**
@@ -42,11 +44,12 @@ export function diffusionStepLoss<C>(
   model: { apply(x: tf.Tensor4D, t: number[], cond?: C): tf.Tensor4D },
   schedule: NoiseSchedule,
   prediction: Prediction = 'eps',
+  weighting: LossWeighting = null,
 ): LossFn<TrainBatch<C>> {
   return (batch: TrainBatch<C>, rng: Rng) => {
     const t = Array.from({ length: batch.x.shape[0] }, () => rng.int(schedule.T));
     const noise = rng.normalTensor(batch.x.shape) as tf.Tensor4D;
-    return diffusionLoss((xt, tt) => model.apply(xt, tt, batch.cond), schedule, batch.x, t, noise, prediction);
+    return diffusionLoss((xt, tt) => model.apply(xt, tt, batch.cond), schedule, batch.x, t, noise, prediction, weighting);
   };
 }
 
@@ -67,8 +70,9 @@ export class Trainer<M extends Denoiser<any> = Denoiser> extends LossTrainer<Tra
     const emaModel = decay === null ? null : (model.emptyCopy() as M);
     const { schedule } = options;
     const prediction = options.prediction ?? 'eps';
+    const gamma = options.minSnrGamma ?? null;
     try {
-      super(model.params, diffusionStepLoss<ConditionOf<M>>(model, schedule, prediction), {
+      super(model.params, diffusionStepLoss<ConditionOf<M>>(model, schedule, prediction, gamma === null ? null : { minSnrGamma: gamma }), {
         ...options,
         clipGradNorm: options.clipGradNorm === undefined ? 1 : options.clipGradNorm,
         emaDecay: decay,
