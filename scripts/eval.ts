@@ -51,17 +51,16 @@
 // Lessons 10-14 (text, latent, grounding): flags in scripts/eval_text.ts; lesson 15 (synthetic data for a
 // classifier and a detector): flags in scripts/eval_apps.ts.
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
-import { compareSamplers, disposeResults, formatResultsTable, lesson05CheckpointPath, lesson05Schedule, loadLesson05Model, parseSamplerSpecs, resultRecord, SamplerSpec } from '../lib/eval/lesson05';
+import { loadPretrained, pretrainedPath } from '../lib/course/models';
+import { compareSamplers, disposeResults, formatResultsTable, lesson05Schedule, parseSamplerSpecs, resultRecord, SamplerSpec } from '../lib/eval/lesson05';
 import { unetModel } from '../lib/core/samplers/types';
-import { disposeSweep, formatSweepTable, guidanceSchedule, guidanceSweep, lesson06ClassifierPath, lesson07CheckpointPath, loadLesson06Classifier, loadLesson07Model, sweepRecord } from '../lib/eval/guidance_sweep';
+import { disposeSweep, formatSweepTable, guidanceSchedule, guidanceSweep, sweepRecord } from '../lib/eval/guidance_sweep';
 import { NoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
 import { SAMPLER_NAMES, SamplerName } from '../lib/core/samplers/index';
 import { UNet } from '../lib/core/unet/unet';
-import { disposeSrResult, evaluateSuperResolution, formatSrTable, lesson08Paths, SrEvalResult, srRecord } from '../lib/eval/lesson08';
-import { disposeInpaintResult, evaluateInpainting, formatInpaintTable, inpaintRecord, lesson09CheckpointPath } from '../lib/eval/lesson09';
-import { loadInpaintModel } from '../lib/methods/inpaint/conditional';
+import { disposeSrResult, evaluateSuperResolution, formatSrTable, SrEvalResult, srRecord } from '../lib/eval/lesson08';
+import { disposeInpaintResult, evaluateInpainting, formatInpaintTable, inpaintRecord } from '../lib/eval/lesson09';
 import { MASK_KINDS, MaskKind } from '../lib/methods/inpaint/masks';
-import { loadSrModel } from '../lib/methods/sr/model';
 import { fileFlag, intFlag, LessonEval, UsageError, walkFlags } from './eval_flags';
 import { APP_EVALS } from './eval_apps';
 import { TEXT_EVALS } from './eval_text';
@@ -72,7 +71,7 @@ const lesson05: LessonEval = {
   summary: 'unconditional Fashion-MNIST UNet: FID/KID (with the real-vs-real floor) and wall time per sampler',
   flags: '[--n N] [--samplers ddim:50,...] [--all] [--seed N] [--batch N] [--checkpoint FILE]',
   async run(argv, backend) {
-    let file = lesson05CheckpointPath();
+    let file = pretrainedPath('05/unet');
     let specs: SamplerSpec[] = [{ sampler: 'ddim', steps: 50 }];
     const samplerList = (v: string | undefined): SamplerSpec[] => {
       if (!v) throw new UsageError('--samplers needs a list such as ddim:50,dpm++2m:20');
@@ -87,7 +86,7 @@ const lesson05: LessonEval = {
       '--samplers': (next) => (specs = samplerList(next())),
       '--checkpoint': (next, f) => (file = fileFlag(f, next())),
     });
-    const unet = loadLesson05Model(file);
+    const unet = loadPretrained('05/unet', file);
     console.log(`lesson 05: ${file} (${unet.paramCount.toLocaleString('en')} parameters), n = ${n}, seed ${seed}`);
     try {
       const results = compareSamplers(unetModel(unet, 'eps'), lesson05Schedule(), specs, {
@@ -118,8 +117,8 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
     async run(argv, backend) {
       let sampler: SamplerName = 'ddim';
       let scales = isCfg ? [0, 1, 2, 3, 5] : [0, 2, 4, 8, 16];
-      let file = isCfg ? lesson07CheckpointPath() : lesson05CheckpointPath();
-      let clfFile = lesson06ClassifierPath();
+      let file = pretrainedPath(isCfg ? '07/cfg-unet' : '05/unet');
+      let clfFile = pretrainedPath('06/noisy-classifier');
       const c = walkFlags(argv, lesson, { n: 500, seed: 0, batch: 100, steps: 25 }, 10, {
         '--sampler': (next) => {
           const v = next();
@@ -144,8 +143,8 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
       let unet: UNet | null = null;
       let clf: NoisyClassifier | null = null;
       try {
-        unet = isCfg ? loadLesson07Model(file) : loadLesson05Model(file);
-        clf = isCfg ? null : loadLesson06Classifier(clfFile);
+        unet = isCfg ? loadPretrained('07/cfg-unet', file) : loadPretrained('05/unet', file);
+        clf = isCfg ? null : loadPretrained('06/noisy-classifier', clfFile);
         console.log(`lesson ${lesson}: ${file}${clf ? ` + ${clfFile}` : ''}, ${sampler}-${steps}, n = ${n} per scale, scales ${scales.join(', ')}, seed ${seed}`);
         const points = guidanceSweep({ method: isCfg ? 'cfg' : 'classifier', unet, classifier: clf ?? undefined }, guidanceSchedule(), {
           scales,
@@ -176,7 +175,8 @@ const lesson08: LessonEval = {
   async run(argv, backend) {
     let sizes = [7, 14];
     let meanOf = 0;
-    let { sr3: sr3File, regression: regFile } = lesson08Paths();
+    let sr3File = pretrainedPath('08/sr3');
+    let regFile = pretrainedPath('08/regression');
     const c = walkFlags(argv, '08', { n: 500, seed: 0, batch: 100, steps: 50 }, 2, {
       '--sizes': (next, f) => (sizes = (next() ?? '').split(',').map((v) => intFlag(f, v, 1))),
       '--sr3-mean': (next, f) => (meanOf = intFlag(f, next(), 0)),
@@ -185,8 +185,8 @@ const lesson08: LessonEval = {
     });
     const { n, seed, batch } = c;
     const steps = c.steps as number;
-    const sr3 = loadSrModel(sr3File, 'sr3');
-    const reg = loadSrModel(regFile, 'sr-regression');
+    const sr3 = loadPretrained('08/sr3', sr3File);
+    const reg = loadPretrained('08/regression', regFile);
     console.log(`lesson 08: ${sr3File} (${sr3.unet.paramCount.toLocaleString('en')} parameters), ${regFile} (${reg.unet.paramCount.toLocaleString('en')}), n = ${n}, DDIM-${steps}, seed ${seed}`);
     const results: SrEvalResult[] = [];
     try {
@@ -210,8 +210,8 @@ const lesson09: LessonEval = {
   async run(argv, backend) {
     let kinds: MaskKind[] = [...MASK_KINDS];
     let repaint = { steps: 50, jumpLength: 5, resamplings: 2 };
-    let inpaintFile = lesson09CheckpointPath();
-    let baseFile = lesson05CheckpointPath();
+    let inpaintFile = pretrainedPath('09/inpaint');
+    let baseFile = pretrainedPath('05/unet');
     const c = walkFlags(argv, '09', { n: 200, seed: 0, batch: 100, steps: 50 }, 2, {
       '--kinds': (next) => {
         kinds = (next() ?? '').split(',') as MaskKind[];
@@ -229,8 +229,8 @@ const lesson09: LessonEval = {
     });
     const { n, seed, batch } = c;
     const steps = c.steps as number;
-    const cond = loadInpaintModel(inpaintFile);
-    const base = loadLesson05Model(baseFile);
+    const cond = loadPretrained('09/inpaint', inpaintFile);
+    const base = loadPretrained('05/unet', baseFile);
     console.log(`lesson 09: ${inpaintFile} (${cond.paramCount.toLocaleString('en')} parameters), RePaint on ${baseFile} (${base.paramCount.toLocaleString('en')}), n = ${n}, seed ${seed}`);
     try {
       const r = evaluateInpainting(

@@ -10,8 +10,8 @@
 //                                  --oracle (also decode the real images' own embeddings)              [n 100, steps 50]
 //   13  latent diffusion           --guidance W [3] --no-glide (skip the pixel-space comparison)       [n 100, steps 25]
 //   14  GLIGEN box grounding       --guidance W [3] --checkpoint FILE                                  [n 100, steps 25]
-import * as fs from 'fs';
-import { Clip, lesson12ClipPath, loadClip } from '../lib/methods/clip/index';
+import { loadPretrained, pretrainedAvailable, pretrainedCommand, pretrainedPath } from '../lib/course/models';
+import { Clip } from '../lib/methods/clip/index';
 import { disposeTextToImageResult, TextToImageResult } from '../lib/eval/text_to_image';
 import { runLesson10 } from '../lib/eval/lesson10';
 import { runLesson11 } from '../lib/eval/lesson11';
@@ -19,13 +19,12 @@ import { runLesson12 } from '../lib/eval/lesson12';
 import { runLesson13 } from '../lib/eval/lesson13';
 import { runLesson14 } from '../lib/eval/lesson14';
 import { NOISE_AUG_BUCKETS } from '../lib/methods/imagen/noise_aug';
-import { lesson10CheckpointPath } from '../lib/methods/text/glide';
 import { fileFlag, intFlag, LessonEval, scaleList, UsageError, walkFlags } from './eval_flags';
 
 /** The course's CLIP-like model (lesson 12) for the CLIP score; null (with a note) when not trained yet. */
-function courseClip(file = lesson12ClipPath()): Clip | null {
-  if (fs.existsSync(file)) return loadClip(file);
-  console.error(`note: ${file} not found, so no CLIP-like score (train it with npm run train:dalle2 -- clip)`);
+function courseClip(): Clip | null {
+  if (pretrainedAvailable('12/clip')) return loadPretrained('12/clip');
+  console.error(`note: ${pretrainedPath('12/clip')} not found, so no CLIP-like score (train it with ${pretrainedCommand('12/clip')})`);
   return null;
 }
 
@@ -54,7 +53,7 @@ const lesson10: LessonEval = {
   flags: '[--n N] [--guidance 3,1,5] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]',
   async run(argv, backend) {
     let guidance = [3, 1, 5];
-    let file = lesson10CheckpointPath();
+    let file = pretrainedPath('10/glide');
     const c = walkFlags(argv, '10', { n: 200, seed: 0, batch: 100, steps: 25 }, 1, {
       '--guidance': (next, f) => (guidance = scaleList(f, next())),
       '--checkpoint': (next, f) => (file = fileFlag(f, next())),

@@ -6,7 +6,8 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, formatBackendReport } from '../lib/runtime/backend';
-import { FashionClassifier, defaultClassifierDir } from '../lib/eval/metrics/classifier';
+import { FashionClassifier } from '../lib/eval/metrics/classifier';
+import { pretrainedPath } from '../lib/course/models';
 import { trainClassifier } from '../lib/eval/metrics/train_classifier';
 import { Rng } from '../lib/core/random';
 import { removeCheckpoints } from '../lib/core/train/loss_trainer';
@@ -20,7 +21,7 @@ function arg(name: string, def: string): string {
 async function main(): Promise<void> {
   const epochs = Number(arg('epochs', '5'));
   const seed = Number(arg('seed', '0'));
-  const out = path.resolve(arg('out', defaultClassifierDir()));
+  const out = path.resolve(arg('out', path.dirname(pretrainedPath('classifier'))));
   const every = Number(arg('every', '0'));
   if (!Number.isInteger(every) || every < 0) throw new Error(`--every needs an integer >= 0 (0: each epoch), got '${arg('every', '0')}'`);
   const states = path.join(out, 'train');

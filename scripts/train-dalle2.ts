@@ -13,10 +13,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
-import { Clip, clipAttributeProbe, clipConfig, clipRetrieval, HARD_NEGATIVE_ATTRIBUTES, HardNegativeAttribute, lesson12ClipPath, loadClip, saveClip, trainClip } from '../lib/methods/clip/index';
+import { Clip, clipAttributeProbe, clipConfig, clipRetrieval, HARD_NEGATIVE_ATTRIBUTES, HardNegativeAttribute, loadClip, saveClip, trainClip } from '../lib/methods/clip/index';
+import { pretrainedPath } from '../lib/course/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { encodeShapesSet } from '../lib/methods/dalle2/encode_set';
-import { lesson12DecoderPath, savePrior } from '../lib/methods/dalle2/checkpoint';
+import { savePrior } from '../lib/methods/dalle2/checkpoint';
 import { decoderBatches } from '../lib/methods/dalle2/decoder_batches';
 import { initDecoderFrom } from '../lib/methods/dalle2/decoder_init';
 import { DiffusionPrior, priorConfig, samplePrior, trainPrior } from '../lib/methods/dalle2/prior';
@@ -101,7 +102,7 @@ function meanCos(a: tf.Tensor2D, b: tf.Tensor2D): number {
 }
 
 async function trainPriorRecipe(a: Args, out: string): Promise<void> {
-  const clipFile = a.clip || lesson12ClipPath();
+  const clipFile = a.clip || pretrainedPath('12/clip');
   const clip = loadClip(clipFile);
   const set = loadCaptionedShapes('train', a.images);
   const t0 = Date.now();
@@ -148,12 +149,12 @@ async function trainPriorRecipe(a: Args, out: string): Promise<void> {
 }
 
 async function trainDecoderRecipe(a: Args, out: string): Promise<void> {
-  const clipFile = a.clip || lesson12ClipPath();
+  const clipFile = a.clip || pretrainedPath('12/clip');
   const clip = loadClip(clipFile);
   const set = loadCaptionedShapes('train', a.images);
   // unCLIP's decoder reads the image embedding twice: as a cross-attention token and added to the time embedding.
   const model = new UNet(shapesTextUNetConfig({ contextDim: clip.embedDim, vectorDim: clip.embedDim, baseChannels: a.base }), { seed: a.seed });
-  const dir = a.out ? path.join(a.out, 'decoder') : path.dirname(lesson12DecoderPath());
+  const dir = a.out ? path.join(a.out, 'decoder') : path.dirname(pretrainedPath('12/decoder'));
   const prediction = a.prediction;
   if (prediction !== 'eps' && prediction !== 'v') throw new UsageError(`--prediction must be eps or v, got '${prediction}'`);
   if (a.initFrom) {
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
   if (recipe === undefined || !(recipe in DEFAULTS)) throw new UsageError(`which recipe? (clip, prior, decoder), got '${recipe ?? ''}'`);
   const { positional, values: a } = parseFlags(process.argv.slice(3), FLAGS, DEFAULTS[recipe]);
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  const out = a.out || path.join('checkpoints', '12');
+  const out = a.out || path.dirname(pretrainedPath('12/clip'));
   fs.mkdirSync(out, { recursive: true });
   console.log(formatBackendReport(await initBackend()));
   if (recipe === 'clip') await trainClipRecipe(a, out);

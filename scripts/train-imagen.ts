@@ -15,7 +15,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { COLOUR_NAMES, SHAPE_KINDS } from '../datasets/shapes';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
-import { cascadeSchedule, STAGE_PREDICTION, imagenBaseConfig, imagenSrConfig, IMAGEN_DIR } from '../lib/methods/imagen/configs';
+import { cascadeSchedule, STAGE_PREDICTION, imagenBaseConfig, imagenSrConfig } from '../lib/methods/imagen/configs';
+import { PRETRAINED, pretrainedPath } from '../lib/course/models';
 import { frozenTextBatches, FrozenTextEncoder } from '../lib/methods/imagen/frozen_text';
 import { loadMlm, maskedAccuracy, MlmModel, saveMlm, trainMlm } from '../lib/methods/imagen/mlm';
 import { downsampleSet } from '../lib/methods/imagen/low_res';
@@ -41,8 +42,8 @@ const FLAGS = {
   images: { kind: 'int', default: 20000, help: 'training images (captions for mlm) generated' },
   captionDropout: { kind: 'num', default: 0.1, help: "probability of replacing a caption by '' (CFG; base, sr)" },
   every: { kind: 'int', default: 250, help: 'checkpoint every N steps' },
-  encoder: { kind: 'str', default: '', help: `frozen text encoder for base/sr [${IMAGEN_DIR}/text_encoder.safetensors]` },
-  out: { kind: 'str', default: '', help: `output file (mlm) or folder (base, sr) [${IMAGEN_DIR}/...]` },
+  encoder: { kind: 'str', default: '', help: `frozen text encoder for base/sr [${PRETRAINED['11/text-encoder'].file}]` },
+  out: { kind: 'str', default: '', help: "output file (mlm) or folder (base, sr) [the shipped model's place, lib/course/models.ts]" },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
   init: { kind: 'str', default: '', help: 'base/sr: start from this stage checkpoint (e.g. the shipped one) with a fresh optimiser' },
   mlmTargets: { kind: 'str', default: 'all', help: "mlm: words scored, 'all' (chosen ones and the rest, which must come out as themselves) or 'chosen' (BERT)" },
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
 
   if (recipe === 'mlm') {
     if (a.init) throw new UsageError('--init continues a base or SR stage; the mlm recipe trains its encoder from scratch');
-    const out = a.out || path.join(IMAGEN_DIR, 'text_encoder.safetensors');
+    const out = a.out || pretrainedPath('11/text-encoder');
     const tok = shapesTokenizer();
     if (a.mlmTargets !== 'all' && a.mlmTargets !== 'chosen') throw new UsageError(`--mlm-targets must be 'all' or 'chosen', got '${a.mlmTargets}'`);
     const model = new MlmModel(shapesTextEncoderConfig(tok), a.seed);
@@ -101,9 +102,9 @@ async function main(): Promise<void> {
     return;
   }
 
-  const encoderFile = a.encoder || path.join(IMAGEN_DIR, 'text_encoder.safetensors');
+  const encoderFile = a.encoder || pretrainedPath('11/text-encoder');
   const frozen = new FrozenTextEncoder(loadMlm(encoderFile));
-  const out = a.out || path.join(IMAGEN_DIR, recipe);
+  const out = a.out || path.dirname(pretrainedPath(recipe === 'base' ? '11/base' : '11/sr'));
   const w = frozen.width;
   const config = recipe === 'base' ? imagenBaseConfig(w) : imagenSrConfig(w);
   // The shipped stages hold EMA weights only, so --init continues from them with a fresh Adam state;

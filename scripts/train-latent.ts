@@ -20,7 +20,8 @@ import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/metho
 import { reconstructionPsnr } from '../lib/methods/latent/reconstruct';
 import { LayoutObject, layoutContext } from '../lib/methods/latent/layout';
 import { latentBatches } from '../lib/methods/latent/latent_batches';
-import { LATENT_PREDICTION, latentSchedule, latentUNetConfig, layoutUNetConfig, lesson13Paths } from '../lib/methods/latent/ldm';
+import { LATENT_PREDICTION, latentSchedule, latentUNetConfig, layoutUNetConfig } from '../lib/methods/latent/ldm';
+import { pretrainedPath } from '../lib/course/models';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
 import { STREAM, stepRng } from '../lib/core/train/step_seed';
 import { listCheckpoints, removeCheckpoints, Trainer } from '../lib/core/train/trainer';
@@ -51,7 +52,7 @@ const FLAGS = {
 const RECIPES = ['ae', 'ldm-text', 'ldm-layout', 'gligen'] as const;
 
 async function trainAe(a: Flags): Promise<void> {
-  const out = a.out || path.join('checkpoints', '13', 'autoencoder.safetensors');
+  const out = a.out || pretrainedPath('13/autoencoder');
   const set = loadCaptionedShapes('train', a.images);
   const ae = new Autoencoder(defaultAutoencoderConfig(), { seed: a.seed });
   const steps = a.steps || 1500;
@@ -81,8 +82,8 @@ type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
 
 /** ldm-text / ldm-layout: a latent UNet trained on the frozen autoencoder's latents of the training set. */
 async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
-  const out = a.out || path.join('checkpoints', '13', `ldm-${kind}`);
-  const auto = loadAutoencoder(a.ae || lesson13Paths().autoencoder);
+  const out = a.out || path.dirname(pretrainedPath(`13/ldm-${kind}`));
+  const auto = loadAutoencoder(a.ae || pretrainedPath('13/autoencoder'));
   const set = loadCaptionedShapes('train', a.images);
   const t0 = Date.now();
   const enc = encodeImageSet(auto.ae, set);
@@ -155,11 +156,10 @@ async function main(): Promise<void> {
 
 /** gligen: new gated layers on the frozen ldm-text model; only they are trained and saved. */
 async function trainGligenRecipe(a: Flags): Promise<void> {
-  const out = a.out || path.join('checkpoints', '14', 'gligen.safetensors');
-  const paths = lesson13Paths();
-  const baseFile = a.base || paths.text;
+  const out = a.out || pretrainedPath('14/gligen');
+  const baseFile = a.base || pretrainedPath('13/ldm-text');
   const unet = groundedFromBase(baseFile, { seed: a.seed });
-  const auto = loadAutoencoder(a.ae || paths.autoencoder);
+  const auto = loadAutoencoder(a.ae || pretrainedPath('13/autoencoder'));
   const set = loadCaptionedShapes('train', a.images);
   const enc = encodeImageSet(auto.ae, set);
   auto.ae.dispose();

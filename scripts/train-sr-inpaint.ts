@@ -35,6 +35,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
+import { pretrainedPath } from '../lib/course/models';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { inpaintBatches, inpaintSchedule, TRAIN_MASK_KINDS } from '../lib/methods/inpaint/conditional';
 import { srBatches } from '../lib/methods/sr/batches';
@@ -138,8 +139,9 @@ function recordRun(out: string, task: Task, facts: Record<string, unknown>): voi
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
-  const lesson = a.task === 'inpaint' ? '09' : '08';
-  const out = a.out ?? path.join('checkpoints', lesson);
+  // The shipped model's place (lib/course/models.ts); --out moves the folder, not the file name.
+  const shipped = pretrainedPath(a.task === 'inpaint' ? '09/inpaint' : a.task === 'sr3' ? '08/sr3' : '08/regression');
+  const out = a.out ?? path.dirname(shipped);
   fs.mkdirSync(out, { recursive: true });
   const report = await initBackend();
   console.log(formatBackendReport(report));
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
   const config = modelConfig(a);
   const model = new UNet(config, { seed: a.seed });
   const spec: SrSpec = { hrSize: 28, lrSizes: a.lrSizes };
-  const file = path.join(out, a.task === 'sr3' ? 'sr3.safetensors' : a.task === 'sr-regression' ? 'regression.safetensors' : 'inpaint.safetensors');
+  const file = path.join(out, path.basename(shipped));
   const data = a.task === 'inpaint' ? inpaintBatches(set, a.batch, a.seed) : srBatches(set, a.batch, a.seed, spec);
   const lrOpts = { learningRate: a.lr, warmupSteps: a.warmup, decay: 'cosine' as const, minLearningRate: Math.min(a.minLr, a.lr), totalSteps: a.steps };
   console.log(`${a.task}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${file}`);

@@ -11,7 +11,8 @@
 // --init FILE trains an existing lesson-10 model further (fresh optimiser, new schedule).
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
-import { GLIDE_PREDICTION, glideSchedule, loadLesson10Model } from '../lib/methods/text/glide';
+import { GLIDE_PREDICTION, glideSchedule } from '../lib/methods/text/glide';
+import { loadPretrained, pretrainedPath } from '../lib/course/models';
 import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
 import { imageBatches } from '../lib/core/train/batch_source';
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
@@ -39,14 +40,14 @@ async function main(): Promise<void> {
   const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
   const lesson = positional[0];
   if (positional.length !== 1 || lesson !== '10') throw new UsageError(`which lesson? (have: 10), got '${positional.join(' ')}'`);
-  const out = a.out || path.join('checkpoints', lesson);
+  const out = a.out || path.dirname(pretrainedPath('10/glide'));
   console.log(formatBackendReport(await initBackend()));
   const set = loadCaptionedShapes('train', a.images);
   const tok = shapesTokenizer();
   // The shipped model holds EMA weights only, so --init continues from them with a fresh Adam state;
   // ignored once training states exist (re-running resumes those).
   const resuming = !a.fresh && listCheckpoints(path.join(out, 'train')).length > 0;
-  const model = a.init && !resuming ? loadLesson10Model(a.init) : new TextUNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
+  const model = a.init && !resuming ? loadPretrained('10/glide', a.init) : new TextUNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
   if (a.init && !resuming) {
     if (model.config.text.vocab.join(' ') !== shapesTextEncoderConfig(tok).vocab.join(' ')) throw new UsageError(`--init ${a.init}: its vocabulary is not the captions' vocabulary`);
     console.log(`continuing from ${a.init} (fresh optimiser state)`);

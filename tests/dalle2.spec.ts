@@ -7,9 +7,10 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadShapes } from '../datasets/shapes';
-import { Clip, clipAttributeProbe, clipConfig, clipLoss, clipScore, HARD_NEGATIVE_ATTRIBUTES, hardNegativeCaption, lesson12ClipPath, loadClip, saveClip, shapesImages, trainClip } from '../lib/methods/clip/index';
+import { Clip, clipAttributeProbe, clipConfig, clipLoss, clipScore, HARD_NEGATIVE_ATTRIBUTES, hardNegativeCaption, loadClip, saveClip, shapesImages, trainClip } from '../lib/methods/clip/index';
 import { decoderBatches, DiffusionPrior, embeddingContext, loadPrior, priorConfig, samplePrior, savePrior, slerp, trainPrior, UnClip, unclipDiagramSvg, unclipStructure } from '../lib/methods/dalle2/index';
 import { Rng } from '../lib/core/random';
+import { loadPretrained } from '../lib/course/models';
 import { parseCaption, POSITION_WORDS } from '../lib/eval/shapes/parse_caption';
 import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
 import { UNet } from '../lib/core/unet/unet';
@@ -88,7 +89,7 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
 
     it('the attribute probe reads colour from the shipped CLIP, and takes only one-object scenes', function () {
       this.timeout(120000);
-      const clip = loadClip(lesson12ClipPath());
+      const clip = loadPretrained('12/clip');
       const p = clipAttributeProbe(clip, loadShapes('test', { count: 400, minObjects: 1, maxObjects: 1 }));
       // The shipped model retrieves 98 % of captions among 100 (manifest): colour and position must be readable.
       assert.ok(p.colour.image.accuracy >= 0.9 && p.position.image.accuracy >= 0.9, JSON.stringify(p));

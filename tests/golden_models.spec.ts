@@ -1,5 +1,5 @@
-// Every shipped checkpoint, loaded as the lessons load it, computes the same output on a fixed input
-// as it did when these goldens were taken (tests/fixtures/golden_models.json, written before the
+// Every shipped checkpoint, loaded as the lessons load it (through the table of pretrained models),
+// computes the same output on a fixed input as it did when these goldens were taken (tests/fixtures/golden_models.json, written before the
 // library's redesign with GOLDEN_WRITE=1). The check is on two numbers per output: the sum of |y|
 // and a fixed pseudo-random weighting of y (a plain sum could cancel), within 1e-5 of sum |y|.
 // Independent reference: the outputs of the code as it was when the checkpoints were trained.
@@ -11,20 +11,11 @@ import { initBackend } from '../lib/runtime/backend';
 import { Rng } from '../lib/core/random';
 import { Condition, ConditionValue, disposeCondition } from '../lib/core/condition';
 import { Denoiser } from '../lib/core/unet/denoiser';
-import { loadDenoiserCheckpoint } from '../lib/methods/text/checkpoint';
+import { loadPretrained, PRETRAINED_IDS, PretrainedId } from '../lib/course/models';
 import { isTextUNetConfig } from '../lib/methods/text/text_unet';
 import { groundingOf } from '../lib/methods/gligen/grounding_hook';
-import { loadNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
-import { loadMlm } from '../lib/methods/imagen/mlm';
-import { loadClip } from '../lib/methods/clip/checkpoint';
-import { loadPrior } from '../lib/methods/dalle2/checkpoint';
-import { loadAutoencoder } from '../lib/methods/latent/train_autoencoder';
-import { loadGligen } from '../lib/methods/gligen/model';
-import { loadClassifier } from '../lib/eval/metrics/classifier';
 
-const ROOT = path.join(__dirname, '..');
 const GOLDEN = path.join(__dirname, 'fixtures', 'golden_models.json');
-const ckpt = (...p: string[]) => path.join(ROOT, 'checkpoints', ...p);
 const CAPTIONS = ['a small red circle at the top left', 'a big blue square'];
 
 type Stats = { abs: number; dot: number; n: number };
@@ -80,26 +71,44 @@ async function unetOutput(unet: Denoiser): Promise<Record<string, Stats>> {
   return out;
 }
 
-const UNETS: Record<string, string[]> = {
-  '05/model': ['05', 'model.safetensors'],
-  '07/model': ['07', 'model.safetensors'],
-  '08/sr3': ['08', 'sr3.safetensors'],
-  '08/regression': ['08', 'regression.safetensors'],
-  '09/inpaint': ['09', 'inpaint.safetensors'],
-  '10/model': ['10', 'model.safetensors'],
-  '11/base': ['11', 'base', 'model.safetensors'],
-  '11/sr': ['11', 'sr', 'model.safetensors'],
-  '12/decoder': ['12', 'decoder', 'model.safetensors'],
-  '13/ldm-text': ['13', 'ldm-text', 'model.safetensors'],
-  '13/ldm-layout': ['13', 'ldm-layout', 'model.safetensors'],
+/** The golden's name of each shipped model (fixed by tests/fixtures/golden_models.json) -> its table id. */
+const IDS: Record<string, PretrainedId> = {
+  '05/model': '05/unet',
+  '06/noisy_classifier': '06/noisy-classifier',
+  '07/model': '07/cfg-unet',
+  '08/sr3': '08/sr3',
+  '08/regression': '08/regression',
+  '09/inpaint': '09/inpaint',
+  '10/model': '10/glide',
+  '11/text_encoder': '11/text-encoder',
+  '11/base': '11/base',
+  '11/sr': '11/sr',
+  '12/clip': '12/clip',
+  '12/prior': '12/prior',
+  '12/decoder': '12/decoder',
+  '13/autoencoder': '13/autoencoder',
+  '13/ldm-text': '13/ldm-text',
+  '13/ldm-layout': '13/ldm-layout',
+  '14/gligen': '14/gligen',
+  classifier: 'classifier',
 };
 
-/** Each shipped model's outputs on fixed inputs. */
+/** Each shipped model, loaded through the table as the lessons load it, and its outputs on fixed inputs. */
 const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
-  ...Object.fromEntries(Object.entries(UNETS).map(([id, p]) => [id, () => unetOutput(loadDenoiserCheckpoint(ckpt(...p)))])),
-  '14/gligen': () => unetOutput(loadGligen(ckpt('14', 'gligen.safetensors'))),
+  '05/model': () => unetOutput(loadPretrained('05/unet')),
+  '07/model': () => unetOutput(loadPretrained('07/cfg-unet')),
+  '08/sr3': () => unetOutput(loadPretrained('08/sr3').unet),
+  '08/regression': () => unetOutput(loadPretrained('08/regression').unet),
+  '09/inpaint': () => unetOutput(loadPretrained('09/inpaint')),
+  '10/model': () => unetOutput(loadPretrained('10/glide')),
+  '11/base': () => unetOutput(loadPretrained('11/base')),
+  '11/sr': () => unetOutput(loadPretrained('11/sr')),
+  '12/decoder': () => unetOutput(loadPretrained('12/decoder').unet),
+  '13/ldm-text': () => unetOutput(loadPretrained('13/ldm-text')),
+  '13/ldm-layout': () => unetOutput(loadPretrained('13/ldm-layout')),
+  '14/gligen': () => unetOutput(loadPretrained('14/gligen')),
   '06/noisy_classifier': async () => {
-    const m = loadNoisyClassifier(ckpt('06', 'noisy_classifier.safetensors'));
+    const m = loadPretrained('06/noisy-classifier');
     const x = new Rng(7).normalTensor([2, 28, 28, 1]) as tf.Tensor4D;
     const y = m.logits(x, [17, 731]);
     const out = { logits: await stats(y) };
@@ -108,7 +117,7 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     return out;
   },
   '11/text_encoder': async () => {
-    const m = loadMlm(ckpt('11', 'text_encoder.safetensors'));
+    const m = loadPretrained('11/text-encoder');
     const y = m.logits(m.encoder.tokenizer.encodeBatch(CAPTIONS, { warn: false }));
     const out = { logits: await stats(y) };
     y.dispose();
@@ -116,7 +125,7 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     return out;
   },
   '12/clip': async () => {
-    const m = loadClip(ckpt('12', 'clip.safetensors'));
+    const m = loadPretrained('12/clip');
     const s = m.config.imageSize;
     const x = noiseImages(new Rng(7), [2, s, s, 3]);
     const [ti, ii] = [m.encodeText(CAPTIONS), m.encodeImages(x)];
@@ -126,7 +135,7 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     return out;
   },
   '12/prior': async () => {
-    const p = loadPrior(ckpt('12', 'prior.safetensors'));
+    const p = loadPretrained('12/prior');
     const rng = new Rng(7);
     const e = p.config.embedDim;
     const [z, text] = [rng.normalTensor([2, e]) as tf.Tensor2D, rng.normalTensor([2, e]) as tf.Tensor2D];
@@ -137,7 +146,7 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     return out;
   },
   '13/autoencoder': async () => {
-    const { ae } = loadAutoencoder(ckpt('13', 'autoencoder.safetensors'));
+    const { ae } = loadPretrained('13/autoencoder');
     const s = ae.config.imageSize;
     const rng = new Rng(7);
     const x = noiseImages(rng, [2, s, s, ae.config.imageChannels]);
@@ -149,7 +158,7 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     return out;
   },
   'classifier': async () => {
-    const { model } = loadClassifier(ckpt('classifier'));
+    const model = loadPretrained('classifier');
     const x = noiseImages(new Rng(7), [2, 28, 28, 1]);
     const [f, l] = [model.features(x), model.logits(x)];
     const out = { features: await stats(f), logits: await stats(l) };
@@ -170,7 +179,9 @@ describe('shipped models: the same outputs as when the goldens were taken', func
     if (write) fs.writeFileSync(GOLDEN, JSON.stringify(golden, null, 1) + '\n');
   });
 
-  it('has a golden for every shipped model', () => {
+  it('has a golden for every shipped model, and checks every model of the table', () => {
+    assert.deepEqual(Object.keys(IDS).sort(), Object.keys(MODELS).sort());
+    assert.deepEqual(Object.values(IDS).sort(), [...PRETRAINED_IDS].sort());
     if (write) return;
     assert.deepEqual(Object.keys(golden).sort(), Object.keys(MODELS).sort());
   });

@@ -8,7 +8,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadFashionMnist, toTensor } from '../datasets/index';
-import { loadClassifier, FashionClassifier, CLASSIFIER_FEATURES } from '../lib/eval/metrics/classifier';
+import { FashionClassifier, CLASSIFIER_FEATURES } from '../lib/eval/metrics/classifier';
+import { loadPretrained, pretrainedManifest } from '../lib/course/models';
 import { featureStats, fid, frechetDistance, GaussianStats } from '../lib/eval/metrics/fid';
 import { kid, mmd2Unbiased } from '../lib/eval/metrics/kid';
 import { nearestCentroidProbe } from '../lib/eval/metrics/nearest_centroid';
@@ -277,7 +278,8 @@ describe('the FID classifier (checkpoints/classifier)', function () {
     } catch {
       await tf.setBackend('cpu');
     }
-    ({ model, manifest } = loadClassifier());
+    model = loadPretrained('classifier');
+    manifest = pretrainedManifest('classifier');
   });
   after(async () => {
     model?.dispose();

@@ -9,7 +9,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../lib/runtime/backend';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
-import { pretrainedUNet, repoRoot, shippedCheckpointPath } from '../lib/course/pretrained';
+import { pretrainedUNet } from '../lib/course/pretrained';
+import { pretrainedPath } from '../lib/course/models';
+import { repoRoot } from '../lib/runtime/repo_root';
 import { diffusionLoss } from '../lib/core/loss';
 import { Rng } from '../lib/core/random';
 import { linearSchedule } from '../lib/core/schedule';
@@ -44,7 +46,14 @@ describe('pretrained lesson model', function () {
   it('resolves the repository root (through symlinks) and the shipped checkpoint path', () => {
     const root = repoRoot();
     assert.ok(fs.existsSync(path.join(root, 'package.json')) && fs.existsSync(path.join(root, 'lib', 'course', 'pretrained.ts')), root);
-    assert.strictEqual(shippedCheckpointPath(), path.join(root, 'checkpoints', '05', 'model.safetensors'));
+    assert.strictEqual(pretrainedPath('05/unet'), path.join(root, 'checkpoints', '05', 'model.safetensors'));
+  });
+
+  it('standard mode without a checkpoint option loads the shipped model (the table\'s 05/unet)', async () => {
+    const r = await pretrainedUNet({ mode: 'standard', progress: false });
+    assert.strictEqual(r.source, 'shipped checkpoint');
+    assert.strictEqual(r.file, pretrainedPath('05/unet'));
+    r.unet.dispose();
   });
 
   it('quick mode trains a small UNet whose held-out loss drops, ignoring an existing checkpoint', async () => {

@@ -1,13 +1,11 @@
 // The Fashion-MNIST denoiser that lessons 03 and 05 sample from. In standard mode it is the shipped
-// checkpoint (checkpoints/05/model.safetensors, written by `npm run train -- 05`) when that file
+// checkpoint ('05/unet' in the table of pretrained models, lib/course/models.ts) when that file
 // exists; otherwise, and always in quick mode (tests, CI) and full mode (everything from scratch), a
 // UNet is trained here with the Trainer, at a size that fits the mode's time budget. The result says
 // which of the two happened, so a lesson can tell the reader what its samples come from.
 import * as fs from 'fs';
-import * as path from 'path';
-import { repoRoot } from '../runtime/repo_root';
-import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
 import { byMode, LessonMode, lessonMode } from './mode';
+import { loadPretrained, pretrainedPath } from './models';
 import { ProgressOptions } from '../core/progress';
 import { linearSchedule, NoiseSchedule } from '../core/schedule';
 import { ImageData, imageBatches } from '../core/train/batch_source';
@@ -37,7 +35,7 @@ export interface PretrainedUNet {
 export interface PretrainedOptions {
   /** Default: lessonMode() (LESSON_MODE). */
   mode?: LessonMode;
-  /** Checkpoint to load in standard mode; default shippedCheckpointPath(). */
+  /** Checkpoint to load in standard mode; default the shipped one, pretrainedPath('05/unet'). */
   checkpoint?: string;
   /** Training steps when training here (default by mode: quick 30, standard 200, full 4000). */
   steps?: number;
@@ -68,21 +66,14 @@ const RECIPES: Record<LessonMode, Recipe> = {
   full: { config: {}, steps: 4000, batch: 64, lr: 5e-4, warmup: 200, ema: 0.999 },
 };
 
-export { repoRoot };
-
-/** Where `npm run train -- 05` writes the sampling weights. */
-export function shippedCheckpointPath(): string {
-  return path.join(repoRoot(), 'checkpoints', '05', 'model.safetensors');
-}
-
 /** The lesson's denoiser: loaded (standard mode, file present) or trained here (see the file comment). */
 export async function pretrainedUNet(opts: PretrainedOptions = {}): Promise<PretrainedUNet> {
   const mode = opts.mode ?? lessonMode();
   const t0 = Date.now();
   const schedule = linearSchedule(PRETRAINED_T);
-  const file = opts.checkpoint ?? shippedCheckpointPath();
+  const file = opts.checkpoint ?? pretrainedPath('05/unet');
   if (mode === 'standard' && fs.existsSync(file)) {
-    const unet = loadUNetCheckpoint(file);
+    const unet = loadPretrained('05/unet', file);
     return { unet, schedule, source: 'shipped checkpoint', file, history: null, seconds: (Date.now() - t0) / 1000 };
   }
   const r = byMode(RECIPES, mode);

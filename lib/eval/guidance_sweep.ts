@@ -7,18 +7,15 @@
 //             diversity: guidance that collapses each class onto a few typical images raises FID),
 //   cost      wall time, and network passes per image and step (CFG: 2 UNet passes; classifier
 //             guidance: 1 UNet pass + 1 classifier forward and backward pass).
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
-import { repoRoot } from '../runtime/repo_root';
-import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
 import type { PlotTrace } from '../course/display/plot_types';
+import { pretrainedManifest } from '../course/models';
 import { cfgModel } from '../methods/guidance/cfg';
 import { classifierGuidedSample, newPassCounter } from '../methods/guidance/classifier_guidance';
-import { loadNoisyClassifier, NoisyClassifier } from '../methods/guidance/noisy_classifier';
-import { FashionClassifier, sharedClassifier } from './metrics/classifier';
-import { fidReport, FidReport } from './metrics/report';
+import { NoisyClassifier } from '../methods/guidance/noisy_classifier';
+import { FashionClassifier } from './metrics/classifier';
+import { fidReport, FidReport, sharedClassifier } from './metrics/report';
 import { sampleInBatches } from './batched_sampling';
 import { Rng } from '../core/random';
 import { makeSampler, SamplerName } from '../core/samplers/index';
@@ -231,40 +228,13 @@ export function sweepTraces(points: SweepPoint[]): PlotTrace[] {
   return traces;
 }
 
-// ---- the shipped checkpoints ----
-
-export function lesson06ClassifierPath(): string {
-  return path.join(repoRoot(), 'checkpoints', '06', 'noisy_classifier.safetensors');
-}
-
-export function lesson07CheckpointPath(): string {
-  return path.join(repoRoot(), 'checkpoints', '07', 'model.safetensors');
-}
-
 /** Both lessons use lesson 05's schedule (linear, T = 1000). */
 export function guidanceSchedule(): NoiseSchedule {
   return linearSchedule(1000);
 }
 
-export function loadLesson06Classifier(file: string = lesson06ClassifierPath()): NoisyClassifier {
-  if (!fs.existsSync(file)) throw new Error(`lesson 06 classifier ${file} not found: run npm run train -- 06 (it writes that file)`);
-  return loadNoisyClassifier(file);
-}
-
-export function loadLesson07Model(file: string = lesson07CheckpointPath()): UNet {
-  if (!fs.existsSync(file)) throw new Error(`lesson 07 checkpoint ${file} not found: run npm run train -- 07 --init checkpoints/05/model.safetensors (it writes that file)`);
-  const unet = loadUNetCheckpoint(file);
-  if (unet.config.numClasses === undefined) {
-    unet.dispose();
-    throw new Error(`${file} holds an unconditional UNet; classifier-free guidance needs a class-conditional one`);
-  }
-  return unet;
-}
-
-/** The sweep `npm run eval -- 06 | 07` recorded in the shipped manifest ('eval' field), or null. */
+/** The sweep `npm run eval -- 06 | 07` recorded in the shipped model's manifest ('eval' field), or null. */
 export function shippedSweep(lesson: '06' | '07'): Record<string, unknown> | null {
-  const file = path.join(repoRoot(), 'checkpoints', lesson, 'manifest.json');
-  if (!fs.existsSync(file)) return null;
-  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { eval?: Record<string, unknown> };
-  return m.eval && Array.isArray(m.eval.scales) ? m.eval : null;
+  const e = pretrainedManifest(lesson === '06' ? '06/noisy-classifier' : '07/cfg-unet').eval as Record<string, unknown> | undefined;
+  return e && Array.isArray(e.scales) ? e : null;
 }

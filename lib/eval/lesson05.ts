@@ -3,12 +3,8 @@
 // the sampling wall time and FID/KID next to the real-vs-real floor at the same n.
 // Same x_T for every run: deterministic samplers (DDIM with eta 0, DPM-Solver++) then give images
 // that can be compared one by one, and the FID differences come from the sampler, not the noise.
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
-import { repoRoot } from '../runtime/repo_root';
-import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
 import type { PlotTrace } from '../course/display/plot_types';
 import { fidReport, FidReport } from './metrics/report';
 import { sampleInBatches } from './batched_sampling';
@@ -16,24 +12,10 @@ import { FashionClassifier } from './metrics/classifier';
 import { SAMPLER_NAMES, SamplerName, makeSampler } from '../core/samplers/index';
 import { DiffusionModel } from '../core/samplers/types';
 import { linearSchedule, NoiseSchedule } from '../core/schedule';
-import { UNet } from '../core/unet/unet';
-
-/** Where `npm run train -- 05` writes the EMA weights that lessons sample from. */
-export function lesson05CheckpointPath(): string {
-  return path.join(repoRoot(), 'checkpoints', '05', 'model.safetensors');
-}
 
 /** The schedule lesson 05's model is trained with (scripts/train.ts): linear betas, T = 1000. */
 export function lesson05Schedule(): NoiseSchedule {
   return linearSchedule(1000);
-}
-
-/** Loads lesson 05's shipped model (EMA weights); a missing file says how to make it. */
-export function loadLesson05Model(file: string = lesson05CheckpointPath()): UNet {
-  if (!fs.existsSync(file)) {
-    throw new Error(`lesson 05 checkpoint ${file} not found: run npm run train -- 05 (it writes that file)`);
-  }
-  return loadUNetCheckpoint(file);
 }
 
 /** One row of the comparison: a sampler, its number of network evaluations, and optionally its own n. */

@@ -2,13 +2,10 @@
 // images from their area down-sampling (7x7: 4x, or 14x14: 2x) with bicubic interpolation, the
 // regression UNet and SR3, and score each against the originals with PSNR and SSIM (fidelity) and
 // FID against real test images (realism), next to the real-vs-real floor and the originals' own FID.
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
 import { loadFashionMnist } from '../../datasets/fashion-mnist';
 import { toTensor } from '../../datasets/imageset';
-import { repoRoot } from '../runtime/repo_root';
 import { upsampleBicubic } from '../core/resize';
 import { FashionClassifier } from './metrics/classifier';
 import { mean, psnr } from './metrics/psnr';
@@ -19,17 +16,6 @@ import { lowRes } from '../methods/sr/condition';
 import { repeatEach, SrModel, superResolve } from '../methods/sr/model';
 
 export type SrMethod = 'bicubic' | 'regression' | 'sr3' | 'sr3-mean' | 'original';
-
-/** Where scripts/train-sr-inpaint.ts writes lesson 08's models. */
-export function lesson08Paths(): { sr3: string; regression: string } {
-  const dir = path.join(repoRoot(), 'checkpoints', '08');
-  return { sr3: path.join(dir, 'sr3.safetensors'), regression: path.join(dir, 'regression.safetensors') };
-}
-
-export function lesson08CheckpointsPresent(): boolean {
-  const p = lesson08Paths();
-  return fs.existsSync(p.sr3) && fs.existsSync(p.regression);
-}
 
 /** n Fashion-MNIST test images in [-1, 1], picked by a seeded permutation (the same for every method). */
 export function testImages(n: number, seed: number): tf.Tensor4D {

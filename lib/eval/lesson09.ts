@@ -7,15 +7,12 @@
 // Each is scored by the squared error inside the hole against the original (fidelity: a blurry
 // average scores well here) and FID of the completed images against real test images (realism),
 // with the wall time of producing them.
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
 import { loadFashionMnist } from '../../datasets/fashion-mnist';
 import { inpaintWithModel } from '../methods/inpaint/conditional';
 import { meanFill, nearestFill } from '../methods/inpaint/fill';
 import { holeMse, makeMasks, MASK_KINDS, MaskKind } from '../methods/inpaint/masks';
-import { repoRoot } from '../runtime/repo_root';
 import { FashionClassifier } from './metrics/classifier';
 import { mean } from './metrics/psnr';
 import { fidReport, FidReport } from './metrics/report';
@@ -28,15 +25,6 @@ import { testImages } from './lesson08';
 
 export type InpaintMethod = 'mean' | 'nearest' | 'conditional' | 'repaint';
 export const INPAINT_METHODS: readonly InpaintMethod[] = ['mean', 'nearest', 'conditional', 'repaint'];
-
-/** Where scripts/train-sr-inpaint.ts writes lesson 09's model. */
-export function lesson09CheckpointPath(): string {
-  return path.join(repoRoot(), 'checkpoints', '09', 'inpaint.safetensors');
-}
-
-export function lesson09CheckpointPresent(): boolean {
-  return fs.existsSync(lesson09CheckpointPath());
-}
 
 /** The per-pixel mean of Fashion-MNIST's training images in [-1, 1], [1, 28, 28, 1]. */
 export function trainingMeanImage(): tf.Tensor4D {

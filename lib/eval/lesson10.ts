@@ -1,7 +1,8 @@
 // Lesson 10's measurement: the GLIDE-style model sampled at several guidance scales, each scored
 // by lib/eval/text_to_image.ts (attribute accuracy on one- and two-object captions, CLIP-like score,
 // time), plus the network evaluations per image (guided steps cost two).
-import { glideSchedule, loadLesson10Model, sampleFromText } from '../methods/text/glide';
+import { loadPretrained } from '../course/models';
+import { glideSchedule, sampleFromText } from '../methods/text/glide';
 import { Clip } from '../methods/clip/clip';
 import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
 
@@ -13,12 +14,13 @@ export interface Lesson10Options {
   /** Guidance scales to compare; the first is the headline. */
   guidance: number[];
   clip?: Clip | null;
+  /** Default: the shipped model ('10/glide'). */
   checkpoint?: string;
   backend?: string;
 }
 
 export async function runLesson10(o: Lesson10Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[] }> {
-  const unet = loadLesson10Model(o.checkpoint);
+  const unet = loadPretrained('10/glide', o.checkpoint);
   const schedule = glideSchedule();
   const results: TextToImageResult[] = [];
   const evalsPerImage: number[] = [];

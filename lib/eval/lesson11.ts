@@ -8,11 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
 import { upsampleBicubic } from '../core/resize';
-import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
 import { Cascade, CascadeOptions, checkCascade, disposeCascade, sampleBase, sampleSr } from '../methods/imagen/cascade';
-import { imagenCheckpointPaths, SR_SIZE } from '../methods/imagen/configs';
+import { loadPretrained } from '../course/models';
+import { SR_SIZE } from '../methods/imagen/configs';
 import { FrozenTextEncoder } from '../methods/imagen/frozen_text';
-import { loadMlm } from '../methods/imagen/mlm';
 import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, TextToImageMethod, TextToImageResult, textToImageRecord } from './text_to_image';
 import { Clip } from '../methods/clip/clip';
 
@@ -36,14 +35,14 @@ export interface Lesson11Options {
   /** SR stage start timestep (see CascadeOptions.srStart); omitted: from pure noise. */
   srStart?: number;
   clip?: Clip | null;
-  files?: { encoder: string; base: string; sr: string };
   backend?: string;
 }
 
-export function loadCascade(files = imagenCheckpointPaths()): Cascade {
-  const encoder = new FrozenTextEncoder(loadMlm(files.encoder));
-  const base = loadUNetCheckpoint(files.base);
-  const sr = loadUNetCheckpoint(files.sr);
+/** The shipped cascade: frozen text encoder, base and SR stage (dispose with disposeCascade). */
+export function loadCascade(): Cascade {
+  const encoder = new FrozenTextEncoder(loadPretrained('11/text-encoder'));
+  const base = loadPretrained('11/base');
+  const sr = loadPretrained('11/sr');
   const c = { encoder, base, sr };
   checkCascade(c);
   return c;
@@ -96,7 +95,7 @@ export function cascadeMethods(c: Cascade, o: CascadeOptions, label: string): { 
 }
 
 export async function runLesson11(o: Lesson11Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[]; sweep: TextToImageResult[] }> /* results' sample images: the caller disposes them */ {
-  const c = loadCascade(o.files);
+  const c = loadCascade();
   const scales = o.scales ?? [1, 3, 5];
   const sweepN = o.sweepN ?? 32;
   const common = { baseSteps: o.steps, srSteps: o.srSteps ?? 10, srGuidance: o.srGuidance ?? 1, augBucket: o.augBucket ?? 1, srStart: o.srStart };

@@ -5,8 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
 import { Clip } from '../methods/clip/clip';
-import { lesson12ClipPath, loadClip } from '../methods/clip/checkpoint';
-import { lesson12DecoderPath, lesson12PriorPath, loadDecoder, loadPrior } from '../methods/dalle2/checkpoint';
+import { loadPretrained } from '../course/models';
 import { UnClip } from '../methods/dalle2/unclip';
 import { Rng } from '../core/random';
 import { disposeTextToImageResult, evaluateTextToImage, realScenes, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
@@ -24,17 +23,16 @@ export interface Lesson12Options {
   priorGuidance?: number;
   /** Also score "decode the real test image's own CLIP embedding" (no prior): the decoder's ceiling. */
   withOracle?: boolean;
-  files?: { clip?: string; prior?: string; decoder?: string };
   backend?: string;
 }
 
-/** Loads the shipped CLIP-like model, prior and decoder as one UnClip (dispose with disposeUnClip). */
-export function loadLesson12(files: Lesson12Options['files'] = {}): UnClip {
-  const clip = loadClip(files.clip ?? lesson12ClipPath());
+/** The shipped CLIP-like model, prior and decoder as one UnClip (dispose with disposeUnClip). */
+export function loadUnClip(): UnClip {
+  const clip = loadPretrained('12/clip');
   let prior = null;
   try {
-    prior = loadPrior(files.prior ?? lesson12PriorPath());
-    const decoder = loadDecoder(files.decoder ?? lesson12DecoderPath());
+    prior = loadPretrained('12/prior');
+    const decoder = loadPretrained('12/decoder');
     return new UnClip(clip, prior, decoder.unet, { prediction: decoder.prediction });
   } catch (e) {
     clip.dispose();
@@ -53,7 +51,7 @@ export async function runLesson12(o: Lesson12Options): Promise<{ table: string; 
   const guidance = o.guidance ?? [5];
   const priorSteps = o.priorSteps ?? 50;
   const priorGuidance = o.priorGuidance ?? 1;
-  const u = loadLesson12(o.files);
+  const u = loadUnClip();
   const clip: Clip = u.clip;
   const results: TextToImageResult[] = [];
   const evalsPerImage: number[] = [];

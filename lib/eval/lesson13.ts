@@ -6,16 +6,14 @@
 // - layout -> image: share of requested objects landing in their box with IoU >= 0.5;
 // - cost: FLOPs per network evaluation (analytic), measured seconds per image (decoding included)
 //   and training seconds per step from the manifests.
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
-import { repoRoot } from '../runtime/repo_root';
+import { loadPretrained, pretrainedAvailable, pretrainedManifest } from '../course/models';
 import { LayoutObject } from '../methods/latent/layout';
-import { decodeLatents, encodeImages, lesson13Paths, loadAutoencoder, loadLatentUNet, sampleLatentFromLayout, sampleLatentFromText } from '../methods/latent/ldm';
+import { decodeLatents, encodeImages, sampleLatentFromLayout, sampleLatentFromText } from '../methods/latent/ldm';
 import { loadShapes } from '../../datasets/shapes';
 import { reconstructionPsnr } from '../methods/latent/reconstruct';
-import { glideSchedule, lesson10CheckpointPath, loadLesson10Model, sampleFromText } from '../methods/text/glide';
+import { glideSchedule, sampleFromText } from '../methods/text/glide';
 import { unetFlops } from './unet_flops';
 import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
 import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, realScenes, TextToImageResult, textToImageRecord } from './text_to_image';
@@ -35,11 +33,11 @@ export interface Lesson13Options {
   backend?: string;
 }
 
-function manifestSecondsPerStep(file: string, model: string): number | null {
-  if (!fs.existsSync(file)) return null;
+/** Training seconds per step as the shipped model's manifest records it, or null. */
+function manifestSecondsPerStep(id: '13/ldm-text' | '10/glide'): number | null {
   try {
-    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { models?: Record<string, { secondsPerStep?: number }>; secondsPerStep?: number };
-    return m.models?.[model]?.secondsPerStep ?? m.secondsPerStep ?? null;
+    const s = pretrainedManifest(id).secondsPerStep;
+    return typeof s === 'number' ? s : null;
   } catch {
     return null;
   }
@@ -47,10 +45,9 @@ function manifestSecondsPerStep(file: string, model: string): number | null {
 
 export async function runLesson13(o: Lesson13Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[]; layout: PlacementResult }> {
   const w = o.guidance ?? 3;
-  const paths = lesson13Paths();
-  const auto = loadAutoencoder(paths.autoencoder);
-  const textModel = loadLatentUNet(paths.text, 'text');
-  const layoutModel = loadLatentUNet(paths.layout, 'layout');
+  const auto = loadPretrained('13/autoencoder');
+  const textModel = loadPretrained('13/ldm-text');
+  const layoutModel = loadPretrained('13/ldm-layout');
   const results: TextToImageResult[] = [];
   try {
     const test = loadShapes('test', { count: o.reconstructionImages ?? 500, minObjects: 1, maxObjects: 2 });
@@ -65,11 +62,10 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
       ),
     );
     console.error('latent text -> image done');
-    const glideFile = lesson10CheckpointPath();
     let glideEvals: number | null = null;
     let glideConfig = null;
-    if (o.compareGlide !== false && fs.existsSync(glideFile)) {
-      const glide = loadLesson10Model(glideFile);
+    if (o.compareGlide !== false && pretrainedAvailable('10/glide')) {
+      const glide = loadPretrained('10/glide');
       glideConfig = glide.config;
       const counter = { calls: 0, images: 0 };
       try {
@@ -110,8 +106,8 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
       pixel_network_evals_per_image: glideEvals,
       latent_seconds_per_image: results[0].secondsPerImage,
       pixel_seconds_per_image: pixelResult?.secondsPerImage ?? null,
-      latent_train_seconds_per_step: manifestSecondsPerStep(path.join(repoRoot(), 'checkpoints', '13', 'manifest.json'), 'ldm-text'),
-      pixel_train_seconds_per_step: manifestSecondsPerStep(path.join(repoRoot(), 'checkpoints', '10', 'manifest.json'), 'glide'),
+      latent_train_seconds_per_step: manifestSecondsPerStep('13/ldm-text'),
+      pixel_train_seconds_per_step: manifestSecondsPerStep('10/glide'),
     };
     const record = textToImageRecord('13', results, {
       sampler: 'ddim',

@@ -5,9 +5,10 @@
 //   boxes only     GLIGEN with an empty caption: the phrases in the grounding tokens say what
 // and scored by the share of requested objects whose detection (same colour; also same shape in
 // the second column) has IoU >= 0.5 with the requested box. Goal: >= 80% with grounding.
-import { LoadedAutoencoder, lesson13Paths, loadAutoencoder } from '../methods/latent/ldm';
+import { loadPretrained } from '../course/models';
+import { LoadedAutoencoder } from '../methods/latent/ldm';
 import { GroundedObject, objectPhrase, PhraseEmbedder } from '../methods/gligen/grounding';
-import { gateValues, lesson14Path, loadGligen } from '../methods/gligen/model';
+import { gateValues } from '../methods/gligen/model';
 import { sampleGrounded } from '../methods/gligen/sample';
 import { TextUNet } from '../methods/text/text_unet';
 import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
@@ -18,6 +19,7 @@ export interface Lesson14Options {
   batch: number;
   steps: number;
   guidance?: number;
+  /** GLIGEN's layers; default: the shipped ones ('14/gligen'). */
   checkpoint?: string;
   backend?: string;
 }
@@ -26,8 +28,8 @@ export const LESSON14_GOAL = 0.8;
 
 export async function runLesson14(o: Lesson14Options): Promise<{ table: string; record: Record<string, unknown>; results: PlacementResult[] }> {
   const w = o.guidance ?? 3;
-  const auto: LoadedAutoencoder = loadAutoencoder(lesson13Paths().autoencoder);
-  const unet: TextUNet = loadGligen(o.checkpoint ?? lesson14Path());
+  const auto: LoadedAutoencoder = loadPretrained('13/autoencoder');
+  const unet: TextUNet = loadPretrained('14/gligen', o.checkpoint);
   const results: PlacementResult[] = [];
   try {
     const embedder = new PhraseEmbedder(unet.text);

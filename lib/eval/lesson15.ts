@@ -9,7 +9,7 @@ import { labelAgreement, realBoxScenes, syntheticBoxScenes } from '../methods/ap
 import { DetectorRun, disposeScenes, formatDetectorTable, runDetectorExperiment } from '../methods/apps/detector_experiment';
 import { sampleClassImages, withRareClass } from '../methods/apps/rare_class';
 import { formatRareClassTable, RareClassRun, runRareClassExperiment } from '../methods/apps/rare_class_experiment';
-import { sharedClassifier } from './metrics/classifier';
+import { sharedClassifier } from './metrics/report';
 import { ProgressSetting } from '../core/progress';
 import { Rng } from '../core/random';
 

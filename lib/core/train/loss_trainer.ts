@@ -52,6 +52,8 @@ export interface LossTrainerOptions<B = unknown> extends LrScheduleOptions {
   clipGradNorm?: number | null;
   /** EMA decay of the trained parameters; null (the default here): no EMA. */
   emaDecay?: number | null;
+  /** EMA warm-up: update k uses min(emaDecay, (1 + k) / (10 + k)) (see ema.ts). Default false. */
+  emaWarmup?: boolean;
   /** Where the EMA lives (e.g. a second model's params, to sample with it); default: variables the trainer owns. */
   emaTarget?: ParamMap;
   /** Folder for checkpoints 'step-00000100.safetensors'; none: no checkpoints. */
@@ -211,7 +213,7 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     } else {
       this.ownsEma = o.emaTarget === undefined;
       this.emaParams = o.emaTarget ?? new Map([...params].map(([n, v]) => [n, ownCopy(v)]));
-      this.ema = new Ema(params, this.emaParams, decay);
+      this.ema = new Ema(params, this.emaParams, decay, o.emaWarmup ?? false);
     }
     this.optimizer = new ScheduledAdam(learningRateAt(0, o), o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.epsilon ?? 1e-8);
   }
@@ -270,7 +272,7 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
         });
         this.optimizer.applyGradients(update);
       });
-      this.ema?.update();
+      this.ema?.update(k);
       const metrics: Record<string, number> = {};
       metricNames.forEach((n, i) => (metrics[n] = read[2 + i]));
       this.record(k, loss, lr, norm, metrics);
@@ -400,6 +402,16 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
 
 /** The checkpoint options every ported training function takes (resume from `checkpointDir`). */
 export type CheckpointOptions = Pick<LossTrainerOptions, 'checkpointDir' | 'checkpointEvery' | 'keepLast'>;
+
+/** The checkpoint options of a training function's options (to spread into its trainer's). */
+export function checkpointOptions(o: CheckpointOptions): CheckpointOptions {
+  return { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery, keepLast: o.keepLast };
+}
+
+/** A training function's `onStep(step, loss)` as the trainer's per-step callback. */
+export function lossCallback(onStep?: (step: number, loss: number) => void): TrainRunOptions {
+  return { onStep: onStep && ((r) => onStep(r.step, r.loss)) };
+}
 
 /**
  * What a training function does around its trainer: resume from options.checkpointDir when it holds

@@ -3,10 +3,8 @@
 // clothes, and none can be downloaded here). Small on purpose: three 3x3 conv + max-pool stages and
 // a 128-unit dense layer, ~98k parameters (~390 KB), trained by scripts/train-classifier.ts.
 // Input: NHWC [B, 28, 28, 1] in [-1, 1], the diffusion convention, so samples go in unchanged.
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { repoRoot } from '../../runtime/repo_root';
 import { ParamStore, ParamMap, countParams, disposeParams } from '../../core/params';
 import { Rng } from '../../core/random';
 import { Conv2d, Linear } from '../../core/unet/layers';
@@ -86,13 +84,8 @@ export class FashionClassifier {
   }
 }
 
-/** Where the committed classifier lives. */
-export function defaultClassifierDir(): string {
-  return path.join(repoRoot(), 'checkpoints', 'classifier');
-}
-
-/** Loads a classifier saved by `save` (default: the committed checkpoint) and its manifest. */
-export function loadClassifier(dir: string = defaultClassifierDir()): { model: FashionClassifier; manifest: WeightsManifest } {
+/** Loads a classifier saved by `save` into `dir`, and its manifest (the committed one: lib/course/models.ts, 'classifier'). */
+export function loadClassifier(dir: string): { model: FashionClassifier; manifest: WeightsManifest } {
   const { manifest, arrays } = readWeights(dir);
   const model = new FashionClassifier();
   for (const [name, v] of model.params) {
@@ -105,12 +98,4 @@ export function loadClassifier(dir: string = defaultClassifierDir()): { model: F
   }
   if (arrays.size !== model.params.size) throw new Error(`loadClassifier: ${dir} holds ${arrays.size} tensors, the model has ${model.params.size}`);
   return { model, manifest };
-}
-
-let shared: FashionClassifier | null = null;
-
-/** The committed classifier, loaded once per process (what fid.ts uses). */
-export function sharedClassifier(): FashionClassifier {
-  if (!shared) shared = loadClassifier().model;
-  return shared;
 }

@@ -6,9 +6,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadFashionMnist, FashionSplit } from '../../../datasets/fashion-mnist';
 import { toTensor } from '../../../datasets/imageset';
 import { Rng } from '../../core/random';
-import { FashionClassifier, sharedClassifier } from './classifier';
+import { loadPretrained } from '../../course/models';
+import { FashionClassifier } from './classifier';
 import { frechetDistance, featureStats, GaussianStats } from './fid';
 import { kid } from './kid';
+
+let shared: FashionClassifier | null = null;
+
+/**
+ * The committed classifier (the pretrained table's 'classifier'), loaded once per process. Here, not
+ * in classifier.ts, because the table imports classifier.ts's loader (no import cycle).
+ */
+export function sharedClassifier(): FashionClassifier {
+  if (!shared) shared = loadPretrained('classifier');
+  return shared;
+}
 
 export interface FidReportOptions {
   /** Images compared (default: all generated ones; at most 10,000, the test split's size). */

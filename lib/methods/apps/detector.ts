@@ -9,7 +9,7 @@ import { SHAPE_KINDS, SHAPES_SIZE } from '../../../datasets/shapes';
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
 import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
-import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Conv2d } from '../../core/unet/layers';
 
@@ -214,11 +214,9 @@ export async function trainDetector(det: BoxDetector, images: tf.Tensor4D, label
     seed: o.seed,
     config: { kind: 'box-detector', grid: DETECTOR_GRID, classes: DETECTOR_CLASSES },
     describe: { batchSize, images: n },
-    checkpointDir: o.checkpointDir,
-    checkpointEvery: o.checkpointEvery,
-    keepLast: o.keepLast,
+    ...checkpointOptions(o),
     progress: o.progress ?? false,
   });
-  const { history } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  const { history } = await runTrainer(trainer, data, lossCallback(o.onStep));
   return [...history.loss];
 }

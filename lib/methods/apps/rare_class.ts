@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { ImageSet, subset, toTensor } from '../../../datasets/imageset';
-import { loadLesson07Model, sampleGuided } from '../../eval/guidance_sweep';
+import { sampleGuided } from '../../eval/guidance_sweep';
+import { loadPretrained } from '../../course/models';
 import { sampleInBatches } from '../../eval/batched_sampling';
 import { FashionClassifier } from '../../eval/metrics/classifier';
 import { ProgressSetting } from '../../core/progress';
@@ -70,7 +71,7 @@ export interface ClassSampleOptions {
 /** n images of class `cls` from lesson 07's class-conditional model with classifier-free guidance (DDIM). */
 export function sampleClassImages(cls: number, n: number, like: ImageSet, o: ClassSampleOptions): { set: ImageSet; seconds: number } {
   if (o.guidance < 0) throw new Error(`sampleClassImages: the guidance scale must be >= 0, got ${o.guidance}`);
-  const unet = loadLesson07Model();
+  const unet = loadPretrained('07/cfg-unet');
   try {
     const schedule = linearSchedule(1000);
     const { images, seconds } = sampleInBatches(

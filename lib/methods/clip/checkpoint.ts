@@ -1,23 +1,16 @@
 // Saving and loading the CLIP-like model: config (with the tokenizer's vocabulary) and weights in one
-// safetensors file, so loading needs only the path.
+// safetensors file, so loading needs only the path (the shipped one: lib/course/models.ts, '12/clip').
 import * as fs from 'fs';
 import * as path from 'path';
-import { repoRoot } from '../../runtime/repo_root';
 import { loadParams, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { Clip, ClipConfig } from './clip';
-
-/** Where `npx tsx scripts/train-dalle2.ts clip` writes the course's CLIP-like model. */
-export function lesson12ClipPath(): string {
-  const root = repoRoot();
-  return path.join(root, 'checkpoints', '12', 'clip.safetensors');
-}
 
 export async function saveClip(file: string, clip: Clip, metadata: Record<string, string> = {}, step = 0): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   await saveCheckpoint(file, { config: clip.config, params: clip.params, metadata: { ...metadata, model: 'clip' }, step });
 }
 
-export function loadClip(file: string = lesson12ClipPath()): Clip {
+export function loadClip(file: string): Clip {
   const ckpt = readCheckpoint(file);
   if (ckpt.metadata.model !== 'clip') throw new Error(`loadClip: ${file} is not a CLIP checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`);
   const clip = new Clip(ckpt.config as ClipConfig);

@@ -8,7 +8,7 @@ import '../../core/tfjs_setup';
 import type { ShapesSet } from '../../../datasets/shapes';
 import { ProgressOptions } from '../../core/progress';
 import { epochOrder } from '../../core/train/batch_source';
-import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Clip } from './clip';
 import { HardNegativeAttribute, hardNegativeCaption } from './hard_negatives';
@@ -111,11 +111,9 @@ export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions)
     seed,
     config: { kind: 'clip', ...clip.config },
     describe: { batch, hardNegatives: hard, focusNegatives: (o.focusNegatives ?? []).join(',') },
-    checkpointDir: o.checkpointDir,
-    checkpointEvery: o.checkpointEvery,
-    keepLast: o.keepLast,
+    ...checkpointOptions(o),
     progress: o.progress ?? false,
   });
-  const { history, seconds } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  const { history, seconds } = await runTrainer(trainer, data, lossCallback(o.onStep));
   return { loss: [...history.loss], scale: [...(history.metrics.scale ?? [])], seconds };
 }

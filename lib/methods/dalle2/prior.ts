@@ -15,7 +15,7 @@ import { Rng } from '../../core/random';
 import { cosineSchedule, NoiseSchedule, respaceTimesteps } from '../../core/schedule';
 import { LayerNorm } from '../text/layer_norm';
 import { ProgressOptions } from '../../core/progress';
-import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Linear, silu } from '../../core/unet/layers';
 import { TimeEmbedding } from '../../core/unet/time_embedding';
@@ -213,12 +213,10 @@ export async function trainPrior(prior: DiffusionPrior, textEmb: tf.Tensor2D, im
       seed,
       config: { kind: 'diffusion-prior', ...prior.config },
       describe: { batch: o.batch, textDropout: drop, pairs: n },
-      checkpointDir: o.checkpointDir,
-      checkpointEvery: o.checkpointEvery,
-      keepLast: o.keepLast,
+      ...checkpointOptions(o),
       progress: o.progress ?? false,
     });
-    const { history, seconds } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+    const { history, seconds } = await runTrainer(trainer, data, lossCallback(o.onStep));
     return { loss: [...history.loss], seconds };
   } finally {
     zAll.dispose();

@@ -21,10 +21,6 @@ export function isGligenParam(name: string): boolean {
   return name.split('.').includes('gligen');
 }
 
-export function lesson14Path(): string {
-  return path.join(repoRoot(), 'checkpoints', '14', 'gligen.safetensors');
-}
-
 /** The parameters GLIGEN trains: every one with a 'gligen' path segment. */
 export function gligenParams(unet: Denoiser): ParamMap {
   return new Map([...unet.params].filter(([n]) => isGligenParam(n)));
@@ -80,7 +76,7 @@ export async function saveGligen(file: string, unet: Denoiser, baseFile: string,
 }
 
 /** Base (from the path stored in the file, relative to the repository, unless given) + GLIGEN weights. */
-export function loadGligen(file = lesson14Path(), baseFile?: string): TextUNet {
+export function loadGligen(file: string, baseFile?: string): TextUNet {
   if (!fs.existsSync(file)) throw new Error(`GLIGEN weights not found at ${file}: train them with \`npx tsx scripts/train-latent.ts gligen\``);
   const ckpt = readCheckpoint(file);
   const cfg = ckpt.config as { kind?: string; base?: string; grounding?: { tokenDim: number } };

@@ -6,7 +6,7 @@ import '../../core/tfjs_setup';
 import { disposeCondition } from '../../core/condition';
 import { NoiseSchedule } from '../../core/schedule';
 import { BatchSource, TrainBatch } from '../../core/train/batch_source';
-import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { CheckpointOptions, checkpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { diffusionStepLoss } from '../../core/train/trainer';
 import { Denoiser } from '../../core/unet/denoiser';
 import { LATENT_PREDICTION } from '../latent/ldm';
@@ -52,9 +52,7 @@ export async function trainGligen(unet: Denoiser<GroundedCondition>, data: Groun
     seed: o.seed,
     config: { kind: 'gligen', grounding },
     mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T, prediction: LATENT_PREDICTION },
-    checkpointDir: o.checkpointDir,
-    checkpointEvery: o.checkpointEvery,
-    keepLast: o.keepLast,
+    ...checkpointOptions(o),
     progress: o.progress === false ? false : { label: 'gligen' },
     disposeBatch: (b: TrainBatch<GroundedCondition>) => {
       b.x.dispose();

@@ -5,6 +5,7 @@
 // that is the difference between a fine-tune of minutes and a training run of hours.
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
+import { loadUNetCheckpoint } from '../../core/checkpoint/unet_checkpoint';
 import { UNet } from '../../core/unet/unet';
 
 export const CLASS_EMBEDDING = 'classEmb.weight';
@@ -29,4 +30,14 @@ export function conditionalFromUnconditional(base: UNet, numClasses: number): UN
     throw e;
   }
   return model;
+}
+
+/** Loads a UNet checkpoint that must be class-conditional: classifier-free guidance needs the labels (and the null class). */
+export function loadClassConditionalUNet(file: string): UNet {
+  const unet = loadUNetCheckpoint(file);
+  if (unet.config.numClasses === undefined) {
+    unet.dispose();
+    throw new Error(`${file} holds an unconditional UNet; classifier-free guidance needs a class-conditional one`);
+  }
+  return unet;
 }

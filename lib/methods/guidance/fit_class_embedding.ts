@@ -14,7 +14,7 @@ import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
 import { NoiseSchedule } from '../../core/schedule';
 import { BatchSource, TrainBatch } from '../../core/train/batch_source';
-import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { diffusionStepLoss } from '../../core/train/trainer';
 import { UNet } from '../../core/unet/unet';
 import { CLASS_EMBEDDING } from './conditional_init';
@@ -54,12 +54,10 @@ export async function fitClassEmbedding(model: UNet, data: BatchSource, o: FitEm
     seed: o.seed ?? 0,
     config: { kind: 'class-embedding', unet: model.config },
     mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T },
-    checkpointDir: o.checkpointDir,
-    checkpointEvery: o.checkpointEvery,
-    keepLast: o.keepLast,
+    ...checkpointOptions(o),
     progress: o.progress ?? false,
   });
-  const { history } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  const { history } = await runTrainer(trainer, data, lossCallback(o.onStep));
   return [...history.loss];
 }
 

@@ -7,7 +7,7 @@ export { classifierGradient, classifierGuidedModel, classifierMeanShift, classif
 export type { PassCounter, ClassifierGuidedSampleOptions } from './classifier_guidance';
 export { cfgConditionModel, cfgModel, concatConditions } from './cfg';
 export type { CfgCounter } from './cfg';
-export { conditionalFromUnconditional, CLASS_EMBEDDING } from './conditional_init';
+export { conditionalFromUnconditional, loadClassConditionalUNet, CLASS_EMBEDDING } from './conditional_init';
 export { classifierGuidanceAnatomy, cfgAnatomy, disposeAnatomy, classGrid, cfgClassGrid, classifierClassGrid } from './figures';
 export type { GuidanceAnatomy, ClassGridOptions } from './figures';
 export { fitClassEmbedding, classEmbeddingNorms } from './fit_class_embedding';

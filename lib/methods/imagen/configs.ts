@@ -1,22 +1,11 @@
 // The sizes of lesson 11's cascade in one place, so the training script, the notebook, the eval and
 // the tests build the same networks: a 16x16 base text-to-image UNet and a 16 -> 32 super-resolution
 // UNet, both cross-attending to the frozen text encoder's token vectors.
-import * as path from 'path';
-import { repoRoot } from '../../runtime/repo_root';
 import { Prediction } from '../../core/loss';
 import { linearSchedule, NoiseSchedule } from '../../core/schedule';
 import { shapesTextUNetConfig } from '../text/shapes_text';
 import { UNetConfig } from '../../core/unet/config';
 import { NOISE_AUG_BUCKETS } from './noise_aug';
-
-/** Checkpoints folder, relative to the repository (scripts run from the root). */
-export const IMAGEN_DIR = path.join('checkpoints', '11');
-
-/** Absolute paths of the shipped files (notebooks run from notebooks/). */
-export function imagenCheckpointPaths(): { encoder: string; base: string; sr: string } {
-  const dir = path.join(repoRoot(), IMAGEN_DIR);
-  return { encoder: path.join(dir, 'text_encoder.safetensors'), base: path.join(dir, 'base', 'model.safetensors'), sr: path.join(dir, 'sr', 'model.safetensors') };
-}
 
 export const BASE_SIZE = 16;
 export const SR_SIZE = 32;

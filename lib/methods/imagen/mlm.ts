@@ -11,7 +11,7 @@ import { readCheckpoint, checkConfig, loadParams, saveCheckpoint } from '../../c
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
 import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
-import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { TextEncoderConfig, TextTransformer, validateTextEncoderConfig } from '../text/text_transformer';
 import { BOS, EOS, EncodedBatch, MASK, PAD, SPECIAL_TOKENS } from '../text/tokenizer';
@@ -158,12 +158,10 @@ export async function trainMlm(model: MlmModel, captions: readonly string[], o: 
     seed: o.seed,
     config: { kind: MLM_KIND, text: model.config },
     describe: { batch: o.batch, rate: o.rate ?? 0.15, maskProb: o.maskProb ?? 0.8, randomProb: o.randomProb ?? 0.1, scoreAll: o.scoreAll ?? false },
-    checkpointDir: o.checkpointDir,
-    checkpointEvery: o.checkpointEvery,
-    keepLast: o.keepLast,
+    ...checkpointOptions(o),
     progress: o.progress ?? false,
   });
-  const { history } = await runTrainer(trainer, data, { onStep: o.onStep && ((r) => o.onStep!(r.step, r.loss)) });
+  const { history } = await runTrainer(trainer, data, lossCallback(o.onStep));
   return [...history.loss];
 }
 

@@ -3,12 +3,10 @@
 // article shows: text (a text transformer trained with the UNet, config.text, like LDM's text-to-image
 // model) and layout (box tokens from layout.ts as cross-attention context, cond.context).
 import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { cfgConditionModel, CfgCounter } from '../guidance/cfg';
 import { Prediction } from '../../core/loss';
-import { repoRoot } from '../../runtime/repo_root';
 import { Rng } from '../../core/random';
 import { makeSampler } from '../../core/samplers/index';
 import { DiffusionModel } from '../../core/samplers/types';
@@ -53,13 +51,6 @@ export function latentUNetConfig(overrides: Partial<UNetConfig> & { text?: TextE
 export function layoutUNetConfig(overrides: Partial<UNetConfig> = {}): UNetConfig {
   return latentUNetConfig({ contextDim: LAYOUT_TOKEN_DIM, ...overrides });
 }
-
-export const LESSON13_DIR = (): string => path.join(repoRoot(), 'checkpoints', '13');
-export const lesson13Paths = () => ({
-  autoencoder: path.join(LESSON13_DIR(), 'autoencoder.safetensors'),
-  text: path.join(LESSON13_DIR(), 'ldm-text', 'model.safetensors'),
-  layout: path.join(LESSON13_DIR(), 'ldm-layout', 'model.safetensors'),
-});
 
 export function loadLatentUNet(file: string, kind: 'text'): TextUNet;
 export function loadLatentUNet(file: string, kind: 'layout'): UNet;

@@ -10,7 +10,7 @@ import '../../core/tfjs_setup';
 import { loadParams, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { Rng } from '../../core/random';
 import { imageBatches, ImageData, TrainBatch } from '../../core/train/batch_source';
-import { CheckpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import { CheckpointOptions, checkpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
 import { Autoencoder, AutoencoderConfig, klDivergence, latentSide, samplePosterior } from './autoencoder';
 
 export interface AeTrainOptions extends CheckpointOptions {
@@ -67,9 +67,7 @@ export async function trainAutoencoder(ae: Autoencoder, set: ImageData, o: AeTra
     seed: o.seed,
     config: { kind: 'kl-autoencoder', ...ae.config },
     describe: { batch: o.batch, klWeight: o.klWeight },
-    checkpointDir: o.checkpointDir,
-    checkpointEvery: o.checkpointEvery,
-    keepLast: o.keepLast,
+    ...checkpointOptions(o),
     progress: o.progress === false ? false : { label: 'autoencoder' },
   });
   const t0 = Date.now();

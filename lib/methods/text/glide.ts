@@ -1,13 +1,9 @@
 // GLIDE (Nichol et al. 2021) in the course's size: one UNet whose text transformer is trained with
 // it (TextUNet, text_unet.ts), sampled with classifier-free guidance on text: '' is the "no caption"
 // input that caption dropout taught the same network.
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { loadTextUNetCheckpoint } from './checkpoint';
 import { cfgConditionModel, CfgCounter } from '../guidance/cfg';
-import { repoRoot } from '../../runtime/repo_root';
 import { Rng } from '../../core/random';
 import { makeSampler } from '../../core/samplers/index';
 import { linearSchedule, NoiseSchedule } from '../../core/schedule';
@@ -26,15 +22,6 @@ export const GLIDE_PREDICTION: Prediction = 'v';
 /** The schedule lesson 10's model was trained with (scripts/train-text.ts). */
 export function glideSchedule(): NoiseSchedule {
   return linearSchedule(1000);
-}
-
-export function lesson10CheckpointPath(): string {
-  return path.join(repoRoot(), 'checkpoints', '10', 'model.safetensors');
-}
-
-export function loadLesson10Model(file = lesson10CheckpointPath()): TextUNet {
-  if (!fs.existsSync(file)) throw new Error(`lesson 10 model not found at ${file}: train it with \`npm run train:text -- 10\``);
-  return loadTextUNetCheckpoint(file);
 }
 
 export interface TextSampleOptions {
