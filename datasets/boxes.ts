@@ -20,7 +20,10 @@ export function boxIoU(a: Box, b: Box): number {
  * pixel at (0, 0) in a 32-wide image is [0, 0, 1/32, 1/32]); null when no pixel is set.
  */
 export function maskBox(width: number, height: number, mask: (x: number, y: number) => boolean): Box | null {
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (!mask(x, y)) continue;

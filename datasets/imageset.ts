@@ -29,7 +29,8 @@ export interface ToTensorOptions {
 /** NHWC float32 tensor of the chosen images, pixels mapped linearly into `range`. */
 export function toTensor(set: ImageSet, opts: ToTensorOptions = {}): tf.Tensor4D {
   const [lo, hi] = opts.range ?? [-1, 1];
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`toTensor: range must be two finite numbers, got [${lo}, ${hi}]`);
+  if (!Number.isFinite(lo) || !Number.isFinite(hi))
+    throw new Error(`toTensor: range must be two finite numbers, got [${lo}, ${hi}]`);
   const per = set.height * set.width * set.channels;
   const idx = opts.indices ?? null;
   const n = idx === null ? set.count : idx.length;
@@ -51,8 +52,10 @@ export function toTensor(set: ImageSet, opts: ToTensorOptions = {}): tf.Tensor4D
 
 /** One epoch's batches of image indices in seeded random order. */
 export function batchIndices(count: number, batchSize: number, rng: Rng, dropLast = false): Int32Array[] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batches: batchSize must be a positive integer, got ${batchSize}`);
-  if (!Number.isInteger(count) || count < 0) throw new Error(`batches: count must be a non-negative integer, got ${count}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batches: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(count) || count < 0)
+    throw new Error(`batches: count must be a non-negative integer, got ${count}`);
   const order = rng.permutation(count);
   const out: Int32Array[] = [];
   for (let s = 0; s < count; s += batchSize) {

@@ -21,11 +21,13 @@ function build(pkg: NpmPackage): Record<string, SplitArrays> {
   for (let c = 0; c < MNIST_CLASSES.length; c++) {
     const rel = `src/digits/${c}.json`;
     const flat = readPackageJson(pkg, rel);
-    if (flat.length % PIXELS !== 0) throw new Error(`${pkg.id} ${rel}: ${flat.length} values is not a multiple of ${PIXELS}`);
+    if (flat.length % PIXELS !== 0)
+      throw new Error(`${pkg.id} ${rel}: ${flat.length} values is not a multiple of ${PIXELS}`);
     const px = new Uint8Array(flat.length);
     for (let i = 0; i < flat.length; i++) {
       const v = flat[i] as number;
-      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`${pkg.id} ${rel}: value ${v} at ${i}, expected 0-1`);
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+        throw new Error(`${pkg.id} ${rel}: value ${v} at ${i}, expected 0-1`);
       px[i] = Math.round(v * 255);
     }
     classPixels.push(px);

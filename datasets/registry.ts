@@ -52,6 +52,7 @@ export function loadDataset(name: string, split: string, opts: DatasetOptions = 
 /** loadDataset for names known to be image sets (throws for toys). */
 export function loadImageSet(name: string, split: string, opts: DatasetOptions = {}): ImageSet {
   const set = loadDataset(name, split, opts);
-  if (set.kind !== 'images') throw new Error(`'${name}' is a 2-D point data set, not images: use loadDataset or sampleToy`);
+  if (set.kind !== 'images')
+    throw new Error(`'${name}' is a 2-D point data set, not images: use loadDataset or sampleToy`);
   return set;
 }

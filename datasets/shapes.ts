@@ -98,11 +98,21 @@ export function caption(objects: ShapeObject[]): string {
 }
 
 function checkSpec(o: ShapeSpec): void {
-  if (!(SHAPE_KINDS as readonly string[]).includes(o.shape)) throw new Error(`unknown shape '${o.shape}': use one of ${SHAPE_KINDS.join(', ')}`);
-  if (!(o.colour in SHAPE_COLOURS)) throw new Error(`unknown colour '${o.colour}': use one of ${COLOUR_NAMES.join(', ')}`);
-  if (!(o.size in SHAPE_SIZES)) throw new Error(`unknown size '${o.size}': use one of ${Object.keys(SHAPE_SIZES).join(', ')}`);
+  if (!(SHAPE_KINDS as readonly string[]).includes(o.shape))
+    throw new Error(`unknown shape '${o.shape}': use one of ${SHAPE_KINDS.join(', ')}`);
+  if (!(o.colour in SHAPE_COLOURS))
+    throw new Error(`unknown colour '${o.colour}': use one of ${COLOUR_NAMES.join(', ')}`);
+  if (!(o.size in SHAPE_SIZES))
+    throw new Error(`unknown size '${o.size}': use one of ${Object.keys(SHAPE_SIZES).join(', ')}`);
   const s = SHAPE_SIZES[o.size];
-  if (!Number.isInteger(o.x) || !Number.isInteger(o.y) || o.x < 0 || o.y < 0 || o.x + s > SHAPES_SIZE || o.y + s > SHAPES_SIZE) {
+  if (
+    !Number.isInteger(o.x) ||
+    !Number.isInteger(o.y) ||
+    o.x < 0 ||
+    o.y < 0 ||
+    o.x + s > SHAPES_SIZE ||
+    o.y + s > SHAPES_SIZE
+  ) {
     throw new Error(`shape cell at (${o.x}, ${o.y}) of ${s} px does not fit a ${SHAPES_SIZE}x${SHAPES_SIZE} image`);
   }
 }
@@ -160,7 +170,8 @@ export function generateShapes(seed: number, index: number, opts: ShapesOptions 
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo || hi > 4) {
     throw new Error(`generateShapes: need 1 <= minObjects <= maxObjects <= 4, got ${lo} and ${hi}`);
   }
-  if (!Number.isInteger(index) || index < 0) throw new Error(`generateShapes: index must be a non-negative integer, got ${index}`);
+  if (!Number.isInteger(index) || index < 0)
+    throw new Error(`generateShapes: index must be a non-negative integer, got ${index}`);
   const rng = itemRng(seed, index);
   for (;;) {
     const want = lo + rng.int(hi - lo + 1);
@@ -217,10 +228,12 @@ export interface LoadShapesOptions extends ShapesOptions {
  */
 export function loadShapes(split: ShapesSplit, opts: LoadShapesOptions = {}): ShapesSet {
   const def = SHAPES_SPLITS[split];
-  if (def === undefined) throw new Error(`unknown split '${split}' for shapes: use one of ${Object.keys(SHAPES_SPLITS).join(', ')}`);
+  if (def === undefined)
+    throw new Error(`unknown split '${split}' for shapes: use one of ${Object.keys(SHAPES_SPLITS).join(', ')}`);
   const count = opts.count ?? def.count;
   const seed = opts.seed ?? def.seed;
-  if (!Number.isInteger(count) || count < 0) throw new Error(`loadShapes: count must be a non-negative integer, got ${count}`);
+  if (!Number.isInteger(count) || count < 0)
+    throw new Error(`loadShapes: count must be a non-negative integer, got ${count}`);
   const per = SHAPES_SIZE * SHAPES_SIZE * 3;
   const images = new Uint8Array(count * per);
   const labels = new Uint8Array(count);

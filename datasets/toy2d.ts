@@ -4,7 +4,13 @@
 import { Rng } from '../lib/core/random';
 
 export const TOY_NAMES = [
-  'swiss-roll', 'two-moons', '8-gaussians', 'checkerboard', 'circles', 'spirals', '25-gaussians',
+  'swiss-roll',
+  'two-moons',
+  '8-gaussians',
+  'checkerboard',
+  'circles',
+  'spirals',
+  '25-gaussians',
 ] as const;
 export type ToyName = (typeof TOY_NAMES)[number];
 

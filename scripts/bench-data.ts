@@ -51,7 +51,8 @@ function main(): void {
     imports.push(m.importMs);
     loads.push(m.loadMs);
   }
-  const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
+  const fmt = (xs: number[]) =>
+    `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
   console.log(`fashion-mnist train+test load from cache, fresh process, ${runs} runs: ${fmt(loads)}`);
   console.log(`  module import: ${fmt(imports)}; whole process incl. tsx start: ${fmt(walls)}`);
 

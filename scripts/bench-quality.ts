@@ -46,12 +46,26 @@ export interface Recipe {
 }
 
 /** checkpoints/05/manifest.json's recipe: the one the shipped lesson-05 model was trained with. */
-export const LESSON05_RECIPE: Recipe = { lr: 1e-3, warmup: 200, minLr: 2e-5, batch: 64, ema: 0.995, emaWarmup: false, prediction: 'eps', minSnr: 0, schedule: 'linear', base: 32 };
+export const LESSON05_RECIPE: Recipe = {
+  lr: 1e-3,
+  warmup: 200,
+  minLr: 2e-5,
+  batch: 64,
+  ema: 0.995,
+  emaWarmup: false,
+  prediction: 'eps',
+  minSnr: 0,
+  schedule: 'linear',
+  base: 32,
+};
 
 /** 'lr=5e-4,minSnr=5' over the defaults; unknown keys and bad values are errors naming them. */
 export function parseRecipe(text: string, base: Recipe = LESSON05_RECIPE): Recipe {
   const r: Record<string, unknown> = { ...base };
-  for (const part of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const m = /^([a-zA-Z]+)=(.+)$/.exec(part);
     if (!m) throw new UsageError(`recipe entry '${part}' is not key=value`);
     const [, k, v] = m;
@@ -67,9 +81,13 @@ export function parseRecipe(text: string, base: Recipe = LESSON05_RECIPE): Recip
     } else r[k] = v;
   }
   const out = r as unknown as Recipe;
-  if (!['eps', 'v'].includes(out.prediction)) throw new UsageError(`recipe prediction is eps or v, got '${out.prediction}'`);
-  if (!['linear', 'cosine'].includes(out.schedule)) throw new UsageError(`recipe schedule is linear or cosine, got '${out.schedule}'`);
-  for (const k of ['batch', 'warmup', 'base'] as const) if (!Number.isInteger(out[k]) || out[k] < 1) throw new UsageError(`recipe ${k} must be a positive integer, got ${out[k]}`);
+  if (!['eps', 'v'].includes(out.prediction))
+    throw new UsageError(`recipe prediction is eps or v, got '${out.prediction}'`);
+  if (!['linear', 'cosine'].includes(out.schedule))
+    throw new UsageError(`recipe schedule is linear or cosine, got '${out.schedule}'`);
+  for (const k of ['batch', 'warmup', 'base'] as const)
+    if (!Number.isInteger(out[k]) || out[k] < 1)
+      throw new UsageError(`recipe ${k} must be a positive integer, got ${out[k]}`);
   if (!(out.ema < 1)) throw new UsageError(`recipe ema must be below 1, got ${out.ema}`);
   return out;
 }
@@ -144,14 +162,39 @@ function pytorch(r: Recipe, budgetS: number, n: number, seed: number, threads: n
     const out = path.join(dir, 'samples.npy');
     const config = JSON.stringify(referenceUNetConfig({ baseChannels: r.base }));
     const py = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
-    const args = [path.join(__dirname, 'bench_quality_torch.py'), '--data', trainFile, '--out', out, '--budget-s', String(budgetS),
-      '--recipe', JSON.stringify(r), '--config', config, '--threads', String(threads), '--samples', String(n), '--seed', String(seed)];
+    const args = [
+      path.join(__dirname, 'bench_quality_torch.py'),
+      '--data',
+      trainFile,
+      '--out',
+      out,
+      '--budget-s',
+      String(budgetS),
+      '--recipe',
+      JSON.stringify(r),
+      '--config',
+      config,
+      '--threads',
+      String(threads),
+      '--samples',
+      String(n),
+      '--seed',
+      String(seed),
+    ];
     console.error('pytorch: training (its own process)');
-    const p = spawnSync(py, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: (budgetS + 3600) * 1000 });
-    if (p.status !== 0) throw new Error(`bench_quality_torch.py failed (exit ${p.status}${p.error ? `, ${p.error.message}` : ''}); is python3-torch installed? (npm run setup -- --bench)`);
+    const p = spawnSync(py, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: (budgetS + 3600) * 1000,
+    });
+    if (p.status !== 0)
+      throw new Error(
+        `bench_quality_torch.py failed (exit ${p.status}${p.error ? `, ${p.error.message}` : ''}); is python3-torch installed? (npm run setup -- --bench)`,
+      );
     const info = JSON.parse(p.stdout.trim().split('\n').pop()!) as { steps: number; train_s: number; sample_s: number };
     const s = readNpy(out);
-    if (s.dtype !== 'float32' || s.shape.join() !== [n, 28, 28, 1].join()) throw new Error(`PyTorch samples: expected float32 [${n}, 28, 28, 1], got ${s.dtype} [${s.shape}]`);
+    if (s.dtype !== 'float32' || s.shape.join() !== [n, 28, 28, 1].join())
+      throw new Error(`PyTorch samples: expected float32 [${n}, 28, 28, 1], got ${s.dtype} [${s.shape}]`);
     const images = tf.tensor4d(s.data as Float32Array, [n, 28, 28, 1]);
     const report = fidReport(images, { n, seed });
     images.dispose();
@@ -163,7 +206,11 @@ function pytorch(r: Recipe, budgetS: number, n: number, seed: number, threads: n
 
 const SPEC = {
   quality: { kind: 'num', default: 30, help: 'minutes of training per side' },
-  recipe: { kind: 'str', default: '', help: `changes to the lesson-05 recipe, k=v,... (${Object.keys(LESSON05_RECIPE).join(', ')})` },
+  recipe: {
+    kind: 'str',
+    default: '',
+    help: `changes to the lesson-05 recipe, k=v,... (${Object.keys(LESSON05_RECIPE).join(', ')})`,
+  },
   n: { kind: 'int', default: 1000, help: 'samples per side for FID' },
   seed: { kind: 'int', default: 0, help: 'sampling noise and real images' },
   noTorch: { kind: 'bool', default: false, help: 'ours only' },
@@ -184,16 +231,35 @@ export async function main(argv: string[]): Promise<void> {
   console.log('| side | steps | train s | sample s | FID | floor | KID |');
   console.log('|---|---|---|---|---|---|---|');
   for (const [name, r] of rows) {
-    console.log(`| ${name} | ${r.steps} | ${r.trainSeconds.toFixed(0)} | ${r.sampleSeconds.toFixed(0)} | ${r.report.fid.toFixed(2)} | ${r.report.floor.toFixed(2)} | ${r.report.kid.toFixed(3)} |`);
+    console.log(
+      `| ${name} | ${r.steps} | ${r.trainSeconds.toFixed(0)} | ${r.sampleSeconds.toFixed(0)} | ${r.report.fid.toFixed(2)} | ${r.report.floor.toFixed(2)} | ${r.report.kid.toFixed(3)} |`,
+    );
   }
   const [o, t] = [rows[0][1], rows[1]?.[1]];
-  console.log(JSON.stringify({ recipe, minutes: a.quality, n: a.n, ours: { steps: o.steps, fid: o.report.fid, kid: o.report.kid }, pytorch: t ? { steps: t.steps, fid: t.report.fid, kid: t.report.kid } : null, floor: o.report.floor }));
-  console.log(`quality ours/pytorch fid=${o.report.fid.toFixed(2)}/${t ? t.report.fid.toFixed(2) : 'n/a'} steps=${o.steps}/${t ? t.steps : 'n/a'} minutes=${a.quality} floor=${o.report.floor.toFixed(2)}`);
+  console.log(
+    JSON.stringify({
+      recipe,
+      minutes: a.quality,
+      n: a.n,
+      ours: { steps: o.steps, fid: o.report.fid, kid: o.report.kid },
+      pytorch: t ? { steps: t.steps, fid: t.report.fid, kid: t.report.kid } : null,
+      floor: o.report.floor,
+    }),
+  );
+  console.log(
+    `quality ours/pytorch fid=${o.report.fid.toFixed(2)}/${t ? t.report.fid.toFixed(2) : 'n/a'} steps=${o.steps}/${t ? t.steps : 'n/a'} minutes=${a.quality} floor=${o.report.floor.toFixed(2)}`,
+  );
 }
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((e) => {
-    console.error(e instanceof UsageError ? `bench --quality: ${e.message}\n${Object.entries(SPEC).map(([k, s]) => `  --${k} ${s.help}`).join('\n')}` : e);
+    console.error(
+      e instanceof UsageError
+        ? `bench --quality: ${e.message}\n${Object.entries(SPEC)
+            .map(([k, s]) => `  --${k} ${s.help}`)
+            .join('\n')}`
+        : e,
+    );
     process.exit(e instanceof UsageError ? 2 : 1);
   });
 }

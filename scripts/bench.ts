@@ -34,11 +34,28 @@ interface Plan {
 
 function plan(backend: BackendName, batch = 64): Plan {
   if (QUICK) {
-    return { config: referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }), batch: 4, warmup: 1, steps: 2, sampleImages: 4, sampleSteps: 2, reduced: false };
+    return {
+      config: referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }),
+      batch: 4,
+      warmup: 1,
+      steps: 2,
+      sampleImages: 4,
+      sampleSteps: 2,
+      reduced: false,
+    };
   }
-  const full: Plan = { config: referenceUNetConfig(), batch, warmup: 2, steps: 5, sampleImages: 64, sampleSteps: 50, reduced: false };
+  const full: Plan = {
+    config: referenceUNetConfig(),
+    batch,
+    warmup: 2,
+    steps: 5,
+    sampleImages: 64,
+    sampleSteps: 50,
+    reduced: false,
+  };
   // Pure JS: one step of a smaller batch, a few sampling steps; rates are per image so they compare.
-  if (backend === 'cpu') return { ...full, batch: 4, warmup: 0, steps: 1, sampleImages: 4, sampleSteps: 1, reduced: true };
+  if (backend === 'cpu')
+    return { ...full, batch: 4, warmup: 0, steps: 1, sampleImages: 4, sampleSteps: 1, reduced: true };
   return full;
 }
 
@@ -76,7 +93,9 @@ async function worker(force: BackendName | 'default', batch: number): Promise<Re
   const schedule = linearSchedule(1000);
   const step = makeTrainStep(model, { schedule, rng: rng.fork() });
   const S = p.config.imageSize;
-  const x0 = tf.tidy(() => tf.sub(tf.mul(rng.uniformTensor([p.batch, S, S, p.config.inChannels]), 2), 1)) as tf.Tensor4D;
+  const x0 = tf.tidy(() =>
+    tf.sub(tf.mul(rng.uniformTensor([p.batch, S, S, p.config.inChannels]), 2), 1),
+  ) as tf.Tensor4D;
   for (let i = 0; i < p.warmup; i++) step(x0);
   const tensorsBefore = tf.memory().numTensors;
   const times: number[] = [];
@@ -88,7 +107,10 @@ async function worker(force: BackendName | 'default', batch: number): Promise<Re
   const numTensorsGrowth = tf.memory().numTensors - tensorsBefore;
   const sampler = new DDIMSampler(schedule);
   const t0 = performance.now();
-  const imgs = sampler.sample(unetModel(model), [p.sampleImages, S, S, p.config.inChannels], { steps: p.sampleSteps, rng });
+  const imgs = sampler.sample(unetModel(model), [p.sampleImages, S, S, p.config.inChannels], {
+    steps: p.sampleSteps,
+    rng,
+  });
   await imgs.data(); // wait for asynchronous backends
   const sampleS = (performance.now() - t0) / 1000;
   imgs.dispose();
@@ -128,19 +150,27 @@ interface TorchResult {
 function runTorch(threads: number, p: Plan): TorchResult | string {
   const args = [
     path.join(__dirname, 'bench_torch.py'),
-    '--config', JSON.stringify(p.config),
-    '--threads', String(threads),
-    '--batch', String(p.batch),
-    '--warmup', String(p.warmup),
-    '--train-steps', String(p.steps),
-    '--sample-images', String(p.sampleImages),
-    '--sample-steps', String(p.sampleSteps),
+    '--config',
+    JSON.stringify(p.config),
+    '--threads',
+    String(threads),
+    '--batch',
+    String(p.batch),
+    '--warmup',
+    String(p.warmup),
+    '--train-steps',
+    String(p.steps),
+    '--sample-images',
+    String(p.sampleImages),
+    '--sample-steps',
+    String(p.sampleSteps),
   ];
   const r = spawnSync(PY, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.error) return `${PY} not runnable (${r.error.message})`;
   if (r.status !== 0) {
     const err = (r.stderr || '').trim();
-    if (/No module named 'torch'/.test(err)) return `PyTorch is not installed for ${PY} (Debian: apt-get install python3-torch)`;
+    if (/No module named 'torch'/.test(err))
+      return `PyTorch is not installed for ${PY} (Debian: apt-get install python3-torch)`;
     return `bench_torch.py failed: ${err.split('\n').slice(-1)[0]}`;
   }
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
@@ -155,7 +185,12 @@ function runWorkerAt(force: BackendName | 'default', batch: number): Result | st
   });
   const line = (r.stdout || '').split('\n').find((l) => l.startsWith('BENCH_RESULT '));
   if (r.status !== 0 || !line) {
-    const err = `${r.stderr || ''}`.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' | ');
+    const err = `${r.stderr || ''}`
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-3)
+      .join(' | ');
     return err || `exit status ${r.status}`;
   }
   return JSON.parse(line.slice('BENCH_RESULT '.length)) as Result;
@@ -185,7 +220,9 @@ async function main(): Promise<void> {
     console.log(`BENCH_RESULT ${JSON.stringify(res)}`);
     return;
   }
-  console.log(`bench${QUICK ? ' (BENCH_QUICK=1: tiny sizes, numbers are not meaningful)' : ''}: reference UNet, ${plan('wasm').batch}x${plan('wasm').config.imageSize}x${plan('wasm').config.imageSize}, DDIM ${plan('wasm').sampleSteps} steps`);
+  console.log(
+    `bench${QUICK ? ' (BENCH_QUICK=1: tiny sizes, numbers are not meaningful)' : ''}: reference UNet, ${plan('wasm').batch}x${plan('wasm').config.imageSize}x${plan('wasm').config.imageSize}, DDIM ${plan('wasm').sampleSteps} steps`,
+  );
   const def = runWorker('default');
   if (typeof def === 'string') throw new Error(`default backend failed: ${def}`);
   const results: Result[] = [];
@@ -208,22 +245,38 @@ async function main(): Promise<void> {
     const key = `${r.threads}/${r.batch}/${r.sampleImages}/${r.sampleSteps}`;
     if (!torchByThreads.has(key)) torchByThreads.set(key, runTorch(r.threads, p));
     const t = torchByThreads.get(key)!;
-    console.log(`\n== ${r.backend}${r === def ? ' (default)' : ''}${r.reduced ? ` [REDUCED: batch ${r.batch}, ${p.steps} step, ${r.sampleImages} images x ${r.sampleSteps} DDIM steps]` : ''}`);
+    console.log(
+      `\n== ${r.backend}${r === def ? ' (default)' : ''}${r.reduced ? ` [REDUCED: batch ${r.batch}, ${p.steps} step, ${r.sampleImages} images x ${r.sampleSteps} DDIM steps]` : ''}`,
+    );
     if (r.fallback) console.log(`  NOTE: ${r.fallback}`);
-    console.log(r.report.split('\n').map((l) => `  ${l}`).join('\n'));
-    console.log(`  params ${r.params}; train batch ${r.batch}: ${f1(r.trainMs)} ms/step (median of [${r.trainMsAll.join(', ')}]), ${f2(r.trainGflops)} GFLOP/s; tensors +${r.numTensorsGrowth} over the timed steps${p.warmup === 0 ? ' (no warm-up: includes Adam\'s moments, 2 per parameter tensor)' : ''}`);
-    console.log(`  sample ${r.sampleImages} images x ${r.sampleSteps} DDIM steps: ${f1(r.sampleS)} s, ${f2(r.imagesPerS)} images/s, ${f2(r.sampleGflops)} GFLOP/s; peak RSS ${Math.round(r.maxRssMb)} MB`);
+    console.log(
+      r.report
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
+    console.log(
+      `  params ${r.params}; train batch ${r.batch}: ${f1(r.trainMs)} ms/step (median of [${r.trainMsAll.join(', ')}]), ${f2(r.trainGflops)} GFLOP/s; tensors +${r.numTensorsGrowth} over the timed steps${p.warmup === 0 ? " (no warm-up: includes Adam's moments, 2 per parameter tensor)" : ''}`,
+    );
+    console.log(
+      `  sample ${r.sampleImages} images x ${r.sampleSteps} DDIM steps: ${f1(r.sampleS)} s, ${f2(r.imagesPerS)} images/s, ${f2(r.sampleGflops)} GFLOP/s; peak RSS ${Math.round(r.maxRssMb)} MB`,
+    );
     if (typeof t === 'string') {
       console.log(`  pytorch: skipped (${t})`);
       continue;
     }
-    if (t.params !== r.params) throw new Error(`PyTorch mirror has ${t.params} parameters, ours ${r.params}: the architectures differ`);
+    if (t.params !== r.params)
+      throw new Error(`PyTorch mirror has ${t.params} parameters, ours ${r.params}: the architectures differ`);
     const trainRatio = r.trainMs / t.train_ms;
     const sampleRatio = r.sampleS / t.sample_s;
     const tGf = unetFlops(p.config, r.batch).train / (t.train_ms / 1000) / 1e9;
-    console.log(`  ${t.framework}, ${t.threads} thread(s): ${f1(t.train_ms)} ms/step (${f2(tGf)} GFLOP/s), ${f2(t.images_per_s)} images/s, peak RSS ${Math.round(t.max_rss_mb)} MB`);
+    console.log(
+      `  ${t.framework}, ${t.threads} thread(s): ${f1(t.train_ms)} ms/step (${f2(tGf)} GFLOP/s), ${f2(t.images_per_s)} images/s, peak RSS ${Math.round(t.max_rss_mb)} MB`,
+    );
     console.log(`  ours/pytorch time: train ${f2(trainRatio)}x, sample ${f2(sampleRatio)}x`);
-    ratios.push(`ratio ${r.backend}/pytorch train=${f2(trainRatio)} sample=${f2(sampleRatio)}${r.reduced ? ' (reduced)' : ''}`);
+    ratios.push(
+      `ratio ${r.backend}/pytorch train=${f2(trainRatio)} sample=${f2(sampleRatio)}${r.reduced ? ' (reduced)' : ''}`,
+    );
   }
   console.log('');
   for (const l of ratios) console.log(l);

@@ -21,14 +21,20 @@ function main(): void {
       if (state === 'missing') problems.push(`${split} missing`);
       else if (state !== 'valid') problems.push(`${split} ${state.invalid}`);
     }
-    const counts = Object.entries(spec.splits).map(([s, n]) => `${s} ${n}`).join(', ');
+    const counts = Object.entries(spec.splits)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(', ');
     if (problems.length === 0 && !force) {
-      console.log(`${spec.name}: cache valid (${counts}) in ${path.dirname(cacheFile(spec, 'x'))}, checked in ${Date.now() - t0} ms`);
+      console.log(
+        `${spec.name}: cache valid (${counts}) in ${path.dirname(cacheFile(spec, 'x'))}, checked in ${Date.now() - t0} ms`,
+      );
       continue;
     }
     buildCache(spec);
     const why = force ? 'forced' : problems.join('; ');
-    console.log(`${spec.name}: cache built from ${spec.pkg().id} (${why}) -> ${cacheDir()}, ${counts}, in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `${spec.name}: cache built from ${spec.pkg().id} (${why}) -> ${cacheDir()}, ${counts}, in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
   }
 }
 

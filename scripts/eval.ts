@@ -52,9 +52,23 @@
 // classifier and a detector): flags in scripts/eval_apps.ts.
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { loadPretrained, pretrainedPath } from '../lib/course/models';
-import { compareSamplers, disposeResults, formatResultsTable, lesson05Schedule, parseSamplerSpecs, resultRecord, SamplerSpec } from '../lib/eval/lesson05';
+import {
+  compareSamplers,
+  disposeResults,
+  formatResultsTable,
+  lesson05Schedule,
+  parseSamplerSpecs,
+  resultRecord,
+  SamplerSpec,
+} from '../lib/eval/lesson05';
 import { unetModel } from '../lib/core/samplers/types';
-import { disposeSweep, formatSweepTable, guidanceSchedule, guidanceSweep, sweepRecord } from '../lib/eval/guidance_sweep';
+import {
+  disposeSweep,
+  formatSweepTable,
+  guidanceSchedule,
+  guidanceSweep,
+  sweepRecord,
+} from '../lib/eval/guidance_sweep';
 import { NoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
 import { SAMPLER_NAMES, SamplerName } from '../lib/core/samplers/index';
 import { UNet } from '../lib/core/unet/unet';
@@ -122,13 +136,19 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
       const c = walkFlags(argv, lesson, { n: 500, seed: 0, batch: 100, steps: 25 }, 10, {
         '--sampler': (next) => {
           const v = next();
-          if (!v || !(SAMPLER_NAMES as readonly string[]).includes(v)) throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got '${v ?? ''}'`);
+          if (!v || !(SAMPLER_NAMES as readonly string[]).includes(v))
+            throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got '${v ?? ''}'`);
           sampler = v as SamplerName;
         },
         '--scales': (next) => {
           const v = next() ?? '';
-          const xs = v.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
-          if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0)) throw new UsageError(`--scales needs a list of numbers >= 0 such as 0,1,3, got '${v}'`);
+          const xs = v
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x.length > 0)
+            .map(Number);
+          if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0))
+            throw new UsageError(`--scales needs a list of numbers >= 0 such as 0,1,3, got '${v}'`);
           scales = xs;
         },
         '--checkpoint': (next, f) => (file = fileFlag(f, next())),
@@ -145,18 +165,27 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
       try {
         unet = isCfg ? loadPretrained('07/cfg-unet', file) : loadPretrained('05/unet', file);
         clf = isCfg ? null : loadPretrained('06/noisy-classifier', clfFile);
-        console.log(`lesson ${lesson}: ${file}${clf ? ` + ${clfFile}` : ''}, ${sampler}-${steps}, n = ${n} per scale, scales ${scales.join(', ')}, seed ${seed}`);
-        const points = guidanceSweep({ method: isCfg ? 'cfg' : 'classifier', unet, classifier: clf ?? undefined }, guidanceSchedule(), {
-          scales,
-          n,
-          steps,
-          sampler,
-          seed,
-          batchSize: batch,
-          keep: 0,
-          progress: 'stderr',
-          onPoint: (p) => console.error(`scale ${p.scale}: accuracy ${(100 * p.accuracy).toFixed(1)}%, FID ${p.fid ? p.fid.fid.toFixed(2) : '-'} (floor ${p.fid ? p.fid.floor.toFixed(2) : '-'}), ${p.seconds.toFixed(1)} s`),
-        });
+        console.log(
+          `lesson ${lesson}: ${file}${clf ? ` + ${clfFile}` : ''}, ${sampler}-${steps}, n = ${n} per scale, scales ${scales.join(', ')}, seed ${seed}`,
+        );
+        const points = guidanceSweep(
+          { method: isCfg ? 'cfg' : 'classifier', unet, classifier: clf ?? undefined },
+          guidanceSchedule(),
+          {
+            scales,
+            n,
+            steps,
+            sampler,
+            seed,
+            batchSize: batch,
+            keep: 0,
+            progress: 'stderr',
+            onPoint: (p) =>
+              console.error(
+                `scale ${p.scale}: accuracy ${(100 * p.accuracy).toFixed(1)}%, FID ${p.fid ? p.fid.fid.toFixed(2) : '-'} (floor ${p.fid ? p.fid.floor.toFixed(2) : '-'}), ${p.seconds.toFixed(1)} s`,
+              ),
+          },
+        );
         console.log(formatSweepTable(points));
         const record = sweepRecord(lesson, points, { sampler, steps, seed, backend });
         disposeSweep(points);
@@ -187,7 +216,9 @@ const lesson08: LessonEval = {
     const steps = c.steps as number;
     const sr3 = loadPretrained('08/sr3', sr3File);
     const reg = loadPretrained('08/regression', regFile);
-    console.log(`lesson 08: ${sr3File} (${sr3.unet.paramCount.toLocaleString('en')} parameters), ${regFile} (${reg.unet.paramCount.toLocaleString('en')}), n = ${n}, DDIM-${steps}, seed ${seed}`);
+    console.log(
+      `lesson 08: ${sr3File} (${sr3.unet.paramCount.toLocaleString('en')} parameters), ${regFile} (${reg.unet.paramCount.toLocaleString('en')}), n = ${n}, DDIM-${steps}, seed ${seed}`,
+    );
     const results: SrEvalResult[] = [];
     try {
       for (const lrSize of sizes) {
@@ -195,7 +226,13 @@ const lesson08: LessonEval = {
         console.error(`${lrSize}x${lrSize} done`);
       }
       console.log(formatSrTable(results));
-      return srRecord(results, { sampler: 'ddim', steps, ...(meanOf > 1 ? { sr3_mean_of: meanOf } : {}), seed, backend });
+      return srRecord(results, {
+        sampler: 'ddim',
+        steps,
+        ...(meanOf > 1 ? { sr3_mean_of: meanOf } : {}),
+        seed,
+        backend,
+      });
     } finally {
       results.forEach(disposeSrResult);
       sr3.unet.dispose();
@@ -205,8 +242,10 @@ const lesson08: LessonEval = {
 };
 
 const lesson09: LessonEval = {
-  summary: 'inpainting (center/half/strokes masks): hole MSE, FID, time of mean/nearest fills, the mask-conditioned model and RePaint',
-  flags: '[--n N] [--kinds center,half,strokes] [--steps N] [--repaint S:J:R] [--seed N] [--batch N] [--inpaint FILE] [--base FILE]',
+  summary:
+    'inpainting (center/half/strokes masks): hole MSE, FID, time of mean/nearest fills, the mask-conditioned model and RePaint',
+  flags:
+    '[--n N] [--kinds center,half,strokes] [--steps N] [--repaint S:J:R] [--seed N] [--batch N] [--inpaint FILE] [--base FILE]',
   async run(argv, backend) {
     let kinds: MaskKind[] = [...MASK_KINDS];
     let repaint = { steps: 50, jumpLength: 5, resamplings: 2 };
@@ -216,7 +255,8 @@ const lesson09: LessonEval = {
       '--kinds': (next) => {
         kinds = (next() ?? '').split(',') as MaskKind[];
         const bad = kinds.find((k) => !MASK_KINDS.includes(k));
-        if (bad !== undefined) throw new UsageError(`--kinds: unknown mask kind '${bad}' (use ${MASK_KINDS.join(',')})`);
+        if (bad !== undefined)
+          throw new UsageError(`--kinds: unknown mask kind '${bad}' (use ${MASK_KINDS.join(',')})`);
       },
       '--repaint': (next) => {
         const v = next() ?? '';
@@ -231,11 +271,22 @@ const lesson09: LessonEval = {
     const steps = c.steps as number;
     const cond = loadPretrained('09/inpaint', inpaintFile);
     const base = loadPretrained('05/unet', baseFile);
-    console.log(`lesson 09: ${inpaintFile} (${cond.paramCount.toLocaleString('en')} parameters), RePaint on ${baseFile} (${base.paramCount.toLocaleString('en')}), n = ${n}, seed ${seed}`);
+    console.log(
+      `lesson 09: ${inpaintFile} (${cond.paramCount.toLocaleString('en')} parameters), RePaint on ${baseFile} (${base.paramCount.toLocaleString('en')}), n = ${n}, seed ${seed}`,
+    );
     try {
       const r = evaluateInpainting(
         { conditional: cond, unconditional: { unet: base, schedule: lesson05Schedule() } },
-        { n, seed, kinds, steps, repaint, batchSize: batch, keep: 1, onRow: (w) => console.error(`${w.kind} ${w.method}: ${w.seconds.toFixed(1)} s`) },
+        {
+          n,
+          seed,
+          kinds,
+          steps,
+          repaint,
+          batchSize: batch,
+          keep: 1,
+          onRow: (w) => console.error(`${w.kind} ${w.method}: ${w.seconds.toFixed(1)} s`),
+        },
       );
       console.log(formatInpaintTable(r));
       const record = inpaintRecord(r, { conditional_sampler: `ddim:${steps}`, repaint, seed, backend });
@@ -261,7 +312,9 @@ const EVALS: Record<string, LessonEval> = {
 
 function usageText(): string {
   // Sorted: '10'-'14' are integer-like keys, which JavaScript objects list before '05'.
-  const lines = Object.entries(EVALS).sort(([a], [b]) => a.localeCompare(b)).map(([k, e]) => `  ${k}  ${e.summary}\n      flags: ${e.flags}`);
+  const lines = Object.entries(EVALS)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, e]) => `  ${k}  ${e.summary}\n      flags: ${e.flags}`);
   return `usage: npm run eval -- <lesson> [flags]   (see scripts/eval.ts)\nlessons:\n${lines.join('\n')}`;
 }
 
@@ -269,7 +322,8 @@ async function main(): Promise<void> {
   const [lesson, ...rest] = process.argv.slice(2);
   if (!lesson || lesson.startsWith('-')) throw new UsageError('which lesson?');
   const entry = EVALS[lesson];
-  if (!entry) throw new UsageError(`unknown lesson '${lesson}': known lessons are ${Object.keys(EVALS).sort().join(', ')}`);
+  if (!entry)
+    throw new UsageError(`unknown lesson '${lesson}': known lessons are ${Object.keys(EVALS).sort().join(', ')}`);
   const report = await initBackend();
   console.log(formatBackendReport(report));
   const record = await entry.run(rest, report.backend);

@@ -10,8 +10,10 @@ import { LESSON15_DEFAULTS, runLesson15 } from '../lib/eval/lesson15';
 import { intFlag, LessonEval, scaleList, UsageError, walkFlags } from './eval_flags';
 
 const lesson15: LessonEval = {
-  summary: 'synthetic data for downstream models: rare-class recall of a Fashion-MNIST classifier (as is / augmented / + lesson 07 samples / both) and a box detector\'s mAP@0.5 with and without lesson 14\'s grounded samples',
-  flags: '[--n N] [--rare-class K] [--fraction F] [--epochs N] [--train-count N] [--guidance W] [--steps N] [--real-boxes N] [--synthetic-boxes N] [--test-boxes N] [--detector-steps N] [--seed N] [--batch N]',
+  summary:
+    "synthetic data for downstream models: rare-class recall of a Fashion-MNIST classifier (as is / augmented / + lesson 07 samples / both) and a box detector's mAP@0.5 with and without lesson 14's grounded samples",
+  flags:
+    '[--n N] [--rare-class K] [--fraction F] [--epochs N] [--train-count N] [--guidance W] [--steps N] [--real-boxes N] [--synthetic-boxes N] [--test-boxes N] [--detector-steps N] [--seed N] [--batch N]',
   async run(argv, backend) {
     const o = { ...LESSON15_DEFAULTS, backend, progress: 'stderr' as const };
     const c = walkFlags(argv, '15', { n: o.extra, seed: o.seed, batch: o.batch, steps: o.steps }, 1, {
@@ -35,7 +37,9 @@ const lesson15: LessonEval = {
     });
     if (o.rareClass > 9) throw new UsageError(`--rare-class must be 0..9, got ${o.rareClass}`);
     Object.assign(o, { extra: c.n, seed: c.seed, batch: c.batch, steps: c.steps as number });
-    console.log(`lesson 15: rare class ${o.rareClass} kept at ${o.fraction}, +${o.extra} images (CFG w = ${o.guidance}, DDIM-${o.steps}), ${o.epochs} epochs; detector ${o.realBoxes} real + ${o.syntheticBoxes} synthetic, ${o.detectorSteps} steps, ${o.testBoxes} test scenes; seed ${o.seed}`);
+    console.log(
+      `lesson 15: rare class ${o.rareClass} kept at ${o.fraction}, +${o.extra} images (CFG w = ${o.guidance}, DDIM-${o.steps}), ${o.epochs} epochs; detector ${o.realBoxes} real + ${o.syntheticBoxes} synthetic, ${o.detectorSteps} steps, ${o.testBoxes} test scenes; seed ${o.seed}`,
+    );
     const r = await runLesson15(o);
     console.log(r.classifierTable);
     console.log(r.detectorTable);

@@ -13,7 +13,8 @@ export interface LessonEval {
 
 export function intFlag(flag: string, v: string | undefined, min: number): number {
   const x = Number(v);
-  if (v === undefined || !Number.isInteger(x) || x < min) throw new UsageError(`${flag} needs an integer >= ${min}, got '${v ?? ''}'`);
+  if (v === undefined || !Number.isInteger(x) || x < min)
+    throw new UsageError(`${flag} needs an integer >= ${min}, got '${v ?? ''}'`);
   return x;
 }
 
@@ -28,7 +29,13 @@ export interface CommonFlags {
 export type FlagHandler = (next: () => string | undefined, flag: string) => void;
 
 /** Walks argv: --n/--seed/--batch(/--steps) update a copy of `defaults`, `own` handles the lesson's other flags. */
-export function walkFlags<C extends CommonFlags>(argv: string[], lesson: string, defaults: C, nMin: number, own: Record<string, FlagHandler>): C {
+export function walkFlags<C extends CommonFlags>(
+  argv: string[],
+  lesson: string,
+  defaults: C,
+  nMin: number,
+  own: Record<string, FlagHandler>,
+): C {
   const c = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -52,8 +59,12 @@ export function fileFlag(flag: string, v: string | undefined): string {
 
 /** A comma-separated list of numbers >= 0. */
 export function scaleList(flag: string, v: string | undefined): number[] {
-  const xs = (v ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
-  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0)) throw new UsageError(`${flag} needs a list of numbers >= 0 such as 1,3,5, got '${v ?? ''}'`);
+  const xs = (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0)
+    .map(Number);
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x) || x < 0))
+    throw new UsageError(`${flag} needs a list of numbers >= 0 such as 1,3,5, got '${v ?? ''}'`);
   return xs;
 }
-

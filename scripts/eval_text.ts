@@ -24,7 +24,9 @@ import { fileFlag, intFlag, LessonEval, scaleList, UsageError, walkFlags } from 
 /** The course's CLIP-like model (lesson 12) for the CLIP score; null (with a note) when not trained yet. */
 function courseClip(): Clip | null {
   if (pretrainedAvailable('12/clip')) return loadPretrained('12/clip');
-  console.error(`note: ${pretrainedPath('12/clip')} not found, so no CLIP-like score (train it with ${pretrainedCommand('12/clip')})`);
+  console.error(
+    `note: ${pretrainedPath('12/clip')} not found, so no CLIP-like score (train it with ${pretrainedCommand('12/clip')})`,
+  );
   return null;
 }
 
@@ -36,7 +38,11 @@ function scaleFlag(flag: string, v: string | undefined): number {
 }
 
 /** Runs `body` with the course CLIP, prints the table, frees the sample images, returns the record. */
-async function withClip(body: (clip: Clip | null) => Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[] }>): Promise<Record<string, unknown>> {
+async function withClip(
+  body: (
+    clip: Clip | null,
+  ) => Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[] }>,
+): Promise<Record<string, unknown>> {
   const clip = courseClip();
   try {
     const r = await body(clip);
@@ -49,7 +55,8 @@ async function withClip(body: (clip: Clip | null) => Promise<{ table: string; re
 }
 
 const lesson10: LessonEval = {
-  summary: 'GLIDE-style text-to-image (text encoder trained with the UNet, CFG on text): attribute accuracy on one- and two-object captions, CLIP-like score, cost, per guidance scale',
+  summary:
+    'GLIDE-style text-to-image (text encoder trained with the UNet, CFG on text): attribute accuracy on one- and two-object captions, CLIP-like score, cost, per guidance scale',
   flags: '[--n N] [--guidance 3,1,5] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]',
   async run(argv, backend) {
     let guidance = [3, 1, 5];
@@ -58,14 +65,29 @@ const lesson10: LessonEval = {
       '--guidance': (next, f) => (guidance = scaleList(f, next())),
       '--checkpoint': (next, f) => (file = fileFlag(f, next())),
     });
-    console.log(`lesson 10: ${file}, DDIM-${c.steps}, n = ${c.n} one-object + ${c.n} two-object captions per scale, w = ${guidance.join(', ')}, seed ${c.seed}`);
-    return withClip((clip) => runLesson10({ n: c.n, seed: c.seed, batch: c.batch, steps: c.steps as number, guidance, clip, checkpoint: file, backend }));
+    console.log(
+      `lesson 10: ${file}, DDIM-${c.steps}, n = ${c.n} one-object + ${c.n} two-object captions per scale, w = ${guidance.join(', ')}, seed ${c.seed}`,
+    );
+    return withClip((clip) =>
+      runLesson10({
+        n: c.n,
+        seed: c.seed,
+        batch: c.batch,
+        steps: c.steps as number,
+        guidance,
+        clip,
+        checkpoint: file,
+        backend,
+      }),
+    );
   },
 };
 
 const lesson11: LessonEval = {
-  summary: 'Imagen-style cascade (frozen MLM text encoder, 16x16 base, 16->32 SR with noise augmentation): attribute accuracy, CLIP-like score, cost of each stage; the base guidance scale picked by a small sweep',
-  flags: '[--n N] [--guidance W | --scales 1,3,5 --sweep-n N] [--steps N] [--sr-steps N] [--sr-start T|noise] [--aug-bucket K] [--seed N] [--batch N]',
+  summary:
+    'Imagen-style cascade (frozen MLM text encoder, 16x16 base, 16->32 SR with noise augmentation): attribute accuracy, CLIP-like score, cost of each stage; the base guidance scale picked by a small sweep',
+  flags:
+    '[--n N] [--guidance W | --scales 1,3,5 --sweep-n N] [--steps N] [--sr-steps N] [--sr-start T|noise] [--aug-bucket K] [--seed N] [--batch N]',
   async run(argv, backend) {
     let guidance: number | undefined;
     let scales = [1, 3, 5];
@@ -87,14 +109,33 @@ const lesson11: LessonEval = {
         if (augBucket >= NOISE_AUG_BUCKETS) throw new UsageError(`${f} must be below ${NOISE_AUG_BUCKETS}`);
       },
     });
-    if (srStart !== undefined && srStart > 999) throw new UsageError(`--sr-start ${srStart} exceeds the schedule's T = 1000`);
-    console.log(`lesson 11: base DDIM-${c.steps}, SR ${srSteps} step(s) from ${srStart ?? 'pure noise'}, aug bucket ${augBucket}, n = ${c.n} per kind, seed ${c.seed}`);
-    return withClip((clip) => runLesson11({ n: c.n, seed: c.seed, batch: c.batch, steps: c.steps as number, guidance, scales, sweepN, srSteps, srStart, augBucket, clip, backend }));
+    if (srStart !== undefined && srStart > 999)
+      throw new UsageError(`--sr-start ${srStart} exceeds the schedule's T = 1000`);
+    console.log(
+      `lesson 11: base DDIM-${c.steps}, SR ${srSteps} step(s) from ${srStart ?? 'pure noise'}, aug bucket ${augBucket}, n = ${c.n} per kind, seed ${c.seed}`,
+    );
+    return withClip((clip) =>
+      runLesson11({
+        n: c.n,
+        seed: c.seed,
+        batch: c.batch,
+        steps: c.steps as number,
+        guidance,
+        scales,
+        sweepN,
+        srSteps,
+        srStart,
+        augBucket,
+        clip,
+        backend,
+      }),
+    );
   },
 };
 
 const lesson12: LessonEval = {
-  summary: 'unCLIP (CLIP-like text embedding -> diffusion prior -> image embedding -> decoder): attribute accuracy, CLIP-like score and cost per decoder guidance scale',
+  summary:
+    'unCLIP (CLIP-like text embedding -> diffusion prior -> image embedding -> decoder): attribute accuracy, CLIP-like score and cost per decoder guidance scale',
   flags: '[--n N] [--guidance 3] [--steps N] [--prior-steps N] [--prior-guidance W] [--oracle] [--seed N] [--batch N]',
   async run(argv, backend) {
     let guidance = [5];
@@ -107,9 +148,21 @@ const lesson12: LessonEval = {
       '--prior-guidance': (next, f) => (priorGuidance = scaleFlag(f, next())),
       '--oracle': () => (withOracle = true),
     });
-    console.log(`lesson 12: decoder DDIM-${c.steps} w = ${guidance.join(', ')}, prior DDIM-${priorSteps} w = ${priorGuidance}, n = ${c.n} per kind, seed ${c.seed}`);
+    console.log(
+      `lesson 12: decoder DDIM-${c.steps} w = ${guidance.join(', ')}, prior DDIM-${priorSteps} w = ${priorGuidance}, n = ${c.n} per kind, seed ${c.seed}`,
+    );
     // runLesson12 scores with the unCLIP's own CLIP model, so no second copy is loaded here.
-    const r = await runLesson12({ n: c.n, seed: c.seed, batch: c.batch, steps: c.steps as number, guidance, priorSteps, priorGuidance, withOracle, backend });
+    const r = await runLesson12({
+      n: c.n,
+      seed: c.seed,
+      batch: c.batch,
+      steps: c.steps as number,
+      guidance,
+      priorSteps,
+      priorGuidance,
+      withOracle,
+      backend,
+    });
     console.log(r.table);
     r.results.forEach(disposeTextToImageResult);
     return r.record;
@@ -117,7 +170,8 @@ const lesson12: LessonEval = {
 };
 
 const lesson13: LessonEval = {
-  summary: 'latent diffusion (8x8x4 latents of a trained autoencoder): reconstruction PSNR, text->image accuracy next to pixel-space GLIDE, layout->image box placement, cost',
+  summary:
+    'latent diffusion (8x8x4 latents of a trained autoencoder): reconstruction PSNR, text->image accuracy next to pixel-space GLIDE, layout->image box placement, cost',
   flags: '[--n N] [--guidance W] [--steps N] [--no-glide] [--seed N] [--batch N]',
   async run(argv, backend) {
     let guidance = 3;
@@ -128,7 +182,16 @@ const lesson13: LessonEval = {
     });
     console.log(`lesson 13: DDIM-${c.steps}, w = ${guidance}, n = ${c.n} per kind, seed ${c.seed}`);
     return withClip(async (clip) => {
-      const r = await runLesson13({ n: c.n, seed: c.seed, batch: c.batch, steps: c.steps as number, guidance, clip, compareGlide, backend });
+      const r = await runLesson13({
+        n: c.n,
+        seed: c.seed,
+        batch: c.batch,
+        steps: c.steps as number,
+        guidance,
+        clip,
+        compareGlide,
+        backend,
+      });
       r.layout.samples.dispose();
       return r;
     });
@@ -136,7 +199,8 @@ const lesson13: LessonEval = {
 };
 
 const lesson14: LessonEval = {
-  summary: 'GLIGEN box grounding on the frozen latent text model: share of requested objects landing in their box (IoU >= 0.5) with and without grounding',
+  summary:
+    'GLIGEN box grounding on the frozen latent text model: share of requested objects landing in their box (IoU >= 0.5) with and without grounding',
   flags: '[--n N] [--guidance W] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]',
   async run(argv, backend) {
     let guidance = 3;
@@ -146,11 +210,25 @@ const lesson14: LessonEval = {
       '--checkpoint': (next, f) => (checkpoint = fileFlag(f, next())),
     });
     console.log(`lesson 14: DDIM-${c.steps}, w = ${guidance}, n = ${c.n} scenes, seed ${c.seed}`);
-    const r = await runLesson14({ n: c.n, seed: c.seed, batch: c.batch, steps: c.steps as number, guidance, checkpoint, backend });
+    const r = await runLesson14({
+      n: c.n,
+      seed: c.seed,
+      batch: c.batch,
+      steps: c.steps as number,
+      guidance,
+      checkpoint,
+      backend,
+    });
     console.log(r.table);
     r.results.forEach((x) => x.samples.dispose());
     return r.record;
   },
 };
 
-export const TEXT_EVALS: Record<string, LessonEval> = { '10': lesson10, '11': lesson11, '12': lesson12, '13': lesson13, '14': lesson14 };
+export const TEXT_EVALS: Record<string, LessonEval> = {
+  '10': lesson10,
+  '11': lesson11,
+  '12': lesson12,
+  '13': lesson13,
+  '14': lesson14,
+};

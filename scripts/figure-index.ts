@@ -7,14 +7,35 @@ import * as path from 'path';
 
 /** The article's figure captions (seed 003), 그림1 .. 그림29. */
 export const ARTICLE_FIGURES: readonly string[] = [
-  'GAN과 Diffusion Model', 'DALLE2가 생성한 이미지', 'GLIGEN이 생성한 이미지', 'Forward Diffusion Process',
-  '분자 하나의 움직임', 'Reverse Diffusion Process', '이미지 픽셀에 Diffusion 적용하기', 'Image에 적용한 Diffusion',
-  '이미지의 Forward Diffusion Process', '이미지의 Reverse Diffusion Process', 'Diffusion Model Architecture',
-  'Diffusion Model Loss Function', 'Classifier Guidance', 'Classifier Free Guidance', 'Super-Resolution',
-  'SR3 Super-Resolution 결과', 'Inpainting Diffusion Model', 'GLIDE Architecture', 'GLIDE가 생성한 이미지',
-  'Imagen Architecture', 'Imagen이 생성한 이미지', 'DALLE2 Architecture', 'DALLE2가 생성한 이미지',
-  'DALLE2 Image Manipulation', 'Stable Diffusion Architecture', 'Stable Diffusion Text To Image Result',
-  'Stable Diffusion Layout To Image Result', 'GLIGEN Architecture', 'GLIGEN이 생성한 이미지',
+  'GAN과 Diffusion Model',
+  'DALLE2가 생성한 이미지',
+  'GLIGEN이 생성한 이미지',
+  'Forward Diffusion Process',
+  '분자 하나의 움직임',
+  'Reverse Diffusion Process',
+  '이미지 픽셀에 Diffusion 적용하기',
+  'Image에 적용한 Diffusion',
+  '이미지의 Forward Diffusion Process',
+  '이미지의 Reverse Diffusion Process',
+  'Diffusion Model Architecture',
+  'Diffusion Model Loss Function',
+  'Classifier Guidance',
+  'Classifier Free Guidance',
+  'Super-Resolution',
+  'SR3 Super-Resolution 결과',
+  'Inpainting Diffusion Model',
+  'GLIDE Architecture',
+  'GLIDE가 생성한 이미지',
+  'Imagen Architecture',
+  'Imagen이 생성한 이미지',
+  'DALLE2 Architecture',
+  'DALLE2가 생성한 이미지',
+  'DALLE2 Image Manipulation',
+  'Stable Diffusion Architecture',
+  'Stable Diffusion Text To Image Result',
+  'Stable Diffusion Layout To Image Result',
+  'GLIGEN Architecture',
+  'GLIGEN이 생성한 이미지',
 ];
 
 export type CellTag = { kind: 'figure'; numbers: number[]; title: string } | { kind: 'table'; title: string };
@@ -33,8 +54,19 @@ export function parseTag(source: string): CellTag | null {
   return table ? { kind: 'table', title: table[1].trim() } : null;
 }
 
-interface NbOutput { output_type: string; name?: string; text?: unknown; data?: Record<string, unknown> }
-interface NbCell { cell_type: string; source: unknown; outputs?: NbOutput[]; execution_count?: number | null; metadata?: { execution?: Record<string, string> } }
+interface NbOutput {
+  output_type: string;
+  name?: string;
+  text?: unknown;
+  data?: Record<string, unknown>;
+}
+interface NbCell {
+  cell_type: string;
+  source: unknown;
+  outputs?: NbOutput[];
+  execution_count?: number | null;
+  metadata?: { execution?: Record<string, string> };
+}
 
 const joinText = (v: unknown): string => (Array.isArray(v) ? v.join('') : v === undefined ? '' : String(v));
 const IMAGE_MIMES = ['application/vnd.plotly.v1+json', 'image/png', 'image/svg+xml'];
@@ -49,9 +81,18 @@ export interface TaggedCell {
   text: string; // stdout and text-only displays of the cell
 }
 
-export interface LessonRun { notebook: string; complete: boolean; seconds: number | null }
+export interface LessonRun {
+  notebook: string;
+  complete: boolean;
+  seconds: number | null;
+}
 
-export interface FigureIndexMeta { mode?: string; backend?: string; date?: Date; wallSeconds?: number }
+export interface FigureIndexMeta {
+  mode?: string;
+  backend?: string;
+  date?: Date;
+  wallSeconds?: number;
+}
 
 export interface FigureIndex {
   file: string;
@@ -64,14 +105,23 @@ export interface FigureIndex {
 }
 
 function lessonSeconds(cells: NbCell[]): number | null {
-  const times = cells.flatMap((c) => Object.values(c.metadata?.execution ?? {}).map((s) => Date.parse(s))).filter((t) => !Number.isNaN(t));
+  const times = cells
+    .flatMap((c) => Object.values(c.metadata?.execution ?? {}).map((s) => Date.parse(s)))
+    .filter((t) => !Number.isNaN(t));
   return times.length ? (Math.max(...times) - Math.min(...times)) / 1000 : null;
 }
 
 /** Tagged cells and run facts of every executed notebook in lessonsDir; images are those present in figuresDir. */
-export function readTaggedCells(lessonsDir: string, figuresDir: string): { cells: TaggedCell[]; lessons: LessonRun[]; stdout: string } {
-  if (!fs.existsSync(lessonsDir)) throw new Error(`figures: no folder ${lessonsDir} (execute the lessons first: npm run lessons)`);
-  const files = fs.readdirSync(lessonsDir).filter((f) => f.endsWith('.ipynb')).sort();
+export function readTaggedCells(
+  lessonsDir: string,
+  figuresDir: string,
+): { cells: TaggedCell[]; lessons: LessonRun[]; stdout: string } {
+  if (!fs.existsSync(lessonsDir))
+    throw new Error(`figures: no folder ${lessonsDir} (execute the lessons first: npm run lessons)`);
+  const files = fs
+    .readdirSync(lessonsDir)
+    .filter((f) => f.endsWith('.ipynb'))
+    .sort();
   const cells: TaggedCell[] = [];
   const lessons: LessonRun[] = [];
   let stdout = '';
@@ -89,7 +139,10 @@ export function readTaggedCells(lessonsDir: string, figuresDir: string): { cells
     all.forEach((c, ci) => {
       if (c.cell_type !== 'code') return;
       const outputs = c.outputs ?? [];
-      const out = outputs.filter((o) => o.output_type === 'stream' && o.name === 'stdout').map((o) => joinText(o.text)).join('');
+      const out = outputs
+        .filter((o) => o.output_type === 'stream' && o.name === 'stdout')
+        .map((o) => joinText(o.text))
+        .join('');
       stdout += out;
       let tag: CellTag | null;
       try {
@@ -102,8 +155,13 @@ export function readTaggedCells(lessonsDir: string, figuresDir: string): { cells
         .map((o, oi) => (hasImage(o) ? `${notebook}_${ci}_${oi}.png` : ''))
         .filter((f) => f && fs.existsSync(path.join(figuresDir, f)));
       const text = outputs
-        .map((o) => (o.output_type === 'stream' && o.name === 'stdout' ? joinText(o.text)
-          : isDisplay(o) && !hasImage(o) ? joinText(o.data?.['text/plain']).replace(/\n?$/, '\n') : ''))
+        .map((o) =>
+          o.output_type === 'stream' && o.name === 'stdout'
+            ? joinText(o.text)
+            : isDisplay(o) && !hasImage(o)
+              ? joinText(o.data?.['text/plain']).replace(/\n?$/, '\n')
+              : '',
+        )
         .join('');
       cells.push({ notebook, cell: ci, tag, images, text });
     });
@@ -134,18 +192,31 @@ export function buildFigureIndex(lessonsDir: string, figuresDir: string, meta: F
   const figureHtml = figures.map((f) => {
     const head = `<h2>Figure ${f.n} · 그림${f.n}. ${esc(f.caption)}</h2>`;
     if (f.images.length === 0) {
-      const why = f.own.length ? ` (tagged in ${esc(unique(f.own.map((c) => `${c.notebook} cell ${c.cell}`)))}, but no image was rendered)` : '';
+      const why = f.own.length
+        ? ` (tagged in ${esc(unique(f.own.map((c) => `${c.notebook} cell ${c.cell}`)))}, but no image was rendered)`
+        : '';
       return `<section class="figure missing" id="figure-${f.n}">${head}<p class="status">not reproduced${why}</p></section>`;
     }
-    const parts = f.own.filter((c) => c.images.length).map((c) =>
-      `<div class="cell"><p>${esc(c.notebook)} · cell ${c.cell} · ${esc(c.tag.title)}</p>` +
-      c.images.map((img) => `<a href="${esc(img)}"><img src="${esc(img)}" alt="${esc(img)}" loading="lazy"></a>`).join('') + '</div>');
+    const parts = f.own
+      .filter((c) => c.images.length)
+      .map(
+        (c) =>
+          `<div class="cell"><p>${esc(c.notebook)} · cell ${c.cell} · ${esc(c.tag.title)}</p>` +
+          c.images
+            .map((img) => `<a href="${esc(img)}"><img src="${esc(img)}" alt="${esc(img)}" loading="lazy"></a>`)
+            .join('') +
+          '</div>',
+      );
     return `<section class="figure" id="figure-${f.n}">${head}${parts.join('')}</section>`;
   });
-  const tableHtml = tables.map((c) =>
-    `<section class="table"><h3>${esc(c.notebook)} · cell ${c.cell} · ${esc(c.tag.title)}</h3><pre>${esc(c.text.trimEnd()) || '(no output)'}</pre></section>`);
-  const lessonRows = lessons.map((l) =>
-    `<tr><td>${esc(l.notebook)}</td><td>${l.complete ? 'complete' : 'INCOMPLETE (a cell failed or did not run)'}</td><td>${l.seconds === null ? '-' : l.seconds.toFixed(1)}</td></tr>`);
+  const tableHtml = tables.map(
+    (c) =>
+      `<section class="table"><h3>${esc(c.notebook)} · cell ${c.cell} · ${esc(c.tag.title)}</h3><pre>${esc(c.text.trimEnd()) || '(no output)'}</pre></section>`,
+  );
+  const lessonRows = lessons.map(
+    (l) =>
+      `<tr><td>${esc(l.notebook)}</td><td>${l.complete ? 'complete' : 'INCOMPLETE (a cell failed or did not run)'}</td><td>${l.seconds === null ? '-' : l.seconds.toFixed(1)}</td></tr>`,
+  );
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Article figures regenerated by the lessons</title>
 <style>body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em}img{max-width:100%;border:1px solid #ccc;margin:4px}

@@ -13,7 +13,10 @@ const ROOT = path.resolve(__dirname, '..');
 const MODES = ['quick', 'standard', 'full'];
 const USAGE = 'Usage: npm run figures [-- --from DIR] [--out DIR]';
 
-export interface FiguresOptions { from?: string; out: string }
+export interface FiguresOptions {
+  from?: string;
+  out: string;
+}
 
 export function parseFiguresArgs(argv: string[]): FiguresOptions {
   const opts: FiguresOptions = { out: 'build/figures' };
@@ -33,10 +36,15 @@ export function parseFiguresArgs(argv: string[]): FiguresOptions {
 
 /** Renders the images of the executed notebooks in lessonsDir into figuresDir and writes the index there. */
 /** With startedAt (ms), the index reports the wall time from then to the end of the rendering. */
-export async function figuresFromExecuted(lessonsDir: string, figuresDir: string, meta: FigureIndexMeta = {},
-  opts: { startedAt?: number; log?: (line: string) => void } = {}): Promise<FigureIndex> {
+export async function figuresFromExecuted(
+  lessonsDir: string,
+  figuresDir: string,
+  meta: FigureIndexMeta = {},
+  opts: { startedAt?: number; log?: (line: string) => void } = {},
+): Promise<FigureIndex> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  if (!fs.existsSync(lessonsDir)) throw new Error(`figures: no folder ${lessonsDir} (execute the lessons first, or drop --from)`);
+  if (!fs.existsSync(lessonsDir))
+    throw new Error(`figures: no folder ${lessonsDir} (execute the lessons first, or drop --from)`);
   log(`figures: rendering the outputs of ${lessonsDir} into ${figuresDir}`);
   const rendered = await renderFigures({ inDir: lessonsDir, outDir: figuresDir, log: () => {} });
   log(`figures: ${rendered.length} PNGs written`);
@@ -52,11 +60,14 @@ async function main(): Promise<number> {
   let mode: string | undefined;
   if (lessonsDir === undefined) {
     mode = process.env.LESSON_MODE || 'standard';
-    if (!MODES.includes(mode)) throw new Error(`figures: unknown LESSON_MODE '${mode}': use one of ${MODES.join(', ')}.`);
+    if (!MODES.includes(mode))
+      throw new Error(`figures: unknown LESSON_MODE '${mode}': use one of ${MODES.join(', ')}.`);
     lessonsDir = path.join(ROOT, 'build', 'lessons');
     console.log(`figures: executing the lessons (LESSON_MODE=${mode}) into ${path.relative(ROOT, lessonsDir)}/`);
     const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'scripts', 'run_lessons.py'), '--out', lessonsDir], {
-      cwd: ROOT, stdio: 'inherit', env: { ...process.env, LESSON_MODE: mode },
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, LESSON_MODE: mode },
     });
     if (r.error) throw new Error(`figures: cannot run scripts/run_lessons.py: ${r.error.message}`);
     if (r.status === 2) return 2; // the runner's own set-up error, already printed
@@ -66,17 +77,28 @@ async function main(): Promise<number> {
     throw new Error(`figures: --from ${lessonsDir}: no such folder`);
   }
   // With --from, the run is only rendering and indexing: its wall time says nothing about the lessons.
-  const index = await figuresFromExecuted(lessonsDir, opts.out, { mode, date: new Date(started) },
-    { startedAt: opts.from === undefined ? started : undefined });
-  console.log(`figures: ${index.covered.length} / ${ARTICLE_FIGURES.length} figures regenerated${index.missing.length ? ` (not reproduced: ${index.missing.join(', ')})` : ''}`);
-  console.log(`figures: ${index.cells.filter((c) => c.tag.kind === 'table').length} measured tables; mode ${index.mode}, backend ${index.backend}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const index = await figuresFromExecuted(
+    lessonsDir,
+    opts.out,
+    { mode, date: new Date(started) },
+    { startedAt: opts.from === undefined ? started : undefined },
+  );
+  console.log(
+    `figures: ${index.covered.length} / ${ARTICLE_FIGURES.length} figures regenerated${index.missing.length ? ` (not reproduced: ${index.missing.join(', ')})` : ''}`,
+  );
+  console.log(
+    `figures: ${index.cells.filter((c) => c.tag.kind === 'table').length} measured tables; mode ${index.mode}, backend ${index.backend}; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   console.log(`figures: ${index.file}`);
   return failed ? 1 : 0;
 }
 
 if (require.main === module) {
-  main().then((code) => process.exit(code), (e: Error) => {
-    console.error(e.message);
-    process.exit(2);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      console.error(e.message);
+      process.exit(2);
+    },
+  );
 }

@@ -4,7 +4,15 @@ import * as path from 'path';
 
 export type FlagKind = 'int' | 'num' | 'str' | 'bool';
 export type FlagSpec = Record<string, { kind: FlagKind; default: number | string | boolean | null; help: string }>;
-export type FlagValues<S extends FlagSpec> = { [K in keyof S]: S[K]['default'] extends boolean ? boolean : S[K]['default'] extends number ? number : S[K]['default'] extends string ? string : number | string | null };
+export type FlagValues<S extends FlagSpec> = {
+  [K in keyof S]: S[K]['default'] extends boolean
+    ? boolean
+    : S[K]['default'] extends number
+      ? number
+      : S[K]['default'] extends string
+        ? string
+        : number | string | null;
+};
 
 export class UsageError extends Error {}
 
@@ -15,12 +23,19 @@ function flagName(key: string): string {
 
 export function usageText(spec: FlagSpec): string {
   return Object.entries(spec)
-    .map(([k, s]) => `  ${(flagName(k) + (s.kind === 'bool' ? '' : ' X')).padEnd(22)} ${s.help}${s.kind === 'bool' ? '' : ` [${String(s.default)}]`}`)
+    .map(
+      ([k, s]) =>
+        `  ${(flagName(k) + (s.kind === 'bool' ? '' : ' X')).padEnd(22)} ${s.help}${s.kind === 'bool' ? '' : ` [${String(s.default)}]`}`,
+    )
     .join('\n');
 }
 
 /** Parses `argv` against `spec`, with `overrides` replacing the spec's defaults (per-recipe defaults). */
-export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, overrides: Partial<Record<keyof S, unknown>> = {}): { positional: string[]; values: FlagValues<S> } {
+export function parseFlags<S extends FlagSpec>(
+  argv: string[],
+  spec: S,
+  overrides: Partial<Record<keyof S, unknown>> = {},
+): { positional: string[]; values: FlagValues<S> } {
   const values: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(spec)) values[k] = k in overrides ? overrides[k as keyof S] : s.default;
   const byFlag = new Map(Object.keys(spec).map((k) => [flagName(k), k]));
@@ -45,7 +60,8 @@ export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, override
       continue;
     }
     const x = Number(v);
-    if (!Number.isFinite(x) || (kind === 'int' && !Number.isInteger(x))) throw new UsageError(`${a} needs ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
+    if (!Number.isFinite(x) || (kind === 'int' && !Number.isInteger(x)))
+      throw new UsageError(`${a} needs ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
     values[key] = x;
   }
   return { positional, values: values as FlagValues<S> };

@@ -22,7 +22,14 @@ import { UNet } from '../lib/core/unet/unet';
 const QUICK = process.env.BENCH_QUICK === '1';
 
 const plan = QUICK
-  ? { config: referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }), batch: 4, warmup: 1, steps: 2, sampleImages: 4, sampleSteps: 2 }
+  ? {
+      config: referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }),
+      batch: 4,
+      warmup: 1,
+      steps: 2,
+      sampleImages: 4,
+      sampleSteps: 2,
+    }
   : { config: referenceUNetConfig(), batch: 64, warmup: 3, steps: 10, sampleImages: 64, sampleSteps: 50 };
 
 /** One Adam step as lib/core/train/train_step.ts does it, but with an asynchronous loss read. */
@@ -33,7 +40,11 @@ function asyncTrainStep(model: UNet, schedule: NoiseSchedule, rng: Rng) {
     const t = Array.from({ length: x0.shape[0] }, () => rng.int(schedule.T));
     const noise = rng.normalTensor(x0.shape) as tf.Tensor4D;
     try {
-      const loss = optimizer.minimize(() => diffusionLoss((xt, tt) => model.apply(xt, tt, {}), schedule, x0, t, noise, 'eps'), true, vars);
+      const loss = optimizer.minimize(
+        () => diffusionLoss((xt, tt) => model.apply(xt, tt, {}), schedule, x0, t, noise, 'eps'),
+        true,
+        vars,
+      );
       if (!loss) throw new Error('optimizer returned no loss');
       const v = (await loss.data())[0]; // waits for the GPU: the step is really done
       loss.dispose();
@@ -69,9 +80,13 @@ async function kernelProfile(run: () => Promise<number>, top = 10): Promise<Kern
   }
   const all = [...byName.values()].sort((a, b) => b.ms - a.ms || b.count - a.count);
   const total = all.reduce((s, k) => s + k.ms, 0);
-  console.log(`kernels of one training step (${kernelsRun.length} calls, ${total > 0 ? `${total.toFixed(1)} ms of kernel time` : 'no kernel times on this device'}):`);
+  console.log(
+    `kernels of one training step (${kernelsRun.length} calls, ${total > 0 ? `${total.toFixed(1)} ms of kernel time` : 'no kernel times on this device'}):`,
+  );
   for (const k of all.slice(0, top)) {
-    console.log(`  ${k.name.padEnd(28)} x${String(k.count).padEnd(5)} ${total > 0 ? `${k.ms.toFixed(2).padStart(9)} ms ${((100 * k.ms) / total).toFixed(1).padStart(5)} %` : ''}`);
+    console.log(
+      `  ${k.name.padEnd(28)} x${String(k.count).padEnd(5)} ${total > 0 ? `${k.ms.toFixed(2).padStart(9)} ms ${((100 * k.ms) / total).toFixed(1).padStart(5)} %` : ''}`,
+    );
   }
   return all.slice(0, top).map((k) => ({ ...k, ms: Math.round(k.ms * 1000) / 1000 }));
 }
@@ -89,7 +104,9 @@ async function main(): Promise<void> {
   const schedule = linearSchedule(1000);
   const step = asyncTrainStep(model, schedule, rng.fork());
   const S = plan.config.imageSize;
-  const x0 = tf.tidy(() => tf.sub(tf.mul(rng.uniformTensor([plan.batch, S, S, plan.config.inChannels]), 2), 1)) as tf.Tensor4D;
+  const x0 = tf.tidy(() =>
+    tf.sub(tf.mul(rng.uniformTensor([plan.batch, S, S, plan.config.inChannels]), 2), 1),
+  ) as tf.Tensor4D;
   const tw = performance.now();
   let loss = NaN;
   for (let i = 0; i < plan.warmup; i++) loss = await step(x0); // first steps compile the shaders
@@ -105,7 +122,10 @@ async function main(): Promise<void> {
   const kernels = await kernelProfile(() => step(x0));
   const sampler = new DDIMSampler(schedule);
   const t0 = performance.now();
-  const imgs = sampler.sample(unetModel(model), [plan.sampleImages, S, S, plan.config.inChannels], { steps: plan.sampleSteps, rng });
+  const imgs = sampler.sample(unetModel(model), [plan.sampleImages, S, S, plan.config.inChannels], {
+    steps: plan.sampleSteps,
+    rng,
+  });
   const pixels = await imgs.data(); // waits for the asynchronous backends
   const sampleS = (performance.now() - t0) / 1000;
   imgs.dispose();

@@ -40,21 +40,79 @@ interface OpCase {
 
 const c4 = (x: tf.Tensor) => x as tf.Tensor4D;
 const OPS: OpCase[] = [
-  { name: 'matMul', shapes: [[33, 48], [48, 20]], fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) },
-  { name: 'batchMatMul (attention scores)', shapes: [[4, 49, 16], [4, 16, 49]], fn: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D) },
-  { name: 'conv2d 3x3 same', shapes: [[2, 14, 14, 8], [3, 3, 8, 16]], fn: (x, w) => tf.conv2d(c4(x), c4(w), 1, 'same') },
-  { name: 'conv2d 3x3 stride 2', shapes: [[2, 14, 14, 8], [3, 3, 8, 8]], fn: (x, w) => tf.conv2d(c4(x), c4(w), 2, 'same') },
-  { name: 'conv2d 1x1', shapes: [[2, 7, 7, 16], [1, 1, 16, 8]], fn: (x, w) => tf.conv2d(c4(x), c4(w), 1, 'same') },
+  {
+    name: 'matMul',
+    shapes: [
+      [33, 48],
+      [48, 20],
+    ],
+    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+  },
+  {
+    name: 'batchMatMul (attention scores)',
+    shapes: [
+      [4, 49, 16],
+      [4, 16, 49],
+    ],
+    fn: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+  },
+  {
+    name: 'conv2d 3x3 same',
+    shapes: [
+      [2, 14, 14, 8],
+      [3, 3, 8, 16],
+    ],
+    fn: (x, w) => tf.conv2d(c4(x), c4(w), 1, 'same'),
+  },
+  {
+    name: 'conv2d 3x3 stride 2',
+    shapes: [
+      [2, 14, 14, 8],
+      [3, 3, 8, 8],
+    ],
+    fn: (x, w) => tf.conv2d(c4(x), c4(w), 2, 'same'),
+  },
+  {
+    name: 'conv2d 1x1',
+    shapes: [
+      [2, 7, 7, 16],
+      [1, 1, 16, 8],
+    ],
+    fn: (x, w) => tf.conv2d(c4(x), c4(w), 1, 'same'),
+  },
   // tfjs 4.22's cpu ResizeNearestNeighborGrad is wrong for batch > 1 (docs/backends.md, Known problems): the
   // reference gradient of a x2 nearest upsampling is the sum over each 2x2 block.
-  { name: 'resizeNearestNeighbor x2', shapes: [[2, 7, 7, 4]], fn: (x) => tf.image.resizeNearestNeighbor(c4(x), [14, 14]), cpuGrads: (r) => [tf.mul(tf.avgPool(c4(r), 2, 2, 'valid'), 4)] },
+  {
+    name: 'resizeNearestNeighbor x2',
+    shapes: [[2, 7, 7, 4]],
+    fn: (x) => tf.image.resizeNearestNeighbor(c4(x), [14, 14]),
+    cpuGrads: (r) => [tf.mul(tf.avgPool(c4(r), 2, 2, 'valid'), 4)],
+  },
   { name: 'softmax', shapes: [[6, 49]], fn: (x) => tf.softmax(x) },
   { name: 'sigmoid * x (SiLU)', shapes: [[4, 100]], fn: (x) => tf.mul(x, tf.sigmoid(x)) },
-  { name: 'moments (GroupNorm statistics)', shapes: [[2, 7, 7, 4, 8]], fn: (x) => { const m = tf.moments(x, [1, 2, 4], true); return tf.div(tf.sub(x, m.mean), tf.sqrt(tf.add(m.variance, 1e-5))); } },
-  { name: 'concat axis 3', shapes: [[2, 7, 7, 4], [2, 7, 7, 6]], fn: (a, b) => tf.concat([a, b], 3) },
+  {
+    name: 'moments (GroupNorm statistics)',
+    shapes: [[2, 7, 7, 4, 8]],
+    fn: (x) => {
+      const m = tf.moments(x, [1, 2, 4], true);
+      return tf.div(tf.sub(x, m.mean), tf.sqrt(tf.add(m.variance, 1e-5)));
+    },
+  },
+  {
+    name: 'concat axis 3',
+    shapes: [
+      [2, 7, 7, 4],
+      [2, 7, 7, 6],
+    ],
+    fn: (a, b) => tf.concat([a, b], 3),
+  },
   // The gradient norm over all weights sums one scalar per weight tensor (lib/core/train/grad_clip.ts).
   { name: 'addN of 20 tensors', shapes: Array.from({ length: 20 }, () => [3, 5]), fn: (...xs) => tf.addN(xs) },
-  { name: 'sin/cos/exp (time embedding)', shapes: [[8, 16]], fn: (x) => tf.add(tf.sin(x), tf.mul(tf.cos(x), tf.exp(tf.mul(x, 0.1)))) },
+  {
+    name: 'sin/cos/exp (time embedding)',
+    shapes: [[8, 16]],
+    fn: (x) => tf.add(tf.sin(x), tf.mul(tf.cos(x), tf.exp(tf.mul(x, 0.1)))),
+  },
 ];
 
 /** Forward value and the gradient of sum(y * r) for a fixed random r, on the current backend. */
@@ -62,7 +120,10 @@ async function runOp(c: OpCase): Promise<Float32Array[]> {
   const xs = c.shapes.map((s, i) => tf.tensor(data(s, 10 + i), s));
   const y = c.fn(...xs);
   const r = tf.tensor(data(y.shape, 99), y.shape);
-  const gs = c.cpuGrads && tf.getBackend() === 'cpu' ? c.cpuGrads(r, ...xs) : tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(c.fn(...a), r)))(xs);
+  const gs =
+    c.cpuGrads && tf.getBackend() === 'cpu'
+      ? c.cpuGrads(r, ...xs)
+      : tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(c.fn(...a), r)))(xs);
   const out = [await y.data(), ...(await Promise.all(gs.map((g) => g.data())))] as Float32Array[];
   tf.dispose([...xs, y, r, ...gs]);
   return out;
@@ -73,14 +134,23 @@ async function runOp(c: OpCase): Promise<Float32Array[]> {
  * Batch 1, because the cpu reference's upsampling gradient is wrong for batch > 1.
  */
 async function runUNet(): Promise<{ names: string[]; values: Float32Array[] }> {
-  const config = referenceUNetConfig({ imageSize: 16, baseChannels: 8, groups: 4, numResBlocks: 1, attentionResolutions: [4] });
+  const config = referenceUNetConfig({
+    imageSize: 16,
+    baseChannels: 8,
+    groups: 4,
+    numResBlocks: 1,
+    attentionResolutions: [4],
+  });
   const model = new UNet(config, { seed: 3 });
   const x = tf.tensor(data([1, 16, 16, 1], 7), [1, 16, 16, 1]) as tf.Tensor4D;
   const target = tf.tensor(data([1, 16, 16, 1], 8), [1, 16, 16, 1]);
   const t = [640];
   const y = model.apply(x, t);
   const vars = [...model.params.entries()];
-  const { grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(model.apply(x, t), target))) as tf.Scalar, vars.map(([, v]) => v));
+  const { grads } = tf.variableGrads(
+    () => tf.mean(tf.square(tf.sub(model.apply(x, t), target))) as tf.Scalar,
+    vars.map(([, v]) => v),
+  );
   const names = ['output', ...vars.map(([n]) => `grad ${n}`)];
   const values = [await y.data(), ...(await Promise.all(vars.map(([, v]) => grads[v.name].data())))] as Float32Array[];
   tf.dispose([x, target, y, ...Object.values(grads)]);
@@ -104,7 +174,10 @@ async function main(): Promise<void> {
   const tol = Number(process.env.CHECK_TOLERANCE ?? '1e-3');
   const report = await initBackend();
   console.log(formatBackendReport(report));
-  if (report.backend !== 'webgpu') throw new Error(`this check compares webgpu with cpu; the backend is '${report.backend}' (set DIFFUSION_BACKEND=webgpu)`);
+  if (report.backend !== 'webgpu')
+    throw new Error(
+      `this check compares webgpu with cpu; the backend is '${report.backend}' (set DIFFUSION_BACKEND=webgpu)`,
+    );
   const rows: { name: string; ok: boolean; err?: number; worst?: string; error?: string }[] = [];
   for (const c of OPS) {
     const r = await onBoth(() => runOp(c));
@@ -112,7 +185,12 @@ async function main(): Promise<void> {
     else {
       const errs = r.gpu.map((g, i) => relErr(g, r.cpu[i]));
       const k = errs.indexOf(Math.max(...errs));
-      rows.push({ name: c.name, ok: errs[k] <= tol, err: errs[k], worst: k === 0 ? 'value' : `grad of input ${k - 1}` });
+      rows.push({
+        name: c.name,
+        ok: errs[k] <= tol,
+        err: errs[k],
+        worst: k === 0 ? 'value' : `grad of input ${k - 1}`,
+      });
     }
   }
   const u = await onBoth(runUNet);
@@ -120,7 +198,12 @@ async function main(): Promise<void> {
   else {
     const errs = u.gpu.values.map((g, i) => relErr(g, u.cpu.values[i]));
     const k = errs.indexOf(Math.max(...errs));
-    rows.push({ name: `UNet forward + backward (${errs.length - 1} weight gradients)`, ok: errs[k] <= tol, err: errs[k], worst: u.gpu.names[k] });
+    rows.push({
+      name: `UNet forward + backward (${errs.length - 1} weight gradients)`,
+      ok: errs[k] <= tol,
+      err: errs[k],
+      worst: u.gpu.names[k],
+    });
   }
   for (const r of rows) {
     const what = r.error !== undefined ? `ERROR ${r.error}` : `max rel. error ${r.err!.toExponential(2)} (${r.worst})`;

@@ -9,8 +9,12 @@ import type { Browser, Page } from 'playwright-core';
 
 const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 const CHROMIUM_FLAGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
 ];
 
 export interface RenderOptions {
@@ -50,7 +54,9 @@ class Renderer {
   private async ready(): Promise<Page> {
     if (this.page) return this.page;
     if (!fs.existsSync(this.chromiumPath)) {
-      throw new Error(`chromium not found at ${this.chromiumPath}: install chromium: apt-get install chromium (or set CHROMIUM_PATH)`);
+      throw new Error(
+        `chromium not found at ${this.chromiumPath}: install chromium: apt-get install chromium (or set CHROMIUM_PATH)`,
+      );
     }
     const { chromium } = await import('playwright-core');
     this.browser = await chromium.launch({ executablePath: this.chromiumPath, headless: true, args: CHROMIUM_FLAGS });
@@ -68,7 +74,10 @@ class Renderer {
     const url = await page.evaluate(
       async ({ fig, width, height }) => {
         const P = (globalThis as unknown as { Plotly: { toImage(f: unknown, o: unknown): Promise<string> } }).Plotly;
-        return P.toImage({ data: fig.data ?? [], layout: fig.layout ?? {} }, { format: 'png', width, height, scale: 1 });
+        return P.toImage(
+          { data: fig.data ?? [], layout: fig.layout ?? {} },
+          { format: 'png', width, height, scale: 1 },
+        );
       },
       { fig, width, height },
     );
@@ -78,11 +87,15 @@ class Renderer {
   async svg(svg: string): Promise<Buffer> {
     const page = await this.ready();
     await page.setViewportSize({ width: 2000, height: 2000 });
-    await page.evaluate((s) => { document.getElementById('fig')!.innerHTML = s; }, svg);
+    await page.evaluate((s) => {
+      document.getElementById('fig')!.innerHTML = s;
+    }, svg);
     const el = await page.$('#fig > svg');
     if (!el) throw new Error('SVG output has no <svg> element');
     const png = await el.screenshot({ type: 'png' });
-    await page.evaluate(() => { document.getElementById('fig')!.innerHTML = ''; });
+    await page.evaluate(() => {
+      document.getElementById('fig')!.innerHTML = '';
+    });
     return png;
   }
 
@@ -94,8 +107,12 @@ class Renderer {
 /** Renders all figures of all notebooks in inDir into outDir; returns what it wrote. */
 export async function renderFigures(opts: RenderOptions): Promise<RenderedFigure[]> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  if (!fs.existsSync(opts.inDir)) throw new Error(`render-figures: no folder ${opts.inDir} (execute the lessons first)`);
-  const notebooks = fs.readdirSync(opts.inDir).filter((f) => f.endsWith('.ipynb')).sort();
+  if (!fs.existsSync(opts.inDir))
+    throw new Error(`render-figures: no folder ${opts.inDir} (execute the lessons first)`);
+  const notebooks = fs
+    .readdirSync(opts.inDir)
+    .filter((f) => f.endsWith('.ipynb'))
+    .sort();
   fs.mkdirSync(opts.outDir, { recursive: true });
   const renderer = new Renderer(opts.chromiumPath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium');
   const written: RenderedFigure[] = [];
@@ -116,7 +133,8 @@ export async function renderFigures(opts: RenderOptions): Promise<RenderedFigure
           let kind: RenderedFigure['kind'];
           // plotly first: it is the real renderer; our SVG is only its stand-in.
           if (data[PLOTLY_MIME]) {
-            const fig = typeof data[PLOTLY_MIME] === 'string' ? JSON.parse(data[PLOTLY_MIME] as string) : data[PLOTLY_MIME];
+            const fig =
+              typeof data[PLOTLY_MIME] === 'string' ? JSON.parse(data[PLOTLY_MIME] as string) : data[PLOTLY_MIME];
             png = await renderer.plotly(fig as { data?: unknown; layout?: Record<string, unknown> });
             kind = 'plotly';
           } else if (data['image/png']) {
@@ -139,7 +157,9 @@ export async function renderFigures(opts: RenderOptions): Promise<RenderedFigure
   } finally {
     await renderer.close();
   }
-  log(`${written.length} figure${written.length === 1 ? '' : 's'} from ${notebooks.length} notebook${notebooks.length === 1 ? '' : 's'} in ${opts.outDir}`);
+  log(
+    `${written.length} figure${written.length === 1 ? '' : 's'} from ${notebooks.length} notebook${notebooks.length === 1 ? '' : 's'} in ${opts.outDir}`,
+  );
   return written;
 }
 
@@ -151,7 +171,9 @@ function parseArgs(argv: string[]): RenderOptions {
       if (a === '--in') opts.inDir = argv[++i];
       else opts.outDir = argv[++i];
     } else {
-      throw new Error(`render-figures: unknown argument '${a}'. Usage: render-figures [--in build/lessons] [--out build/figures]`);
+      throw new Error(
+        `render-figures: unknown argument '${a}'. Usage: render-figures [--in build/lessons] [--out build/figures]`,
+      );
     }
   }
   return opts;

@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const seed = Number(arg('seed', '0'));
   const out = path.resolve(arg('out', path.dirname(pretrainedPath('classifier'))));
   const every = Number(arg('every', '0'));
-  if (!Number.isInteger(every) || every < 0) throw new Error(`--every needs an integer >= 0 (0: each epoch), got '${arg('every', '0')}'`);
+  if (!Number.isInteger(every) || every < 0)
+    throw new Error(`--every needs an integer >= 0 (0: each epoch), got '${arg('every', '0')}'`);
   const states = path.join(out, 'train');
   if (process.argv.includes('--fresh')) removeCheckpoints(states);
   const report = await initBackend();
@@ -43,9 +44,13 @@ async function main(): Promise<void> {
     checkpointEvery: every || undefined,
     onStep: (s, loss) => {
       avg = s === 0 ? loss : 0.98 * avg + 0.02 * loss;
-      if (s % 100 === 0) console.log(`step ${s}: loss ${avg.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${tf.memory().numTensors} tensors)`);
+      if (s % 100 === 0)
+        console.log(
+          `step ${s}: loss ${avg.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${tf.memory().numTensors} tensors)`,
+        );
     },
-    onEpoch: (e) => console.log(`epoch ${e + 1}: test accuracy ${(100 * model.accuracy(xTest, test.labels)).toFixed(2)}%`),
+    onEpoch: (e) =>
+      console.log(`epoch ${e + 1}: test accuracy ${(100 * model.accuracy(xTest, test.labels)).toFixed(2)}%`),
   });
   const wallS = (Date.now() - t0) / 1000;
   const accuracy = model.accuracy(xTest, test.labels);
@@ -61,7 +66,9 @@ async function main(): Promise<void> {
     wallSeconds: Math.round(wallS * 10) / 10,
     trainedAt: new Date().toISOString(),
   });
-  console.log(`test accuracy ${(100 * accuracy).toFixed(2)}% after ${steps} steps in ${wallS.toFixed(1)} s; wrote ${out} (sha256 ${manifest.sha256.slice(0, 12)})`);
+  console.log(
+    `test accuracy ${(100 * accuracy).toFixed(2)}% after ${steps} steps in ${wallS.toFixed(1)} s; wrote ${out} (sha256 ${manifest.sha256.slice(0, 12)})`,
+  );
   xTest.dispose();
   model.dispose();
 }

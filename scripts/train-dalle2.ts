@@ -13,7 +13,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
-import { Clip, clipAttributeProbe, clipConfig, clipRetrieval, HARD_NEGATIVE_ATTRIBUTES, HardNegativeAttribute, loadClip, saveClip, trainClip } from '../lib/methods/clip/index';
+import {
+  Clip,
+  clipAttributeProbe,
+  clipConfig,
+  clipRetrieval,
+  HARD_NEGATIVE_ATTRIBUTES,
+  HardNegativeAttribute,
+  loadClip,
+  saveClip,
+  trainClip,
+} from '../lib/methods/clip/index';
 import { pretrainedPath } from '../lib/course/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { encodeShapesSet } from '../lib/methods/dalle2/encode_set';
@@ -24,7 +34,12 @@ import { DiffusionPrior, priorConfig, samplePrior, trainPrior } from '../lib/met
 import { Rng } from '../lib/core/random';
 import { loadShapes } from '../datasets/shapes';
 import { linearSchedule } from '../lib/core/schedule';
-import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import {
+  loadCaptionedShapes,
+  shapesTextEncoderConfig,
+  shapesTextUNetConfig,
+  shapesTokenizer,
+} from '../lib/methods/text/shapes_text';
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { removeCheckpoints } from '../lib/core/train/trainer';
 import { UNet } from '../lib/core/unet/unet';
@@ -37,12 +52,28 @@ const FLAGS = {
   seed: { kind: 'int', default: 0, help: 'fixes weights, batches, noise' },
   images: { kind: 'int', default: 20000, help: 'training images generated' },
   embedDim: { kind: 'int', default: 64, help: 'clip: joint embedding width' },
-  clip: { kind: 'str', default: '', help: 'prior/decoder: the frozen CLIP checkpoint [checkpoints/12/clip.safetensors]' },
+  clip: {
+    kind: 'str',
+    default: '',
+    help: 'prior/decoder: the frozen CLIP checkpoint [checkpoints/12/clip.safetensors]',
+  },
   out: { kind: 'str', default: '', help: 'output folder [checkpoints/12]' },
   every: { kind: 'int', default: 100, help: 'save a resumable training state every N steps' },
-  initFrom: { kind: 'str', default: '', help: "decoder: start from this UNet checkpoint's shared weights (e.g. lesson 10's GLIDE); clip: continue this CLIP checkpoint (fresh optimiser)" },
-  focus: { kind: 'str', default: 'shape', help: "clip: attributes that get one extra hard negative each per image, comma list of colour,shape,size,position, or 'none'" },
-  prediction: { kind: 'str', default: 'eps', help: "decoder: what the UNet predicts, eps or v (v to match a v-prediction --init-from)" },
+  initFrom: {
+    kind: 'str',
+    default: '',
+    help: "decoder: start from this UNet checkpoint's shared weights (e.g. lesson 10's GLIDE); clip: continue this CLIP checkpoint (fresh optimiser)",
+  },
+  focus: {
+    kind: 'str',
+    default: 'shape',
+    help: "clip: attributes that get one extra hard negative each per image, comma list of colour,shape,size,position, or 'none'",
+  },
+  prediction: {
+    kind: 'str',
+    default: 'eps',
+    help: 'decoder: what the UNet predicts, eps or v (v to match a v-prediction --init-from)',
+  },
   base: { kind: 'int', default: 32, help: 'decoder: UNet base channels' },
   embDropout: { kind: 'num', default: 0.1, help: 'decoder: probability of the null image embedding (CFG)' },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states (start over)' },
@@ -61,10 +92,16 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
   const tok = shapesTokenizer();
   const focus = a.focus === 'none' ? [] : a.focus.split(',');
   const bad = focus.find((f) => !(HARD_NEGATIVE_ATTRIBUTES as readonly string[]).includes(f));
-  if (bad !== undefined) throw new UsageError(`--focus: '${bad}' is not one of ${HARD_NEGATIVE_ATTRIBUTES.join(', ')} (or 'none')`);
-  const clip = a.initFrom ? loadClip(a.initFrom) : new Clip(clipConfig(shapesTextEncoderConfig(tok), { embedDim: a.embedDim }), { seed: a.seed });
-  if (clip.config.text.vocab.join(' ') !== tok.vocab.join(' ')) throw new UsageError(`--init-from ${a.initFrom}: its vocabulary is not the captions' vocabulary`);
-  console.log(`clip: ${clip.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, batch ${a.batch}, ${a.steps} steps, extra hard negatives for: ${focus.join(', ') || 'none'}${a.initFrom ? `, continuing ${a.initFrom}` : ''}`);
+  if (bad !== undefined)
+    throw new UsageError(`--focus: '${bad}' is not one of ${HARD_NEGATIVE_ATTRIBUTES.join(', ')} (or 'none')`);
+  const clip = a.initFrom
+    ? loadClip(a.initFrom)
+    : new Clip(clipConfig(shapesTextEncoderConfig(tok), { embedDim: a.embedDim }), { seed: a.seed });
+  if (clip.config.text.vocab.join(' ') !== tok.vocab.join(' '))
+    throw new UsageError(`--init-from ${a.initFrom}: its vocabulary is not the captions' vocabulary`);
+  console.log(
+    `clip: ${clip.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, batch ${a.batch}, ${a.steps} steps, extra hard negatives for: ${focus.join(', ') || 'none'}${a.initFrom ? `, continuing ${a.initFrom}` : ''}`,
+  );
   const file = path.join(out, 'clip.safetensors');
   const states = trainStateDir(file);
   if (a.fresh) removeCheckpoints(states);
@@ -81,18 +118,31 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
   const tail = h.loss.slice(-50);
   const test = loadCaptionedShapes('test', 1000);
   const r = clipRetrieval(clip, test, { n: 1000, candidates: 100, seed: a.seed });
-  console.log(`retrieval on ${r.n} test images among ${r.candidates}: image->text ${(100 * r.imageToText).toFixed(1)}%, text->image ${(100 * r.textToImage).toFixed(1)}%; clipScore own ${r.scoreOwn.toFixed(2)} vs shuffled ${r.scoreShuffled.toFixed(2)}`);
+  console.log(
+    `retrieval on ${r.n} test images among ${r.candidates}: image->text ${(100 * r.imageToText).toFixed(1)}%, text->image ${(100 * r.textToImage).toFixed(1)}%; clipScore own ${r.scoreOwn.toFixed(2)} vs shuffled ${r.scoreShuffled.toFixed(2)}`,
+  );
   const probe = clipAttributeProbe(clip, loadShapes('test', { count: 2000, minObjects: 1, maxObjects: 1 }));
-  console.log(`attribute probe on 2000 one-object test scenes (image / caption embedding): ${Object.entries(probe).map(([k, p]) => `${k} ${(100 * p.image.accuracy).toFixed(1)} / ${(100 * p.text.accuracy).toFixed(1)} %`).join(', ')}`);
-  await saveClip(file, clip, {
-    attribute_probe: JSON.stringify(probe),
-    dataset: `shapes/train (${set.count} images, 1-2 objects)`,
-    args: JSON.stringify(a),
-    seconds: h.seconds.toFixed(1),
-    final_loss_mean50: String(tail.reduce((p, q) => p + q, 0) / tail.length),
-    retrieval: JSON.stringify(r),
-  }, a.steps);
-  console.log(`${a.steps} steps (this run: ${h.seconds.toFixed(1)} s), final logit scale ${h.scale[h.scale.length - 1].toFixed(1)}; wrote ${file}`);
+  console.log(
+    `attribute probe on 2000 one-object test scenes (image / caption embedding): ${Object.entries(probe)
+      .map(([k, p]) => `${k} ${(100 * p.image.accuracy).toFixed(1)} / ${(100 * p.text.accuracy).toFixed(1)} %`)
+      .join(', ')}`,
+  );
+  await saveClip(
+    file,
+    clip,
+    {
+      attribute_probe: JSON.stringify(probe),
+      dataset: `shapes/train (${set.count} images, 1-2 objects)`,
+      args: JSON.stringify(a),
+      seconds: h.seconds.toFixed(1),
+      final_loss_mean50: String(tail.reduce((p, q) => p + q, 0) / tail.length),
+      retrieval: JSON.stringify(r),
+    },
+    a.steps,
+  );
+  console.log(
+    `${a.steps} steps (this run: ${h.seconds.toFixed(1)} s), final logit scale ${h.scale[h.scale.length - 1].toFixed(1)}; wrote ${file}`,
+  );
   clip.dispose();
 }
 
@@ -107,7 +157,9 @@ async function trainPriorRecipe(a: Args, out: string): Promise<void> {
   const set = loadCaptionedShapes('train', a.images);
   const t0 = Date.now();
   const train = encodeShapesSet(clip, set);
-  console.log(`prior: embedded ${set.count} training pairs with ${clipFile} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `prior: embedded ${set.count} training pairs with ${clipFile} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   const prior = new DiffusionPrior(priorConfig(clip.embedDim), { seed: a.seed });
   console.log(`prior: ${prior.paramCount.toLocaleString('en')} parameters, batch ${a.batch}, ${a.steps} steps`);
   const file = path.join(out, 'prior.safetensors');
@@ -136,13 +188,18 @@ async function trainPriorRecipe(a: Args, out: string): Promise<void> {
   tf.dispose([te.text, te.image]);
   console.log(`mean cosine with the real test image's embedding (500 captions): ${JSON.stringify(quality)}`);
   const tail = h.loss.slice(-100);
-  await savePrior(file, prior, {
-    clip: path.basename(clipFile),
-    args: JSON.stringify(a),
-    seconds: h.seconds.toFixed(1),
-    final_loss_mean100: String(tail.reduce((p, q) => p + q, 0) / tail.length),
-    test_cosine: JSON.stringify(quality),
-  }, a.steps);
+  await savePrior(
+    file,
+    prior,
+    {
+      clip: path.basename(clipFile),
+      args: JSON.stringify(a),
+      seconds: h.seconds.toFixed(1),
+      final_loss_mean100: String(tail.reduce((p, q) => p + q, 0) / tail.length),
+      test_cosine: JSON.stringify(quality),
+    },
+    a.steps,
+  );
   console.log(`${a.steps} steps (this run: ${h.seconds.toFixed(1)} s); wrote ${file}`);
   prior.dispose();
   clip.dispose();
@@ -153,33 +210,54 @@ async function trainDecoderRecipe(a: Args, out: string): Promise<void> {
   const clip = loadClip(clipFile);
   const set = loadCaptionedShapes('train', a.images);
   // unCLIP's decoder reads the image embedding twice: as a cross-attention token and added to the time embedding.
-  const model = new UNet(shapesTextUNetConfig({ contextDim: clip.embedDim, vectorDim: clip.embedDim, baseChannels: a.base }), { seed: a.seed });
+  const model = new UNet(
+    shapesTextUNetConfig({ contextDim: clip.embedDim, vectorDim: clip.embedDim, baseChannels: a.base }),
+    { seed: a.seed },
+  );
   const dir = a.out ? path.join(a.out, 'decoder') : path.dirname(pretrainedPath('12/decoder'));
   const prediction = a.prediction;
-  if (prediction !== 'eps' && prediction !== 'v') throw new UsageError(`--prediction must be eps or v, got '${prediction}'`);
+  if (prediction !== 'eps' && prediction !== 'v')
+    throw new UsageError(`--prediction must be eps or v, got '${prediction}'`);
   if (a.initFrom) {
     const r = initDecoderFrom(model, a.initFrom);
-    console.log(`decoder: ${r.copied} tensors copied from ${a.initFrom}; not copied: ${r.skipped.length}${r.skipped.length ? ' (its text encoder)' : ''}, new: ${r.fresh.join(', ') || 'none'}`);
+    console.log(
+      `decoder: ${r.copied} tensors copied from ${a.initFrom}; not copied: ${r.skipped.length}${r.skipped.length ? ' (its text encoder)' : ''}, new: ${r.fresh.join(', ') || 'none'}`,
+    );
   }
-  console.log(`decoder: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps, embedding dropout ${a.embDropout} -> ${dir}`);
-  await trainAndSave(model, decoderBatches(set, clip, a.batch, a.seed, a.embDropout, model.config.vectorDim !== undefined), {
-    out: dir,
-    fresh: a.fresh,
-    trainer: cosineTrainer(linearSchedule(1000), prediction, {
-      ...a,
-      warmup: Math.min(a.initFrom ? 20 : 200, Math.floor(a.steps / 10)),
-      minLr: 2e-5,
-      ema: 0.995,
-    }),
-    metadata: { lesson: '12', model: 'dalle2-decoder', clip: path.basename(clipFile), init_from: a.initFrom || 'scratch', prediction, dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a) },
-  });
+  console.log(
+    `decoder: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps, embedding dropout ${a.embDropout} -> ${dir}`,
+  );
+  await trainAndSave(
+    model,
+    decoderBatches(set, clip, a.batch, a.seed, a.embDropout, model.config.vectorDim !== undefined),
+    {
+      out: dir,
+      fresh: a.fresh,
+      trainer: cosineTrainer(linearSchedule(1000), prediction, {
+        ...a,
+        warmup: Math.min(a.initFrom ? 20 : 200, Math.floor(a.steps / 10)),
+        minLr: 2e-5,
+        ema: 0.995,
+      }),
+      metadata: {
+        lesson: '12',
+        model: 'dalle2-decoder',
+        clip: path.basename(clipFile),
+        init_from: a.initFrom || 'scratch',
+        prediction,
+        dataset: `shapes/train (${set.count} images, 1-2 objects)`,
+        args: JSON.stringify(a),
+      },
+    },
+  );
   model.dispose();
   clip.dispose();
 }
 
 async function main(): Promise<void> {
   const recipe = process.argv[2];
-  if (recipe === undefined || !(recipe in DEFAULTS)) throw new UsageError(`which recipe? (clip, prior, decoder), got '${recipe ?? ''}'`);
+  if (recipe === undefined || !(recipe in DEFAULTS))
+    throw new UsageError(`which recipe? (clip, prior, decoder), got '${recipe ?? ''}'`);
   const { positional, values: a } = parseFlags(process.argv.slice(3), FLAGS, DEFAULTS[recipe]);
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
   const out = a.out || path.dirname(pretrainedPath('12/clip'));
@@ -191,6 +269,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: Error) => {
-  console.error(`train-dalle2: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-dalle2.ts clip|prior|decoder [flags]\n${usageText(FLAGS)}` : ''}`);
+  console.error(
+    `train-dalle2: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-dalle2.ts clip|prior|decoder [flags]\n${usageText(FLAGS)}` : ''}`,
+  );
   process.exit(e instanceof UsageError ? 2 : 1);
 });

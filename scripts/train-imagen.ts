@@ -42,11 +42,27 @@ const FLAGS = {
   images: { kind: 'int', default: 20000, help: 'training images (captions for mlm) generated' },
   captionDropout: { kind: 'num', default: 0.1, help: "probability of replacing a caption by '' (CFG; base, sr)" },
   every: { kind: 'int', default: 250, help: 'checkpoint every N steps' },
-  encoder: { kind: 'str', default: '', help: `frozen text encoder for base/sr [${PRETRAINED['11/text-encoder'].file}]` },
-  out: { kind: 'str', default: '', help: "output file (mlm) or folder (base, sr) [the shipped model's place, lib/course/models.ts]" },
+  encoder: {
+    kind: 'str',
+    default: '',
+    help: `frozen text encoder for base/sr [${PRETRAINED['11/text-encoder'].file}]`,
+  },
+  out: {
+    kind: 'str',
+    default: '',
+    help: "output file (mlm) or folder (base, sr) [the shipped model's place, lib/course/models.ts]",
+  },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
-  init: { kind: 'str', default: '', help: 'base/sr: start from this stage checkpoint (e.g. the shipped one) with a fresh optimiser' },
-  mlmTargets: { kind: 'str', default: 'all', help: "mlm: words scored, 'all' (chosen ones and the rest, which must come out as themselves) or 'chosen' (BERT)" },
+  init: {
+    kind: 'str',
+    default: '',
+    help: 'base/sr: start from this stage checkpoint (e.g. the shipped one) with a fresh optimiser',
+  },
+  mlmTargets: {
+    kind: 'str',
+    default: 'all',
+    help: "mlm: words scored, 'all' (chosen ones and the rest, which must come out as themselves) or 'chosen' (BERT)",
+  },
 } satisfies FlagSpec;
 
 const RECIPES = ['mlm', 'base', 'sr'] as const;
@@ -69,12 +85,16 @@ async function main(): Promise<void> {
   const t0 = Date.now();
 
   if (recipe === 'mlm') {
-    if (a.init) throw new UsageError('--init continues a base or SR stage; the mlm recipe trains its encoder from scratch');
+    if (a.init)
+      throw new UsageError('--init continues a base or SR stage; the mlm recipe trains its encoder from scratch');
     const out = a.out || pretrainedPath('11/text-encoder');
     const tok = shapesTokenizer();
-    if (a.mlmTargets !== 'all' && a.mlmTargets !== 'chosen') throw new UsageError(`--mlm-targets must be 'all' or 'chosen', got '${a.mlmTargets}'`);
+    if (a.mlmTargets !== 'all' && a.mlmTargets !== 'chosen')
+      throw new UsageError(`--mlm-targets must be 'all' or 'chosen', got '${a.mlmTargets}'`);
     const model = new MlmModel(shapesTextEncoderConfig(tok), a.seed);
-    console.log(`mlm: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captions, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);
+    console.log(
+      `mlm: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captions, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`,
+    );
     const states = trainStateDir(out);
     if (a.fresh) removeCheckpoints(states);
     const losses = await trainMlm(model, set.captions, {
@@ -93,11 +113,25 @@ async function main(): Promise<void> {
     const probe = wordProbe(model.encoder, test, { colour: COLOUR_NAMES, shape: SHAPE_KINDS });
     const tail = losses.slice(-100).reduce((p, q) => p + q, 0) / Math.min(100, losses.length);
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    await saveMlm(out, model, { args: JSON.stringify(a), seconds: seconds.toFixed(1), final_loss_mean100: String(tail), masked_accuracy: JSON.stringify(acc), word_probe: JSON.stringify(probe) });
+    await saveMlm(out, model, {
+      args: JSON.stringify(a),
+      seconds: seconds.toFixed(1),
+      final_loss_mean100: String(tail),
+      masked_accuracy: JSON.stringify(acc),
+      word_probe: JSON.stringify(probe),
+    });
     console.log(`${a.steps} steps in ${seconds.toFixed(1)} s; mean loss of the last 100 steps ${tail.toFixed(4)}`);
-    console.log(`masked-token accuracy on 1000 test captions: all ${(100 * acc.all).toFixed(1)} % (${acc.count} words), grammar words ${(100 * acc.grammar).toFixed(1)} %, content words ${(100 * acc.content).toFixed(1)} % (${acc.contentCount})`);
-    console.log(`word probe (can the UNet read the word from its vector?): ${Object.entries(probe).map(([k, r]) => `${k} ${(100 * r.accuracy).toFixed(1)} % (chance ${(100 * r.chance).toFixed(1)} %)`).join(', ')}`);
-    console.log(JSON.stringify({ recipe, steps: a.steps, seconds, lossLast100: tail, maskedAccuracy: acc, wordProbe: probe }));
+    console.log(
+      `masked-token accuracy on 1000 test captions: all ${(100 * acc.all).toFixed(1)} % (${acc.count} words), grammar words ${(100 * acc.grammar).toFixed(1)} %, content words ${(100 * acc.content).toFixed(1)} % (${acc.contentCount})`,
+    );
+    console.log(
+      `word probe (can the UNet read the word from its vector?): ${Object.entries(probe)
+        .map(([k, r]) => `${k} ${(100 * r.accuracy).toFixed(1)} % (chance ${(100 * r.chance).toFixed(1)} %)`)
+        .join(', ')}`,
+    );
+    console.log(
+      JSON.stringify({ recipe, steps: a.steps, seconds, lossLast100: tail, maskedAccuracy: acc, wordProbe: probe }),
+    );
     model.dispose();
     return;
   }
@@ -112,28 +146,41 @@ async function main(): Promise<void> {
   const resuming = !a.fresh && listCheckpoints(path.join(out, 'train')).length > 0;
   const model = a.init && !resuming ? loadUNetCheckpoint(a.init) : new UNet(config, { seed: a.seed });
   if (a.init && !resuming) {
-    if (JSON.stringify(model.config) !== JSON.stringify(resolveUNetConfig(config))) throw new UsageError(`--init ${a.init}: not a lesson-11 ${recipe} model for a ${w}-wide encoder`);
+    if (JSON.stringify(model.config) !== JSON.stringify(resolveUNetConfig(config)))
+      throw new UsageError(`--init ${a.init}: not a lesson-11 ${recipe} model for a ${w}-wide encoder`);
     console.log(`continuing from ${a.init} (fresh optimiser state)`);
   }
   // base: the 16x16 version of every image; sr: the 32x32 images, whose 16x16 version is made per batch.
   const data = recipe === 'base' ? downsampleSet(set, 2) : set;
-  let batches = frozenTextBatches(imageBatches(data, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }), frozen);
+  let batches = frozenTextBatches(
+    imageBatches(data, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }),
+    frozen,
+  );
   if (recipe === 'sr') batches = noiseAugBatches(batches, a.seed);
   console.log(
     `${recipe}: ${model.paramCount.toLocaleString('en')} parameters, ${data.count} captioned ${data.height}x${data.width} images, frozen encoder ${encoderFile}, ` +
-      `batch ${a.batch}, ${a.steps} steps -> ${out}` + (recipe === 'sr' ? ` (noise augmentation: ${NOISE_AUG_BUCKETS} levels up to ${NOISE_AUG_MAX})` : ''),
+      `batch ${a.batch}, ${a.steps} steps -> ${out}` +
+      (recipe === 'sr' ? ` (noise augmentation: ${NOISE_AUG_BUCKETS} levels up to ${NOISE_AUG_MAX})` : ''),
   );
   await trainAndSave(model, batches, {
     out,
     fresh: a.fresh,
     trainer: cosineTrainer(cascadeSchedule(), STAGE_PREDICTION[recipe], a),
-    metadata: { lesson: '11', recipe, encoder: encoderFile, dataset: `shapes/train (${set.count} images, 1-2 objects, ${data.height}x${data.width})`, args: JSON.stringify(a) },
+    metadata: {
+      lesson: '11',
+      recipe,
+      encoder: encoderFile,
+      dataset: `shapes/train (${set.count} images, 1-2 objects, ${data.height}x${data.width})`,
+      args: JSON.stringify(a),
+    },
   });
   model.dispose();
   frozen.dispose();
 }
 
 main().catch((e: Error) => {
-  console.error(`train-imagen: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-imagen.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`);
+  console.error(
+    `train-imagen: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-imagen.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
+  );
   process.exit(e instanceof UsageError ? 2 : 1);
 });

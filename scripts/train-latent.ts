@@ -46,7 +46,11 @@ const FLAGS = {
   ae: { kind: 'str', default: '', help: 'autoencoder file (latent recipes) [checkpoints/13/autoencoder.safetensors]' },
   base: { kind: 'str', default: '', help: 'base text model (gligen) [checkpoints/13/ldm-text/model.safetensors]' },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
-  maxMinutes: { kind: 'num', default: 0, help: 'stop (and still write the model) after this much wall time; 0: no limit' },
+  maxMinutes: {
+    kind: 'num',
+    default: 0,
+    help: 'stop (and still write the model) after this much wall time; 0: no limit',
+  },
 } satisfies FlagSpec;
 
 const RECIPES = ['ae', 'ldm-text', 'ldm-layout', 'gligen'] as const;
@@ -57,12 +61,21 @@ async function trainAe(a: Flags): Promise<void> {
   const ae = new Autoencoder(defaultAutoencoderConfig(), { seed: a.seed });
   const steps = a.steps || 1500;
   const lr = a.lr || 2e-3;
-  console.log(`autoencoder: ${ae.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${steps} steps, lr ${lr}, KL weight ${a.klWeight} -> ${out}`);
+  console.log(
+    `autoencoder: ${ae.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${steps} steps, lr ${lr}, KL weight ${a.klWeight} -> ${out}`,
+  );
   const states = trainStateDir(out);
   if (a.fresh) removeCheckpoints(states);
   const h = await trainAutoencoder(ae, set, {
-    steps, batch: a.batch, learningRate: lr, klWeight: a.klWeight, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined,
-    checkpointDir: states, checkpointEvery: a.every, keepLast: 1,
+    steps,
+    batch: a.batch,
+    learningRate: lr,
+    klWeight: a.klWeight,
+    seed: a.seed,
+    maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined,
+    checkpointDir: states,
+    checkpointEvery: a.every,
+    keepLast: 1,
   });
   const done = h.loss.length;
   // The scale factor from the first 2000 training images (enough for one standard deviation).
@@ -72,8 +85,17 @@ async function trainAe(a: Flags): Promise<void> {
   const p = reconstructionPsnr(ae, test);
   const tail = h.rec.slice(-100);
   const rec = tail.reduce((s, v) => s + v, 0) / tail.length;
-  console.log(`${done} of ${steps} steps (${done - h.resumedAt} in this run, ${h.seconds.toFixed(1)} s, ${(h.seconds / Math.max(1, done - h.resumedAt)).toFixed(3)} s/step); MSE (last 100) ${rec.toFixed(4)}; scale factor ${scale.toFixed(4)}; test PSNR ${p.mean.toFixed(2)} dB (mean of ${test.count})`);
-  await saveAutoencoder(out, ae, scale, { args: JSON.stringify(a), steps: String(done), steps_planned: String(steps), seconds: String(h.seconds), mse_last100: String(rec), test_psnr: String(p.mean) });
+  console.log(
+    `${done} of ${steps} steps (${done - h.resumedAt} in this run, ${h.seconds.toFixed(1)} s, ${(h.seconds / Math.max(1, done - h.resumedAt)).toFixed(3)} s/step); MSE (last 100) ${rec.toFixed(4)}; scale factor ${scale.toFixed(4)}; test PSNR ${p.mean.toFixed(2)} dB (mean of ${test.count})`,
+  );
+  await saveAutoencoder(out, ae, scale, {
+    args: JSON.stringify(a),
+    steps: String(done),
+    steps_planned: String(steps),
+    seconds: String(h.seconds),
+    mse_last100: String(rec),
+    test_psnr: String(p.mean),
+  });
   console.log(`wrote ${out}`);
   ae.dispose();
 }
@@ -87,11 +109,18 @@ async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
   const set = loadCaptionedShapes('train', a.images);
   const t0 = Date.now();
   const enc = encodeImageSet(auto.ae, set);
-  console.log(`encoded ${set.count} images to ${enc.shape.join('x')} latents in ${((Date.now() - t0) / 1000).toFixed(1)} s (scale factor ${auto.scaleFactor.toFixed(4)})`);
+  console.log(
+    `encoded ${set.count} images to ${enc.shape.join('x')} latents in ${((Date.now() - t0) / 1000).toFixed(1)} s (scale factor ${auto.scaleFactor.toFixed(4)})`,
+  );
   auto.ae.dispose();
   const tok = shapesTokenizer();
-  const model = kind === 'text' ? new TextUNet(latentUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed }) : new UNet(layoutUNetConfig(), { seed: a.seed });
-  const layouts: LayoutObject[][] = set.objects.map((objs) => objs.map((o) => ({ box: o.box, colour: o.colour, shape: o.shape })));
+  const model =
+    kind === 'text'
+      ? new TextUNet(latentUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed })
+      : new UNet(layoutUNetConfig(), { seed: a.seed });
+  const layouts: LayoutObject[][] = set.objects.map((objs) =>
+    objs.map((o) => ({ box: o.box, colour: o.colour, shape: o.shape })),
+  );
   // The condition is dropped (to '' or an empty layout) with probability captionDropout, for CFG.
   const cond = (idx: Int32Array, step: number) => {
     const rng = stepRng(a.seed, step, STREAM.dropout);
@@ -102,7 +131,9 @@ async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
   };
   const steps = a.steps || 3000;
   const lr = a.lr || 1e-3;
-  console.log(`ldm-${kind}: ${model.paramCount.toLocaleString('en')} parameters, batch ${a.batch}, ${steps} steps, lr ${lr} -> ${out}`);
+  console.log(
+    `ldm-${kind}: ${model.paramCount.toLocaleString('en')} parameters, batch ${a.batch}, ${steps} steps, lr ${lr} -> ${out}`,
+  );
   const data = latentBatches(enc, auto.scaleFactor, a.batch, a.seed, cond);
   const trainDir = path.join(out, 'train');
   if (a.fresh) for (const c of listCheckpoints(trainDir)) fs.rmSync(c.file);
@@ -126,18 +157,33 @@ async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
   const start = trainer.step;
   const t1 = Date.now();
   const deadline = a.maxMinutes > 0 ? t1 + a.maxMinutes * 60_000 : Infinity;
-  while (trainer.step < steps && Date.now() < deadline) await trainer.train(data, { stopAt: Math.min(steps, trainer.step + 25) });
+  while (trainer.step < steps && Date.now() < deadline)
+    await trainer.train(data, { stopAt: Math.min(steps, trainer.step + 25) });
   const seconds = (Date.now() - t1) / 1000;
   const tail = trainer.history.loss.slice(-100);
   const meanLoss = tail.reduce((p, q) => p + q, 0) / Math.max(1, tail.length);
   const modelFile = path.join(out, 'model.safetensors');
-  await saveUNetWeights(modelFile, trainer.samplingModel, {
-    lesson: '13', kind: `ldm-${kind}`, autoencoder: 'checkpoints/13/autoencoder.safetensors', scale_factor: String(auto.scaleFactor),
-    dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a), weights: 'ema', steps_planned: String(steps),
-    seconds_this_run: String(seconds), final_loss_mean100: String(meanLoss),
-  }, trainer.step);
+  await saveUNetWeights(
+    modelFile,
+    trainer.samplingModel,
+    {
+      lesson: '13',
+      kind: `ldm-${kind}`,
+      autoencoder: 'checkpoints/13/autoencoder.safetensors',
+      scale_factor: String(auto.scaleFactor),
+      dataset: `shapes/train (${set.count} images, 1-2 objects)`,
+      args: JSON.stringify(a),
+      weights: 'ema',
+      steps_planned: String(steps),
+      seconds_this_run: String(seconds),
+      final_loss_mean100: String(meanLoss),
+    },
+    trainer.step,
+  );
   const done = trainer.step - start;
-  console.log(`${done} steps in ${seconds.toFixed(1)} s (${(seconds / Math.max(done, 1)).toFixed(3)} s/step); total ${trainer.step} of ${steps}; mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`);
+  console.log(
+    `${done} steps in ${seconds.toFixed(1)} s (${(seconds / Math.max(done, 1)).toFixed(3)} s/step); total ${trainer.step} of ${steps}; mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`,
+  );
   console.log(`wrote ${modelFile}`);
   trainer.dispose();
   model.dispose();
@@ -146,7 +192,8 @@ async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
 async function main(): Promise<void> {
   const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
   const recipe = positional[0] as (typeof RECIPES)[number];
-  if (positional.length !== 1 || !RECIPES.includes(recipe)) throw new UsageError(`which recipe? (${RECIPES.join(', ')}), got '${positional.join(' ')}'`);
+  if (positional.length !== 1 || !RECIPES.includes(recipe))
+    throw new UsageError(`which recipe? (${RECIPES.join(', ')}), got '${positional.join(' ')}'`);
   console.log(formatBackendReport(await initBackend()));
   if (recipe === 'ae') return trainAe(a);
   if (recipe === 'ldm-text') return trainLdm('text', a);
@@ -167,29 +214,52 @@ async function trainGligenRecipe(a: Flags): Promise<void> {
   const scenes = set.objects.map((objs) => objs.map((o) => ({ phrase: objectPhrase(o), box: o.box })));
   const steps = a.steps || 1500;
   const lr = a.lr || 5e-4;
-  console.log(`gligen: ${countParams(gligenParams(unet)).toLocaleString('en')} new parameters on a frozen base of ${(unet.paramCount - countParams(gligenParams(unet))).toLocaleString('en')}, batch ${a.batch}, ${steps} steps, lr ${lr} -> ${out}`);
+  console.log(
+    `gligen: ${countParams(gligenParams(unet)).toLocaleString('en')} new parameters on a frozen base of ${(unet.paramCount - countParams(gligenParams(unet))).toLocaleString('en')}, batch ${a.batch}, ${steps} steps, lr ${lr} -> ${out}`,
+  );
   const base = latentBatches(enc, auto.scaleFactor, a.batch, a.seed, (idx, step) => {
     const rng = stepRng(a.seed, step, STREAM.dropout);
     const text = Array.from(idx, (i) => (rng.uniform() < a.captionDropout ? '' : set.captions[i]));
-    const g = groundingInputs(embedder, Array.from(idx, (i) => scenes[i]), DEFAULT_MAX_GROUNDING);
+    const g = groundingInputs(
+      embedder,
+      Array.from(idx, (i) => scenes[i]),
+      DEFAULT_MAX_GROUNDING,
+    );
     return { text, ...g };
   });
   const states = trainStateDir(out);
   if (a.fresh) removeCheckpoints(states);
   const h = await trainGligen(unet, base, {
-    schedule: latentSchedule(), steps, learningRate: lr, warmupSteps: a.warmup, seed: a.seed, maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined,
-    checkpointDir: states, checkpointEvery: a.every, keepLast: 1,
+    schedule: latentSchedule(),
+    steps,
+    learningRate: lr,
+    warmupSteps: a.warmup,
+    seed: a.seed,
+    maxSeconds: a.maxMinutes > 0 ? a.maxMinutes * 60 : undefined,
+    checkpointDir: states,
+    checkpointEvery: a.every,
+    keepLast: 1,
   });
   const done = h.loss.length;
   const tail = h.loss.slice(-100);
   const mean = tail.reduce((p, q) => p + q, 0) / tail.length;
-  console.log(`${done} of ${steps} steps (${done - h.resumedAt} in this run, ${h.seconds.toFixed(1)} s, ${(h.seconds / Math.max(1, done - h.resumedAt)).toFixed(3)} s/step); mean loss of the last ${tail.length} steps ${mean.toFixed(4)}; gates ${JSON.stringify(gateValues(unet))}`);
-  await saveGligen(out, unet, baseFile, { args: JSON.stringify(a), steps: String(done), steps_planned: String(steps), seconds: String(h.seconds), final_loss_mean100: String(mean) });
+  console.log(
+    `${done} of ${steps} steps (${done - h.resumedAt} in this run, ${h.seconds.toFixed(1)} s, ${(h.seconds / Math.max(1, done - h.resumedAt)).toFixed(3)} s/step); mean loss of the last ${tail.length} steps ${mean.toFixed(4)}; gates ${JSON.stringify(gateValues(unet))}`,
+  );
+  await saveGligen(out, unet, baseFile, {
+    args: JSON.stringify(a),
+    steps: String(done),
+    steps_planned: String(steps),
+    seconds: String(h.seconds),
+    final_loss_mean100: String(mean),
+  });
   console.log(`wrote ${out}`);
   unet.dispose();
 }
 
 main().catch((e: Error) => {
-  console.error(`train-latent: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-latent.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`);
+  console.error(
+    `train-latent: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-latent.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
+  );
   process.exit(e instanceof UsageError ? 2 : 1);
 });

@@ -70,41 +70,95 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  console.error(`train-sr-inpaint: ${msg}\nusage: npx tsx scripts/train-sr-inpaint.ts <${TASKS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--min-lr X] [--ema X] [--seed N] [--base N] [--mults 1,2,2] [--lr-sizes 7,14] [--every N] [--max-minutes X] [--subset N] [--out DIR] [--fresh]  (see the file's header)`);
+  console.error(
+    `train-sr-inpaint: ${msg}\nusage: npx tsx scripts/train-sr-inpaint.ts <${TASKS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--min-lr X] [--ema X] [--seed N] [--base N] [--mults 1,2,2] [--lr-sizes 7,14] [--every N] [--max-minutes X] [--subset N] [--out DIR] [--fresh]  (see the file's header)`,
+  );
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { task: '' as Task, steps: 3000, batch: 64, lr: 1e-3, warmup: 200, minLr: 2e-5, ema: 0.995, seed: 0, base: 32, mults: [1, 2, 2], lrSizes: [7, 14], every: 250, maxMinutes: null, subset: null, out: null, fresh: false };
+  const a: Args = {
+    task: '' as Task,
+    steps: 3000,
+    batch: 64,
+    lr: 1e-3,
+    warmup: 200,
+    minLr: 2e-5,
+    ema: 0.995,
+    seed: 0,
+    base: 32,
+    mults: [1, 2, 2],
+    lrSizes: [7, 14],
+    every: 250,
+    maxMinutes: null,
+    subset: null,
+    out: null,
+    fresh: false,
+  };
   const num = (flag: string, v: string | undefined, int: boolean): number => {
     const x = Number(v);
-    if (v === undefined || !Number.isFinite(x) || (int && !Number.isInteger(x))) usage(`${flag} needs ${int ? 'an integer' : 'a number'}, got '${v ?? ''}'`);
+    if (v === undefined || !Number.isFinite(x) || (int && !Number.isInteger(x)))
+      usage(`${flag} needs ${int ? 'an integer' : 'a number'}, got '${v ?? ''}'`);
     return x;
   };
   const list = (flag: string, v: string | undefined): number[] => {
     const xs = (v ?? '').split(',').map(Number);
-    if (!v || xs.some((x) => !Number.isInteger(x) || x < 1)) usage(`${flag} needs a list of positive integers such as 1,2,2, got '${v ?? ''}'`);
+    if (!v || xs.some((x) => !Number.isInteger(x) || x < 1))
+      usage(`${flag} needs a list of positive integers such as 1,2,2, got '${v ?? ''}'`);
     return xs;
   };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     const next = () => argv[++i];
     switch (f) {
-      case '--steps': a.steps = num(f, next(), true); break;
-      case '--batch': a.batch = num(f, next(), true); break;
-      case '--lr': a.lr = num(f, next(), false); break;
-      case '--warmup': a.warmup = num(f, next(), true); break;
-      case '--min-lr': a.minLr = num(f, next(), false); break;
-      case '--ema': a.ema = num(f, next(), false); break;
-      case '--seed': a.seed = num(f, next(), true); break;
-      case '--base': a.base = num(f, next(), true); break;
-      case '--mults': a.mults = list(f, next()); break;
-      case '--lr-sizes': a.lrSizes = list(f, next()); break;
-      case '--every': a.every = num(f, next(), true); break;
-      case '--max-minutes': a.maxMinutes = num(f, next(), false); break;
-      case '--subset': a.subset = num(f, next(), true); break;
-      case '--out': { const d = next(); if (!d) usage('--out needs a folder'); a.out = d; break; }
-      case '--fresh': a.fresh = true; break;
+      case '--steps':
+        a.steps = num(f, next(), true);
+        break;
+      case '--batch':
+        a.batch = num(f, next(), true);
+        break;
+      case '--lr':
+        a.lr = num(f, next(), false);
+        break;
+      case '--warmup':
+        a.warmup = num(f, next(), true);
+        break;
+      case '--min-lr':
+        a.minLr = num(f, next(), false);
+        break;
+      case '--ema':
+        a.ema = num(f, next(), false);
+        break;
+      case '--seed':
+        a.seed = num(f, next(), true);
+        break;
+      case '--base':
+        a.base = num(f, next(), true);
+        break;
+      case '--mults':
+        a.mults = list(f, next());
+        break;
+      case '--lr-sizes':
+        a.lrSizes = list(f, next());
+        break;
+      case '--every':
+        a.every = num(f, next(), true);
+        break;
+      case '--max-minutes':
+        a.maxMinutes = num(f, next(), false);
+        break;
+      case '--subset':
+        a.subset = num(f, next(), true);
+        break;
+      case '--out': {
+        const d = next();
+        if (!d) usage('--out needs a folder');
+        a.out = d;
+        break;
+      }
+      case '--fresh':
+        a.fresh = true;
+        break;
       default:
         if (f.startsWith('-')) usage(`unknown flag '${f}'`);
         if (a.task) usage(`one task at a time, got '${a.task}' and '${f}'`);
@@ -121,7 +175,16 @@ function parseArgs(argv: string[]): Args {
 
 /** The small UNet of these lessons: no attention (28x28 is small and CPU time is short). */
 function modelConfig(a: Args): UNetConfig {
-  const common = { imageSize: 28, outChannels: 1, baseChannels: a.base, channelMults: a.mults, numResBlocks: 1, attentionResolutions: [], midAttention: false, groups: 8 };
+  const common = {
+    imageSize: 28,
+    outChannels: 1,
+    baseChannels: a.base,
+    channelMults: a.mults,
+    numResBlocks: 1,
+    attentionResolutions: [],
+    midAttention: false,
+    groups: 8,
+  };
   if (a.task === 'sr3') return resolveUNetConfig({ ...common, inChannels: 1, condChannels: 1 });
   if (a.task === 'sr-regression') return resolveUNetConfig({ ...common, inChannels: 1 });
   return resolveUNetConfig({ ...common, inChannels: 1, condChannels: 2 });
@@ -147,16 +210,28 @@ async function main(): Promise<void> {
   console.log(formatBackendReport(report));
   let set = loadFashionMnist('train');
   if (a.subset !== null) {
-    if (!(a.subset >= a.batch && a.subset <= set.count)) usage(`--subset must be between --batch (${a.batch}) and ${set.count}`);
-    set = subset(set, Array.from({ length: a.subset }, (_, i) => i));
+    if (!(a.subset >= a.batch && a.subset <= set.count))
+      usage(`--subset must be between --batch (${a.batch}) and ${set.count}`);
+    set = subset(
+      set,
+      Array.from({ length: a.subset }, (_, i) => i),
+    );
   }
   const config = modelConfig(a);
   const model = new UNet(config, { seed: a.seed });
   const spec: SrSpec = { hrSize: 28, lrSizes: a.lrSizes };
   const file = path.join(out, path.basename(shipped));
   const data = a.task === 'inpaint' ? inpaintBatches(set, a.batch, a.seed) : srBatches(set, a.batch, a.seed, spec);
-  const lrOpts = { learningRate: a.lr, warmupSteps: a.warmup, decay: 'cosine' as const, minLearningRate: Math.min(a.minLr, a.lr), totalSteps: a.steps };
-  console.log(`${a.task}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${file}`);
+  const lrOpts = {
+    learningRate: a.lr,
+    warmupSteps: a.warmup,
+    decay: 'cosine' as const,
+    minLearningRate: Math.min(a.minLr, a.lr),
+    totalSteps: a.steps,
+  };
+  console.log(
+    `${a.task}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${file}`,
+  );
   const t0 = Date.now();
   const deadline = a.maxMinutes === null ? Infinity : t0 + a.maxMinutes * 60_000;
   // Steady-state speed: the first steps also pay for kernel set-up, so time is also taken after step 5.
@@ -166,7 +241,9 @@ async function main(): Promise<void> {
   let startStep = 0;
   let losses: number[] = [];
   const metadata: Record<string, string> =
-    a.task === 'inpaint' ? { task: 'inpaint', mask_kinds: TRAIN_MASK_KINDS.join(',') } : srMetadata(a.task as SrTask, spec);
+    a.task === 'inpaint'
+      ? { task: 'inpaint', mask_kinds: TRAIN_MASK_KINDS.join(',') }
+      : srMetadata(a.task as SrTask, spec);
   metadata.dataset = `fashion-mnist/train (${set.count} images)`;
   metadata.args = JSON.stringify(a);
 
@@ -176,8 +253,14 @@ async function main(): Promise<void> {
     // Pausable by time: stops between two steps once the deadline passes (a state is written there).
     let asked = 0;
     const r = await trainRegression(model, (k) => data(k), {
-      ...lrOpts, totalSteps: a.steps, emaDecay: a.ema > 0 ? a.ema : null, seed: a.seed, progress: { label: 'sr-regression' },
-      checkpointDir: trainDir, checkpointEvery: a.every, keepLast: 1,
+      ...lrOpts,
+      totalSteps: a.steps,
+      emaDecay: a.ema > 0 ? a.ema : null,
+      seed: a.seed,
+      progress: { label: 'sr-regression' },
+      checkpointDir: trainDir,
+      checkpointEvery: a.every,
+      keepLast: 1,
       stopWhen: () => {
         if (asked++ === WARM) tWarm = Date.now();
         return Date.now() > deadline;
@@ -204,10 +287,16 @@ async function main(): Promise<void> {
     startStep = trainer.step;
     await trainer.train(data, { stopAt: Math.min(a.steps, startStep + WARM) });
     tWarm = Date.now();
-    while (trainer.step < a.steps && Date.now() < deadline) await trainer.train(data, { stopAt: Math.min(a.steps, trainer.step + a.every) });
+    while (trainer.step < a.steps && Date.now() < deadline)
+      await trainer.train(data, { stopAt: Math.min(a.steps, trainer.step + a.every) });
     stepsDone = trainer.step;
     losses = trainer.history.loss;
-    await saveUNetWeights(file, trainer.samplingModel, { ...metadata, weights: a.ema > 0 ? 'ema' : 'raw', ema_decay: String(a.ema) }, trainer.step);
+    await saveUNetWeights(
+      file,
+      trainer.samplingModel,
+      { ...metadata, weights: a.ema > 0 ? 'ema' : 'raw', ema_decay: String(a.ema) },
+      trainer.step,
+    );
     trainer.dispose();
   }
   const secs = (Date.now() - t0) / 1000;
@@ -215,7 +304,9 @@ async function main(): Promise<void> {
   const meanLoss = tail.reduce((p, q) => p + q, 0) / Math.max(1, tail.length);
   const ran = stepsDone - startStep;
   const steady = tWarm !== null && ran > WARM ? (Date.now() - tWarm) / 1000 / (ran - WARM) : null;
-  console.log(`${ran} steps in ${secs.toFixed(1)} s (${(secs / Math.max(ran, 1)).toFixed(3)} s/step; ${steady === null ? '-' : steady.toFixed(3)} s/step after step ${WARM}); mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`);
+  console.log(
+    `${ran} steps in ${secs.toFixed(1)} s (${(secs / Math.max(ran, 1)).toFixed(3)} s/step; ${steady === null ? '-' : steady.toFixed(3)} s/step after step ${WARM}); mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`,
+  );
   console.log(`wrote ${file}`);
   recordRun(out, a.task, {
     file: path.basename(file),

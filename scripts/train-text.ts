@@ -13,7 +13,12 @@ import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { GLIDE_PREDICTION, glideSchedule } from '../lib/methods/text/glide';
 import { loadPretrained, pretrainedPath } from '../lib/course/models';
-import { loadCaptionedShapes, shapesTextEncoderConfig, shapesTextUNetConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import {
+  loadCaptionedShapes,
+  shapesTextEncoderConfig,
+  shapesTextUNetConfig,
+  shapesTokenizer,
+} from '../lib/methods/text/shapes_text';
 import { imageBatches } from '../lib/core/train/batch_source';
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { listCheckpoints } from '../lib/core/train/trainer';
@@ -39,7 +44,8 @@ const FLAGS = {
 async function main(): Promise<void> {
   const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
   const lesson = positional[0];
-  if (positional.length !== 1 || lesson !== '10') throw new UsageError(`which lesson? (have: 10), got '${positional.join(' ')}'`);
+  if (positional.length !== 1 || lesson !== '10')
+    throw new UsageError(`which lesson? (have: 10), got '${positional.join(' ')}'`);
   const out = a.out || path.dirname(pretrainedPath('10/glide'));
   console.log(formatBackendReport(await initBackend()));
   const set = loadCaptionedShapes('train', a.images);
@@ -47,22 +53,34 @@ async function main(): Promise<void> {
   // The shipped model holds EMA weights only, so --init continues from them with a fresh Adam state;
   // ignored once training states exist (re-running resumes those).
   const resuming = !a.fresh && listCheckpoints(path.join(out, 'train')).length > 0;
-  const model = a.init && !resuming ? loadPretrained('10/glide', a.init) : new TextUNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
+  const model =
+    a.init && !resuming
+      ? loadPretrained('10/glide', a.init)
+      : new TextUNet(shapesTextUNetConfig({ text: shapesTextEncoderConfig(tok) }), { seed: a.seed });
   if (a.init && !resuming) {
-    if (model.config.text.vocab.join(' ') !== shapesTextEncoderConfig(tok).vocab.join(' ')) throw new UsageError(`--init ${a.init}: its vocabulary is not the captions' vocabulary`);
+    if (model.config.text.vocab.join(' ') !== shapesTextEncoderConfig(tok).vocab.join(' '))
+      throw new UsageError(`--init ${a.init}: its vocabulary is not the captions' vocabulary`);
     console.log(`continuing from ${a.init} (fresh optimiser state)`);
   }
-  console.log(`lesson ${lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`);
-  await trainAndSave(model, imageBatches(set, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }), {
-    out,
-    fresh: a.fresh,
-    trainer: cosineTrainer(glideSchedule(), GLIDE_PREDICTION, a),
-    metadata: { lesson, dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a) },
-  });
+  console.log(
+    `lesson ${lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} captioned images, vocabulary ${tok.size}, batch ${a.batch}, ${a.steps} steps -> ${out}`,
+  );
+  await trainAndSave(
+    model,
+    imageBatches(set, a.batch, a.seed, { captions: set.captions, captionDropout: a.captionDropout }),
+    {
+      out,
+      fresh: a.fresh,
+      trainer: cosineTrainer(glideSchedule(), GLIDE_PREDICTION, a),
+      metadata: { lesson, dataset: `shapes/train (${set.count} images, 1-2 objects)`, args: JSON.stringify(a) },
+    },
+  );
   model.dispose();
 }
 
 main().catch((e: Error) => {
-  console.error(`train-text: ${e.message}${e instanceof UsageError ? `\nusage: npm run train:text -- 10 [flags]\n${usageText(FLAGS)}` : ''}`);
+  console.error(
+    `train-text: ${e.message}${e instanceof UsageError ? `\nusage: npm run train:text -- 10 [flags]\n${usageText(FLAGS)}` : ''}`,
+  );
   process.exit(e instanceof UsageError ? 2 : 1);
 });

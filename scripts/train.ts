@@ -70,7 +70,16 @@ const LESSONS = ['05', '06', '07'];
 /** Per-lesson defaults that differ from the global ones (applied before the flags). */
 const LESSON_DEFAULTS: Record<string, Partial<Args>> = {
   '06': { steps: 3000, batch: 128, lr: 1e-3, warmup: 100, minLr: 1e-5 },
-  '07': { steps: 2000, lr: 2e-4, warmup: 100, ema: 0.995, every: 250, classes: true, condDropout: 0.15, fitEmbSteps: 300 },
+  '07': {
+    steps: 2000,
+    lr: 2e-4,
+    warmup: 100,
+    ema: 0.995,
+    every: 250,
+    classes: true,
+    condDropout: 0.15,
+    fitEmbSteps: 300,
+  },
 };
 
 interface Args {
@@ -97,7 +106,9 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  console.error(`train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--cond-dropout P] [--init FILE] [--fit-emb-steps N] [--fit-emb-lr X] [--out DIR] [--fresh]  (see scripts/train.ts)`);
+  console.error(
+    `train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--cond-dropout P] [--init FILE] [--fit-emb-steps N] [--fit-emb-lr X] [--out DIR] [--fresh]  (see scripts/train.ts)`,
+  );
   process.exit(2);
 }
 
@@ -106,32 +117,80 @@ function parseArgs(argv: string[]): Args {
   const g: Partial<Args> = {};
   const num = (flag: string, v: string | undefined, int: boolean): number => {
     const x = Number(v);
-    if (v === undefined || !Number.isFinite(x) || (int && !Number.isInteger(x))) usage(`${flag} needs ${int ? 'an integer' : 'a number'}, got '${v ?? ''}'`);
+    if (v === undefined || !Number.isFinite(x) || (int && !Number.isInteger(x)))
+      usage(`${flag} needs ${int ? 'an integer' : 'a number'}, got '${v ?? ''}'`);
     return x;
   };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     const next = () => argv[++i];
     switch (f) {
-      case '--steps': g.steps = num(f, next(), true); break;
-      case '--batch': g.batch = num(f, next(), true); break;
-      case '--lr': g.lr = num(f, next(), false); break;
-      case '--warmup': g.warmup = num(f, next(), true); break;
-      case '--decay': { const d = next(); if (d !== 'constant' && d !== 'cosine') usage(`--decay must be constant or cosine, got '${d ?? ''}'`); g.decay = d; break; }
-      case '--min-lr': g.minLr = num(f, next(), false); break;
-      case '--ema': g.ema = num(f, next(), false); break;
-      case '--clip': g.clip = num(f, next(), false); break;
-      case '--seed': g.seed = num(f, next(), true); break;
-      case '--every': g.every = num(f, next(), true); break;
-      case '--keep': g.keep = num(f, next(), true); break;
-      case '--subset': g.subset = num(f, next(), true); break;
-      case '--classes': g.classes = true; break;
-      case '--cond-dropout': g.condDropout = num(f, next(), false); break;
-      case '--init': { const d = next(); if (!d) usage('--init needs a file'); g.init = d; break; }
-      case '--fit-emb-steps': g.fitEmbSteps = num(f, next(), true); break;
-      case '--fit-emb-lr': g.fitEmbLr = num(f, next(), false); break;
-      case '--out': { const d = next(); if (!d) usage('--out needs a folder'); g.out = d; break; }
-      case '--fresh': g.fresh = true; break;
+      case '--steps':
+        g.steps = num(f, next(), true);
+        break;
+      case '--batch':
+        g.batch = num(f, next(), true);
+        break;
+      case '--lr':
+        g.lr = num(f, next(), false);
+        break;
+      case '--warmup':
+        g.warmup = num(f, next(), true);
+        break;
+      case '--decay': {
+        const d = next();
+        if (d !== 'constant' && d !== 'cosine') usage(`--decay must be constant or cosine, got '${d ?? ''}'`);
+        g.decay = d;
+        break;
+      }
+      case '--min-lr':
+        g.minLr = num(f, next(), false);
+        break;
+      case '--ema':
+        g.ema = num(f, next(), false);
+        break;
+      case '--clip':
+        g.clip = num(f, next(), false);
+        break;
+      case '--seed':
+        g.seed = num(f, next(), true);
+        break;
+      case '--every':
+        g.every = num(f, next(), true);
+        break;
+      case '--keep':
+        g.keep = num(f, next(), true);
+        break;
+      case '--subset':
+        g.subset = num(f, next(), true);
+        break;
+      case '--classes':
+        g.classes = true;
+        break;
+      case '--cond-dropout':
+        g.condDropout = num(f, next(), false);
+        break;
+      case '--init': {
+        const d = next();
+        if (!d) usage('--init needs a file');
+        g.init = d;
+        break;
+      }
+      case '--fit-emb-steps':
+        g.fitEmbSteps = num(f, next(), true);
+        break;
+      case '--fit-emb-lr':
+        g.fitEmbLr = num(f, next(), false);
+        break;
+      case '--out': {
+        const d = next();
+        if (!d) usage('--out needs a folder');
+        g.out = d;
+        break;
+      }
+      case '--fresh':
+        g.fresh = true;
+        break;
       default:
         if (f.startsWith('-')) usage(`unknown flag '${f}'`);
         if (g.lesson) usage(`one lesson at a time, got '${g.lesson}' and '${f}'`);
@@ -141,8 +200,26 @@ function parseArgs(argv: string[]): Args {
   if (!g.lesson) usage('which lesson?');
   if (!LESSONS.includes(g.lesson)) usage(`no training recipe for lesson '${g.lesson}' (have: ${LESSONS.join(', ')})`);
   const a: Args = {
-    lesson: g.lesson, steps: 20000, batch: 64, lr: 2e-4, warmup: 500, decay: 'cosine', minLr: 1e-5, ema: 0.999, clip: 1, seed: 0,
-    every: 500, keep: 2, subset: null, classes: false, condDropout: 0, init: null, fitEmbSteps: 0, fitEmbLr: 1e-2, out: null, fresh: false,
+    lesson: g.lesson,
+    steps: 20000,
+    batch: 64,
+    lr: 2e-4,
+    warmup: 500,
+    decay: 'cosine',
+    minLr: 1e-5,
+    ema: 0.999,
+    clip: 1,
+    seed: 0,
+    every: 500,
+    keep: 2,
+    subset: null,
+    classes: false,
+    condDropout: 0,
+    init: null,
+    fitEmbSteps: 0,
+    fitEmbLr: 1e-2,
+    out: null,
+    fresh: false,
     ...LESSON_DEFAULTS[g.lesson],
     ...g,
   };
@@ -160,8 +237,12 @@ async function main(): Promise<void> {
   console.log(formatBackendReport(report));
   let set = loadFashionMnist('train');
   if (a.subset !== null) {
-    if (!(a.subset >= a.batch && a.subset <= set.count)) usage(`--subset must be between --batch (${a.batch}) and ${set.count}`);
-    set = subset(set, Array.from({ length: a.subset }, (_, i) => i));
+    if (!(a.subset >= a.batch && a.subset <= set.count))
+      usage(`--subset must be between --batch (${a.batch}) and ${set.count}`);
+    set = subset(
+      set,
+      Array.from({ length: a.subset }, (_, i) => i),
+    );
   }
   if (a.lesson === '06') return trainNoisy(a, out, set, report.backend);
   const config = referenceUNetConfig(a.classes ? { numClasses: 10 } : {});
@@ -175,7 +256,8 @@ async function main(): Promise<void> {
     if (continuing) {
       // A conditional model (a shipped 07 checkpoint holds EMA weights only): train it further
       // from those weights with a fresh optimiser; its class rows are already fitted.
-      if (base.config.numClasses !== 10) usage(`--init ${a.init} has ${base.config.numClasses} classes, lesson 07 needs 10`);
+      if (base.config.numClasses !== 10)
+        usage(`--init ${a.init} has ${base.config.numClasses} classes, lesson 07 needs 10`);
       model = base;
       console.log(`continuing from the conditional model ${a.init} (fresh optimiser state)`);
     } else {
@@ -195,7 +277,13 @@ async function main(): Promise<void> {
         checkpointEvery: Math.min(a.every, a.fitEmbSteps),
       });
       const m = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
-      console.log(`class-embedding phase: ${a.fitEmbSteps} steps in ${((Date.now() - t1) / 1000).toFixed(1)} s, loss ${m(l.slice(0, 20)).toFixed(4)} -> ${m(l.slice(-20)).toFixed(4)} (20-step means); row norms ${classEmbeddingNorms(model).map((x) => x.toFixed(2)).join(' ')}`);
+      console.log(
+        `class-embedding phase: ${a.fitEmbSteps} steps in ${((Date.now() - t1) / 1000).toFixed(1)} s, loss ${m(l.slice(0, 20)).toFixed(4)} -> ${m(l.slice(-20)).toFixed(4)} (20-step means); row norms ${classEmbeddingNorms(
+          model,
+        )
+          .map((x) => x.toFixed(2))
+          .join(' ')}`,
+      );
     }
   } else {
     model = new UNet(config, { seed: a.seed });
@@ -215,7 +303,9 @@ async function main(): Promise<void> {
     keepLast: a.keep,
   });
   if (await trainer.resume()) console.log(`resumed from ${trainer.lastCheckpoint} at step ${trainer.step}`);
-  console.log(`lesson ${a.lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`);
+  console.log(
+    `lesson ${a.lesson}: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`,
+  );
   const t0 = Date.now();
   const startStep = trainer.step;
   const condDropout = a.condDropout > 0 ? { p: a.condDropout, nullClass: 10 } : undefined;
@@ -224,25 +314,39 @@ async function main(): Promise<void> {
   const tail = history.loss.slice(-100);
   const meanLoss = tail.reduce((p, q) => p + q, 0) / Math.max(1, tail.length);
   const model_file = path.join(out, 'model.safetensors');
-  await saveUNetWeights(model_file, trainer.samplingModel, {
-    lesson: a.lesson,
-    dataset: `fashion-mnist/train (${set.count} images)`,
-    weights: 'ema',
-    ema_decay: String(a.ema),
-    final_loss_mean100: String(meanLoss),
-    args: JSON.stringify(a),
-  }, trainer.step);
-  console.log(`${trainer.step - startStep} steps in ${secs.toFixed(1)} s (${((trainer.step - startStep) / Math.max(secs, 1e-9)).toFixed(2)} it/s); mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`);
+  await saveUNetWeights(
+    model_file,
+    trainer.samplingModel,
+    {
+      lesson: a.lesson,
+      dataset: `fashion-mnist/train (${set.count} images)`,
+      weights: 'ema',
+      ema_decay: String(a.ema),
+      final_loss_mean100: String(meanLoss),
+      args: JSON.stringify(a),
+    },
+    trainer.step,
+  );
+  console.log(
+    `${trainer.step - startStep} steps in ${secs.toFixed(1)} s (${((trainer.step - startStep) / Math.max(secs, 1e-9)).toFixed(2)} it/s); mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`,
+  );
   console.log(`wrote ${model_file} (EMA weights) and ${trainer.lastCheckpoint} (training state)`);
   trainer.dispose();
   model.dispose();
 }
 
 /** Lesson 06: trains the noisy classifier and measures its test accuracy at several noise levels. */
-async function trainNoisy(a: Args, out: string, set: ReturnType<typeof loadFashionMnist>, backend: string): Promise<void> {
+async function trainNoisy(
+  a: Args,
+  out: string,
+  set: ReturnType<typeof loadFashionMnist>,
+  backend: string,
+): Promise<void> {
   const schedule = linearSchedule(1000);
   const model = new NoisyClassifier({}, { seed: a.seed });
-  console.log(`lesson 06 noisy classifier: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`);
+  console.log(
+    `lesson 06 noisy classifier: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`,
+  );
   const trainDir = path.join(out, 'train');
   if (a.fresh) removeCheckpoints(trainDir);
   const t0 = Date.now();
@@ -264,13 +368,25 @@ async function trainNoisy(a: Args, out: string, set: ReturnType<typeof loadFashi
   const idx = Array.from({ length: 2000 }, (_, i) => i);
   const x0 = toTensor(test, { indices: idx });
   const ts = [0, 100, 250, 500, 750, 999];
-  const acc = noisyAccuracy(model, schedule, x0, idx.map((i) => test.labels[i]), ts, 1);
+  const acc = noisyAccuracy(
+    model,
+    schedule,
+    x0,
+    idx.map((i) => test.labels[i]),
+    ts,
+    1,
+  );
   x0.dispose();
   const tail = losses.slice(-100);
   const meanLoss = tail.reduce((p, q) => p + q, 0) / tail.length;
   fs.mkdirSync(out, { recursive: true });
   const file = path.join(out, 'noisy_classifier.safetensors');
-  await saveNoisyClassifier(file, model, { lesson: '06', args: JSON.stringify(a), final_loss_mean100: String(meanLoss) }, a.steps);
+  await saveNoisyClassifier(
+    file,
+    model,
+    { lesson: '06', args: JSON.stringify(a), final_loss_mean100: String(meanLoss) },
+    a.steps,
+  );
   const summary = {
     params: model.paramCount,
     steps: a.steps,

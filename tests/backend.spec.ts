@@ -3,7 +3,14 @@
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { BACKEND_NAMES, BackendName, BackendReport, formatBackendReport, initBackend, parseBackendName } from '../lib/runtime/backend';
+import {
+  BACKEND_NAMES,
+  BackendName,
+  BackendReport,
+  formatBackendReport,
+  initBackend,
+  parseBackendName,
+} from '../lib/runtime/backend';
 
 const ROOT = path.join(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -19,7 +26,11 @@ function probe(env: Record<string, string>): { status: number | null; stdout: st
 }
 
 function parseReport(stdout: string): BackendReport {
-  const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   assert.ok(line, `no JSON report in output: ${stdout}`);
   return JSON.parse(line) as BackendReport;
 }
@@ -40,7 +51,11 @@ describe('backend selection', function () {
     assert.ok(['onednn', 'wasm'].includes(r.backend), `expected onednn or wasm on this machine, got ${r.backend}`);
     assert.equal(r.forced, false);
     const faster = BACKEND_NAMES.slice(0, BACKEND_NAMES.indexOf(r.backend));
-    assert.deepEqual(r.skipped.map((s) => s.name), faster, 'every faster backend is listed, in order');
+    assert.deepEqual(
+      r.skipped.map((s) => s.name),
+      faster,
+      'every faster backend is listed, in order',
+    );
     for (const s of r.skipped) assert.ok(s.reason.length > 5, `${s.name} skipped without a reason`);
     assert.ok(r.threads >= 1);
     // What this machine lacks (no tfjs-node, no GPU): the reasons must say so.
@@ -48,7 +63,8 @@ describe('backend selection', function () {
     assert.match(reason('tensorflow-gpu'), /not installed|CUDA libraries missing/);
     assert.match(reason('tensorflow'), /not installed/);
     assert.match(reason('webgpu'), /adapter|not installed/);
-    if (r.backend === 'wasm') assert.ok(r.details.join(' ').includes('Conv2DBackpropFilter'), 'wasm report lists our training kernels');
+    if (r.backend === 'wasm')
+      assert.ok(r.details.join(' ').includes('Conv2DBackpropFilter'), 'wasm report lists our training kernels');
   });
 
   it('DIFFUSION_BACKEND=cpu forces the cpu backend', () => {
@@ -80,7 +96,10 @@ describe('backend selection', function () {
   });
 
   it('an unknown backend name is an error that lists the valid names', async () => {
-    assert.throws(() => parseBackendName('gpu'), /Unknown backend 'gpu': use one of tensorflow-gpu, tensorflow, webgpu, onednn, wasm, cpu/);
+    assert.throws(
+      () => parseBackendName('gpu'),
+      /Unknown backend 'gpu': use one of tensorflow-gpu, tensorflow, webgpu, onednn, wasm, cpu/,
+    );
     await assert.rejects(initBackend({ force: 'cuda' as BackendName }), /Unknown backend 'cuda'/);
     const r = probe({ DIFFUSION_BACKEND: 'tpu' });
     assert.notEqual(r.status, 0);
@@ -89,10 +108,16 @@ describe('backend selection', function () {
 
   it('is idempotent within a process, and refuses to switch later', () => {
     const r = spawnSync(TSX, [path.join(ROOT, 'tools', 'probe-backend.ts'), '--twice'], {
-      cwd: ROOT, env: { ...process.env, DIFFUSION_BACKEND: 'cpu' }, encoding: 'utf8', timeout: 120_000,
+      cwd: ROOT,
+      env: { ...process.env, DIFFUSION_BACKEND: 'cpu' },
+      encoding: 'utf8',
+      timeout: 120_000,
     });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /same report/);
-    assert.match(r.stdout, /forcing wasm afterwards: initBackend: backend 'cpu' already runs; restart the process \(kernel\) to use 'wasm'/);
+    assert.match(
+      r.stdout,
+      /forcing wasm afterwards: initBackend: backend 'cpu' already runs; restart the process \(kernel\) to use 'wasm'/,
+    );
   });
 });

@@ -10,7 +10,13 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { writeFileAtomic } from '../lib/core/checkpoint/atomic_write';
-import { checkConfig, loadOptimizerState, loadParams, readCheckpoint, saveCheckpoint } from '../lib/core/checkpoint/checkpoint';
+import {
+  checkConfig,
+  loadOptimizerState,
+  loadParams,
+  readCheckpoint,
+  saveCheckpoint,
+} from '../lib/core/checkpoint/checkpoint';
 import { decodeSafetensors, encodeSafetensors, toFloat32, toInt32 } from '../lib/core/checkpoint/safetensors';
 import { loadUNetCheckpoint, saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { Rng } from '../lib/core/random';
@@ -20,10 +26,16 @@ import { UNetConfigInput } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { hasNumpy, PY } from './helpers/python';
 
-
 const tiny: UNetConfigInput = {
-  imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2],
-  attentionResolutions: [4], attentionHeads: 2, groups: 2, numClasses: 3,
+  imageSize: 8,
+  inChannels: 1,
+  outChannels: 1,
+  baseChannels: 4,
+  channelMults: [1, 2],
+  attentionResolutions: [4],
+  attentionHeads: 2,
+  groups: 2,
+  numClasses: 3,
 };
 
 /** A safetensors file built by hand from a header object and raw data (independent of the encoder). */
@@ -51,7 +63,14 @@ describe('checkpoint: safetensors format', function () {
     const f = new Float32Array([1.5, -2, 3.25, 1e-30, -0, 7]);
     const i = new Int32Array([-5, 0, 2147483647]);
     const u = new Uint8Array([0, 255, 7]);
-    const buf = encodeSafetensors({ w: { dtype: 'F32', shape: [2, 3], data: f }, idx: { dtype: 'I32', shape: [3], data: i }, px: { dtype: 'U8', shape: [3, 1], data: u } }, { note: 'hi' });
+    const buf = encodeSafetensors(
+      {
+        w: { dtype: 'F32', shape: [2, 3], data: f },
+        idx: { dtype: 'I32', shape: [3], data: i },
+        px: { dtype: 'U8', shape: [3, 1], data: u },
+      },
+      { note: 'hi' },
+    );
     const n = Number(buf.readBigUInt64LE(0));
     assert.strictEqual((8 + n) % 8, 0, 'data must start 8-byte aligned');
     const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
@@ -75,7 +94,14 @@ describe('checkpoint: safetensors format', function () {
     const model = new UNet(tiny, { seed: 3 });
     const ema = new UNet(tiny, { seed: 4 });
     const file = path.join(dir, 'py.safetensors');
-    await saveCheckpoint(file, { config: model.config, params: model.params, ema: ema.params, step: 12, seed: 5, history: { loss: [0.5, 0.25] } });
+    await saveCheckpoint(file, {
+      config: model.config,
+      params: model.params,
+      ema: ema.params,
+      step: 12,
+      seed: 5,
+      history: { loss: [0.5, 0.25] },
+    });
     const script = [
       'import json, struct, sys',
       'import numpy as np',
@@ -98,7 +124,10 @@ describe('checkpoint: safetensors format', function () {
     assert.deepStrictEqual(JSON.parse(py.meta.config), JSON.parse(JSON.stringify(model.config)));
     assert.deepStrictEqual(py.tensors['train/loss'].values, [0.5, 0.25]);
     let checked = 0;
-    for (const [prefix, m] of [['', model], ['ema/', ema]] as const) {
+    for (const [prefix, m] of [
+      ['', model],
+      ['ema/', ema],
+    ] as const) {
       for (const [name, v] of m.params) {
         const t = py.tensors[prefix + name];
         assert.ok(t, `Python did not find '${prefix + name}'`);
@@ -152,34 +181,99 @@ describe('checkpoint: safetensors format', function () {
     for (const k of ['f32', 'f16', 'bf']) assert.deepStrictEqual(Array.from(toFloat32(f.tensors.get(k)!)), ref[k], k);
     // float64 values are rounded to float32 on the way into tfjs.
     assert.deepStrictEqual(Array.from(toFloat32(f.tensors.get('f64')!)), Array.from(Float32Array.from(ref.f64)));
-    for (const k of ['i64', 'i32', 'u8', 'flag']) assert.deepStrictEqual(Array.from(toInt32(f.tensors.get(k)!)), ref[k], k);
+    for (const k of ['i64', 'i32', 'u8', 'flag'])
+      assert.deepStrictEqual(Array.from(toInt32(f.tensors.get(k)!)), ref[k], k);
   });
 
   it('refuses crafted bad files, each with a message naming the problem', () => {
     const ok = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
     const cases: [string, Buffer, RegExp][] = [
       ['shorter than 8 bytes', Buffer.from([1, 2, 3]), /too short for the 8-byte header length/],
-      ['header length beyond the file', (() => { const b = craft(ok, 8); b.writeBigUInt64LE(BigInt(b.length)); return b; })(), /header length \d+ is beyond the file size/],
-      ['huge header length', (() => { const b = craft(ok, 8); b.writeBigUInt64LE(2n ** 63n); return b; })(), /beyond the file size/],
+      [
+        'header length beyond the file',
+        (() => {
+          const b = craft(ok, 8);
+          b.writeBigUInt64LE(BigInt(b.length));
+          return b;
+        })(),
+        /header length \d+ is beyond the file size/,
+      ],
+      [
+        'huge header length',
+        (() => {
+          const b = craft(ok, 8);
+          b.writeBigUInt64LE(2n ** 63n);
+          return b;
+        })(),
+        /beyond the file size/,
+      ],
       ['bad JSON', craft(null, 8, '{"a": {"dtype": "F32",'), /header is not valid JSON/],
       ['JSON that is not an object', craft(null, 0, '[1, 2]'), /does not start with '\{'/],
-      ['unknown dtype', craft({ a: { dtype: 'F128', shape: [2], data_offsets: [0, 8] } }, 8), /tensor 'a': unknown dtype 'F128'/],
-      ['negative shape', craft({ a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, 8), /tensor 'a': shape \[-2\] is not a list/],
-      ['offsets out of range', craft({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8), /tensor 'a': data_offsets \[0, 16\] are out of range/],
-      ['offsets not matching dtype x shape', craft({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8), /tensor 'a': data_offsets \[0, 8\] hold 8 bytes, but F32 x \[3\] needs 12/],
-      ['offsets reversed', craft({ a: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, 8), /tensor 'a': data_offsets \[8, 0\] end before they begin/],
-      ['overlapping tensors', craft({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), /tensor 'b': data_offsets \[4, 12\] overlap tensor 'a'/],
-      ['a hole between tensors', craft({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 12), /tensor 'b': bytes \[4, 8\) before it belong to no tensor/],
+      [
+        'unknown dtype',
+        craft({ a: { dtype: 'F128', shape: [2], data_offsets: [0, 8] } }, 8),
+        /tensor 'a': unknown dtype 'F128'/,
+      ],
+      [
+        'negative shape',
+        craft({ a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, 8),
+        /tensor 'a': shape \[-2\] is not a list/,
+      ],
+      [
+        'offsets out of range',
+        craft({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8),
+        /tensor 'a': data_offsets \[0, 16\] are out of range/,
+      ],
+      [
+        'offsets not matching dtype x shape',
+        craft({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8),
+        /tensor 'a': data_offsets \[0, 8\] hold 8 bytes, but F32 x \[3\] needs 12/,
+      ],
+      [
+        'offsets reversed',
+        craft({ a: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, 8),
+        /tensor 'a': data_offsets \[8, 0\] end before they begin/,
+      ],
+      [
+        'overlapping tensors',
+        craft(
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+          },
+          12,
+        ),
+        /tensor 'b': data_offsets \[4, 12\] overlap tensor 'a'/,
+      ],
+      [
+        'a hole between tensors',
+        craft(
+          {
+            a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+          },
+          12,
+        ),
+        /tensor 'b': bytes \[4, 8\) before it belong to no tensor/,
+      ],
       ['trailing bytes', craft(ok, 12), /bytes \[8, 12\) at the end of the data belong to no tensor/],
       ['non-string metadata', craft({ ...ok, __metadata__: { step: 5 } }, 8), /metadata 'step' is not a string/],
-      ['offsets not integers', craft({ a: { dtype: 'F32', shape: [2], data_offsets: [0, '8'] } }, 8), /tensor 'a': data_offsets \[0,"8"\] is not two non-negative integers/],
+      [
+        'offsets not integers',
+        craft({ a: { dtype: 'F32', shape: [2], data_offsets: [0, '8'] } }, 8),
+        /tensor 'a': data_offsets \[0,"8"\] is not two non-negative integers/,
+      ],
     ];
     for (const [what, buf, re] of cases) {
-      assert.throws(() => decodeSafetensors(buf, 'bad.safetensors'), (e: Error) => {
-        assert.match(e.message, /^safetensors bad\.safetensors: /, what);
-        assert.match(e.message, re, `${what}: got '${e.message}'`);
-        return true;
-      }, what);
+      assert.throws(
+        () => decodeSafetensors(buf, 'bad.safetensors'),
+        (e: Error) => {
+          assert.match(e.message, /^safetensors bad\.safetensors: /, what);
+          assert.match(e.message, re, `${what}: got '${e.message}'`);
+          return true;
+        },
+        what,
+      );
     }
     // The same checks run when the bytes come from a file on disk.
     const file = path.join(dir, 'bad.safetensors');
@@ -226,7 +320,17 @@ describe('checkpoint: UNet, EMA and Adam state', function () {
     const loaded = loadUNetCheckpoint(file);
     const raw = loadUNetCheckpoint(file, { weights: 'params' });
     const x = new Rng(0).normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
-    const diff = (a: UNet, b: UNet) => tf.tidy(() => tf.max(tf.abs(tf.sub(a.apply(x, [3, 50], { classLabels: [0, 3] }), b.apply(x, [3, 50], { classLabels: [0, 3] })))).dataSync()[0]);
+    const diff = (a: UNet, b: UNet) =>
+      tf.tidy(
+        () =>
+          tf
+            .max(
+              tf.abs(
+                tf.sub(a.apply(x, [3, 50], { classLabels: [0, 3] }), b.apply(x, [3, 50], { classLabels: [0, 3] })),
+              ),
+            )
+            .dataSync()[0],
+      );
     assert.strictEqual(diff(loaded, ema), 0);
     assert.strictEqual(diff(raw, model), 0);
     assert.ok(diff(raw, ema) > 0);
@@ -246,19 +350,31 @@ describe('checkpoint: UNet, EMA and Adam state', function () {
     await saveCheckpoint(file, { config: model.config, params: model.params });
     const ck = readCheckpoint(file);
     const wider = new UNet({ ...tiny, baseChannels: 8 });
-    assert.throws(() => loadParams(ck, wider.params), /checkpoint .*m\.safetensors: tensor '[^']+' has shape \[[\d,]+\], the model expects \[[\d,]+\]/);
-    assert.throws(() => checkConfig(ck, wider.config), /saved for a different model config \('baseChannels' is 4 in the file, 8 in the model\)/);
+    assert.throws(
+      () => loadParams(ck, wider.params),
+      /checkpoint .*m\.safetensors: tensor '[^']+' has shape \[[\d,]+\], the model expects \[[\d,]+\]/,
+    );
+    assert.throws(
+      () => checkConfig(ck, wider.config),
+      /saved for a different model config \('baseChannels' is 4 in the file, 8 in the model\)/,
+    );
     const noClass = new UNet({ ...tiny, numClasses: undefined });
     assert.throws(() => loadParams(ck, noClass.params), /tensor 'classEmb\.weight' is not a parameter of the model/);
     const withCond = new UNet({ ...tiny, condChannels: 2 });
-    assert.throws(() => loadParams(ck, withCond.params), /tensor 'convIn\.weight' has shape \[3,3,1,4\], the model expects \[3,3,3,4\]/);
+    assert.throws(
+      () => loadParams(ck, withCond.params),
+      /tensor 'convIn\.weight' has shape \[3,3,1,4\], the model expects \[3,3,3,4\]/,
+    );
     assert.throws(() => loadParams(ck, model.params, 'ema'), /has no EMA weights/);
     // A missing tensor: drop one from the file with the raw encoder.
     const params = new Map(model.params);
     params.delete('convOut.bias');
     const partial = path.join(dir, 'partial.safetensors');
     await saveCheckpoint(partial, { config: model.config, params });
-    assert.throws(() => loadParams(readCheckpoint(partial), model.params), /tensor 'convOut\.bias' is missing \(the model has parameter 'convOut\.bias'\)/);
+    assert.throws(
+      () => loadParams(readCheckpoint(partial), model.params),
+      /tensor 'convOut\.bias' is missing \(the model has parameter 'convOut\.bias'\)/,
+    );
     // Not a course checkpoint at all (a plain safetensors file).
     const plain = path.join(dir, 'plain.safetensors');
     fs.writeFileSync(plain, encodeSafetensors({ a: { dtype: 'F32', shape: [1], data: new Float32Array(1) } }));
@@ -290,7 +406,11 @@ describe('checkpoint: UNet, EMA and Adam state', function () {
     stepA2(x0);
     stepB(x0);
     let worst = 0;
-    for (const [n, v] of a.params) worst = Math.max(worst, tf.tidy(() => tf.max(tf.abs(tf.sub(v, b.params.get(n)!))).dataSync()[0]));
+    for (const [n, v] of a.params)
+      worst = Math.max(
+        worst,
+        tf.tidy(() => tf.max(tf.abs(tf.sub(v, b.params.get(n)!))).dataSync()[0]),
+      );
     assert.ok(worst < 1e-6, `weights differ by ${worst} after the restored step`);
     // Without the moments the same step lands elsewhere (so the check above can fail).
     const c = new UNet(tiny, { seed: 42 });
@@ -298,11 +418,18 @@ describe('checkpoint: UNet, EMA and Adam state', function () {
     const stepC = makeTrainStep(c, { schedule, rng: new Rng(11), learningRate: 1e-2 });
     stepC(x0);
     let off = 0;
-    for (const [n, v] of a.params) off = Math.max(off, tf.tidy(() => tf.max(tf.abs(tf.sub(v, c.params.get(n)!))).dataSync()[0]));
+    for (const [n, v] of a.params)
+      off = Math.max(
+        off,
+        tf.tidy(() => tf.max(tf.abs(tf.sub(v, c.params.get(n)!))).dataSync()[0]),
+      );
     assert.ok(off > 1e-4, `a fresh Adam gave the same step (${off}); the test cannot tell`);
     assert.throws(() => loadParams(ck, c.params, 'ema'));
     await assert.rejects(loadOptimizerState(ck, optB, b.params), /already has state; restore into a fresh one/);
-    await assert.rejects(loadOptimizerState(ck, tf.train.adam(1e-2, 0.5), b.params), /Adam beta1 was 0\.9, the optimizer has 0\.5/);
+    await assert.rejects(
+      loadOptimizerState(ck, tf.train.adam(1e-2, 0.5), b.params),
+      /Adam beta1 was 0\.9, the optimizer has 0\.5/,
+    );
     await assert.rejects(loadOptimizerState(ck, tf.train.sgd(1), b.params), /holds Adam's state, the optimizer is SGD/);
     stepA.dispose();
     optB.dispose();

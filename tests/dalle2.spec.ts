@@ -7,8 +7,33 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadShapes } from '../datasets/shapes';
-import { Clip, clipAttributeProbe, clipConfig, clipLoss, clipScore, HARD_NEGATIVE_ATTRIBUTES, hardNegativeCaption, loadClip, saveClip, shapesImages, trainClip } from '../lib/methods/clip/index';
-import { decoderBatches, DiffusionPrior, embeddingContext, loadPrior, priorConfig, samplePrior, savePrior, slerp, trainPrior, UnClip, unclipDiagramSvg, unclipStructure } from '../lib/methods/dalle2/index';
+import {
+  Clip,
+  clipAttributeProbe,
+  clipConfig,
+  clipLoss,
+  clipScore,
+  HARD_NEGATIVE_ATTRIBUTES,
+  hardNegativeCaption,
+  loadClip,
+  saveClip,
+  shapesImages,
+  trainClip,
+} from '../lib/methods/clip/index';
+import {
+  decoderBatches,
+  DiffusionPrior,
+  embeddingContext,
+  loadPrior,
+  priorConfig,
+  samplePrior,
+  savePrior,
+  slerp,
+  trainPrior,
+  UnClip,
+  unclipDiagramSvg,
+  unclipStructure,
+} from '../lib/methods/dalle2/index';
 import { Rng } from '../lib/core/random';
 import { loadPretrained } from '../lib/course/models';
 import { parseCaption, POSITION_WORDS } from '../lib/eval/shapes/parse_caption';
@@ -18,8 +43,32 @@ import { countReads, firstDifference, interruptAt, tempDir } from './helpers/tra
 
 const E = 8;
 const tok = shapesTokenizer();
-const tinyClip = (seed = 0, imageSize = 8) => new Clip(clipConfig(shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }), { embedDim: E, imageSize, imageChannels: [4, 8], imageHidden: 16 }), { seed });
-const tinyDecoder = (vectorDim: number | null = E) => new UNet({ imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], attentionHeads: 2, groups: 4, midAttention: true, contextDim: E, ...(vectorDim === null ? {} : { vectorDim }), positionChannels: true });
+const tinyClip = (seed = 0, imageSize = 8) =>
+  new Clip(
+    clipConfig(shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }), {
+      embedDim: E,
+      imageSize,
+      imageChannels: [4, 8],
+      imageHidden: 16,
+    }),
+    { seed },
+  );
+const tinyDecoder = (vectorDim: number | null = E) =>
+  new UNet({
+    imageSize: 8,
+    inChannels: 3,
+    outChannels: 3,
+    baseChannels: 8,
+    channelMults: [1, 2],
+    numResBlocks: 1,
+    attentionResolutions: [4],
+    attentionHeads: 2,
+    groups: 4,
+    midAttention: true,
+    contextDim: E,
+    ...(vectorDim === null ? {} : { vectorDim }),
+    positionChannels: true,
+  });
 const rowNorms = (x: tf.Tensor2D) => tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(x), 1)).dataSync()));
 
 describe('lesson 12: DALL·E 2 (unCLIP)', function () {
@@ -66,8 +115,13 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
         const b = parseCaption(neg);
         assert.strictEqual(a.length, b.length);
         let diffs = 0;
-        a.forEach((o, k) => (['colour', 'shape', 'size', 'position'] as const).forEach((f) => (diffs += o[f] !== b[k][f] ? 1 : 0)));
-        assert.ok(diffs === 1 || (diffs === 2 && a.length === 2 && a[0].colour === b[1].colour), `'${set.captions[i]}' vs '${neg}'`);
+        a.forEach((o, k) =>
+          (['colour', 'shape', 'size', 'position'] as const).forEach((f) => (diffs += o[f] !== b[k][f] ? 1 : 0)),
+        );
+        assert.ok(
+          diffs === 1 || (diffs === 2 && a.length === 2 && a[0].colour === b[1].colour),
+          `'${set.captions[i]}' vs '${neg}'`,
+        );
       }
       assert.throws(() => hardNegativeCaption([], rng), /no objects/);
     });
@@ -95,7 +149,10 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       assert.ok(p.colour.image.accuracy >= 0.9 && p.position.image.accuracy >= 0.9, JSON.stringify(p));
       assert.strictEqual(p.shape.text.tested, 120);
       assert.strictEqual(p.position.image.chance, 1 / POSITION_WORDS.length);
-      assert.throws(() => clipAttributeProbe(clip, loadShapes('test', { count: 10, minObjects: 2, maxObjects: 2 })), /exactly one object/);
+      assert.throws(
+        () => clipAttributeProbe(clip, loadShapes('test', { count: 10, minObjects: 2, maxObjects: 2 })),
+        /exactly one object/,
+      );
       clip.dispose();
     });
 
@@ -103,13 +160,26 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       this.timeout(240000); // the cpu backend's conv gradients are slow
       const set = loadShapes('train', { count: 16, minObjects: 1, maxObjects: 1 });
       // 8x8 crops of the 32x32 scenes are enough to exercise the loop.
-      const small = { ...set, images: tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(set.images, [16, 32, 32, 3]), [8, 8])).dataSync().map(Math.round) as unknown as Uint8Array, height: 8, width: 8 };
+      const small = {
+        ...set,
+        images: tf
+          .tidy(() => tf.image.resizeBilinear(tf.tensor4d(set.images, [16, 32, 32, 3]), [8, 8]))
+          .dataSync()
+          .map(Math.round) as unknown as Uint8Array,
+        height: 8,
+        width: 8,
+      };
       const clip = tinyClip(1);
       const counts: number[] = [];
       const o = { steps: 12, batch: 8, learningRate: 3e-3 };
-      const { result: h, dataSync } = await countReads(() => trainClip(clip, small, { ...o, onStep: () => counts.push(tf.memory().numTensors) }));
+      const { result: h, dataSync } = await countReads(() =>
+        trainClip(clip, small, { ...o, onStep: () => counts.push(tf.memory().numTensors) }),
+      );
       assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
-      assert.ok(h.loss.slice(-3).reduce((p, q) => p + q) < h.loss.slice(0, 3).reduce((p, q) => p + q), `loss ${h.loss[0]} -> ${h.loss[11]}`);
+      assert.ok(
+        h.loss.slice(-3).reduce((p, q) => p + q) < h.loss.slice(0, 3).reduce((p, q) => p + q),
+        `loss ${h.loss[0]} -> ${h.loss[11]}`,
+      );
       assert.strictEqual(counts[11], counts[2], `tensors ${counts[2]} -> ${counts[11]}`);
       // Resume against the uninterrupted run above: 12 steps = 8 + resume + 4, bit for bit (batches
       // from (seed, epoch), hard negatives from (seed, step), Adam restored), from other initial weights.
@@ -146,8 +216,14 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       const mid = slerp(a, b, 0.5);
       assert.ok(Math.abs(rowNorms(mid)[0] - 1) < 1e-5);
       assert.ok(Math.abs(mid.dataSync()[0] - Math.SQRT1_2) < 1e-5);
-      assert.deepStrictEqual(Array.from(slerp(a, b, 1).dataSync()).map((v) => Math.round(v * 1e5) / 1e5), [0, 1, 0]);
-      assert.deepStrictEqual(Array.from(slerp(a, a, 0.3).dataSync()).map((v) => Math.round(v * 1e5) / 1e5), [1, 0, 0]);
+      assert.deepStrictEqual(
+        Array.from(slerp(a, b, 1).dataSync()).map((v) => Math.round(v * 1e5) / 1e5),
+        [0, 1, 0],
+      );
+      assert.deepStrictEqual(
+        Array.from(slerp(a, a, 0.3).dataSync()).map((v) => Math.round(v * 1e5) / 1e5),
+        [1, 0, 0],
+      );
       assert.throws(() => slerp(a, b, 1.5), /fraction must be in \[0, 1\], got 1.5/);
       tf.dispose([a, b, mid]);
     });
@@ -180,10 +256,20 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       const img = tf.tidy(() => tf.div(tf.randomNormal([20, E]), 3)) as tf.Tensor2D;
       const txt = tf.tidy(() => tf.div(tf.randomNormal([20, E]), 3)) as tf.Tensor2D;
       const counts: number[] = [];
-      const { result: h, dataSync } = await countReads(() => trainPrior(prior, txt, img, { steps: 40, batch: 8, learningRate: 3e-3, onStep: () => counts.push(tf.memory().numTensors) }));
+      const { result: h, dataSync } = await countReads(() =>
+        trainPrior(prior, txt, img, {
+          steps: 40,
+          batch: 8,
+          learningRate: 3e-3,
+          onStep: () => counts.push(tf.memory().numTensors),
+        }),
+      );
       assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
       assert.strictEqual(counts[39], counts[2]);
-      assert.ok(h.loss.slice(-10).reduce((p, q) => p + q) < h.loss.slice(0, 10).reduce((p, q) => p + q), 'prior loss did not fall');
+      assert.ok(
+        h.loss.slice(-10).reduce((p, q) => p + q) < h.loss.slice(0, 10).reduce((p, q) => p + q),
+        'prior loss did not fall',
+      );
       const three = txt.slice(0, 3);
       const before = tf.memory().numTensors;
       const s = samplePrior(prior, three, { steps: 5, guidance: 2, rng });
@@ -192,11 +278,19 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       s.dispose();
       assert.strictEqual(tf.memory().numTensors, before, 'samplePrior leaked tensors');
       three.dispose();
-      assert.throws(() => samplePrior(prior, txt, { steps: 0, guidance: 1, rng }), /steps must be an integer in \[1, 50\], got 0/);
+      assert.throws(
+        () => samplePrior(prior, txt, { steps: 0, guidance: 1, rng }),
+        /steps must be an integer in \[1, 50\], got 0/,
+      );
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'prior-')), 'prior.safetensors');
       await savePrior(file, prior);
       const back = loadPrior(file);
-      const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(prior.apply(z, [3, 30], txt.slice(0, 2)), back.apply(z, [3, 30], txt.slice(0, 2))))).dataSync()[0]);
+      const gap = tf.tidy(
+        () =>
+          tf
+            .max(tf.abs(tf.sub(prior.apply(z, [3, 30], txt.slice(0, 2)), back.apply(z, [3, 30], txt.slice(0, 2)))))
+            .dataSync()[0],
+      );
       assert.ok(gap < 1e-6, `loaded prior differs by ${gap}`);
       tf.dispose([z, out, img, txt]);
       prior.dispose();
@@ -216,7 +310,9 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       const norms = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.squeeze(cond!.context!, [1])), 1))).dataSync();
       const zeros = Array.from(norms).filter((n) => n === 0).length;
       assert.ok(zeros > 0 && zeros < 16, `${zeros} of 16 dropped at p = 0.5`);
-      Array.from(norms).filter((n) => n > 0).forEach((n) => assert.ok(Math.abs(n - Math.sqrt(E)) < 1e-4));
+      Array.from(norms)
+        .filter((n) => n > 0)
+        .forEach((n) => assert.ok(Math.abs(n - Math.sqrt(E)) < 1e-4));
       assert.throws(() => decoderBatches(set, clip, 16, 0, 2), /embeddingDropout must be in \[0, 1\], got 2/);
       tf.dispose([x, cond!.context!, cond!.contextMask!, cond!.vector!]);
       clip.dispose();
@@ -248,8 +344,14 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       assert.strictEqual(tf.memory().numTensors, before, 'unCLIP leaked tensors');
       const svg = unclipDiagramSvg(unclipStructure(u));
       assert.ok(svg.includes(`text embedding (${E})`) && svg.startsWith('<svg'));
-      assert.throws(() => new UnClip(clip, prior, decoder, { prediction: 'noise' as never }), /prediction must be 'eps', 'v' or 'x0', got 'noise'/);
-      assert.throws(() => new UnClip(clip, new DiffusionPrior(priorConfig(E + 1, { hidden: 8, blocks: 1 })), decoder), /9-dim embeddings, the CLIP model makes 8/);
+      assert.throws(
+        () => new UnClip(clip, prior, decoder, { prediction: 'noise' as never }),
+        /prediction must be 'eps', 'v' or 'x0', got 'noise'/,
+      );
+      assert.throws(
+        () => new UnClip(clip, new DiffusionPrior(priorConfig(E + 1, { hidden: 8, blocks: 1 })), decoder),
+        /9-dim embeddings, the CLIP model makes 8/,
+      );
       const wrongVector = tinyDecoder(E + 1);
       assert.throws(() => new UnClip(clip, prior, wrongVector), /decoder's vectorDim is 9, the CLIP embedding has 8/);
       wrongVector.dispose();

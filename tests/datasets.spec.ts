@@ -59,7 +59,9 @@ describe('datasets', function () {
     });
 
     it('uses the full 0-255 range with mostly dark pixels', () => {
-      let lo = 255, hi = 0, sum = 0;
+      let lo = 255,
+        hi = 0,
+        sum = 0;
       for (const v of test.images) {
         if (v < lo) lo = v;
         if (v > hi) hi = v;
@@ -105,7 +107,10 @@ describe('datasets', function () {
       const m = loadMnist();
       assert.strictEqual(m.count, 10000);
       const counts = classCounts(m);
-      assert.strictEqual(counts.reduce((a, b) => a + b, 0), 10000);
+      assert.strictEqual(
+        counts.reduce((a, b) => a + b, 0),
+        10000,
+      );
       for (const c of [3, 5]) {
         const flat = rawJson('mnist', `src/digits/${c}.json`) as number[];
         assert.strictEqual(counts[c], flat.length / PIX);
@@ -124,8 +129,16 @@ describe('datasets', function () {
 
   describe('helpers', () => {
     const set: ImageSet = {
-      kind: 'images', name: 'tiny', split: 'x', count: 5, height: 2, width: 1, channels: 1,
-      images: Uint8Array.from([0, 255, 51, 102, 1, 2, 3, 4, 5, 6]), labels: Uint8Array.from([0, 1, 2, 0, 1]), classNames: ['a', 'b', 'c'],
+      kind: 'images',
+      name: 'tiny',
+      split: 'x',
+      count: 5,
+      height: 2,
+      width: 1,
+      channels: 1,
+      images: Uint8Array.from([0, 255, 51, 102, 1, 2, 3, 4, 5, 6]),
+      labels: Uint8Array.from([0, 1, 2, 0, 1]),
+      classNames: ['a', 'b', 'c'],
     };
 
     it('toTensor maps 0..255 linearly into the range, NHWC, chosen indices in order', () => {
@@ -143,15 +156,27 @@ describe('datasets', function () {
     });
 
     it('batches: one seeded epoch, every image once, labels that match', () => {
-      const big = subset(loadMnist(), Array.from({ length: 103 }, (_, i) => i));
+      const big = subset(
+        loadMnist(),
+        Array.from({ length: 103 }, (_, i) => i),
+      );
       const a = Array.from(batches(big, 10, new Rng(5)));
       const b = batchIndices(103, 10, new Rng(5));
       const c = batchIndices(103, 10, new Rng(6));
       assert.strictEqual(a.length, 11);
-      assert.deepStrictEqual(a.map((x) => Array.from(x.indices)), b.map((x) => Array.from(x)));
-      assert.notDeepStrictEqual(b.map((x) => Array.from(x)), c.map((x) => Array.from(x)));
+      assert.deepStrictEqual(
+        a.map((x) => Array.from(x.indices)),
+        b.map((x) => Array.from(x)),
+      );
+      assert.notDeepStrictEqual(
+        b.map((x) => Array.from(x)),
+        c.map((x) => Array.from(x)),
+      );
       const seen = a.flatMap((x) => Array.from(x.indices)).sort((p, q) => p - q);
-      assert.deepStrictEqual(seen, Array.from({ length: 103 }, (_, i) => i));
+      assert.deepStrictEqual(
+        seen,
+        Array.from({ length: 103 }, (_, i) => i),
+      );
       for (const x of a) {
         assert.deepStrictEqual(x.x.shape, [x.indices.length, 28, 28, 1]);
         x.indices.forEach((i, k) => assert.strictEqual(x.labels[k], big.labels[i]));
@@ -268,7 +293,10 @@ describe('datasets', function () {
         assert.throws(
           () => loadMnist('all', { log }),
           (e: Error) => {
-            assert.strictEqual(e.message, `cannot write the data cache in ${target} (ENOTDIR): set DIFFUSION_CACHE_DIR to a writable directory`);
+            assert.strictEqual(
+              e.message,
+              `cannot write the data cache in ${target} (ENOTDIR): set DIFFUSION_CACHE_DIR to a writable directory`,
+            );
             return true;
           },
         );
@@ -288,7 +316,8 @@ describe('datasets', function () {
         assert.notDeepStrictEqual(a, sampleToy(name, 4000, new Rng(4)), name);
         assert.strictEqual(a.length, 8000);
         for (let d = 0; d < 2; d++) {
-          let s = 0, q = 0;
+          let s = 0,
+            q = 0;
           for (let i = d; i < a.length; i += 2) {
             assert.ok(Number.isFinite(a[i]));
             s += a[i];
@@ -302,7 +331,10 @@ describe('datasets', function () {
     });
 
     it('mixtures expose their modes and samples cover all of them', () => {
-      for (const [name, k] of [['8-gaussians', 8], ['25-gaussians', 25]] as const) {
+      for (const [name, k] of [
+        ['8-gaussians', 8],
+        ['25-gaussians', 25],
+      ] as const) {
         const modes = toyModes(name)!;
         assert.strictEqual(modes.centres.length, 2 * k);
         const assign = nearestMode(sampleToy(name, 5000, new Rng(1)), modes);
@@ -341,7 +373,11 @@ describe('datasets', function () {
           const rgb = SHAPE_COLOURS[o.colour] as readonly number[];
           const [x0, y0, x1, y1] = o.box.map((v) => Math.round(v * SHAPES_SIZE));
           // The object's coloured pixels, looking only inside its own box.
-          const tight = maskBox(32, 32, (x, y) => x >= x0 && x < x1 && y >= y0 && y < y1 && rgbAt(x, y).every((v, c) => v === rgb[c]));
+          const tight = maskBox(
+            32,
+            32,
+            (x, y) => x >= x0 && x < x1 && y >= y0 && y < y1 && rgbAt(x, y).every((v, c) => v === rgb[c]),
+          );
           assert.deepStrictEqual(tight, o.box, `item ${i}: ${item.caption}`);
           for (const p of o.box) assert.ok(p >= 0 && p <= 1);
           assert.ok(item.caption.includes(`${o.size} ${o.colour} ${o.shape}`));
@@ -350,13 +386,16 @@ describe('datasets', function () {
           for (let x = 0; x < 32; x++) {
             const rgb = rgbAt(x, y);
             if (rgb.every((v) => v === 0)) continue;
-            const owner = item.objects.find((o) => x >= o.box[0] * 32 && x < o.box[2] * 32 && y >= o.box[1] * 32 && y < o.box[3] * 32);
+            const owner = item.objects.find(
+              (o) => x >= o.box[0] * 32 && x < o.box[2] * 32 && y >= o.box[1] * 32 && y < o.box[3] * 32,
+            );
             assert.ok(owner, `item ${i}: pixel (${x}, ${y}) outside every box`);
             assert.deepStrictEqual(rgb, Array.from(SHAPE_COLOURS[owner!.colour]));
           }
         }
         for (let a = 0; a < item.objects.length; a++) {
-          for (let b = a + 1; b < item.objects.length; b++) assert.strictEqual(boxIoU(item.objects[a].box, item.objects[b].box), 0);
+          for (let b = a + 1; b < item.objects.length; b++)
+            assert.strictEqual(boxIoU(item.objects[a].box, item.objects[b].box), 0);
         }
       }
       assert.deepStrictEqual([...counts.keys()].sort(), [1, 2, 3]);
@@ -371,8 +410,14 @@ describe('datasets', function () {
         { shape: 'triangle', colour: 'white', size: 'small', x: 24, y: 12 },
       ]);
       assert.strictEqual(two.caption, 'a small blue square in the center and a small white triangle on the right');
-      assert.throws(() => renderScene([{ shape: 'circle', colour: 'red', size: 'large', x: 20, y: 0 }]), /does not fit/);
-      assert.throws(() => renderScene([{ shape: 'hexagon' as 'circle', colour: 'red', size: 'large', x: 0, y: 0 }]), /unknown shape 'hexagon': use one of circle/);
+      assert.throws(
+        () => renderScene([{ shape: 'circle', colour: 'red', size: 'large', x: 20, y: 0 }]),
+        /does not fit/,
+      );
+      assert.throws(
+        () => renderScene([{ shape: 'hexagon' as 'circle', colour: 'red', size: 'large', x: 0, y: 0 }]),
+        /unknown shape 'hexagon': use one of circle/,
+      );
       assert.ok(COLOUR_NAMES.length >= 7);
     });
   });
@@ -386,11 +431,20 @@ describe('datasets', function () {
     });
 
     it('unknown names and splits give errors listing the valid ones', () => {
-      assert.throws(() => loadDataset('cifar10', 'train'), /unknown data set 'cifar10': use one of fashion-mnist, mnist, shapes, swiss-roll/);
-      assert.throws(() => loadFashionMnist('val' as 'train'), /unknown split 'val' for fashion-mnist: use one of train, test/);
+      assert.throws(
+        () => loadDataset('cifar10', 'train'),
+        /unknown data set 'cifar10': use one of fashion-mnist, mnist, shapes, swiss-roll/,
+      );
+      assert.throws(
+        () => loadFashionMnist('val' as 'train'),
+        /unknown split 'val' for fashion-mnist: use one of train, test/,
+      );
       assert.throws(() => loadMnist('train' as 'all'), /unknown split 'train' for mnist: use one of all/);
       assert.throws(() => loadDataset('shapes', 'valid'), /unknown split 'valid' for shapes: use one of train, test/);
-      assert.throws(() => sampleToy('moons', 3, new Rng(0)), /unknown toy distribution 'moons': use one of swiss-roll, two-moons/);
+      assert.throws(
+        () => sampleToy('moons', 3, new Rng(0)),
+        /unknown toy distribution 'moons': use one of swiss-roll, two-moons/,
+      );
       assert.throws(() => loadImageSet('spirals', 'train'), /not images/);
     });
   });

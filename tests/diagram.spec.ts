@@ -12,7 +12,9 @@ import { UNet } from '../lib/core/unet/unet';
 
 /** The text content of every <text> element of an SVG. */
 function svgTexts(svg: string): string[] {
-  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1].replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&amp;/g, '&'));
+  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) =>
+    m[1].replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&amp;/g, '&'),
+  );
 }
 
 /** What the config says, without the diagram code: side and width per level. */
@@ -36,13 +38,26 @@ describe('UNet diagram (figure 11)', function () {
 
   for (const [name, cfg] of [
     ['reference', referenceUNetConfig()],
-    ['4 levels, avg-pool, attention at 8', referenceUNetConfig({ imageSize: 32, baseChannels: 16, channelMults: [1, 2, 4, 4], numResBlocks: 1, attentionResolutions: [8], downsample: 'avgpool' })],
+    [
+      '4 levels, avg-pool, attention at 8',
+      referenceUNetConfig({
+        imageSize: 32,
+        baseChannels: 16,
+        channelMults: [1, 2, 4, 4],
+        numResBlocks: 1,
+        attentionResolutions: [8],
+        downsample: 'avgpool',
+      }),
+    ],
   ] as const) {
     it(`structure of the ${name} config: every level, side, channel count, block and skip`, () => {
       const u = build(cfg);
       const s = unetStructure(u);
       const exp = expectedLevels(cfg);
-      assert.deepStrictEqual(s.levels.map((l) => ({ side: l.side, channels: l.channels })), exp);
+      assert.deepStrictEqual(
+        s.levels.map((l) => ({ side: l.side, channels: l.channels })),
+        exp,
+      );
       const L = cfg.channelMults.length;
       s.levels.forEach((l, i) => {
         const downRes = l.down.filter((b) => b.kind === 'res');
@@ -54,9 +69,19 @@ describe('UNet diagram (figure 11)', function () {
           assert.strictEqual(b.side, exp[i].side, b.id);
         }
         const attn = cfg.attentionResolutions.includes(exp[i].side);
-        assert.strictEqual(l.down.filter((b) => b.kind === 'attn').length, attn ? cfg.numResBlocks : 0, `attention at level ${i}`);
-        assert.strictEqual(l.down.some((b) => b.kind === 'downsample'), i < L - 1);
-        assert.strictEqual(l.up.some((b) => b.kind === 'upsample'), i > 0);
+        assert.strictEqual(
+          l.down.filter((b) => b.kind === 'attn').length,
+          attn ? cfg.numResBlocks : 0,
+          `attention at level ${i}`,
+        );
+        assert.strictEqual(
+          l.down.some((b) => b.kind === 'downsample'),
+          i < L - 1,
+        );
+        assert.strictEqual(
+          l.up.some((b) => b.kind === 'upsample'),
+          i > 0,
+        );
         if (i < L - 1) assert.strictEqual(l.down[l.down.length - 1].params === 0, cfg.downsample === 'avgpool');
       });
       // One skip per down-path output: the input conv, every ResBlock and every downsample.
@@ -70,19 +95,37 @@ describe('UNet diagram (figure 11)', function () {
       assert.strictEqual(s.time.sinusoidDim, cfg.baseChannels);
       assert.strictEqual(s.time.embDim, 4 * cfg.baseChannels);
       // The parts add up to the model's real parameter count.
-      assert.strictEqual(paramCountsByPart(s).reduce((a, p) => a + p.params, 0), countParams(u.params));
+      assert.strictEqual(
+        paramCountsByPart(s).reduce((a, p) => a + p.params, 0),
+        countParams(u.params),
+      );
       assert.strictEqual(s.totalParams, countParams(u.params));
     });
   }
 
   it('the SVG names every level side and channel count, and changes with the config', () => {
     const a = unetDiagramSvg(build(referenceUNetConfig()));
-    const b = unetDiagramSvg(build(referenceUNetConfig({ imageSize: 32, baseChannels: 16, channelMults: [1, 2, 4], numResBlocks: 1, attentionResolutions: [8] })));
+    const b = unetDiagramSvg(
+      build(
+        referenceUNetConfig({
+          imageSize: 32,
+          baseChannels: 16,
+          channelMults: [1, 2, 4],
+          numResBlocks: 1,
+          attentionResolutions: [8],
+        }),
+      ),
+    );
     const ta = svgTexts(a);
     const tb = svgTexts(b);
-    for (const t of ['28×28', '14×14', '7×7', '32 ch', '64 ch']) assert.ok(ta.includes(t), `reference diagram lacks '${t}'`);
-    assert.ok(ta.includes('ResBlock 32→64') && ta.includes('ResBlock 64+32→64'), 'reference: the width change and a skip concat');
-    for (const t of ['32×32', '16×16', '8×8', '16 ch', '32 ch', '64 ch']) assert.ok(tb.includes(t), `second diagram lacks '${t}'`);
+    for (const t of ['28×28', '14×14', '7×7', '32 ch', '64 ch'])
+      assert.ok(ta.includes(t), `reference diagram lacks '${t}'`);
+    assert.ok(
+      ta.includes('ResBlock 32→64') && ta.includes('ResBlock 64+32→64'),
+      'reference: the width change and a skip concat',
+    );
+    for (const t of ['32×32', '16×16', '8×8', '16 ch', '32 ch', '64 ch'])
+      assert.ok(tb.includes(t), `second diagram lacks '${t}'`);
     assert.ok(!tb.includes('28×28') && !tb.includes('7×7'), 'second diagram still shows the reference sides');
     // Box counts follow the config: 2 vs 1 ResBlocks a level.
     const resBoxes = (t: string[]) => t.filter((x) => x.startsWith('ResBlock')).length;
@@ -101,7 +144,10 @@ describe('UNet diagram (figure 11)', function () {
     assert.ok(cls.includes('+ class y: table 11×128'));
     assert.strictEqual(cls.filter((t) => t === 't+y').length, 17, 'every ResBlock gets the class embedding with t');
     assert.ok(cat.includes('x_t 28×28×1 ⊕ cond 2ch') && cat.includes('conv3×3 3→32'));
-    const nAttn = unetStructure(ctxModel).levels.flatMap((l) => [...l.down, ...l.up]).filter((b) => b.kind === 'attn').length + 1;
+    const nAttn =
+      unetStructure(ctxModel)
+        .levels.flatMap((l) => [...l.down, ...l.up])
+        .filter((b) => b.kind === 'attn').length + 1;
     assert.strictEqual(ctx.filter((t) => t === 'ctx').length, nAttn);
     assert.ok(ctx.includes('context [L×24] (text, boxes)'));
     assert.ok(!base.includes('ctx'));
@@ -109,7 +155,10 @@ describe('UNet diagram (figure 11)', function () {
     const vec = svgTexts(unetDiagramSvg(vecModel));
     assert.ok(vec.includes('+ vector v: linear 16 → 128'));
     assert.strictEqual(vec.filter((t) => t === 't+v').length, 17, 'every ResBlock gets the vector with t');
-    assert.strictEqual(paramCountsByPart(unetStructure(vecModel)).reduce((a, p) => a + p.params, 0), countParams(vecModel.params));
+    assert.strictEqual(
+      paramCountsByPart(unetStructure(vecModel)).reduce((a, p) => a + p.params, 0),
+      countParams(vecModel.params),
+    );
   });
 
   it('reads the weights, not the config: a missing or reshaped parameter is reported', () => {

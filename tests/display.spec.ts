@@ -29,7 +29,12 @@ describe('display: image grid', () => {
 
   it('has the size implied by rows, cols, scale and padding', async () => {
     // 7 images of 5x3 in 3 columns -> 3 rows.
-    const n = 7, h = 5, w = 3, cols = 3, scale = 4, pad = 2;
+    const n = 7,
+      h = 5,
+      w = 3,
+      cols = 3,
+      scale = 4,
+      pad = 2;
     const png = imageGridPng({ data: new Float32Array(n * h * w), shape: [n, h, w] }, { cols, scale, padding: pad });
     const d = await decode(png);
     assert.equal(d.w, cols * w * scale + (cols + 1) * pad);
@@ -38,7 +43,11 @@ describe('display: image grid', () => {
 
   it('puts a white image into cell (row 1, col 2) and keeps the others black', async () => {
     // 6 gray images in [-1,1] from a tensor, 3 columns; image 5 = row 1, col 2 is all +1.
-    const n = 6, s = 4, scale = 3, pad = 1, cols = 3;
+    const n = 6,
+      s = 4,
+      scale = 3,
+      pad = 1,
+      cols = 3;
     const data = new Float32Array(n * s * s).fill(-1);
     data.fill(1, 5 * s * s, 6 * s * s);
     const x = tf.tensor4d(data, [n, s, s, 1]);
@@ -50,7 +59,13 @@ describe('display: image grid', () => {
       for (let c = 0; c < 3; c++) {
         const [ox, oy] = origin(r, c);
         const want = r === 1 && c === 2 ? [255, 255, 255, 255] : [0, 0, 0, 255];
-        for (const [dx, dy] of [[0, 0], [cell - 1, 0], [0, cell - 1], [cell - 1, cell - 1], [5, 7]]) {
+        for (const [dx, dy] of [
+          [0, 0],
+          [cell - 1, 0],
+          [0, cell - 1],
+          [cell - 1, cell - 1],
+          [5, 7],
+        ]) {
           assert.deepEqual(at(d, ox + dx, oy + dy), want, `cell (${r},${c}) pixel +${dx},+${dy}`);
         }
       }
@@ -70,25 +85,44 @@ describe('display: image grid', () => {
       const i = (sy * 2 + sx) * 3;
       return [...Array.from(data.slice(i, i + 3), (v) => Math.round(v * 255)), 255];
     };
-    for (let y = 0; y < 10; y++) for (let x = 0; x < 10; x++) {
-      const got = at(d, x, y);
-      const want = expect(Math.floor(x / 5), Math.floor(y / 5));
-      got.forEach((v, k) => assert.ok(Math.abs(v - want[k]) <= 1, `pixel ${x},${y}: ${got} vs ${want}`));
-    }
+    for (let y = 0; y < 10; y++)
+      for (let x = 0; x < 10; x++) {
+        const got = at(d, x, y);
+        const want = expect(Math.floor(x / 5), Math.floor(y / 5));
+        got.forEach((v, k) => assert.ok(Math.abs(v - want[k]) <= 1, `pixel ${x},${y}: ${got} vs ${want}`));
+      }
   });
 
   it('reads Uint8Array as 0..255 and clips out-of-range floats', async () => {
-    const u8 = await decode(imageGridPng({ data: new Uint8Array([0, 128, 255, 64]), shape: [1, 2, 2] }, { scale: 1, padding: 0 }));
-    assert.deepEqual([0, 1, 2, 3].map((i) => u8.px[i * 4]), [0, 128, 255, 64]);
-    const f = await decode(imageGridPng({ data: new Float32Array([-3, 0, 0.5, 7]), shape: [1, 2, 2] }, { scale: 1, padding: 0, range: [0, 1] }));
-    assert.deepEqual([0, 1, 2, 3].map((i) => f.px[i * 4]), [0, 0, 128, 255]);
+    const u8 = await decode(
+      imageGridPng({ data: new Uint8Array([0, 128, 255, 64]), shape: [1, 2, 2] }, { scale: 1, padding: 0 }),
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => u8.px[i * 4]),
+      [0, 128, 255, 64],
+    );
+    const f = await decode(
+      imageGridPng(
+        { data: new Float32Array([-3, 0, 0.5, 7]), shape: [1, 2, 2] },
+        { scale: 1, padding: 0, range: [0, 1] },
+      ),
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => f.px[i * 4]),
+      [0, 0, 128, 255],
+    );
   });
 
   it('adds room for labels and row titles and draws text there', async () => {
-    const n = 4, s = 6, scale = 2, pad = 2;
+    const n = 4,
+      s = 6,
+      scale = 2,
+      pad = 2;
     const base = { data: new Float32Array(n * s * s), shape: [n, s, s] };
     const plain = await decode(imageGridPng(base, { cols: 2, scale, padding: pad }));
-    const labelled = await decode(imageGridPng(base, { cols: 2, scale, padding: pad, labels: ['a', 'b', 'c', 'd'], rowTitles: ['t=0', 't=500'] }));
+    const labelled = await decode(
+      imageGridPng(base, { cols: 2, scale, padding: pad, labels: ['a', 'b', 'c', 'd'], rowTitles: ['t=0', 't=500'] }),
+    );
     assert.ok(labelled.w > plain.w, 'row titles widen the grid');
     assert.ok(labelled.h > plain.h, 'labels heighten the grid');
     // Some dark pixels (text) in the left strip reserved for row titles.
@@ -99,14 +133,19 @@ describe('display: image grid', () => {
   });
 
   it('rejects bad input with a clear message', () => {
-    const f = (shape: number[], len = shape.reduce((a, b) => a * b, 1)) => () =>
-      imageGridPng({ data: new Float32Array(len), shape });
+    const f =
+      (shape: number[], len = shape.reduce((a, b) => a * b, 1)) =>
+      () =>
+        imageGridPng({ data: new Float32Array(len), shape });
     assert.throws(f([28, 28]), /\[N,H,W\].*batch axis/);
     assert.throws(f([1, 1, 4, 4, 1]), /\[N,H,W\]/);
     assert.throws(f([2, 4, 4, 2]), /1 \(gray\) or 3 \(RGB\) channels, got 2/);
     assert.throws(f([0, 4, 4]), /empty/);
     assert.throws(f([2, 4, 4], 10), /10 values/);
-    assert.throws(() => imageGridPng({ data: new Float32Array(16), shape: [1, 4, 4] }, { labels: ['a', 'b'] }), /2 labels for 1 images/);
+    assert.throws(
+      () => imageGridPng({ data: new Float32Array(16), shape: [1, 4, 4] }, { labels: ['a', 'b'] }),
+      /2 labels for 1 images/,
+    );
     assert.throws(() => imageGridPng({ data: new Float32Array(16), shape: [1, 4, 4] }, { scale: 0 }), /scale/);
     assert.throws(() => imageGridPng(null as never), /tf.Tensor or \{data, shape\}/);
   });
@@ -126,7 +165,11 @@ describe('display: image grid', () => {
 
 // Parses XML with Python's ElementTree (a real XML parser, no new npm dependency) and returns every
 // element as {tag, attrib, text}; throws on malformed XML.
-interface El { tag: string; attrib: Record<string, string>; text: string }
+interface El {
+  tag: string;
+  attrib: Record<string, string>;
+  text: string;
+}
 function parseXml(xml: string): El[] {
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const code = [
@@ -145,21 +188,33 @@ function assertAffine(values: number[], pixels: number[], sign: 1 | -1, what: st
   const b = (pixels[j] - pixels[i]) / (values[j] - values[i]);
   const a = pixels[i] - b * values[i];
   assert.ok(Math.sign(b) === sign, `${what}: slope ${b} has the wrong sign`);
-  values.forEach((v, k) => assert.ok(Math.abs(a + b * v - pixels[k]) < 0.02, `${what}: point ${k} at ${pixels[k]}, want ${a + b * v}`));
+  values.forEach((v, k) =>
+    assert.ok(Math.abs(a + b * v - pixels[k]) < 0.02, `${what}: point ${k} at ${pixels[k]}, want ${a + b * v}`),
+  );
 }
 
 describe('display: static plot fallback (SVG)', () => {
   it('is well-formed XML with escaped title, axis titles and a legend', () => {
     const svg = plotToSvg(
-      [{ x: [1, 2], y: [3, 4], name: 'a<b' }, { x: [1, 2], y: [1, 2], name: 'c&d' }],
-      { title: 'Loss <train> & "val"', xaxis: { title: 'step' }, yaxis: { title: { text: 'loss' } }, width: 500, height: 300 },
+      [
+        { x: [1, 2], y: [3, 4], name: 'a<b' },
+        { x: [1, 2], y: [1, 2], name: 'c&d' },
+      ],
+      {
+        title: 'Loss <train> & "val"',
+        xaxis: { title: 'step' },
+        yaxis: { title: { text: 'loss' } },
+        width: 500,
+        height: 300,
+      },
     );
     const els = parseXml(svg);
     assert.equal(els[0].tag, 'svg');
     assert.equal(els[0].attrib.width, '500');
     assert.equal(els[0].attrib.height, '300');
     const texts = els.filter((e) => e.tag === 'text').map((e) => e.text);
-    for (const t of ['Loss <train> & "val"', 'step', 'loss', 'a<b', 'c&d']) assert.ok(texts.includes(t), `missing text ${t}`);
+    for (const t of ['Loss <train> & "val"', 'step', 'loss', 'a<b', 'c&d'])
+      assert.ok(texts.includes(t), `missing text ${t}`);
   });
 
   it('draws every scatter point where a linear axis puts it', () => {
@@ -168,22 +223,55 @@ describe('display: static plot fallback (SVG)', () => {
     const els = parseXml(plotToSvg([{ x, y, mode: 'lines+markers' }]));
     const line = els.filter((e) => e.tag === 'polyline');
     assert.equal(line.length, 1);
-    const pts = line[0].attrib.points.trim().split(/\s+/).map((p) => p.split(',').map(Number));
+    const pts = line[0].attrib.points
+      .trim()
+      .split(/\s+/)
+      .map((p) => p.split(',').map(Number));
     assert.equal(pts.length, x.length);
-    assertAffine(x, pts.map((p) => p[0]), 1, 'x');
-    assertAffine(y, pts.map((p) => p[1]), -1, 'y'); // SVG y grows downwards
+    assertAffine(
+      x,
+      pts.map((p) => p[0]),
+      1,
+      'x',
+    );
+    assertAffine(
+      y,
+      pts.map((p) => p[1]),
+      -1,
+      'y',
+    ); // SVG y grows downwards
     const circles = els.filter((e) => e.tag === 'circle');
-    assert.deepEqual(circles.map((c) => [Number(c.attrib.cx), Number(c.attrib.cy)]), pts);
+    assert.deepEqual(
+      circles.map((c) => [Number(c.attrib.cx), Number(c.attrib.cy)]),
+      pts,
+    );
   });
 
   it('uses log10 positions on a log axis and breaks lines at gaps', () => {
     const y = [1, 10, null, 1000, 10000];
     const els = parseXml(plotToSvg([{ y, mode: 'lines' }], { yaxis: { type: 'log' } }));
-    const lines = els.filter((e) => e.tag === 'polyline').map((e) => e.attrib.points.trim().split(/\s+/).map((p) => p.split(',').map(Number)));
+    const lines = els
+      .filter((e) => e.tag === 'polyline')
+      .map((e) =>
+        e.attrib.points
+          .trim()
+          .split(/\s+/)
+          .map((p) => p.split(',').map(Number)),
+      );
     assert.equal(lines.length, 2, 'the null splits the line');
     const pts = [...lines[0], ...lines[1]];
-    assertAffine([0, 1, 3, 4], pts.map((p) => p[0]), 1, 'x = index');
-    assertAffine([0, 1, 3, 4], pts.map((p) => p[1]), -1, 'y = log10');
+    assertAffine(
+      [0, 1, 3, 4],
+      pts.map((p) => p[0]),
+      1,
+      'x = index',
+    );
+    assertAffine(
+      [0, 1, 3, 4],
+      pts.map((p) => p[1]),
+      -1,
+      'y = log10',
+    );
   });
 
   it('draws bars with heights proportional to their values', () => {
@@ -202,7 +290,10 @@ describe('display: static plot fallback (SVG)', () => {
   });
 
   it('embeds heatmap cells as an image whose pixels follow the colour scale (row 0 at the bottom)', async () => {
-    const z = [[0, 1, 2], [3, 4, 5]];
+    const z = [
+      [0, 1, 2],
+      [3, 4, 5],
+    ];
     const els = parseXml(plotToSvg([{ type: 'heatmap', z, colorscale: 'Greys' }]));
     const img = els.find((e) => e.tag === 'image');
     assert.ok(img, 'an <image> element');
@@ -210,11 +301,12 @@ describe('display: static plot fallback (SVG)', () => {
     const d = await decode(Buffer.from(href.slice(href.indexOf(',') + 1), 'base64'));
     assert.equal(d.w, 3);
     assert.equal(d.h, 2);
-    for (let r = 0; r < 2; r++) for (let c = 0; c < 3; c++) {
-      const want = Math.round((255 * z[r][c]) / 5);
-      const got = at(d, c, 1 - r)[0];
-      assert.ok(Math.abs(got - want) <= 1, `z[${r}][${c}] -> ${got}, want ${want}`);
-    }
+    for (let r = 0; r < 2; r++)
+      for (let c = 0; c < 3; c++) {
+        const want = Math.round((255 * z[r][c]) / 5);
+        const got = at(d, c, 1 - r)[0];
+        assert.ok(Math.abs(got - want) <= 1, `z[${r}][${c}] -> ${got}, want ${want}`);
+      }
   });
 
   it('notes trace types it cannot draw instead of failing', () => {
@@ -226,7 +318,10 @@ describe('display: static plot fallback (SVG)', () => {
 
 describe('display: plot bundle', () => {
   it('carries plotly JSON (plain arrays, {text} titles), the SVG fallback and text', () => {
-    const b = plotBundle([{ x: new Float32Array([1, 2]), y: [NaN, 3], name: 't' }], { title: 'T', xaxis: { title: 'step' } });
+    const b = plotBundle([{ x: new Float32Array([1, 2]), y: [NaN, 3], name: 't' }], {
+      title: 'T',
+      xaxis: { title: 'step' },
+    });
     assert.deepEqual(Object.keys(b).sort(), [PLOTLY_MIME, 'image/svg+xml', 'text/plain'].sort());
     const fig = b[PLOTLY_MIME] as { data: { x: unknown; y: unknown }[]; layout: Record<string, unknown> };
     assert.deepEqual(fig.data[0].x, [1, 2]);
@@ -261,19 +356,47 @@ describe('render-figures (real headless chromium)', function () {
     const outDir = path.join(dir, 'figures');
     fs.mkdirSync(inDir);
     const grid = imageGridPng({ data: new Float32Array(3 * 16).fill(1), shape: [3, 4, 4] }, { scale: 3, padding: 1 });
-    const plot = plotBundle([{ type: 'bar', x: ['a', 'b'], y: [1, 3], marker: { color: '#ff0000' } }], { width: 420, height: 260, title: 'bars' });
+    const plot = plotBundle([{ type: 'bar', x: ['a', 'b'], y: [1, 3], marker: { color: '#ff0000' } }], {
+      width: 420,
+      height: 260,
+      title: 'bars',
+    });
     const nb = {
-      nbformat: 4, nbformat_minor: 5, metadata: {},
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
       cells: [
         { cell_type: 'markdown', metadata: {}, source: ['# demo'] },
-        { cell_type: 'code', metadata: {}, execution_count: 1, source: [], outputs: [
-          { output_type: 'stream', name: 'stdout', text: ['hello\n'] },
-          { output_type: 'display_data', metadata: {}, data: plot },
-        ] },
-        { cell_type: 'code', metadata: {}, execution_count: 2, source: [], outputs: [
-          // nbformat may split base64 text into lines; the script must join them.
-          { output_type: 'display_data', metadata: {}, data: { 'image/png': grid.toString('base64').match(/.{1,76}/g)!.map((l) => l + '\n'), 'text/plain': ['grid'] } },
-        ] },
+        {
+          cell_type: 'code',
+          metadata: {},
+          execution_count: 1,
+          source: [],
+          outputs: [
+            { output_type: 'stream', name: 'stdout', text: ['hello\n'] },
+            { output_type: 'display_data', metadata: {}, data: plot },
+          ],
+        },
+        {
+          cell_type: 'code',
+          metadata: {},
+          execution_count: 2,
+          source: [],
+          outputs: [
+            // nbformat may split base64 text into lines; the script must join them.
+            {
+              output_type: 'display_data',
+              metadata: {},
+              data: {
+                'image/png': grid
+                  .toString('base64')
+                  .match(/.{1,76}/g)!
+                  .map((l) => l + '\n'),
+                'text/plain': ['grid'],
+              },
+            },
+          ],
+        },
       ],
     };
     fs.writeFileSync(path.join(inDir, 'demo.ipynb'), JSON.stringify(nb));
@@ -299,11 +422,27 @@ describe('render-figures (real headless chromium)', function () {
 
   it('says how to install chromium when it is missing', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'render-figures-'));
-    const nb = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: 'code', metadata: {}, source: [], outputs: [
-      { output_type: 'display_data', metadata: {}, data: plotBundle([{ y: [1, 2] }]) }] }] };
+    const nb = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: [
+        {
+          cell_type: 'code',
+          metadata: {},
+          source: [],
+          outputs: [{ output_type: 'display_data', metadata: {}, data: plotBundle([{ y: [1, 2] }]) }],
+        },
+      ],
+    };
     fs.writeFileSync(path.join(dir, 'x.ipynb'), JSON.stringify(nb));
     await assert.rejects(
-      renderFigures({ inDir: dir, outDir: path.join(dir, 'out'), chromiumPath: '/nonexistent/chromium', log: () => {} }),
+      renderFigures({
+        inDir: dir,
+        outDir: path.join(dir, 'out'),
+        chromiumPath: '/nonexistent/chromium',
+        log: () => {},
+      }),
       /install chromium: apt-get install chromium/,
     );
     fs.rmSync(dir, { recursive: true, force: true });

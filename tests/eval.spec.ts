@@ -9,7 +9,14 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../lib/core/tfjs_setup';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
-import { compareSamplers, disposeResults, fidVsStepsTraces, formatResultsTable, parseSamplerSpecs, resultRecord } from '../lib/eval/lesson05';
+import {
+  compareSamplers,
+  disposeResults,
+  fidVsStepsTraces,
+  formatResultsTable,
+  parseSamplerSpecs,
+  resultRecord,
+} from '../lib/eval/lesson05';
 import { fidReport } from '../lib/eval/metrics/report';
 import { Rng } from '../lib/core/random';
 import { makeSampler } from '../lib/core/samplers/index';
@@ -23,7 +30,17 @@ const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 function tinyUNet(seed = 1): UNet {
   return new UNet(
-    resolveUNetConfig({ imageSize: 28, inChannels: 1, outChannels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, groups: 4, attentionHeads: 2, midAttention: false }),
+    resolveUNetConfig({
+      imageSize: 28,
+      inChannels: 1,
+      outChannels: 1,
+      baseChannels: 8,
+      channelMults: [1, 2],
+      numResBlocks: 1,
+      groups: 4,
+      attentionHeads: 2,
+      midAttention: false,
+    }),
     { seed },
   );
 }
@@ -64,7 +81,8 @@ describe('npm run eval', function () {
     assert.equal(rec.steps, 3);
     assert.equal(rec.n, 12);
     assert.equal(rec.backend, 'cpu');
-    for (const k of ['fid', 'fid_floor', 'kid', 'seconds']) assert.ok(Number.isFinite(rec[k] as number), `${k} = ${rec[k]}`);
+    for (const k of ['fid', 'fid_floor', 'kid', 'seconds'])
+      assert.ok(Number.isFinite(rec[k] as number), `${k} = ${rec[k]}`);
     assert.ok((rec.fid as number) > 0 && (rec.fid_floor as number) > 0);
     // A random network's samples are far from Fashion-MNIST: worse than real-vs-real.
     assert.ok((rec.fid as number) > (rec.fid_floor as number), `fid ${rec.fid} vs floor ${rec.fid_floor}`);
@@ -104,7 +122,11 @@ describe('lesson 05 measurement (compareSamplers)', function () {
       for (const [i, spec] of specs.entries()) {
         const rng = new Rng(seed * 100003);
         const xT = rng.normalTensor([6, 28, 28, 1]) as tf.Tensor4D;
-        const direct = makeSampler(spec.sampler, schedule).sample(model, [6, 28, 28, 1], { steps: spec.steps, rng, xT });
+        const direct = makeSampler(spec.sampler, schedule).sample(model, [6, 28, 28, 1], {
+          steps: spec.steps,
+          rng,
+          xT,
+        });
         const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(direct, results[i].samples))).dataSync()[0]);
         assert.ok(diff < 1e-5, `${spec.sampler}: max |diff| ${diff}`);
         const ref = fidReport(direct, { n: 6, seed });
@@ -115,11 +137,26 @@ describe('lesson 05 measurement (compareSamplers)', function () {
       }
       // Batching must not change the images: 6 images in batches of 4 + 2 start from other x_T for
       // the second batch, but the first 4 are the same draws.
-      const batched = compareSamplers(model, schedule, [specs[0]], { n: 6, seed, batchSize: 4, keep: 6, fid: false, progress: false });
-      const d4 = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.slice(batched[0].samples, 0, 4), tf.slice(results[0].samples, 0, 4)))).dataSync()[0]);
+      const batched = compareSamplers(model, schedule, [specs[0]], {
+        n: 6,
+        seed,
+        batchSize: 4,
+        keep: 6,
+        fid: false,
+        progress: false,
+      });
+      const d4 = tf.tidy(
+        () =>
+          tf.max(tf.abs(tf.sub(tf.slice(batched[0].samples, 0, 4), tf.slice(results[0].samples, 0, 4)))).dataSync()[0],
+      );
       assert.ok(d4 < 1e-5, `first batch differs by ${d4}`);
       assert.equal(batched[0].fid, null);
-      const noFid = compareSamplers(model, schedule, [{ sampler: 'ddim', steps: 2, n: 3, fid: false }], { n: 6, seed, keep: 8, progress: false });
+      const noFid = compareSamplers(model, schedule, [{ sampler: 'ddim', steps: 2, n: 3, fid: false }], {
+        n: 6,
+        seed,
+        keep: 8,
+        progress: false,
+      });
       assert.equal(noFid[0].fid, null);
       assert.equal(noFid[0].n, 3);
       assert.deepEqual(noFid[0].samples.shape, [3, 28, 28, 1]); // keep is capped at the run's n
@@ -140,9 +177,15 @@ describe('lesson 05 measurement (compareSamplers)', function () {
     assert.throws(() => parseSamplerSpecs('ddim'), /not name:steps/);
     assert.throws(() => parseSamplerSpecs('heun:10'), /unknown sampler 'heun'/);
     assert.throws(() => parseSamplerSpecs('ddim:0'), /\[1, 1000\]/);
-    assert.deepEqual(parseSamplerSpecs('ddim:50, dpm++2m:20'), [{ sampler: 'ddim', steps: 50 }, { sampler: 'dpm++2m', steps: 20 }]);
+    assert.deepEqual(parseSamplerSpecs('ddim:50, dpm++2m:20'), [
+      { sampler: 'ddim', steps: 50 },
+      { sampler: 'dpm++2m', steps: 20 },
+    ]);
     const fake = { prediction: 'eps' as const, predict: (x: tf.Tensor4D) => tf.zerosLike(x) };
     assert.throws(() => compareSamplers(fake, linearSchedule(10), [], {}), /no samplers/);
-    assert.throws(() => compareSamplers(fake, linearSchedule(10), [{ sampler: 'ddim', steps: 2 }], { n: 1 }), /n must be an integer >= 2/);
+    assert.throws(
+      () => compareSamplers(fake, linearSchedule(10), [{ sampler: 'ddim', steps: 2 }], { n: 1 }),
+      /n must be an integer >= 2/,
+    );
   });
 });

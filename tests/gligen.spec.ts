@@ -8,7 +8,14 @@ import '../lib/core/tfjs_setup';
 import { loadShapes } from '../datasets/shapes';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { allObjectPhrases, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/methods/gligen/grounding';
-import { gateValues, gligenParams, groundedFromBase, isGligenParam, loadGligen, saveGligen } from '../lib/methods/gligen/model';
+import {
+  gateValues,
+  gligenParams,
+  groundedFromBase,
+  isGligenParam,
+  loadGligen,
+  saveGligen,
+} from '../lib/methods/gligen/model';
 import { trainGligen } from '../lib/methods/gligen/train_gligen';
 import { Autoencoder, defaultAutoencoderConfig } from '../lib/methods/latent/autoencoder';
 import { sampleGrounded } from '../lib/methods/gligen/sample';
@@ -37,14 +44,25 @@ describe('GLIGEN (lesson 14)', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gligen-'));
     baseFile = path.join(dir, 'base.safetensors');
     const tok = shapesTokenizer();
-    base = new TextUNet(latentUNetConfig({ baseChannels: 16, groups: 4, attentionHeads: 2, text: shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }) }), { seed: 3 });
+    base = new TextUNet(
+      latentUNetConfig({
+        baseChannels: 16,
+        groups: 4,
+        attentionHeads: 2,
+        text: shapesTextEncoderConfig(tok, { width: 16, layers: 1, heads: 2 }),
+      }),
+      { seed: 3 },
+    );
     await saveUNetWeights(baseFile, base);
   });
   after(() => base.dispose());
 
   const scenes = () => {
     const set = loadShapes('train', { count: 2, minObjects: 1, maxObjects: 2 });
-    return { captions: set.captions, objects: set.objects.map((objs) => objs.map((o) => ({ phrase: objectPhrase(o), box: o.box }))) };
+    return {
+      captions: set.captions,
+      objects: set.objects.map((objs) => objs.map((o) => ({ phrase: objectPhrase(o), box: o.box }))),
+    };
   };
 
   it("adds its layers through the core's hook: names '<level>.gligen.attn.<j>.*' and 'gligen.tokenizer.*', base names unchanged", () => {
@@ -52,7 +70,10 @@ describe('GLIGEN (lesson 14)', function () {
     assert.ok(g.hook instanceof GroundingHook);
     const added = [...g.params.keys()].filter((n) => !base.params.has(n));
     assert.ok(added.length > 0 && added.every(isGligenParam), added.join());
-    assert.deepStrictEqual([...g.params.keys()].filter((n) => !isGligenParam(n)), [...base.params.keys()]);
+    assert.deepStrictEqual(
+      [...g.params.keys()].filter((n) => !isGligenParam(n)),
+      [...base.params.keys()],
+    );
     // One gated layer after each attention block, in build order.
     assert.deepStrictEqual(Object.keys(gateValues(g)), ['down.0.attn.0', 'mid.attn', 'up.0.attn.0', 'up.0.attn.1']);
     assert.ok(g.params.has('gligen.tokenizer.fc1.weight') && g.params.has('down.0.gligen.attn.0.gamma'));
@@ -69,12 +90,21 @@ describe('GLIGEN (lesson 14)', function () {
     tf.tidy(() => {
       const x = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
       const frozen = base.apply(x, [10, 900], { text: s.captions });
-      const grounded = g.apply(x, [10, 900], { text: s.captions, grounding: gi.grounding, groundingMask: gi.groundingMask });
+      const grounded = g.apply(x, [10, 900], {
+        text: s.captions,
+        grounding: gi.grounding,
+        groundingMask: gi.groundingMask,
+      });
       assert.equal(maxAbsDiff(frozen, grounded), 0);
       // Opening one gate changes the output: the test above can fail.
       const gamma = [...g.params].find(([n]) => n.startsWith('mid.gligen') && n.endsWith('.gamma'))![1];
       gamma.assign(tf.tensor1d([0.5]));
-      assert.ok(maxAbsDiff(frozen, g.apply(x, [10, 900], { text: s.captions, grounding: gi.grounding, groundingMask: gi.groundingMask })) > 1e-4);
+      assert.ok(
+        maxAbsDiff(
+          frozen,
+          g.apply(x, [10, 900], { text: s.captions, grounding: gi.grounding, groundingMask: gi.groundingMask }),
+        ) > 1e-4,
+      );
       // Without grounding the gated layers are skipped: the frozen model again.
       assert.equal(maxAbsDiff(frozen, g.apply(x, [10, 900], { text: s.captions })), 0);
     });
@@ -87,10 +117,15 @@ describe('GLIGEN (lesson 14)', function () {
     const g = groundedFromBase(baseFile, { seed: 9, tokenDim: 16 });
     const emb = new PhraseEmbedder(g.text);
     const s = scenes();
-    const frozenBefore = new Map([...g.params].filter(([n]) => !isGligenParam(n)).map(([n, v]) => [n, v.dataSync().slice()]));
+    const frozenBefore = new Map(
+      [...g.params].filter(([n]) => !isGligenParam(n)).map(([n, v]) => [n, v.dataSync().slice()]),
+    );
     const data = () => {
       const gi = groundingInputs(emb, s.objects);
-      return { x: tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 2) as tf.Tensor4D, cond: { text: s.captions, grounding: gi.grounding, groundingMask: gi.groundingMask } };
+      return {
+        x: tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 2) as tf.Tensor4D,
+        cond: { text: s.captions, grounding: gi.grounding, groundingMask: gi.groundingMask },
+      };
     };
     const opts = { schedule: latentSchedule(), steps: 2, learningRate: 1e-2, warmupSteps: 1, seed: 0, progress: false };
     await trainGligen(g, data, opts);
@@ -101,7 +136,10 @@ describe('GLIGEN (lesson 14)', function () {
       if (isGligenParam(n)) continue;
       assert.deepEqual(v.dataSync(), frozenBefore.get(n), `frozen parameter ${n} changed`);
     }
-    assert.ok(Object.values(gateValues(g)).some((v) => v !== 0), 'no gate moved');
+    assert.ok(
+      Object.values(gateValues(g)).some((v) => v !== 0),
+      'no gate moved',
+    );
     const file = path.join(dir, 'gligen.safetensors');
     await saveGligen(file, g, baseFile);
     const back = loadGligen(file, baseFile);
@@ -121,7 +159,10 @@ describe('GLIGEN (lesson 14)', function () {
     const x = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
     const cond = { text: s.captions, grounding: gi.grounding, groundingMask: gi.groundingMask };
     // The trainer disposes each batch: hand it copies.
-    const data = () => ({ x: x.clone(), cond: { text: s.captions, grounding: gi.grounding.clone(), groundingMask: gi.groundingMask.clone() } });
+    const data = () => ({
+      x: x.clone(),
+      cond: { text: s.captions, grounding: gi.grounding.clone(), groundingMask: gi.groundingMask.clone() },
+    });
     const schedule = latentSchedule();
     // The training loss at 16 fixed (t, noise) draws: single-step losses jump with the drawn t.
     const fixedLoss = () => {
@@ -129,7 +170,17 @@ describe('GLIGEN (lesson 14)', function () {
       for (let k = 0; k < 16; k++) {
         const r = new Rng(100 + k);
         const t = [r.int(schedule.T), r.int(schedule.T)];
-        sum += tf.tidy(() => diffusionLoss((xt, tt) => a.apply(xt, tt, cond), schedule, x, t, r.normalTensor(x.shape) as tf.Tensor4D, LATENT_PREDICTION).dataSync()[0]);
+        sum += tf.tidy(
+          () =>
+            diffusionLoss(
+              (xt, tt) => a.apply(xt, tt, cond),
+              schedule,
+              x,
+              t,
+              r.normalTensor(x.shape) as tf.Tensor4D,
+              LATENT_PREDICTION,
+            ).dataSync()[0],
+        );
       }
       return sum / 16;
     };
@@ -145,7 +196,10 @@ describe('GLIGEN (lesson 14)', function () {
     interruptAt(states, 3);
     const saved = readCheckpoint(path.join(states, 'step-00000003.safetensors'));
     const names = [...saved.tensors.keys()].filter((n) => !n.includes('/'));
-    assert.ok(names.length > 0 && names.every(isGligenParam), `the checkpoint holds ${names.filter((n) => !isGligenParam(n)).join()}`);
+    assert.ok(
+      names.length > 0 && names.every(isGligenParam),
+      `the checkpoint holds ${names.filter((n) => !isGligenParam(n)).join()}`,
+    );
     const c = groundedFromBase(baseFile, { seed: 5, tokenDim: 16 });
     assert.notEqual(firstDifference(gligenParams(a), gligenParams(c)), null);
     const hc = await trainGligen(c, data, { ...opts, checkpointDir: states, checkpointEvery: 3, keepLast: 10 });
@@ -169,10 +223,23 @@ describe('GLIGEN (lesson 14)', function () {
     assert.throws(() => groundingInputs(emb, [[{ ...ok, box: [0.5, 0.5, 0.5, 0.9] }]]), /zero area/);
     assert.throws(() => groundingInputs(emb, [[ok, ok, ok]], 2), /at most 2 grounding tokens/);
     assert.throws(() => groundingInputs(emb, [[{ ...ok, phrase: ' ' }]]), /empty phrase/);
-    const [z, g1, m1] = [tf.zeros([1, 8, 8, 4]) as tf.Tensor4D, tf.zeros([1, 1, 4]) as tf.Tensor3D, tf.ones([1, 1]) as tf.Tensor2D];
-    assert.throws(() => base.apply(z, [0], { text: [''], grounding: g1, groundingMask: m1 } as Condition), /condition field 'grounding' is not read by this model/);
-    assert.throws(() => g.apply(z, [0], { text: [''], grounding: g1, groundingMask: m1 }), new RegExp(`GLIGEN: cond.grounding must be \\[1, G, ${groundingOf(g)!.inputDim}\\], got \\[1,1,4\\]`));
-    assert.throws(() => g.apply(z, [0], { text: [''], groundingMask: m1 }), /cond.groundingMask given without cond.grounding/);
+    const [z, g1, m1] = [
+      tf.zeros([1, 8, 8, 4]) as tf.Tensor4D,
+      tf.zeros([1, 1, 4]) as tf.Tensor3D,
+      tf.ones([1, 1]) as tf.Tensor2D,
+    ];
+    assert.throws(
+      () => base.apply(z, [0], { text: [''], grounding: g1, groundingMask: m1 } as Condition),
+      /condition field 'grounding' is not read by this model/,
+    );
+    assert.throws(
+      () => g.apply(z, [0], { text: [''], grounding: g1, groundingMask: m1 }),
+      new RegExp(`GLIGEN: cond.grounding must be \\[1, G, ${groundingOf(g)!.inputDim}\\], got \\[1,1,4\\]`),
+    );
+    assert.throws(
+      () => g.apply(z, [0], { text: [''], groundingMask: m1 }),
+      /cond.groundingMask given without cond.grounding/,
+    );
     tf.dispose([z, g1, m1]);
     g.dispose();
   });
@@ -189,7 +256,10 @@ describe('GLIGEN (lesson 14)', function () {
     // Gates are 0 at initialisation, so grounding changes nothing yet.
     assert.equal(maxAbsDiff(a, b), 0);
     tf.dispose([a, b]);
-    assert.throws(() => sampleGrounded(g, auto, emb, s.captions, [s.objects[0]], { guidance: 2, steps: 2, seed: 4 }), /1 layouts for 2 captions/);
+    assert.throws(
+      () => sampleGrounded(g, auto, emb, s.captions, [s.objects[0]], { guidance: 2, steps: 2, seed: 4 }),
+      /1 layouts for 2 captions/,
+    );
     ae.dispose();
     g.dispose();
   });

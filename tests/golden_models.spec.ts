@@ -38,8 +38,10 @@ function fixedCondition(unet: Denoiser, b: number, rng: Rng): Condition {
   const c = unet.config;
   const grounding = groundingOf(unet);
   const cond: Record<string, ConditionValue> = {};
-  if (c.numClasses !== undefined) cond.classLabels = Array.from({ length: b }, (_, i) => (i === b - 1 ? c.numClasses! : i % c.numClasses!));
-  if (c.condChannels !== undefined) cond.concat = rng.normalTensor([b, c.imageSize, c.imageSize, c.condChannels]) as tf.Tensor4D;
+  if (c.numClasses !== undefined)
+    cond.classLabels = Array.from({ length: b }, (_, i) => (i === b - 1 ? c.numClasses! : i % c.numClasses!));
+  if (c.condChannels !== undefined)
+    cond.concat = rng.normalTensor([b, c.imageSize, c.imageSize, c.condChannels]) as tf.Tensor4D;
   if (isTextUNetConfig(c)) cond.text = CAPTIONS.slice(0, b);
   else if (c.contextDim !== undefined) {
     cond.context = rng.normalTensor([b, 3, c.contextDim]) as tf.Tensor3D;
@@ -157,7 +159,7 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     ae.dispose();
     return out;
   },
-  'classifier': async () => {
+  classifier: async () => {
     const model = loadPretrained('classifier');
     const x = noiseImages(new Rng(7), [2, 28, 28, 1]);
     const [f, l] = [model.features(x), model.logits(x)];
@@ -171,7 +173,9 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
 describe('shipped models: the same outputs as when the goldens were taken', function () {
   this.timeout(300_000);
   const write = process.env.GOLDEN_WRITE === '1';
-  const golden: Record<string, Record<string, Stats>> = fs.existsSync(GOLDEN) ? JSON.parse(fs.readFileSync(GOLDEN, 'utf8')) : {};
+  const golden: Record<string, Record<string, Stats>> = fs.existsSync(GOLDEN)
+    ? JSON.parse(fs.readFileSync(GOLDEN, 'utf8'))
+    : {};
   before(async () => {
     await initBackend();
   });

@@ -25,18 +25,38 @@ function newestInput(): number {
     if (st.isDirectory()) for (const f of fs.readdirSync(p)) walk(path.join(p, f));
     else newest = Math.max(newest, st.mtimeMs);
   };
-  for (const p of ['lib', 'datasets', 'scripts/gpu-pack.sh', 'scripts/gpu-run.sh', 'scripts/gpu-pack-bench.ts', 'scripts/gpu-pack-check.ts', 'scripts/train.ts', 'tools/probe-backend.ts', 'scripts/bench_torch.py', 'package-lock.json']) {
+  for (const p of [
+    'lib',
+    'datasets',
+    'scripts/gpu-pack.sh',
+    'scripts/gpu-run.sh',
+    'scripts/gpu-pack-bench.ts',
+    'scripts/gpu-pack-check.ts',
+    'scripts/train.ts',
+    'tools/probe-backend.ts',
+    'scripts/bench_torch.py',
+    'package-lock.json',
+  ]) {
     walk(path.join(ROOT, p));
   }
   return newest;
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>, timeout = 180_000, cwd = os.tmpdir()): SpawnSyncReturns<string> {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  timeout = 180_000,
+  cwd = os.tmpdir(),
+): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
 }
 
 function lastJson<T>(stdout: string, prefix = ''): T {
-  const line = stdout.split('\n').filter((l) => l.startsWith(prefix + '{')).pop();
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.startsWith(prefix + '{'))
+    .pop();
   assert.ok(line, `no ${prefix || 'JSON'} line in:\n${stdout}`);
   return JSON.parse(line.slice(prefix.length)) as T;
 }
@@ -50,7 +70,9 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
   before(function () {
     // Reused only when newer than every input and built with the data cache (not GPU_PACK_DATA=0).
     const fresh =
-      fs.existsSync(ARCHIVE) && fs.existsSync(RUN) && fs.statSync(ARCHIVE).mtimeMs > newestInput() &&
+      fs.existsSync(ARCHIVE) &&
+      fs.existsSync(RUN) &&
+      fs.statSync(ARCHIVE).mtimeMs > newestInput() &&
       run('tar', ['-tJf', ARCHIVE], {}, 120_000).stdout.includes('diffusion-gpu-pack/data/fashion-mnist-train.v1.bin');
     if (fresh) {
       buildLog = '(reused: newer than every input)';
@@ -62,9 +84,18 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
         this.skip();
       }
       assert.equal(r.status, 0, `gpu-pack.sh failed:\n${buildLog}`);
-      assert.match(buildLog, /gpu-pack: build\/gpu-pack\/ = diffusion-gpu-pack\.tar\.xz \+ gpu-run\.sh: \d+ bytes \([\d.]+ MiB; limit 64 MiB\)/);
+      assert.match(
+        buildLog,
+        /gpu-pack: build\/gpu-pack\/ = diffusion-gpu-pack\.tar\.xz \+ gpu-run\.sh: \d+ bytes \([\d.]+ MiB; limit 64 MiB\)/,
+      );
     }
-    console.log(`      ${buildLog.trim().split('\n').filter((l) => /bytes|reused/.test(l)).join(' ')}`);
+    console.log(
+      `      ${buildLog
+        .trim()
+        .split('\n')
+        .filter((l) => /bytes|reused/.test(l))
+        .join(' ')}`,
+    );
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-pack-spec-'));
     const x = run('tar', ['-xJf', ARCHIVE, '-C', tmp], {}, 120_000);
     assert.equal(x.status, 0, x.stderr);
@@ -88,7 +119,15 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     assert.deepEqual(fs.readdirSync(path.join(pack, 'node_modules', 'webgpu', 'dist')), ['linux-x64']);
     const elf = fs.readFileSync(path.join(pack, 'lib', 'libvulkan.so.1')).subarray(0, 4);
     assert.deepEqual([...elf], [0x7f, 0x45, 0x4c, 0x46], 'libvulkan.so.1 is an ELF file');
-    for (const f of ['app/gpu-pack-bench.js', 'app/gpu-pack-check.js', 'app/train.js', 'app/probe-backend.js', 'bench_torch.py', 'gpu-run.sh', 'data/fashion-mnist-train.v1.bin']) {
+    for (const f of [
+      'app/gpu-pack-bench.js',
+      'app/gpu-pack-check.js',
+      'app/train.js',
+      'app/probe-backend.js',
+      'bench_torch.py',
+      'gpu-run.sh',
+      'data/fashion-mnist-train.v1.bin',
+    ]) {
       assert.ok(fs.existsSync(path.join(pack, f)), `${f} missing from the pack`);
     }
     assert.ok(!fs.existsSync(path.join(pack, 'native')), 'the oneDNN addon is not carried');
@@ -96,36 +135,79 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
 
   it('the packed node runs the packed benchmark (wasm, tiny sizes) without the repository', () => {
     const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'gpu-pack-bench.js')], {
-      DIFFUSION_BACKEND: 'wasm', DIFFUSION_WASM_THREADS: '1', BENCH_QUICK: '1', NODE_PATH: '',
+      DIFFUSION_BACKEND: 'wasm',
+      DIFFUSION_WASM_THREADS: '1',
+      BENCH_QUICK: '1',
+      NODE_PATH: '',
     });
     assert.equal(r.status, 0, r.stderr);
     type Kernel = { name: string; count: number; ms: number };
-    const b = lastJson<{ backend: string; trainMs: number; lastLoss: number; sampleFinite: boolean; numTensorsGrowth: number; params: number; kernels: Kernel[] }>(r.stdout, 'BENCH_RESULT ');
+    const b = lastJson<{
+      backend: string;
+      trainMs: number;
+      lastLoss: number;
+      sampleFinite: boolean;
+      numTensorsGrowth: number;
+      params: number;
+      kernels: Kernel[];
+    }>(r.stdout, 'BENCH_RESULT ');
     assert.equal(b.backend, 'wasm');
     assert.ok(b.trainMs > 0 && Number.isFinite(b.lastLoss), JSON.stringify(b));
     assert.equal(b.sampleFinite, true);
     assert.equal(b.numTensorsGrowth, 0, 'no tensor leaks per training step');
     // The profile of one step: backend kernels only (no scopes such as 'unnamed scope'), largest first.
     assert.ok(b.kernels.length > 0 && b.kernels.length <= 10, JSON.stringify(b.kernels));
-    for (const k of b.kernels) assert.ok(/^[A-Z][A-Za-z0-9]+$/.test(k.name) && k.count > 0 && k.ms >= 0, JSON.stringify(k));
+    for (const k of b.kernels)
+      assert.ok(/^[A-Z][A-Za-z0-9]+$/.test(k.name) && k.count > 0 && k.ms >= 0, JSON.stringify(k));
     assert.ok(b.kernels[0].ms > 0, 'the wasm backend times its kernels');
-    assert.deepEqual(b.kernels.map((k) => k.ms), [...b.kernels.map((k) => k.ms)].sort((x, y) => y - x));
+    assert.deepEqual(
+      b.kernels.map((k) => k.ms),
+      [...b.kernels.map((k) => k.ms)].sort((x, y) => y - x),
+    );
     assert.match(r.stdout, /kernels of one training step \(\d+ calls, [\d.]+ ms of kernel time\):/);
   });
 
   it('the packed train.js trains lesson 05 for 2 steps from the packed data cache (wasm) and writes its checkpoints', () => {
     const out = path.join(tmp, 'train05');
-    const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'train.js'), '05', '--steps', '2', '--batch', '4', '--subset', '64', '--warmup', '1', '--every', '2', '--out', out, '--fresh'], {
-      DIFFUSION_BACKEND: 'wasm', DIFFUSION_WASM_THREADS: '1', DIFFUSION_CACHE_DIR: path.join(pack, 'data'), NODE_PATH: '',
-    });
+    const r = run(
+      path.join(pack, 'bin', 'node'),
+      [
+        path.join(pack, 'app', 'train.js'),
+        '05',
+        '--steps',
+        '2',
+        '--batch',
+        '4',
+        '--subset',
+        '64',
+        '--warmup',
+        '1',
+        '--every',
+        '2',
+        '--out',
+        out,
+        '--fresh',
+      ],
+      {
+        DIFFUSION_BACKEND: 'wasm',
+        DIFFUSION_WASM_THREADS: '1',
+        DIFFUSION_CACHE_DIR: path.join(pack, 'data'),
+        NODE_PATH: '',
+      },
+    );
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /2 steps in [\d.]+ s/);
     assert.ok(fs.existsSync(path.join(out, 'model.safetensors')), 'model.safetensors written');
     assert.equal(fs.readdirSync(path.join(out, 'train')).filter((f) => f.endsWith('.safetensors')).length, 1);
   });
 
-  it("finds the packed Vulkan loader, and the backend report names why webgpu (and onednn) are skipped", () => {
-    const probe = (env: Record<string, string>) => run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'probe-backend.js'), '--json'], { DIFFUSION_BACKEND: '', DIFFUSION_WASM_THREADS: '1', ...env });
+  it('finds the packed Vulkan loader, and the backend report names why webgpu (and onednn) are skipped', () => {
+    const probe = (env: Record<string, string>) =>
+      run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'probe-backend.js'), '--json'], {
+        DIFFUSION_BACKEND: '',
+        DIFFUSION_WASM_THREADS: '1',
+        ...env,
+      });
     const withLoader = probe({ LD_LIBRARY_PATH: path.join(pack, 'lib') });
     assert.equal(withLoader.status, 0, withLoader.stderr);
     const rep = lastJson<BackendReport>(withLoader.stdout);
@@ -141,7 +223,12 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
   });
 
   it('gpu-run.sh without a GPU says why webgpu did not run, still runs the PyTorch side, and ends with train=n/a', () => {
-    const r = run('bash', [RUN], { BENCH_QUICK: '1', GPU_PYTHON: '/usr/bin/python3', DIFFUSION_WASM_THREADS: '1' }, 300_000);
+    const r = run(
+      'bash',
+      [RUN],
+      { BENCH_QUICK: '1', GPU_PYTHON: '/usr/bin/python3', DIFFUSION_WASM_THREADS: '1' },
+      300_000,
+    );
     const out = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, out);
     assert.match(out, /gpu-run: unpacked diffusion-gpu-pack\.tar\.xz/);
@@ -149,14 +236,23 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     assert.match(out, /gpu-run: PyTorch on cuda/);
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[lines.length - 1], /^ratio webgpu\/pytorch-cuda train=n\/a sample=n\/a device=/);
-    assert.equal(lines.filter((l) => l.startsWith('ratio ')).length, 2, 'the verdict comes right after the benchmarks, and again last');
+    assert.equal(
+      lines.filter((l) => l.startsWith('ratio ')).length,
+      2,
+      'the verdict comes right after the benchmarks, and again last',
+    );
   });
 
   it('gpu-run.sh keeps to its time budget: stages that do not fit are skipped with the reason, the verdict still ends the output', () => {
     const r = run('bash', [RUN], { GPU_RUN_BUDGET_S: '15', GPU_PYTHON: '/usr/bin/python3' }, 120_000);
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
     for (const stage of ['backend report', 'webgpu benchmark', 'PyTorch CUDA benchmark']) {
-      assert.match(r.stdout, new RegExp(`gpu-run: ${stage} skipped: \\d+ s of the 15 s budget left, \\d+ s of it kept for the stages after it`));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `gpu-run: ${stage} skipped: \\d+ s of the 15 s budget left, \\d+ s of it kept for the stages after it`,
+        ),
+      );
     }
     assert.match(r.stdout.trim().split('\n').pop() ?? '', /^ratio webgpu\/pytorch-cuda train=n\/a/);
     const bad = run('bash', [RUN], { GPU_RUN_BUDGET_S: 'ten' }, 60_000);
@@ -178,7 +274,11 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     const r = run('bash', [RUN], { PATH: bin, TMPDIR: tmpdir, GPU_RUN_BUDGET_S: '15', GPU_PYTHON: 'python3' }, 180_000);
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /gpu-run: unpacked diffusion-gpu-pack\.tar\.xz into .* in \d+ s/);
-    assert.match(r.stdout.trim().split('\n').pop() ?? '', /^ratio webgpu\/pytorch-cuda /, 'the verdict, which the unpacked node prints');
+    assert.match(
+      r.stdout.trim().split('\n').pop() ?? '',
+      /^ratio webgpu\/pytorch-cuda /,
+      'the verdict, which the unpacked node prints',
+    );
     assert.deepEqual(fs.readdirSync(tmpdir), [], 'the unpacked pack and the run folder are gone');
   });
 
@@ -187,20 +287,29 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     const fake = path.join(tmp, 'fake-modules');
     const dir = path.join(fake, '@tensorflow', 'tfjs-node-gpu');
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '0.0.0', main: 'index.js' }));
+    fs.writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '0.0.0', main: 'index.js' }),
+    );
     fs.writeFileSync(path.join(dir, 'index.js'), "throw new Error('stand-in tfjs-node-gpu must not be loaded');\n");
     // One library "present" through LD_LIBRARY_PATH: it must not be listed.
     const libs = path.join(tmp, 'fake-libs');
     fs.mkdirSync(libs, { recursive: true });
     fs.writeFileSync(path.join(libs, 'libcudnn.so.8'), '');
     const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'probe-backend.js'), '--json'], {
-      NODE_PATH: fake, LD_LIBRARY_PATH: libs, DIFFUSION_BACKEND: '', DIFFUSION_WASM_THREADS: '1',
+      NODE_PATH: fake,
+      LD_LIBRARY_PATH: libs,
+      DIFFUSION_BACKEND: '',
+      DIFFUSION_WASM_THREADS: '1',
     });
     assert.equal(r.status, 0, r.stderr);
     const rep = lastJson<BackendReport>(r.stdout);
     const reason = rep.skipped.find((s) => s.name === 'tensorflow-gpu')?.reason ?? '';
     const expectMissing = missingLibs(['libcudart.so.11.0', 'libcublas.so.11']);
-    assert.match(reason, /^CUDA libraries missing: .*\(tfjs-node-gpu needs CUDA 11\.2 \+ cuDNN 8\.1 and an NVIDIA driver\)$/);
+    assert.match(
+      reason,
+      /^CUDA libraries missing: .*\(tfjs-node-gpu needs CUDA 11\.2 \+ cuDNN 8\.1 and an NVIDIA driver\)$/,
+    );
     for (const lib of expectMissing) assert.ok(reason.includes(lib), `${lib} not named in: ${reason}`);
     assert.ok(!reason.includes('libcudnn.so.8'), `a library on LD_LIBRARY_PATH is reported missing: ${reason}`);
     assert.equal(rep.backend, 'wasm', 'falls through to the next backend that starts');
@@ -220,22 +329,52 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
 
   it('webgpu kernels match the cpu backend on a real WebGPU device (Dawn OpenGL on llvmpipe)', function () {
     needsMesaEgl(this);
-    const r = run(path.join(pack, 'bin', 'node'), [path.join(pack, 'app', 'gpu-pack-check.js')], { DIFFUSION_BACKEND: 'webgpu', DIFFUSION_WEBGPU_DAWN: 'opengl' }, 600_000);
-    console.log(r.stdout.split('\n').filter((l) => /^(ok|FAIL)/.test(l)).map((l) => `      ${l}`).join('\n'));
-    const c = lastJson<{ adapter: string; failed: number; rows: { name: string; ok: boolean }[] }>(r.stdout, 'CHECK_RESULT ');
+    const r = run(
+      path.join(pack, 'bin', 'node'),
+      [path.join(pack, 'app', 'gpu-pack-check.js')],
+      { DIFFUSION_BACKEND: 'webgpu', DIFFUSION_WEBGPU_DAWN: 'opengl' },
+      600_000,
+    );
+    console.log(
+      r.stdout
+        .split('\n')
+        .filter((l) => /^(ok|FAIL)/.test(l))
+        .map((l) => `      ${l}`)
+        .join('\n'),
+    );
+    const c = lastJson<{ adapter: string; failed: number; rows: { name: string; ok: boolean }[] }>(
+      r.stdout,
+      'CHECK_RESULT ',
+    );
     assert.match(c.adapter, /llvmpipe/);
     assert.ok(c.rows.some((x) => x.name.startsWith('UNet forward + backward')));
-    assert.equal(c.failed, 0, `failed: ${c.rows.filter((x) => !x.ok).map((x) => x.name).join(', ')}`);
+    assert.equal(
+      c.failed,
+      0,
+      `failed: ${c.rows
+        .filter((x) => !x.ok)
+        .map((x) => x.name)
+        .join(', ')}`,
+    );
     assert.equal(r.status, 0, r.stderr);
   });
 
   it('gpu-run.sh end to end on that device: webgpu benchmark, kernel check and a lesson-05 training that writes its checkpoints', function () {
     needsMesaEgl(this);
-    const r = run('bash', [RUN], { DIFFUSION_WEBGPU_DAWN: 'opengl', BENCH_QUICK: '1', GPU_RUN_TRAIN_STEPS: '2', GPU_PYTHON: '/usr/bin/python3' }, 600_000);
+    const r = run(
+      'bash',
+      [RUN],
+      { DIFFUSION_WEBGPU_DAWN: 'opengl', BENCH_QUICK: '1', GPU_RUN_TRAIN_STEPS: '2', GPU_PYTHON: '/usr/bin/python3' },
+      600_000,
+    );
     const out = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, out);
     assert.match(out, /gpu-run: webgpu: [\d.]+ ms\/step .*tensors \+0, WebGPU adapter: llvmpipe/);
-    assert.match(out, /kernels of one training step \(\d+ calls, no kernel times on this device\):\n {4}Multiply +x\d+/, 'llvmpipe has no timestamp queries: kernel counts only');
+    assert.match(
+      out,
+      /kernels of one training step \(\d+ calls, no kernel times on this device\):\n {4}Multiply +x\d+/,
+      'llvmpipe has no timestamp queries: kernel counts only',
+    );
     assert.match(out, /ok {3}UNet forward \+ backward/);
     assert.doesNotMatch(out, /^ {2}FAIL/m);
     assert.match(out, /2 steps in [\d.]+ s/);

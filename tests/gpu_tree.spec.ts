@@ -13,7 +13,18 @@ describe('scripts/gpu-tree.sh (what travels to a GPU machine)', function () {
   this.timeout(60_000);
   let repo = '';
   const sh = (cmd: string, args: string[], env: Record<string, string> = {}) =>
-    spawnSync(cmd, args, { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', ...env } });
+    spawnSync(cmd, args, {
+      cwd: repo,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@t',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@t',
+        ...env,
+      },
+    });
   const tree = (...args: string[]) => sh('bash', [SCRIPT, ...args], { GPU_PACK_LIMIT_MB: '1' });
   const git = (...args: string[]) => {
     const r = sh('git', args);
@@ -37,7 +48,10 @@ describe('scripts/gpu-tree.sh (what travels to a GPU machine)', function () {
   it('size: counts tracked files, fails over the limit and says how to slim', () => {
     const r = tree('size');
     assert.equal(r.status, 1);
-    assert.match(r.stdout, /working tree that travels 2\.0 MiB, build\/gpu-pack 0\.0 MiB, together 2\.0 MiB \(limit 1 MiB\)/);
+    assert.match(
+      r.stdout,
+      /working tree that travels 2\.0 MiB, build\/gpu-pack 0\.0 MiB, together 2\.0 MiB \(limit 1 MiB\)/,
+    );
     assert.match(r.stdout, /bash scripts\/gpu-tree\.sh slim/);
   });
 
@@ -47,7 +61,11 @@ describe('scripts/gpu-tree.sh (what travels to a GPU machine)', function () {
     assert.equal(s.status, 0, s.stderr);
     assert.match(s.stdout, /travels 0\.0 MiB \(slim: without checkpoints\/\)/);
     assert.deepEqual(git('ls-files').trim().split('\n'), ['lib/code.ts']);
-    assert.equal(git('ls-files', '--others', '--exclude-standard').trim(), '', 'checkpoints/ is ignored, not untracked');
+    assert.equal(
+      git('ls-files', '--others', '--exclude-standard').trim(),
+      '',
+      'checkpoints/ is ignored, not untracked',
+    );
     assert.equal(fs.statSync(path.join(repo, 'checkpoints', '05', 'model.safetensors')).size, 2 << 20);
     assert.equal(tree('size').status, 0);
 
@@ -75,7 +93,11 @@ describe('scripts/gpu-tree.sh (what travels to a GPU machine)', function () {
     assert.match(tree('shrink').stderr, /usage: bash scripts\/gpu-tree\.sh size\|slim\|restore/);
     const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-tree-nogit-'));
     try {
-      const r = spawnSync('bash', [SCRIPT, 'size'], { cwd: outside, encoding: 'utf8', env: { ...process.env, GIT_CEILING_DIRECTORIES: os.tmpdir() } });
+      const r = spawnSync('bash', [SCRIPT, 'size'], {
+        cwd: outside,
+        encoding: 'utf8',
+        env: { ...process.env, GIT_CEILING_DIRECTORIES: os.tmpdir() },
+      });
       assert.equal(r.status, 1);
       assert.match(r.stderr, /not inside a git checkout/);
     } finally {

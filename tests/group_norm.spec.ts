@@ -25,7 +25,11 @@ describe('GroupNorm custom gradient', () => {
   });
 
   for (const silu of [false, true]) {
-    for (const [shape, groups] of [[[2, 5, 3, 8], 4], [[3, 4, 4, 6], 3], [[1, 7, 5, 4], 1]] as [number[], number][]) {
+    for (const [shape, groups] of [
+      [[2, 5, 3, 8], 4],
+      [[3, 4, 4, 6], 3],
+      [[1, 7, 5, 4], 1],
+    ] as [number[], number][]) {
       it(`matches autodiff of the plain formula (silu=${silu}, x[${shape}], ${groups} groups)`, () => {
         const rng = new Rng(shape.reduce((a, v) => a * 10 + v, groups));
         const c = shape[3];
@@ -33,13 +37,17 @@ describe('GroupNorm custom gradient', () => {
         const g = rng.normalTensor([c], 1, 0.3);
         const b = rng.normalTensor([c], 0, 0.3);
         const up = rng.normalTensor(shape); // a random upstream gradient
-        const loss = (f: (x: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (xa: tf.Tensor, ga: tf.Tensor, ba: tf.Tensor) =>
-          tf.sum(tf.mul(f(xa as tf.Tensor4D, ga, ba), up));
+        const loss =
+          (f: (x: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+          (xa: tf.Tensor, ga: tf.Tensor, ba: tf.Tensor) =>
+            tf.sum(tf.mul(f(xa as tf.Tensor4D, ga, ba), up));
         const ours = tf.grads(loss((xa, ga, ba) => groupNorm(xa, ga, ba, groups, 1e-5, silu)))([x, g, b]);
         const ref = tf.grads(loss((xa, ga, ba) => reference(xa, ga, ba, groups, silu)))([x, g, b]);
         const fwd = maxRelErr(groupNorm(x, g, b, groups, 1e-5, silu), reference(x, g, b, groups, silu));
         const errs = ours.map((t, i) => maxRelErr(t, ref[i]));
-        console.log(`      forward ${fwd.toExponential(2)}, dx ${errs[0].toExponential(2)}, dγ ${errs[1].toExponential(2)}, dβ ${errs[2].toExponential(2)}`);
+        console.log(
+          `      forward ${fwd.toExponential(2)}, dx ${errs[0].toExponential(2)}, dγ ${errs[1].toExponential(2)}, dβ ${errs[2].toExponential(2)}`,
+        );
         assert.ok(fwd < 1e-5 && errs.every((e) => e < 1e-4), `errors ${fwd} ${errs}`);
       });
     }

@@ -7,7 +7,13 @@ import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { cfgModel } from '../lib/methods/guidance/cfg';
-import { classifierGradient, classifierGuidedModel, classifierGuidedSample, classifierMeanShift, newPassCounter } from '../lib/methods/guidance/classifier_guidance';
+import {
+  classifierGradient,
+  classifierGuidedModel,
+  classifierGuidedSample,
+  classifierMeanShift,
+  newPassCounter,
+} from '../lib/methods/guidance/classifier_guidance';
 import { CLASS_EMBEDDING, conditionalFromUnconditional } from '../lib/methods/guidance/conditional_init';
 import { classEmbeddingNorms, fitClassEmbedding } from '../lib/methods/guidance/fit_class_embedding';
 import { loadNoisyClassifier, NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
@@ -35,7 +41,17 @@ const SHAPE: Shape = [4, S, S, 1];
 const LABELS = [0, 1, 2, 1];
 const schedule = linearSchedule(100);
 
-const TINY: UNetConfigInput = { imageSize: S, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2], numResBlocks: 1, groups: 2, attentionHeads: 2, midAttention: false };
+const TINY: UNetConfigInput = {
+  imageSize: S,
+  inChannels: 1,
+  outChannels: 1,
+  baseChannels: 4,
+  channelMults: [1, 2],
+  numResBlocks: 1,
+  groups: 2,
+  attentionHeads: 2,
+  midAttention: false,
+};
 
 function tinyClassifier(seed = 3): NoisyClassifier {
   return new NoisyClassifier({ imageSize: S, numClasses: K, channels: [4, 8], timeDim: 8 }, { seed });
@@ -69,7 +85,12 @@ describe('guidance', function () {
       it(`${name}: w = 0 samples exactly what the unconditional model samples, w = 1 the conditional one (same seed)`, () => {
         const sampler = makeSampler(name, schedule);
         const run = (m: ReturnType<typeof unetModel>) => sampler.sample(m, SHAPE, { steps: 6, rng: new Rng(7) });
-        const [g0, u, g1, c] = [run(cfgModel(unet, LABELS, 0)), run(unetModel(unet, 'eps', {})), run(cfgModel(unet, LABELS, 1)), run(unetModel(unet, 'eps', { classLabels: LABELS }))];
+        const [g0, u, g1, c] = [
+          run(cfgModel(unet, LABELS, 0)),
+          run(unetModel(unet, 'eps', {})),
+          run(cfgModel(unet, LABELS, 1)),
+          run(unetModel(unet, 'eps', { classLabels: LABELS })),
+        ];
         assert.deepStrictEqual(values(g0), values(u));
         assert.deepStrictEqual(values(g1), values(c));
         // and the condition matters at all for this net, so the two equalities are not the same one
@@ -97,13 +118,19 @@ describe('guidance', function () {
       assert.throws(() => cfgModel(unet, [0, 1, 3, 0], 2), /cfgModel: class id 3 \(index 2\) is outside \[0, 2\]/);
       assert.throws(() => cfgModel(unet, [0, -1, 1, 0], 2), /class id -1 \(index 1\)/);
       assert.throws(() => cfgModel(unet, [0, 1.5, 1, 0], 2), /class id 1.5/);
-      assert.throws(() => cfgModel(unet, LABELS, -0.5), /cfgModel: guidance scale must be a finite number >= 0, got -0.5/);
+      assert.throws(
+        () => cfgModel(unet, LABELS, -0.5),
+        /cfgModel: guidance scale must be a finite number >= 0, got -0.5/,
+      );
       assert.throws(() => cfgModel(unet, LABELS, NaN), /got NaN/);
       const plain = new UNet(TINY, { seed: 1 });
       assert.throws(() => cfgModel(plain, LABELS, 2), /no class conditioning/);
       plain.dispose();
       const x = tf.zeros(SHAPE) as tf.Tensor4D;
-      assert.throws(() => cfgModel(unet, [0, 1], 2).predict(x, [1, 1, 1, 1]), /condition field 'classLabels' holds 2 entries, the batch 4/);
+      assert.throws(
+        () => cfgModel(unet, [0, 1], 2).predict(x, [1, 1, 1, 1]),
+        /condition field 'classLabels' holds 2 entries, the batch 4/,
+      );
       x.dispose();
     });
   });
@@ -115,7 +142,11 @@ describe('guidance', function () {
       const x = new Rng(5).normalTensor(SHAPE) as tf.Tensor4D;
       const t = [99, 60, 30, 0];
       const want = base.apply(x, t);
-      for (const labels of [[0, 1, 2, 3], [3, 3, 3, 3], [2, 2, 0, 1]]) {
+      for (const labels of [
+        [0, 1, 2, 3],
+        [3, 3, 3, 3],
+        [2, 2, 0, 1],
+      ]) {
         const got = cond.apply(x, t, { classLabels: labels });
         assert.deepStrictEqual(values(got), values(want), `labels ${labels}`);
         got.dispose();
@@ -135,15 +166,23 @@ describe('guidance', function () {
       const labels = Uint8Array.from({ length: n }, (_, i) => i % K);
       const images = new Uint8Array(n * S * S);
       for (let i = 0; i < n; i++) images.fill([20, 128, 235][i % K], i * S * S, (i + 1) * S * S);
-      const data = imageBatches({ images, labels, count: n, height: S, width: S, channels: 1 }, 6, 0, { withLabels: true });
-      const { result: losses, dataSync } = await countReads(() => fitClassEmbedding(cond, data, { schedule, steps: 24, learningRate: 5e-2 }));
+      const data = imageBatches({ images, labels, count: n, height: S, width: S, channels: 1 }, 6, 0, {
+        withLabels: true,
+      });
+      const { result: losses, dataSync } = await countReads(() =>
+        fitClassEmbedding(cond, data, { schedule, steps: 24, learningRate: 5e-2 }),
+      );
       assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
       const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
-      assert.ok(mean(losses.slice(-10)) < mean(losses.slice(0, 10)), `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`);
+      assert.ok(
+        mean(losses.slice(-10)) < mean(losses.slice(0, 10)),
+        `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`,
+      );
       const norms = classEmbeddingNorms(cond);
       assert.strictEqual(norms[K], 0, 'the null row moved');
       for (let c = 0; c < K; c++) assert.ok(norms[c] > 0.1, `class row ${c} barely moved (norm ${norms[c]})`);
-      for (const [k, v] of cond.params) if (k !== CLASS_EMBEDDING) assert.deepStrictEqual(values(v), before.get(k), `${k} changed`);
+      for (const [k, v] of cond.params)
+        if (k !== CLASS_EMBEDDING) assert.deepStrictEqual(values(v), before.get(k), `${k} changed`);
       base.dispose();
       cond.dispose();
     });
@@ -151,7 +190,14 @@ describe('guidance', function () {
 
   describe('condition dropout', () => {
     const n = 640;
-    const set: ImageData = { images: new Uint8Array(n * 4), labels: Uint8Array.from({ length: n }, (_, i) => i % 10), count: n, height: 2, width: 2, channels: 1 };
+    const set: ImageData = {
+      images: new Uint8Array(n * 4),
+      labels: Uint8Array.from({ length: n }, (_, i) => i % 10),
+      count: n,
+      height: 2,
+      width: 2,
+      channels: 1,
+    };
 
     it('drops labels to the null class at rate p, the same ones for the same (seed, step), and keeps the rest', () => {
       const p = 0.2;
@@ -185,7 +231,10 @@ describe('guidance', function () {
     it('p = 0 keeps every label, p = 1 drops every one; bad options are errors', () => {
       assert.deepStrictEqual(dropLabels([1, 2, 3], 0, 10, 0, 5), [1, 2, 3]);
       assert.deepStrictEqual(dropLabels([1, 2, 3], 1, 10, 0, 5), [10, 10, 10]);
-      assert.throws(() => imageBatches(set, 64, 0, { withLabels: true, condDropout: { p: 1.5, nullClass: 10 } }), /condDropout.p must be in \[0, 1\], got 1.5/);
+      assert.throws(
+        () => imageBatches(set, 64, 0, { withLabels: true, condDropout: { p: 1.5, nullClass: 10 } }),
+        /condDropout.p must be in \[0, 1\], got 1.5/,
+      );
       assert.throws(() => imageBatches(set, 64, 0, { condDropout: { p: 0.1, nullClass: 10 } }), /needs withLabels/);
     });
   });
@@ -200,22 +249,50 @@ describe('guidance', function () {
       const f = (y: tf.Tensor4D) => tf.tidy(() => tf.sum(clf.logProb(y, t, LABELS)).dataSync()[0]);
       const fd = (f(tf.add(x, tf.mul(v, h)) as tf.Tensor4D) - f(tf.sub(x, tf.mul(v, h)) as tf.Tensor4D)) / (2 * h);
       const dot = tf.tidy(() => tf.sum(tf.mul(g, v)).dataSync()[0]);
-      assert.ok(Math.abs(fd - dot) < 1e-2 * Math.max(1, Math.abs(dot)), `directional derivative ${dot}, finite difference ${fd}`);
+      assert.ok(
+        Math.abs(fd - dot) < 1e-2 * Math.max(1, Math.abs(dot)),
+        `directional derivative ${dot}, finite difference ${fd}`,
+      );
       // A small step (norm 0.05 per image) up the gradient raises every image's own log p(y | x_t).
       const before = values(tf.tidy(() => clf.logProb(x, t, LABELS)));
-      const after = values(tf.tidy(() => clf.logProb(tf.add(x, tf.mul(tf.div(g, tf.sqrt(tf.sum(tf.square(g), [1, 2, 3], true))), 0.05)) as tf.Tensor4D, t, LABELS)));
-      for (let i = 0; i < 4; i++) assert.ok(after[i] > before[i], `image ${i}: log p ${before[i]} -> ${after[i]} after a step along the gradient`);
+      const after = values(
+        tf.tidy(() =>
+          clf.logProb(
+            tf.add(x, tf.mul(tf.div(g, tf.sqrt(tf.sum(tf.square(g), [1, 2, 3], true))), 0.05)) as tf.Tensor4D,
+            t,
+            LABELS,
+          ),
+        ),
+      );
+      for (let i = 0; i < 4; i++)
+        assert.ok(
+          after[i] > before[i],
+          `image ${i}: log p ${before[i]} -> ${after[i]} after a step along the gradient`,
+        );
       // The guided eps moves the clean-image estimate by exactly +s (1 - abar) / sqrt(abar) * g: up the gradient.
       const plain = unetModel(unet, 'eps', {});
       const s = 0.5;
       const moved = tf.tidy(() => {
         const a = predictionToEpsX0(schedule, x, t, plain.predict(x, t), 'eps').x0;
-        const b = predictionToEpsX0(schedule, x, t, classifierGuidedModel(plain, clf, schedule, LABELS, s).predict(x, t), 'eps').x0;
-        const k = schedule.coef(Float64Array.from(schedule.alphasCumprod, (ab) => (s * (1 - ab)) / Math.sqrt(ab)), t, 4);
+        const b = predictionToEpsX0(
+          schedule,
+          x,
+          t,
+          classifierGuidedModel(plain, clf, schedule, LABELS, s).predict(x, t),
+          'eps',
+        ).x0;
+        const k = schedule.coef(
+          Float64Array.from(schedule.alphasCumprod, (ab) => (s * (1 - ab)) / Math.sqrt(ab)),
+          t,
+          4,
+        );
         // float32 cancellation in b - a (x0 is O(1), the move O(1e-3)): an absolute allowance too.
         return { err: maxAbsDiff(tf.sub(b, a), tf.mul(k, g)), size: tf.max(tf.abs(tf.mul(k, g))).dataSync()[0] };
       });
-      assert.ok(moved.size > 0 && moved.err < 1e-2 * moved.size + 2e-6, `x0 estimate moved off the gradient direction (error ${moved.err}, move ${moved.size})`);
+      assert.ok(
+        moved.size > 0 && moved.err < 1e-2 * moved.size + 2e-6,
+        `x0 estimate moved off the gradient direction (error ${moved.err}, move ${moved.size})`,
+      );
       // DDPM's mean shift is s * sigma^2 * g exactly.
       const shift = classifierMeanShift(clf, LABELS, 2, undefined)(x, 30, 0.01);
       const want = tf.tidy(() => tf.mul(classifierGradient(clf, x, [30, 30, 30, 30], LABELS), 0.02));
@@ -227,12 +304,25 @@ describe('guidance', function () {
       it(`${name}: scale 0 samples exactly what the unguided sampler samples (same seed)`, () => {
         const base = unetModel(unet, 'eps', {});
         const counter = newPassCounter();
-        const got = classifierGuidedSample(base, clf, schedule, SHAPE, { sampler: name, labels: LABELS, scale: 0, steps: 5, rng: new Rng(21), counter });
+        const got = classifierGuidedSample(base, clf, schedule, SHAPE, {
+          sampler: name,
+          labels: LABELS,
+          scale: 0,
+          steps: 5,
+          rng: new Rng(21),
+          counter,
+        });
         const want = makeSampler(name, schedule).sample(base, SHAPE, { steps: 5, rng: new Rng(21) });
         assert.deepStrictEqual(values(got), values(want));
         assert.strictEqual(counter.classifierCalls, 0);
         assert.strictEqual(counter.unetCalls, 5);
-        const guided = classifierGuidedSample(base, clf, schedule, SHAPE, { sampler: name, labels: LABELS, scale: 5, steps: 5, rng: new Rng(21) });
+        const guided = classifierGuidedSample(base, clf, schedule, SHAPE, {
+          sampler: name,
+          labels: LABELS,
+          scale: 5,
+          steps: 5,
+          rng: new Rng(21),
+        });
         assert.ok(maxAbsDiff(guided, want) > 1e-4, 'scale 5 changed nothing');
         tf.dispose([got, want, guided]);
       });
@@ -240,10 +330,36 @@ describe('guidance', function () {
 
     it('rejects out-of-range class ids and negative scales, naming them', () => {
       const base = unetModel(unet, 'eps', {});
-      assert.throws(() => classifierGuidedModel(base, clf, schedule, [0, 3, 1, 1], 1), /classifierGuidedModel: class id 3 \(index 1\) is outside \[0, 2\]/);
-      assert.throws(() => classifierGuidedModel(base, clf, schedule, LABELS, -1), /guidance scale must be a finite number >= 0, got -1/);
-      assert.throws(() => classifierGuidedSample(base, clf, schedule, SHAPE, { sampler: 'ddpm', labels: LABELS, scale: -2, steps: 3, rng: new Rng(0) }), /got -2/);
-      assert.throws(() => classifierGuidedSample(base, clf, schedule, SHAPE, { sampler: 'ddim', labels: [0, 1], scale: 1, steps: 3, rng: new Rng(0) }), /2 labels for 4 images/);
+      assert.throws(
+        () => classifierGuidedModel(base, clf, schedule, [0, 3, 1, 1], 1),
+        /classifierGuidedModel: class id 3 \(index 1\) is outside \[0, 2\]/,
+      );
+      assert.throws(
+        () => classifierGuidedModel(base, clf, schedule, LABELS, -1),
+        /guidance scale must be a finite number >= 0, got -1/,
+      );
+      assert.throws(
+        () =>
+          classifierGuidedSample(base, clf, schedule, SHAPE, {
+            sampler: 'ddpm',
+            labels: LABELS,
+            scale: -2,
+            steps: 3,
+            rng: new Rng(0),
+          }),
+        /got -2/,
+      );
+      assert.throws(
+        () =>
+          classifierGuidedSample(base, clf, schedule, SHAPE, {
+            sampler: 'ddim',
+            labels: [0, 1],
+            scale: 1,
+            steps: 3,
+            rng: new Rng(0),
+          }),
+        /2 labels for 4 images/,
+      );
       const x = tf.zeros(SHAPE) as tf.Tensor4D;
       assert.throws(() => clf.logProb(x, [1, 1, 1, 1], [0, 0, 0, 7]), /class id 7 \(index 3\)/);
       x.dispose();
@@ -252,10 +368,36 @@ describe('guidance', function () {
 
   it('guided sampling loops keep the tensor count flat (CFG and classifier guidance, DDIM and DDPM)', () => {
     const runs: (() => tf.Tensor4D)[] = [
-      () => new DDIMSampler(schedule).sample(cfgModel(unet, LABELS, 3), SHAPE, { steps: 8, rng: new Rng(1), onStep: track }),
-      () => new DDPMSampler(schedule).sample(cfgModel(unet, LABELS, 2), SHAPE, { steps: 8, rng: new Rng(1), onStep: track }),
-      () => classifierGuidedSample(unetModel(unet), clf, schedule, SHAPE, { sampler: 'ddim', labels: LABELS, scale: 3, steps: 8, rng: new Rng(1), onStep: track }),
-      () => classifierGuidedSample(unetModel(unet), clf, schedule, SHAPE, { sampler: 'ddpm', labels: LABELS, scale: 3, steps: 8, rng: new Rng(1), onStep: track }),
+      () =>
+        new DDIMSampler(schedule).sample(cfgModel(unet, LABELS, 3), SHAPE, {
+          steps: 8,
+          rng: new Rng(1),
+          onStep: track,
+        }),
+      () =>
+        new DDPMSampler(schedule).sample(cfgModel(unet, LABELS, 2), SHAPE, {
+          steps: 8,
+          rng: new Rng(1),
+          onStep: track,
+        }),
+      () =>
+        classifierGuidedSample(unetModel(unet), clf, schedule, SHAPE, {
+          sampler: 'ddim',
+          labels: LABELS,
+          scale: 3,
+          steps: 8,
+          rng: new Rng(1),
+          onStep: track,
+        }),
+      () =>
+        classifierGuidedSample(unetModel(unet), clf, schedule, SHAPE, {
+          sampler: 'ddpm',
+          labels: LABELS,
+          scale: 3,
+          steps: 8,
+          rng: new Rng(1),
+          onStep: track,
+        }),
     ];
     let counts: number[] = [];
     function track(): void {
@@ -267,7 +409,10 @@ describe('guidance', function () {
       const x = run();
       x.dispose();
       assert.strictEqual(tf.memory().numTensors, before, 'a sampling run leaked tensors');
-      assert.ok(counts.every((c) => c === counts[0]), `tensor count changed within the loop: ${counts}`);
+      assert.ok(
+        counts.every((c) => c === counts[0]),
+        `tensor count changed within the loop: ${counts}`,
+      );
     }
   });
 
@@ -278,10 +423,12 @@ describe('guidance', function () {
     const labels = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       labels[i] = i % 2;
-      for (let p = 0; p < S * S; p++) images[i * S * S + p] = (p % S < S / 2) === (i % 2 === 0) ? 230 : 20;
+      for (let p = 0; p < S * S; p++) images[i * S * S + p] = p % S < S / 2 === (i % 2 === 0) ? 230 : 20;
     }
     const model = new NoisyClassifier({ imageSize: S, numClasses: 2, channels: [4, 8], timeDim: 8 }, { seed: 2 });
-    const data = imageBatches({ images, labels, count: n, height: S, width: S, channels: 1 }, 16, 0, { withLabels: true });
+    const data = imageBatches({ images, labels, count: n, height: S, width: S, channels: 1 }, 16, 0, {
+      withLabels: true,
+    });
     const o = {
       schedule: linearSchedule(10), // mostly low noise: a few dozen steps must learn it
       totalSteps: 40,
@@ -292,7 +439,10 @@ describe('guidance', function () {
     const { result: losses, dataSync } = await countReads(() => trainNoisyClassifier(model, data, o));
     assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
     const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
-    assert.ok(mean(losses.slice(-10)) < 0.5 * mean(losses.slice(0, 10)), `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`);
+    assert.ok(
+      mean(losses.slice(-10)) < 0.5 * mean(losses.slice(0, 10)),
+      `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`,
+    );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guidance-spec-'));
     try {
       // Resume, against the uninterrupted run above as the reference: 40 steps = 24 + resume + 16,
@@ -349,16 +499,28 @@ describe('guidance', function () {
 
     for (const lesson of ['06', '07']) {
       it(`lesson ${lesson} ends with one JSON line: per scale accuracy and FID, and the floor`, () => {
-        const files = lesson === '06' ? ['--checkpoint', path.join(dir, 'u.safetensors'), '--classifier', path.join(dir, 'nc.safetensors')] : ['--checkpoint', path.join(dir, 'c.safetensors')];
+        const files =
+          lesson === '06'
+            ? ['--checkpoint', path.join(dir, 'u.safetensors'), '--classifier', path.join(dir, 'nc.safetensors')]
+            : ['--checkpoint', path.join(dir, 'c.safetensors')];
         const r = run([lesson, ...files, '--n', '10', '--steps', '2', '--scales', '0,2', '--batch', '5']);
         assert.strictEqual(r.status, 0, r.stderr);
         const last = r.stdout.trim().split('\n').pop()!;
-        const rec = JSON.parse(last) as { lesson: string; n: number; fid_floor: number; scales: { scale: number; accuracy: number; fid: number }[] };
+        const rec = JSON.parse(last) as {
+          lesson: string;
+          n: number;
+          fid_floor: number;
+          scales: { scale: number; accuracy: number; fid: number }[];
+        };
         assert.strictEqual(rec.lesson, lesson);
         assert.strictEqual(rec.n, 10);
         assert.ok(Number.isFinite(rec.fid_floor));
-        assert.deepStrictEqual(rec.scales.map((p) => p.scale), [0, 2]);
-        for (const p of rec.scales) assert.ok(p.accuracy >= 0 && p.accuracy <= 1 && Number.isFinite(p.fid), JSON.stringify(p));
+        assert.deepStrictEqual(
+          rec.scales.map((p) => p.scale),
+          [0, 2],
+        );
+        for (const p of rec.scales)
+          assert.ok(p.accuracy >= 0 && p.accuracy <= 1 && Number.isFinite(p.fid), JSON.stringify(p));
       });
     }
 

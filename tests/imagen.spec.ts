@@ -13,7 +13,7 @@ import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { downsampleArea } from '../lib/core/resize';
 import { cascadeEvaluations, CascadeOptions, checkCascade, sampleCascade } from '../lib/methods/imagen/cascade';
 import { imagenBaseConfig, imagenSrConfig } from '../lib/methods/imagen/configs';
-import { cascadeDiagramSvg, cascadeStages } from '../lib/methods/imagen/diagram';
+import { cascadeDiagramSvg, cascadeStages } from '../lib/course/diagrams/imagen';
 import { frozenTextBatches, FrozenTextEncoder } from '../lib/methods/imagen/frozen_text';
 import { downsampleSet } from '../lib/methods/imagen/low_res';
 import { loadMlm, maskBatch, maskedAccuracy, mlmLoss, MlmModel, saveMlm, trainMlm } from '../lib/methods/imagen/mlm';
@@ -86,21 +86,33 @@ describe('imagen: masked-language-model pretraining', () => {
     assert.ok(distinct.colour.accuracy > 0.9, `distinct embeddings: ${distinct.colour.accuracy}`);
     // Every colour word given the same vector: the encoder cannot tell them apart.
     const ids = colours.map((c) => tok.vocab.indexOf(c));
-    emb.assign(tf.tidy(() => {
-      const rows = tf.unstack(emb);
-      return tf.stack(rows.map((r, i) => (ids.includes(i) ? rows[ids[0]] : r)));
-    }));
+    emb.assign(
+      tf.tidy(() => {
+        const rows = tf.unstack(emb);
+        return tf.stack(rows.map((r, i) => (ids.includes(i) ? rows[ids[0]] : r)));
+      }),
+    );
     const collapsed = wordProbe(m.encoder, captions, { colour: colours });
-    assert.ok(collapsed.colour.accuracy < 2.5 * collapsed.colour.chance, `collapsed embeddings: ${collapsed.colour.accuracy} (chance ${collapsed.colour.chance})`);
-    assert.throws(() => wordProbe(m.encoder, captions, { colour: ['mauve'] }), /'mauve' \(class colour\) is not in the vocabulary/);
+    assert.ok(
+      collapsed.colour.accuracy < 2.5 * collapsed.colour.chance,
+      `collapsed embeddings: ${collapsed.colour.accuracy} (chance ${collapsed.colour.chance})`,
+    );
+    assert.throws(
+      () => wordProbe(m.encoder, captions, { colour: ['mauve'] }),
+      /'mauve' \(class colour\) is not in the vocabulary/,
+    );
     m.dispose();
   });
 
   it('training lowers the loss; grammar words become predictable; save/load round-trips', async function () {
     this.timeout(60000);
     const m = new MlmModel(tinyText(), 1);
-    const first = tf.tidy(() => mlmLoss(m, maskBatch(tok.encodeBatch(shapes.captions.slice(0, 32)), tok.size, new Rng(9))).dataSync()[0]);
-    const { result: losses, dataSync } = await countReads(() => trainMlm(m, shapes.captions, { steps: 100, batch: 16, lr: 1e-2, seed: 0 }));
+    const first = tf.tidy(
+      () => mlmLoss(m, maskBatch(tok.encodeBatch(shapes.captions.slice(0, 32)), tok.size, new Rng(9))).dataSync()[0],
+    );
+    const { result: losses, dataSync } = await countReads(() =>
+      trainMlm(m, shapes.captions, { steps: 100, batch: 16, lr: 1e-2, seed: 0 }),
+    );
     assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
     const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
     assert.ok(mean(losses.slice(-10)) < 0.75 * first, `loss ${first} -> ${mean(losses.slice(-10))}`);
@@ -113,7 +125,10 @@ describe('imagen: masked-language-model pretraining', () => {
     const back = loadMlm(file);
     const enc = tok.encodeBatch(shapes.captions.slice(0, 4));
     const [a, b] = [m.logits(enc), back.logits(enc)];
-    assert.equal(tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]), 0);
+    assert.equal(
+      tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]),
+      0,
+    );
     tf.dispose([a, b]);
     back.dispose();
     // A UNet checkpoint is not an encoder.
@@ -135,7 +150,10 @@ describe('imagen: frozen encoder, noise augmentation, 16x16 data', () => {
     this.timeout(60000);
     const frozen = new FrozenTextEncoder(new MlmModel(tinyText(), 2));
     const small = downsampleSet(shapes, 2);
-    const src = frozenTextBatches(imageBatches(small, 4, 0, { captions: shapes.captions, captionDropout: 0.5 }), frozen);
+    const src = frozenTextBatches(
+      imageBatches(small, 4, 0, { captions: shapes.captions, captionDropout: 0.5 }),
+      frozen,
+    );
     const b = src(0);
     assert.deepEqual(b.cond!.context!.shape, [4, 24, 16]);
     assert.deepEqual(b.cond!.contextMask!.shape, [4, 24]);
@@ -144,13 +162,21 @@ describe('imagen: frozen encoder, noise augmentation, 16x16 data', () => {
 
     const before = [...frozen.mlm.params.values()].map((v) => v.dataSync().slice());
     const unet = new UNet(imagenBaseConfig(16, tinyUNet), { seed: 1 });
-    const trainer = new Trainer(unet, { schedule: linearSchedule(100), totalSteps: 3, learningRate: 1e-2, emaDecay: null, progress: false });
+    const trainer = new Trainer(unet, {
+      schedule: linearSchedule(100),
+      totalSteps: 3,
+      learningRate: 1e-2,
+      emaDecay: null,
+      progress: false,
+    });
     await trainer.trainStep(src(0)); // Adam creates its moments here
     const n0 = tf.memory().numTensors;
     await trainer.trainStep(src(1));
     await trainer.trainStep(src(2));
     assert.equal(tf.memory().numTensors, n0, 'batch tensors (context included) are disposed');
-    [...frozen.mlm.params.values()].forEach((v, i) => assert.deepEqual(v.dataSync(), before[i], 'encoder weights changed'));
+    [...frozen.mlm.params.values()].forEach((v, i) =>
+      assert.deepEqual(v.dataSync(), before[i], 'encoder weights changed'),
+    );
     assert.throws(() => frozenTextBatches(imageBatches(small, 4, 0), frozen)(0), /gives no cond.text/);
     trainer.dispose();
     unet.dispose();
@@ -160,7 +186,12 @@ describe('imagen: frozen encoder, noise augmentation, 16x16 data', () => {
   it('downsampleSet is the 2x2 mean of the uint8 pixels (area down-sampling)', () => {
     const small = downsampleSet(shapes, 2);
     assert.deepEqual([small.height, small.width, small.channels, small.count], [16, 16, 3, 64]);
-    const ref = tf.tidy(() => downsampleArea(tf.tensor4d(Float32Array.from(shapes.images.subarray(0, 8 * 32 * 32 * 3)), [8, 32, 32, 3]), 2).dataSync());
+    const ref = tf.tidy(() =>
+      downsampleArea(
+        tf.tensor4d(Float32Array.from(shapes.images.subarray(0, 8 * 32 * 32 * 3)), [8, 32, 32, 3]),
+        2,
+      ).dataSync(),
+    );
     let worst = 0;
     for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i] - small.images[i]));
     assert.ok(worst <= 0.5, `largest difference ${worst}`);
@@ -175,7 +206,10 @@ describe('imagen: frozen encoder, noise augmentation, 16x16 data', () => {
     for (const k of [1, NOISE_AUG_BUCKETS - 1]) {
       const z = augmentLowRes(zeros, new Array(64).fill(k), new Rng(k));
       const std = tf.tidy(() => tf.moments(z).variance.sqrt().dataSync()[0]);
-      assert.ok(Math.abs(std - augLevel(k)) < 0.02 * (1 + augLevel(k)), `bucket ${k}: std ${std}, gamma ${augLevel(k)}`);
+      assert.ok(
+        Math.abs(std - augLevel(k)) < 0.02 * (1 + augLevel(k)),
+        `bucket ${k}: std ${std}, gamma ${augLevel(k)}`,
+      );
       z.dispose();
     }
     assert.throws(() => augLevel(NOISE_AUG_BUCKETS), /bucket must be an integer in/);
@@ -186,7 +220,10 @@ describe('imagen: frozen encoder, noise augmentation, 16x16 data', () => {
     assert.deepEqual(a.cond!.concat!.shape, [8, 32, 32, 3]);
     assert.deepEqual(a.cond!.classLabels, b.cond!.classLabels);
     assert.ok((a.cond!.classLabels as number[]).every((k) => Number.isInteger(k) && k >= 0 && k < NOISE_AUG_BUCKETS));
-    assert.equal(tf.tidy(() => tf.max(tf.abs(tf.sub(a.cond!.concat!, b.cond!.concat!))).dataSync()[0]), 0);
+    assert.equal(
+      tf.tidy(() => tf.max(tf.abs(tf.sub(a.cond!.concat!, b.cond!.concat!))).dataSync()[0]),
+      0,
+    );
     tf.dispose([zeros, x, same, a.x, b.x, a.cond!.concat!, b.cond!.concat!]);
   });
 });
@@ -199,7 +236,11 @@ describe('imagen: the cascade', () => {
   it('samples 16x16 then 32x32, counts network evaluations, keeps the tensor count flat, and draws figure 20 from the objects', function () {
     this.timeout(60000);
     const encoder = new FrozenTextEncoder(new MlmModel(tinyText(), 3));
-    const c = { encoder, base: new UNet(imagenBaseConfig(16, tinyUNet), { seed: 4 }), sr: new UNet(imagenSrConfig(16, tinyUNet), { seed: 5 }) };
+    const c = {
+      encoder,
+      base: new UNet(imagenBaseConfig(16, tinyUNet), { seed: 4 }),
+      sr: new UNet(imagenSrConfig(16, tinyUNet), { seed: 5 }),
+    };
     const counters = { base: { calls: 0, images: 0 }, sr: { calls: 0, images: 0 } };
     const o: CascadeOptions = { baseSteps: 3, srSteps: 2, guidance: 3, srGuidance: 1, augBucket: 1, counters };
     const caps = shapes.captions.slice(0, 2);
@@ -211,7 +252,10 @@ describe('imagen: the cascade', () => {
       return { shapesOut, v };
     };
     const r1 = run();
-    assert.deepEqual(r1.shapesOut, [[2, 16, 16, 3], [2, 32, 32, 3]]);
+    assert.deepEqual(r1.shapesOut, [
+      [2, 16, 16, 3],
+      [2, 32, 32, 3],
+    ]);
     const ev = cascadeEvaluations(o);
     assert.deepEqual(ev, { base: 6, sr: 2 });
     assert.deepEqual([counters.base.images / 2, counters.sr.images / 2], [ev.base, ev.sr]);
@@ -229,7 +273,8 @@ describe('imagen: the cascade', () => {
 
     const stages = cascadeStages(c);
     const svg = cascadeDiagramSvg(c);
-    for (const u of [c.base, c.sr, encoder.mlm]) assert.ok(svg.includes(countParams(u.params).toLocaleString('en')), 'parameter counts come from the objects');
+    for (const u of [c.base, c.sr, encoder.mlm])
+      assert.ok(svg.includes(countParams(u.params).toLocaleString('en')), 'parameter counts come from the objects');
     assert.equal(stages.length, 5);
     assert.match(svg, /^<svg[\s\S]*<\/svg>$/);
 

@@ -7,7 +7,15 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../lib/core/tfjs_setup';
 import { loadShapes } from '../datasets/shapes';
-import { Autoencoder, AutoencoderConfig, defaultAutoencoderConfig, klDivergence, latentSide, patchify, unpatchify } from '../lib/methods/latent/autoencoder';
+import {
+  Autoencoder,
+  AutoencoderConfig,
+  defaultAutoencoderConfig,
+  klDivergence,
+  latentSide,
+  patchify,
+  unpatchify,
+} from '../lib/methods/latent/autoencoder';
 import { encodeImageSet, latentBatches, latentScaleFactor } from '../lib/methods/latent/latent_batches';
 import { BOX_FEATURES, checkBox, LAYOUT_TOKEN_DIM, layoutContext } from '../lib/methods/latent/layout';
 import { decodeLatents, latentUNetConfig, layoutUNetConfig, sampleLatentFromLayout } from '../lib/methods/latent/ldm';
@@ -65,9 +73,23 @@ describe('latent diffusion (lesson 13)', function () {
     const set = loadShapes('train', { count: 8, minObjects: 1, maxObjects: 2 });
     const ae = new Autoencoder(tinyAe, { seed: 1 });
     const before = reconstructionPsnr(ae, set).mean;
-    await trainAutoencoder(ae, set, { steps: 1, batch: 4, learningRate: 1e-2, klWeight: 1e-4, seed: 0, progress: false });
+    await trainAutoencoder(ae, set, {
+      steps: 1,
+      batch: 4,
+      learningRate: 1e-2,
+      klWeight: 1e-4,
+      seed: 0,
+      progress: false,
+    });
     const n0 = tf.memory().numTensors;
-    const h = await trainAutoencoder(ae, set, { steps: 4, batch: 4, learningRate: 1e-2, klWeight: 1e-4, seed: 0, progress: false });
+    const h = await trainAutoencoder(ae, set, {
+      steps: 4,
+      batch: 4,
+      learningRate: 1e-2,
+      klWeight: 1e-4,
+      seed: 0,
+      progress: false,
+    });
     assert.equal(tf.memory().numTensors, n0, 'training leaks tensors');
     assert.ok(h.rec[h.rec.length - 1] < h.rec[0], `MSE did not fall: ${h.rec[0]} -> ${h.rec[h.rec.length - 1]}`);
     assert.ok(reconstructionPsnr(ae, set).mean > before);
@@ -77,7 +99,10 @@ describe('latent diffusion (lesson 13)', function () {
     assert.equal(back.scaleFactor, 0.5);
     tf.tidy(() => {
       const x = imagesToTensor(set, 4);
-      assert.equal(tf.max(tf.abs(tf.sub(back.ae.decode(back.ae.encode(x).mean), ae.decode(ae.encode(x).mean)))).dataSync()[0], 0);
+      assert.equal(
+        tf.max(tf.abs(tf.sub(back.ae.decode(back.ae.encode(x).mean), ae.decode(ae.encode(x).mean)))).dataSync()[0],
+        0,
+      );
     });
     await assert.rejects(saveAutoencoder(file, ae, 0), /scaleFactor/);
     back.ae.dispose();
@@ -91,9 +116,21 @@ describe('latent diffusion (lesson 13)', function () {
     // posterior noise depend on (seed, step) alone.
     const set = loadShapes('train', { count: 8, minObjects: 1, maxObjects: 2 });
     const dir = tempDir('ae-resume-');
-    const o = { steps: 4, batch: 4, learningRate: 1e-2, klWeight: 1e-4, seed: 0, progress: false, checkpointDir: dir, checkpointEvery: 2, keepLast: 10 };
+    const o = {
+      steps: 4,
+      batch: 4,
+      learningRate: 1e-2,
+      klWeight: 1e-4,
+      seed: 0,
+      progress: false,
+      checkpointDir: dir,
+      checkpointEvery: 2,
+      keepLast: 10,
+    };
     const a = new Autoencoder(tinyAe, { seed: 1 });
-    const { result: ha, dataSync } = await countReads(() => trainAutoencoder(a, set, { ...o, checkpointDir: undefined }));
+    const { result: ha, dataSync } = await countReads(() =>
+      trainAutoencoder(a, set, { ...o, checkpointDir: undefined }),
+    );
     assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
     const b = new Autoencoder(tinyAe, { seed: 1 });
     await trainAutoencoder(b, set, o);
@@ -123,7 +160,10 @@ describe('latent diffusion (lesson 13)', function () {
     assert.deepEqual(a.x.shape, [8, 8, 8, 4]);
     assert.deepEqual(Array.from(a.x.dataSync()), Array.from(b.x.dataSync()));
     assert.deepEqual(seen[0], seen[1]);
-    assert.deepEqual(a.cond!.text, seen[0].map((i) => set.captions[i]));
+    assert.deepEqual(
+      a.cond!.text,
+      seen[0].map((i) => set.captions[i]),
+    );
     // Scaled to about unit standard deviation over many batches.
     const all = tf.concat([0, 1, 2, 3, 4].map((k) => data(k).x));
     const std = tf.tidy(() => Math.sqrt(tf.moments(all).variance.dataSync()[0]));
@@ -148,7 +188,11 @@ describe('latent diffusion (lesson 13)', function () {
   });
 
   it('bad layouts are clear errors: outside [0, 1], zero area, too many objects, unknown labels', () => {
-    const ok = { box: [0.1, 0.1, 0.3, 0.3] as [number, number, number, number], colour: 'red' as const, shape: 'circle' as const };
+    const ok = {
+      box: [0.1, 0.1, 0.3, 0.3] as [number, number, number, number],
+      colour: 'red' as const,
+      shape: 'circle' as const,
+    };
     assert.throws(() => layoutContext([[{ ...ok, box: [-0.1, 0, 0.5, 0.5] }]]), /outside \[0, 1\]/);
     assert.throws(() => layoutContext([[{ ...ok, box: [0.2, 0.2, 1.2, 0.5] }]]), /outside \[0, 1\]/);
     assert.throws(() => layoutContext([[{ ...ok, box: [0.3, 0.2, 0.3, 0.5] }]]), /zero area/);
@@ -163,7 +207,16 @@ describe('latent diffusion (lesson 13)', function () {
     const layout = new UNet(layoutUNetConfig(small));
     const ae = new Autoencoder(tinyAe);
     const auto = { ae, scaleFactor: 0.7 };
-    const layouts = [[{ box: [0, 0, 0.25, 0.25] as [number, number, number, number], colour: 'blue' as const, shape: 'square' as const }], []];
+    const layouts = [
+      [
+        {
+          box: [0, 0, 0.25, 0.25] as [number, number, number, number],
+          colour: 'blue' as const,
+          shape: 'square' as const,
+        },
+      ],
+      [],
+    ];
     const first = sampleLatentFromLayout(layout, auto, layouts, { guidance: 2, steps: 2, seed: 0 });
     first.dispose();
     const n0 = tf.memory().numTensors;

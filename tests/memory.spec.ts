@@ -54,7 +54,17 @@ describe('training memory stays flat', function () {
       const rng = new Rng(0);
       const model = new UNet(
         // Tiny on purpose: the pure-JS cpu backend's conv weight gradient is slow.
-        { imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2], attentionResolutions: [4], attentionHeads: 2, groups: 2, numClasses: 2 },
+        {
+          imageSize: 8,
+          inChannels: 1,
+          outChannels: 1,
+          baseChannels: 4,
+          channelMults: [1, 2],
+          attentionResolutions: [4],
+          attentionHeads: 2,
+          groups: 2,
+          numClasses: 2,
+        },
         { rng },
       );
       const schedule = linearSchedule(100);
@@ -72,7 +82,10 @@ describe('training memory stays flat', function () {
       assert.ok(losses.every(Number.isFinite), 'non-finite loss');
       // Training on one fixed batch must make progress (the memory test is also a smoke test).
       const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
-      assert.ok(mean(losses.slice(-20)) < mean(losses.slice(0, 20)), `loss did not fall: ${mean(losses.slice(0, 20))} -> ${mean(losses.slice(-20))}`);
+      assert.ok(
+        mean(losses.slice(-20)) < mean(losses.slice(0, 20)),
+        `loss did not fall: ${mean(losses.slice(0, 20))} -> ${mean(losses.slice(-20))}`,
+      );
       const before = tf.memory().numTensors;
       const sampler = new DDIMSampler(schedule);
       const imgs = sampler.sample(unetModel(model, 'eps', { classLabels: [1, 1] }), [2, 8, 8, 1], { steps: 5, rng });

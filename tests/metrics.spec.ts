@@ -21,7 +21,6 @@ import { subset } from '../datasets/index';
 import { hasNumpy, PY } from './helpers/python';
 import { countReads, flatAfter } from './helpers/training';
 
-
 /** Runs a numpy snippet that reads JSON `inp` and prints JSON. */
 function numpy(code: string, inp: unknown): any {
   const script = `import json, sys\nimport numpy as np\ninp = json.loads(sys.stdin.read())\n${code}`;
@@ -32,11 +31,12 @@ function numpy(code: string, inp: unknown): any {
 function randomSpd(n: number, rng: Rng, eps = 0.1): Float64Array {
   const b = Float64Array.from(rng.normalArray(n * n));
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
-    a[i * n + j] = s / n + (i === j ? eps : 0);
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += b[i * n + k] * b[j * n + k];
+      a[i * n + j] = s / n + (i === j ? eps : 0);
+    }
   return a;
 }
 
@@ -58,7 +58,10 @@ describe('float64 linear algebra (Jacobi)', () => {
     const a = new Float64Array(25);
     d.forEach((v, i) => (a[i * 5 + i] = v));
     const { values } = symmetricEigen(a, 5);
-    assert.deepStrictEqual(Array.from(values), [...d].sort((x, y) => x - y));
+    assert.deepStrictEqual(
+      Array.from(values),
+      [...d].sort((x, y) => x - y),
+    );
     const s = sqrtmPsd(a, 5);
     d.forEach((v, i) => assert.ok(Math.abs(s[i * 5 + i] - Math.sqrt(v)) < 1e-15));
   });
@@ -81,22 +84,28 @@ describe('float64 linear algebra (Jacobi)', () => {
     });
   }
 
-  (hasNumpy ? it : it.skip)('eigenvalues, sqrtm and tr sqrt(S1 S2) agree with numpy (eigh, eigvals of the non-symmetric product)', () => {
-    const n = 16;
-    const rng = new Rng(3);
-    const s1 = randomSpd(n, rng);
-    const s2 = randomSpd(n, rng, 0.5);
-    const ref = numpy(
-      `n = inp['n']; a = np.array(inp['a']).reshape(n, n); b = np.array(inp['b']).reshape(n, n)
+  (hasNumpy ? it : it.skip)(
+    'eigenvalues, sqrtm and tr sqrt(S1 S2) agree with numpy (eigh, eigvals of the non-symmetric product)',
+    () => {
+      const n = 16;
+      const rng = new Rng(3);
+      const s1 = randomSpd(n, rng);
+      const s2 = randomSpd(n, rng, 0.5);
+      const ref = numpy(
+        `n = inp['n']; a = np.array(inp['a']).reshape(n, n); b = np.array(inp['b']).reshape(n, n)
 w, v = np.linalg.eigh(a)
 print(json.dumps({'w': w.tolist(), 'sqrt': (v @ np.diag(np.sqrt(w)) @ v.T).ravel().tolist(),
   'trsqrt': float(np.sum(np.sqrt(np.linalg.eigvals(a @ b).real)))}))`,
-      { n, a: Array.from(s1), b: Array.from(s2) },
-    );
-    assert.ok(maxAbs(symmetricEigen(s1, n).values, ref.w) < 1e-12, 'eigenvalues');
-    assert.ok(maxAbs(sqrtmPsd(s1, n), ref.sqrt) < 1e-12, 'sqrtm');
-    assert.ok(Math.abs(traceSqrtProduct(s1, s2, n) - ref.trsqrt) < 1e-10 * ref.trsqrt, `tr sqrt: ${traceSqrtProduct(s1, s2, n)} vs ${ref.trsqrt}`);
-  });
+        { n, a: Array.from(s1), b: Array.from(s2) },
+      );
+      assert.ok(maxAbs(symmetricEigen(s1, n).values, ref.w) < 1e-12, 'eigenvalues');
+      assert.ok(maxAbs(sqrtmPsd(s1, n), ref.sqrt) < 1e-12, 'sqrtm');
+      assert.ok(
+        Math.abs(traceSqrtProduct(s1, s2, n) - ref.trsqrt) < 1e-10 * ref.trsqrt,
+        `tr sqrt: ${traceSqrtProduct(s1, s2, n)} vs ${ref.trsqrt}`,
+      );
+    },
+  );
 
   it('tr sqrt(S1 S2) for 2x2 matches the closed form sqrt(tr(S1 S2) + 2 sqrt(det S1 det S2))', () => {
     const s1 = [2, 0.7, 0.7, 1];
@@ -104,7 +113,10 @@ print(json.dumps({'w': w.tolist(), 'sqrt': (v @ np.diag(np.sqrt(w)) @ v.T).ravel
     const p = matmul(s1, s2, 2);
     const det = (m: number[]) => m[0] * m[3] - m[1] * m[2];
     const expected = Math.sqrt(trace(p, 2) + 2 * Math.sqrt(det(s1) * det(s2)));
-    assert.ok(Math.abs(traceSqrtProduct(s1, s2, 2) - expected) < 1e-13, `${traceSqrtProduct(s1, s2, 2)} vs ${expected}`);
+    assert.ok(
+      Math.abs(traceSqrtProduct(s1, s2, 2) - expected) < 1e-13,
+      `${traceSqrtProduct(s1, s2, 2)} vs ${expected}`,
+    );
   });
 
   it('rejects non-square, non-symmetric and indefinite input', () => {
@@ -136,16 +148,30 @@ function gaussianSamples(n: number, mean: number[], chol: number[], rng: Rng): t
 describe('nearest-centroid probe', () => {
   it('reads well-separated classes, not labels that have nothing to do with the vectors', () => {
     const rng = new Rng(5);
-    const centres = [[0, 0, 0], [4, 0, 0], [0, 4, 0], [0, 0, 4]];
-    const items = Array.from({ length: 400 }, (_, i) => ({ label: i % 4, v: centres[i % 4].map((c) => c + rng.normal()) }));
+    const centres = [
+      [0, 0, 0],
+      [4, 0, 0],
+      [0, 4, 0],
+      [0, 0, 4],
+    ];
+    const items = Array.from({ length: 400 }, (_, i) => ({
+      label: i % 4,
+      v: centres[i % 4].map((c) => c + rng.normal()),
+    }));
     const clear = nearestCentroidProbe(items, 4);
     assert.ok(clear.accuracy > 0.9, `separated: ${clear.accuracy}`);
     assert.strictEqual(clear.tested, 120);
     assert.strictEqual(clear.chance, 0.25);
-    const shuffled = nearestCentroidProbe(items.map((it) => ({ ...it, label: rng.int(4) })), 4);
+    const shuffled = nearestCentroidProbe(
+      items.map((it) => ({ ...it, label: rng.int(4) })),
+      4,
+    );
     assert.ok(shuffled.accuracy < 0.4, `random labels: ${shuffled.accuracy}`);
     assert.throws(() => nearestCentroidProbe(items.slice(0, 4), 4), /only 4 labelled vectors for 4 classes/);
-    assert.throws(() => nearestCentroidProbe([{ label: 7, v: [0] }, ...items.slice(0, 9).map((it) => ({ ...it, v: [0] }))], 4), /label 7 outside \[0, 4\)/);
+    assert.throws(
+      () => nearestCentroidProbe([{ label: 7, v: [0] }, ...items.slice(0, 9).map((it) => ({ ...it, v: [0] }))], 4),
+      /label 7 outside \[0, 4\)/,
+    );
   });
 });
 
@@ -210,13 +236,14 @@ describe('KID', () => {
     let xx = 0;
     let yy = 0;
     let xy = 0;
-    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-      if (i !== j) {
-        xx += k(x, i, x, j);
-        yy += k(y, i, y, j);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < m; j++) {
+        if (i !== j) {
+          xx += k(x, i, x, j);
+          yy += k(y, i, y, j);
+        }
+        xy += k(x, i, y, j);
       }
-      xy += k(x, i, y, j);
-    }
     const expected = xx / (m * (m - 1)) + yy / (m * (m - 1)) - (2 * xy) / (m * m);
     const got = tf.tidy(() => mmd2Unbiased(tf.tensor2d(x, [m, d]), tf.tensor2d(y, [m, d])));
     assert.ok(Math.abs(got - expected) < 1e-5 * Math.abs(expected) + 1e-6, `${got} vs ${expected}`);
@@ -238,7 +265,10 @@ describe('KID', () => {
     const mean = (v: number[]) => v.reduce((p, q) => p + q, 0) / v.length;
     const se = Math.sqrt(same.reduce((p, q) => p + (q - mean(same)) ** 2, 0) / (same.length - 1) / same.length);
     assert.ok(Math.abs(mean(same)) < 4 * se, `same distribution: mean MMD^2 ${mean(same)} (standard error ${se})`);
-    assert.ok(same.some((v) => v < 0), 'an unbiased estimate must sometimes be negative');
+    assert.ok(
+      same.some((v) => v < 0),
+      'an unbiased estimate must sometimes be negative',
+    );
     assert.ok(mean(shifted) > 20 * se, `shifted: ${mean(shifted)} vs standard error ${se}`);
   });
 
@@ -290,14 +320,20 @@ describe('the FID classifier (checkpoints/classifier)', function () {
     // The backend of this block (native when built): pure-JS cpu conv gradients take seconds a step.
     this.timeout(300_000);
     const train = loadFashionMnist('train');
-    const small = subset(train, Array.from({ length: 160 }, (_, i) => i));
+    const small = subset(
+      train,
+      Array.from({ length: 160 }, (_, i) => i),
+    );
     const model = new FashionClassifier({ seed: 1 });
     const losses: number[] = [];
     const counts: number[] = [];
     const epochs: [number, number][] = [];
     const { result: steps, dataSync } = await countReads(() =>
       trainClassifier(model, small, {
-        epochs: 3, batchSize: 16, learningRate: 3e-3, seed: 0,
+        epochs: 3,
+        batchSize: 16,
+        learningRate: 3e-3,
+        seed: 0,
         onStep: (_s, l) => {
           losses.push(l);
           counts.push(tf.memory().numTensors);
@@ -306,11 +342,18 @@ describe('the FID classifier (checkpoints/classifier)', function () {
       }),
     );
     assert.strictEqual(steps, 30);
-    assert.deepStrictEqual(epochs, [[0, 10], [1, 20], [2, 30]]);
+    assert.deepStrictEqual(epochs, [
+      [0, 10],
+      [1, 20],
+      [2, 30],
+    ]);
     assert.strictEqual(dataSync, 0, 'the loop read a tensor synchronously');
     assert.strictEqual(flatAfter(counts), null);
     const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
-    assert.ok(mean(losses.slice(-5)) < 0.7 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} -> ${mean(losses.slice(-5))}`);
+    assert.ok(
+      mean(losses.slice(-5)) < 0.7 * mean(losses.slice(0, 5)),
+      `loss ${mean(losses.slice(0, 5))} -> ${mean(losses.slice(-5))}`,
+    );
     model.dispose();
   });
 
@@ -335,12 +378,17 @@ describe('the FID classifier (checkpoints/classifier)', function () {
     const r = fidReport(real, { n });
     const c = fidReport(oneClass, { n });
     const z = fidReport(noise, { n });
-    console.log(`      real: ${formatFidReport(r)}\n      one class: ${formatFidReport(c)}\n      noise: ${formatFidReport(z)}`);
+    console.log(
+      `      real: ${formatFidReport(r)}\n      one class: ${formatFidReport(c)}\n      noise: ${formatFidReport(z)}`,
+    );
     assert.strictEqual(r.n, n);
     assert.strictEqual(r.floor, c.floor, 'the floor depends only on n and the seed');
     assert.ok(r.fid < 2 * r.floor + 1, `real images: FID ${r.fid} vs floor ${r.floor}`);
     assert.ok(c.fid > 5 * r.fid && z.fid > 5 * r.fid, `one class ${c.fid}, noise ${z.fid}, real ${r.fid}`);
-    assert.ok(c.kid > 10 * Math.abs(r.kid) && z.kid > 10 * Math.abs(r.kid), `KID one class ${c.kid}, noise ${z.kid}, real ${r.kid}`);
+    assert.ok(
+      c.kid > 10 * Math.abs(r.kid) && z.kid > 10 * Math.abs(r.kid),
+      `KID one class ${c.kid}, noise ${z.kid}, real ${r.kid}`,
+    );
     assert.throws(() => fidReport(real, { n: n + 1 }), /n must be an integer in \[2, 300\]/);
     tf.dispose([real, oneClass, noise]);
   });

@@ -9,7 +9,17 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../lib/runtime/backend';
 import { repoRoot } from '../lib/runtime/repo_root';
-import { loadPretrained, PRETRAINED, PRETRAINED_IDS, pretrainedAvailable, pretrainedCommand, PretrainedId, pretrainedManifest, PretrainedModels, pretrainedPath } from '../lib/course/models';
+import {
+  loadPretrained,
+  PRETRAINED,
+  PRETRAINED_IDS,
+  pretrainedAvailable,
+  pretrainedCommand,
+  PretrainedId,
+  pretrainedManifest,
+  PretrainedModels,
+  pretrainedPath,
+} from '../lib/course/models';
 import { Prediction } from '../lib/core/loss';
 import { UNet } from '../lib/core/unet/unet';
 import { FashionClassifier } from '../lib/eval/metrics/classifier';
@@ -34,7 +44,8 @@ const typed: [
 function disposeModel(m: unknown): void {
   const d = m as { dispose?: () => void };
   if (typeof d.dispose === 'function') return d.dispose();
-  for (const part of Object.values(m as Record<string, unknown>)) if (part && typeof (part as { dispose?: unknown }).dispose === 'function') (part as { dispose(): void }).dispose();
+  for (const part of Object.values(m as Record<string, unknown>))
+    if (part && typeof (part as { dispose?: unknown }).dispose === 'function') (part as { dispose(): void }).dispose();
 }
 
 /** Every *.safetensors under checkpoints/, relative to the root, outside the git-ignored train/ folders. */
@@ -57,8 +68,16 @@ describe('the table of pretrained models', function () {
   it('covers every shipped *.safetensors under checkpoints/, and names no other file', () => {
     const files = shippedFiles(path.join(repoRoot(), 'checkpoints')).sort();
     const table = PRETRAINED_IDS.map((id) => PRETRAINED[id].file).sort();
-    assert.deepEqual(files.filter((f) => !table.includes(f)), [], 'shipped files without a table entry');
-    assert.deepEqual(table.filter((f) => !files.includes(f)), [], 'table entries without a file');
+    assert.deepEqual(
+      files.filter((f) => !table.includes(f)),
+      [],
+      'shipped files without a table entry',
+    );
+    assert.deepEqual(
+      table.filter((f) => !files.includes(f)),
+      [],
+      'table entries without a file',
+    );
     assert.equal(new Set(table).size, table.length, 'two ids name the same file');
   });
 
@@ -66,10 +85,15 @@ describe('the table of pretrained models', function () {
     it(`${id}: present, described by its manifest, loads with its loader`, () => {
       const file = pretrainedPath(id);
       assert.ok(pretrainedAvailable(id), `${file} is missing`);
-      for (const n of PRETRAINED[id].needs ?? []) assert.ok((PRETRAINED_IDS as string[]).includes(n), `${id} needs unknown id '${n}'`);
+      for (const n of PRETRAINED[id].needs ?? [])
+        assert.ok((PRETRAINED_IDS as string[]).includes(n), `${id} needs unknown id '${n}'`);
       const m = pretrainedManifest(id);
       assert.equal(path.basename(String(m.file)), path.basename(file), `${id}: the manifest record names ${m.file}`);
-      assert.equal(m.sha256, crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), `${id}: the manifest's sha256 is another file's`);
+      assert.equal(
+        m.sha256,
+        crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
+        `${id}: the manifest's sha256 is another file's`,
+      );
       const before = tf.memory().numTensors;
       disposeModel(loadPretrained(id));
       assert.equal(tf.memory().numTensors, before, `${id}: tensors left after dispose`);
@@ -78,13 +102,20 @@ describe('the table of pretrained models', function () {
 
   it('a missing file is one error naming the file and the command that writes it', () => {
     const missing = path.join(repoRoot(), 'build', 'no-such-dir', 'nope.safetensors');
-    assert.throws(() => loadPretrained('05/unet', missing), (e: Error) => {
-      assert.match(e.message, /nope\.safetensors not found: run npm run train -- 05 /);
-      assert.match(e.message, /checkpoints\/05\/manifest\.json has the shipped model's full recipe/);
-      return true;
-    });
+    assert.throws(
+      () => loadPretrained('05/unet', missing),
+      (e: Error) => {
+        assert.match(e.message, /nope\.safetensors not found: run npm run train -- 05 /);
+        assert.match(e.message, /checkpoints\/05\/manifest\.json has the shipped model's full recipe/);
+        return true;
+      },
+    );
     for (const id of PRETRAINED_IDS) {
-      assert.throws(() => loadPretrained(id, missing), (e: Error) => e.message.includes(`not found: run ${pretrainedCommand(id)} (it writes ${PRETRAINED[id].file};`), id);
+      assert.throws(
+        () => loadPretrained(id, missing),
+        (e: Error) => e.message.includes(`not found: run ${pretrainedCommand(id)} (it writes ${PRETRAINED[id].file};`),
+        id,
+      );
       assert.match(pretrainedCommand(id), /^npm run train(:[a-z0-9-]+)?( |$)/, `${id}: the command is an npm script`);
     }
   });

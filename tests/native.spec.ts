@@ -48,13 +48,17 @@ async function compare(label: string, f: Fn, inputs: Arr[], outShape: number[], 
   const got = await run('onednn');
   const names = ['value', ...inputs.map((_, i) => `grad${i}`)];
   const errs = got.map((g, i) => relErr(g, ref[i]));
-  console.log(`      ${label}: largest relative error ${errs.map((e, i) => `${names[i]} ${e.toExponential(1)}`).join(', ')}`);
+  console.log(
+    `      ${label}: largest relative error ${errs.map((e, i) => `${names[i]} ${e.toExponential(1)}`).join(', ')}`,
+  );
   errs.forEach((e, i) => assert.ok(e < TOL, `${label} ${names[i]}: relative error ${e} >= ${TOL}`));
 }
 
 async function valueOn(backend: string, f: Fn, inputs: Arr[]): Promise<Float32Array[]> {
   await tf.setBackend(backend);
-  return tf.tidy(() => [Float32Array.from(f(...inputs.map((a) => tf.tensor(a.data, a.shape))).dataSync() as Float32Array)]);
+  return tf.tidy(() => [
+    Float32Array.from(f(...inputs.map((a) => tf.tensor(a.data, a.shape))).dataSync() as Float32Array),
+  ]);
 }
 
 describe('native oneDNN backend', function () {
@@ -77,7 +81,8 @@ describe('native oneDNN backend', function () {
   beforeEach(() => {
     primitivesBefore = addon().cacheSize();
   });
-  const assertNativeRan = () => assert.ok(addon().cacheSize() > primitivesBefore, 'no oneDNN primitive was created: the native kernel did not run');
+  const assertNativeRan = () =>
+    assert.ok(addon().cacheSize() > primitivesBefore, 'no oneDNN primitive was created: the native kernel did not run');
 
   type ConvCase = { x: number[]; w: number[]; s: number; pad: 'same' | 'valid' | number[][]; d?: number };
   const convCases: ConvCase[] = [
@@ -87,11 +92,22 @@ describe('native oneDNN backend', function () {
     { x: [2, 13, 10, 5], w: [5, 4, 5, 3], s: 1, pad: 'valid' },
     { x: [2, 6, 6, 16], w: [1, 1, 16, 8], s: 1, pad: 'same' },
     { x: [1, 10, 9, 1], w: [3, 3, 1, 7], s: 2, pad: 'same' },
-    { x: [2, 7, 9, 3], w: [3, 2, 3, 4], s: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    {
+      x: [2, 7, 9, 3],
+      w: [3, 2, 3, 4],
+      s: 1,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+    },
   ];
   for (const c of convCases) {
     it(`conv2d x[${c.x}] w[${c.w}] stride ${c.s} pad ${JSON.stringify(c.pad)}: value, dx, dw`, async () => {
-      const x = arr(...c.x), w = arr(...c.w);
+      const x = arr(...c.x),
+        w = arr(...c.w);
       const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad as 'same');
       await tf.setBackend('cpu');
       const outShape = tf.tidy(() => f(tf.zeros(c.x), tf.zeros(c.w)).shape);
@@ -100,11 +116,28 @@ describe('native oneDNN backend', function () {
     });
   }
 
-  for (const [act, grads] of [['linear', true], ['relu', true], ['relu6', false], ['elu', false], ['sigmoid', false], ['leakyrelu', false]] as const) {
+  for (const [act, grads] of [
+    ['linear', true],
+    ['relu', true],
+    ['relu6', false],
+    ['elu', false],
+    ['sigmoid', false],
+    ['leakyrelu', false],
+  ] as const) {
     it(`fused conv2d + bias + ${act}: value${grads ? ', dx, dw, dbias' : ''}`, async () => {
-      const x = arr(2, 9, 8, 3), w = arr(3, 3, 3, 6), bias = arr(6);
+      const x = arr(2, 9, 8, 3),
+        w = arr(3, 3, 3, 6),
+        bias = arr(6);
       const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-        tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 2, pad: 'same', bias: c, activation: act, leakyreluAlpha: 0.3 });
+        tf.fused.conv2d({
+          x: a as tf.Tensor4D,
+          filter: b as tf.Tensor4D,
+          strides: 2,
+          pad: 'same',
+          bias: c,
+          activation: act,
+          leakyreluAlpha: 0.3,
+        });
       await compare(`fused ${act}`, f as Fn, [x, w, bias], [2, 5, 4, 6], grads);
       assertNativeRan();
     });
@@ -112,7 +145,8 @@ describe('native oneDNN backend', function () {
 
   for (const pad of ['same', 'valid'] as const) {
     it(`conv2d with dilation 2, pad ${pad} (forward only: tfjs has no dilated conv gradient)`, async () => {
-      const x = arr(2, 11, 10, 3), w = arr(3, 3, 3, 4);
+      const x = arr(2, 11, 10, 3),
+        w = arr(3, 3, 3, 4);
       const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad, 'NHWC', 2);
       await tf.setBackend('cpu');
       const outShape = tf.tidy(() => f(tf.zeros(x.shape), tf.zeros(w.shape)).shape);
@@ -127,7 +161,12 @@ describe('native oneDNN backend', function () {
     [[2, 5, 5, 3], [3, 3, 5, 3], 1, 'valid'],
   ] as Array<[number[], number[], number, 'same' | 'valid']>) {
     it(`conv2dTranspose x[${xs}] w[${ws}] stride ${s} ${pad}: value, dx, dw`, async () => {
-      const outShape = [xs[0], s * xs[1] + (pad === 'valid' ? ws[0] - 1 : 0), s * xs[2] + (pad === 'valid' ? ws[1] - 1 : 0), ws[2]];
+      const outShape = [
+        xs[0],
+        s * xs[1] + (pad === 'valid' ? ws[0] - 1 : 0),
+        s * xs[2] + (pad === 'valid' ? ws[1] - 1 : 0),
+        ws[2],
+      ];
       const f = (a: tf.Tensor, b: tf.Tensor) =>
         tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, outShape as [number, number, number, number], s, pad);
       await compare('conv2dTranspose', f as Fn, [arr(...xs), arr(...ws)], outShape);
@@ -183,12 +222,24 @@ describe('native oneDNN backend', function () {
 
   // Broadcasting patterns of normalisation layers, biases, scalars, and both operands broadcasting.
   for (const [as, bs] of [
-    [[4, 5, 6, 8], [4, 5, 6, 8]],
+    [
+      [4, 5, 6, 8],
+      [4, 5, 6, 8],
+    ],
     [[4, 5, 6, 8], [8]],
-    [[4, 5, 6, 2, 4], [4, 1, 1, 2, 1]],
-    [[4, 1, 1, 3], [4, 5, 6, 3]],
+    [
+      [4, 5, 6, 2, 4],
+      [4, 1, 1, 2, 1],
+    ],
+    [
+      [4, 1, 1, 3],
+      [4, 5, 6, 3],
+    ],
     [[4, 5, 6, 3], []],
-    [[5, 1, 7], [1, 6, 1]],
+    [
+      [5, 1, 7],
+      [1, 6, 1],
+    ],
     [[1], [3, 1]],
   ] as Array<[number[], number[]]>) {
     for (const op of ['add', 'sub', 'mul', 'div'] as const) {
@@ -211,7 +262,12 @@ describe('native oneDNN backend', function () {
         return tf.concat([q, tf.sin(p)], axis);
       };
       const outShape = base.map((d, i) => (i === ax ? 6 : d));
-      await compare(`concat/split ${axis}`, f as Fn, shapes.map((sh) => arr(...sh)), outShape);
+      await compare(
+        `concat/split ${axis}`,
+        f as Fn,
+        shapes.map((sh) => arr(...sh)),
+        outShape,
+      );
     });
   }
 
@@ -239,12 +295,21 @@ describe('native oneDNN backend', function () {
 
   // GroupNorm(+SiLU) runs as two native kernels on onednn and as composed ops on cpu (lib/core/unet/group_norm.ts).
   for (const silu of [false, true]) {
-    for (const [shape, groups] of [[[2, 5, 3, 8], 4], [[3, 4, 4, 6], 3], [[1, 7, 5, 4], 1], [[2, 3, 3, 16], 16], [[8, 28, 28, 32], 8]] as Array<[number[], number]>) {
+    for (const [shape, groups] of [
+      [[2, 5, 3, 8], 4],
+      [[3, 4, 4, 6], 3],
+      [[1, 7, 5, 4], 1],
+      [[2, 3, 3, 16], 16],
+      [[8, 28, 28, 32], 8],
+    ] as Array<[number[], number]>) {
       it(`groupNorm${silu ? '+SiLU' : ''} of [${shape}] in ${groups} groups: value and grads of x, gamma, beta`, async () => {
         const c = shape[3];
         // Off-centre, scaled x and gamma/beta away from 1/0, so that every term of the gradient counts.
-        const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => groupNorm(tf.add(tf.mul(x, 3), 2) as tf.Tensor4D, tf.add(tf.mul(g, 0.3), 1), b, groups, 1e-5, silu);
-        await assertElementwiseRan(() => compare(`groupNorm silu=${silu} [${shape}]`, f as Fn, [arr(...shape), arr(c), arr(c)], shape));
+        const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          groupNorm(tf.add(tf.mul(x, 3), 2) as tf.Tensor4D, tf.add(tf.mul(g, 0.3), 1), b, groups, 1e-5, silu);
+        await assertElementwiseRan(() =>
+          compare(`groupNorm silu=${silu} [${shape}]`, f as Fn, [arr(...shape), arr(c), arr(c)], shape),
+        );
       });
     }
   }
@@ -268,19 +333,29 @@ describe('native oneDNN backend', function () {
     const xs = [-1e4, -200, -88.5, -87, -20, -1e-3, 0, 1e-3, 20, 87, 88.5, 200, 1e4];
     const ref = await valueOn('cpu', (x) => tf.sigmoid(x), [{ shape: [xs.length], data: Float32Array.from(xs) }]);
     const got = await valueOn('onednn', (x) => tf.sigmoid(x), [{ shape: [xs.length], data: Float32Array.from(xs) }]);
-    got[0].forEach((v, i) => assert.ok(Math.abs(v - ref[0][i]) < 1e-6 && v >= 0 && v <= 1, `sigmoid(${xs[i]}) = ${v}, cpu ${ref[0][i]}`));
+    got[0].forEach((v, i) =>
+      assert.ok(Math.abs(v - ref[0][i]) < 1e-6 && v >= 0 && v <= 1, `sigmoid(${xs[i]}) = ${v}, cpu ${ref[0][i]}`),
+    );
   });
 
   // Large enough (> 64K elements) to be split across threads: every way binary/unary split their work.
   for (const [as, bs] of [
-    [[8, 32, 32, 8, 4], [8, 1, 1, 8, 1]], // blocks of per-group tiles
+    [
+      [8, 32, 32, 8, 4],
+      [8, 1, 1, 8, 1],
+    ], // blocks of per-group tiles
     [[1000, 301], [301]], // one slab of long rows
     [[300007], []], // one long row
-    [[4, 70000], [4, 70000]],
+    [
+      [4, 70000],
+      [4, 70000],
+    ],
   ] as Array<[number[], number[]]>) {
     it(`mul and sigmoid, large [${as}] and [${bs}]: value and grads`, async () => {
       const f = (x: tf.Tensor, y: tf.Tensor) => tf.sigmoid(tf.mul(x, y));
-      await assertElementwiseRan(() => compare('mul+sigmoid', f as Fn, [arr(...as), arr(...bs)], tf.broadcast_util.assertAndGetBroadcastShape(as, bs)));
+      await assertElementwiseRan(() =>
+        compare('mul+sigmoid', f as Fn, [arr(...as), arr(...bs)], tf.broadcast_util.assertAndGetBroadcastShape(as, bs)),
+      );
     });
   }
 
@@ -300,7 +375,8 @@ describe('native oneDNN backend', function () {
       const [n, h, w, c] = xs;
       const [oh, ow] = size;
       const f = (x: tf.Tensor) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, size, align, half);
-      const x = arr(...xs), r = arr(n, oh, ow, c);
+      const x = arr(...xs),
+        r = arr(n, oh, ow, c);
       await tf.setBackend('cpu');
       const [value, src] = tf.tidy(() => [
         f(tf.tensor(x.data, x.shape)).dataSync() as Float32Array,
@@ -313,7 +389,9 @@ describe('native oneDNN backend', function () {
       await assertElementwiseRan(async () => {
         const got = await valueAndGradsOn('onednn', f as Fn, [x], r);
         const errs = [relErr(got[0], value), relErr(got[1], grad)];
-        console.log(`      resizeNearestNeighbor: largest relative error value ${errs[0].toExponential(1)}, grad0 ${errs[1].toExponential(1)}`);
+        console.log(
+          `      resizeNearestNeighbor: largest relative error value ${errs[0].toExponential(1)}, grad0 ${errs[1].toExponential(1)}`,
+        );
         errs.forEach((e) => assert.ok(e < TOL, `relative error ${e} >= ${TOL}`));
       });
     });
@@ -321,12 +399,25 @@ describe('native oneDNN backend', function () {
 
   it('concat of int32 tensors and even splits keep exact values', async () => {
     await tf.setBackend('onednn');
-    const a = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32');
+    const a = tf.tensor2d(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [2, 2],
+      'int32',
+    );
     const b = tf.tensor2d([[5], [6]], [2, 1], 'int32');
     const c = tf.concat([a, b], 1);
     assert.deepEqual(Array.from(c.dataSync()), [1, 2, 5, 3, 4, 6]);
     const parts = tf.split(tf.reshape(tf.range(0, 12, 1, 'float32'), [3, 4]), 2, 1);
-    assert.deepEqual(parts.map((p) => Array.from(p.dataSync())), [[0, 1, 4, 5, 8, 9], [2, 3, 6, 7, 10, 11]]);
+    assert.deepEqual(
+      parts.map((p) => Array.from(p.dataSync())),
+      [
+        [0, 1, 4, 5, 8, 9],
+        [2, 3, 6, 7, 10, 11],
+      ],
+    );
     tf.dispose([a, b, c, ...parts]);
   });
 
@@ -382,7 +473,9 @@ describe('native oneDNN backend', function () {
       counts.push(tf.memory().numTensors);
       bytes.push(tf.memory().numBytes);
     }
-    console.log(`      tensors after steps 1/10/200: ${counts[0]}/${counts[9]}/${counts[199]}; loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+    console.log(
+      `      tensors after steps 1/10/200: ${counts[0]}/${counts[9]}/${counts[199]}; loss ${first.toFixed(4)} -> ${last.toFixed(4)}`,
+    );
     assert.equal(counts[199], counts[9], `tensor count grew from ${counts[9]} to ${counts[199]}`);
     assert.equal(bytes[199], bytes[9], `tensor bytes grew from ${bytes[9]} to ${bytes[199]}`);
     assert.ok(last < first, `training did not reduce the loss (${first} -> ${last})`);

@@ -49,7 +49,11 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
   }
 
   it('figure tags: parsed from executed cells, indexed with their images and tables (hand-made notebook)', () => {
-    assert.deepEqual(parseTag('// Figure 2, 23: two figures\nconst a = 1;'), { kind: 'figure', numbers: [2, 23], title: 'two figures' });
+    assert.deepEqual(parseTag('// Figure 2, 23: two figures\nconst a = 1;'), {
+      kind: 'figure',
+      numbers: [2, 23],
+      title: 'two figures',
+    });
     assert.deepEqual(parseTag('// Table: FID per scale'), { kind: 'table', title: 'FID per scale' });
     assert.equal(parseTag('const a = 1; // Figure 3: not on the first line'), null);
     assert.equal(parseTag('// Figures are drawn below'), null);
@@ -60,23 +64,47 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
     fs.mkdirSync(lessons);
     fs.mkdirSync(figures);
     const png = createCanvas(4, 3).toBuffer('image/png');
-    const image = { output_type: 'display_data', data: { 'image/png': png.toString('base64'), 'text/plain': 'a grid' }, metadata: {} };
+    const image = {
+      output_type: 'display_data',
+      data: { 'image/png': png.toString('base64'), 'text/plain': 'a grid' },
+      metadata: {},
+    };
     const stdout = (text: string) => ({ output_type: 'stream', name: 'stdout', text: [text] });
-    const code = (source: string[], outputs: object[]) => ({ cell_type: 'code', execution_count: 1, metadata: {}, source, outputs });
+    const code = (source: string[], outputs: object[]) => ({
+      cell_type: 'code',
+      execution_count: 1,
+      metadata: {},
+      source,
+      outputs,
+    });
     const nb = {
       cells: [
-        code(['// Figure 2, 23: hand-made samples\n', 'show();'], [stdout('backend: cpu, 1 thread\nLESSON_MODE = quick\n'), image]),
+        code(
+          ['// Figure 2, 23: hand-made samples\n', 'show();'],
+          [stdout('backend: cpu, 1 thread\nLESSON_MODE = quick\n'), image],
+        ),
         { cell_type: 'markdown', metadata: {}, source: ['// Figure 5: markdown is never a figure'] },
-        code(['// Table: measured <numbers>\n', 'console.log(t);'], [stdout('| a | b |\n'), { output_type: 'stream', name: 'stderr', text: 'warning\n' }]),
+        code(
+          ['// Table: measured <numbers>\n', 'console.log(t);'],
+          [stdout('| a | b |\n'), { output_type: 'stream', name: 'stderr', text: 'warning\n' }],
+        ),
         code(['show(); // Figure 7: not a tag\n'], [image]),
       ],
-      metadata: {}, nbformat: 4, nbformat_minor: 5,
+      metadata: {},
+      nbformat: 4,
+      nbformat_minor: 5,
     };
     fs.writeFileSync(path.join(lessons, '99_fake.ipynb'), JSON.stringify(nb));
     for (const f of ['99_fake_0_1.png', '99_fake_3_0.png']) fs.writeFileSync(path.join(figures, f), png);
 
     const index = buildFigureIndex(lessons, figures);
-    assert.deepEqual(index.cells.map((c) => [c.cell, c.tag.kind]), [[0, 'figure'], [2, 'table']]);
+    assert.deepEqual(
+      index.cells.map((c) => [c.cell, c.tag.kind]),
+      [
+        [0, 'figure'],
+        [2, 'table'],
+      ],
+    );
     assert.deepEqual(index.cells[0].images, ['99_fake_0_1.png']);
     assert.deepEqual(index.covered, [2, 23]);
     assert.equal(index.missing.length, ARTICLE_FIGURES.length - 2);
@@ -84,7 +112,10 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
     assert.equal(index.backend, 'cpu');
     const html = fs.readFileSync(index.file, 'utf8');
     assert.match(html, /2 \/ 29 figures regenerated/);
-    assert.match(html, /id="figure-23"><h2>Figure 23 · 그림23\. DALLE2가 생성한 이미지<\/h2><div class="cell"><p>99_fake · cell 0 · hand-made samples/);
+    assert.match(
+      html,
+      /id="figure-23"><h2>Figure 23 · 그림23\. DALLE2가 생성한 이미지<\/h2><div class="cell"><p>99_fake · cell 0 · hand-made samples/,
+    );
     assert.match(html, /id="figure-7"><h2>[^<]*<\/h2><p class="status">not reproduced/);
     assert.match(html, /cell 2 · measured &lt;numbers&gt;<\/h3><pre>\| a \| b \|<\/pre>/);
     assert.ok(!html.includes('99_fake_3_0.png'), 'an untagged cell is not linked');
@@ -95,7 +126,9 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
     const lessonsDir = path.join(ROOT, 'build', 'lessons');
     const absent = notebooks.filter((f) => !fs.existsSync(path.join(lessonsDir, f)));
     if (absent.length) {
-      console.log(`      skipped: build/lessons lacks ${absent.join(', ')} (the 'runs top to bottom' tests above write them)`);
+      console.log(
+        `      skipped: build/lessons lacks ${absent.join(', ')} (the 'runs top to bottom' tests above write them)`,
+      );
       this.skip();
     }
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'figures-'));
@@ -104,7 +137,10 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
     const sections = html.split('<section class="figure').slice(1);
     assert.equal(sections.length, 29);
     for (let n = 1; n <= 29; n++) {
-      assert.ok(sections[n - 1].includes(`id="figure-${n}"><h2>Figure ${n} · 그림${n}. ${ARTICLE_FIGURES[n - 1]}</h2>`), `figure ${n}`);
+      assert.ok(
+        sections[n - 1].includes(`id="figure-${n}"><h2>Figure ${n} · 그림${n}. ${ARTICLE_FIGURES[n - 1]}</h2>`),
+        `figure ${n}`,
+      );
     }
     const withImages = sections.filter((s) => s.includes('<img ')).length;
     const coverage = /<p class="coverage">(\d+) \/ 29 figures regenerated/.exec(html);
@@ -117,7 +153,10 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
       const file = path.join(out, src);
       assert.ok(fs.existsSync(file), `${src} is linked but missing`);
       const buf = fs.readFileSync(file);
-      assert.ok(buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), `${src}: PNG signature`);
+      assert.ok(
+        buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+        `${src}: PNG signature`,
+      );
       assert.equal(buf.toString('latin1', 12, 16), 'IHDR', `${src}: IHDR chunk`);
       const img = await loadImage(buf);
       assert.deepEqual([img.width, img.height], [buf.readUInt32BE(16), buf.readUInt32BE(20)], `${src} decodes`);

@@ -21,9 +21,16 @@ describe('.npy files', () => {
     const u8 = Uint8Array.from({ length: 5 }, (_, i) => 250 + i);
     writeNpy(path.join(dir, 'a.npy'), f32, [2, 3, 4]);
     writeNpy(path.join(dir, 'b.npy'), u8, [5]);
-    const out = execFileSync(PY, ['-c', `import numpy as np, json
+    const out = execFileSync(
+      PY,
+      [
+        '-c',
+        `import numpy as np, json
 a = np.load('${dir}/a.npy'); b = np.load('${dir}/b.npy')
-print(json.dumps([str(a.dtype), a.shape, a.ravel().tolist(), str(b.dtype), b.shape, b.tolist()]))`], { encoding: 'utf8' });
+print(json.dumps([str(a.dtype), a.shape, a.ravel().tolist(), str(b.dtype), b.shape, b.tolist()]))`,
+      ],
+      { encoding: 'utf8' },
+    );
     const [da, sa, va, db, sb, vb] = JSON.parse(out);
     assert.deepEqual([da, sa, db, sb], ['float32', [2, 3, 4], 'uint8', [5]]);
     assert.deepEqual(va, Array.from(f32));
@@ -32,11 +39,14 @@ print(json.dumps([str(a.dtype), a.shape, a.ravel().tolist(), str(b.dtype), b.sha
 
   it('reads what numpy writes; refuses other dtypes, Fortran order, truncation and non-files', function () {
     if (!hasNumpy) throw new Error('numpy is missing: scripts/setup.sh installs python3-numpy');
-    execFileSync(PY, ['-c', `import numpy as np
+    execFileSync(PY, [
+      '-c',
+      `import numpy as np
 np.save('${dir}/c.npy', np.arange(6, dtype=np.float32).reshape(3, 2) / 4)
 np.save('${dir}/d.npy', np.zeros(3, dtype=np.float64))
 np.save('${dir}/e.npy', np.asfortranarray(np.ones((2, 3), dtype=np.float32)))
-np.save('${dir}/s.npy', np.float32(2.5))`]);
+np.save('${dir}/s.npy', np.float32(2.5))`,
+    ]);
     const c = readNpy(path.join(dir, 'c.npy'));
     assert.deepEqual(c.shape, [3, 2]);
     assert.deepEqual(Array.from(c.data), [0, 0.25, 0.5, 0.75, 1, 1.25]);

@@ -45,11 +45,15 @@ describe('pretrained lesson model', function () {
 
   it('resolves the repository root (through symlinks) and the shipped checkpoint path', () => {
     const root = repoRoot();
-    assert.ok(fs.existsSync(path.join(root, 'package.json')) && fs.existsSync(path.join(root, 'lib', 'course', 'pretrained.ts')), root);
+    assert.ok(
+      fs.existsSync(path.join(root, 'package.json')) &&
+        fs.existsSync(path.join(root, 'lib', 'course', 'pretrained.ts')),
+      root,
+    );
     assert.strictEqual(pretrainedPath('05/unet'), path.join(root, 'checkpoints', '05', 'model.safetensors'));
   });
 
-  it('standard mode without a checkpoint option loads the shipped model (the table\'s 05/unet)', async () => {
+  it("standard mode without a checkpoint option loads the shipped model (the table's 05/unet)", async () => {
     const r = await pretrainedUNet({ mode: 'standard', progress: false });
     assert.strictEqual(r.source, 'shipped checkpoint');
     assert.strictEqual(r.file, pretrainedPath('05/unet'));
@@ -58,7 +62,16 @@ describe('pretrained lesson model', function () {
 
   it('quick mode trains a small UNet whose held-out loss drops, ignoring an existing checkpoint', async () => {
     const file = path.join(tmp, 'present.safetensors');
-    const other = new UNet(referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [], midAttention: false }), { seed: 3 });
+    const other = new UNet(
+      referenceUNetConfig({
+        baseChannels: 8,
+        channelMults: [1, 2],
+        numResBlocks: 1,
+        attentionResolutions: [],
+        midAttention: false,
+      }),
+      { seed: 3 },
+    );
     await saveUNetWeights(file, other);
     other.dispose();
     const before = tf.memory().numTensors;
@@ -72,7 +85,10 @@ describe('pretrained lesson model', function () {
     const initial = new UNet(r.unet.config, { seed: 0 }); // the same network at its starting weights
     const lInit = heldOutLoss(initial);
     initial.dispose();
-    assert.ok(lTrained < 0.6 * lInit, `held-out eps-MSE ${lTrained.toFixed(3)} after training vs ${lInit.toFixed(3)} at init`);
+    assert.ok(
+      lTrained < 0.6 * lInit,
+      `held-out eps-MSE ${lTrained.toFixed(3)} after training vs ${lInit.toFixed(3)} at init`,
+    );
     const h = r.history!.loss;
     const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
     assert.ok(mean(h.slice(-5)) < mean(h.slice(0, 5)), `training loss ${mean(h.slice(0, 5))} -> ${mean(h.slice(-5))}`);
@@ -80,7 +96,10 @@ describe('pretrained lesson model', function () {
 
   it('standard mode loads the checkpoint it is pointed at: same weights, same outputs', async () => {
     const file = path.join(tmp, 'model.safetensors');
-    const saved = new UNet(referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [14] }), { seed: 11 });
+    const saved = new UNet(
+      referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [14] }),
+      { seed: 11 },
+    );
     await saveUNetWeights(file, saved, { lesson: 'test' }, 1234);
     const r = await pretrainedUNet({ mode: 'standard', checkpoint: file, progress: false });
     assert.strictEqual(r.source, 'shipped checkpoint');
@@ -102,10 +121,20 @@ describe('pretrained lesson model', function () {
 
   it('standard mode without the file trains here and says so; bad step counts are refused', async () => {
     const missing = path.join(tmp, 'nope', 'model.safetensors');
-    const r = await pretrainedUNet({ mode: 'standard', checkpoint: missing, steps: 2, batchSize: 4, config: { baseChannels: 8, channelMults: [1, 2], midAttention: false }, progress: false });
+    const r = await pretrainedUNet({
+      mode: 'standard',
+      checkpoint: missing,
+      steps: 2,
+      batchSize: 4,
+      config: { baseChannels: 8, channelMults: [1, 2], midAttention: false },
+      progress: false,
+    });
     assert.strictEqual(r.source, 'trained here (2 steps)');
     assert.strictEqual(r.history!.loss.length, 2);
     r.unet.dispose();
-    await assert.rejects(pretrainedUNet({ mode: 'quick', steps: 0, progress: false }), /steps must be a positive integer, got 0/);
+    await assert.rejects(
+      pretrainedUNet({ mode: 'quick', steps: 0, progress: false }),
+      /steps must be a positive integer, got 0/,
+    );
   });
 });

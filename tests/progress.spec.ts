@@ -32,8 +32,11 @@ describe('progress', () => {
     h.clock.t += 10_000; // 10 s for 50 steps -> 5 it/s, 150 left -> 30 s
     bar.update(50);
     bar.set({ loss: 0.5 });
-    const done = 50 / 200, rate = 50 / 10, eta = (200 - 50) / rate;
-    const expected = `train ${`${Math.floor(done * 100)}%`.padStart(4)}|${'█'.repeat(Math.round(done * 10))}${' '.repeat(10 - Math.round(done * 10))}| 50/200 ` +
+    const done = 50 / 200,
+      rate = 50 / 10,
+      eta = (200 - 50) / rate;
+    const expected =
+      `train ${`${Math.floor(done * 100)}%`.padStart(4)}|${'█'.repeat(Math.round(done * 10))}${' '.repeat(10 - Math.round(done * 10))}| 50/200 ` +
       `[${formatDuration(10)}<${formatDuration(eta)}, ${formatRate(rate)}] loss=0.5`;
     assert.equal(bar.line(), expected);
     assert.match(bar.line(), /25%.*\[00:10<00:30, 5\.00 it\/s\]/);
@@ -55,7 +58,10 @@ describe('progress', () => {
       seen.push(i);
       h.clock.t += 10; // 10 ms per step, 10 s in all: below the 30 s time trigger
     }
-    assert.deepEqual(seen, Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: n }, (_, i) => i),
+    );
     assert.equal(h.writes.length, 10, h.writes.join(''));
     assert.ok(h.writes.every((w) => w.endsWith('\n') && !w.includes('\r')));
     assert.match(h.writes[0], /^ 10%.* 100\/1000 /);

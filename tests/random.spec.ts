@@ -14,7 +14,8 @@ describe('random', () => {
   it('normals have mean 0 and variance 1, uniforms cover [0,1)', () => {
     const n = 200000;
     const x = new Rng(1).normalArray(n);
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     for (const xi of x) m += xi / n;
     for (const xi of x) v += (xi - m) ** 2 / n;
     assert.ok(Math.abs(m) < 0.01, `mean ${m}`);
@@ -28,12 +29,16 @@ describe('random', () => {
 
   it('permutation is a permutation and depends on the seed', () => {
     const p = new Rng(5).permutation(100);
-    assert.deepEqual([...p].sort((a, b) => a - b), [...Array(100).keys()]);
+    assert.deepEqual(
+      [...p].sort((a, b) => a - b),
+      [...Array(100).keys()],
+    );
     assert.notDeepEqual(p, new Rng(6).permutation(100));
   });
 
   it('forks are independent but reproducible', () => {
-    const r1 = new Rng(9), r2 = new Rng(9);
+    const r1 = new Rng(9),
+      r2 = new Rng(9);
     assert.deepEqual(r1.fork().uniformArray(10), r2.fork().uniformArray(10));
     assert.notDeepEqual(new Rng(9).fork().uniformArray(10), new Rng(9).uniformArray(10));
   });

@@ -30,7 +30,7 @@ describe('recipe options', () => {
     assert.throws(() => minSnrWeight(s, 10, 0, 'eps'), /gamma must be a positive number/);
   });
 
-  it('the weighted loss is the mean over images of weight(t_i) times image i\'s mean squared error', async () => {
+  it("the weighted loss is the mean over images of weight(t_i) times image i's mean squared error", async () => {
     const s = linearSchedule(1000);
     const rng = new Rng(3);
     const x0 = rng.normalTensor([3, 4, 4, 1]) as tf.Tensor4D;

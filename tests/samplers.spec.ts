@@ -70,7 +70,13 @@ function assertMoments(out: tf.Tensor, em: number, esd: number, what: string): v
  * DDPM's moments with the exact Gaussian denoiser, in float64, from the textbook posterior
  * q(x_s | x_t, x0) of Ho et al. eq. 6-7 with beta_t replaced by the respaced 1 - abar_t/abar_s.
  */
-function ddpmExpectedMoments(s: NoiseSchedule, mu: number, sd: number, steps: number, variance: 'posterior' | 'beta'): [number, number] {
+function ddpmExpectedMoments(
+  s: NoiseSchedule,
+  mu: number,
+  sd: number,
+  steps: number,
+  variance: 'posterior' | 'beta',
+): [number, number] {
   const ts = respaceTimesteps(s.T, steps);
   let m = 0;
   let v = 1;
@@ -131,7 +137,11 @@ describe('DDPM ancestral sampler', function () {
   const s = linearSchedule(1000);
   const shape: Shape = [4, 50, 50, 1];
 
-  for (const [variance, steps, pred] of [['posterior', 1000, 'eps'], ['beta', 1000, 'v'], ['posterior', 100, 'x0']] as const) {
+  for (const [variance, steps, pred] of [
+    ['posterior', 1000, 'eps'],
+    ['beta', 1000, 'v'],
+    ['posterior', 100, 'x0'],
+  ] as const) {
     it(`exact ${pred}-denoiser for N(0.3, 0.5^2): ${steps} steps (${variance} variance) reproduce the data moments`, () => {
       const before = tf.memory().numTensors;
       let calls = 0;
@@ -165,14 +175,21 @@ describe('DDPM ancestral sampler', function () {
       const [ma, sa] = meanStd(a);
       const [mc, sc] = meanStd(c);
       const se = 0.5 / Math.sqrt(a.size);
-      assert.ok(Math.abs(ma - mc) < 6 * se && Math.abs(sa - sc) < 6 * se, `DDPM N(${ma}, ${sa}^2) vs DDIM N(${mc}, ${sc}^2)`);
+      assert.ok(
+        Math.abs(ma - mc) < 6 * se && Math.abs(sa - sc) < 6 * se,
+        `DDPM N(${ma}, ${sa}^2) vs DDIM N(${mc}, ${sc}^2)`,
+      );
       tf.dispose([a, b, c]);
     }
   });
 
   it('the beta variance adds more noise than the posterior one', () => {
     const m = gaussianOracle(s, 0.3, 0.5, 'eps');
-    const a = new DDPMSampler(s, { variance: 'beta' }).sample(m, shape, { steps: 5, rng: new Rng(3), clipDenoised: false });
+    const a = new DDPMSampler(s, { variance: 'beta' }).sample(m, shape, {
+      steps: 5,
+      rng: new Rng(3),
+      clipDenoised: false,
+    });
     const [ema, esda] = ddpmExpectedMoments(s, 0.3, 0.5, 5, 'beta');
     const [, esdp] = ddpmExpectedMoments(s, 0.3, 0.5, 5, 'posterior');
     assert.ok(esda > esdp + 0.05, `expected std with beta ${esda} vs posterior ${esdp}`);
@@ -190,7 +207,10 @@ describe('DDPM ancestral sampler', function () {
     assert.ok(maxAbsDiff(a, c) > 1e-3);
     tf.dispose([a, b, c]);
     assert.throws(() => d.sample(m, [1, 2, 2, 1], { steps: 0, rng: new Rng(0) }), /steps must be an integer/);
-    assert.throws(() => d.sample(m, [1, 2, 2, 1], { steps: 5, rng: new Rng(0), variance: 'large' as 'beta' }), /variance must be 'posterior' or 'beta'/);
+    assert.throws(
+      () => d.sample(m, [1, 2, 2, 1], { steps: 5, rng: new Rng(0), variance: 'large' as 'beta' }),
+      /variance must be 'posterior' or 'beta'/,
+    );
     const xT = tf.zeros([1, 3, 3, 1]) as tf.Tensor4D;
     assert.throws(() => d.sample(m, [1, 2, 2, 1], { steps: 5, rng: new Rng(0), xT }), /xT shape \[1,3,3,1\] differs/);
     xT.dispose();
@@ -204,7 +224,11 @@ describe('DPM-Solver++(2M) sampler', function () {
   const s = linearSchedule(1000);
   const shape: Shape = [4, 50, 50, 1];
 
-  for (const [steps, pred] of [[10, 'eps'], [20, 'v'], [15, 'x0']] as const) {
+  for (const [steps, pred] of [
+    [10, 'eps'],
+    [20, 'v'],
+    [15, 'x0'],
+  ] as const) {
     it(`exact ${pred}-denoiser for N(0.3, 0.5^2): ${steps} steps reproduce the data moments`, () => {
       const before = tf.memory().numTensors;
       let calls = 0;
@@ -245,7 +269,10 @@ describe('DPM-Solver++(2M) sampler', function () {
     for (let i = 1; i < 10; i++) {
       assert.ok(ts[i] < ts[i - 1], `not descending: ${ts}`);
       // Integer timesteps cannot hit the grid exactly; near t = 0 one step moves lambda by ~0.4.
-      assert.ok(Math.abs(lam(ts[i]) - lam(ts[i - 1]) - ideal) < 0.45, `gap ${i}: ${lam(ts[i]) - lam(ts[i - 1])} vs ${ideal} (${ts})`);
+      assert.ok(
+        Math.abs(lam(ts[i]) - lam(ts[i - 1]) - ideal) < 0.45,
+        `gap ${i}: ${lam(ts[i]) - lam(ts[i - 1])} vs ${ideal} (${ts})`,
+      );
     }
     // The cosine schedule's lambda is so steep near T-1 that nearest steps collide: still distinct.
     for (const n of [10, 50, 1000]) {
@@ -277,13 +304,22 @@ describe('DPM-Solver++(2M) sampler', function () {
  * the reference's own x rounded to float32. Noise comes from the same Rng stream in the same order
  * (x_T, then one draw per noisy step).
  */
-function referenceLoop(name: 'ddpm' | 'dpm++2m', s: NoiseSchedule, unet: UNet, shape: Shape, steps: number, seed: number): Float64Array {
+function referenceLoop(
+  name: 'ddpm' | 'dpm++2m',
+  s: NoiseSchedule,
+  unet: UNet,
+  shape: Shape,
+  steps: number,
+  seed: number,
+): Float64Array {
   const rng = new Rng(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   let x = Float64Array.from(rng.normalArray(size));
   const ts = respaceTimesteps(s.T, steps);
   const x0Of = (t: number): Float64Array => {
-    const out = tf.tidy(() => unet.apply(tf.tensor4d(Float32Array.from(x), shape), new Array<number>(shape[0]).fill(t)).dataSync());
+    const out = tf.tidy(() =>
+      unet.apply(tf.tensor4d(Float32Array.from(x), shape), new Array<number>(shape[0]).fill(t)).dataSync(),
+    );
     const a = Math.sqrt(s.alphasCumprod[t]);
     const b = Math.sqrt(1 - s.alphasCumprod[t]);
     return x.map((xi, i) => Math.min(1, Math.max(-1, (xi - b * out[i]) / a)));
@@ -346,7 +382,16 @@ describe('sampling loops with a tiny random UNet', function () {
   });
   const s = linearSchedule(1000);
   const shape: Shape = [2, 8, 8, 1];
-  const tiny = { imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 8, channelMults: [1, 2], attentionResolutions: [4], attentionHeads: 2, groups: 4 };
+  const tiny = {
+    imageSize: 8,
+    inChannels: 1,
+    outChannels: 1,
+    baseChannels: 8,
+    channelMults: [1, 2],
+    attentionResolutions: [4],
+    attentionHeads: 2,
+    groups: 4,
+  };
 
   for (const name of ['ddpm', 'dpm++2m'] as const) {
     it(`${name}: 8 steps match a float64 diffusers-style loop and the golden sums`, () => {
@@ -355,7 +400,10 @@ describe('sampling loops with a tiny random UNet', function () {
       const refSum = ref.reduce((a, b) => a + b, 0);
       const refSq = ref.reduce((a, b) => a + b * b, 0);
       if (process.env.PRINT_GOLDEN) console.log(`      ${name} golden: sum ${refSum}, sumSq ${refSq}`);
-      const out = makeSampler(name, s, { spacing: 'trailing' }).sample(unetModel(unet), shape, { steps: 8, rng: new Rng(123) });
+      const out = makeSampler(name, s, { spacing: 'trailing' }).sample(unetModel(unet), shape, {
+        steps: 8,
+        rng: new Rng(123),
+      });
       const got = Float64Array.from(out.dataSync());
       let maxDiff = 0;
       for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - ref[i]));
@@ -363,7 +411,10 @@ describe('sampling loops with a tiny random UNet', function () {
       const sum = got.reduce((a, b) => a + b, 0);
       const sumSq = got.reduce((a, b) => a + b * b, 0);
       assert.ok(Math.abs(sum - GOLDEN[name].sum) < 1e-3, `sum ${sum} vs golden ${GOLDEN[name].sum}`);
-      assert.ok(Math.abs(sumSq - GOLDEN[name].sumSq) < 1e-3 * GOLDEN[name].sumSq, `sum of squares ${sumSq} vs golden ${GOLDEN[name].sumSq}`);
+      assert.ok(
+        Math.abs(sumSq - GOLDEN[name].sumSq) < 1e-3 * GOLDEN[name].sumSq,
+        `sum of squares ${sumSq} vs golden ${GOLDEN[name].sumSq}`,
+      );
       out.dispose();
       unet.dispose();
     });
@@ -396,7 +447,12 @@ describe('sampling loops with a tiny random UNet', function () {
  * the network, then `step`. No tf.tidy: the UNet and step free their own intermediates, and the
  * cell disposes what it is handed (the network output, the old x, the x0 estimate).
  */
-function lessonLoop<O extends SampleOptions>(sampler: Sampler<O>, model: DiffusionModel, shape: Shape, opts: O): tf.Tensor4D {
+function lessonLoop<O extends SampleOptions>(
+  sampler: Sampler<O>,
+  model: DiffusionModel,
+  shape: Shape,
+  opts: O,
+): tf.Tensor4D {
   const run = sampler.start(opts, model.prediction);
   let x = opts.rng.normalTensor(shape) as tf.Tensor4D;
   for (let i = 0; i < run.timesteps.length; i++) {
@@ -415,9 +471,19 @@ describe('samplers as a plan plus a step', function () {
   });
   const s = linearSchedule(1000);
   const shape: Shape = [2, 8, 8, 1];
-  const tiny = { imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 8, channelMults: [1, 2], attentionResolutions: [4], attentionHeads: 2, groups: 4 };
+  const tiny = {
+    imageSize: 8,
+    inChannels: 1,
+    outChannels: 1,
+    baseChannels: 8,
+    channelMults: [1, 2],
+    attentionResolutions: [4],
+    attentionHeads: 2,
+    groups: 4,
+  };
   // A stand-in for classifier guidance: any function of (x_t, t, sigma^2) that returns a tensor.
-  const shift = (xt: tf.Tensor4D, t: number, v: number) => tf.tidy(() => tf.mul(tf.sin(xt), (v * t) / 1000) as tf.Tensor4D);
+  const shift = (xt: tf.Tensor4D, t: number, v: number) =>
+    tf.tidy(() => tf.mul(tf.sin(xt), (v * t) / 1000) as tf.Tensor4D);
   const cases: [string, Sampler, Record<string, unknown>][] = [
     ['ddpm', new DDPMSampler(s), {}],
     ['ddpm, beta variance, meanShift', new DDPMSampler(s, { variance: 'beta' }), { meanShift: shift }],
@@ -447,7 +513,10 @@ describe('samplers as a plan plus a step', function () {
 
   it('plans: timesteps(steps) is what a run walks; DPM-Solver++ carries its history in the run and frees it at the end', () => {
     assert.deepStrictEqual(new DDPMSampler(s).timesteps(4), respaceTimesteps(1000, 4, 'trailing'));
-    assert.deepStrictEqual(new DDIMSampler(s, { spacing: 'leading' }).start({ steps: 4, rng: new Rng(0) }, 'eps').timesteps, respaceTimesteps(1000, 4, 'leading'));
+    assert.deepStrictEqual(
+      new DDIMSampler(s, { spacing: 'leading' }).start({ steps: 4, rng: new Rng(0) }, 'eps').timesteps,
+      respaceTimesteps(1000, 4, 'leading'),
+    );
     assert.deepStrictEqual(new DPMSolverSampler(s).timesteps(5), logSnrTimesteps(s, 5));
     const d = new DPMSolverSampler(s);
     const m = gaussianOracle(s, 0.3, 0.5, 'eps');
@@ -474,7 +543,10 @@ describe('samplers as a plan plus a step', function () {
       const boom = ({ index }: { index: number }) => {
         if (index === 2) throw new Error('stop');
       };
-      assert.throws(() => makeSampler(name, s).sample(m, [1, 3, 3, 1], { steps: 5, rng: new Rng(0), onStep: boom }), /stop/);
+      assert.throws(
+        () => makeSampler(name, s).sample(m, [1, 3, 3, 1], { steps: 5, rng: new Rng(0), onStep: boom }),
+        /stop/,
+      );
       assert.strictEqual(tf.memory().numTensors, before, `${name} leaked after an error`);
     }
   });

@@ -30,7 +30,9 @@ const GOLDEN = {
     snr: [24221.32715552543, 11437.497085434357, 5.536467268727184, 0.975673884818642, 2.4287669129337654e-9],
   },
   sigmoid: {
-    betas: [0.00014920520081703202, 0.00014979833041933025, 0.0010357085800540718, 0.010020120209938985, 0.01995079479918297],
+    betas: [
+      0.00014920520081703202, 0.00014979833041933025, 0.0010357085800540718, 0.010020120209938985, 0.01995079479918297,
+    ],
     abar: [0.9998507947991829, 0.9997010188194536, 0.903744665400934, 0.30193105660219516, 3.968181990533208e-5],
     snr: [6701.179243912713, 3343.692124676554, 9.389034583540926, 0.4325232621473826, 3.968339461465041e-5],
   },
@@ -140,7 +142,14 @@ describe('loss parameterisations', () => {
       // At t=999 x0 is recovered from x_t / sqrt(abar) ~ 160x amplification: float32 tolerance.
       assert.ok(err(back.eps, noise) < 1e-3, `${p}: eps error ${err(back.eps, noise)}`);
       assert.ok(err(back.x0, x0) < 2e-2, `${p}: x0 error ${err(back.x0, x0)}`);
-      const perfect = diffusionLoss((xx, tt) => predictionTarget(s, x0, noise, tt, p) as tf.Tensor4D, s, x0, t, noise, p);
+      const perfect = diffusionLoss(
+        (xx, tt) => predictionTarget(s, x0, noise, tt, p) as tf.Tensor4D,
+        s,
+        x0,
+        t,
+        noise,
+        p,
+      );
       const zero = diffusionLoss((xx) => tf.zerosLike(xx), s, x0, t, noise, p);
       const meanSq = tf.tidy(() => tf.mean(tf.square(target)).dataSync()[0]);
       assert.ok(perfect.dataSync()[0] < 1e-10);
@@ -236,7 +245,13 @@ describe('DDIM sampler', () => {
     return [m, Math.sqrt(v)];
   }
 
-  for (const [pred, eta, steps] of [['eps', 0, 50], ['x0', 0, 20], ['v', 0, 50], ['eps', 1, 100], ['v', 0.5, 50]] as [Prediction, number, number][]) {
+  for (const [pred, eta, steps] of [
+    ['eps', 0, 50],
+    ['x0', 0, 20],
+    ['v', 0, 50],
+    ['eps', 1, 100],
+    ['v', 0.5, 50],
+  ] as [Prediction, number, number][]) {
     it(`exact ${pred}-denoiser for N(0.3, 0.5^2): sample moments match (eta=${eta}, ${steps} steps)`, () => {
       const before = tf.memory().numTensors;
       let calls = 0;

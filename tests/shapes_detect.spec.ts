@@ -45,7 +45,16 @@ function sameBox(a: Box, b: Box): boolean {
 /** Every object found with all of colour, shape, size, position and box exact, and nothing else. */
 function exact(found: DetectedObject[], truth: ShapeObject[]): boolean {
   if (found.length !== truth.length) return false;
-  return truth.every((o) => found.some((d) => d.colour === o.colour && d.shape === o.shape && d.size === o.size && d.position === o.position && sameBox(d.box, o.box)));
+  return truth.every((o) =>
+    found.some(
+      (d) =>
+        d.colour === o.colour &&
+        d.shape === o.shape &&
+        d.size === o.size &&
+        d.position === o.position &&
+        sameBox(d.box, o.box),
+    ),
+  );
 }
 
 function exactRate(set: ShapesSet, perturb: (im: Uint8Array) => Uint8Array | Float32Array): number {
@@ -67,7 +76,9 @@ describe('shapes detector', () => {
       for (const shape of SHAPE_KINDS) {
         for (let k = 0; k < 4; k++) {
           const colour = COLOUR_NAMES[rng.int(COLOUR_NAMES.length)];
-          const item = renderScene([{ shape, colour, size, x: rng.int(SHAPES_SIZE - s + 1), y: rng.int(SHAPES_SIZE - s + 1) }]);
+          const item = renderScene([
+            { shape, colour, size, x: rng.int(SHAPES_SIZE - s + 1), y: rng.int(SHAPES_SIZE - s + 1) },
+          ]);
           const found = detectObjects(item.image);
           assert.ok(exact(found, item.objects), `${size} ${colour} ${shape}: got ${JSON.stringify(found)}`);
           assert.strictEqual(found[0].shapeIoU, 1);
@@ -83,7 +94,10 @@ describe('shapes detector', () => {
 
   it('is exact on all 1000 test images, as bytes and as floats in [-1, 1] and [0, 1]', () => {
     assert.strictEqual(test.count, 1000);
-    assert.strictEqual(exactRate(test, (im) => im), 1);
+    assert.strictEqual(
+      exactRate(test, (im) => im),
+      1,
+    );
     assert.strictEqual(exactRate(test, toSigned), 1);
     let ok = 0;
     for (let i = 0; i < test.count; i++) {
@@ -102,7 +116,9 @@ describe('shapes detector', () => {
     const strong = exactRate(test, (im) => addGaussianNoise(toSigned(im), 0.3, rng));
     const blurred = exactRate(test, (im) => blur1px(toSigned(im)));
     const both = exactRate(test, (im) => addGaussianNoise(blur1px(toSigned(im)), 0.1, rng));
-    console.log(`      exact detection on 1000 test images: noise std 0.1 ${noisy.toFixed(3)}, std 0.3 ${strong.toFixed(3)}, 1-px blur ${blurred.toFixed(3)}, blur + noise 0.1 ${both.toFixed(3)}`);
+    console.log(
+      `      exact detection on 1000 test images: noise std 0.1 ${noisy.toFixed(3)}, std 0.3 ${strong.toFixed(3)}, 1-px blur ${blurred.toFixed(3)}, blur + noise 0.1 ${both.toFixed(3)}`,
+    );
     // Measured (seed 7, in this order): 1.000, 0.931, 1.000, 0.905. Bounds keep a margin below each.
     assert.ok(noisy >= 0.98, `noise 0.1: ${noisy}`);
     assert.ok(blurred >= 0.97, `blur: ${blurred}`);
@@ -110,9 +126,17 @@ describe('shapes detector', () => {
     assert.ok(both >= 0.85, `blur + noise: ${both}`);
     // Attribute level (what the lessons score): higher than exact boxes under blur + noise.
     const records = [];
-    for (let i = 0; i < test.count; i++) records.push(scoreAttributes(test.objects[i], detectObjects(addGaussianNoise(blur1px(toSigned(imageOf(test, i))), 0.1, rng))));
+    for (let i = 0; i < test.count; i++)
+      records.push(
+        scoreAttributes(
+          test.objects[i],
+          detectObjects(addGaussianNoise(blur1px(toSigned(imageOf(test, i))), 0.1, rng)),
+        ),
+      );
     const acc = attributeAccuracy(records);
-    console.log(`      blur + noise 0.1, attributes: all ${acc.overall.all.toFixed(3)}, count ${acc.overall.count.toFixed(3)}, image correct ${acc.overall.imageCorrect.toFixed(3)}`);
+    console.log(
+      `      blur + noise 0.1, attributes: all ${acc.overall.all.toFixed(3)}, count ${acc.overall.count.toFixed(3)}, image correct ${acc.overall.imageCorrect.toFixed(3)}`,
+    );
     assert.ok(acc.overall.imageCorrect >= both, 'attribute-level correctness cannot be below exact detection');
   });
 
@@ -126,7 +150,13 @@ describe('shapes detector', () => {
     set(28, 28, [255, 255, 255]);
     set(29, 29, [255, 255, 255]);
     set(0, 30, [0, 0, 255]);
-    for (const [x, y] of [[8, 8], [9, 8], [8, 9], [9, 9]]) set(x, y, [255, 0, 0]);
+    for (const [x, y] of [
+      [8, 8],
+      [9, 8],
+      [8, 9],
+      [9, 9],
+    ])
+      set(x, y, [255, 0, 0]);
     const found = detectObjects(im);
     assert.strictEqual(found.length, 1, JSON.stringify(found));
     assert.ok(exact(found, item.objects));
@@ -144,8 +174,14 @@ describe('shapes detector', () => {
     const nan = new Float32Array(PER).fill(-1);
     nan[3 * (2 * SHAPES_SIZE + 5) + 1] = NaN;
     assert.throws(() => detectObjects(nan), /NaN at pixel \(5, 2\)/);
-    assert.throws(() => detectObjects(new Uint8Array(PER), { threshold: 1.5 }), /threshold must be in \(0, 1\), got 1.5/);
-    assert.throws(() => detectObjects(new Uint8Array(PER), { minPixels: 0 }), /minPixels must be a positive integer, got 0/);
+    assert.throws(
+      () => detectObjects(new Uint8Array(PER), { threshold: 1.5 }),
+      /threshold must be in \(0, 1\), got 1.5/,
+    );
+    assert.throws(
+      () => detectObjects(new Uint8Array(PER), { minPixels: 0 }),
+      /minPixels must be a positive integer, got 0/,
+    );
     assert.throws(() => detectObjects(new Float32Array(PER), { range: '0..255' as '[0,1]' }), /range must be/);
     assert.throws(() => detectBatch(new Uint8Array(PER + 1)), /whole number of 32x32x3 images/);
     assert.deepStrictEqual(detectObjects(new Uint8Array(PER)), []);
@@ -166,25 +202,37 @@ describe('shapes scores', () => {
     const truth = test.objects.find((o) => o.length === 3) as ShapeObject[];
     const det = detectObjects(renderScene(truth).image);
     // Recolour the detection of object 1 and move that of object 2: only those attributes fail.
-    const other = COLOUR_NAMES.find((c) => c !== truth[1].colour && !truth.some((o) => o.colour === c)) as (typeof COLOUR_NAMES)[number];
+    const other = COLOUR_NAMES.find(
+      (c) => c !== truth[1].colour && !truth.some((o) => o.colour === c),
+    ) as (typeof COLOUR_NAMES)[number];
     const edited = det.map((d) => {
       if (d.colour === truth[1].colour && sameBox(d.box, truth[1].box)) return { ...d, colour: other };
-      if (sameBox(d.box, truth[2].box)) return { ...d, position: POSITION_WORDS.find((p) => p !== truth[2].position) as string };
+      if (sameBox(d.box, truth[2].box))
+        return { ...d, position: POSITION_WORDS.find((p) => p !== truth[2].position) as string };
       return d;
     });
     const sc = scoreAttributes(truth, edited);
-    assert.deepStrictEqual(sc.objects.map((o) => [o.colour, o.shape, o.size, o.position, o.all]), [
-      [true, true, true, true, true],
-      [false, true, true, true, false],
-      [true, true, true, false, false],
-    ]);
+    assert.deepStrictEqual(
+      sc.objects.map((o) => [o.colour, o.shape, o.size, o.position, o.all]),
+      [
+        [true, true, true, true, true],
+        [false, true, true, true, false],
+        [true, true, true, false, false],
+      ],
+    );
     // A missing detection leaves one requested object unmatched and the count wrong.
     const missing = scoreAttributes(truth, det.slice(1));
     assert.strictEqual(missing.countCorrect, false);
     assert.strictEqual(missing.objects.filter((o) => o.detected === null).length, 1);
     // Greedy one-to-one: a single detection is never given to two requested objects.
-    const twice = scoreAttributes([truth[0], truth[0]], [det.find((d) => sameBox(d.box, truth[0].box)) as DetectedObject]);
-    assert.deepStrictEqual(twice.objects.map((o) => o.all), [true, false]);
+    const twice = scoreAttributes(
+      [truth[0], truth[0]],
+      [det.find((d) => sameBox(d.box, truth[0].box)) as DetectedObject],
+    );
+    assert.deepStrictEqual(
+      twice.objects.map((o) => o.all),
+      [true, false],
+    );
   });
 
   it('attributeAccuracy splits single- from multi-object captions', () => {
@@ -231,7 +279,10 @@ describe('shapes scores', () => {
     assert.ok(Math.abs(gs.objects[0].iou - 1 / 3) < 1e-12, `${gs.objects[0].iou}`);
     assert.strictEqual(gs.hitRate, (truth.length - 1) / truth.length);
     // Another colour never counts; with match 'colour+shape' another shape does not either.
-    const recoloured = groundingScore([{ ...truth[0], colour: truth[0].colour === 'red' ? 'blue' : 'red' }], det.filter((d) => sameBox(d.box, truth[0].box)));
+    const recoloured = groundingScore(
+      [{ ...truth[0], colour: truth[0].colour === 'red' ? 'blue' : 'red' }],
+      det.filter((d) => sameBox(d.box, truth[0].box)),
+    );
     assert.strictEqual(recoloured.objects[0].iou, 0);
     assert.strictEqual(recoloured.objects[0].detected, null);
     const reshaped = { ...truth[0], shape: truth[0].shape === 'ring' ? ('square' as const) : ('ring' as const) };
@@ -246,7 +297,10 @@ describe('shapes scores', () => {
     const seen = new Set<string>();
     for (let i = 0; i < set.count; i++) {
       const parsed = parseCaption(set.captions[i]);
-      assert.deepStrictEqual(parsed, set.objects[i].map((o) => ({ size: o.size, colour: o.colour, shape: o.shape, position: o.position })));
+      assert.deepStrictEqual(
+        parsed,
+        set.objects[i].map((o) => ({ size: o.size, colour: o.colour, shape: o.shape, position: o.position })),
+      );
       parsed.forEach((p) => seen.add(p.position));
     }
     assert.strictEqual(seen.size, 9); // every position phrase occurs, so all of them were parsed
@@ -255,10 +309,19 @@ describe('shapes scores', () => {
     const c = set.captions[0];
     assert.strictEqual(caption(parseCaption(c).map((p) => ({ ...p, x: 0, y: 0, box: [0, 0, 0, 0] as Box }))), c);
     assert.throws(() => parseCaption(''), /non-empty string/);
-    assert.throws(() => parseCaption('a big red circle on the left'), /phrase 1 'a big red circle on the left'.*unknown size 'big'/);
-    assert.throws(() => parseCaption('a small red circle on the left and a small purple ring at the top'), /phrase 2 .*unknown colour 'purple'/);
+    assert.throws(
+      () => parseCaption('a big red circle on the left'),
+      /phrase 1 'a big red circle on the left'.*unknown size 'big'/,
+    );
+    assert.throws(
+      () => parseCaption('a small red circle on the left and a small purple ring at the top'),
+      /phrase 2 .*unknown colour 'purple'/,
+    );
     assert.throws(() => parseCaption('a small red hexagon on the left'), /unknown shape 'hexagon'/);
-    assert.throws(() => parseCaption('a small red circle under the table'), /unknown position phrase 'under the table'/);
+    assert.throws(
+      () => parseCaption('a small red circle under the table'),
+      /unknown position phrase 'under the table'/,
+    );
     assert.throws(() => parseCaption('the small red circle on the left'), /must start with 'a'/);
     assert.throws(() => parseCaption('a constructor red circle on the left'), /unknown size 'constructor'/);
   });

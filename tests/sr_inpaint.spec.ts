@@ -29,7 +29,18 @@ const maxAbs = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, M
 
 function tinyUNet(size: number, condChannels?: number, seed = 1): UNet {
   return new UNet(
-    { imageSize: size, inChannels: 1, outChannels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, groups: 4, attentionHeads: 2, midAttention: false, ...(condChannels ? { condChannels } : {}) },
+    {
+      imageSize: size,
+      inChannels: 1,
+      outChannels: 1,
+      baseChannels: 8,
+      channelMults: [1, 2],
+      numResBlocks: 1,
+      groups: 4,
+      attentionHeads: 2,
+      midAttention: false,
+      ...(condChannels ? { condChannels } : {}),
+    },
     { seed },
   );
 }
@@ -64,10 +75,16 @@ describe('PSNR and SSIM', () => {
     const [v] = ssim(zero, c);
     assert.ok(Math.abs(v - 0.0384615) < 1e-4, `SSIM ${v}`);
     // A negated zero-mean pattern: the structure term is -1 where the means are 0.
-    const stripes = tf.tensor4d(Array.from({ length: 256 }, (_, i) => (i % 2 ? 0.5 : -0.5)), [1, 16, 16, 1]);
+    const stripes = tf.tensor4d(
+      Array.from({ length: 256 }, (_, i) => (i % 2 ? 0.5 : -0.5)),
+      [1, 16, 16, 1],
+    );
     const [neg] = ssim(stripes, tf.neg(stripes) as tf.Tensor4D);
     assert.ok(neg < -0.9, `SSIM of an image and its negative should be near -1, got ${neg}`);
-    assert.throws(() => ssim(tf.zeros([1, 7, 7, 1]) as tf.Tensor4D, tf.zeros([1, 7, 7, 1]) as tf.Tensor4D), /smaller than the 11x11 window/);
+    assert.throws(
+      () => ssim(tf.zeros([1, 7, 7, 1]) as tf.Tensor4D, tf.zeros([1, 7, 7, 1]) as tf.Tensor4D),
+      /smaller than the 11x11 window/,
+    );
     tf.dispose([a, zero, c, stripes]);
   });
 });
@@ -90,7 +107,11 @@ describe('resizing', () => {
     assert.deepEqual(up.shape, [2, 28, 28, 1]);
     assert.ok(maxAbs(values(up), new Array(2 * 784).fill(0.37)) < 1e-6);
     // Ramps along each axis: f = 0.2 * index - 0.5 sampled at u = (i + 0.5) / 4 - 0.5.
-    const ramp = (axis: 'row' | 'col') => tf.tensor4d(Array.from({ length: 49 }, (_, p) => 0.2 * (axis === 'row' ? Math.floor(p / 7) : p % 7) - 0.5), [1, 7, 7, 1]);
+    const ramp = (axis: 'row' | 'col') =>
+      tf.tensor4d(
+        Array.from({ length: 49 }, (_, p) => 0.2 * (axis === 'row' ? Math.floor(p / 7) : p % 7) - 0.5),
+        [1, 7, 7, 1],
+      );
     for (const axis of ['row', 'col'] as const) {
       const r = ramp(axis);
       const out = upsampleBicubic(r, 28).dataSync();
@@ -125,12 +146,19 @@ describe('resizing', () => {
 describe('inpainting masks and fills', () => {
   it('center, half and strokes masks; same seed same masks', () => {
     const center = maskArray('center', 28, new Rng(0));
-    assert.equal(center.reduce((p, q) => p + q, 0), 196);
+    assert.equal(
+      center.reduce((p, q) => p + q, 0),
+      196,
+    );
     assert.equal(center[7 * 28 + 7], 1);
     assert.equal(center[6 * 28 + 7], 0);
     assert.equal(center[20 * 28 + 20], 1);
     assert.equal(center[21 * 28 + 20], 0);
-    for (let s = 0; s < 8; s++) assert.equal(maskArray('half', 28, new Rng(s)).reduce((p, q) => p + q, 0), 392);
+    for (let s = 0; s < 8; s++)
+      assert.equal(
+        maskArray('half', 28, new Rng(s)).reduce((p, q) => p + q, 0),
+        392,
+      );
     const m1 = makeMasks('strokes', 6, 28, new Rng(3));
     const m2 = makeMasks('strokes', 6, 28, new Rng(3));
     const m3 = makeMasks('strokes', 6, 28, new Rng(4));
@@ -196,7 +224,10 @@ describe('RePaint', () => {
     const grid = [16, 32, 49, 66, 82, 99];
     const plan = new RePaintSampler(s).timesteps(6, 2, 2);
     const levels = repaintSchedule(6, 2, 2);
-    assert.deepEqual(plan, levels.slice(1).map((to, i) => (to < levels[i] ? grid[levels[i]] : null)));
+    assert.deepEqual(
+      plan,
+      levels.slice(1).map((to, i) => (to < levels[i] ? grid[levels[i]] : null)),
+    );
     assert.equal(plan.filter((t) => t !== null).length, repaintEvaluations(6, 2, 2));
     assert.deepEqual(new RePaintSampler(s, { jumpLength: 2, resamplings: 1 }).timesteps(3), [99, 66, 32]);
   });
@@ -224,7 +255,11 @@ describe('RePaint', () => {
     assert.equal(tf.memory().numTensors, before + 1, 'the hand-written loop left tensors behind');
     const seen: number[] = [];
     const y = sampler.sample(model, [2, 8, 8, 1], { ...opts, rng: new Rng(5), onStep: (i) => seen.push(i.t) });
-    assert.deepEqual(seen, run.timesteps.filter((t) => t !== null), 'onStep once per network call, with its timestep');
+    assert.deepEqual(
+      seen,
+      run.timesteps.filter((t) => t !== null),
+      'onStep once per network call, with its timestep',
+    );
     assert.equal(maxAbs(values(x), values(y)), 0);
     // A step handed the wrong kind of input says which transition it is.
     assert.throws(() => sampler.step(null, 0, x, run), /transition 0 \(level 5 -> 4\) needs the network output/);
@@ -243,7 +278,14 @@ describe('RePaint', () => {
     const counts: number[] = [];
     for (let run = 0; run < 2; run++) {
       const before = tf.memory().numTensors;
-      const out = sampler.sample(unetModel(unet), [3, 8, 8, 1], { steps: 6, jumpLength: 2, resamplings: 2, rng: new Rng(run), known, mask });
+      const out = sampler.sample(unetModel(unet), [3, 8, 8, 1], {
+        steps: 6,
+        jumpLength: 2,
+        resamplings: 2,
+        rng: new Rng(run),
+        known,
+        mask,
+      });
       const k = values(known);
       const m = values(mask);
       const o = values(out);
@@ -259,7 +301,16 @@ describe('RePaint', () => {
       counts.push(tf.memory().numTensors - before);
     }
     assert.deepEqual(counts, [0, 0], `tensors left after each run: ${counts}`);
-    assert.throws(() => sampler.sample(unetModel(unet), [3, 8, 8, 1], { steps: 6, rng: new Rng(0), known, mask: tf.zeros([3, 8, 8, 2]) as tf.Tensor4D }), /mask must have shape \[3, 8, 8, 1\]/);
+    assert.throws(
+      () =>
+        sampler.sample(unetModel(unet), [3, 8, 8, 1], {
+          steps: 6,
+          rng: new Rng(0),
+          known,
+          mask: tf.zeros([3, 8, 8, 2]) as tf.Tensor4D,
+        }),
+      /mask must have shape \[3, 8, 8, 1\]/,
+    );
     tf.dispose([known, mask]);
     unet.dispose();
   });
@@ -272,7 +323,10 @@ describe('super-resolution and conditional inpainting plumbing', () => {
     const lr = tf.zeros([1, 10, 10, 1]) as tf.Tensor4D;
     assert.throws(() => srCondition(lr, spec), /trained on 7x7 and 14x14 inputs \(to 28x28\); got a 10x10 input/);
     assert.throws(() => checkLowRes(tf.zeros([1, 7, 14, 1]) as tf.Tensor4D, spec), /got a 7x14 input/);
-    assert.throws(() => lowRes(tf.zeros([1, 28, 28, 1]) as tf.Tensor4D, 5), /lrSize 5 does not divide the image side 28/);
+    assert.throws(
+      () => lowRes(tf.zeros([1, 28, 28, 1]) as tf.Tensor4D, 5),
+      /lrSize 5 does not divide the image side 28/,
+    );
     const unet = tinyUNet(28, 1);
     const model: SrModel = { task: 'sr3', unet, spec };
     assert.throws(() => superResolve(model, lr, { rng: new Rng(0), steps: 2 }), /got a 10x10 input/);
@@ -289,14 +343,31 @@ describe('super-resolution and conditional inpainting plumbing', () => {
     for (const step of [0, 1]) {
       const b = source(step);
       const want = tf.tidy(() => srCondition(lowRes(b.x, small.lrSizes[step]), small));
-      assert.ok(maxAbs(values(b.cond!.concat!), values(want)) < 1e-6, `step ${step} uses lrSize ${small.lrSizes[step]}`);
+      assert.ok(
+        maxAbs(values(b.cond!.concat!), values(want)) < 1e-6,
+        `step ${step} uses lrSize ${small.lrSizes[step]}`,
+      );
       tf.dispose([b.x, b.cond!.concat!, want]);
     }
     // Smaller still than tinyUNet: the cpu backend's convolution gradients are slow.
-    const unet = new UNet({ imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2], numResBlocks: 1, groups: 2, midAttention: false }, { seed: 1 });
+    const unet = new UNet(
+      {
+        imageSize: 8,
+        inChannels: 1,
+        outChannels: 1,
+        baseChannels: 4,
+        channelMults: [1, 2],
+        numResBlocks: 1,
+        groups: 2,
+        midAttention: false,
+      },
+      { seed: 1 },
+    );
     const before = tf.memory().numTensors;
     // One fixed batch (step 0 every time): the loss must fall.
-    const { result: r, dataSync } = await countReads(() => trainRegression(unet, () => source(0), { totalSteps: 25, learningRate: 5e-3, progress: false }));
+    const { result: r, dataSync } = await countReads(() =>
+      trainRegression(unet, () => source(0), { totalSteps: 25, learningRate: 5e-3, progress: false }),
+    );
     assert.equal(tf.memory().numTensors, before, 'regression training leaked tensors');
     assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
     const first = r.loss.slice(0, 5).reduce((p, q) => p + q, 0) / 5;
@@ -319,8 +390,14 @@ describe('super-resolution and conditional inpainting plumbing', () => {
       if (m === 0) assert.equal(o[i], k[i]);
     });
     const wrong = tinyUNet(28, 1);
-    assert.throws(() => inpaintWithModel(wrong, x, mask, { steps: 3, rng: new Rng(0) }), /condChannels 1, an inpainting model for 1-channel images needs 2/);
-    assert.throws(() => inpaintWithModel(unet, x, tf.fill([2, 28, 28, 1], 0.3) as tf.Tensor4D, { steps: 3, rng: new Rng(0) }), /binary/);
+    assert.throws(
+      () => inpaintWithModel(wrong, x, mask, { steps: 3, rng: new Rng(0) }),
+      /condChannels 1, an inpainting model for 1-channel images needs 2/,
+    );
+    assert.throws(
+      () => inpaintWithModel(unet, x, tf.fill([2, 28, 28, 1], 0.3) as tf.Tensor4D, { steps: 3, rng: new Rng(0) }),
+      /binary/,
+    );
     tf.dispose([x, mask, out]);
     unet.dispose();
     wrong.dispose();
@@ -334,7 +411,10 @@ describe('lesson 08 and 09 measurements (tiny random models, no FID)', () => {
     const reg: SrModel = { task: 'sr-regression', unet: tinyUNet(28), spec };
     const before = tf.memory().numTensors;
     const r = evaluateSuperResolution(sr3, reg, { n: 3, lrSize: 7, steps: 2, fid: false, keep: 2 });
-    assert.deepEqual(r.rows.map((w) => w.method), ['bicubic', 'regression', 'sr3', 'original']);
+    assert.deepEqual(
+      r.rows.map((w) => w.method),
+      ['bicubic', 'regression', 'sr3', 'original'],
+    );
     const hr = testImages(3, 0);
     const bic = tf.tidy(() => tf.clipByValue(upsampleBicubic(lowRes(hr, 7), 28), -1, 1)) as tf.Tensor4D;
     const direct = psnr(bic, hr).reduce((p, q) => p + q, 0) / 3;
@@ -369,7 +449,8 @@ describe('lesson 08 and 09 measurements (tiny random models, no FID)', () => {
         assert.ok(moved < 1e-6, `${kind}/${method} changed known pixels by ${moved}`);
       }
     }
-    for (const w of r.rows) assert.ok(Number.isFinite(w.holeMse) && w.holeMse >= 0, `${w.kind}/${w.method} hole MSE ${w.holeMse}`);
+    for (const w of r.rows)
+      assert.ok(Number.isFinite(w.holeMse) && w.holeMse >= 0, `${w.kind}/${w.method} hole MSE ${w.holeMse}`);
     const rec = inpaintRecord(r) as Record<string, Record<string, Record<string, unknown>>>;
     assert.ok(typeof rec.center.repaint.hole_mse === 'number');
     disposeInpaintResult(r);

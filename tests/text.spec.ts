@@ -25,7 +25,10 @@ import { Condition } from '../lib/core/condition';
 import { evalCaptions, evaluateTextToImage, disposeTextToImageResult } from '../lib/eval/text_to_image';
 import { sampleFromText } from '../lib/methods/text/glide';
 
-const captions = ['a small red circle at the top left', 'a large blue square in the center and a small green ring on the right'];
+const captions = [
+  'a small red circle at the top left',
+  'a large blue square in the center and a small green ring on the right',
+];
 const tok = Tokenizer.fromCaptions(captions, 12);
 
 function withWarnings<T>(fn: () => T): { value: T; warnings: string[] } {
@@ -42,8 +45,18 @@ function withWarnings<T>(fn: () => T): { value: T; warnings: string[] } {
 function textUNet(seed = 1, extra: Partial<TextUNetConfigInput> = {}): TextUNet {
   return new TextUNet(
     {
-      imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], attentionHeads: 2, groups: 4,
-      positionChannels: true, text: { vocab: [...tok.vocab], contextLength: 12, width: 8, layers: 1, heads: 2 }, ...extra,
+      imageSize: 8,
+      inChannels: 3,
+      outChannels: 3,
+      baseChannels: 8,
+      channelMults: [1, 2],
+      numResBlocks: 1,
+      attentionResolutions: [4],
+      attentionHeads: 2,
+      groups: 4,
+      positionChannels: true,
+      text: { vocab: [...tok.vocab], contextLength: 12, width: 8, layers: 1, heads: 2 },
+      ...extra,
     },
     { seed },
   );
@@ -79,7 +92,11 @@ describe('tokenizer', () => {
     assert.equal(warnings.length, 2, warnings.join('\n'));
     assert.match(warnings[0], /2 caption\(s\) longer than 10 words were truncated/);
     assert.match(warnings[1], /unknown word\(s\) encoded as \[UNK\]: purple/);
-    assert.equal(withWarnings(() => tok.encodeBatch([captions[1], 'a purple circle'])).warnings.length, 0, 'warned twice about the same captions');
+    assert.equal(
+      withWarnings(() => tok.encodeBatch([captions[1], 'a purple circle'])).warnings.length,
+      0,
+      'warned twice about the same captions',
+    );
     assert.deepEqual(Array.from(value.mask.slice(24, 36)), [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
   });
 
@@ -98,20 +115,40 @@ describe('text transformer', () => {
   });
 
   it('gives per-token vectors, a mask, and the [EOS] vector as the pooled one; rows are independent', () => {
-    const enc = new TextTransformer(new ParamStore(new Rng(3)), { vocab: [...tok.vocab], contextLength: 12, width: 8, layers: 2, heads: 2 });
+    const enc = new TextTransformer(new ParamStore(new Rng(3)), {
+      vocab: [...tok.vocab],
+      contextLength: 12,
+      width: 8,
+      layers: 2,
+      heads: 2,
+    });
     const a = enc.apply([captions[0], '']);
     const b = enc.apply([captions[0], 'a red square']);
     assert.deepEqual(a.tokens.shape, [2, 12, 8]);
     assert.deepEqual(a.pooled.shape, [2, 8]);
     assert.deepEqual(Array.from(a.mask.dataSync().slice(12, 24)), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     // [EOS] of caption 0 is token 9, of '' token 1.
-    assert.ok(maxAbs(tf.slice(a.pooled, [0, 0], [1, 8]), tf.reshape(tf.slice(a.tokens, [0, 9, 0], [1, 1, 8]), [1, 8])) < 1e-6);
-    assert.ok(maxAbs(tf.slice(a.pooled, [1, 0], [1, 8]), tf.reshape(tf.slice(a.tokens, [1, 1, 0], [1, 1, 8]), [1, 8])) < 1e-6);
+    assert.ok(
+      maxAbs(tf.slice(a.pooled, [0, 0], [1, 8]), tf.reshape(tf.slice(a.tokens, [0, 9, 0], [1, 1, 8]), [1, 8])) < 1e-6,
+    );
+    assert.ok(
+      maxAbs(tf.slice(a.pooled, [1, 0], [1, 8]), tf.reshape(tf.slice(a.tokens, [1, 1, 0], [1, 1, 8]), [1, 8])) < 1e-6,
+    );
     // Row 0 does not see row 1, and real tokens do not see padding.
     assert.ok(maxAbs(tf.slice(a.tokens, [0, 0, 0], [1, 10, 8]), tf.slice(b.tokens, [0, 0, 0], [1, 10, 8])) < 1e-6);
     assert.ok(maxAbs(tf.slice(a.pooled, [1, 0], [1, 8]), tf.slice(b.pooled, [1, 0], [1, 8])) > 1e-3);
     tf.dispose([a.tokens, a.mask, a.pooled, b.tokens, b.mask, b.pooled]);
-    assert.throws(() => new TextTransformer(new ParamStore(new Rng(3)), { vocab: [...tok.vocab], contextLength: 12, width: 10, layers: 1, heads: 4 }), /width 10 is not divisible by heads 4/);
+    assert.throws(
+      () =>
+        new TextTransformer(new ParamStore(new Rng(3)), {
+          vocab: [...tok.vocab],
+          contextLength: 12,
+          width: 10,
+          layers: 1,
+          heads: 4,
+        }),
+      /width 10 is not divisible by heads 4/,
+    );
   });
 });
 
@@ -131,9 +168,24 @@ describe('UNet with a text encoder', () => {
     assert.throws(() => m.apply(x, [1, 1]), /built with a text encoder \(config.text\): pass cond.text/);
     assert.throws(() => m.apply(x, [1, 1], { text: [''] }), /1 captions for a batch of 2/);
     const ctx = tf.zeros([2, 3, 8]) as tf.Tensor3D;
-    assert.throws(() => m.apply(x, [1, 1], { text: captions, context: ctx } as Condition), /cond.context given, but the text UNet makes it from cond.text itself/);
-    const plain = new UNet({ imageSize: 8, inChannels: 3, outChannels: 3, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, groups: 4, attentionHeads: 2 });
-    assert.throws(() => plain.apply(x, [1, 1], { text: captions } as Condition), /condition field 'text' is not read by this model/);
+    assert.throws(
+      () => m.apply(x, [1, 1], { text: captions, context: ctx } as Condition),
+      /cond.context given, but the text UNet makes it from cond.text itself/,
+    );
+    const plain = new UNet({
+      imageSize: 8,
+      inChannels: 3,
+      outChannels: 3,
+      baseChannels: 8,
+      channelMults: [1, 2],
+      numResBlocks: 1,
+      groups: 4,
+      attentionHeads: 2,
+    });
+    assert.throws(
+      () => plain.apply(x, [1, 1], { text: captions } as Condition),
+      /condition field 'text' is not read by this model/,
+    );
     assert.throws(() => textUNet(1, { contextDim: 16 }), /contextDim 16 must equal the text encoder's width 8/);
     tf.dispose([x, a, b, ctx]);
     m.dispose();
@@ -144,8 +196,15 @@ describe('UNet with a text encoder', () => {
     const m = textUNet(6);
     const core = new UNet({ ...m.core.config }, { seed: 99 });
     const textNames = [...m.params.keys()].filter((n) => !core.params.has(n));
-    assert.ok(textNames.length > 0 && textNames.every((n) => n.startsWith('text.') || n.startsWith('textToTime.')), textNames.join());
-    assert.deepStrictEqual([...core.params.keys()], [...m.params.keys()].filter((n) => core.params.has(n)), 'core names or their order changed');
+    assert.ok(
+      textNames.length > 0 && textNames.every((n) => n.startsWith('text.') || n.startsWith('textToTime.')),
+      textNames.join(),
+    );
+    assert.deepStrictEqual(
+      [...core.params.keys()],
+      [...m.params.keys()].filter((n) => core.params.has(n)),
+      'core names or their order changed',
+    );
     assert.strictEqual(m.params, m.core.params);
     assert.strictEqual(m.paramCount, core.paramCount + textNames.reduce((n, k) => n + m.params.get(k)!.size, 0));
     // The text UNet = the core fed with the encoder's tokens, mask and projected pooled vector.
@@ -153,7 +212,10 @@ describe('UNet with a text encoder', () => {
     const x = new Rng(8).normalTensor([2, 8, 8, 3]) as tf.Tensor4D;
     tf.tidy(() => {
       const enc = m.text.apply(captions);
-      const tEmb = tf.add(tf.matMul(enc.pooled, m.params.get('textToTime.weight')!), m.params.get('textToTime.bias')!) as tf.Tensor2D;
+      const tEmb = tf.add(
+        tf.matMul(enc.pooled, m.params.get('textToTime.weight')!),
+        m.params.get('textToTime.bias')!,
+      ) as tf.Tensor2D;
       const want = core.apply(x, [3, 600], { context: enc.tokens, contextMask: enc.mask, timeEmbedding: tEmb });
       assert.ok(maxAbs(m.apply(x, [3, 600], { text: captions }), want) < 1e-6);
     });
@@ -175,7 +237,10 @@ describe('UNet with a text encoder', () => {
     assert.deepStrictEqual(back.config, m.config);
     assert.ok('text' in back.config && back.config.contextDim === 8);
     for (const [n, v] of m.params) assert.equal(maxAbs(v, back.params.get(n)!), 0, n);
-    assert.throws(() => loadUNetCheckpoint(file), /a text-conditioned UNet \(its config has 'text'\): load it with loadTextUNetCheckpoint or loadDenoiserCheckpoint/);
+    assert.throws(
+      () => loadUNetCheckpoint(file),
+      /a text-conditioned UNet \(its config has 'text'\): load it with loadTextUNetCheckpoint or loadDenoiserCheckpoint/,
+    );
     const plainFile = path.join(dir, 'plain.safetensors');
     const plain = new UNet(m.core.config);
     await saveUNetWeights(plainFile, plain);
@@ -197,11 +262,34 @@ describe('UNet with a text encoder', () => {
 
   it('trains end to end on caption batches: every weight (the text encoder too) gets a gradient; tensor count flat', async () => {
     const set = loadShapes('train', { count: 16, maxObjects: 2 });
-    const small = { ...set, images: tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(set.images, [16, 32, 32, 3], 'float32'), [8, 8]).round().dataSync()) };
+    const small = {
+      ...set,
+      images: tf.tidy(() =>
+        tf.image
+          .resizeBilinear(tf.tensor4d(set.images, [16, 32, 32, 3], 'float32'), [8, 8])
+          .round()
+          .dataSync(),
+      ),
+    };
     const data = { ...set, images: Uint8Array.from(small.images), height: 8, width: 8 };
-    const m = new TextUNet({ ...textUNet().config, text: { vocab: Tokenizer.fromCaptions(set.captions, 24).vocab.slice(), contextLength: 24, width: 8, layers: 1, heads: 2 } });
+    const m = new TextUNet({
+      ...textUNet().config,
+      text: {
+        vocab: Tokenizer.fromCaptions(set.captions, 24).vocab.slice(),
+        contextLength: 24,
+        width: 8,
+        layers: 1,
+        heads: 2,
+      },
+    });
     const before = m.text.tokenEmb.dataSync().slice();
-    const trainer = new Trainer(m, { schedule: linearSchedule(1000), totalSteps: 4, learningRate: 1e-3, emaDecay: null, progress: false });
+    const trainer = new Trainer(m, {
+      schedule: linearSchedule(1000),
+      totalSteps: 4,
+      learningRate: 1e-3,
+      emaDecay: null,
+      progress: false,
+    });
     const batches = imageBatches(data, 4, 0, { captions: set.captions, captionDropout: 0.5 });
     await trainer.trainStep(batches(0));
     const n0 = tf.memory().numTensors;
@@ -209,7 +297,10 @@ describe('UNet with a text encoder', () => {
     await trainer.trainStep(batches(2));
     assert.equal(tf.memory().numTensors, n0);
     const after = m.text.tokenEmb.dataSync();
-    assert.ok(after.some((v, i) => v !== before[i]), 'the text encoder did not train');
+    assert.ok(
+      after.some((v, i) => v !== before[i]),
+      'the text encoder did not train',
+    );
     trainer.dispose();
     m.dispose();
   });
@@ -232,7 +323,10 @@ describe('caption batches', () => {
     tf.dispose([p.x, q.x]);
     assert.throws(() => imageBatches(set, 8, 0, { captions: set.captions.slice(1) }), /63 captions for 64 images/);
     assert.throws(() => imageBatches(set, 8, 0, { captionDropout: 0.1 }), /captionDropout needs captions/);
-    assert.throws(() => imageBatches(set, 8, 0, { captions: set.captions, captionDropout: 2 }), /captionDropout must be in \[0, 1\], got 2/);
+    assert.throws(
+      () => imageBatches(set, 8, 0, { captions: set.captions, captionDropout: 2 }),
+      /captionDropout must be in \[0, 1\], got 2/,
+    );
   });
 });
 
@@ -258,7 +352,10 @@ describe('classifier-free guidance on any condition', () => {
     assert.equal(maxAbs(g1, c), 0);
     assert.ok(maxAbs(g3, mix) < 1e-4, `guided differs by ${maxAbs(g3, mix)}`);
     assert.deepEqual(counter, { calls: 1, images: 4 });
-    assert.throws(() => cfgConditionModel(m, cond, { classLabels: [0, 0] }, 2), /differ in kind \(text vs classLabels\)/);
+    assert.throws(
+      () => cfgConditionModel(m, cond, { classLabels: [0, 0] }, 2),
+      /differ in kind \(text vs classLabels\)/,
+    );
     const both = concatConditions({ classLabels: [1, 2] }, { classLabels: [3, 3] });
     assert.deepEqual(both.classLabels, [1, 2, 3, 3]);
     tf.dispose([x, c, u, mix, g0, g1, g3]);
@@ -291,23 +388,44 @@ describe('text-to-image scoring', () => {
     }
     const real = {
       name: 'real',
-      generate: (caps: string[]) => tf.tidy(() => tf.sub(tf.div(tf.tensor4d(Uint8Array.from(caps.flatMap((c) => Array.from(byCaption.get(c)!))), [caps.length, 32, 32, 3], 'float32'), 127.5), 1) as tf.Tensor4D),
+      generate: (caps: string[]) =>
+        tf.tidy(
+          () =>
+            tf.sub(
+              tf.div(
+                tf.tensor4d(
+                  Uint8Array.from(caps.flatMap((c) => Array.from(byCaption.get(c)!))),
+                  [caps.length, 32, 32, 3],
+                  'float32',
+                ),
+                127.5,
+              ),
+              1,
+            ) as tf.Tensor4D,
+        ),
     };
     const r = await evaluateTextToImage(real, { n: 12, seed: 0, batch: 5, keep: 3 });
     for (const g of [r.single, r.multi]) {
-      for (const k of ['colour', 'shape', 'size', 'position', 'all', 'count', 'imageCorrect'] as const) assert.equal(g[k], 1, `${k} ${g[k]}`);
+      for (const k of ['colour', 'shape', 'size', 'position', 'all', 'count', 'imageCorrect'] as const)
+        assert.equal(g[k], 1, `${k} ${g[k]}`);
     }
     assert.equal(r.single.objects, 12);
     assert.equal(r.multi.objects, 24);
     assert.equal(r.clipScore, null);
     assert.deepEqual(r.samples.multi.images.shape, [3, 32, 32, 3]);
     disposeTextToImageResult(r);
-    const black = await evaluateTextToImage({ name: 'black', generate: (caps) => tf.fill([caps.length, 32, 32, 3], -1) as tf.Tensor4D }, { n: 6, seed: 0, batch: 6 });
+    const black = await evaluateTextToImage(
+      { name: 'black', generate: (caps) => tf.fill([caps.length, 32, 32, 3], -1) as tf.Tensor4D },
+      { n: 6, seed: 0, batch: 6 },
+    );
     assert.equal(black.single.all, 0);
     assert.equal(black.multi.count, 0);
     disposeTextToImageResult(black);
     await assert.rejects(
-      evaluateTextToImage({ name: 'small', generate: (caps) => tf.zeros([caps.length, 16, 16, 3]) as tf.Tensor4D }, { n: 2, seed: 0, batch: 2 }),
+      evaluateTextToImage(
+        { name: 'small', generate: (caps) => tf.zeros([caps.length, 16, 16, 3]) as tf.Tensor4D },
+        { n: 2, seed: 0, batch: 2 },
+      ),
       /small returned \[2,16,16,3\] for 2 captions, expected \[2, 32, 32, 3\]/,
     );
   });

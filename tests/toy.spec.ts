@@ -8,7 +8,13 @@ import { ParamStore } from '../lib/core/params';
 import { Rng } from '../lib/core/random';
 import { linearSchedule } from '../lib/core/schedule';
 import { DiffusionModel } from '../lib/core/samplers/types';
-import { Denoiser2D, diffuse2d, forwardChain2d, makeDenoiserTrainStep, sampleDiffusion2d } from '../lib/methods/toy2d/denoiser2d';
+import {
+  Denoiser2D,
+  diffuse2d,
+  forwardChain2d,
+  makeDenoiserTrainStep,
+  sampleDiffusion2d,
+} from '../lib/methods/toy2d/denoiser2d';
 import { GAN2D } from '../lib/methods/toy2d/gan2d';
 import { MLP } from '../lib/methods/toy2d/mlp';
 import { mmd2, modeReport } from '../lib/methods/toy2d/metrics2d';
@@ -22,11 +28,20 @@ const schedule = linearSchedule(T, { betaStart: 1e-3, betaEnd: 0.2 });
 
 function stats(p: Float32Array): { mx: number; my: number; sx: number; sy: number } {
   const n = p.length / 2;
-  let mx = 0, my = 0;
-  for (let i = 0; i < n; i++) { mx += p[2 * i]; my += p[2 * i + 1]; }
-  mx /= n; my /= n;
-  let vx = 0, vy = 0;
-  for (let i = 0; i < n; i++) { vx += (p[2 * i] - mx) ** 2; vy += (p[2 * i + 1] - my) ** 2; }
+  let mx = 0,
+    my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += p[2 * i];
+    my += p[2 * i + 1];
+  }
+  mx /= n;
+  my /= n;
+  let vx = 0,
+    vy = 0;
+  for (let i = 0; i < n; i++) {
+    vx += (p[2 * i] - mx) ** 2;
+    vy += (p[2 * i + 1] - my) ** 2;
+  }
   return { mx, my, sx: Math.sqrt(vx / n), sy: Math.sqrt(vy / n) };
 }
 
@@ -145,7 +160,10 @@ describe('toy: 2-D diffusion', function () {
     // posterior variance beta~ underestimates the true reverse variance on coarse chains (Nichol &
     // Dhariwal 2021), so its std ends below s here; the test checks the sampler reproduces exactly that.
     const ab = schedule.alphasCumprod;
-    for (const [steps, eta] of [[T, 1], [20, 0]]) {
+    for (const [steps, eta] of [
+      [T, 1],
+      [20, 0],
+    ]) {
       const ts = Array.from({ length: steps }, (_, i) => Math.round(T - (i * T) / steps) - 1);
       let v = 1;
       ts.forEach((t, i) => {
@@ -153,13 +171,20 @@ describe('toy: 2-D diffusion', function () {
         const aPrev = i + 1 < ts.length ? ab[ts[i + 1]] : 1;
         const sigma = eta * Math.sqrt(((1 - aPrev) / (1 - a)) * (1 - a / aPrev));
         const k = Math.sqrt(1 - a) / (a * s * s + 1 - a);
-        const A = (Math.sqrt(aPrev) * (1 - Math.sqrt(1 - a) * k)) / Math.sqrt(a) + Math.sqrt(1 - aPrev - sigma * sigma) * k;
+        const A =
+          (Math.sqrt(aPrev) * (1 - Math.sqrt(1 - a) * k)) / Math.sqrt(a) + Math.sqrt(1 - aPrev - sigma * sigma) * k;
         v = A * A * v + sigma * sigma;
       });
       const st = stats(sampleDiffusion2d(optimalFor(schedule), schedule, 3000, { steps, eta, rng: new Rng(5) }));
       const want = Math.sqrt(v);
-      assert.ok(Math.abs(st.mx - m[0]) < 0.03 && Math.abs(st.my - m[1]) < 0.03, `steps=${steps}: mean (${st.mx}, ${st.my})`);
-      assert.ok(Math.abs(st.sx - want) < 0.015 && Math.abs(st.sy - want) < 0.015, `steps=${steps}: std (${st.sx}, ${st.sy}) vs exact ${want}`);
+      assert.ok(
+        Math.abs(st.mx - m[0]) < 0.03 && Math.abs(st.my - m[1]) < 0.03,
+        `steps=${steps}: mean (${st.mx}, ${st.my})`,
+      );
+      assert.ok(
+        Math.abs(st.sx - want) < 0.015 && Math.abs(st.sy - want) < 0.015,
+        `steps=${steps}: std (${st.sx}, ${st.sy}) vs exact ${want}`,
+      );
     }
   });
 
@@ -180,9 +205,15 @@ describe('toy: 2-D diffusion', function () {
     assert.ok(r.quality > 0.3, `quality ${r.quality}`);
     assert.ok(mmd2(good, real) < 0.04, `MMD ${mmd2(good, real)}`);
     // The same network with the sign of eps flipped pushes points away from the data.
-    const flipped: DiffusionModel = { prediction: 'eps', predict: (x, t) => tf.tidy(() => tf.neg(model.predict(x, t))) };
+    const flipped: DiffusionModel = {
+      prediction: 'eps',
+      predict: (x, t) => tf.tidy(() => tf.neg(model.predict(x, t))),
+    };
     const bad = modeReport(sampleDiffusion2d(flipped, schedule, 1000, { steps: T, rng: new Rng(2) }), modes8);
-    assert.ok(bad.modesCovered < 8 && bad.quality < 0.1, `broken sampler scored coverage ${bad.modesCovered}, quality ${bad.quality}`);
+    assert.ok(
+      bad.modesCovered < 8 && bad.quality < 0.1,
+      `broken sampler scored coverage ${bad.modesCovered}, quality ${bad.quality}`,
+    );
     step.dispose();
     assert.strictEqual(tf.memory().numTensors, before, 'training and sampling leave no tensors behind');
   });
@@ -208,11 +239,22 @@ describe('toy: GAN and VAE training steps', function () {
     const mmdBefore = mmd2(gen(), real);
     const counts: number[] = [];
     const fit = fit2d({
-      data: '8-gaussians', steps: 400, batchSize: 128, rng: rng.fork(), showProgress: false,
-      step: (b) => { const l = gan.step(b, grng); counts.push(tf.memory().numTensors); return { ...l }; },
+      data: '8-gaussians',
+      steps: 400,
+      batchSize: 128,
+      rng: rng.fork(),
+      showProgress: false,
+      step: (b) => {
+        const l = gan.step(b, grng);
+        counts.push(tf.memory().numTensors);
+        return { ...l };
+      },
     });
     assert.ok(fit.history.d.every(Number.isFinite) && fit.history.g.every(Number.isFinite));
-    assert.ok(counts.slice(2).every((c) => c === counts[2]), `tensor count drifts: ${counts[2]} -> ${counts[counts.length - 1]}`);
+    assert.ok(
+      counts.slice(2).every((c) => c === counts[2]),
+      `tensor count drifts: ${counts[2]} -> ${counts[counts.length - 1]}`,
+    );
     const mmdAfter = mmd2(gen(), real);
     assert.ok(mmdAfter < 0.5 * mmdBefore, `MMD ${mmdBefore} -> ${mmdAfter}`);
     gan.dispose();
@@ -226,7 +268,8 @@ describe('toy: GAN and VAE training steps', function () {
     const l = vae.losses(x, eps);
     const h = vae.encoder.apply(x);
     const hv = h.arraySync();
-    let recon = 0, kl = 0;
+    let recon = 0,
+      kl = 0;
     const z: number[][] = [];
     hv.forEach(([mu0, mu1, lv0, lv1], i) => {
       const e = eps.arraySync()[i];
@@ -250,20 +293,37 @@ describe('toy: GAN and VAE training steps', function () {
     const vrng = rng.fork();
     const counts: number[] = [];
     const fit = fit2d({
-      data: '8-gaussians', steps: 300, batchSize: 128, rng: rng.fork(), showProgress: false,
-      step: (b) => { const l = vae.step(b, vrng); counts.push(tf.memory().numTensors); return { ...l }; },
+      data: '8-gaussians',
+      steps: 300,
+      batchSize: 128,
+      rng: rng.fork(),
+      showProgress: false,
+      step: (b) => {
+        const l = vae.step(b, vrng);
+        counts.push(tf.memory().numTensors);
+        return { ...l };
+      },
     });
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     const loss = fit.history.loss;
-    assert.ok(mean(loss.slice(-30)) < 0.3 * mean(loss.slice(0, 30)), `loss ${mean(loss.slice(0, 30))} -> ${mean(loss.slice(-30))}`);
-    assert.ok(counts.slice(2).every((c) => c === counts[2]), `tensor count drifts: ${counts[2]} -> ${counts[counts.length - 1]}`);
+    assert.ok(
+      mean(loss.slice(-30)) < 0.3 * mean(loss.slice(0, 30)),
+      `loss ${mean(loss.slice(0, 30))} -> ${mean(loss.slice(-30))}`,
+    );
+    assert.ok(
+      counts.slice(2).every((c) => c === counts[2]),
+      `tensor count drifts: ${counts[2]} -> ${counts[counts.length - 1]}`,
+    );
     vae.dispose();
   });
 
   it('MLP rejects wrong shapes and settings with clear messages', () => {
     const store = new ParamStore(new Rng(0));
     assert.throws(() => new MLP(store, 'a', { inDim: 0, hidden: [4], outDim: 2 }), /inDim/);
-    assert.throws(() => new MLP(store, 'b', { inDim: 2, hidden: [4], outDim: 2, activation: 'gelu' as never }), /activation/);
+    assert.throws(
+      () => new MLP(store, 'b', { inDim: 2, hidden: [4], outDim: 2, activation: 'gelu' as never }),
+      /activation/,
+    );
     const m = new MLP(store, 'c', { inDim: 2, hidden: [4], outDim: 2 });
     const x = tf.zeros([3, 5]) as tf.Tensor2D;
     assert.throws(() => m.apply(x), /expected input \[batch, 2\]/);

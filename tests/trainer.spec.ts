@@ -26,13 +26,24 @@ import { UNet } from '../lib/core/unet/unet';
 import { countReads, firstDifference, flatAfter, snapshot } from './helpers/training';
 
 const tiny: UNetConfigInput = {
-  imageSize: 8, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1, 2],
-  attentionResolutions: [4], attentionHeads: 2, groups: 2, numClasses: 2,
+  imageSize: 8,
+  inChannels: 1,
+  outChannels: 1,
+  baseChannels: 4,
+  channelMults: [1, 2],
+  attentionResolutions: [4],
+  attentionHeads: 2,
+  groups: 2,
+  numClasses: 2,
 };
 
 function maxDiff(a: Map<string, tf.Variable>, b: Map<string, tf.Variable>): number {
   let worst = 0;
-  for (const [n, v] of a) worst = Math.max(worst, tf.tidy(() => tf.max(tf.abs(tf.sub(v, b.get(n)!))).dataSync()[0]));
+  for (const [n, v] of a)
+    worst = Math.max(
+      worst,
+      tf.tidy(() => tf.max(tf.abs(tf.sub(v, b.get(n)!))).dataSync()[0]),
+    );
   return worst;
 }
 
@@ -43,10 +54,16 @@ describe('trainer parts', () => {
 
   it('learning rate: linear warm-up to the peak, then constant or cosine down to the minimum', () => {
     const o = { learningRate: 1e-3, warmupSteps: 4 };
-    assert.deepStrictEqual([0, 1, 2, 3, 4, 100].map((s) => learningRateAt(s, o)), [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3]);
+    assert.deepStrictEqual(
+      [0, 1, 2, 3, 4, 100].map((s) => learningRateAt(s, o)),
+      [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3],
+    );
     // Linear (BERT's): from the peak at the end of warm-up straight down to the minimum at totalSteps.
     const lin = { learningRate: 1, warmupSteps: 10, decay: 'linear' as const, totalSteps: 110, minLearningRate: 0.1 };
-    assert.deepStrictEqual([9, 10, 60, 110, 500].map((s) => Math.round(learningRateAt(s, lin) * 1e12) / 1e12), [1, 1, 0.55, 0.1, 0.1]);
+    assert.deepStrictEqual(
+      [9, 10, 60, 110, 500].map((s) => Math.round(learningRateAt(s, lin) * 1e12) / 1e12),
+      [1, 1, 0.55, 0.1, 0.1],
+    );
     const c = { learningRate: 1, warmupSteps: 10, decay: 'cosine' as const, totalSteps: 110, minLearningRate: 0.1 };
     assert.strictEqual(learningRateAt(10, c), 1);
     assert.ok(Math.abs(learningRateAt(60, c) - 0.55) < 1e-12, 'halfway: (1 + 0.1) / 2');
@@ -60,11 +77,20 @@ describe('trainer parts', () => {
     const g = [tf.tensor1d([3, 4]), tf.tensor2d([[12]])]; // global norm sqrt(9 + 16 + 144) = 13
     const a = await clipByGlobalNorm(g, 6.5);
     assert.ok(Math.abs(a.norm - 13) < 1e-5);
-    assert.deepStrictEqual(a.grads.map((t) => Array.from(t.dataSync())), [[1.5, 2], [6]]);
+    assert.deepStrictEqual(
+      a.grads.map((t) => Array.from(t.dataSync())),
+      [[1.5, 2], [6]],
+    );
     const b = await clipByGlobalNorm(g, 20);
-    assert.deepStrictEqual(b.grads.map((t) => Array.from(t.dataSync())), [[3, 4], [12]]);
+    assert.deepStrictEqual(
+      b.grads.map((t) => Array.from(t.dataSync())),
+      [[3, 4], [12]],
+    );
     const c = await clipByGlobalNorm(g, null);
-    assert.deepStrictEqual(c.grads.map((t) => Array.from(t.dataSync())), [[3, 4], [12]]);
+    assert.deepStrictEqual(
+      c.grads.map((t) => Array.from(t.dataSync())),
+      [[3, 4], [12]],
+    );
     tf.dispose([...g, ...a.grads, ...b.grads, ...c.grads]);
     await assert.rejects(clipByGlobalNorm([tf.scalar(1)], 0), /maxNorm must be > 0/);
   });
@@ -87,7 +113,14 @@ describe('trainer parts', () => {
   });
 
   it('batch sources depend only on (seed, step): same batch for the same step, every example once per epoch', () => {
-    const set = { images: new Uint8Array(10 * 4).map((_, i) => Math.floor(i / 4) * 20), labels: Uint8Array.from([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]), count: 10, height: 2, width: 2, channels: 1 };
+    const set = {
+      images: new Uint8Array(10 * 4).map((_, i) => Math.floor(i / 4) * 20),
+      labels: Uint8Array.from([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]),
+      count: 10,
+      height: 2,
+      width: 2,
+      channels: 1,
+    };
     const src = imageBatches(set, 3, 7, { withLabels: true });
     const firstPixel = (step: number) => {
       const b = src(step);
@@ -100,7 +133,10 @@ describe('trainer parts', () => {
     assert.deepStrictEqual(firstPixel(1), epoch0.slice(3, 6), 'step 1 again gives the same batch');
     assert.notDeepStrictEqual([3, 4, 5].flatMap(firstPixel), epoch0, 'the next epoch is reshuffled');
     const b = src(0);
-    assert.deepStrictEqual(b.cond!.classLabels, epoch0.slice(0, 3).map((i) => i % 2));
+    assert.deepStrictEqual(
+      b.cond!.classLabels,
+      epoch0.slice(0, 3).map((i) => i % 2),
+    );
     b.x.dispose();
     assert.notStrictEqual(mixSeed(0, 1, 1), mixSeed(0, 1, 2));
     assert.notStrictEqual(mixSeed(0, 1, 1), mixSeed(1, 1, 1));
@@ -113,8 +149,16 @@ describe('Trainer', function () {
   let data: tf.Tensor4D;
   const labels = [0, 1, 0, 1, 1, 0, 1, 0];
   const opts = (over: Partial<TrainerOptions> = {}): TrainerOptions => ({
-    schedule: linearSchedule(100), totalSteps: 20, learningRate: 2e-3, warmupSteps: 5, decay: 'cosine',
-    emaDecay: 0.9, clipGradNorm: 1, seed: 3, progress: false, ...over,
+    schedule: linearSchedule(100),
+    totalSteps: 20,
+    learningRate: 2e-3,
+    warmupSteps: 5,
+    decay: 'cosine',
+    emaDecay: 0.9,
+    clipGradNorm: 1,
+    seed: 3,
+    progress: false,
+    ...over,
   });
   const source = (): BatchSource => tensorBatches(data, 4, 3, labels);
 
@@ -138,7 +182,11 @@ describe('Trainer', function () {
     const first = new UNet(tiny, { seed: 1 });
     const b1 = new Trainer(first, opts({ checkpointDir: runDir, checkpointEvery: 4 }));
     await b1.train(source(), { stopAt: 10 }); // "interrupted" at step 10 (checkpoints at 4, 8 and 10)
-    assert.deepStrictEqual(listCheckpoints(runDir).map((c) => c.step), [10], 'keepLast 1');
+    assert.deepStrictEqual(
+      listCheckpoints(runDir).map((c) => c.step),
+      [10],
+      'keepLast 1',
+    );
     b1.dispose();
     first.dispose();
 
@@ -155,7 +203,10 @@ describe('Trainer', function () {
     assert.strictEqual(hb.loss.length, 20);
     assert.deepStrictEqual(hb.loss, ha.loss);
     assert.deepStrictEqual(hb.gradNorm, ha.gradNorm);
-    assert.deepStrictEqual(hb.lr.map((x) => Math.fround(x)), ha.lr.map((x) => Math.fround(x)));
+    assert.deepStrictEqual(
+      hb.lr.map((x) => Math.fround(x)),
+      ha.lr.map((x) => Math.fround(x)),
+    );
     // The weights really moved, so equality above means something; EMA lags the raw weights.
     const init = new UNet(tiny, { seed: 1 });
     assert.ok(maxDiff(straight.params, init.params) > 1e-3);
@@ -173,9 +224,15 @@ describe('Trainer', function () {
   it('resume refuses a checkpoint from another config or seed, and returns false when there is none', async () => {
     const runDir = path.join(dir, 'b');
     const other = new UNet({ ...tiny, baseChannels: 8 });
-    await assert.rejects(new Trainer(other, opts({ checkpointDir: runDir })).resume(), /saved for a different model config \('baseChannels'/);
+    await assert.rejects(
+      new Trainer(other, opts({ checkpointDir: runDir })).resume(),
+      /saved for a different model config \('baseChannels'/,
+    );
     const m = new UNet(tiny);
-    await assert.rejects(new Trainer(m, opts({ checkpointDir: runDir, seed: 4 })).resume(), /saved with seed 3, the trainer has seed 4/);
+    await assert.rejects(
+      new Trainer(m, opts({ checkpointDir: runDir, seed: 4 })).resume(),
+      /saved with seed 3, the trainer has seed 4/,
+    );
     assert.strictEqual(await new Trainer(m, opts({ checkpointDir: path.join(dir, 'empty') })).resume(), false);
     other.dispose();
     m.dispose();
@@ -224,13 +281,19 @@ describe('Trainer', function () {
     };
     await assert.rejects(tr.train(watch), (e: Error) => {
       assert.ok(e instanceof TrainingDivergedError);
-      assert.match(e.message, /^Training stopped at step 7: loss is NaN\. The weights were not updated; the last good checkpoint is .*step-00000005\.safetensors/);
+      assert.match(
+        e.message,
+        /^Training stopped at step 7: loss is NaN\. The weights were not updated; the last good checkpoint is .*step-00000005\.safetensors/,
+      );
       assert.strictEqual((e as TrainingDivergedError).step, 7);
       return true;
     });
     assert.strictEqual(tr.step, 7);
     assert.strictEqual(maxDiff(model.params, before!), 0, 'the failed step changed the weights');
-    assert.deepStrictEqual(listCheckpoints(runDir).map((c) => c.step), [5]);
+    assert.deepStrictEqual(
+      listCheckpoints(runDir).map((c) => c.step),
+      [5],
+    );
     const ck = readCheckpoint(path.join(runDir, 'step-00000005.safetensors'));
     assert.strictEqual(ck.step, 5);
     assert.ok(ck.history.loss.every(Number.isFinite));
@@ -241,8 +304,14 @@ describe('Trainer', function () {
 
   it('a learning rate that blows up stops with a clear error instead of training on NaN', async () => {
     const model = new UNet(tiny, { seed: 1 });
-    const tr = new Trainer(model, opts({ learningRate: 1e35, warmupSteps: 0, decay: 'constant', clipGradNorm: null, totalSteps: 30 }));
-    await assert.rejects(tr.train(source()), /^TrainingDivergedError: Training stopped at step \d+: (loss|gradient norm) is (NaN|Infinity|-Infinity).*no checkpoint was written yet/);
+    const tr = new Trainer(
+      model,
+      opts({ learningRate: 1e35, warmupSteps: 0, decay: 'constant', clipGradNorm: null, totalSteps: 30 }),
+    );
+    await assert.rejects(
+      tr.train(source()),
+      /^TrainingDivergedError: Training stopped at step \d+: (loss|gradient norm) is (NaN|Infinity|-Infinity).*no checkpoint was written yet/,
+    );
     assert.ok(tr.history.loss.every(Number.isFinite));
     tr.dispose();
     model.dispose();
@@ -250,7 +319,10 @@ describe('Trainer', function () {
 
   it('keeps the tensor count flat over a run with checkpoints and EMA', async () => {
     const model = new UNet(tiny, { seed: 1 });
-    const tr = new Trainer(model, opts({ totalSteps: 30, checkpointDir: path.join(dir, 'mem'), checkpointEvery: 3, keepLast: 2 }));
+    const tr = new Trainer(
+      model,
+      opts({ totalSteps: 30, checkpointDir: path.join(dir, 'mem'), checkpointEvery: 3, keepLast: 2 }),
+    );
     const counts: number[] = [];
     const inner = source();
     await tr.train((step) => {
@@ -261,7 +333,10 @@ describe('Trainer', function () {
     const settled = counts[2];
     const grew = counts.findIndex((c, i) => i >= 2 && c !== settled);
     assert.strictEqual(grew, -1, `numTensors changed at step ${grew}: ${settled} -> ${counts[grew]}`);
-    assert.deepStrictEqual(listCheckpoints(path.join(dir, 'mem')).map((c) => c.step), [27, 30]);
+    assert.deepStrictEqual(
+      listCheckpoints(path.join(dir, 'mem')).map((c) => c.step),
+      [27, 30],
+    );
     const n = tf.memory().numTensors;
     tr.dispose();
     model.dispose();
@@ -329,9 +404,20 @@ function quadLoss(p: ParamMap) {
 
 describe('LossTrainer (any parameters, any loss)', function () {
   let dir = '';
-  const sched: LrScheduleOptions = { learningRate: 0.05, warmupSteps: 3, decay: 'cosine', totalSteps: 12, minLearningRate: 0.005 };
+  const sched: LrScheduleOptions = {
+    learningRate: 0.05,
+    warmupSteps: 3,
+    decay: 'cosine',
+    totalSteps: 12,
+    minLearningRate: 0.005,
+  };
   const opts = (over: Partial<LossTrainerOptions<Targets>> = {}): LossTrainerOptions<Targets> => ({
-    ...sched, totalSteps: 12, seed: NOISE_SEED, clipGradNorm: 5, progress: false, ...over,
+    ...sched,
+    totalSteps: 12,
+    seed: NOISE_SEED,
+    clipGradNorm: 5,
+    progress: false,
+    ...over,
   });
 
   before(async () => {
@@ -346,7 +432,9 @@ describe('LossTrainer (any parameters, any loss)', function () {
     const b = Float64Array.from(p.get('b')!.dataSync());
     const tr = new LossTrainer(p, quadLoss(p), opts());
     const got: Float32Array[] = [];
-    await tr.train(quadBatches, { onStep: () => got.push(Float32Array.from([...p.get('w')!.dataSync(), ...p.get('b')!.dataSync()])) });
+    await tr.train(quadBatches, {
+      onStep: () => got.push(Float32Array.from([...p.get('w')!.dataSync(), ...p.get('b')!.dataSync()])),
+    });
     // The reference, written from the paper: g, clip to norm 5, m and v, bias correction, the step.
     const [b1, b2, eps] = [0.9, 0.999, 1e-8];
     const x = [...w, ...b];
@@ -362,7 +450,10 @@ describe('LossTrainer (any parameters, any loss)', function () {
       if (scale < 1) clipped++;
       const lr = learningRateAt(k, sched);
       assert.strictEqual(tr.history.lr[k], lr, `step ${k}: the history's learning rate`);
-      assert.ok(Math.abs(tr.history.gradNorm[k] - norm) < 1e-4 * norm, `step ${k}: gradient norm ${tr.history.gradNorm[k]} vs ${norm}`);
+      assert.ok(
+        Math.abs(tr.history.gradNorm[k] - norm) < 1e-4 * norm,
+        `step ${k}: gradient norm ${tr.history.gradNorm[k]} vs ${norm}`,
+      );
       for (let i = 0; i < 5; i++) {
         const gi = g[i] * scale;
         m[i] = b1 * m[i] + (1 - b1) * gi;
@@ -380,7 +471,10 @@ describe('LossTrainer (any parameters, any loss)', function () {
       assert.ok(Math.abs(sum - tr.history.loss[k]) < 1e-4 * (1 + sum));
     }
     // The targets move every step (their spread is the floor), so only a clear fall is asked for.
-    assert.ok(tr.history.loss[11] < 0.7 * tr.history.loss[0], `the loss fell from ${tr.history.loss[0]} to ${tr.history.loss[11]}`);
+    assert.ok(
+      tr.history.loss[11] < 0.7 * tr.history.loss[0],
+      `the loss fell from ${tr.history.loss[0]} to ${tr.history.loss[11]}`,
+    );
     tr.dispose();
     tf.dispose([...p.values()]);
   });
@@ -393,7 +487,11 @@ describe('LossTrainer (any parameters, any loss)', function () {
     const pb = quadParams(1);
     const b1 = new LossTrainer(pb, quadLoss(pb), opts({ emaDecay: 0.8, checkpointDir: runDir, checkpointEvery: 2 }));
     await b1.train(quadBatches, { stopWhen: (k) => k === 5 });
-    assert.deepStrictEqual(listCheckpoints(runDir).map((c) => c.step), [5], 'paused at 5: a checkpoint there');
+    assert.deepStrictEqual(
+      listCheckpoints(runDir).map((c) => c.step),
+      [5],
+      'paused at 5: a checkpoint there',
+    );
     b1.dispose();
     // A new process: other initial weights, a fresh trainer.
     const pc = quadParams(9);
@@ -451,7 +549,10 @@ describe('LossTrainer (any parameters, any loss)', function () {
     await assert.rejects(tr.train(poisoned), (err: Error) => {
       assert.ok(err instanceof TrainingDivergedError);
       assert.strictEqual(err.step, 3);
-      assert.match(err.message, /^Training stopped at step 3: loss is NaN\. The weights were not updated; the last good checkpoint is .*step-00000002\.safetensors/);
+      assert.match(
+        err.message,
+        /^Training stopped at step 3: loss is NaN\. The weights were not updated; the last good checkpoint is .*step-00000002\.safetensors/,
+      );
       return true;
     });
     assert.strictEqual(firstDifference(p, w!), null, 'weights');
@@ -475,7 +576,11 @@ describe('LossTrainer (any parameters, any loss)', function () {
     const start = tf.memory().numTensors;
     const q = quadParams(1);
     const counts: number[] = [];
-    const tr2 = new LossTrainer(q, quadLoss(q), opts({ totalSteps: 12, emaDecay: 0.9, checkpointDir: path.join(dir, 'mem'), checkpointEvery: 2, keepLast: 2 }));
+    const tr2 = new LossTrainer(
+      q,
+      quadLoss(q),
+      opts({ totalSteps: 12, emaDecay: 0.9, checkpointDir: path.join(dir, 'mem'), checkpointEvery: 2, keepLast: 2 }),
+    );
     await tr2.train((k) => {
       counts.push(tf.memory().numTensors);
       return quadBatches(k);
@@ -483,6 +588,6 @@ describe('LossTrainer (any parameters, any loss)', function () {
     assert.strictEqual(flatAfter(counts), null);
     tr2.dispose();
     tf.dispose([...q.values()]);
-    assert.strictEqual(tf.memory().numTensors, start, 'dispose left tensors behind (Adam, EMA copies or a step\'s)');
+    assert.strictEqual(tf.memory().numTensors, start, "dispose left tensors behind (Adam, EMA copies or a step's)");
   });
 });

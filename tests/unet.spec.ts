@@ -41,7 +41,12 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** Conditions for a batch of 2 of the `conditioned` config, drawn from rng. */
-function condFor(rng: Rng): { classLabels: number[]; concat: tf.Tensor4D; context: tf.Tensor3D; contextMask: tf.Tensor2D } {
+function condFor(rng: Rng): {
+  classLabels: number[];
+  concat: tf.Tensor4D;
+  context: tf.Tensor3D;
+  contextMask: tf.Tensor2D;
+} {
   return {
     classLabels: [0, 2],
     concat: rng.normalTensor([2, 8, 8, 2]) as tf.Tensor4D,
@@ -71,18 +76,33 @@ describe('UNet', function () {
     const conv = (k: number, i: number, o: number) => k * k * i * o + o;
     const dense = (i: number, o: number) => i * o + o;
     const gn = (c: number) => 2 * c;
-    const res = (i: number, o: number, te: number) => gn(i) + conv(3, i, o) + dense(te, o) + gn(o) + conv(3, o, o) + (i !== o ? conv(1, i, o) : 0);
-    const attn = (c: number, ctx?: number) => gn(c) + dense(c, 3 * c) + dense(c, c) + (ctx ? gn(c) + dense(c, c) + dense(ctx, 2 * c) + dense(c, c) : 0);
+    const res = (i: number, o: number, te: number) =>
+      gn(i) + conv(3, i, o) + dense(te, o) + gn(o) + conv(3, o, o) + (i !== o ? conv(1, i, o) : 0);
+    const attn = (c: number, ctx?: number) =>
+      gn(c) + dense(c, 3 * c) + dense(c, c) + (ctx ? gn(c) + dense(c, c) + dense(ctx, 2 * c) + dense(c, c) : 0);
     // tiny: base 8, mults [1,2], one ResBlock a level, attention at 4 (level 1) and in the middle.
     const te = 32;
     const expected = (ctx?: number, classes?: number, condCh = 0) =>
-      dense(8, te) + dense(te, te) + (classes ? (classes + 1) * te : 0) + conv(3, 1 + condCh, 8) +
-      res(8, 8, te) + conv(3, 8, 8) + // down.0: res, stride-2 conv
-      res(8, 16, te) + attn(16, ctx) + // down.1
-      res(16, 16, te) + attn(16, ctx) + res(16, 16, te) + // mid
-      res(16 + 16, 16, te) + attn(16, ctx) + res(16 + 8, 16, te) + attn(16, ctx) + conv(3, 16, 16) + // up.1 (+ up conv)
-      res(16 + 8, 8, te) + res(8 + 8, 8, te) + // up.0
-      gn(8) + conv(3, 8, 1);
+      dense(8, te) +
+      dense(te, te) +
+      (classes ? (classes + 1) * te : 0) +
+      conv(3, 1 + condCh, 8) +
+      res(8, 8, te) +
+      conv(3, 8, 8) + // down.0: res, stride-2 conv
+      res(8, 16, te) +
+      attn(16, ctx) + // down.1
+      res(16, 16, te) +
+      attn(16, ctx) +
+      res(16, 16, te) + // mid
+      res(16 + 16, 16, te) +
+      attn(16, ctx) +
+      res(16 + 8, 16, te) +
+      attn(16, ctx) +
+      conv(3, 16, 16) + // up.1 (+ up conv)
+      res(16 + 8, 8, te) +
+      res(8 + 8, 8, te) + // up.0
+      gn(8) +
+      conv(3, 8, 1);
     const a = new UNet(tiny);
     const b = new UNet(conditioned);
     assert.strictEqual(a.paramCount, expected());
@@ -96,9 +116,21 @@ describe('UNet', function () {
     const b = new UNet(conditioned, { seed: 2 });
     const names = [...a.params.keys()];
     assert.deepStrictEqual(names, [...b.params.keys()]);
-    for (const n of ['time.lin1.weight', 'classEmb.weight', 'convIn.weight', 'down.0.res.0.conv1.weight', 'down.0.down.weight',
-      'down.1.attn.0.qkv.weight', 'down.1.attn.0.cross.kv.weight', 'mid.attn.proj.bias', 'up.1.res.1.skip.weight', 'up.1.up.weight',
-      'up.0.res.1.norm2.bias', 'normOut.weight', 'convOut.bias']) {
+    for (const n of [
+      'time.lin1.weight',
+      'classEmb.weight',
+      'convIn.weight',
+      'down.0.res.0.conv1.weight',
+      'down.0.down.weight',
+      'down.1.attn.0.qkv.weight',
+      'down.1.attn.0.cross.kv.weight',
+      'mid.attn.proj.bias',
+      'up.1.res.1.skip.weight',
+      'up.1.up.weight',
+      'up.0.res.1.norm2.bias',
+      'normOut.weight',
+      'convOut.bias',
+    ]) {
       assert.ok(a.params.has(n), `missing parameter ${n}`);
     }
     assert.ok(names.every((n) => /^[A-Za-z0-9.]+$/.test(n)));
@@ -142,7 +174,10 @@ describe('UNet', function () {
   });
 
   it('rejects bad configs and inputs with clear errors', () => {
-    assert.throws(() => resolveUNetConfig({ ...tiny, imageSize: 28, channelMults: [1, 2, 2, 2] }), /imageSize 28 is not divisible by 8/);
+    assert.throws(
+      () => resolveUNetConfig({ ...tiny, imageSize: 28, channelMults: [1, 2, 2, 2] }),
+      /imageSize 28 is not divisible by 8/,
+    );
     assert.throws(() => resolveUNetConfig({ ...tiny, groups: 3 }), /not divisible by groups=3/);
     assert.throws(() => resolveUNetConfig({ ...tiny, attentionResolutions: [3] }), /attention resolution 3/);
     assert.throws(() => resolveUNetConfig({ ...tiny, attentionHeads: 3 }), /attentionHeads=3/);
@@ -155,7 +190,12 @@ describe('UNet', function () {
     const c = new UNet(conditioned);
     assert.throws(() => c.apply(tf.zeros([1, 8, 8, 1]) as tf.Tensor4D, [0]), /pass cond.concat/);
     assert.throws(
-      () => c.apply(tf.zeros([1, 8, 8, 1]) as tf.Tensor4D, [0], { concat: tf.zeros([1, 8, 8, 2]) as tf.Tensor4D, context: tf.zeros([1, 2, 6]) as tf.Tensor3D, classLabels: [4] }),
+      () =>
+        c.apply(tf.zeros([1, 8, 8, 1]) as tf.Tensor4D, [0], {
+          concat: tf.zeros([1, 8, 8, 2]) as tf.Tensor4D,
+          context: tf.zeros([1, 2, 6]) as tf.Tensor3D,
+          classLabels: [4],
+        }),
       /class label 4 outside \[0, 3\]/,
     );
     m.dispose();
@@ -173,10 +213,16 @@ describe('UNet', function () {
     const y = m.apply(x, [50, 50], { vector: v });
     const y2 = m.apply(x, [50, 50], { vector: tf.mul(v, 2) as tf.Tensor2D });
     assert.ok(maxAbsDiff(y, y2) > 1e-4, 'the vector did not change the output');
-    const { grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, [3, 900], { vector: v }))) as tf.Scalar, [m.params.get('vectorToTime.weight')!]);
+    const { grads } = tf.variableGrads(
+      () => tf.mean(tf.square(m.apply(x, [3, 900], { vector: v }))) as tf.Scalar,
+      [m.params.get('vectorToTime.weight')!],
+    );
     assert.ok(tf.tidy(() => tf.sum(tf.abs(Object.values(grads)[0])).dataSync()[0]) > 0, 'no gradient for vectorToTime');
     assert.throws(() => m.apply(x, [0, 0]), /built with vectorDim=5, pass cond.vector \[2, 5\], got none/);
-    assert.throws(() => m.apply(x, [0, 0], { vector: tf.zeros([2, 4]) as tf.Tensor2D }), /pass cond.vector \[2, 5\], got \[2,4\]/);
+    assert.throws(
+      () => m.apply(x, [0, 0], { vector: tf.zeros([2, 4]) as tf.Tensor2D }),
+      /pass cond.vector \[2, 5\], got \[2,4\]/,
+    );
     assert.throws(() => plain.apply(x, [0, 0], { vector: v }), /cond.vector given but the config has no vectorDim/);
     assert.throws(() => resolveUNetConfig({ ...tiny, vectorDim: 0 }), /vectorDim must be a positive integer/);
     tf.dispose([x, v, y, y2, ...Object.values(grads)]);
@@ -191,14 +237,32 @@ describe('UNet', function () {
     const concat = tf.zeros([2, 8, 8, 2]) as tf.Tensor4D;
     const ctx = tf.zeros([2, 3, 6]) as tf.Tensor3D;
     const ok = { concat, context: ctx };
-    assert.throws(() => c.apply(x, [0, 0], { concat }), /built with contextDim=6, pass cond.context \[2, L, 6\], got none/);
-    assert.throws(() => c.apply(x, [0, 0], { ...ok, concat: tf.zeros([2, 8, 8, 3]) as tf.Tensor4D }), /built with condChannels=2, pass cond.concat \[2, 8, 8, 2\], got \[2,8,8,3\]/);
-    assert.throws(() => c.apply(x, [0, 0], { ...ok, contextMask: tf.ones([2, 4]) as tf.Tensor2D }), /pass cond.contextMask \[2, 3\], got \[2,4\]/);
-    assert.throws(() => c.apply(x, [0, 0], { ...ok, classLabels: [1] }), /built with numClasses=3, pass cond.classLabels \[2\] \(one id per image\), got \[1\]/);
-    assert.throws(() => c.apply(x, [0, 0], { ...ok, timeEmbedding: tf.zeros([2, 5]) as tf.Tensor2D }), /pass cond.timeEmbedding \[2, 32\], got \[2,5\]/);
+    assert.throws(
+      () => c.apply(x, [0, 0], { concat }),
+      /built with contextDim=6, pass cond.context \[2, L, 6\], got none/,
+    );
+    assert.throws(
+      () => c.apply(x, [0, 0], { ...ok, concat: tf.zeros([2, 8, 8, 3]) as tf.Tensor4D }),
+      /built with condChannels=2, pass cond.concat \[2, 8, 8, 2\], got \[2,8,8,3\]/,
+    );
+    assert.throws(
+      () => c.apply(x, [0, 0], { ...ok, contextMask: tf.ones([2, 4]) as tf.Tensor2D }),
+      /pass cond.contextMask \[2, 3\], got \[2,4\]/,
+    );
+    assert.throws(
+      () => c.apply(x, [0, 0], { ...ok, classLabels: [1] }),
+      /built with numClasses=3, pass cond.classLabels \[2\] \(one id per image\), got \[1\]/,
+    );
+    assert.throws(
+      () => c.apply(x, [0, 0], { ...ok, timeEmbedding: tf.zeros([2, 5]) as tf.Tensor2D }),
+      /pass cond.timeEmbedding \[2, 32\], got \[2,5\]/,
+    );
     assert.throws(() => m.apply(x, [0, 0], { context: ctx }), /cond.context given but the config has no contextDim/);
     // A field that no one reads is refused by name, never ignored.
-    assert.throws(() => c.apply(x, [0, 0], { ...ok, text: ['a', 'b'] } as Condition), /condition field 'text' is not read by this model \(it reads classLabels, concat, context, contextMask, vector, timeEmbedding\)/);
+    assert.throws(
+      () => c.apply(x, [0, 0], { ...ok, text: ['a', 'b'] } as Condition),
+      /condition field 'text' is not read by this model \(it reads classLabels, concat, context, contextMask, vector, timeEmbedding\)/,
+    );
     assert.throws(() => m.apply(x, [0, 0], { contxt: ctx } as Condition), /condition field 'contxt' is not read/);
     // An unknown config field would be dropped silently: refused.
     assert.throws(() => new UNet({ ...tiny, text: {} } as UNetConfigInput), /UNetConfig: unknown field 'text'/);
@@ -245,7 +309,8 @@ describe('UNet', function () {
       buildShared: (store) => store.constant('toy.shared', [1], 2),
       check(cond, b) {
         const v = cond.shift;
-        if (v !== undefined && (!(v instanceof tf.Tensor) || v.shape.join() !== `${b},1,1,1`)) throw new Error(`toy: cond.shift must be [${b}, 1, 1, 1]`);
+        if (v !== undefined && (!(v instanceof tf.Tensor) || v.shape.join() !== `${b},1,1,1`))
+          throw new Error(`toy: cond.shift must be [${b}, 1, 1, 1]`);
       },
       state: (cond, shared) => (cond.shift === undefined ? null : tf.mul(cond.shift as tf.Tensor, shared)),
     };
@@ -254,7 +319,13 @@ describe('UNet', function () {
     assert.deepStrictEqual(built, ['attn.0', 'attn', 'attn.0', 'attn.1']);
     // Same seed: the core's weights are drawn as without the hook up to the first hook layer.
     const extra = [...hooked.params.keys()].filter((n) => !plain.params.has(n));
-    assert.deepStrictEqual(extra, ['down.1.toy.attn.0.scale', 'mid.toy.attn.scale', 'up.1.toy.attn.0.scale', 'up.1.toy.attn.1.scale', 'toy.shared']);
+    assert.deepStrictEqual(extra, [
+      'down.1.toy.attn.0.scale',
+      'mid.toy.attn.scale',
+      'up.1.toy.attn.0.scale',
+      'up.1.toy.attn.1.scale',
+      'toy.shared',
+    ]);
     const x = new Rng(4).normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
     const shift = tf.fill([2, 1, 1, 1], 0.5) as tf.Tensor4D;
     // This hook draws no random numbers, so the core's weights are those of the plain model, and
@@ -281,7 +352,10 @@ describe('UNet', function () {
     const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
     const c = condFor(rng);
     const target = rng.normalTensor([2, 8, 8, 1]);
-    const { grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(m.apply(x, [3, 900], c), target))) as tf.Scalar, [...m.params.values()]);
+    const { grads } = tf.variableGrads(
+      () => tf.mean(tf.square(tf.sub(m.apply(x, [3, 900], c), target))) as tf.Scalar,
+      [...m.params.values()],
+    );
     const byVar = new Map<string, tf.Tensor>(Object.entries(grads));
     for (const [name, v] of m.params) {
       const g = byVar.get(v.name);
@@ -295,59 +369,105 @@ describe('UNet', function () {
 
   it('FLOP count of one 3x3 conv level matches the hand count', () => {
     // One level, no attention, 1 ResBlock: convIn, res down, mid (2 res), up (2 res, the first with a 1x1 skip), convOut.
-    const c: UNetConfigInput = { imageSize: 4, inChannels: 1, outChannels: 1, baseChannels: 4, channelMults: [1], groups: 2, midAttention: false };
+    const c: UNetConfigInput = {
+      imageSize: 4,
+      inChannels: 1,
+      outChannels: 1,
+      baseChannels: 4,
+      channelMults: [1],
+      groups: 2,
+      midAttention: false,
+    };
     const px = 16;
     const conv = (i: number, o: number, k = 3) => 2 * px * k * k * i * o;
     const res = (i: number, o: number) => conv(i, o) + conv(o, o) + 2 * 16 * o + (i !== o ? conv(i, o, 1) : 0);
-    const expected = 2 * 4 * 16 + 2 * 16 * 16 + conv(1, 4) + res(4, 4) + 2 * res(4, 4) + res(8, 4) + res(8, 4) + conv(4, 1);
+    const expected =
+      2 * 4 * 16 + 2 * 16 * 16 + conv(1, 4) + res(4, 4) + 2 * res(4, 4) + res(8, 4) + res(8, 4) + conv(4, 1);
     assert.strictEqual(unetFlops(c, 1).forward, expected);
     assert.strictEqual(unetFlops(c, 3).train, 9 * expected);
   });
 
-  (hasTorch ? it : it.skip)('matches the PyTorch mirror numerically and in parameter count (scripts/bench_torch.py)', function () {
-    this.timeout(120000);
-    const ref = resolveUNetConfig(referenceUNetConfig());
-    const count = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--count', '--config', JSON.stringify(ref)]).toString());
-    const refNet = new UNet(ref);
-    assert.strictEqual(refNet.paramCount, count.params);
-    assert.deepStrictEqual([...refNet.params.keys()].sort(), count.names);
-    refNet.dispose();
+  (hasTorch ? it : it.skip)(
+    'matches the PyTorch mirror numerically and in parameter count (scripts/bench_torch.py)',
+    function () {
+      this.timeout(120000);
+      const ref = resolveUNetConfig(referenceUNetConfig());
+      const count = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--count', '--config', JSON.stringify(ref)]).toString());
+      const refNet = new UNet(ref);
+      assert.strictEqual(refNet.paramCount, count.params);
+      assert.deepStrictEqual([...refNet.params.keys()].sort(), count.names);
+      refNet.dispose();
 
-    const rng = new Rng(21);
-    const cfg = resolveUNetConfig({ ...conditioned, imageSize: 8 });
-    const m = new UNet(cfg, { seed: 21 });
-    const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
-    const c = condFor(rng);
-    const y = m.apply(x, [5, 640], c);
-    const ser = (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(t.dataSync()) });
-    const params: Record<string, unknown> = {};
-    for (const [n, v] of m.params) params[n] = ser(v);
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unet-check-')), 'case.json');
-    fs.writeFileSync(file, JSON.stringify({ config: cfg, params, x: ser(x), t: [5, 640], labels: c.classLabels, concat: ser(c.concat), context: ser(c.context), mask: ser(c.contextMask) }));
-    const out = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--check', file], { maxBuffer: 1 << 26 }).toString());
-    const ty = tf.tensor(out.data, out.shape);
-    const scale = tf.tidy(() => tf.max(tf.abs(ty)).dataSync()[0]);
-    const diff = maxAbsDiff(y, ty);
-    assert.ok(diff < 1e-4 * Math.max(1, scale), `TS vs PyTorch max |diff| = ${diff} (output scale ${scale})`);
-    fs.rmSync(path.dirname(file), { recursive: true });
-    tf.dispose([x, y, ty, c.concat, c.context, c.contextMask]);
-    m.dispose();
-  });
+      const rng = new Rng(21);
+      const cfg = resolveUNetConfig({ ...conditioned, imageSize: 8 });
+      const m = new UNet(cfg, { seed: 21 });
+      const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+      const c = condFor(rng);
+      const y = m.apply(x, [5, 640], c);
+      const ser = (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(t.dataSync()) });
+      const params: Record<string, unknown> = {};
+      for (const [n, v] of m.params) params[n] = ser(v);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unet-check-')), 'case.json');
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          config: cfg,
+          params,
+          x: ser(x),
+          t: [5, 640],
+          labels: c.classLabels,
+          concat: ser(c.concat),
+          context: ser(c.context),
+          mask: ser(c.contextMask),
+        }),
+      );
+      const out = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--check', file], { maxBuffer: 1 << 26 }).toString());
+      const ty = tf.tensor(out.data, out.shape);
+      const scale = tf.tidy(() => tf.max(tf.abs(ty)).dataSync()[0]);
+      const diff = maxAbsDiff(y, ty);
+      assert.ok(diff < 1e-4 * Math.max(1, scale), `TS vs PyTorch max |diff| = ${diff} (output scale ${scale})`);
+      fs.rmSync(path.dirname(file), { recursive: true });
+      tf.dispose([x, y, ty, c.concat, c.context, c.contextMask]);
+      m.dispose();
+    },
+  );
 });
 
 (hasTorch ? describe : describe.skip)('scripts/bench_torch.py --profile', () => {
-  it("prints the ops of one profiled training step, largest first, and keeps the JSON result last", function () {
+  it('prints the ops of one profiled training step, largest first, and keeps the JSON result last', function () {
     this.timeout(120000);
     const cfg = resolveUNetConfig(referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }));
-    const out = execFileSync(PY, [BENCH_TORCH, '--config', JSON.stringify(cfg), '--batch', '2', '--warmup', '1', '--train-steps', '1', '--sample-images', '0', '--profile', '5']).toString();
+    const out = execFileSync(PY, [
+      BENCH_TORCH,
+      '--config',
+      JSON.stringify(cfg),
+      '--batch',
+      '2',
+      '--warmup',
+      '1',
+      '--train-steps',
+      '1',
+      '--sample-images',
+      '0',
+      '--profile',
+      '5',
+    ]).toString();
     const lines = out.trim().split('\n');
-    const head = lines.findIndex((l) => /^ops of one training step \(\d+ calls, [\d.]+ ms of CPU self time\):$/.test(l));
+    const head = lines.findIndex((l) =>
+      /^ops of one training step \(\d+ calls, [\d.]+ ms of CPU self time\):$/.test(l),
+    );
     assert.ok(head >= 0, out);
     const rows = lines.slice(head + 1, -1).map((l) => /^ {2}(\S+) +x(\d+) +([\d.]+) ms +([\d.]+) %$/.exec(l));
     assert.ok(rows.length === 5 && rows.every((r) => r !== null), out);
     const ms = rows.map((r) => Number(r![3]));
-    assert.deepEqual(ms, [...ms].sort((a, b) => b - a));
-    assert.ok(rows.some((r) => r![1] === 'aten::convolution_backward'), out);
+    assert.deepEqual(
+      ms,
+      [...ms].sort((a, b) => b - a),
+    );
+    assert.ok(
+      rows.some((r) => r![1] === 'aten::convolution_backward'),
+      out,
+    );
     const net = new UNet(cfg);
     assert.equal(JSON.parse(lines[lines.length - 1]).params, net.paramCount);
     net.dispose();
@@ -357,7 +477,9 @@ describe('UNet', function () {
 describe('UNet memory', () => {
   it('disposing the parameters frees every tensor the model created', () => {
     const before = tf.memory().numTensors;
-    const unet = new UNet(referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], attentionResolutions: [14] }), { seed: 0 });
+    const unet = new UNet(referenceUNetConfig({ baseChannels: 8, channelMults: [1, 2], attentionResolutions: [14] }), {
+      seed: 0,
+    });
     assert.ok(tf.memory().numTensors > before);
     disposeParams(unet.params);
     assert.equal(tf.memory().numTensors, before, 'tensors left after disposing the parameters');

@@ -14,7 +14,11 @@ const ROOT = path.join(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const OLD_NAME = `tfjs-wasm-pthread-worker-${tf.version_core}.js`;
 
-type Probe = { workers: Array<{ dir: string; dirMode: string; files: Array<{ name: string; mode: string }> }>; threads: number; sum: number };
+type Probe = {
+  workers: Array<{ dir: string; dirMode: string; files: Array<{ name: string; mode: string }> }>;
+  threads: number;
+  sum: number;
+};
 
 function runProbe(tmp: string): Probe {
   const r = spawnSync(TSX, [path.join(__dirname, 'fixtures', 'wasm_worker_probe.ts')], {

@@ -12,15 +12,28 @@ async function cmp(name: string, shape: number[], f: (x: tf.Tensor) => tf.Tensor
   const out: Float32Array[] = [];
   for (const be of ['cpu', 'wasm']) {
     await tf.setBackend(be);
-    out.push(tf.tidy(() => {
-      const x = tf.tensor(xd, shape);
-      const y = f(x);
-      const r = tf.tensor(rng.normalArray(y.size).map((_, i) => Math.sin(i * 1.7)), y.shape);
-      return tf.grad((z: tf.Tensor) => tf.sum(tf.mul(f(z), r)))(x).dataSync() as Float32Array;
-    }).slice());
+    out.push(
+      tf
+        .tidy(() => {
+          const x = tf.tensor(xd, shape);
+          const y = f(x);
+          const r = tf.tensor(
+            rng.normalArray(y.size).map((_, i) => Math.sin(i * 1.7)),
+            y.shape,
+          );
+          return tf
+            .grad((z: tf.Tensor) => tf.sum(tf.mul(f(z), r)))(x)
+            .dataSync() as Float32Array;
+        })
+        .slice(),
+    );
   }
-  let d = 0, s = 0;
-  for (let i = 0; i < out[0].length; i++) { d = Math.max(d, Math.abs(out[0][i] - out[1][i])); s = Math.max(s, Math.abs(out[0][i])); }
+  let d = 0,
+    s = 0;
+  for (let i = 0; i < out[0].length; i++) {
+    d = Math.max(d, Math.abs(out[0][i] - out[1][i]));
+    s = Math.max(s, Math.abs(out[0][i]));
+  }
   console.log(`${name.padEnd(50)} rel ${(d / s).toExponential(2)}`);
 }
 (async () => {
@@ -29,10 +42,17 @@ async function cmp(name: string, shape: number[], f: (x: tf.Tensor) => tf.Tensor
   await cmp('avgPool 2 s2 valid [2,8,6,3]', [2, 8, 6, 3], (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'));
   await cmp('maxPool 3 s2 same [2,7,6,3]', [2, 7, 6, 3], (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same'));
   await cmp('maxPool 2 s2 valid [2,8,6,3]', [2, 8, 6, 3], (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'));
-  await cmp('resizeNearest 7x6 -> 14x12', [2, 7, 6, 3], (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [14, 12]));
-  await cmp('resizeNearest 5x5 -> 10x10', [2, 5, 5, 3], (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [10, 10]));
+  await cmp('resizeNearest 7x6 -> 14x12', [2, 7, 6, 3], (x) =>
+    tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [14, 12]),
+  );
+  await cmp('resizeNearest 5x5 -> 10x10', [2, 5, 5, 3], (x) =>
+    tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [10, 10]),
+  );
   await cmp('resizeBilinear 5x5 -> 10x10', [2, 5, 5, 3], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [10, 10]));
-  await cmp('moments [4,9,9,2,4] axes 1,2,4', [4, 9, 9, 2, 4], (x) => { const m = tf.moments(x, [1, 2, 4], true); return tf.add(m.mean, m.variance); });
+  await cmp('moments [4,9,9,2,4] axes 1,2,4', [4, 9, 9, 2, 4], (x) => {
+    const m = tf.moments(x, [1, 2, 4], true);
+    return tf.add(m.mean, m.variance);
+  });
   await cmp('mean [4,9,9,8] axes 1,2', [4, 9, 9, 8], (x) => tf.mean(x, [1, 2], true));
   await cmp('sum 5d axes 1,2,4', [4, 3, 3, 2, 4], (x) => tf.sum(x, [1, 2, 4], true));
   await cmp('rsqrt', [10], (x) => tf.rsqrt(tf.add(tf.abs(x), 1)));
@@ -44,7 +64,11 @@ async function cmp(name: string, shape: number[], f: (x: tf.Tensor) => tf.Tensor
   await cmp('sub broadcast (x - mean)', [4, 9, 9, 2, 4], (x) => tf.sub(x, tf.mean(x, [1, 2, 4], true)));
   await cmp('add bias broadcast', [4, 9, 9, 8], (x) => tf.add(x, tf.reshape(tf.sum(x, [0, 1, 2]), [8])));
   await cmp('square', [4, 9, 9, 8], (x) => tf.square(x));
-  await cmp('gather+reshape', [5, 8], (x) => tf.reshape(tf.gather(x, tf.tensor1d([0, 4, 2, 4], 'int32')), [4, 1, 1, 8]));
+  await cmp('gather+reshape', [5, 8], (x) =>
+    tf.reshape(tf.gather(x, tf.tensor1d([0, 4, 2, 4], 'int32')), [4, 1, 1, 8]),
+  );
   await cmp('div', [4, 9, 9, 8], (x) => tf.div(x, tf.add(tf.abs(x), 1)));
-  await cmp('depthwise', [2, 8, 8, 3], (x) => tf.depthwiseConv2d(x as tf.Tensor4D, tf.ones([3, 3, 3, 1]) as tf.Tensor4D, 1, 'same'));
+  await cmp('depthwise', [2, 8, 8, 3], (x) =>
+    tf.depthwiseConv2d(x as tf.Tensor4D, tf.ones([3, 3, 3, 1]) as tf.Tensor4D, 1, 'same'),
+  );
 })();

@@ -26,7 +26,9 @@ function convBench(addon: ReturnType<typeof mustAddon>) {
   const [N, H, W, C, O, K] = [64, 28, 28, 64, 64, 3];
   const flops = 2 * N * H * W * C * O * K * K;
   const rng = new Rng(1);
-  const x = rng.normalArray(N * H * W * C), w = rng.normalArray(K * K * C * O), y = new Float32Array(N * H * W * O);
+  const x = rng.normalArray(N * H * W * C),
+    w = rng.normalArray(K * K * C * O),
+    y = new Float32Array(N * H * W * O);
   // One ArrayBuffer holding x, w, y, as the wasm heap would.
   const heap = new Float32Array(x.length + w.length + y.length);
   heap.set(x, 0);
@@ -62,8 +64,18 @@ function mustAddon() {
 // Mirrored exactly by TORCH_NET below.
 const LAYERS: Array<[string, number, number, number]> = [
   // name, kernel, in, out
-  ['in', 3, 1, 32], ['e1', 3, 32, 32], ['d1', 3, 32, 64], ['e2', 3, 64, 64], ['d2', 3, 64, 128], ['m1', 3, 128, 128],
-  ['m2', 3, 128, 128], ['u2', 4, 64, 128], ['c2', 3, 64, 64], ['u1', 4, 32, 64], ['c1', 3, 32, 32], ['out', 3, 32, 1],
+  ['in', 3, 1, 32],
+  ['e1', 3, 32, 32],
+  ['d1', 3, 32, 64],
+  ['e2', 3, 64, 64],
+  ['d2', 3, 64, 128],
+  ['m1', 3, 128, 128],
+  ['m2', 3, 128, 128],
+  ['u2', 4, 64, 128],
+  ['c2', 3, 64, 64],
+  ['u1', 4, 32, 64],
+  ['c1', 3, 32, 32],
+  ['out', 3, 32, 1],
 ];
 
 function makeParams(rng: Rng): Record<string, tf.Variable> {
@@ -77,11 +89,15 @@ function makeParams(rng: Rng): Record<string, tf.Variable> {
 }
 
 function forward(p: Record<string, tf.Variable>, x: tf.Tensor4D): tf.Tensor4D {
-  const conv = (h: tf.Tensor4D, n: string, s = 1) => tf.add(tf.conv2d(h, p[n] as tf.Tensor4D, s, 'same'), p[n + '_b']) as tf.Tensor4D;
+  const conv = (h: tf.Tensor4D, n: string, s = 1) =>
+    tf.add(tf.conv2d(h, p[n] as tf.Tensor4D, s, 'same'), p[n + '_b']) as tf.Tensor4D;
   const up = (h: tf.Tensor4D, n: string) => {
     const [b, hh, ww] = h.shape as [number, number, number, number];
     const cout = p[n].shape[2] as number;
-    return tf.add(tf.conv2dTranspose(h, p[n] as tf.Tensor4D, [b, 2 * hh, 2 * ww, cout], 2, 'same'), p[n + '_b']) as tf.Tensor4D;
+    return tf.add(
+      tf.conv2dTranspose(h, p[n] as tf.Tensor4D, [b, 2 * hh, 2 * ww, cout], 2, 'same'),
+      p[n + '_b'],
+    ) as tf.Tensor4D;
   };
   const h0 = tf.relu(conv(x, 'in'));
   const h1 = tf.relu(conv(h0, 'e1')); // 28x28x32
@@ -95,7 +111,20 @@ function forward(p: Record<string, tf.Variable>, x: tf.Tensor4D): tf.Tensor4D {
 
 function netFlops(): number {
   // Multiply-adds of each conv at its resolution, x2 FLOPs, x3 for forward + two gradients.
-  const res: Record<string, number> = { in: 28, e1: 28, d1: 14, e2: 14, d2: 7, m1: 7, m2: 7, u2: 7, c2: 14, u1: 14, c1: 28, out: 28 };
+  const res: Record<string, number> = {
+    in: 28,
+    e1: 28,
+    d1: 14,
+    e2: 14,
+    d2: 7,
+    m1: 7,
+    m2: 7,
+    u2: 7,
+    c2: 14,
+    u1: 14,
+    c1: 28,
+    out: 28,
+  };
   let macs = 0;
   for (const [name, k, cin, cout] of LAYERS) macs += BATCH * res[name] ** 2 * k * k * cin * cout;
   return 3 * 2 * macs;
@@ -155,7 +184,10 @@ function startKernelTimer(backend: string) {
       const rows = [...total.entries()].sort((a, b) => b[1] - a[1]);
       const sum = rows.reduce((s, r) => s + r[1], 0);
       console.log(`  kernel time per step on ${backend} (sum ${(sum / steps).toFixed(0)} ms):`);
-      for (const [name, t] of rows.slice(0, 14)) console.log(`    ${name.padEnd(24)} ${(t / steps).toFixed(1).padStart(7)} ms  ${((100 * t) / sum).toFixed(0)}%`);
+      for (const [name, t] of rows.slice(0, 14))
+        console.log(
+          `    ${name.padEnd(24)} ${(t / steps).toFixed(1).padStart(7)} ms  ${((100 * t) / sum).toFixed(0)}%`,
+        );
     },
   };
 }
@@ -197,7 +229,9 @@ print(json.dumps({'conv':conv_bench(),'step_ms':ts[1:]}))
 
 function torchBench(): { conv: Record<string, number>; step_ms: number[] } | null {
   try {
-    const out = execFileSync('/usr/bin/python3', ['-c', TORCH, String(THREADS), String(BATCH), String(STEPS)], { encoding: 'utf8' });
+    const out = execFileSync('/usr/bin/python3', ['-c', TORCH, String(THREADS), String(BATCH), String(STEPS)], {
+      encoding: 'utf8',
+    });
     return JSON.parse(out.trim().split('\n').pop() as string);
   } catch (e) {
     console.log(`  PyTorch yardstick unavailable: ${(e as Error).message.split('\n')[0]}`);
@@ -213,7 +247,8 @@ function torchBench(): { conv: Record<string, number>; step_ms: number[] } | nul
   console.log(`${addon.info()}; batch ${BATCH}; ${STEPS} timed steps; medians`);
 
   console.log('\n1. conv 3x3, x[64,28,28,64] -> 64 channels (3.70 GFLOP each):');
-  for (const r of argv.includes('--skip-conv') ? [] : convBench(addon)) console.log(`  onednn ${r.name.padEnd(12)} ${r.ms.toFixed(1).padStart(7)} ms  ${r.gflops.toFixed(0)} GFLOP/s`);
+  for (const r of argv.includes('--skip-conv') ? [] : convBench(addon))
+    console.log(`  onednn ${r.name.padEnd(12)} ${r.ms.toFixed(1).padStart(7)} ms  ${r.gflops.toFixed(0)} GFLOP/s`);
   const torch = argv.includes('--skip-torch') ? null : torchBench();
   if (torch) {
     const c = torch.conv;
@@ -240,6 +275,8 @@ function torchBench(): { conv: Record<string, number>; step_ms: number[] } | nul
   if (torch) results.push(['torch', median(torch.step_ms)]);
   const ref = torch ? median(torch.step_ms) : null;
   for (const [name, ms] of results) {
-    console.log(`  ${name.padEnd(7)} ${ms.toFixed(0).padStart(6)} ms/step  ${(netFlops() / ms / 1e6).toFixed(0)} GFLOP/s${ref ? `  ratio to torch ${(ms / ref).toFixed(2)}` : ''}`);
+    console.log(
+      `  ${name.padEnd(7)} ${ms.toFixed(0).padStart(6)} ms/step  ${(netFlops() / ms / 1e6).toFixed(0)} GFLOP/s${ref ? `  ratio to torch ${(ms / ref).toFixed(2)}` : ''}`,
+    );
   }
 })();

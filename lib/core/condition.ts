@@ -30,7 +30,8 @@ function checkValue(field: string, v: unknown, who: string): asserts v is Condit
   if (!(v instanceof tf.Tensor) && !isArrayLike(v as ConditionValue)) {
     throw new Error(`${who}: condition field '${field}' must be a tensor or an array, got ${typeof v}`);
   }
-  if (v instanceof tf.Tensor && v.rank === 0) throw new Error(`${who}: condition field '${field}' is a scalar; it needs a batch axis`);
+  if (v instanceof tf.Tensor && v.rank === 0)
+    throw new Error(`${who}: condition field '${field}' is a scalar; it needs a batch axis`);
 }
 
 /** Images in the field: a tensor's axis 0, an array's length. */
@@ -71,7 +72,8 @@ export function concatConditions<C extends Condition>(a: C, b: C, who = 'concatC
     checkValue(k, va, who);
     checkValue(k, vb, who);
     if (va instanceof tf.Tensor && vb instanceof tf.Tensor) out[k] = tf.concat([va, vb], 0);
-    else if (va instanceof tf.Tensor || vb instanceof tf.Tensor) throw new Error(`${who}: field '${k}' is a tensor in one condition and an array in the other`);
+    else if (va instanceof tf.Tensor || vb instanceof tf.Tensor)
+      throw new Error(`${who}: field '${k}' is a tensor in one condition and an array in the other`);
     else if (va instanceof Int32Array && vb instanceof Int32Array) out[k] = Int32Array.from([...va, ...vb]);
     else if (va instanceof Float32Array && vb instanceof Float32Array) out[k] = Float32Array.from([...va, ...vb]);
     else if (Array.isArray(va) && Array.isArray(vb)) out[k] = [...va, ...vb] as readonly number[] | readonly string[];
@@ -83,7 +85,13 @@ export function concatConditions<C extends Condition>(a: C, b: C, who = 'concatC
 /** Images [start, start + size) of every field. Tensors are new (dispose them); arrays are copies. */
 export function sliceCondition<C extends Condition>(c: C, start: number, size: number, who = 'sliceCondition'): C {
   const b = conditionBatchSize(c, who);
-  if (!Number.isInteger(start) || !Number.isInteger(size) || start < 0 || size < 0 || (b !== undefined && start + size > b)) {
+  if (
+    !Number.isInteger(start) ||
+    !Number.isInteger(size) ||
+    start < 0 ||
+    size < 0 ||
+    (b !== undefined && start + size > b)
+  ) {
     throw new Error(`${who}: slice [${start}, ${start + size}) is outside the batch of ${b}`);
   }
   const out: Record<string, ConditionValue> = {};

@@ -23,7 +23,9 @@ export function inKernel(): boolean {
 // the writer itself is re-read on every call because tslab replaces it on each execute request.
 let jupyterModule: NodeModule | undefined;
 function findWriter(): WriteDisplayData | null {
-  jupyterModule ??= Object.values(require.cache).find((m) => m !== undefined && /tslab[\\/]dist[\\/]jupyter\.js$/.test(m.filename));
+  jupyterModule ??= Object.values(require.cache).find(
+    (m) => m !== undefined && /tslab[\\/]dist[\\/]jupyter\.js$/.test(m.filename),
+  );
   const w = (jupyterModule?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData;
   return typeof w === 'function' ? (w as WriteDisplayData) : null;
 }

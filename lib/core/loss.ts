@@ -13,7 +13,13 @@ function checkPrediction(p: string): asserts p is Prediction {
 }
 
 /** What the network should output for (x0, noise, t) under the given parameterisation. */
-export function predictionTarget(schedule: NoiseSchedule, x0: tf.Tensor, noise: tf.Tensor, t: TimestepsLike, prediction: Prediction): tf.Tensor {
+export function predictionTarget(
+  schedule: NoiseSchedule,
+  x0: tf.Tensor,
+  noise: tf.Tensor,
+  t: TimestepsLike,
+  prediction: Prediction,
+): tf.Tensor {
   checkPrediction(prediction);
   if (prediction === 'eps') return noise.clone();
   if (prediction === 'x0') return x0.clone();

@@ -90,7 +90,8 @@ export class ProgressBar<T = number> implements Iterable<T> {
     this.stream = opts.stream ?? process.stdout;
     const mode = opts.mode ?? 'auto';
     if (!['auto', 'notebook', 'tty', 'log'].includes(mode)) throw new Error(`progress: unknown mode '${mode}'`);
-    this.mode = mode !== 'auto' ? mode : !opts.stream && canUpdateDisplay() ? 'notebook' : this.stream.isTTY ? 'tty' : 'log';
+    this.mode =
+      mode !== 'auto' ? mode : !opts.stream && canUpdateDisplay() ? 'notebook' : this.stream.isTTY ? 'tty' : 'log';
     this.t0 = this.now();
     this.lastLogTime = this.t0;
   }
@@ -119,7 +120,9 @@ export class ProgressBar<T = number> implements Iterable<T> {
     const elapsed = (this.now() - this.t0) / 1000;
     const rate = elapsed > 0 ? this.count / elapsed : NaN;
     const label = this.opts.label ? `${this.opts.label} ` : '';
-    const vals = Object.entries(this.values).map(([k, v]) => ` ${k}=${formatValue(v)}`).join('');
+    const vals = Object.entries(this.values)
+      .map(([k, v]) => ` ${k}=${formatValue(v)}`)
+      .join('');
     if (this.total === undefined) {
       return `${label}${this.count} it [${formatDuration(elapsed)}, ${formatRate(rate)}]${vals}`;
     }
@@ -158,7 +161,8 @@ export class ProgressBar<T = number> implements Iterable<T> {
     if (this.mode === 'log') {
       const pct = this.total ? (100 * this.count) / this.total : 0;
       const step = this.opts.logEveryPercent ?? 10;
-      const crossed = this.total !== undefined && this.total > 0 && Math.floor(pct / step) > Math.floor(this.lastLogPercent / step);
+      const crossed =
+        this.total !== undefined && this.total > 0 && Math.floor(pct / step) > Math.floor(this.lastLogPercent / step);
       const stale = t - this.lastLogTime >= (this.opts.logEverySeconds ?? 30) * 1000;
       if (crossed || stale || (final && (pct !== this.lastLogPercent || this.total === undefined))) {
         this.stream.write(this.line() + '\n');
@@ -188,9 +192,15 @@ export function progress(n: number, opts?: ProgressOptions): ProgressBar<number>
 export function progress<T>(items: Iterable<T>, opts?: ProgressOptions): ProgressBar<T>;
 export function progress<T>(items: Iterable<T> | number, opts: ProgressOptions = {}): ProgressBar<T | number> {
   if (typeof items === 'number') {
-    if (!(Number.isInteger(items) && items >= 0)) throw new Error(`progress: count must be an integer >= 0, got ${items}`);
+    if (!(Number.isInteger(items) && items >= 0))
+      throw new Error(`progress: count must be an integer >= 0, got ${items}`);
     const n = items;
-    const range = { length: n, *[Symbol.iterator]() { for (let i = 0; i < n; i++) yield i; } };
+    const range = {
+      length: n,
+      *[Symbol.iterator]() {
+        for (let i = 0; i < n; i++) yield i;
+      },
+    };
     return new ProgressBar<number>(range, opts);
   }
   if (items === null || typeof (items as Iterable<T>)[Symbol.iterator] !== 'function') {
@@ -203,7 +213,15 @@ export function progress<T>(items: Iterable<T> | number, opts: ProgressOptions =
 export type ProgressSetting = boolean | 'stderr';
 
 /** A bar of `total` steps placed per `setting` (undefined: the default place), or null when it is off. */
-export function optionalBar(setting: ProgressSetting | undefined, label: string, total: number): ProgressBar<number> | null {
+export function optionalBar(
+  setting: ProgressSetting | undefined,
+  label: string,
+  total: number,
+): ProgressBar<number> | null {
   if (setting === false) return null;
-  return new ProgressBar<number>(undefined, { label, total, ...(setting === 'stderr' ? { stream: process.stderr } : {}) });
+  return new ProgressBar<number>(undefined, {
+    label,
+    total,
+    ...(setting === 'stderr' ? { stream: process.stderr } : {}),
+  });
 }

@@ -67,7 +67,8 @@ export function downsampleArea(x: tf.Tensor4D, factor: number): tf.Tensor4D {
 }
 
 function checkImages(fn: string, x: tf.Tensor): void {
-  if (!(x instanceof tf.Tensor) || x.rank !== 4) throw new Error(`${fn}: x must be a [B, H, W, C] tensor, got shape [${x?.shape}]`);
+  if (!(x instanceof tf.Tensor) || x.rank !== 4)
+    throw new Error(`${fn}: x must be a [B, H, W, C] tensor, got shape [${x?.shape}]`);
 }
 
 function posInt(name: string, v: number): void {

@@ -42,7 +42,10 @@ class TabulatedSchedule implements NoiseSchedule {
   readonly sqrtAlphasCumprod: Float64Array;
   readonly sqrtOneMinusAlphasCumprod: Float64Array;
 
-  constructor(readonly kind: ScheduleKind, readonly betas: Float64Array) {
+  constructor(
+    readonly kind: ScheduleKind,
+    readonly betas: Float64Array,
+  ) {
     const T = betas.length;
     if (T <= 0) throw new Error('NoiseSchedule: need at least one beta (T >= 1)');
     for (let i = 0; i < T; i++) {
@@ -126,9 +129,12 @@ export function linearSchedule(T: number, { betaStart = 1e-4, betaEnd = 0.02 }: 
  * Nichol & Dhariwal's cosine schedule: alphaBar(t) = cos^2(((t/T)+s)/(1+s) * pi/2), betas clipped at
  * maxBeta so the last steps do not become singular.
  */
-export function cosineSchedule(T: number, { s = 0.008, maxBeta = 0.999 }: { s?: number; maxBeta?: number } = {}): NoiseSchedule {
+export function cosineSchedule(
+  T: number,
+  { s = 0.008, maxBeta = 0.999 }: { s?: number; maxBeta?: number } = {},
+): NoiseSchedule {
   checkT(T);
-  const f = (x: number) => Math.cos((((x / T) + s) / (1 + s)) * Math.PI * 0.5) ** 2;
+  const f = (x: number) => Math.cos(((x / T + s) / (1 + s)) * Math.PI * 0.5) ** 2;
   const b = new Float64Array(T);
   for (let i = 0; i < T; i++) b[i] = Math.min(1 - f(i + 1) / f(i), maxBeta);
   return new TabulatedSchedule('cosine', b);
@@ -180,7 +186,8 @@ export function respaceTimesteps(T: number, steps: number, spacing: TimestepSpac
   for (let i = 0; i < steps; i++) {
     if (spacing === 'trailing') ts.push(Math.round(T - (i * T) / steps) - 1);
     else if (spacing === 'leading') ts.push(Math.floor(((steps - 1 - i) * T) / steps));
-    else if (spacing === 'linspace') ts.push(steps === 1 ? T - 1 : Math.round(((T - 1) * (steps - 1 - i)) / (steps - 1)));
+    else if (spacing === 'linspace')
+      ts.push(steps === 1 ? T - 1 : Math.round(((T - 1) * (steps - 1 - i)) / (steps - 1)));
     else throw new Error(`respaceTimesteps: unknown spacing '${spacing as string}': use trailing, leading or linspace`);
   }
   return ts;

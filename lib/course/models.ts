@@ -36,38 +36,132 @@ interface Entry<T> {
 const entry = <T>(e: Entry<T>): Entry<T> => e;
 
 export const PRETRAINED = {
-  '05/unet': entry({ file: 'checkpoints/05/model.safetensors', command: 'npm run train -- 05 --steps 5000 --batch 64 --lr 1e-3 --warmup 200 --decay cosine --min-lr 2e-5 --ema 0.995 --every 250 --keep 2', load: (f) => loadUNetCheckpoint(f) }),
-  '06/noisy-classifier': entry({ file: 'checkpoints/06/noisy_classifier.safetensors', command: 'npm run train -- 06 --steps 1200 --warmup 50 --lr 2e-3', load: loadNoisyClassifier }),
-  '07/cfg-unet': entry({ file: 'checkpoints/07/model.safetensors', command: 'npm run train -- 07 --init checkpoints/05/model.safetensors', load: loadClassConditionalUNet }),
-  '08/sr3': entry({ file: 'checkpoints/08/sr3.safetensors', key: 'sr3', command: 'npm run train:sr-inpaint -- sr3 --steps 4000 --warmup 200', load: (f) => loadSrModel(f, 'sr3') }),
-  '08/regression': entry({ file: 'checkpoints/08/regression.safetensors', key: 'sr-regression', command: 'npm run train:sr-inpaint -- sr-regression --steps 480 --warmup 50', load: (f) => loadSrModel(f, 'sr-regression') }),
-  '09/inpaint': entry({ file: 'checkpoints/09/inpaint.safetensors', key: 'inpaint', command: 'npm run train:sr-inpaint -- inpaint --steps 3600 --warmup 200', load: loadInpaintModel }),
-  '10/glide': entry({ file: 'checkpoints/10/model.safetensors', key: 'glide', command: 'npm run train:text -- 10', load: (f) => loadTextUNetCheckpoint(f) }),
-  '11/text-encoder': entry({ file: 'checkpoints/11/text_encoder.safetensors', key: 'encoder', command: 'npm run train:imagen -- mlm --steps 600 --lr 3e-3', load: loadMlm }),
-  '11/base': entry({ file: 'checkpoints/11/base/model.safetensors', key: 'base', command: 'npm run train:imagen -- base', load: (f) => loadUNetCheckpoint(f) }),
-  '11/sr': entry({ file: 'checkpoints/11/sr/model.safetensors', key: 'sr', command: 'npm run train:imagen -- sr', load: (f) => loadUNetCheckpoint(f) }),
-  '12/clip': entry({ file: 'checkpoints/12/clip.safetensors', key: 'clip', command: 'npm run train:dalle2 -- clip', load: loadClip }),
-  '12/prior': entry({ file: 'checkpoints/12/prior.safetensors', key: 'prior', command: 'npm run train:dalle2 -- prior --steps 1000 --images 10000', load: loadPrior }),
-  '12/decoder': entry({ file: 'checkpoints/12/decoder/model.safetensors', key: 'decoder', command: 'npm run train:dalle2 -- decoder --init-from checkpoints/10/model.safetensors --prediction v', load: loadDecoder }),
-  '13/autoencoder': entry({ file: 'checkpoints/13/autoencoder.safetensors', key: 'autoencoder', command: 'npm run train:latent -- ae --steps 1500', load: loadAutoencoder }),
-  '13/ldm-text': entry({ file: 'checkpoints/13/ldm-text/model.safetensors', key: 'ldm-text', command: 'npm run train:latent -- ldm-text --steps 3000', load: (f) => loadLatentUNet(f, 'text') }),
-  '13/ldm-layout': entry({ file: 'checkpoints/13/ldm-layout/model.safetensors', key: 'ldm-layout', command: 'npm run train:latent -- ldm-layout --steps 3000', load: (f) => loadLatentUNet(f, 'layout') }),
-  '14/gligen': entry({ file: 'checkpoints/14/gligen.safetensors', key: 'gligen', needs: ['13/ldm-text'], command: 'npm run train:latent -- gligen --steps 5000 --lr 2e-3', load: (f) => loadGligen(f) }),
+  '05/unet': entry({
+    file: 'checkpoints/05/model.safetensors',
+    command:
+      'npm run train -- 05 --steps 5000 --batch 64 --lr 1e-3 --warmup 200 --decay cosine --min-lr 2e-5 --ema 0.995 --every 250 --keep 2',
+    load: (f) => loadUNetCheckpoint(f),
+  }),
+  '06/noisy-classifier': entry({
+    file: 'checkpoints/06/noisy_classifier.safetensors',
+    command: 'npm run train -- 06 --steps 1200 --warmup 50 --lr 2e-3',
+    load: loadNoisyClassifier,
+  }),
+  '07/cfg-unet': entry({
+    file: 'checkpoints/07/model.safetensors',
+    command: 'npm run train -- 07 --init checkpoints/05/model.safetensors',
+    load: loadClassConditionalUNet,
+  }),
+  '08/sr3': entry({
+    file: 'checkpoints/08/sr3.safetensors',
+    key: 'sr3',
+    command: 'npm run train:sr-inpaint -- sr3 --steps 4000 --warmup 200',
+    load: (f) => loadSrModel(f, 'sr3'),
+  }),
+  '08/regression': entry({
+    file: 'checkpoints/08/regression.safetensors',
+    key: 'sr-regression',
+    command: 'npm run train:sr-inpaint -- sr-regression --steps 480 --warmup 50',
+    load: (f) => loadSrModel(f, 'sr-regression'),
+  }),
+  '09/inpaint': entry({
+    file: 'checkpoints/09/inpaint.safetensors',
+    key: 'inpaint',
+    command: 'npm run train:sr-inpaint -- inpaint --steps 3600 --warmup 200',
+    load: loadInpaintModel,
+  }),
+  '10/glide': entry({
+    file: 'checkpoints/10/model.safetensors',
+    key: 'glide',
+    command: 'npm run train:text -- 10',
+    load: (f) => loadTextUNetCheckpoint(f),
+  }),
+  '11/text-encoder': entry({
+    file: 'checkpoints/11/text_encoder.safetensors',
+    key: 'encoder',
+    command: 'npm run train:imagen -- mlm --steps 600 --lr 3e-3',
+    load: loadMlm,
+  }),
+  '11/base': entry({
+    file: 'checkpoints/11/base/model.safetensors',
+    key: 'base',
+    command: 'npm run train:imagen -- base',
+    load: (f) => loadUNetCheckpoint(f),
+  }),
+  '11/sr': entry({
+    file: 'checkpoints/11/sr/model.safetensors',
+    key: 'sr',
+    command: 'npm run train:imagen -- sr',
+    load: (f) => loadUNetCheckpoint(f),
+  }),
+  '12/clip': entry({
+    file: 'checkpoints/12/clip.safetensors',
+    key: 'clip',
+    command: 'npm run train:dalle2 -- clip',
+    load: loadClip,
+  }),
+  '12/prior': entry({
+    file: 'checkpoints/12/prior.safetensors',
+    key: 'prior',
+    command: 'npm run train:dalle2 -- prior --steps 1000 --images 10000',
+    load: loadPrior,
+  }),
+  '12/decoder': entry({
+    file: 'checkpoints/12/decoder/model.safetensors',
+    key: 'decoder',
+    command: 'npm run train:dalle2 -- decoder --init-from checkpoints/10/model.safetensors --prediction v',
+    load: loadDecoder,
+  }),
+  '13/autoencoder': entry({
+    file: 'checkpoints/13/autoencoder.safetensors',
+    key: 'autoencoder',
+    command: 'npm run train:latent -- ae --steps 1500',
+    load: loadAutoencoder,
+  }),
+  '13/ldm-text': entry({
+    file: 'checkpoints/13/ldm-text/model.safetensors',
+    key: 'ldm-text',
+    command: 'npm run train:latent -- ldm-text --steps 3000',
+    load: (f) => loadLatentUNet(f, 'text'),
+  }),
+  '13/ldm-layout': entry({
+    file: 'checkpoints/13/ldm-layout/model.safetensors',
+    key: 'ldm-layout',
+    command: 'npm run train:latent -- ldm-layout --steps 3000',
+    load: (f) => loadLatentUNet(f, 'layout'),
+  }),
+  '14/gligen': entry({
+    file: 'checkpoints/14/gligen.safetensors',
+    key: 'gligen',
+    needs: ['13/ldm-text'],
+    command: 'npm run train:latent -- gligen --steps 5000 --lr 2e-3',
+    load: (f) => loadGligen(f),
+  }),
   // The metric classifier behind FID/KID: a folder format (weights + manifest), loaded by its folder.
-  classifier: entry({ file: 'checkpoints/classifier/weights.safetensors', command: 'npm run train:classifier', load: (f) => loadClassifier(path.dirname(f)).model }),
+  classifier: entry({
+    file: 'checkpoints/classifier/weights.safetensors',
+    command: 'npm run train:classifier',
+    load: (f) => loadClassifier(path.dirname(f)).model,
+  }),
 };
 
 export type PretrainedId = keyof typeof PRETRAINED;
 /** What loadPretrained(id) returns, for each id. */
 export type PretrainedModels = { [K in PretrainedId]: ReturnType<(typeof PRETRAINED)[K]['load']> };
 /** One model's record in its manifest (the fields vary by lesson; JSON as written). */
-export type PretrainedManifest = { file?: string; sha256?: string; trainedWith?: string | string[]; [field: string]: unknown };
+export type PretrainedManifest = {
+  file?: string;
+  sha256?: string;
+  trainedWith?: string | string[];
+  [field: string]: unknown;
+};
 
 export const PRETRAINED_IDS = Object.keys(PRETRAINED) as PretrainedId[];
 
 // Ids arrive from untyped code too (tslab cells, JSON): an unknown one lists the known ones.
 function entryOf(id: string): Entry<unknown> {
-  if (!Object.prototype.hasOwnProperty.call(PRETRAINED, id)) throw new Error(`unknown pretrained model '${id}': the known ids are ${PRETRAINED_IDS.join(', ')}`);
+  if (!Object.prototype.hasOwnProperty.call(PRETRAINED, id))
+    throw new Error(`unknown pretrained model '${id}': the known ids are ${PRETRAINED_IDS.join(', ')}`);
   return PRETRAINED[id as PretrainedId];
 }
 
@@ -97,8 +191,13 @@ export function pretrainedAvailable(id: PretrainedId): boolean {
 export function pretrainedManifest(id: PretrainedId, part: 'model' | 'file' = 'model'): PretrainedManifest {
   const e = entryOf(id);
   const file = path.join(repoRoot(), manifestOf(e.file));
-  if (!fs.existsSync(file)) throw new Error(`${file} not found: the manifest of '${id}' ships with its checkpoint (${e.command} rewrites the model)`);
-  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as PretrainedManifest & { models?: Record<string, PretrainedManifest> };
+  if (!fs.existsSync(file))
+    throw new Error(
+      `${file} not found: the manifest of '${id}' ships with its checkpoint (${e.command} rewrites the model)`,
+    );
+  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as PretrainedManifest & {
+    models?: Record<string, PretrainedManifest>;
+  };
   if (e.key === undefined || part === 'file') return m;
   const record = m.models?.[e.key];
   if (!record) throw new Error(`${file} has no models.${e.key}, the record of '${id}'`);
@@ -107,7 +206,9 @@ export function pretrainedManifest(id: PretrainedId, part: 'model' | 'file' = 'm
 
 function missing(id: string, file: string): Error {
   const e = entryOf(id);
-  return new Error(`${file} not found: run ${e.command} (it writes ${e.file}; ${manifestOf(e.file)} has the shipped model's full recipe)`);
+  return new Error(
+    `${file} not found: run ${e.command} (it writes ${e.file}; ${manifestOf(e.file)} has the shipped model's full recipe)`,
+  );
 }
 
 /**
@@ -118,6 +219,7 @@ export function loadPretrained<K extends PretrainedId>(id: K, file?: string): Pr
   const e = entryOf(id);
   const f = file ?? pretrainedPath(id);
   if (!fs.existsSync(f)) throw missing(id, f);
-  for (const n of e.needs ?? []) if (!fs.existsSync(pretrainedPath(n as PretrainedId))) throw missing(n, pretrainedPath(n as PretrainedId));
+  for (const n of e.needs ?? [])
+    if (!fs.existsSync(pretrainedPath(n as PretrainedId))) throw missing(n, pretrainedPath(n as PretrainedId));
   return e.load(f) as PretrainedModels[K];
 }

@@ -61,8 +61,28 @@ interface Recipe {
 // quick: seconds. standard: a few CPU minutes on 2 cores (about 0.5-1 s a step). full: the reference
 // model trained for real (hours on a CPU; `npm run train -- 05` is the resumable way to do that).
 const RECIPES: Record<LessonMode, Recipe> = {
-  quick: { config: { baseChannels: 16, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [], midAttention: false }, steps: 30, batch: 16, lr: 2e-3, warmup: 5, ema: null },
-  standard: { config: { baseChannels: 16, channelMults: [1, 2, 2], numResBlocks: 1, attentionResolutions: [], midAttention: true }, steps: 200, batch: 32, lr: 2e-3, warmup: 20, ema: 0.98 },
+  quick: {
+    config: { baseChannels: 16, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [], midAttention: false },
+    steps: 30,
+    batch: 16,
+    lr: 2e-3,
+    warmup: 5,
+    ema: null,
+  },
+  standard: {
+    config: {
+      baseChannels: 16,
+      channelMults: [1, 2, 2],
+      numResBlocks: 1,
+      attentionResolutions: [],
+      midAttention: true,
+    },
+    steps: 200,
+    batch: 32,
+    lr: 2e-3,
+    warmup: 20,
+    ema: 0.98,
+  },
   full: { config: {}, steps: 4000, batch: 64, lr: 5e-4, warmup: 200, ema: 0.999 },
 };
 
@@ -79,9 +99,16 @@ export async function pretrainedUNet(opts: PretrainedOptions = {}): Promise<Pret
   const r = byMode(RECIPES, mode);
   const steps = opts.steps ?? r.steps;
   const batch = opts.batchSize ?? r.batch;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`pretrainedUNet: steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`pretrainedUNet: steps must be a positive integer, got ${steps}`);
   const data = opts.data ?? loadFashionMnist('train');
-  const config = referenceUNetConfig({ ...r.config, ...opts.config, imageSize: data.height, inChannels: data.channels, outChannels: data.channels });
+  const config = referenceUNetConfig({
+    ...r.config,
+    ...opts.config,
+    imageSize: data.height,
+    inChannels: data.channels,
+    outChannels: data.channels,
+  });
   const seed = opts.seed ?? 0;
   const model = new UNet(config, { seed });
   const trainer = new Trainer(model, {
@@ -106,5 +133,12 @@ export async function pretrainedUNet(opts: PretrainedOptions = {}): Promise<Pret
   const unet = trainer.samplingModel;
   trainer.optimizer.dispose();
   if (unet !== model) model.dispose();
-  return { unet, schedule, source: `trained here (${steps} steps)`, file: null, history: trainer.history, seconds: (Date.now() - t0) / 1000 };
+  return {
+    unet,
+    schedule,
+    source: `trained here (${steps} steps)`,
+    file: null,
+    history: trainer.history,
+    seconds: (Date.now() - t0) / 1000,
+  };
 }

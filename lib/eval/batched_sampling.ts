@@ -38,7 +38,10 @@ export function batchRng(seed: number, b: number): Rng {
 }
 
 /** Runs `sampleBatch` over all batches; returns all n images (the caller disposes them) and the seconds. */
-export function sampleInBatches(o: BatchedSamplingOptions, sampleBatch: (b: SampleBatch) => tf.Tensor4D): { images: tf.Tensor4D; seconds: number } {
+export function sampleInBatches(
+  o: BatchedSamplingOptions,
+  sampleBatch: (b: SampleBatch) => tf.Tensor4D,
+): { images: tf.Tensor4D; seconds: number } {
   const batches = Math.ceil(o.n / o.batchSize);
   const bar = optionalBar(o.progress, o.label, batches * o.steps);
   const parts: tf.Tensor4D[] = [];

@@ -41,7 +41,11 @@ export async function evaluatePlacement(
   keep = 8,
 ): Promise<PlacementResult> {
   const n = scenes.captions.length;
-  let hits = 0, hitsShape = 0, objects = 0, iouSum = 0, seconds = 0;
+  let hits = 0,
+    hitsShape = 0,
+    objects = 0,
+    iouSum = 0,
+    seconds = 0;
   const kept: tf.Tensor4D[] = [];
   let keptCount = 0;
   for (let s = 0, b = 0; s < n; s += batch, b++) {
@@ -68,17 +72,41 @@ export async function evaluatePlacement(
   }
   const samples = tf.concat(kept, 0) as tf.Tensor4D;
   tf.dispose(kept);
-  return { name, scenes: n, objects, hitRate: hits / objects, hitRateShape: hitsShape / objects, meanIoU: iouSum / objects, secondsPerImage: seconds / n, samples };
+  return {
+    name,
+    scenes: n,
+    objects,
+    hitRate: hits / objects,
+    hitRateShape: hitsShape / objects,
+    meanIoU: iouSum / objects,
+    secondsPerImage: seconds / n,
+    samples,
+  };
 }
 
 export function formatPlacementTable(results: PlacementResult[]): string {
   const head = ['method', 'objects', 'IoU>=0.5', 'IoU>=0.5 (+shape)', 'mean IoU', 's/img'];
-  const rows = results.map((r) => [r.name, String(r.objects), `${(100 * r.hitRate).toFixed(1)}%`, `${(100 * r.hitRateShape).toFixed(1)}%`, r.meanIoU.toFixed(3), r.secondsPerImage.toFixed(3)]);
+  const rows = results.map((r) => [
+    r.name,
+    String(r.objects),
+    `${(100 * r.hitRate).toFixed(1)}%`,
+    `${(100 * r.hitRateShape).toFixed(1)}%`,
+    r.meanIoU.toFixed(3),
+    r.secondsPerImage.toFixed(3),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   return [head, ...rows].map((row) => row.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n');
 }
 
 export function placementRecord(r: PlacementResult): Record<string, unknown> {
   const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-  return { name: r.name, scenes: r.scenes, objects: r.objects, iou50_share: r4(r.hitRate), iou50_share_shape: r4(r.hitRateShape), mean_iou: r4(r.meanIoU), seconds_per_image: r4(r.secondsPerImage) };
+  return {
+    name: r.name,
+    scenes: r.scenes,
+    objects: r.objects,
+    iou50_share: r4(r.hitRate),
+    iou50_share_shape: r4(r.hitRateShape),
+    mean_iou: r4(r.meanIoU),
+    seconds_per_image: r4(r.secondsPerImage),
+  };
 }

@@ -34,8 +34,10 @@ function medianMs(fn: () => tf.Tensor, reps: number): number {
 
 /** Times the three passes at `batch` images (median of `reps` after one warm-up call). */
 export function measureGuidanceCost(unet: UNet, clf: NoisyClassifier, batch = 50, reps = 3): GuidanceCost {
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`measureGuidanceCost: batch must be a positive integer, got ${batch}`);
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`measureGuidanceCost: reps must be a positive integer, got ${reps}`);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new Error(`measureGuidanceCost: batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(reps) || reps < 1)
+    throw new Error(`measureGuidanceCost: reps must be a positive integer, got ${reps}`);
   const c = unet.config;
   const x = new Rng(0).normalTensor([batch, c.imageSize, c.imageSize, c.inChannels]) as tf.Tensor4D;
   const x2 = tf.concat([x, x], 0) as tf.Tensor4D;

@@ -25,7 +25,18 @@ import { UNet } from '../core/unet/unet';
 
 export type GuidanceMethod = 'classifier' | 'cfg';
 
-export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 /** The networks a method samples with: the UNet (unconditional for 'classifier', class-conditional for 'cfg'), and the noisy classifier. */
 export interface GuidanceNets {
@@ -49,7 +60,14 @@ export function sampleGuided(
   schedule: NoiseSchedule,
   labels: number[],
   scale: number,
-  o: { sampler?: SamplerName; steps: number; rng: Rng; xT?: tf.Tensor4D; onStep?: () => void; imageShape?: [number, number, number] },
+  o: {
+    sampler?: SamplerName;
+    steps: number;
+    rng: Rng;
+    xT?: tf.Tensor4D;
+    onStep?: () => void;
+    imageShape?: [number, number, number];
+  },
 ): { x: tf.Tensor4D; passes: PassesPerStep } {
   const [h, w, c] = o.imageShape ?? [28, 28, 1];
   const shape: [number, number, number, number] = [labels.length, h, w, c];
@@ -61,9 +79,16 @@ export function sampleGuided(
     const x = makeSampler(sampler, schedule).sample(cfgModel(nets.unet, labels, scale, { counter }), shape, common);
     return { x, passes: { unet: per(counter.images), classifier: 0 } };
   }
-  if (!nets.classifier) throw new Error("sampleGuided: method 'classifier' needs nets.classifier (the noisy classifier)");
+  if (!nets.classifier)
+    throw new Error("sampleGuided: method 'classifier' needs nets.classifier (the noisy classifier)");
   const counter = newPassCounter();
-  const x = classifierGuidedSample(unetModel(nets.unet), nets.classifier, schedule, shape, { sampler, labels, scale, counter, ...common });
+  const x = classifierGuidedSample(unetModel(nets.unet), nets.classifier, schedule, shape, {
+    sampler,
+    labels,
+    scale,
+    counter,
+    ...common,
+  });
   return { x, passes: { unet: per(counter.unetImages), classifier: per(counter.classifierImages) } };
 }
 
@@ -111,7 +136,8 @@ export function guidanceSweep(nets: GuidanceNets, schedule: NoiseSchedule, o: Sw
   const batchSize = o.batchSize ?? 100;
   const keep = Math.min(o.keep ?? 20, n);
   if (!Number.isInteger(n) || n < 10) throw new Error(`guidanceSweep: n must be an integer >= 10, got ${n}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`guidanceSweep: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`guidanceSweep: batchSize must be a positive integer, got ${batchSize}`);
   if (scales.length === 0) throw new Error('guidanceSweep: no scales');
   const metric = o.metricClassifier ?? sharedClassifier();
   const labels = balancedLabels(n);
@@ -123,7 +149,13 @@ export function guidanceSweep(nets: GuidanceNets, schedule: NoiseSchedule, o: Sw
         { n, batchSize, seed, imageShape: [28, 28, 1], steps, label: `${nets.method} ${scale}`, progress: o.progress },
         (b) => {
           const lb = labels.slice(b.start, b.start + b.size);
-          const r = sampleGuided(nets, schedule, lb, scale, { sampler: o.sampler, steps, rng: b.rng, xT: b.xT, onStep: b.onStep });
+          const r = sampleGuided(nets, schedule, lb, scale, {
+            sampler: o.sampler,
+            steps,
+            rng: b.rng,
+            xT: b.xT,
+            onStep: b.onStep,
+          });
           passes = r.passes;
           return r.x;
         },
@@ -132,7 +164,16 @@ export function guidanceSweep(nets: GuidanceNets, schedule: NoiseSchedule, o: Sw
       try {
         const accuracy = metric.accuracy(all, labels);
         const fid = o.fid === false ? null : fidReport(all, { n, seed, classifier: metric });
-        point = { method: nets.method, scale, n, accuracy, fid, seconds, passes, samples: tf.slice(all, 0, keep) as tf.Tensor4D };
+        point = {
+          method: nets.method,
+          scale,
+          n,
+          accuracy,
+          fid,
+          seconds,
+          passes,
+          samples: tf.slice(all, 0, keep) as tf.Tensor4D,
+        };
       } finally {
         all.dispose();
       }
@@ -156,7 +197,19 @@ export function methodLabel(m: GuidanceMethod): string {
 
 /** Text table: scale, accuracy, FID (floor), KID, seconds, ms/image, passes per step. */
 export function formatSweepTable(points: SweepPoint[]): string {
-  const head = ['method', 'scale', 'n', 'accuracy', 'FID', 'FID floor', 'KID', 'seconds', 'ms/image', 'UNet passes/step', 'clf passes/step'];
+  const head = [
+    'method',
+    'scale',
+    'n',
+    'accuracy',
+    'FID',
+    'FID floor',
+    'KID',
+    'seconds',
+    'ms/image',
+    'UNet passes/step',
+    'clf passes/step',
+  ];
   const rows = points.map((p) => [
     p.method,
     String(p.scale),
@@ -171,7 +224,8 @@ export function formatSweepTable(points: SweepPoint[]): string {
     String(p.passes.classifier),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -181,13 +235,21 @@ function round(x: number, digits: number): number {
 }
 
 /** The goal of issue #6: some scale with accuracy >= 95% and FID <= 3x the floor. */
-export function goalReached(points: SweepPoint[], minAccuracy = 0.95, fidFactor = 3): { reached: boolean; best: number | null } {
+export function goalReached(
+  points: SweepPoint[],
+  minAccuracy = 0.95,
+  fidFactor = 3,
+): { reached: boolean; best: number | null } {
   const ok = points.filter((p) => p.fid !== null && p.accuracy >= minAccuracy && p.fid.fid <= fidFactor * p.fid.floor);
   return { reached: ok.length > 0, best: ok.length ? ok.sort((a, b) => a.fid!.fid - b.fid!.fid)[0].scale : null };
 }
 
 /** The eval script's one-line record: per scale accuracy and FID, plus the floor. */
-export function sweepRecord(lesson: string, points: SweepPoint[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function sweepRecord(
+  lesson: string,
+  points: SweepPoint[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const g = goalReached(points);
   return {
     lesson,
@@ -216,14 +278,35 @@ export function sweepTraces(points: SweepPoint[]): PlotTrace[] {
     const ps = points.filter((p) => p.method === m).sort((a, b) => a.scale - b.scale);
     if (ps.length === 0) continue;
     const dash = m === 'cfg' ? 'solid' : 'dot';
-    traces.push({ x: ps.map((p) => p.scale), y: ps.map((p) => 100 * p.accuracy), name: `${methodLabel(m)}: accuracy %`, mode: 'lines+markers', line: { dash } });
+    traces.push({
+      x: ps.map((p) => p.scale),
+      y: ps.map((p) => 100 * p.accuracy),
+      name: `${methodLabel(m)}: accuracy %`,
+      mode: 'lines+markers',
+      line: { dash },
+    });
     const withFid = ps.filter((p) => p.fid !== null);
-    if (withFid.length) traces.push({ x: withFid.map((p) => p.scale), y: withFid.map((p) => p.fid!.fid), name: `${methodLabel(m)}: FID`, mode: 'lines+markers', yaxis: 'y2', line: { dash } });
+    if (withFid.length)
+      traces.push({
+        x: withFid.map((p) => p.scale),
+        y: withFid.map((p) => p.fid!.fid),
+        name: `${methodLabel(m)}: FID`,
+        mode: 'lines+markers',
+        yaxis: 'y2',
+        line: { dash },
+      });
   }
   const f = points.find((p) => p.fid !== null);
   if (f) {
     const xs = points.map((p) => p.scale);
-    traces.push({ x: [Math.min(...xs), Math.max(...xs)], y: [f.fid!.floor, f.fid!.floor], name: `FID floor (n = ${f.n})`, mode: 'lines', yaxis: 'y2', line: { dash: 'dash' } });
+    traces.push({
+      x: [Math.min(...xs), Math.max(...xs)],
+      y: [f.fid!.floor, f.fid!.floor],
+      name: `FID floor (n = ${f.n})`,
+      mode: 'lines',
+      yaxis: 'y2',
+      line: { dash: 'dash' },
+    });
   }
   return traces;
 }
@@ -235,6 +318,7 @@ export function guidanceSchedule(): NoiseSchedule {
 
 /** The sweep `npm run eval -- 06 | 07` recorded in the shipped model's manifest ('eval' field), or null. */
 export function shippedSweep(lesson: '06' | '07'): Record<string, unknown> | null {
-  const e = pretrainedManifest(lesson === '06' ? '06/noisy-classifier' : '07/cfg-unet').eval as Record<string, unknown> | undefined;
+  const e = pretrainedManifest(lesson === '06' ? '06/noisy-classifier' : '07/cfg-unet').eval as
+    Record<string, unknown> | undefined;
   return e && Array.isArray(e.scales) ? e : null;
 }

@@ -30,12 +30,16 @@ export interface SamplerSpec {
 
 /** 'ddim:50,dpm++2m:20,ddpm:1000' -> specs (the eval script's --samplers flag). */
 export function parseSamplerSpecs(text: string): SamplerSpec[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (parts.length === 0) throw new Error(`no samplers in '${text}': write e.g. ddim:50,dpm++2m:20`);
   return parts.map((p) => {
     const m = /^([a-z+0-9]+):(\d+)$/.exec(p);
     if (!m) throw new Error(`sampler '${p}' is not name:steps (e.g. ddim:50)`);
-    if (!(SAMPLER_NAMES as readonly string[]).includes(m[1])) throw new Error(`unknown sampler '${m[1]}' in '${p}': use ${SAMPLER_NAMES.join(', ')}`);
+    if (!(SAMPLER_NAMES as readonly string[]).includes(m[1]))
+      throw new Error(`unknown sampler '${m[1]}' in '${p}': use ${SAMPLER_NAMES.join(', ')}`);
     const steps = Number(m[2]);
     if (steps < 1 || steps > 1000) throw new Error(`steps in '${p}' must be in [1, 1000]`);
     return { sampler: m[1] as SamplerName, steps };
@@ -76,14 +80,20 @@ export interface SamplerRunResult {
 }
 
 function checkCount(name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw new Error(`compareSamplers: ${name} must be an integer >= ${min}, got ${v}`);
+  if (!Number.isInteger(v) || v < min)
+    throw new Error(`compareSamplers: ${name} must be an integer >= ${min}, got ${v}`);
 }
 
 /**
  * Samples n images with each spec in turn and measures them. Runs are sequential on purpose: their
  * wall times are then comparable (one process, one backend, nothing else of ours running).
  */
-export function compareSamplers(model: DiffusionModel, schedule: NoiseSchedule, specs: SamplerSpec[], opts: CompareOptions = {}): SamplerRunResult[] {
+export function compareSamplers(
+  model: DiffusionModel,
+  schedule: NoiseSchedule,
+  specs: SamplerSpec[],
+  opts: CompareOptions = {},
+): SamplerRunResult[] {
   const n0 = opts.n ?? 100;
   const seed = opts.seed ?? 0;
   const batchSize = opts.batchSize ?? 100;
@@ -101,7 +111,15 @@ export function compareSamplers(model: DiffusionModel, schedule: NoiseSchedule, 
       checkCount(`n of ${spec.sampler}-${spec.steps}`, n, 2);
       const sampler = makeSampler(spec.sampler, schedule);
       const { images: all, seconds } = sampleInBatches(
-        { n, batchSize, seed, imageShape: [h, w, c], steps: spec.steps, label: `${spec.sampler}-${spec.steps}`, progress: opts.progress },
+        {
+          n,
+          batchSize,
+          seed,
+          imageShape: [h, w, c],
+          steps: spec.steps,
+          label: `${spec.sampler}-${spec.steps}`,
+          progress: opts.progress,
+        },
         (b) => sampler.sample(model, [b.size, h, w, c], { steps: spec.steps, rng: b.rng, xT: b.xT, onStep: b.onStep }),
       );
       let fid: FidReport | null = null;
@@ -149,7 +167,8 @@ export function formatResultsTable(results: SamplerRunResult[]): string {
     ((1000 * r.seconds) / r.n).toFixed(0),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -181,12 +200,23 @@ export function fidVsStepsTraces(results: SamplerRunResult[]): PlotTrace[] {
   const names = [...new Set(withFid.map((r) => r.sampler))];
   const traces: PlotTrace[] = names.map((s) => {
     const rs = withFid.filter((r) => r.sampler === s).sort((a, b) => a.steps - b.steps);
-    return { x: rs.map((r) => r.steps), y: rs.map((r) => r.fid!.fid), name: runLabel(rs[0]).replace(/-\d+$/, ''), mode: 'lines+markers' };
+    return {
+      x: rs.map((r) => r.steps),
+      y: rs.map((r) => r.fid!.fid),
+      name: runLabel(rs[0]).replace(/-\d+$/, ''),
+      mode: 'lines+markers',
+    };
   });
   if (withFid.length > 0) {
     const steps = withFid.map((r) => r.steps);
     const floor = withFid[0].fid!.floor;
-    traces.push({ x: [Math.min(...steps), Math.max(...steps)], y: [floor, floor], name: `real-vs-real floor (n = ${withFid[0].n})`, mode: 'lines', line: { dash: 'dash' } });
+    traces.push({
+      x: [Math.min(...steps), Math.max(...steps)],
+      y: [floor, floor],
+      name: `real-vs-real floor (n = ${withFid[0].n})`,
+      mode: 'lines',
+      line: { dash: 'dash' },
+    });
   }
   return traces;
 }

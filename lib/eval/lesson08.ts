@@ -20,7 +20,8 @@ export type SrMethod = 'bicubic' | 'regression' | 'sr3' | 'sr3-mean' | 'original
 /** n Fashion-MNIST test images in [-1, 1], picked by a seeded permutation (the same for every method). */
 export function testImages(n: number, seed: number): tf.Tensor4D {
   const set = loadFashionMnist('test');
-  if (!Number.isInteger(n) || n < 1 || n > set.count) throw new Error(`testImages: n must be an integer in [1, ${set.count}], got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > set.count)
+    throw new Error(`testImages: n must be an integer in [1, ${set.count}], got ${n}`);
   return toTensor(set, { indices: new Rng(7919 + seed).permutation(set.count).subarray(0, n) });
 }
 
@@ -59,22 +60,39 @@ export interface SrEvalResult {
   n: number;
   rows: SrRow[];
   /** The first `keep` images of each: originals, low-res inputs, and every method's outputs. */
-  examples: { original: tf.Tensor4D; lowRes: tf.Tensor4D; bicubic: tf.Tensor4D; regression: tf.Tensor4D | null; sr3: tf.Tensor4D };
+  examples: {
+    original: tf.Tensor4D;
+    lowRes: tf.Tensor4D;
+    bicubic: tf.Tensor4D;
+    regression: tf.Tensor4D | null;
+    sr3: tf.Tensor4D;
+  };
 }
 
 /** Runs the comparison (regression may be null to skip it). */
-export function evaluateSuperResolution(sr3: SrModel, regression: SrModel | null, opts: SrEvalOptions = {}): SrEvalResult {
+export function evaluateSuperResolution(
+  sr3: SrModel,
+  regression: SrModel | null,
+  opts: SrEvalOptions = {},
+): SrEvalResult {
   const n = opts.n ?? 100;
   const seed = opts.seed ?? 0;
   const lrSize = opts.lrSize ?? 7;
   const batch = opts.batchSize ?? 100;
   const keep = Math.min(opts.keep ?? 8, n);
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`evaluateSuperResolution: batchSize must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new Error(`evaluateSuperResolution: batchSize must be a positive integer, got ${batch}`);
   const hr = testImages(n, seed);
   const lr = lowRes(hr, lrSize);
   const meanOf = opts.meanOf ?? 0;
-  if (!Number.isInteger(meanOf) || meanOf < 0) throw new Error(`evaluateSuperResolution: meanOf must be an integer >= 0, got ${meanOf}`);
-  const outputs: Record<'bicubic' | 'regression' | 'sr3' | 'sr3-mean', tf.Tensor4D[]> = { bicubic: [], regression: [], sr3: [], 'sr3-mean': [] };
+  if (!Number.isInteger(meanOf) || meanOf < 0)
+    throw new Error(`evaluateSuperResolution: meanOf must be an integer >= 0, got ${meanOf}`);
+  const outputs: Record<'bicubic' | 'regression' | 'sr3' | 'sr3-mean', tf.Tensor4D[]> = {
+    bicubic: [],
+    regression: [],
+    sr3: [],
+    'sr3-mean': [],
+  };
   const seconds = { bicubic: 0, regression: 0, sr3: 0, 'sr3-mean': 0 };
   const timed = (m: keyof typeof seconds, f: () => tf.Tensor4D) => {
     const t0 = Date.now();
@@ -91,12 +109,23 @@ export function evaluateSuperResolution(sr3: SrModel, regression: SrModel | null
         // Bicubic overshoots at edges: clip to the valid pixel range like every saved image would be.
         timed('bicubic', () => tf.tidy(() => tf.clipByValue(upsampleBicubic(part, hr.shape[1]), -1, 1) as tf.Tensor4D));
         if (regression) timed('regression', () => superResolve(regression, part));
-        timed('sr3', () => superResolve(sr3, part, { steps: opts.steps ?? 50, rng: new Rng(seed * 100003 + 31 * lrSize + b) }));
+        timed('sr3', () =>
+          superResolve(sr3, part, { steps: opts.steps ?? 50, rng: new Rng(seed * 100003 + 31 * lrSize + b) }),
+        );
         if (meanOf > 1) {
           timed('sr3-mean', () => {
             const rep = repeatEach(part, meanOf);
-            const many = superResolve(sr3, rep, { steps: opts.steps ?? 50, rng: new Rng(seed * 100003 + 31 * lrSize + b + 50021) });
-            const avg = tf.tidy(() => tf.mean(tf.reshape(many, [part.shape[0], meanOf, hr.shape[1], hr.shape[2], part.shape[3]]), 1) as tf.Tensor4D);
+            const many = superResolve(sr3, rep, {
+              steps: opts.steps ?? 50,
+              rng: new Rng(seed * 100003 + 31 * lrSize + b + 50021),
+            });
+            const avg = tf.tidy(
+              () =>
+                tf.mean(
+                  tf.reshape(many, [part.shape[0], meanOf, hr.shape[1], hr.shape[2], part.shape[3]]),
+                  1,
+                ) as tf.Tensor4D,
+            );
             tf.dispose([rep, many]);
             return avg;
           });
@@ -109,8 +138,15 @@ export function evaluateSuperResolution(sr3: SrModel, regression: SrModel | null
       if (outputs[m].length) all[m] = tf.concat(outputs[m], 0) as tf.Tensor4D;
       tf.dispose(outputs[m]);
     }
-    const fidOf = (x: tf.Tensor4D) => (opts.fid === false || n < 2 ? null : fidReport(x, { n, seed, classifier: opts.classifier }));
-    const row = (method: SrMethod, x: tf.Tensor4D, secs: number): SrRow => ({ method, psnr: mean(psnr(x, hr)), ssim: mean(ssim(x, hr)), fid: fidOf(x), seconds: secs });
+    const fidOf = (x: tf.Tensor4D) =>
+      opts.fid === false || n < 2 ? null : fidReport(x, { n, seed, classifier: opts.classifier });
+    const row = (method: SrMethod, x: tf.Tensor4D, secs: number): SrRow => ({
+      method,
+      psnr: mean(psnr(x, hr)),
+      ssim: mean(ssim(x, hr)),
+      fid: fidOf(x),
+      seconds: secs,
+    });
     const rows: SrRow[] = [row('bicubic', all.bicubic!, seconds.bicubic)];
     if (all.regression) rows.push(row('regression', all.regression, seconds.regression));
     rows.push(row('sr3', all.sr3!, seconds.sr3));
@@ -122,7 +158,13 @@ export function evaluateSuperResolution(sr3: SrModel, regression: SrModel | null
       factor: hr.shape[1] / lrSize,
       n,
       rows,
-      examples: { original: head(hr), lowRes: head(lr), bicubic: head(all.bicubic!), regression: all.regression ? head(all.regression) : null, sr3: head(all.sr3!) },
+      examples: {
+        original: head(hr),
+        lowRes: head(lr),
+        bicubic: head(all.bicubic!),
+        regression: all.regression ? head(all.regression) : null,
+        sr3: head(all.sr3!),
+      },
     };
   } finally {
     tf.dispose([hr, lr, ...Object.values(all)]);
@@ -150,7 +192,8 @@ export function formatSrTable(results: SrEvalResult[]): string {
     ]),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -168,7 +211,12 @@ export function srRecord(results: SrEvalResult[], extra: Record<string, unknown>
         seconds: round(w.seconds, 2),
       };
     }
-    scales[`${r.factor}x`] = { lr_size: r.lrSize, n: r.n, fid_floor: r.rows[0].fid ? round(r.rows[0].fid.floor, 3) : null, ...methods };
+    scales[`${r.factor}x`] = {
+      lr_size: r.lrSize,
+      n: r.n,
+      fid_floor: r.rows[0].fid ? round(r.rows[0].fid.floor, 3) : null,
+      ...methods,
+    };
   }
   const four = results.find((r) => r.factor === 4);
   const get = (m: SrMethod) => four?.rows.find((w) => w.method === m);
@@ -176,7 +224,10 @@ export function srRecord(results: SrEvalResult[], extra: Record<string, unknown>
     ? {
         sr3_psnr_gain_over_bicubic_db: round(get('sr3')!.psnr - get('bicubic')!.psnr, 3),
         sr3_beats_bicubic_by_2db: get('sr3')!.psnr - get('bicubic')!.psnr >= 2,
-        sr3_fid_below_regression: get('regression') && get('sr3')!.fid && get('regression')!.fid ? get('sr3')!.fid!.fid < get('regression')!.fid!.fid : null,
+        sr3_fid_below_regression:
+          get('regression') && get('sr3')!.fid && get('regression')!.fid
+            ? get('sr3')!.fid!.fid < get('regression')!.fid!.fid
+            : null,
       }
     : {};
   return { lesson: '08', ...scales, goals, ...extra };

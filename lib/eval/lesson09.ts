@@ -32,7 +32,10 @@ export function trainingMeanImage(): tf.Tensor4D {
   const per = set.height * set.width * set.channels;
   const sum = new Float64Array(per);
   for (let i = 0; i < set.count; i++) for (let p = 0; p < per; p++) sum[p] += set.images[i * per + p];
-  return tf.tensor4d(Float32Array.from(sum, (s) => (2 * s) / (255 * set.count) - 1), [1, set.height, set.width, set.channels]);
+  return tf.tensor4d(
+    Float32Array.from(sum, (s) => (2 * s) / (255 * set.count) - 1),
+    [1, set.height, set.width, set.channels],
+  );
 }
 
 export interface InpaintModels {
@@ -72,7 +75,10 @@ export interface InpaintEvalResult {
   /** FID of the untouched originals at the same n (what perfect inpainting would score). */
   originalFid: FidReport | null;
   /** The first `keep` images: originals, and per kind its masks and every method's completions. */
-  examples: { original: tf.Tensor4D; byKind: Record<string, { mask: tf.Tensor4D } & Partial<Record<InpaintMethod, tf.Tensor4D>>> };
+  examples: {
+    original: tf.Tensor4D;
+    byKind: Record<string, { mask: tf.Tensor4D } & Partial<Record<InpaintMethod, tf.Tensor4D>>>;
+  };
 }
 
 export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptions = {}): InpaintEvalResult {
@@ -82,10 +88,13 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
   const batch = opts.batchSize ?? 100;
   const keep = Math.min(opts.keep ?? 8, n);
   const rp = opts.repaint ?? { steps: 50, jumpLength: 5, resamplings: 2 };
-  const methods = INPAINT_METHODS.filter((m) => (m === 'conditional' ? models.conditional : m === 'repaint' ? models.unconditional : true));
+  const methods = INPAINT_METHODS.filter((m) =>
+    m === 'conditional' ? models.conditional : m === 'repaint' ? models.unconditional : true,
+  );
   const x = testImages(n, seed);
   const meanImg = trainingMeanImage();
-  const fidOf = (y: tf.Tensor4D) => (opts.fid === false || n < 2 ? null : fidReport(y, { n, seed, classifier: opts.classifier }));
+  const fidOf = (y: tf.Tensor4D) =>
+    opts.fid === false || n < 2 ? null : fidReport(y, { n, seed, classifier: opts.classifier });
   const rows: InpaintRow[] = [];
   const examples: InpaintEvalResult['examples'] = { original: tf.slice(x, 0, keep) as tf.Tensor4D, byKind: {} };
   try {
@@ -106,10 +115,16 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
               let y: tf.Tensor4D;
               if (method === 'mean') y = meanFill(xb, mb, meanImg);
               else if (method === 'nearest') y = nearestFill(xb, mb);
-              else if (method === 'conditional') y = inpaintWithModel(models.conditional!, xb, mb, { steps: opts.steps ?? 50, rng });
+              else if (method === 'conditional')
+                y = inpaintWithModel(models.conditional!, xb, mb, { steps: opts.steps ?? 50, rng });
               else {
                 const u = models.unconditional!;
-                y = new RePaintSampler(u.schedule).sample(unetModel(u.unet, 'eps'), xb.shape, { ...rp, rng, known: xb, mask: mb });
+                y = new RePaintSampler(u.schedule).sample(unetModel(u.unet, 'eps'), xb.shape, {
+                  ...rp,
+                  rng,
+                  known: xb,
+                  mask: mb,
+                });
               }
               y.dataSync();
               parts.push(y);
@@ -144,15 +159,34 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
 
 export function disposeInpaintResult(r: InpaintEvalResult): void {
   r.examples.original.dispose();
-  for (const k of Object.values(r.examples.byKind)) tf.dispose(Object.values(k).filter((t): t is tf.Tensor4D => t instanceof tf.Tensor));
+  for (const k of Object.values(r.examples.byKind))
+    tf.dispose(Object.values(k).filter((t): t is tf.Tensor4D => t instanceof tf.Tensor));
 }
 
 export function formatInpaintTable(r: InpaintEvalResult): string {
   const head = ['mask', 'method', 'n', 'hole MSE', 'FID', 'FID floor', 'seconds'];
-  const rows = r.rows.map((w) => [w.kind, w.method, String(w.n), w.holeMse.toFixed(4), w.fid ? w.fid.fid.toFixed(2) : '-', w.fid ? w.fid.floor.toFixed(2) : '-', w.seconds.toFixed(1)]);
-  if (r.originalFid) rows.push(['-', 'original', String(r.originalFid.n), '-', r.originalFid.fid.toFixed(2), r.originalFid.floor.toFixed(2), '-']);
+  const rows = r.rows.map((w) => [
+    w.kind,
+    w.method,
+    String(w.n),
+    w.holeMse.toFixed(4),
+    w.fid ? w.fid.fid.toFixed(2) : '-',
+    w.fid ? w.fid.floor.toFixed(2) : '-',
+    w.seconds.toFixed(1),
+  ]);
+  if (r.originalFid)
+    rows.push([
+      '-',
+      'original',
+      String(r.originalFid.n),
+      '-',
+      r.originalFid.fid.toFixed(2),
+      r.originalFid.floor.toFixed(2),
+      '-',
+    ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -163,7 +197,11 @@ export function inpaintRecord(r: InpaintEvalResult, extra: Record<string, unknow
   const byKind: Record<string, Record<string, unknown>> = {};
   for (const w of r.rows) {
     byKind[w.kind] = byKind[w.kind] ?? {};
-    byKind[w.kind][w.method] = { hole_mse: round(w.holeMse, 5), fid: w.fid ? round(w.fid.fid, 3) : null, seconds: round(w.seconds, 2) };
+    byKind[w.kind][w.method] = {
+      hole_mse: round(w.holeMse, 5),
+      fid: w.fid ? round(w.fid.fid, 3) : null,
+      seconds: round(w.seconds, 2),
+    };
   }
   // Goal: each learned method's FID below the better non-learned fill's, on every mask kind.
   const goal: Record<string, boolean | null> = {};

@@ -12,7 +12,14 @@ import { Cascade, CascadeOptions, checkCascade, disposeCascade, sampleBase, samp
 import { loadPretrained } from '../course/models';
 import { SR_SIZE } from '../methods/imagen/configs';
 import { FrozenTextEncoder } from '../methods/imagen/frozen_text';
-import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, TextToImageMethod, TextToImageResult, textToImageRecord } from './text_to_image';
+import {
+  disposeTextToImageResult,
+  evaluateTextToImage,
+  formatTextToImageTable,
+  TextToImageMethod,
+  TextToImageResult,
+  textToImageRecord,
+} from './text_to_image';
 import { Clip } from '../methods/clip/clip';
 
 export interface Lesson11Options {
@@ -53,7 +60,11 @@ export function loadCascade(): Cascade {
  * up-sampled bicubically (cached per seed, so it costs nothing extra; its seconds are the base
  * stage's own, measured).
  */
-export function cascadeMethods(c: Cascade, o: CascadeOptions, label: string): { cascade: TextToImageMethod; baseOnly: TextToImageMethod; seconds: { base: number; sr: number; images: number } } {
+export function cascadeMethods(
+  c: Cascade,
+  o: CascadeOptions,
+  label: string,
+): { cascade: TextToImageMethod; baseOnly: TextToImageMethod; seconds: { base: number; sr: number; images: number } } {
   const cache = new Map<number, tf.Tensor4D>();
   const seconds = { base: 0, sr: 0, images: 0 };
   const cascade: TextToImageMethod = {
@@ -86,7 +97,10 @@ export function cascadeMethods(c: Cascade, o: CascadeOptions, label: string): { 
     name: `base 16x16 + bicubic ${label}`,
     generate(captions, seed) {
       const x = cache.get(seed);
-      if (!x || x.shape[0] !== captions.length) throw new Error(`cascadeMethods: no cached base samples for seed ${seed} (evaluate the cascade method first, with the same captions)`);
+      if (!x || x.shape[0] !== captions.length)
+        throw new Error(
+          `cascadeMethods: no cached base samples for seed ${seed} (evaluate the cascade method first, with the same captions)`,
+        );
       cache.delete(seed);
       return tf.clipByValue(x, -1, 1).clone() as tf.Tensor4D;
     },
@@ -94,11 +108,22 @@ export function cascadeMethods(c: Cascade, o: CascadeOptions, label: string): { 
   return { cascade, baseOnly, seconds };
 }
 
-export async function runLesson11(o: Lesson11Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[]; sweep: TextToImageResult[] }> /* results' sample images: the caller disposes them */ {
+export async function runLesson11(o: Lesson11Options): Promise<{
+  table: string;
+  record: Record<string, unknown>;
+  results: TextToImageResult[];
+  sweep: TextToImageResult[];
+}> /* results' sample images: the caller disposes them */ {
   const c = loadCascade();
   const scales = o.scales ?? [1, 3, 5];
   const sweepN = o.sweepN ?? 32;
-  const common = { baseSteps: o.steps, srSteps: o.srSteps ?? 10, srGuidance: o.srGuidance ?? 1, augBucket: o.augBucket ?? 1, srStart: o.srStart };
+  const common = {
+    baseSteps: o.steps,
+    srSteps: o.srSteps ?? 10,
+    srGuidance: o.srGuidance ?? 1,
+    augBucket: o.augBucket ?? 1,
+    srStart: o.srStart,
+  };
   const sweep: TextToImageResult[] = [];
   const results: TextToImageResult[] = [];
   try {
@@ -106,14 +131,24 @@ export async function runLesson11(o: Lesson11Options): Promise<{ table: string; 
     if (w === undefined) {
       for (const s of scales) {
         const m = cascadeMethods(c, { ...common, guidance: s }, `w=${s}`);
-        sweep.push(await evaluateTextToImage(m.cascade, { n: sweepN, seed: o.seed + 1, batch: o.batch, clip: null, keep: 0 }));
-        console.error(`sweep w = ${s}: one-object all-attributes ${(100 * sweep[sweep.length - 1].single.all).toFixed(1)} %`);
+        sweep.push(
+          await evaluateTextToImage(m.cascade, { n: sweepN, seed: o.seed + 1, batch: o.batch, clip: null, keep: 0 }),
+        );
+        console.error(
+          `sweep w = ${s}: one-object all-attributes ${(100 * sweep[sweep.length - 1].single.all).toFixed(1)} %`,
+        );
       }
       // Best one-object accuracy; ties go to the better two-object accuracy, then the smaller scale.
-      const best = sweep.reduce((a, b) => (b.single.all > a.single.all || (b.single.all === a.single.all && b.multi.all > a.multi.all) ? b : a));
+      const best = sweep.reduce((a, b) =>
+        b.single.all > a.single.all || (b.single.all === a.single.all && b.multi.all > a.multi.all) ? b : a,
+      );
       w = scales[sweep.indexOf(best)];
     }
-    const opts: CascadeOptions = { ...common, guidance: w, counters: { base: { calls: 0, images: 0 }, sr: { calls: 0, images: 0 } } };
+    const opts: CascadeOptions = {
+      ...common,
+      guidance: w,
+      counters: { base: { calls: 0, images: 0 }, sr: { calls: 0, images: 0 } },
+    };
     const m = cascadeMethods(c, opts, `w=${w}`);
     results.push(await evaluateTextToImage(m.cascade, { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip }));
     const baseRes = await evaluateTextToImage(m.baseOnly, { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip });
@@ -122,7 +157,11 @@ export async function runLesson11(o: Lesson11Options): Promise<{ table: string; 
     const images = 2 * o.n;
     const cost = {
       network_evals_per_image: { base: opts.counters!.base.images / images, sr: opts.counters!.sr.images / images },
-      seconds_per_image: { total: results[0].secondsPerImage, base: m.seconds.base / m.seconds.images, sr: m.seconds.sr / m.seconds.images },
+      seconds_per_image: {
+        total: results[0].secondsPerImage,
+        base: m.seconds.base / m.seconds.images,
+        sr: m.seconds.sr / m.seconds.images,
+      },
     };
     const record = textToImageRecord('11', results, {
       sampler: 'ddim',
@@ -137,9 +176,17 @@ export async function runLesson11(o: Lesson11Options): Promise<{ table: string; 
       attribute_accuracy: { single: results[0].single.all, multi: results[0].multi.all },
       clip_score: results[0].clipScore,
       cost,
-      sweep: sweep.map((r, i) => ({ guidance: scales[i], n: r.n, single_all: r.single.all, multi_all: r.multi.all, seconds_per_image: r.secondsPerImage })),
+      sweep: sweep.map((r, i) => ({
+        guidance: scales[i],
+        n: r.n,
+        single_all: r.single.all,
+        multi_all: r.multi.all,
+        seconds_per_image: r.secondsPerImage,
+      })),
     });
-    const table = formatTextToImageTable(results) + (sweep.length ? `\n\nsweep (n = ${sweepN} per kind):\n${formatTextToImageTable(sweep)}` : '');
+    const table =
+      formatTextToImageTable(results) +
+      (sweep.length ? `\n\nsweep (n = ${sweepN} per kind):\n${formatTextToImageTable(sweep)}` : '');
     sweep.forEach(disposeTextToImageResult); // their numbers stay; no sample images are kept (keep: 0)
     return { table, record, results, sweep };
   } catch (e) {

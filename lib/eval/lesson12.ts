@@ -8,7 +8,14 @@ import { Clip } from '../methods/clip/clip';
 import { loadPretrained } from '../course/models';
 import { UnClip } from '../methods/dalle2/unclip';
 import { Rng } from '../core/random';
-import { disposeTextToImageResult, evaluateTextToImage, realScenes, formatTextToImageTable, TextToImageResult, textToImageRecord } from './text_to_image';
+import {
+  disposeTextToImageResult,
+  evaluateTextToImage,
+  realScenes,
+  formatTextToImageTable,
+  TextToImageResult,
+  textToImageRecord,
+} from './text_to_image';
 
 export interface Lesson12Options {
   n: number;
@@ -47,7 +54,9 @@ export function disposeUnClip(u: UnClip): void {
   u.decoder.dispose();
 }
 
-export async function runLesson12(o: Lesson12Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[] }> {
+export async function runLesson12(
+  o: Lesson12Options,
+): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[] }> {
   const guidance = o.guidance ?? [5];
   const priorSteps = o.priorSteps ?? 50;
   const priorGuidance = o.priorGuidance ?? 1;
@@ -60,7 +69,8 @@ export async function runLesson12(o: Lesson12Options): Promise<{ table: string; 
       const counter = { calls: 0, images: 0 };
       const method = {
         name: `unCLIP w=${w}`,
-        generate: (captions: string[], seed: number) => u.generate(captions, seed, { steps: o.steps, guidance: w, priorSteps, priorGuidance, counter }),
+        generate: (captions: string[], seed: number) =>
+          u.generate(captions, seed, { steps: o.steps, guidance: w, priorSteps, priorGuidance, counter }),
       };
       results.push(await evaluateTextToImage(method, { n: o.n, seed: o.seed, batch: o.batch, clip }));
       evalsPerImage.push(counter.images / (2 * o.n));
@@ -69,11 +79,22 @@ export async function runLesson12(o: Lesson12Options): Promise<{ table: string; 
     if (o.withOracle) {
       // The decoder alone, given the real scene's own image embedding: what a perfect prior would give.
       const w = guidance[0];
-      const method = { name: `decoder on real image emb w=${w}`, generate: (captions: string[], seed: number) => decodeRealScenes(u, captions, o.n, seed, o.steps, w) };
+      const method = {
+        name: `decoder on real image emb w=${w}`,
+        generate: (captions: string[], seed: number) => decodeRealScenes(u, captions, o.n, seed, o.steps, w),
+      };
       results.push(await evaluateTextToImage(method, { n: o.n, seed: o.seed, batch: o.batch, clip }));
       evalsPerImage.push(w === 1 || w === 0 ? o.steps : 2 * o.steps);
     }
-    const record = textToImageRecord('12', results, { sampler: 'ddim', steps: o.steps, guidance, prior_steps: priorSteps, prior_guidance: priorGuidance, seed: o.seed, backend: o.backend });
+    const record = textToImageRecord('12', results, {
+      sampler: 'ddim',
+      steps: o.steps,
+      guidance,
+      prior_steps: priorSteps,
+      prior_guidance: priorGuidance,
+      seed: o.seed,
+      backend: o.backend,
+    });
     (record.methods as Record<string, unknown>[]).forEach((m, i) => {
       m.network_evals_per_image = evalsPerImage[i];
       if (i < guidance.length) m.prior_evals_per_image = priorGuidance === 1 ? priorSteps : 2 * priorSteps;
@@ -94,7 +115,14 @@ export async function runLesson12(o: Lesson12Options): Promise<{ table: string; 
 }
 
 /** The held-out scenes behind these evaluation captions, through CLIP's image encoder and the decoder. */
-function decodeRealScenes(u: UnClip, captions: string[], n: number, seed: number, steps: number, guidance: number): tf.Tensor4D {
+function decodeRealScenes(
+  u: UnClip,
+  captions: string[],
+  n: number,
+  seed: number,
+  steps: number,
+  guidance: number,
+): tf.Tensor4D {
   const emb = tf.tidy(() => u.clip.encodeImages(realScenes(n)(captions)));
   try {
     return u.decode(emb, new Rng(seed), { steps, guidance });

@@ -15,8 +15,21 @@ import { loadShapes } from '../../datasets/shapes';
 import { reconstructionPsnr } from '../methods/latent/reconstruct';
 import { glideSchedule, sampleFromText } from '../methods/text/glide';
 import { unetFlops } from './unet_flops';
-import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
-import { disposeTextToImageResult, evaluateTextToImage, formatTextToImageTable, realScenes, TextToImageResult, textToImageRecord } from './text_to_image';
+import {
+  evaluatePlacement,
+  formatPlacementTable,
+  placementRecord,
+  placementScenes,
+  PlacementResult,
+} from './box_placement';
+import {
+  disposeTextToImageResult,
+  evaluateTextToImage,
+  formatTextToImageTable,
+  realScenes,
+  TextToImageResult,
+  textToImageRecord,
+} from './text_to_image';
 import { Clip } from '../methods/clip/clip';
 
 export interface Lesson13Options {
@@ -43,7 +56,9 @@ function manifestSecondsPerStep(id: '13/ldm-text' | '10/glide'): number | null {
   }
 }
 
-export async function runLesson13(o: Lesson13Options): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[]; layout: PlacementResult }> {
+export async function runLesson13(
+  o: Lesson13Options,
+): Promise<{ table: string; record: Record<string, unknown>; results: TextToImageResult[]; layout: PlacementResult }> {
   const w = o.guidance ?? 3;
   const auto = loadPretrained('13/autoencoder');
   const textModel = loadPretrained('13/ldm-text');
@@ -57,7 +72,11 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
     const ldmCounter = { calls: 0, images: 0 };
     results.push(
       await evaluateTextToImage(
-        { name: `LDM 8x8x4 w=${w}`, generate: (caps, seed) => sampleLatentFromText(textModel, auto, caps, { guidance: w, steps: o.steps, seed, counter: ldmCounter }) },
+        {
+          name: `LDM 8x8x4 w=${w}`,
+          generate: (caps, seed) =>
+            sampleLatentFromText(textModel, auto, caps, { guidance: w, steps: o.steps, seed, counter: ldmCounter }),
+        },
         { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip },
       ),
     );
@@ -71,7 +90,11 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
       try {
         results.push(
           await evaluateTextToImage(
-            { name: `GLIDE 32x32x3 (lesson 10) w=${w}`, generate: (caps, seed) => sampleFromText(glide, caps, { guidance: w, steps: o.steps, seed, schedule: glideSchedule(), counter }) },
+            {
+              name: `GLIDE 32x32x3 (lesson 10) w=${w}`,
+              generate: (caps, seed) =>
+                sampleFromText(glide, caps, { guidance: w, steps: o.steps, seed, schedule: glideSchedule(), counter }),
+            },
             { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip },
           ),
         );
@@ -84,12 +107,27 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
     const pixelResult = glideEvals === null ? null : results[1];
     // The ceiling of every latent sample: the real scenes encoded and decoded.
     const real = realScenes(o.n);
-    results.push(await evaluateTextToImage({ name: 'autoencoder(real scene)', generate: (caps) => tf.tidy(() => decodeLatents(auto, encodeImages(auto, real(caps)))) }, { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip, keep: 0 }));
+    results.push(
+      await evaluateTextToImage(
+        {
+          name: 'autoencoder(real scene)',
+          generate: (caps) => tf.tidy(() => decodeLatents(auto, encodeImages(auto, real(caps)))),
+        },
+        { n: o.n, seed: o.seed, batch: o.batch, clip: o.clip, keep: 0 },
+      ),
+    );
 
     const scenes = placementScenes(o.n);
-    const layouts: LayoutObject[][] = scenes.objects.map((objs) => objs.map((x) => ({ box: x.box, colour: x.colour, shape: x.shape })));
+    const layouts: LayoutObject[][] = scenes.objects.map((objs) =>
+      objs.map((x) => ({ box: x.box, colour: x.colour, shape: x.shape })),
+    );
     const layout = await evaluatePlacement(`LDM layout w=${w}`, scenes, o.batch, (idx, b) =>
-      sampleLatentFromLayout(layoutModel, auto, idx.map((i) => layouts[i]), { guidance: w, steps: o.steps, seed: o.seed * 1000 + 500 + b }),
+      sampleLatentFromLayout(
+        layoutModel,
+        auto,
+        idx.map((i) => layouts[i]),
+        { guidance: w, steps: o.steps, seed: o.seed * 1000 + 500 + b },
+      ),
     );
     console.error('layout -> image done');
 
@@ -127,7 +165,10 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
       '',
       formatPlacementTable([layout]),
       '',
-      `cost per network evaluation: latent ${cost.latent_gflops_per_eval} GFLOP` + (pixelFlops === null ? '' : `, pixel ${cost.pixel_gflops_per_eval} GFLOP (x${cost.flops_ratio_pixel_over_latent})`),
+      `cost per network evaluation: latent ${cost.latent_gflops_per_eval} GFLOP` +
+        (pixelFlops === null
+          ? ''
+          : `, pixel ${cost.pixel_gflops_per_eval} GFLOP (x${cost.flops_ratio_pixel_over_latent})`),
     ].join('\n');
     return { table, record, results, layout };
   } catch (e) {
@@ -139,5 +180,3 @@ export async function runLesson13(o: Lesson13Options): Promise<{ table: string; 
     layoutModel.dispose();
   }
 }
-
-

@@ -11,7 +11,13 @@ import { GroundedObject, objectPhrase, PhraseEmbedder } from '../methods/gligen/
 import { gateValues } from '../methods/gligen/model';
 import { sampleGrounded } from '../methods/gligen/sample';
 import { TextUNet } from '../methods/text/text_unet';
-import { evaluatePlacement, formatPlacementTable, placementRecord, placementScenes, PlacementResult } from './box_placement';
+import {
+  evaluatePlacement,
+  formatPlacementTable,
+  placementRecord,
+  placementScenes,
+  PlacementResult,
+} from './box_placement';
 
 export interface Lesson14Options {
   n: number;
@@ -26,7 +32,9 @@ export interface Lesson14Options {
 
 export const LESSON14_GOAL = 0.8;
 
-export async function runLesson14(o: Lesson14Options): Promise<{ table: string; record: Record<string, unknown>; results: PlacementResult[] }> {
+export async function runLesson14(
+  o: Lesson14Options,
+): Promise<{ table: string; record: Record<string, unknown>; results: PlacementResult[] }> {
   const w = o.guidance ?? 3;
   const auto: LoadedAutoencoder = loadPretrained('13/autoencoder');
   const unet: TextUNet = loadPretrained('14/gligen', o.checkpoint);
@@ -34,10 +42,19 @@ export async function runLesson14(o: Lesson14Options): Promise<{ table: string; 
   try {
     const embedder = new PhraseEmbedder(unet.text);
     const scenes = placementScenes(o.n);
-    const grounded: GroundedObject[][] = scenes.objects.map((objs) => objs.map((x) => ({ phrase: objectPhrase(x), box: x.box })));
+    const grounded: GroundedObject[][] = scenes.objects.map((objs) =>
+      objs.map((x) => ({ phrase: objectPhrase(x), box: x.box })),
+    );
     const run = (name: string, text: boolean, boxes: boolean) =>
       evaluatePlacement(name, scenes, o.batch, (idx, b) =>
-        sampleGrounded(unet, auto, embedder, idx.map((i) => (text ? scenes.captions[i] : '')), boxes ? idx.map((i) => grounded[i]) : null, { guidance: w, steps: o.steps, seed: o.seed * 1000 + b }),
+        sampleGrounded(
+          unet,
+          auto,
+          embedder,
+          idx.map((i) => (text ? scenes.captions[i] : '')),
+          boxes ? idx.map((i) => grounded[i]) : null,
+          { guidance: w, steps: o.steps, seed: o.seed * 1000 + b },
+        ),
       );
     results.push(await run(`text only (frozen LDM) w=${w}`, true, false));
     console.error('text only done');

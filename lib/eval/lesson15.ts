@@ -6,7 +6,12 @@
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from '../../datasets/fashion-mnist';
 import { subset, toTensor } from '../../datasets/imageset';
 import { labelAgreement, realBoxScenes, syntheticBoxScenes } from '../methods/apps/box_scenes';
-import { DetectorRun, disposeScenes, formatDetectorTable, runDetectorExperiment } from '../methods/apps/detector_experiment';
+import {
+  DetectorRun,
+  disposeScenes,
+  formatDetectorTable,
+  runDetectorExperiment,
+} from '../methods/apps/detector_experiment';
 import { sampleClassImages, withRareClass } from '../methods/apps/rare_class';
 import { formatRareClassTable, RareClassRun, runRareClassExperiment } from '../methods/apps/rare_class_experiment';
 import { sharedClassifier } from './metrics/report';
@@ -64,29 +69,64 @@ export async function runLesson15(o: Lesson15Options): Promise<Lesson15Result> {
   }
   const name = FASHION_MNIST_CLASSES[o.rareClass];
   let full = loadFashionMnist('train');
-  if (o.trainCount !== undefined) full = subset(full, new Rng(o.seed).permutation(full.count).subarray(0, o.trainCount));
+  if (o.trainCount !== undefined)
+    full = subset(full, new Rng(o.seed).permutation(full.count).subarray(0, o.trainCount));
   const train = withRareClass(full, o.rareClass, o.fraction, new Rng(o.seed));
   const test = loadFashionMnist('test');
-  const synth = sampleClassImages(o.rareClass, o.extra, train, { guidance: o.guidance, steps: o.steps, seed: o.seed + 15, batch: o.batch, progress: o.progress });
+  const synth = sampleClassImages(o.rareClass, o.extra, train, {
+    guidance: o.guidance,
+    steps: o.steps,
+    seed: o.seed + 15,
+    batch: o.batch,
+    progress: o.progress,
+  });
   // The shipped clean classifier (trained on the full split) as a judge of the synthetic labels.
   const x = toTensor(synth.set);
   const syntheticLabelAccuracy = sharedClassifier().accuracy(x, synth.set.labels);
   x.dispose();
-  const rareRuns = await runRareClassExperiment({ train, test, rareClass: o.rareClass, synthetic: synth.set, epochs: o.epochs, seed: o.seed, progress: o.progress });
+  const rareRuns = await runRareClassExperiment({
+    train,
+    test,
+    rareClass: o.rareClass,
+    synthetic: synth.set,
+    epochs: o.epochs,
+    seed: o.seed,
+    progress: o.progress,
+  });
 
   const real = realBoxScenes('train', o.realBoxes);
   const heldOut = realBoxScenes('test', o.testBoxes);
   const synthetic = syntheticBoxScenes(o.syntheticBoxes, { seed: o.seed, batch: o.batch, progress: o.progress });
   try {
     const boxLabelAgreement = labelAgreement(synthetic);
-    const detectorRuns = await runDetectorExperiment({ real, synthetic, test: heldOut, steps: o.detectorSteps, seed: o.seed, progress: o.progress });
+    const detectorRuns = await runDetectorExperiment({
+      real,
+      synthetic,
+      test: heldOut,
+      steps: o.detectorSteps,
+      seed: o.seed,
+      progress: o.progress,
+    });
     const pct = (v: number) => Math.round(v * 1000) / 10;
     const record = {
       lesson: '15',
       backend: o.backend,
       seed: o.seed,
-      rare_class: { id: o.rareClass, name, fraction: o.fraction, kept: rareRuns[0].rareImages, train_images: train.count, epochs: o.epochs },
-      synthetic_classes: { n: o.extra, guidance: o.guidance, sampler: `ddim-${o.steps}`, seconds: synth.seconds, judged_right_by_clean_classifier: pct(syntheticLabelAccuracy) },
+      rare_class: {
+        id: o.rareClass,
+        name,
+        fraction: o.fraction,
+        kept: rareRuns[0].rareImages,
+        train_images: train.count,
+        epochs: o.epochs,
+      },
+      synthetic_classes: {
+        n: o.extra,
+        guidance: o.guidance,
+        sampler: `ddim-${o.steps}`,
+        seconds: synth.seconds,
+        judged_right_by_clean_classifier: pct(syntheticLabelAccuracy),
+      },
       rare_recall: Object.fromEntries(rareRuns.map((r, i) => ['abcd'[i], pct(r.rareRecall)])),
       accuracy: Object.fromEntries(rareRuns.map((r, i) => ['abcd'[i], pct(r.accuracy)])),
       detector: {
@@ -102,7 +142,9 @@ export async function runLesson15(o: Lesson15Options): Promise<Lesson15Result> {
       },
     };
     return {
-      classifierTable: `rare class: ${name} (${rareRuns[0].rareImages} of the training images kept)\n` + formatRareClassTable(rareRuns, name),
+      classifierTable:
+        `rare class: ${name} (${rareRuns[0].rareImages} of the training images kept)\n` +
+        formatRareClassTable(rareRuns, name),
       detectorTable: formatDetectorTable(detectorRuns),
       record,
       rareRuns,

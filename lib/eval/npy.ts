@@ -15,7 +15,8 @@ export interface NpyArray {
 }
 
 function checkShape(shape: number[], length: number, who: string): void {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`${who}: shape [${shape}] must hold non-negative integers`);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new Error(`${who}: shape [${shape}] must hold non-negative integers`);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== length) throw new Error(`${who}: shape [${shape}] holds ${n} values, the data ${length}`);
 }
@@ -47,7 +48,8 @@ export function readNpy(file: string): NpyArray {
   const st = fs.statSync(file);
   if (!st.isFile()) throw new Error(`readNpy: ${file} is not a regular file`);
   const buf = fs.readFileSync(file);
-  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw new Error(`readNpy: ${file} is not an .npy file (no NUMPY magic)`);
+  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC))
+    throw new Error(`readNpy: ${file} is not an .npy file (no NUMPY magic)`);
   const major = buf[6];
   const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
@@ -56,15 +58,25 @@ export function readNpy(file: string): NpyArray {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`readNpy: ${file} has an unreadable header: ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new Error(`readNpy: ${file} has an unreadable header: ${header.trim()}`);
   if (fortran === 'True') throw new Error(`readNpy: ${file} is in Fortran order; save it C-ordered`);
-  const dtype = (Object.keys(DTYPES) as NpyDtype[]).find((k) => DTYPES[k] === descr || (k === 'uint8' && descr === '<u1'));
+  const dtype = (Object.keys(DTYPES) as NpyDtype[]).find(
+    (k) => DTYPES[k] === descr || (k === 'uint8' && descr === '<u1'),
+  );
   if (!dtype) throw new Error(`readNpy: ${file} holds dtype '${descr}'; only float32 ('<f4') and uint8 are read`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
   const n = shape.reduce((a, b) => a * b, 1);
   const bytes = n * (dtype === 'float32' ? 4 : 1);
   const at = start + hlen;
-  if (buf.length - at !== bytes) throw new Error(`readNpy: ${file} should hold ${bytes} data bytes for shape [${shape}], it holds ${buf.length - at}`);
+  if (buf.length - at !== bytes)
+    throw new Error(
+      `readNpy: ${file} should hold ${bytes} data bytes for shape [${shape}], it holds ${buf.length - at}`,
+    );
   const copy = new Uint8Array(buf.subarray(at, at + bytes)); // aligned, owned
   const data = dtype === 'float32' ? new Float32Array(copy.buffer) : copy;
   return { dtype, shape, data };

@@ -45,9 +45,17 @@ export interface TextToImageResult {
 const EVAL_SCENE_SEED = 2;
 
 /** n held-out captions asking for exactly `objects` objects, with what they ask for. */
-export function evalCaptions(objects: 1 | 2, n: number): { captions: string[]; objects: ShapeObject[][]; images: Uint8Array } {
+export function evalCaptions(
+  objects: 1 | 2,
+  n: number,
+): { captions: string[]; objects: ShapeObject[][]; images: Uint8Array } {
   if (!Number.isInteger(n) || n < 1) throw new Error(`evalCaptions: n must be a positive integer, got ${n}`);
-  const set = loadShapes('test', { count: n, minObjects: objects, maxObjects: objects, seed: EVAL_SCENE_SEED + 100 * objects });
+  const set = loadShapes('test', {
+    count: n,
+    minObjects: objects,
+    maxObjects: objects,
+    seed: EVAL_SCENE_SEED + 100 * objects,
+  });
   return { captions: set.captions, objects: set.objects, images: set.images };
 }
 
@@ -70,14 +78,22 @@ export function realScenes(n: number): (captions: readonly string[]) => tf.Tenso
   };
 }
 
-export async function evaluateTextToImage(method: TextToImageMethod, o: TextToImageOptions): Promise<TextToImageResult> {
-  if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`evaluateTextToImage: batch must be a positive integer, got ${o.batch}`);
+export async function evaluateTextToImage(
+  method: TextToImageMethod,
+  o: TextToImageOptions,
+): Promise<TextToImageResult> {
+  if (!Number.isInteger(o.batch) || o.batch < 1)
+    throw new Error(`evaluateTextToImage: batch must be a positive integer, got ${o.batch}`);
   const keep = o.keep ?? 8;
-  const groups: Record<'single' | 'multi', { acc: AccuracyGroup; captions: string[]; images: tf.Tensor4D }> = {} as never;
+  const groups: Record<'single' | 'multi', { acc: AccuracyGroup; captions: string[]; images: tf.Tensor4D }> =
+    {} as never;
   let seconds = 0;
   const clipGen: number[] = [];
   const clipReal: number[] = [];
-  for (const [kind, k] of [['single', 1], ['multi', 2]] as const) {
+  for (const [kind, k] of [
+    ['single', 1],
+    ['multi', 2],
+  ] as const) {
     const ev = evalCaptions(k, o.n);
     const scores: AttributeScore[] = [];
     const parts: tf.Tensor4D[] = [];
@@ -90,7 +106,9 @@ export async function evaluateTextToImage(method: TextToImageMethod, o: TextToIm
         seconds += (Date.now() - t0) / 1000;
         if (x.shape[0] !== caps.length || x.shape[1] !== 32 || x.shape[2] !== 32 || x.shape[3] !== 3) {
           x.dispose();
-          throw new Error(`evaluateTextToImage: ${method.name} returned [${x.shape}] for ${caps.length} captions, expected [${caps.length}, 32, 32, 3]`);
+          throw new Error(
+            `evaluateTextToImage: ${method.name} returned [${x.shape}] for ${caps.length} captions, expected [${caps.length}, 32, 32, 3]`,
+          );
         }
         detectBatch(values).forEach((det, i) => scores.push(scoreAttributes(ev.objects[s + i], det)));
         parts.push(x);
@@ -99,7 +117,9 @@ export async function evaluateTextToImage(method: TextToImageMethod, o: TextToIm
       try {
         if (o.clip) {
           clipGen.push(meanClipScore(o.clip, all, ev.captions, o.batch) * o.n);
-          const real = tf.tidy(() => tf.sub(tf.mul(tf.tensor4d(ev.images, [o.n, 32, 32, 3], 'float32'), 2 / 255), 1) as tf.Tensor4D);
+          const real = tf.tidy(
+            () => tf.sub(tf.mul(tf.tensor4d(ev.images, [o.n, 32, 32, 3], 'float32'), 2 / 255), 1) as tf.Tensor4D,
+          );
           clipReal.push(meanClipScore(o.clip, real, ev.captions, o.batch) * o.n);
           real.dispose();
         }
@@ -121,7 +141,10 @@ export async function evaluateTextToImage(method: TextToImageMethod, o: TextToIm
     clipScore: total(clipGen),
     clipScoreReal: total(clipReal),
     secondsPerImage: seconds / (2 * o.n),
-    samples: { single: { captions: groups.single.captions, images: groups.single.images }, multi: { captions: groups.multi.captions, images: groups.multi.images } },
+    samples: {
+      single: { captions: groups.single.captions, images: groups.single.images },
+      multi: { captions: groups.multi.captions, images: groups.multi.images },
+    },
   };
 }
 
@@ -134,7 +157,19 @@ const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** One row per method: attribute accuracy (single / two objects), CLIP-like score, seconds per image. */
 export function formatTextToImageTable(results: TextToImageResult[]): string {
-  const head = ['method', 'n', '1 obj: colour', 'shape', 'size', 'position', 'all', '2 obj: all', 'count ok', 'CLIP score', 's/img'];
+  const head = [
+    'method',
+    'n',
+    '1 obj: colour',
+    'shape',
+    'size',
+    'position',
+    'all',
+    '2 obj: all',
+    'count ok',
+    'CLIP score',
+    's/img',
+  ];
   const rows = results.map((r) => [
     r.name,
     String(r.n),
@@ -153,8 +188,20 @@ export function formatTextToImageTable(results: TextToImageResult[]): string {
 }
 
 /** The JSON record: accuracies as fractions, the CLIP-like scores, seconds per image. */
-export function textToImageRecord(lesson: string, results: TextToImageResult[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const g = (a: AccuracyGroup) => ({ colour: r4(a.colour), shape: r4(a.shape), size: r4(a.size), position: r4(a.position), all: r4(a.all), count: r4(a.count), image: r4(a.imageCorrect) });
+export function textToImageRecord(
+  lesson: string,
+  results: TextToImageResult[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const g = (a: AccuracyGroup) => ({
+    colour: r4(a.colour),
+    shape: r4(a.shape),
+    size: r4(a.size),
+    position: r4(a.position),
+    all: r4(a.all),
+    count: r4(a.count),
+    image: r4(a.imageCorrect),
+  });
   return {
     lesson,
     ...extra,

@@ -13,7 +13,8 @@ export interface FlopCount {
 
 export function unetFlops(config: UNetConfigInput, batch: number, contextLength = 0): FlopCount {
   const c = resolveUNetConfig(coreUNetConfig(config));
-  if (!Number.isInteger(batch) || batch <= 0) throw new Error(`unetFlops: batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(batch) || batch <= 0)
+    throw new Error(`unetFlops: batch must be a positive integer, got ${batch}`);
   let f = 0;
   const conv = (side: number, cin: number, cout: number, k: number, stride = 1) => {
     const o = side / stride;

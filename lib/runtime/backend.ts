@@ -13,7 +13,14 @@ import '../core/tfjs_setup'; // gradients and chained ops: every program that tr
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'onednn' | 'wasm' | 'cpu';
 /** Fastest first: the order initBackend tries them in. */
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'onednn', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = [
+  'tensorflow-gpu',
+  'tensorflow',
+  'webgpu',
+  'onednn',
+  'wasm',
+  'cpu',
+];
 
 export interface BackendSkip {
   name: BackendName;
@@ -80,7 +87,9 @@ export async function initBackend(opts: { force?: BackendName } = {}): Promise<B
         : undefined;
   if (report) {
     if (force && force !== report.backend) {
-      throw new Error(`initBackend: backend '${report.backend}' already runs; restart the process (kernel) to use '${force}'.`);
+      throw new Error(
+        `initBackend: backend '${report.backend}' already runs; restart the process (kernel) to use '${force}'.`,
+      );
     }
     // Code in between may have switched tfjs to another registered backend (tests pin 'cpu'): the
     // chosen one becomes active again, so a call always leaves the reported backend running.
@@ -145,7 +154,8 @@ async function start(force: BackendName | undefined): Promise<BackendReport> {
         initMs: Date.now() - t0,
       };
     }
-    if (result.ok === false && force) throw new Error(`Backend '${name}' (forced by ${forceSource()}) cannot start: ${result.reason}`);
+    if (result.ok === false && force)
+      throw new Error(`Backend '${name}' (forced by ${forceSource()}) cannot start: ${result.reason}`);
     if (result.ok === false) skipped.push({ name, reason: result.reason });
   }
   // cpu is pure JS and always registers, so this only happens if tfjs itself is broken.
@@ -167,31 +177,41 @@ const TRY: Record<BackendName, () => Promise<Attempt>> = {
 };
 
 async function tryTensorflowGpu(): Promise<Attempt> {
-  if (!isInstalled('@tensorflow/tfjs-node-gpu')) return { ok: false, reason: 'not installed (@tensorflow/tfjs-node-gpu)' };
+  if (!isInstalled('@tensorflow/tfjs-node-gpu'))
+    return { ok: false, reason: 'not installed (@tensorflow/tfjs-node-gpu)' };
   const missing = missingLibs(CUDA_LIBS);
   if (missing.length > 0) {
-    return { ok: false, reason: `CUDA libraries missing: ${missing.join(', ')} (tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1 and an NVIDIA driver)` };
+    return {
+      ok: false,
+      reason: `CUDA libraries missing: ${missing.join(', ')} (tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1 and an NVIDIA driver)`,
+    };
   }
   require('@tensorflow/tfjs-node-gpu');
-  if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: "tfjs-node-gpu loaded but tf.setBackend('tensorflow') failed" };
+  if (!(await tf.setBackend('tensorflow')))
+    return { ok: false, reason: "tfjs-node-gpu loaded but tf.setBackend('tensorflow') failed" };
   return { ok: true, threads: os.cpus().length, details: ['libtensorflow with CUDA (tfjs-node-gpu)'] };
 }
 
 async function tryTensorflow(): Promise<Attempt> {
   if (!isInstalled('@tensorflow/tfjs-node')) return { ok: false, reason: 'not installed (@tensorflow/tfjs-node)' };
   require('@tensorflow/tfjs-node');
-  if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: "tfjs-node loaded but tf.setBackend('tensorflow') failed" };
+  if (!(await tf.setBackend('tensorflow')))
+    return { ok: false, reason: "tfjs-node loaded but tf.setBackend('tensorflow') failed" };
   return { ok: true, threads: os.cpus().length, details: ['libtensorflow on the CPU (tfjs-node)'] };
 }
 
 async function tryWebgpu(): Promise<Attempt> {
   if (!isInstalled('webgpu')) return { ok: false, reason: 'not installed (webgpu, Dawn for Node)' };
-  if (!isInstalled('@tensorflow/tfjs-backend-webgpu')) return { ok: false, reason: 'not installed (@tensorflow/tfjs-backend-webgpu)' };
+  if (!isInstalled('@tensorflow/tfjs-backend-webgpu'))
+    return { ok: false, reason: 'not installed (@tensorflow/tfjs-backend-webgpu)' };
   const dawnBackend = webgpuDawnBackend();
   // Dawn needs the Vulkan loader on Linux; checking first gives a precise reason and keeps Dawn's
   // own stderr warning out of notebooks.
   if (dawnBackend === 'vulkan' && process.platform === 'linux' && missingLibs(['libvulkan.so.1']).length > 0) {
-    return { ok: false, reason: 'no WebGPU adapter: libvulkan.so.1 missing (Debian/Ubuntu: apt-get install libvulkan1; needs a real GPU)' };
+    return {
+      ok: false,
+      reason: 'no WebGPU adapter: libvulkan.so.1 missing (Debian/Ubuntu: apt-get install libvulkan1; needs a real GPU)',
+    };
   }
   // Dawn's OpenGL backend over Mesa's llvmpipe (EGL without a display) is a real WebGPU device on a
   // machine without a GPU: slow, for checking kernels only. Dawn offers it in compatibility mode only.
@@ -201,13 +221,19 @@ async function tryWebgpu(): Promise<Attempt> {
   const native = dawn.create(dawnBackend === 'opengl' ? ['backend=opengl'] : []) as Gpu;
   const gpu: Gpu =
     dawnBackend === 'opengl'
-      ? Object.assign(Object.create(native) as Gpu, { requestAdapter: (o: object = {}) => native.requestAdapter({ ...o, featureLevel: 'compatibility' }) })
+      ? Object.assign(Object.create(native) as Gpu, {
+          requestAdapter: (o: object = {}) => native.requestAdapter({ ...o, featureLevel: 'compatibility' }),
+        })
       : native;
   // Ask for an adapter ourselves first: without one tfjs's setBackend just returns false.
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     return dawnBackend === 'opengl'
-      ? { ok: false, reason: 'no WebGPU adapter from Dawn\'s OpenGL backend (DIFFUSION_WEBGPU_DAWN=opengl needs EGL and Mesa: libegl-mesa0)' }
+      ? {
+          ok: false,
+          reason:
+            "no WebGPU adapter from Dawn's OpenGL backend (DIFFUSION_WEBGPU_DAWN=opengl needs EGL and Mesa: libegl-mesa0)",
+        }
       : { ok: false, reason: 'no WebGPU adapter (needs libvulkan.so.1 and a real GPU; software Vulkan is rejected)' };
   }
   Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, ... that tfjs-webgpu reads as globals
@@ -215,11 +241,16 @@ async function tryWebgpu(): Promise<Attempt> {
   if (g.navigator === undefined) g.navigator = { gpu };
   else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   require('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' only if navigator.gpu exists
-  if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: "WebGPU adapter found but tf.setBackend('webgpu') failed" };
+  if (!(await tf.setBackend('webgpu')))
+    return { ok: false, reason: "WebGPU adapter found but tf.setBackend('webgpu') failed" };
   explainSyncReads(tf.backend() as unknown as { readSync(dataId: object): unknown });
   chunkWebgpuAddN();
-  const info = (adapter as unknown as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }).info;
-  const name = info ? [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') : 'unknown adapter';
+  const info = (
+    adapter as unknown as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }
+  ).info;
+  const name = info
+    ? [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ')
+    : 'unknown adapter';
   return {
     ok: true,
     threads: 1,
@@ -245,8 +276,13 @@ async function tryOnednn(): Promise<Attempt> {
   const native = require('./native/index') as typeof import('./native/index');
   const r = await native.registerNativeBackend();
   if (r.ok === false) return { ok: false, reason: r.reason };
-  if (!(await tf.setBackend('onednn'))) return { ok: false, reason: "lib/runtime/native registered but tf.setBackend('onednn') failed" };
-  return { ok: true, threads: native.threadCount(), details: [native.nativeBackendInfo(), 'other ops: the wasm kernels (XNNPACK, SIMD)'] };
+  if (!(await tf.setBackend('onednn')))
+    return { ok: false, reason: "lib/runtime/native registered but tf.setBackend('onednn') failed" };
+  return {
+    ok: true,
+    threads: native.threadCount(),
+    details: [native.nativeBackendInfo(), 'other ops: the wasm kernels (XNNPACK, SIMD)'],
+  };
 }
 
 async function tryWasm(): Promise<Attempt> {
@@ -263,7 +299,8 @@ async function tryWasm(): Promise<Attempt> {
     const { registerThreadedWasm } = require('./wasm/threads') as typeof import('./wasm/threads');
     await registerThreadedWasm(wantThreads);
   }
-  if (!(await tf.setBackend('wasm'))) return { ok: false, reason: "tf.setBackend('wasm') failed (the .wasm binary did not load)" };
+  if (!(await tf.setBackend('wasm')))
+    return { ok: false, reason: "tf.setBackend('wasm') failed (the .wasm binary did not load)" };
   const threads = wasmThreads();
   return {
     ok: true,

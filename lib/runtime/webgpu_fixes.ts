@@ -11,7 +11,9 @@ export function explainSyncReads(backend: { readSync(dataId: object): unknown })
       return readSync(dataId);
     } catch (e) {
       if (e instanceof ReferenceError && /OffscreenCanvas/.test(e.message)) {
-        throw new Error('webgpu under Node cannot read a GPU tensor synchronously (dataSync/arraySync: tfjs-webgpu copies through an OffscreenCanvas, and OffscreenCanvas is not defined in Node); read it with await tensor.data()');
+        throw new Error(
+          'webgpu under Node cannot read a GPU tensor synchronously (dataSync/arraySync: tfjs-webgpu copies through an OffscreenCanvas, and OffscreenCanvas is not defined in Node); read it with await tensor.data()',
+        );
       }
       throw e;
     }
@@ -31,7 +33,10 @@ export function chunkWebgpuAddN(): void {
     kernelName: tf.AddN,
     backendName: 'webgpu',
     kernelFunc: (args) => {
-      const backend = args.backend as unknown as { device: { limits: { maxStorageBuffersPerShaderStage: number } }; disposeData(id: object): void };
+      const backend = args.backend as unknown as {
+        device: { limits: { maxStorageBuffersPerShaderStage: number } };
+        disposeData(id: object): void;
+      };
       const most = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);
       let level = args.inputs as unknown as tf.TensorInfo[];
       const partial: tf.TensorInfo[] = [];

@@ -13,7 +13,10 @@ export function snapshot(params: Params): Map<string, Float32Array> {
 }
 
 /** The first parameter whose values differ in any bit (with where), or null when all are identical. */
-export function firstDifference(a: Params | Map<string, Float32Array>, b: Params | Map<string, Float32Array>): string | null {
+export function firstDifference(
+  a: Params | Map<string, Float32Array>,
+  b: Params | Map<string, Float32Array>,
+): string | null {
   const values = (m: Params | Map<string, Float32Array>, n: string): Float32Array | undefined => {
     const v = m.get(n);
     return v === undefined ? undefined : v instanceof Float32Array ? v : (v.dataSync() as Float32Array);
@@ -30,7 +33,10 @@ export function firstDifference(a: Params | Map<string, Float32Array>, b: Params
 
 /** Runs `fn` counting Tensor.data() and Tensor.dataSync() calls made meanwhile. */
 export async function countReads<T>(fn: () => Promise<T>): Promise<{ result: T; data: number; dataSync: number }> {
-  const proto = tf.Tensor.prototype as unknown as { data: (...a: unknown[]) => unknown; dataSync: (...a: unknown[]) => unknown };
+  const proto = tf.Tensor.prototype as unknown as {
+    data: (...a: unknown[]) => unknown;
+    dataSync: (...a: unknown[]) => unknown;
+  };
   const [data, dataSync] = [proto.data, proto.dataSync];
   const n = { data: 0, dataSync: 0 };
   proto.data = function (this: unknown, ...a: unknown[]) {
@@ -64,7 +70,8 @@ export function flatAfter(counts: number[], from = 2): string | null {
 export function interruptAt(dir: string, step: number): void {
   const re = /^step-(\d+)\.safetensors$/;
   const kept = fs.readdirSync(dir).filter((f) => re.test(f));
-  if (!kept.some((f) => Number(re.exec(f)![1]) === step)) throw new Error(`interruptAt: no checkpoint of step ${step} in ${dir} (${kept.join(', ')})`);
+  if (!kept.some((f) => Number(re.exec(f)![1]) === step))
+    throw new Error(`interruptAt: no checkpoint of step ${step} in ${dir} (${kept.join(', ')})`);
   for (const f of kept) if (Number(re.exec(f)![1]) > step) fs.rmSync(path.join(dir, f));
 }
 

@@ -7,7 +7,10 @@ import * as path from 'path';
 export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   const dir = path.dirname(path.resolve(file));
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`);
+  const tmp = path.join(
+    dir,
+    `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`,
+  );
   let fd: number | null = fs.openSync(tmp, 'w', 0o644);
   try {
     let off = 0;

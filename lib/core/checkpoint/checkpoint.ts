@@ -59,7 +59,8 @@ export interface Checkpoint {
 
 // await data(), not dataSync(): webgpu under Node has no synchronous read.
 async function tensorOf(v: tf.Tensor, name: string): Promise<SafeTensorInput> {
-  if (v.dtype !== 'float32') throw new Error(`checkpoint: tensor '${name}' is ${v.dtype}; only float32 parameters are saved`);
+  if (v.dtype !== 'float32')
+    throw new Error(`checkpoint: tensor '${name}' is ${v.dtype}; only float32 parameters are saved`);
   return { dtype: 'F32', shape: [...v.shape], data: (await v.data()) as Float32Array };
 }
 
@@ -82,10 +83,12 @@ export async function saveCheckpoint(file: string, c: CheckpointContents): Promi
     for (const [name, v] of c.ema) {
       const p = c.params.get(name);
       if (!p) throw new Error(`checkpoint: EMA tensor '${name}' has no parameter of that name`);
-      if (p.shape.join() !== v.shape.join()) throw new Error(`checkpoint: EMA tensor '${name}' has shape [${v.shape}], the parameter [${p.shape}]`);
+      if (p.shape.join() !== v.shape.join())
+        throw new Error(`checkpoint: EMA tensor '${name}' has shape [${v.shape}], the parameter [${p.shape}]`);
       tensors.set(EMA + name, await tensorOf(v, EMA + name));
     }
-    if (c.ema.size !== c.params.size) throw new Error(`checkpoint: EMA holds ${c.ema.size} tensors, the model ${c.params.size}`);
+    if (c.ema.size !== c.params.size)
+      throw new Error(`checkpoint: EMA holds ${c.ema.size} tensors, the model ${c.params.size}`);
   }
   const metadata: Record<string, string> = {
     ...(c.metadata ?? {}),
@@ -97,7 +100,8 @@ export async function saveCheckpoint(file: string, c: CheckpointContents): Promi
   if (c.seed !== undefined) metadata.seed = String(c.seed);
   if (c.optimizer) {
     const opt = c.optimizer;
-    if (opt.getClassName() !== 'Adam') throw new Error(`checkpoint: only Adam's state can be saved, got ${opt.getClassName()}`);
+    if (opt.getClassName() !== 'Adam')
+      throw new Error(`checkpoint: only Adam's state can be saved, got ${opt.getClassName()}`);
     const cfg = opt.getConfig() as Record<string, number>;
     const weights = await opt.getWeights();
     try {
@@ -106,7 +110,8 @@ export async function saveCheckpoint(file: string, c: CheckpointContents): Promi
       for (const w of weights.slice(1)) {
         const kind = w.name.endsWith('/m') ? ADAM_M : w.name.endsWith('/v') ? ADAM_V : null;
         const param = tfName.get(w.name.slice(0, -2));
-        if (kind === null || param === undefined) throw new Error(`checkpoint: Adam state '${w.name}' belongs to no parameter of this model`);
+        if (kind === null || param === undefined)
+          throw new Error(`checkpoint: Adam state '${w.name}' belongs to no parameter of this model`);
         tensors.set(kind + param, await tensorOf(w.tensor, kind + param));
       }
       const adam: AdamState = {
@@ -133,10 +138,14 @@ export function readCheckpoint(file: string): Checkpoint {
   if (!fs.existsSync(file)) throw new Error(`checkpoint ${file}: no such file`);
   const { tensors, metadata } = decodeSafetensors(fs.readFileSync(file), file);
   if (metadata.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`checkpoint ${file}: not a ${CHECKPOINT_FORMAT} file (metadata format is '${metadata.format ?? 'missing'}')`);
+    throw new Error(
+      `checkpoint ${file}: not a ${CHECKPOINT_FORMAT} file (metadata format is '${metadata.format ?? 'missing'}')`,
+    );
   }
   if (metadata.format_version !== CHECKPOINT_VERSION) {
-    throw new Error(`checkpoint ${file}: format version '${metadata.format_version}' is not supported (this code reads ${CHECKPOINT_VERSION})`);
+    throw new Error(
+      `checkpoint ${file}: format version '${metadata.format_version}' is not supported (this code reads ${CHECKPOINT_VERSION})`,
+    );
   }
   const json = (key: string): unknown => {
     try {
@@ -147,9 +156,11 @@ export function readCheckpoint(file: string): Checkpoint {
   };
   if (metadata.config === undefined) throw new Error(`checkpoint ${file}: metadata has no 'config'`);
   const step = Number(metadata.step);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`checkpoint ${file}: metadata step '${metadata.step}' is not a non-negative integer`);
+  if (!Number.isInteger(step) || step < 0)
+    throw new Error(`checkpoint ${file}: metadata step '${metadata.step}' is not a non-negative integer`);
   const seed = metadata.seed === undefined ? null : Number(metadata.seed);
-  if (seed !== null && !Number.isFinite(seed)) throw new Error(`checkpoint ${file}: metadata seed '${metadata.seed}' is not a number`);
+  if (seed !== null && !Number.isFinite(seed))
+    throw new Error(`checkpoint ${file}: metadata seed '${metadata.seed}' is not a number`);
   const history: Record<string, number[]> = {};
   for (const [k, t] of tensors) if (k.startsWith(HISTORY)) history[k.slice(HISTORY.length)] = Array.from(toFloat32(t));
   return {
@@ -175,7 +186,11 @@ function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -189,15 +204,22 @@ export function checkConfig(ckpt: Checkpoint, config: unknown): void {
   const diff = keys.find((k) => canonical(a[k]) !== canonical(b[k]));
   throw new Error(
     `checkpoint ${ckpt.file}: saved for a different model config` +
-      (diff !== undefined ? ` ('${diff}' is ${canonical(a[diff])} in the file, ${canonical(b[diff])} in the model)` : ''),
+      (diff !== undefined
+        ? ` ('${diff}' is ${canonical(a[diff])} in the file, ${canonical(b[diff])} in the model)`
+        : ''),
   );
 }
 
 function assignFrom(ckpt: Checkpoint, fileName: string, target: tf.Variable, paramName: string): void {
   const t = ckpt.tensors.get(fileName);
-  if (!t) throw new Error(`checkpoint ${ckpt.file}: tensor '${fileName}' is missing (the model has parameter '${paramName}')`);
+  if (!t)
+    throw new Error(
+      `checkpoint ${ckpt.file}: tensor '${fileName}' is missing (the model has parameter '${paramName}')`,
+    );
   if (t.shape.join() !== target.shape.join()) {
-    throw new Error(`checkpoint ${ckpt.file}: tensor '${fileName}' has shape [${t.shape}], the model expects [${target.shape}]`);
+    throw new Error(
+      `checkpoint ${ckpt.file}: tensor '${fileName}' has shape [${t.shape}], the model expects [${target.shape}]`,
+    );
   }
   if (t.dtype !== 'F32') throw new Error(`checkpoint ${ckpt.file}: tensor '${fileName}' is ${t.dtype}, expected F32`);
   const value = tf.tensor(toFloat32(t), t.shape, 'float32');
@@ -215,11 +237,17 @@ export function loadParams(ckpt: Checkpoint, target: ParamMap, which: 'params' |
   const inFile = new Set(paramNames(ckpt));
   for (const [name, v] of target) {
     const t = ckpt.tensors.get(prefix + name);
-    if (!t) throw new Error(`checkpoint ${ckpt.file}: tensor '${prefix + name}' is missing (the model has parameter '${name}')`);
+    if (!t)
+      throw new Error(
+        `checkpoint ${ckpt.file}: tensor '${prefix + name}' is missing (the model has parameter '${name}')`,
+      );
     if (t.shape.join() !== v.shape.join()) {
-      throw new Error(`checkpoint ${ckpt.file}: tensor '${prefix + name}' has shape [${t.shape}], the model expects [${v.shape}]`);
+      throw new Error(
+        `checkpoint ${ckpt.file}: tensor '${prefix + name}' has shape [${t.shape}], the model expects [${v.shape}]`,
+      );
     }
-    if (t.dtype !== 'F32') throw new Error(`checkpoint ${ckpt.file}: tensor '${prefix + name}' is ${t.dtype}, expected F32`);
+    if (t.dtype !== 'F32')
+      throw new Error(`checkpoint ${ckpt.file}: tensor '${prefix + name}' is ${t.dtype}, expected F32`);
   }
   for (const name of inFile) {
     if (!target.has(name)) throw new Error(`checkpoint ${ckpt.file}: tensor '${name}' is not a parameter of the model`);
@@ -234,7 +262,8 @@ export function loadParams(ckpt: Checkpoint, target: ParamMap, which: 'params' |
  */
 export async function loadOptimizerState(ckpt: Checkpoint, optimizer: tf.Optimizer, params: ParamMap): Promise<void> {
   if (ckpt.adam === null) throw new Error(`checkpoint ${ckpt.file}: has no optimizer state`);
-  if (optimizer.getClassName() !== 'Adam') throw new Error(`checkpoint ${ckpt.file}: holds Adam's state, the optimizer is ${optimizer.getClassName()}`);
+  if (optimizer.getClassName() !== 'Adam')
+    throw new Error(`checkpoint ${ckpt.file}: holds Adam's state, the optimizer is ${optimizer.getClassName()}`);
   const cfg = optimizer.getConfig() as Record<string, number>;
   for (const k of ['beta1', 'beta2', 'epsilon'] as const) {
     const saved = ckpt.adam[k];
@@ -244,7 +273,8 @@ export async function loadOptimizerState(ckpt: Checkpoint, optimizer: tf.Optimiz
   }
   const current = await optimizer.getWeights();
   current[0].tensor.dispose();
-  if (current.length > 1) throw new Error('loadOptimizerState: the optimizer already has state; restore into a fresh one');
+  if (current.length > 1)
+    throw new Error('loadOptimizerState: the optimizer already has state; restore into a fresh one');
   const hasMoments = [...ckpt.tensors.keys()].some((k) => k.startsWith(ADAM_M) || k.startsWith(ADAM_V));
   const created: tf.Tensor[] = [];
   try {
@@ -252,11 +282,19 @@ export async function loadOptimizerState(ckpt: Checkpoint, optimizer: tf.Optimiz
     const vs: { name: string; tensor: tf.Tensor }[] = [];
     if (hasMoments) {
       for (const [name, p] of params) {
-        for (const [prefix, list, suffix] of [[ADAM_M, ms, '/m'], [ADAM_V, vs, '/v']] as const) {
+        for (const [prefix, list, suffix] of [
+          [ADAM_M, ms, '/m'],
+          [ADAM_V, vs, '/v'],
+        ] as const) {
           const t = ckpt.tensors.get(prefix + name);
-          if (!t) throw new Error(`checkpoint ${ckpt.file}: tensor '${prefix + name}' is missing (Adam state of parameter '${name}')`);
+          if (!t)
+            throw new Error(
+              `checkpoint ${ckpt.file}: tensor '${prefix + name}' is missing (Adam state of parameter '${name}')`,
+            );
           if (t.shape.join() !== p.shape.join()) {
-            throw new Error(`checkpoint ${ckpt.file}: tensor '${prefix + name}' has shape [${t.shape}], the parameter [${p.shape}]`);
+            throw new Error(
+              `checkpoint ${ckpt.file}: tensor '${prefix + name}' has shape [${t.shape}], the parameter [${p.shape}]`,
+            );
           }
           const tensor = tf.tensor(toFloat32(t), t.shape, 'float32');
           created.push(tensor);

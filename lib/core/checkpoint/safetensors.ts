@@ -67,7 +67,10 @@ function fail(source: string, what: string): never {
 }
 
 /** Encodes tensors (in the given order) and string metadata as one safetensors buffer. */
-export function encodeSafetensors(tensors: Map<string, SafeTensorInput> | Record<string, SafeTensorInput>, metadata: Record<string, string> = {}): Buffer {
+export function encodeSafetensors(
+  tensors: Map<string, SafeTensorInput> | Record<string, SafeTensorInput>,
+  metadata: Record<string, string> = {},
+): Buffer {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(metadata)) {
@@ -78,12 +81,18 @@ export function encodeSafetensors(tensors: Map<string, SafeTensorInput> | Record
   const chunks: Uint8Array[] = [];
   for (const [name, t] of entries) {
     if (name === METADATA_KEY) throw new Error(`safetensors: '${METADATA_KEY}' is reserved and cannot name a tensor`);
-    if (!isDtype(t.dtype) || !['F32', 'I32', 'U8'].includes(t.dtype)) throw new Error(`safetensors: tensor '${name}' has unsupported dtype '${String(t.dtype)}' (write F32, I32 or U8)`);
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`safetensors: tensor '${name}' has a bad shape [${t.shape}]`);
+    if (!isDtype(t.dtype) || !['F32', 'I32', 'U8'].includes(t.dtype))
+      throw new Error(
+        `safetensors: tensor '${name}' has unsupported dtype '${String(t.dtype)}' (write F32, I32 or U8)`,
+      );
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new Error(`safetensors: tensor '${name}' has a bad shape [${t.shape}]`);
     const expected = numel(t.shape);
-    if (t.data.length !== expected) throw new Error(`safetensors: tensor '${name}' has ${t.data.length} values for shape [${t.shape}] (${expected})`);
+    if (t.data.length !== expected)
+      throw new Error(`safetensors: tensor '${name}' has ${t.data.length} values for shape [${t.shape}] (${expected})`);
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    if (bytes.length !== expected * DTYPE_BYTES[t.dtype]) throw new Error(`safetensors: tensor '${name}' data does not match dtype ${t.dtype}`);
+    if (bytes.length !== expected * DTYPE_BYTES[t.dtype])
+      throw new Error(`safetensors: tensor '${name}' data does not match dtype ${t.dtype}`);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
@@ -127,7 +136,8 @@ export function decodeSafetensors(buf: Uint8Array, source = '<buffer>'): Safeten
   } catch (e) {
     fail(source, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(source, 'header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    fail(source, 'header is not a JSON object');
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;
   const metadata: Record<string, string> = {};
@@ -135,14 +145,16 @@ export function decodeSafetensors(buf: Uint8Array, source = '<buffer>'): Safeten
   const spans: { name: string; begin: number; end: number }[] = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
-      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) fail(source, `'${METADATA_KEY}' is not an object`);
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+        fail(source, `'${METADATA_KEY}' is not an object`);
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(source, `metadata '${k}' is not a string`);
         metadata[k] = v;
       }
       continue;
     }
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) fail(source, `tensor '${name}': entry is not an object`);
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+      fail(source, `tensor '${name}': entry is not an object`);
     const e = entry as Record<string, unknown>;
     if (!isDtype(e.dtype)) fail(source, `tensor '${name}': unknown dtype '${String(e.dtype)}'`);
     const shape = e.shape;
@@ -155,13 +167,25 @@ export function decodeSafetensors(buf: Uint8Array, source = '<buffer>'): Safeten
     }
     const [begin, end] = off as number[];
     if (begin > end) fail(source, `tensor '${name}': data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataLen) fail(source, `tensor '${name}': data_offsets [${begin}, ${end}] are out of range (data section is ${dataLen} bytes)`);
+    if (end > dataLen)
+      fail(
+        source,
+        `tensor '${name}': data_offsets [${begin}, ${end}] are out of range (data section is ${dataLen} bytes)`,
+      );
     const want = numel(shape as number[]) * DTYPE_BYTES[e.dtype];
     if (end - begin !== want) {
-      fail(source, `tensor '${name}': data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but ${e.dtype} x [${shape}] needs ${want}`);
+      fail(
+        source,
+        `tensor '${name}': data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but ${e.dtype} x [${shape}] needs ${want}`,
+      );
     }
     spans.push({ name, begin, end });
-    tensors.set(name, { name, dtype: e.dtype, shape: [...(shape as number[])], bytes: buf.subarray(dataStart + begin, dataStart + end) });
+    tensors.set(name, {
+      name,
+      dtype: e.dtype,
+      shape: [...(shape as number[])],
+      bytes: buf.subarray(dataStart + begin, dataStart + end),
+    });
   }
   // No overlaps and no holes: every data byte belongs to exactly one tensor (the reference rule,
   // which also stops a file from hiding a second payload).
@@ -169,8 +193,10 @@ export function decodeSafetensors(buf: Uint8Array, source = '<buffer>'): Safeten
   let cursor = 0;
   let prev = '';
   for (const s of spans) {
-    if (s.begin < cursor) fail(source, `tensor '${s.name}': data_offsets [${s.begin}, ${s.end}] overlap tensor '${prev}'`);
-    if (s.begin > cursor) fail(source, `tensor '${s.name}': bytes [${cursor}, ${s.begin}) before it belong to no tensor`);
+    if (s.begin < cursor)
+      fail(source, `tensor '${s.name}': data_offsets [${s.begin}, ${s.end}] overlap tensor '${prev}'`);
+    if (s.begin > cursor)
+      fail(source, `tensor '${s.name}': bytes [${cursor}, ${s.begin}) before it belong to no tensor`);
     cursor = s.end;
     prev = s.name;
   }
@@ -205,7 +231,8 @@ export function toFloat32(t: SafeTensor): Float32Array {
     }
     default: {
       const ints = toInt32OrNull(t, dv, n);
-      if (ints === null) throw new Error(`safetensors: tensor '${t.name}' has dtype ${t.dtype}, which cannot be read as float32`);
+      if (ints === null)
+        throw new Error(`safetensors: tensor '${t.name}' has dtype ${t.dtype}, which cannot be read as float32`);
       return Float32Array.from(ints);
     }
   }
@@ -223,20 +250,29 @@ export function toInt32(t: SafeTensor): Int32Array {
 function toInt32OrNull(t: SafeTensor, dv: DataView, n: number): Int32Array | null {
   const out = new Int32Array(n);
   const get: ((i: number) => number | bigint) | null =
-    t.dtype === 'I32' ? (i) => dv.getInt32(4 * i, true)
-    : t.dtype === 'U32' ? (i) => dv.getUint32(4 * i, true)
-    : t.dtype === 'I16' ? (i) => dv.getInt16(2 * i, true)
-    : t.dtype === 'U16' ? (i) => dv.getUint16(2 * i, true)
-    : t.dtype === 'I8' ? (i) => dv.getInt8(i)
-    : t.dtype === 'U8' || t.dtype === 'BOOL' ? (i) => dv.getUint8(i)
-    : t.dtype === 'I64' ? (i) => dv.getBigInt64(8 * i, true)
-    : t.dtype === 'U64' ? (i) => dv.getBigUint64(8 * i, true)
-    : null;
+    t.dtype === 'I32'
+      ? (i) => dv.getInt32(4 * i, true)
+      : t.dtype === 'U32'
+        ? (i) => dv.getUint32(4 * i, true)
+        : t.dtype === 'I16'
+          ? (i) => dv.getInt16(2 * i, true)
+          : t.dtype === 'U16'
+            ? (i) => dv.getUint16(2 * i, true)
+            : t.dtype === 'I8'
+              ? (i) => dv.getInt8(i)
+              : t.dtype === 'U8' || t.dtype === 'BOOL'
+                ? (i) => dv.getUint8(i)
+                : t.dtype === 'I64'
+                  ? (i) => dv.getBigInt64(8 * i, true)
+                  : t.dtype === 'U64'
+                    ? (i) => dv.getBigUint64(8 * i, true)
+                    : null;
   if (get === null) return null;
   for (let i = 0; i < n; i++) {
     const v = get(i);
     const num = typeof v === 'bigint' ? Number(v) : v;
-    if (num > 2147483647 || num < -2147483648) throw new Error(`safetensors: tensor '${t.name}' value ${v} at index ${i} does not fit in int32`);
+    if (num > 2147483647 || num < -2147483648)
+      throw new Error(`safetensors: tensor '${t.name}' value ${v} at index ${i} does not fit in int32`);
     out[i] = num;
   }
   return out;

@@ -17,7 +17,8 @@ export interface LoadUNetOptions {
 export function checkpointWeights(ckpt: Checkpoint, opts: LoadUNetOptions, who: string): 'ema' | 'params' {
   if (opts.expectConfig) checkConfig(ckpt, opts.expectConfig);
   const which = opts.weights ?? 'auto';
-  if (!['auto', 'ema', 'params'].includes(which)) throw new Error(`${who}: weights must be 'auto', 'ema' or 'params', got '${which}'`);
+  if (!['auto', 'ema', 'params'].includes(which))
+    throw new Error(`${who}: weights must be 'auto', 'ema' or 'params', got '${which}'`);
   return which === 'auto' ? (ckpt.hasEma ? 'ema' : 'params') : which;
 }
 
@@ -43,10 +44,14 @@ export function unetFromCheckpoint(ckpt: Checkpoint, opts: LoadUNetOptions = {})
   const which = checkpointWeights(ckpt, opts, 'loadUNetCheckpoint');
   const config = ckpt.config as Record<string, unknown> | null;
   if (config && config.text !== undefined) {
-    throw new Error(`checkpoint ${file}: a text-conditioned UNet (its config has 'text'): load it with loadTextUNetCheckpoint or loadDenoiserCheckpoint (lib/methods/text/checkpoint.ts)`);
+    throw new Error(
+      `checkpoint ${file}: a text-conditioned UNet (its config has 'text'): load it with loadTextUNetCheckpoint or loadDenoiserCheckpoint (lib/methods/text/checkpoint.ts)`,
+    );
   }
   if (config && (config.grounding !== undefined || config.kind === 'gligen')) {
-    throw new Error(`checkpoint ${file}: GLIGEN layers (its config has 'grounding'): load it with loadGligen (lib/methods/gligen/model.ts)`);
+    throw new Error(
+      `checkpoint ${file}: GLIGEN layers (its config has 'grounding'): load it with loadGligen (lib/methods/gligen/model.ts)`,
+    );
   }
   let model: UNet;
   try {
@@ -58,6 +63,11 @@ export function unetFromCheckpoint(ckpt: Checkpoint, opts: LoadUNetOptions = {})
 }
 
 /** Writes just the weights (e.g. the EMA model's) and config: a small file to ship or to sample from. */
-export async function saveUNetWeights(file: string, model: Denoiser, metadata: Record<string, string> = {}, step = 0): Promise<void> {
+export async function saveUNetWeights(
+  file: string,
+  model: Denoiser,
+  metadata: Record<string, string> = {},
+  step = 0,
+): Promise<void> {
   await saveCheckpoint(file, { config: model.config, params: model.params, metadata, step });
 }

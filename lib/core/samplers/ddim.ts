@@ -24,7 +24,10 @@ export interface DDIMRun extends SamplerRun {
 export class DDIMSampler implements Sampler<DDIMOptions, DDIMRun> {
   readonly name = 'ddim';
 
-  constructor(readonly schedule: NoiseSchedule, readonly defaults: { eta?: number; spacing?: TimestepSpacing } = {}) {}
+  constructor(
+    readonly schedule: NoiseSchedule,
+    readonly defaults: { eta?: number; spacing?: TimestepSpacing } = {},
+  ) {}
 
   /** `steps` of the T timesteps, descending (default spacing 'trailing': starts at T-1). */
   timesteps(steps: number, spacing: TimestepSpacing = this.defaults.spacing ?? 'trailing'): number[] {

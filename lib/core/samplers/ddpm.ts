@@ -51,7 +51,10 @@ export interface DDPMRun extends SamplerRun {
 export class DDPMSampler implements Sampler<DDPMOptions, DDPMRun> {
   readonly name = 'ddpm';
 
-  constructor(readonly schedule: NoiseSchedule, readonly defaults: { variance?: DDPMVariance; spacing?: TimestepSpacing } = {}) {}
+  constructor(
+    readonly schedule: NoiseSchedule,
+    readonly defaults: { variance?: DDPMVariance; spacing?: TimestepSpacing } = {},
+  ) {}
 
   /** `steps` of the T timesteps, descending (default spacing 'trailing': starts at T-1). */
   timesteps(steps: number, spacing: TimestepSpacing = this.defaults.spacing ?? 'trailing'): number[] {
@@ -60,9 +63,17 @@ export class DDPMSampler implements Sampler<DDPMOptions, DDPMRun> {
 
   start(opts: DDPMOptions, prediction: Prediction): DDPMRun {
     const variance = opts.variance ?? this.defaults.variance ?? 'posterior';
-    if (variance !== 'posterior' && variance !== 'beta') throw new Error(`DDPM: variance must be 'posterior' or 'beta', got '${variance as string}'`);
+    if (variance !== 'posterior' && variance !== 'beta')
+      throw new Error(`DDPM: variance must be 'posterior' or 'beta', got '${variance as string}'`);
     const timesteps = this.timesteps(opts.steps, opts.spacing);
-    return { timesteps, prediction, rng: opts.rng, clip: opts.clipDenoised ?? true, variance, meanShift: opts.meanShift };
+    return {
+      timesteps,
+      prediction,
+      rng: opts.rng,
+      clip: opts.clipDenoised ?? true,
+      variance,
+      meanShift: opts.meanShift,
+    };
   }
 
   /** Ancestral step i: x_t -> x_s, t = ts[i], from the network output at x_t. */

@@ -38,7 +38,8 @@ function lambda(abar: number): number {
  */
 export function logSnrTimesteps(schedule: NoiseSchedule, steps: number): number[] {
   const T = schedule.T;
-  if (!Number.isInteger(steps) || steps <= 0 || steps > T) throw new Error(`logSnrTimesteps: steps must be an integer in [1, ${T}], got ${steps}`);
+  if (!Number.isInteger(steps) || steps <= 0 || steps > T)
+    throw new Error(`logSnrTimesteps: steps must be an integer in [1, ${T}], got ${steps}`);
   const lam = Array.from(schedule.alphasCumprod, lambda);
   const hi = lam[T - 1];
   const lo = lam[0];
@@ -98,7 +99,10 @@ export interface DPMSolverRun extends SamplerRun {
 export class DPMSolverSampler implements Sampler<DPMSolverOptions, DPMSolverRun> {
   readonly name = 'dpm++2m';
 
-  constructor(readonly schedule: NoiseSchedule, readonly defaults: { spacing?: DPMSpacing } = {}) {}
+  constructor(
+    readonly schedule: NoiseSchedule,
+    readonly defaults: { spacing?: DPMSpacing } = {},
+  ) {}
 
   /** `steps` timesteps, descending to 0 (default spacing 'logsnr', see the header). */
   timesteps(steps: number, spacing: DPMSpacing = this.defaults.spacing ?? 'logsnr'): number[] {

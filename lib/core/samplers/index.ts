@@ -29,12 +29,18 @@ export interface SamplerDefaults {
 }
 
 export function makeSampler(name: SamplerName, schedule: NoiseSchedule, opts: SamplerDefaults = {}): Sampler {
-  if (opts.eta !== undefined && name !== 'ddim') throw new Error(`makeSampler: eta applies to 'ddim' only, not '${name}'`);
-  if (opts.spacing === 'logsnr' && name !== 'dpm++2m') throw new Error(`makeSampler: spacing 'logsnr' applies to 'dpm++2m' only, not '${name}'`);
-  if (opts.variance !== undefined && name !== 'ddpm') throw new Error(`makeSampler: variance applies to 'ddpm' only, not '${name}'`);
+  if (opts.eta !== undefined && name !== 'ddim')
+    throw new Error(`makeSampler: eta applies to 'ddim' only, not '${name}'`);
+  if (opts.spacing === 'logsnr' && name !== 'dpm++2m')
+    throw new Error(`makeSampler: spacing 'logsnr' applies to 'dpm++2m' only, not '${name}'`);
+  if (opts.variance !== undefined && name !== 'ddpm')
+    throw new Error(`makeSampler: variance applies to 'ddpm' only, not '${name}'`);
   switch (name) {
     case 'ddpm':
-      return new DDPMSampler(schedule, { spacing: opts.spacing as TimestepSpacing | undefined, variance: opts.variance });
+      return new DDPMSampler(schedule, {
+        spacing: opts.spacing as TimestepSpacing | undefined,
+        variance: opts.variance,
+      });
     case 'ddim':
       return new DDIMSampler(schedule, { spacing: opts.spacing as TimestepSpacing | undefined, eta: opts.eta });
     case 'dpm++2m':

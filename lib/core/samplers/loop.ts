@@ -27,7 +27,9 @@ export function sampleLoop<O extends SampleOptions, R extends SamplerRun>(
       const t = run.timesteps[i];
       const xt: tf.Tensor4D = x;
       // The network's output lives only inside this tidy; step returns the two tensors kept.
-      const { prev, x0 } = tf.tidy(() => sampler.step(t === null ? null : model.predict(xt, new Array<number>(shape[0]).fill(t)), i, xt, run));
+      const { prev, x0 } = tf.tidy(() =>
+        sampler.step(t === null ? null : model.predict(xt, new Array<number>(shape[0]).fill(t)), i, xt, run),
+      );
       xt.dispose();
       x = prev;
       try {

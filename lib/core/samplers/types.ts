@@ -91,12 +91,20 @@ export interface Sampler<O extends SampleOptions = SampleOptions, R extends Samp
 }
 
 /** Wraps a denoiser (and a fixed condition) as a DiffusionModel. */
-export function unetModel<C extends Condition>(unet: Denoiser<C>, prediction: Prediction = 'eps', cond?: C): DiffusionModel {
+export function unetModel<C extends Condition>(
+  unet: Denoiser<C>,
+  prediction: Prediction = 'eps',
+  cond?: C,
+): DiffusionModel {
   return { prediction, predict: (xt, t) => unet.apply(xt, t, cond) };
 }
 
 /** The starting noise x_T: a copy of opts.xT (checked against shape) or fresh noise from opts.rng. */
-export function startingNoise(sampler: string, shape: [number, number, number, number], opts: SampleOptions): tf.Tensor4D {
+export function startingNoise(
+  sampler: string,
+  shape: [number, number, number, number],
+  opts: SampleOptions,
+): tf.Tensor4D {
   if (opts.xT && opts.xT.shape.join() !== shape.join()) {
     throw new Error(`${sampler}: xT shape [${opts.xT.shape}] differs from the requested [${shape}]`);
   }

@@ -49,7 +49,8 @@ export interface ImageBatchOptions {
  * For batch sources of other data (captioned scenes, embeddings) that must batch the same way.
  */
 export function epochOrder(count: number, batchSize: number, seed: number): (step: number) => Int32Array {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch source: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batch source: batchSize must be a positive integer, got ${batchSize}`);
   if (count < batchSize) throw new Error(`batch source: ${count} examples are fewer than one batch of ${batchSize}`);
   // Full batches only: every step then has the same batch size (and cost).
   const perEpoch = Math.floor(count / batchSize);
@@ -67,10 +68,16 @@ export function epochOrder(count: number, batchSize: number, seed: number): (ste
 }
 
 /** Seeded mini-batches of an image data set (e.g. loadFashionMnist('train')). */
-export function imageBatches(set: ImageData, batchSize: number, seed: number, opts: ImageBatchOptions = {}): BatchSource {
+export function imageBatches(
+  set: ImageData,
+  batchSize: number,
+  seed: number,
+  opts: ImageBatchOptions = {},
+): BatchSource {
   const [lo, hi] = opts.range ?? [-1, 1];
   const per = set.height * set.width * set.channels;
-  if (set.images.length !== set.count * per) throw new Error(`imageBatches: ${set.images.length} pixels do not hold ${set.count} images of ${per}`);
+  if (set.images.length !== set.count * per)
+    throw new Error(`imageBatches: ${set.images.length} pixels do not hold ${set.count} images of ${per}`);
   const lut = new Float32Array(256);
   for (let v = 0; v < 256; v++) lut[v] = lo + ((hi - lo) * v) / 255;
   const pick = epochOrder(set.count, batchSize, seed);
@@ -78,15 +85,19 @@ export function imageBatches(set: ImageData, batchSize: number, seed: number, op
   if (drop !== undefined) {
     if (!opts.withLabels) throw new Error('imageBatches: condDropout needs withLabels: true');
     if (!(drop.p >= 0 && drop.p <= 1)) throw new Error(`imageBatches: condDropout.p must be in [0, 1], got ${drop.p}`);
-    if (!Number.isInteger(drop.nullClass) || drop.nullClass < 0) throw new Error(`imageBatches: condDropout.nullClass must be an integer >= 0, got ${drop.nullClass}`);
+    if (!Number.isInteger(drop.nullClass) || drop.nullClass < 0)
+      throw new Error(`imageBatches: condDropout.nullClass must be an integer >= 0, got ${drop.nullClass}`);
   }
   const caps = opts.captions;
   const capDrop = opts.captionDropout ?? 0;
-  if (caps !== undefined && opts.withLabels) throw new Error('imageBatches: captions and withLabels together are not supported');
-  if (caps !== undefined && caps.length !== set.count) throw new Error(`imageBatches: ${caps.length} captions for ${set.count} images`);
+  if (caps !== undefined && opts.withLabels)
+    throw new Error('imageBatches: captions and withLabels together are not supported');
+  if (caps !== undefined && caps.length !== set.count)
+    throw new Error(`imageBatches: ${caps.length} captions for ${set.count} images`);
   if (opts.captionDropout !== undefined) {
     if (caps === undefined) throw new Error('imageBatches: captionDropout needs captions');
-    if (!(capDrop >= 0 && capDrop <= 1)) throw new Error(`imageBatches: captionDropout must be in [0, 1], got ${capDrop}`);
+    if (!(capDrop >= 0 && capDrop <= 1))
+      throw new Error(`imageBatches: captionDropout must be in [0, 1], got ${capDrop}`);
   }
   return (step) => {
     const idx = pick(step);
@@ -115,7 +126,12 @@ export function dropLabels(labels: number[], p: number, nullClass: number, seed:
 }
 
 /** Seeded mini-batches of a tensor already in memory ([N, H, W, C]); labels optional. */
-export function tensorBatches(data: tf.Tensor4D, batchSize: number, seed: number, labels?: ArrayLike<number>): BatchSource {
+export function tensorBatches(
+  data: tf.Tensor4D,
+  batchSize: number,
+  seed: number,
+  labels?: ArrayLike<number>,
+): BatchSource {
   const n = data.shape[0];
   if (labels && labels.length !== n) throw new Error(`tensorBatches: ${labels.length} labels for ${n} examples`);
   const pick = epochOrder(n, batchSize, seed);

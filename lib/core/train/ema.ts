@@ -14,14 +14,21 @@ export class Ema {
    * @param target parameters of the same names and shapes that hold the average (e.g. another
    *   UNet's `params`, so that model samples with the EMA weights); set to `source` at once.
    */
-  constructor(readonly source: ParamMap, readonly target: ParamMap, readonly decay: number, readonly warmup = false) {
+  constructor(
+    readonly source: ParamMap,
+    readonly target: ParamMap,
+    readonly decay: number,
+    readonly warmup = false,
+  ) {
     if (!(decay >= 0 && decay < 1)) throw new Error(`Ema: decay must be in [0, 1), got ${decay}`);
     for (const [name, v] of source) {
       const t = target.get(name);
       if (!t) throw new Error(`Ema: target has no parameter '${name}'`);
-      if (t.shape.join() !== v.shape.join()) throw new Error(`Ema: '${name}' is [${v.shape}] in the model, [${t.shape}] in the target`);
+      if (t.shape.join() !== v.shape.join())
+        throw new Error(`Ema: '${name}' is [${v.shape}] in the model, [${t.shape}] in the target`);
     }
-    if (target.size !== source.size) throw new Error(`Ema: target has ${target.size} parameters, source ${source.size}`);
+    if (target.size !== source.size)
+      throw new Error(`Ema: target has ${target.size} parameters, source ${source.size}`);
     this.copyFromSource();
   }
 

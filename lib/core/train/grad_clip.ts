@@ -26,8 +26,12 @@ export function scaleGrads(grads: tf.Tensor[], scale: number): tf.Tensor[] {
  * before clipping. maxNorm null or Infinity: no clipping, gradients are returned as clones. (The
  * trainer reads the norm together with the loss instead, in its one read per step.)
  */
-export async function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number | null): Promise<{ grads: tf.Tensor[]; norm: number }> {
-  if (maxNorm !== null && !(maxNorm > 0)) throw new Error(`clipByGlobalNorm: maxNorm must be > 0 (or null for no clipping), got ${maxNorm}`);
+export async function clipByGlobalNorm(
+  grads: tf.Tensor[],
+  maxNorm: number | null,
+): Promise<{ grads: tf.Tensor[]; norm: number }> {
+  if (maxNorm !== null && !(maxNorm > 0))
+    throw new Error(`clipByGlobalNorm: maxNorm must be > 0 (or null for no clipping), got ${maxNorm}`);
   const normT = globalNorm(grads);
   const norm = (await normT.data())[0];
   normT.dispose();

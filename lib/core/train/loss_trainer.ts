@@ -106,7 +106,11 @@ export interface TrainRunOptions {
 
 /** Thrown when a loss or gradient is NaN/Inf; the weights are those from before that step. */
 export class TrainingDivergedError extends Error {
-  constructor(message: string, readonly step: number, readonly lastCheckpoint: string | null) {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly lastCheckpoint: string | null,
+  ) {
     super(message);
     this.name = 'TrainingDivergedError';
   }
@@ -154,7 +158,8 @@ export function disposeTensorsIn(v: unknown): void {
 
 /** The options as JSON for a checkpoint: numbers, strings, booleans and arrays of them; folders and objects left out. */
 function describeOptions(o: LossTrainerOptions<never>): Record<string, unknown> {
-  const plain = (v: unknown): boolean => v === null || ['number', 'string', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every(plain));
+  const plain = (v: unknown): boolean =>
+    v === null || ['number', 'string', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every(plain));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (k !== 'checkpointDir' && plain(v)) out[k] = v;
   return { ...out, ...(o.describe ?? {}), ...(o.mustMatch ?? {}) };
@@ -189,15 +194,18 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     const o = { ...options };
     const who = this.constructor.name;
     if (params.size === 0) throw new Error(`${who}: no parameters to train`);
-    if (!Number.isInteger(o.totalSteps) || o.totalSteps < 1) throw new Error(`${who}: totalSteps must be a positive integer, got ${o.totalSteps}`);
+    if (!Number.isInteger(o.totalSteps) || o.totalSteps < 1)
+      throw new Error(`${who}: totalSteps must be a positive integer, got ${o.totalSteps}`);
     validateLrSchedule(o);
     if (o.clipGradNorm !== undefined && o.clipGradNorm !== null && !(o.clipGradNorm > 0)) {
       throw new Error(`${who}: clipGradNorm must be > 0 or null, got ${o.clipGradNorm}`);
     }
     const every = o.checkpointEvery ?? Math.ceil(o.totalSteps / 10);
-    if (!Number.isInteger(every) || every < 1) throw new Error(`${who}: checkpointEvery must be a positive integer, got ${o.checkpointEvery}`);
+    if (!Number.isInteger(every) || every < 1)
+      throw new Error(`${who}: checkpointEvery must be a positive integer, got ${o.checkpointEvery}`);
     const keep = o.keepLast ?? 1;
-    if (!Number.isInteger(keep) || keep < 1) throw new Error(`${who}: keepLast must be a positive integer, got ${o.keepLast}`);
+    if (!Number.isInteger(keep) || keep < 1)
+      throw new Error(`${who}: keepLast must be a positive integer, got ${o.keepLast}`);
     const seed = o.seed ?? 0;
     if (!Number.isInteger(seed)) throw new Error(`${who}: seed must be an integer, got ${o.seed}`);
     this.options = { ...o, seed, checkpointEvery: every, keepLast: keep };
@@ -236,15 +244,21 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
         const m = out.metrics ?? {};
         metricNames.push(...Object.keys(m));
         // Kept past the tape's tidy so they join the loss in the step's one read.
-        if (metricNames.length) metricT = tf.keep(tf.stack(metricNames.map((n) => tf.cast(tf.reshape(m[n], []), 'float32'))));
+        if (metricNames.length)
+          metricT = tf.keep(tf.stack(metricNames.map((n) => tf.cast(tf.reshape(m[n], []), 'float32'))));
         return out.loss;
       }, this.vars));
       const raw = this.vars.map((v) => grads[v.name]);
       const missing = raw.findIndex((g) => g === undefined);
-      if (missing >= 0 && !o.allowUnused) throw new Error(`${this.constructor.name}: parameter '${this.names[missing]}' got no gradient (is it used by the loss?)`);
+      if (missing >= 0 && !o.allowUnused)
+        throw new Error(
+          `${this.constructor.name}: parameter '${this.names[missing]}' got no gradient (is it used by the loss?)`,
+        );
       const used = raw.filter((g): g is tf.Tensor => g !== undefined);
       // Loss, gradient norm and metrics in one asynchronous read.
-      const packed = tf.tidy(() => tf.concat([tf.stack([value as tf.Scalar, globalNorm(used)]), metricT ?? tf.zeros([0])]));
+      const packed = tf.tidy(() =>
+        tf.concat([tf.stack([value as tf.Scalar, globalNorm(used)]), metricT ?? tf.zeros([0])]),
+      );
       let read: Float32Array;
       try {
         read = (await packed.data()) as Float32Array;
@@ -257,7 +271,9 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
         const what = !Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${norm} (loss ${loss})`;
         throw new TrainingDivergedError(
           `Training stopped at step ${k}: ${what}. The weights were not updated; ` +
-            (this.lastCheckpoint ? `the last good checkpoint is ${this.lastCheckpoint}.` : 'no checkpoint was written yet.') +
+            (this.lastCheckpoint
+              ? `the last good checkpoint is ${this.lastCheckpoint}.`
+              : 'no checkpoint was written yet.') +
             ` Try a lower learning rate (now ${lr}) or check the batch for NaN/Inf.`,
           k,
           this.lastCheckpoint,
@@ -300,8 +316,12 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
   async train(data: StepBatches<B>, opts: TrainRunOptions = {}): Promise<TrainHistory> {
     const o = this.options;
     const end = Math.min(o.totalSteps, opts.stopAt ?? o.totalSteps);
-    if (!Number.isInteger(end) || end < 0) throw new Error(`${this.constructor.name}.train: stopAt must be an integer >= 0, got ${opts.stopAt}`);
-    const bar = o.progress === false ? null : new ProgressBar<number>(undefined, { label: 'train', ...o.progress, total: Math.max(0, end - this.step) });
+    if (!Number.isInteger(end) || end < 0)
+      throw new Error(`${this.constructor.name}.train: stopAt must be an integer >= 0, got ${opts.stopAt}`);
+    const bar =
+      o.progress === false
+        ? null
+        : new ProgressBar<number>(undefined, { label: 'train', ...o.progress, total: Math.max(0, end - this.step) });
     let smooth = NaN;
     try {
       while (this.step < end && !opts.stopWhen?.(this.step)) {
@@ -313,14 +333,19 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
           bar.set({ loss: smooth, lr: r.lr, ...r.metrics });
           bar.update(1);
         }
-        if (o.checkpointDir && (this.step % (o.checkpointEvery as number) === 0 || this.step === o.totalSteps)) await this.saveCheckpoint();
+        if (o.checkpointDir && (this.step % (o.checkpointEvery as number) === 0 || this.step === o.totalSteps))
+          await this.saveCheckpoint();
         // Lets timers and output through between steps (a notebook's bar, Ctrl-C).
         await new Promise((r) => setImmediate(r));
       }
     } finally {
       bar?.finish();
     }
-    if (o.checkpointDir && this.step > 0 && this.lastCheckpoint !== path.join(o.checkpointDir, checkpointName(this.step))) {
+    if (
+      o.checkpointDir &&
+      this.step > 0 &&
+      this.lastCheckpoint !== path.join(o.checkpointDir, checkpointName(this.step))
+    ) {
       await this.saveCheckpoint(); // paused between two periodic checkpoints
     }
     return this.history;
@@ -346,7 +371,8 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     });
     this.lastCheckpoint = file;
     const all = listCheckpoints(o.checkpointDir);
-    for (const old of all.slice(0, Math.max(0, all.length - (o.keepLast as number)))) fs.rmSync(old.file, { force: true });
+    for (const old of all.slice(0, Math.max(0, all.length - (o.keepLast as number))))
+      fs.rmSync(old.file, { force: true });
     return file;
   }
 
@@ -359,20 +385,28 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     const who = `${this.constructor.name}.resume`;
     const target = file ?? (o.checkpointDir ? latestCheckpoint(o.checkpointDir) : null);
     if (target === null) return false;
-    if (this.step !== 0) throw new Error(`${who}: this trainer already made ${this.step} steps; resume into a fresh one`);
+    if (this.step !== 0)
+      throw new Error(`${who}: this trainer already made ${this.step} steps; resume into a fresh one`);
     const ckpt = readCheckpoint(target);
     checkConfig(ckpt, o.config ?? null);
-    if (ckpt.seed !== o.seed) throw new Error(`checkpoint ${target}: saved with seed ${ckpt.seed}, the trainer has seed ${o.seed}; the resumed run would not continue the same one`);
+    if (ckpt.seed !== o.seed)
+      throw new Error(
+        `checkpoint ${target}: saved with seed ${ckpt.seed}, the trainer has seed ${o.seed}; the resumed run would not continue the same one`,
+      );
     const saved = ckpt.metadata.trainer ? (JSON.parse(ckpt.metadata.trainer) as Record<string, unknown>) : {};
     const now = describeOptions(o);
     for (const [k, v] of Object.entries(o.mustMatch ?? {})) {
-      if (saved[k] !== undefined && saved[k] !== v) throw new Error(`checkpoint ${target}: trained with ${k} ${String(saved[k])}, the trainer has ${String(v)}`);
+      if (saved[k] !== undefined && saved[k] !== v)
+        throw new Error(`checkpoint ${target}: trained with ${k} ${String(saved[k])}, the trainer has ${String(v)}`);
     }
     const changed = Object.keys({ ...saved, ...now })
       .filter((k) => !['checkpointEvery', 'keepLast'].includes(k))
       .filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(now[k]));
     // Allowed (e.g. more steps), but then the result is not the run the checkpoint came from.
-    if (changed.length) console.warn(`${who}: options differ from the checkpoint's: ${changed.map((k) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(now[k])}`).join(', ')}`);
+    if (changed.length)
+      console.warn(
+        `${who}: options differ from the checkpoint's: ${changed.map((k) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(now[k])}`).join(', ')}`,
+      );
     loadParams(ckpt, this.params, 'params');
     if (this.emaParams) {
       // A checkpoint without EMA weights starts the average from the loaded weights.
@@ -388,7 +422,8 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     this.history.lr = [...(h.lr ?? [])];
     this.history.gradNorm = [...(h.grad_norm ?? [])];
     this.history.metrics = {};
-    for (const [k, v] of Object.entries(h)) if (k.startsWith(METRIC)) this.history.metrics[k.slice(METRIC.length)] = [...v];
+    for (const [k, v] of Object.entries(h))
+      if (k.startsWith(METRIC)) this.history.metrics[k.slice(METRIC.length)] = [...v];
     this.lastCheckpoint = target;
     return true;
   }
@@ -418,7 +453,11 @@ export function lossCallback(onStep?: (step: number, loss: number) => void): Tra
  * a state, train to the end (or a pause), release the optimizer (and any EMA copy the trainer owns).
  * Returns the whole history (resumed steps included), the step it started from and the seconds taken.
  */
-export async function runTrainer<B>(trainer: LossTrainer<B, LossTrainerOptions<B>>, data: StepBatches<B>, run: TrainRunOptions = {}): Promise<{ history: TrainHistory; startStep: number; seconds: number }> {
+export async function runTrainer<B>(
+  trainer: LossTrainer<B, LossTrainerOptions<B>>,
+  data: StepBatches<B>,
+  run: TrainRunOptions = {},
+): Promise<{ history: TrainHistory; startStep: number; seconds: number }> {
   try {
     if (await trainer.resume()) console.log(`resumed from ${trainer.lastCheckpoint} at step ${trainer.step}`);
     const startStep = trainer.step;

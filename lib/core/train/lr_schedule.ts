@@ -18,7 +18,8 @@ export interface LrScheduleOptions {
 const DECAYS = ['constant', 'cosine', 'linear'];
 
 export function validateLrSchedule(o: LrScheduleOptions): void {
-  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new Error(`learning rate must be a positive number, got ${o.learningRate}`);
+  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate))
+    throw new Error(`learning rate must be a positive number, got ${o.learningRate}`);
   const w = o.warmupSteps ?? 0;
   if (!Number.isInteger(w) || w < 0) throw new Error(`warmupSteps must be an integer >= 0, got ${w}`);
   const decay = o.decay ?? 'constant';

@@ -32,7 +32,11 @@ export interface CosineRunFlags {
 }
 
 /** Linear warm-up, cosine decay to minLr, EMA weights, a resumable state every `every` steps (the last two kept). */
-export function cosineTrainer(schedule: NoiseSchedule, prediction: Prediction, a: CosineRunFlags): TrainAndSaveOptions['trainer'] {
+export function cosineTrainer(
+  schedule: NoiseSchedule,
+  prediction: Prediction,
+  a: CosineRunFlags,
+): TrainAndSaveOptions['trainer'] {
   return {
     schedule,
     prediction,
@@ -58,7 +62,11 @@ export interface TrainSummary {
 
 // Denoiser<any>: the condition type is read off the model (ConditionOf), not given twice.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function trainAndSave<M extends Denoiser<any>>(model: M, data: BatchSource<ConditionOf<M>>, o: TrainAndSaveOptions): Promise<TrainSummary> {
+export async function trainAndSave<M extends Denoiser<any>>(
+  model: M,
+  data: BatchSource<ConditionOf<M>>,
+  o: TrainAndSaveOptions,
+): Promise<TrainSummary> {
   const trainDir = path.join(o.out, 'train');
   if (o.fresh) removeCheckpoints(trainDir);
   const trainer = new Trainer(model, { ...o.trainer, checkpointDir: trainDir });
@@ -71,9 +79,16 @@ export async function trainAndSave<M extends Denoiser<any>>(model: M, data: Batc
     const tail = history.loss.slice(-100);
     const meanLossLast100 = tail.reduce((p, q) => p + q, 0) / Math.max(1, tail.length);
     const modelFile = path.join(o.out, 'model.safetensors');
-    await saveUNetWeights(modelFile, trainer.samplingModel, { ...o.metadata, weights: trainer.emaModel ? 'ema' : 'raw', final_loss_mean100: String(meanLossLast100) }, trainer.step);
+    await saveUNetWeights(
+      modelFile,
+      trainer.samplingModel,
+      { ...o.metadata, weights: trainer.emaModel ? 'ema' : 'raw', final_loss_mean100: String(meanLossLast100) },
+      trainer.step,
+    );
     const done = trainer.step - start;
-    console.log(`${done} steps in ${seconds.toFixed(1)} s (${(done / Math.max(seconds, 1e-9)).toFixed(2)} it/s); mean loss of the last ${tail.length} steps ${meanLossLast100.toFixed(4)}`);
+    console.log(
+      `${done} steps in ${seconds.toFixed(1)} s (${(done / Math.max(seconds, 1e-9)).toFixed(2)} it/s); mean loss of the last ${tail.length} steps ${meanLossLast100.toFixed(4)}`,
+    );
     console.log(`wrote ${modelFile} and ${trainer.lastCheckpoint} (training state)`);
     return { steps: trainer.step, stepsThisRun: done, seconds, meanLossLast100, modelFile };
   } finally {

@@ -25,7 +25,10 @@ export {
 } from './loss_trainer';
 export type { StepResult, TrainHistory, TrainRunOptions } from './loss_trainer';
 
-export interface TrainerOptions extends Omit<LossTrainerOptions, 'config' | 'emaTarget' | 'mustMatch' | 'disposeBatch'> {
+export interface TrainerOptions extends Omit<
+  LossTrainerOptions,
+  'config' | 'emaTarget' | 'mustMatch' | 'disposeBatch'
+> {
   schedule: NoiseSchedule;
   prediction?: Prediction;
   /** Clip gradients to this global norm; null: no clipping. Default 1. */
@@ -49,7 +52,15 @@ export function diffusionStepLoss<C>(
   return (batch: TrainBatch<C>, rng: Rng) => {
     const t = Array.from({ length: batch.x.shape[0] }, () => rng.int(schedule.T));
     const noise = rng.normalTensor(batch.x.shape) as tf.Tensor4D;
-    return diffusionLoss((xt, tt) => model.apply(xt, tt, batch.cond), schedule, batch.x, t, noise, prediction, weighting);
+    return diffusionLoss(
+      (xt, tt) => model.apply(xt, tt, batch.cond),
+      schedule,
+      batch.x,
+      t,
+      noise,
+      prediction,
+      weighting,
+    );
   };
 }
 
@@ -58,29 +69,37 @@ export type ConditionOf<M> = M extends Denoiser<infer C> ? C : Condition;
 
 // Denoiser<any>: the condition type is read off the model (ConditionOf), not given twice.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export class Trainer<M extends Denoiser<any> = Denoiser> extends LossTrainer<TrainBatch<ConditionOf<M>>, LossTrainerOptions<TrainBatch<ConditionOf<M>>> & TrainerOptions> {
+export class Trainer<M extends Denoiser<any> = Denoiser> extends LossTrainer<
+  TrainBatch<ConditionOf<M>>,
+  LossTrainerOptions<TrainBatch<ConditionOf<M>>> & TrainerOptions
+> {
   readonly model: M;
   /** A network of the same config holding the EMA weights (null when emaDecay is null). */
   readonly emaModel: M | null;
 
   constructor(model: M, options: TrainerOptions) {
     const decay = options.emaDecay === undefined ? 0.999 : options.emaDecay;
-    if (decay !== null && !(decay >= 0 && decay < 1)) throw new Error(`Trainer: EMA decay must be in [0, 1), got ${decay}`);
+    if (decay !== null && !(decay >= 0 && decay < 1))
+      throw new Error(`Trainer: EMA decay must be in [0, 1), got ${decay}`);
     // A second network whose weights are the average: samplers take it as is.
     const emaModel = decay === null ? null : (model.emptyCopy() as M);
     const { schedule } = options;
     const prediction = options.prediction ?? 'eps';
     const gamma = options.minSnrGamma ?? null;
     try {
-      super(model.params, diffusionStepLoss<ConditionOf<M>>(model, schedule, prediction, gamma === null ? null : { minSnrGamma: gamma }), {
-        ...options,
-        clipGradNorm: options.clipGradNorm === undefined ? 1 : options.clipGradNorm,
-        emaDecay: decay,
-        emaTarget: emaModel?.params,
-        config: model.config,
-        mustMatch: { scheduleKind: schedule.kind, scheduleT: schedule.T, prediction },
-        disposeBatch: disposeCond,
-      });
+      super(
+        model.params,
+        diffusionStepLoss<ConditionOf<M>>(model, schedule, prediction, gamma === null ? null : { minSnrGamma: gamma }),
+        {
+          ...options,
+          clipGradNorm: options.clipGradNorm === undefined ? 1 : options.clipGradNorm,
+          emaDecay: decay,
+          emaTarget: emaModel?.params,
+          config: model.config,
+          mustMatch: { scheduleKind: schedule.kind, scheduleT: schedule.T, prediction },
+          disposeBatch: disposeCond,
+        },
+      );
     } catch (e) {
       emaModel?.dispose();
       throw e;

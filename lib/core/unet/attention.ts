@@ -10,7 +10,13 @@ import { Linear } from './layers';
  * Scaled dot-product attention with `heads` heads. q [B,N,C], k and v [B,M,C] -> [B,N,C].
  * mask [B,M] (1 keep, 0 ignore) blanks padded context tokens.
  */
-export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+export function multiHeadAttention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  heads: number,
+  mask?: tf.Tensor2D,
+): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, n, c] = q.shape;
     const m = k.shape[1];
@@ -38,8 +44,16 @@ export class AttentionBlock {
     proj: Linear;
   } | null;
 
-  constructor(store: ParamStore, name: string, readonly channels: number, readonly heads: number, groups: number, readonly contextDim?: number) {
-    if (channels % heads !== 0) throw new Error(`AttentionBlock '${name}': ${channels} channels not divisible by ${heads} heads`);
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly channels: number,
+    readonly heads: number,
+    groups: number,
+    readonly contextDim?: number,
+  ) {
+    if (channels % heads !== 0)
+      throw new Error(`AttentionBlock '${name}': ${channels} channels not divisible by ${heads} heads`);
     [this.norm, this.qkv, this.proj, this.cross] = store.scope(name, () => [
       new GroupNorm(store, 'norm', groups, channels),
       new Linear(store, 'qkv', channels, 3 * channels),
@@ -62,9 +76,15 @@ export class AttentionBlock {
       const tokens = (t: tf.Tensor4D) => tf.reshape(t, [b, h * w, c]) as tf.Tensor3D;
       const qkv = this.qkv.apply(tokens(this.norm.apply(x)));
       const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
-      let y = tf.add(x, tf.reshape(this.proj.apply(multiHeadAttention(q, k, v, this.heads)), [b, h, w, c])) as tf.Tensor4D;
+      let y = tf.add(
+        x,
+        tf.reshape(this.proj.apply(multiHeadAttention(q, k, v, this.heads)), [b, h, w, c]),
+      ) as tf.Tensor4D;
       if (this.cross) {
-        if (!context) throw new Error(`AttentionBlock: built with contextDim=${this.contextDim}, so a context [B, L, ${this.contextDim}] is required`);
+        if (!context)
+          throw new Error(
+            `AttentionBlock: built with contextDim=${this.contextDim}, so a context [B, L, ${this.contextDim}] is required`,
+          );
         if (context.rank !== 3 || context.shape[0] !== b || context.shape[2] !== this.contextDim) {
           throw new Error(`AttentionBlock: context must be [${b}, L, ${this.contextDim}], got [${context.shape}]`);
         }

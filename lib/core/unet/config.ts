@@ -43,8 +43,21 @@ export interface UNetConfig {
 // Every field of UNetConfig (the Record type makes the compiler check the list): anything else in a
 // config is refused by name.
 const FIELD_SET: Record<keyof UNetConfig, true> = {
-  imageSize: true, inChannels: true, outChannels: true, baseChannels: true, channelMults: true, numResBlocks: true, attentionResolutions: true,
-  attentionHeads: true, groups: true, downsample: true, midAttention: true, numClasses: true, condChannels: true, contextDim: true, vectorDim: true,
+  imageSize: true,
+  inChannels: true,
+  outChannels: true,
+  baseChannels: true,
+  channelMults: true,
+  numResBlocks: true,
+  attentionResolutions: true,
+  attentionHeads: true,
+  groups: true,
+  downsample: true,
+  midAttention: true,
+  numClasses: true,
+  condChannels: true,
+  contextDim: true,
+  vectorDim: true,
   positionChannels: true,
 };
 const CONFIG_FIELDS = Object.keys(FIELD_SET);
@@ -89,9 +102,13 @@ function posInt(name: string, v: unknown): void {
 export function validateUNetConfig(c: UNetConfig): void {
   // A field the core does not know would be dropped silently: a text UNet's config passed here would
   // build a network without its text encoder.
-  const unknown = Object.keys(c).filter((k) => !CONFIG_FIELDS.includes(k) && (c as unknown as Record<string, unknown>)[k] !== undefined);
+  const unknown = Object.keys(c).filter(
+    (k) => !CONFIG_FIELDS.includes(k) && (c as unknown as Record<string, unknown>)[k] !== undefined,
+  );
   if (unknown.length) {
-    throw new Error(`UNetConfig: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the core UNet's fields are ${CONFIG_FIELDS.join(', ')} (a wrapper such as a text UNet builds the core from its own config)`);
+    throw new Error(
+      `UNetConfig: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the core UNet's fields are ${CONFIG_FIELDS.join(', ')} (a wrapper such as a text UNet builds the core from its own config)`,
+    );
   }
   posInt('imageSize', c.imageSize);
   posInt('inChannels', c.inChannels);
@@ -117,16 +134,21 @@ export function validateUNetConfig(c: UNetConfig): void {
   }
   const sides = c.channelMults.map((_, i) => c.imageSize / 2 ** i);
   for (const r of c.attentionResolutions) {
-    if (!sides.includes(r)) throw new Error(`UNetConfig: attention resolution ${r} is not one of the levels' sides [${sides}]`);
+    if (!sides.includes(r))
+      throw new Error(`UNetConfig: attention resolution ${r} is not one of the levels' sides [${sides}]`);
   }
   if (c.numClasses !== undefined) posInt('numClasses', c.numClasses);
   if (c.condChannels !== undefined) posInt('condChannels', c.condChannels);
   if (c.vectorDim !== undefined) posInt('vectorDim', c.vectorDim);
   if (c.contextDim !== undefined) {
     posInt('contextDim', c.contextDim);
-    if (c.attentionResolutions.length === 0 && !c.midAttention) throw new Error('UNetConfig: contextDim needs attention blocks (attentionResolutions or midAttention) to cross-attend from');
+    if (c.attentionResolutions.length === 0 && !c.midAttention)
+      throw new Error(
+        'UNetConfig: contextDim needs attention blocks (attentionResolutions or midAttention) to cross-attend from',
+      );
   }
-  if (c.positionChannels !== undefined && typeof c.positionChannels !== 'boolean') throw new Error(`UNetConfig.positionChannels must be a boolean, got ${String(c.positionChannels)}`);
+  if (c.positionChannels !== undefined && typeof c.positionChannels !== 'boolean')
+    throw new Error(`UNetConfig.positionChannels must be a boolean, got ${String(c.positionChannels)}`);
   // Every GroupNorm input: level widths, and the up path's concatenations with skips.
   for (const ch of normalisedChannels(c)) {
     if (ch % c.groups !== 0) throw new Error(`UNetConfig: ${ch} channels are not divisible by groups=${c.groups}`);
@@ -135,7 +157,9 @@ export function validateUNetConfig(c: UNetConfig): void {
     const ch = c.baseChannels * m;
     const attn = c.attentionResolutions.includes(sides[i]) || (i === c.channelMults.length - 1 && c.midAttention);
     if (attn && ch % c.attentionHeads !== 0) {
-      throw new Error(`UNetConfig: ${ch} channels at ${sides[i]}x${sides[i]} are not divisible by attentionHeads=${c.attentionHeads}`);
+      throw new Error(
+        `UNetConfig: ${ch} channels at ${sides[i]}x${sides[i]} are not divisible by attentionHeads=${c.attentionHeads}`,
+      );
     }
   });
 }

@@ -16,8 +16,15 @@ export class GroupNorm {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
 
-  constructor(store: ParamStore, name: string, readonly groups: number, readonly channels: number, readonly eps = 1e-5) {
-    if (channels % groups !== 0) throw new Error(`GroupNorm '${name}': ${channels} channels not divisible by ${groups} groups`);
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly groups: number,
+    readonly channels: number,
+    readonly eps = 1e-5,
+  ) {
+    if (channels % groups !== 0)
+      throw new Error(`GroupNorm '${name}': ${channels} channels not divisible by ${groups} groups`);
     [this.weight, this.bias] = store.scope(name, () => [
       store.constant('weight', [channels], 1),
       store.constant('bias', [channels], 0),
@@ -26,7 +33,8 @@ export class GroupNorm {
 
   /** GroupNorm(x), or SiLU(GroupNorm(x)) with `silu` set. */
   apply(x: tf.Tensor4D, silu = false): tf.Tensor4D {
-    if (x.shape[3] !== this.channels) throw new Error(`GroupNorm: expected ${this.channels} channels, got ${x.shape[3]}`);
+    if (x.shape[3] !== this.channels)
+      throw new Error(`GroupNorm: expected ${this.channels} channels, got ${x.shape[3]}`);
     return groupNorm(x, this.weight, this.bias, this.groups, this.eps, silu);
   }
 }
@@ -40,7 +48,8 @@ export function groupNorm(
   eps = 1e-5,
   silu = false,
 ): tf.Tensor4D {
-  if (tf.getKernel(GROUP_NORM, tf.getBackend()) !== undefined) return fusedGroupNorm(x, gamma, beta, { groups, eps, silu });
+  if (tf.getKernel(GROUP_NORM, tf.getBackend()) !== undefined)
+    return fusedGroupNorm(x, gamma, beta, { groups, eps, silu });
   const [b, h, w, c] = x.shape;
   const grouped = [b, h, w, groups, c / groups];
   const axes = [1, 2, 4];
@@ -72,7 +81,10 @@ export function groupNorm(
         const dXhat = tf.reshape(tf.mul(dy, gs), grouped);
         const xhatG = tf.reshape(xhat, grouped);
         // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), means over each group's elements.
-        const dx = tf.mul(r, tf.sub(tf.sub(dXhat, tf.mean(dXhat, axes, true)), tf.mul(xhatG, tf.mean(tf.mul(dXhat, xhatG), axes, true))));
+        const dx = tf.mul(
+          r,
+          tf.sub(tf.sub(dXhat, tf.mean(dXhat, axes, true)), tf.mul(xhatG, tf.mean(tf.mul(dXhat, xhatG), axes, true))),
+        );
         return [tf.reshape(dx, [b, h, w, c]), dGamma, dBeta];
       },
     };
@@ -82,7 +94,8 @@ export function groupNorm(
 
 /** The same op through the backend's own GroupNorm kernels (registered by the onednn backend). */
 function fusedGroupNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, attrs: GroupNormAttrs): tf.Tensor4D {
-  const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const run = (name: string, inputs: tf.NamedTensorMap) =>
+    tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, g, bt] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;

@@ -41,7 +41,12 @@ export class Linear {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
 
-  constructor(store: ParamStore, name: string, readonly inFeatures: number, readonly outFeatures: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+  ) {
     [this.weight, this.bias] = store.scope(name, () => [
       store.fanInUniform('weight', [inFeatures, outFeatures], inFeatures),
       store.fanInUniform('bias', [outFeatures], inFeatures),
@@ -51,9 +56,14 @@ export class Linear {
   /** Applies to the last axis of a tensor of any rank >= 2. */
   apply(x: tf.Tensor): tf.Tensor {
     const d = x.shape[x.rank - 1];
-    if (d !== this.inFeatures) throw new Error(`Linear: expected last axis ${this.inFeatures}, got ${d} (shape [${x.shape}])`);
+    if (d !== this.inFeatures)
+      throw new Error(`Linear: expected last axis ${this.inFeatures}, got ${d} (shape [${x.shape}])`);
     const lead = x.shape.slice(0, -1);
-    const y = tf.fused.matMul({ a: tf.reshape(x, [-1, d]) as tf.Tensor2D, b: this.weight as tf.Tensor2D, bias: this.bias });
+    const y = tf.fused.matMul({
+      a: tf.reshape(x, [-1, d]) as tf.Tensor2D,
+      b: this.weight as tf.Tensor2D,
+      bias: this.bias,
+    });
     return tf.reshape(y, [...lead, this.outFeatures]);
   }
 }

@@ -13,7 +13,14 @@ export class ResBlock {
   readonly conv2: Conv2d;
   readonly skip: Conv2d | null;
 
-  constructor(store: ParamStore, name: string, readonly inCh: number, readonly outCh: number, tembDim: number, groups: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly inCh: number,
+    readonly outCh: number,
+    tembDim: number,
+    groups: number,
+  ) {
     [this.norm1, this.conv1, this.temb, this.norm2, this.conv2, this.skip] = store.scope(name, () => [
       new GroupNorm(store, 'norm1', groups, inCh),
       new Conv2d(store, 'conv1', inCh, outCh, 3),

@@ -20,7 +20,12 @@ export class TimeEmbedding {
   readonly lin1: Linear;
   readonly lin2: Linear;
 
-  constructor(store: ParamStore, name: string, readonly sinDim: number, readonly outDim: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly sinDim: number,
+    readonly outDim: number,
+  ) {
     [this.lin1, this.lin2] = store.scope(name, () => [
       new Linear(store, 'lin1', sinDim, outDim),
       new Linear(store, 'lin2', outDim, outDim),

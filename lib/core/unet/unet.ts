@@ -48,14 +48,23 @@ interface FieldRule {
   ids?: true;
 }
 
-const onlyWith = (key: keyof UNetConfig, need: 'required' | 'optional') => (c: UNetConfig) => (c[key] === undefined ? 'forbidden' : need);
+const onlyWith = (key: keyof UNetConfig, need: 'required' | 'optional') => (c: UNetConfig) =>
+  c[key] === undefined ? 'forbidden' : need;
 
 // The typed key set makes the compiler check that every UNetCondition field has exactly one rule.
 const FIELDS: { readonly [K in keyof Required<UNetCondition>]: FieldRule } = {
   classLabels: { config: 'numClasses', need: onlyWith('numClasses', 'optional'), shape: (_, b) => [b], ids: true },
-  concat: { config: 'condChannels', need: onlyWith('condChannels', 'required'), shape: (c, b) => [b, c.imageSize, c.imageSize, c.condChannels!] },
+  concat: {
+    config: 'condChannels',
+    need: onlyWith('condChannels', 'required'),
+    shape: (c, b) => [b, c.imageSize, c.imageSize, c.condChannels!],
+  },
   context: { config: 'contextDim', need: onlyWith('contextDim', 'required'), shape: (c, b) => [b, 'L', c.contextDim!] },
-  contextMask: { config: 'contextDim', need: onlyWith('contextDim', 'optional'), shape: (_, b, cond) => [b, cond.context?.shape[1] ?? 'L'] },
+  contextMask: {
+    config: 'contextDim',
+    need: onlyWith('contextDim', 'optional'),
+    shape: (_, b, cond) => [b, cond.context?.shape[1] ?? 'L'],
+  },
   vector: { config: 'vectorDim', need: onlyWith('vectorDim', 'required'), shape: (c, b) => [b, c.vectorDim!] },
   timeEmbedding: { config: null, need: () => 'optional', shape: (_, b, __, temb) => [b, temb] },
 };
@@ -92,7 +101,12 @@ export class UNet implements Denoiser<UNetCondition> {
   private readonly vectorToTime: Linear | null;
   private readonly convIn: Conv2d;
   private readonly down: Level[] = [];
-  private readonly mid: { res1: ResBlock; attn: AttentionBlock | null; hooked: AttentionHookLayer<unknown> | null; res2: ResBlock };
+  private readonly mid: {
+    res1: ResBlock;
+    attn: AttentionBlock | null;
+    hooked: AttentionHookLayer<unknown> | null;
+    res2: ResBlock;
+  };
   private readonly up: Level[] = [];
   private readonly normOut: GroupNorm;
   private readonly convOut: Conv2d;
@@ -100,7 +114,8 @@ export class UNet implements Denoiser<UNetCondition> {
   /** Builds the network; the weights are drawn from `init.store`'s rng, `init.rng` or `new Rng(init.seed ?? 0)`. */
   constructor(config: UNetConfigInput, init: UNetInit = {}) {
     const c = (this.config = resolveUNetConfig(config));
-    if (init.store && (init.rng || init.seed !== undefined)) throw new Error('UNet: pass either a store (whose rng draws the weights) or rng/seed, not both');
+    if (init.store && (init.rng || init.seed !== undefined))
+      throw new Error('UNet: pass either a store (whose rng draws the weights) or rng/seed, not both');
     const store = init.store ?? new ParamStore(init.rng ?? new Rng(init.seed ?? 0));
     const hook = (this.hook = init.hook ?? null);
     this.params = store.params;
@@ -108,7 +123,8 @@ export class UNet implements Denoiser<UNetCondition> {
     const temb = (this.tembDim = 4 * base);
     const L = c.channelMults.length;
     const attnAt = (side: number) => c.attentionResolutions.includes(side);
-    const attention = (name: string, ch: number) => new AttentionBlock(store, name, ch, c.attentionHeads, c.groups, c.contextDim);
+    const attention = (name: string, ch: number) =>
+      new AttentionBlock(store, name, ch, c.attentionHeads, c.groups, c.contextDim);
     // Built right after its attention block, in the same scope: the hook names its parameters next
     // to the block's, and the creation order (hence the seeded weights) is fixed by the core.
     const hookLayer = (name: string, ch: number) => (hook ? hook.buildLayer(store, name, ch, c) : null);
@@ -116,7 +132,13 @@ export class UNet implements Denoiser<UNetCondition> {
     this.time = new TimeEmbedding(store, 'time', base, temb);
     this.classEmb = c.numClasses === undefined ? null : store.normal('classEmb.weight', [c.numClasses + 1, temb], 1);
     this.vectorToTime = c.vectorDim === undefined ? null : new Linear(store, 'vectorToTime', c.vectorDim, temb);
-    this.convIn = new Conv2d(store, 'convIn', c.inChannels + (c.condChannels ?? 0) + (c.positionChannels ? 2 : 0), base, 3);
+    this.convIn = new Conv2d(
+      store,
+      'convIn',
+      c.inChannels + (c.condChannels ?? 0) + (c.positionChannels ? 2 : 0),
+      base,
+      3,
+    );
 
     const skips: number[] = [base];
     let ch = base;
@@ -180,7 +202,8 @@ export class UNet implements Denoiser<UNetCondition> {
     const c = this.config;
     const [b, h, w, ch] = x.shape;
     if (x.rank !== 4) throw new Error(`UNet: x must be [B, H, W, C], got shape [${x.shape}]`);
-    if (h !== c.imageSize || w !== c.imageSize) throw new Error(`UNet: expected ${c.imageSize}x${c.imageSize} images, got ${h}x${w}`);
+    if (h !== c.imageSize || w !== c.imageSize)
+      throw new Error(`UNet: expected ${c.imageSize}x${c.imageSize} images, got ${h}x${w}`);
     if (ch !== c.inChannels) throw new Error(`UNet: expected ${c.inChannels} input channels, got ${ch}`);
     const tLen = t instanceof tf.Tensor ? t.shape[0] : t.length;
     if (tLen !== b) throw new Error(`UNet: ${tLen} timesteps for a batch of ${b}`);
@@ -197,7 +220,8 @@ export class UNet implements Denoiser<UNetCondition> {
       const mask = cond.contextMask;
       // The hook's state once per pass; null: its layers are skipped.
       const state = this.hook ? this.hook.state(cond, this.hookShared) : null;
-      const after = (layer: AttentionHookLayer<unknown> | null, v: tf.Tensor4D) => (layer && state !== null ? layer.apply(v, state) : v);
+      const after = (layer: AttentionHookLayer<unknown> | null, v: tf.Tensor4D) =>
+        layer && state !== null ? layer.apply(v, state) : v;
 
       const inputs = [x, ...(cond.concat ? [cond.concat] : []), ...(c.positionChannels ? [positionGrid(b, h)] : [])];
       let hcur = this.convIn.apply(inputs.length > 1 ? tf.concat(inputs, 3) : x);
@@ -244,14 +268,18 @@ export class UNet implements Denoiser<UNetCondition> {
     for (const [k, rule] of Object.entries(FIELDS) as [keyof UNetCondition, FieldRule][]) {
       const v = cond[k];
       const need = rule.need(c);
-      if (v !== undefined && need === 'forbidden') throw new Error(`UNet: cond.${k} given but the config has no ${rule.config}`);
+      if (v !== undefined && need === 'forbidden')
+        throw new Error(`UNet: cond.${k} given but the config has no ${rule.config}`);
       if (v === undefined && need !== 'required') continue;
       const want = rule.shape(c, b, cond, this.tembDim);
-      const got = v === undefined ? null : v instanceof tf.Tensor ? v.shape : rule.ids && isIdList(v) ? [v.length] : null;
+      const got =
+        v === undefined ? null : v instanceof tf.Tensor ? v.shape : rule.ids && isIdList(v) ? [v.length] : null;
       if (got && got.length === want.length && want.every((d, i) => typeof d === 'string' || d === got[i])) continue;
       const built = rule.config ? `built with ${rule.config}=${String(c[rule.config])}, ` : '';
       const gotText = v === undefined ? 'none' : got ? `[${got}]` : `a ${typeof v}`;
-      throw new Error(`UNet: ${built}pass cond.${k} [${want.join(', ')}]${rule.ids ? ' (one id per image)' : ''}, got ${gotText}`);
+      throw new Error(
+        `UNet: ${built}pass cond.${k} [${want.join(', ')}]${rule.ids ? ' (one id per image)' : ''}, got ${gotText}`,
+      );
     }
     hook?.check(cond, b);
   }
@@ -259,10 +287,16 @@ export class UNet implements Denoiser<UNetCondition> {
   /** Rows of the class table via a one-hot matmul (its gradient needs no scatter kernel, which wasm lacks). */
   private classEmbedding(labels: UNetCondition['classLabels'], batch: number): tf.Tensor2D {
     const n = this.config.numClasses!;
-    const ids = labels === undefined ? new Array<number>(batch).fill(n) : labels instanceof tf.Tensor ? Array.from(labels.dataSync()) : Array.from(labels);
+    const ids =
+      labels === undefined
+        ? new Array<number>(batch).fill(n)
+        : labels instanceof tf.Tensor
+          ? Array.from(labels.dataSync())
+          : Array.from(labels);
     if (ids.length !== batch) throw new Error(`UNet: ${ids.length} class labels for a batch of ${batch}`);
     for (const y of ids) {
-      if (!Number.isInteger(y) || y < 0 || y > n) throw new Error(`UNet: class label ${y} outside [0, ${n}] (${n} is the null class)`);
+      if (!Number.isInteger(y) || y < 0 || y > n)
+        throw new Error(`UNet: class label ${y} outside [0, ${n}] (${n} is the null class)`);
     }
     return tf.matMul(tf.oneHot(tf.tensor1d(ids, 'int32'), n + 1), this.classEmb!) as tf.Tensor2D;
   }
@@ -287,8 +321,8 @@ export function positionGrid(batch: number, side: number): tf.Tensor4D {
   const g = new Float32Array(side * side * 2);
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
-      g[(y * side + x) * 2] = ((2 * x + 1) / side) - 1;
-      g[(y * side + x) * 2 + 1] = ((2 * y + 1) / side) - 1;
+      g[(y * side + x) * 2] = (2 * x + 1) / side - 1;
+      g[(y * side + x) * 2 + 1] = (2 * y + 1) / side - 1;
     }
   }
   return tf.tile(tf.tensor4d(g, [1, side, side, 2]), [batch, 1, 1, 1]) as tf.Tensor4D;

@@ -86,13 +86,24 @@ function hasBlock(shapes: Shapes, prefix: string): boolean {
 
 function countUnder(shapes: Shapes, prefix: string): number {
   let n = 0;
-  for (const [name, s] of shapes) if (name === prefix || name.startsWith(prefix + '.')) n += s.reduce((a, b) => a * b, 1);
+  for (const [name, s] of shapes)
+    if (name === prefix || name.startsWith(prefix + '.')) n += s.reduce((a, b) => a * b, 1);
   return n;
 }
 
 function resBlock(shapes: Shapes, id: string, side: number): DiagramBlock {
   const w = need(shapes, `${id}.conv1.weight`); // [kh, kw, in, out]
-  return { id, kind: 'res', label: `ResBlock ${w[2]}→${w[3]}`, side, inChannels: w[2], outChannels: w[3], params: countUnder(shapes, id), usesTime: true, crossAttention: false };
+  return {
+    id,
+    kind: 'res',
+    label: `ResBlock ${w[2]}→${w[3]}`,
+    side,
+    inChannels: w[2],
+    outChannels: w[3],
+    params: countUnder(shapes, id),
+    usesTime: true,
+    crossAttention: false,
+  };
 }
 
 function attnBlock(shapes: Shapes, id: string, side: number, heads: number): DiagramBlock | null {
@@ -100,21 +111,44 @@ function attnBlock(shapes: Shapes, id: string, side: number, heads: number): Dia
   if (!qkv) return null;
   const cross = shapes.has(`${id}.cross.kv.weight`);
   const c = qkv[0];
-  return { id, kind: 'attn', label: `Attn ${heads}h${cross ? ' +cross' : ''}`, side, inChannels: c, outChannels: c, params: countUnder(shapes, id), usesTime: false, crossAttention: cross };
+  return {
+    id,
+    kind: 'attn',
+    label: `Attn ${heads}h${cross ? ' +cross' : ''}`,
+    side,
+    inChannels: c,
+    outChannels: c,
+    params: countUnder(shapes, id),
+    usesTime: false,
+    crossAttention: cross,
+  };
 }
 
 function conv(shapes: Shapes, id: string, kind: BlockKind, label: string, side: number): DiagramBlock {
   const w = need(shapes, `${id}.weight`);
-  return { id, kind, label, side, inChannels: w[2], outChannels: w[3], params: countUnder(shapes, id), usesTime: false, crossAttention: false };
+  return {
+    id,
+    kind,
+    label,
+    side,
+    inChannels: w[2],
+    outChannels: w[3],
+    params: countUnder(shapes, id),
+    usesTime: false,
+    crossAttention: false,
+  };
 }
 
 /** The model's real block structure, read off its parameters (see the file comment). */
 export function unetStructure(unet: Denoiser): UNetStructure {
   const c = unet.config;
   const shapes = shapesOf(unet);
-  const levelsInModel = new Set([...shapes.keys()].filter((n) => n.startsWith('down.')).map((n) => Number(n.split('.')[1])));
+  const levelsInModel = new Set(
+    [...shapes.keys()].filter((n) => n.startsWith('down.')).map((n) => Number(n.split('.')[1])),
+  );
   const L = levelsInModel.size;
-  if (L !== c.channelMults.length) throw new Error(`unetStructure: the model has ${L} down levels, its config ${c.channelMults.length}`);
+  if (L !== c.channelMults.length)
+    throw new Error(`unetStructure: the model has ${L} down levels, its config ${c.channelMults.length}`);
   const sideOf = (i: number) => c.imageSize / 2 ** i;
 
   const lin1 = need(shapes, 'time.lin1.weight');
@@ -141,7 +175,17 @@ export function unetStructure(unet: Denoiser): UNetStructure {
     if (i < L - 1) {
       const ds = shapes.has(`down.${i}.down.weight`)
         ? conv(shapes, `down.${i}.down`, 'downsample', 'conv3×3 stride 2', sideOf(i + 1))
-        : { id: `down.${i}.pool`, kind: 'downsample' as const, label: 'avg-pool 2×2', side: sideOf(i + 1), inChannels: last.outChannels, outChannels: last.outChannels, params: 0, usesTime: false, crossAttention: false };
+        : {
+            id: `down.${i}.pool`,
+            kind: 'downsample' as const,
+            label: 'avg-pool 2×2',
+            side: sideOf(i + 1),
+            inChannels: last.outChannels,
+            outChannels: last.outChannels,
+            params: 0,
+            usesTime: false,
+            crossAttention: false,
+          };
       lv.down.push((last = ds));
       stack.push(ds);
     }
@@ -164,7 +208,9 @@ export function unetStructure(unet: Denoiser): UNetStructure {
       if (!src) throw new Error(`unetStructure: up.${i}.res.${j} has no down-path activation left to concatenate`);
       // The weights must agree with the replayed concatenation, or this walk no longer mirrors unet.ts.
       if (rb.inChannels !== ch + src.outChannels) {
-        throw new Error(`unetStructure: up.${i}.res.${j} takes ${rb.inChannels} channels, but ${ch} + skip ${src.outChannels} from ${src.id} arrive`);
+        throw new Error(
+          `unetStructure: up.${i}.res.${j} takes ${rb.inChannels} channels, but ${ch} + skip ${src.outChannels} from ${src.id} arrive`,
+        );
       }
       rb.label = `ResBlock ${ch}+${src.outChannels}→${rb.outChannels}`;
       skips.push({ from: src.id, to: rb.id, channels: src.outChannels, side });
@@ -179,21 +225,37 @@ export function unetStructure(unet: Denoiser): UNetStructure {
 
   const convOut = need(shapes, 'convOut.weight');
   const out: DiagramBlock = {
-    id: 'convOut', kind: 'out', label: `GroupNorm·SiLU·conv3×3 ${convOut[2]}→${convOut[3]}`, side: c.imageSize,
-    inChannels: convOut[2], outChannels: convOut[3], params: countUnder(shapes, 'normOut') + countUnder(shapes, 'convOut'),
-    usesTime: false, crossAttention: false,
+    id: 'convOut',
+    kind: 'out',
+    label: `GroupNorm·SiLU·conv3×3 ${convOut[2]}→${convOut[3]}`,
+    side: c.imageSize,
+    inChannels: convOut[2],
+    outChannels: convOut[3],
+    params: countUnder(shapes, 'normOut') + countUnder(shapes, 'convOut'),
+    usesTime: false,
+    crossAttention: false,
   };
   return {
     config: c,
     input: { side: c.imageSize, channels: c.inChannels, concatChannels: convIn.inChannels - c.inChannels },
     time: { sinusoidDim: lin1[0], embDim: lin2[1], params: countUnder(shapes, 'time') },
     classes: cls ? { count: cls[0] - 1, params: cls[0] * cls[1] } : null,
-    contextDim: [...shapes.keys()].some((n) => n.endsWith('.cross.kv.weight')) ? c.contextDim ?? null : null,
+    contextDim: [...shapes.keys()].some((n) => n.endsWith('.cross.kv.weight')) ? (c.contextDim ?? null) : null,
     text: isTextUNetConfig(c)
-      ? { layers: c.text.layers, width: c.text.width, contextLength: c.text.contextLength, vocab: c.text.vocab.length, params: countUnder(shapes, 'text') + countUnder(shapes, 'textToTime') }
+      ? {
+          layers: c.text.layers,
+          width: c.text.width,
+          contextLength: c.text.contextLength,
+          vocab: c.text.vocab.length,
+          params: countUnder(shapes, 'text') + countUnder(shapes, 'textToTime'),
+        }
       : null,
     vector: c.vectorDim ? { dim: c.vectorDim, params: countUnder(shapes, 'vectorToTime') } : null,
-    convIn, levels, mid, out, skips,
+    convIn,
+    levels,
+    mid,
+    out,
+    skips,
     totalParams: [...shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0),
   };
 }
@@ -266,17 +328,64 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
   let y = 54;
 
   // Inputs and output row.
-  const xin = s.input.concatChannels > 0 ? `x_t ${s.input.side}×${s.input.side}×${s.input.channels} ⊕ cond ${s.input.concatChannels}ch` : `x_t ${s.input.side}×${s.input.side}×${s.input.channels}`;
-  parts.push(box(LEFT_X, y, BOX_W, COLORS.io, xin, 'input image' + (s.input.concatChannels ? ' concatenated with the condition image(s)' : '')));
-  parts.push(box(RIGHT_X, y, BOX_W, COLORS.io, `output ${s.out.side}×${s.out.side}×${s.out.outChannels} (ε̂)`, 'the network prediction'));
+  const xin =
+    s.input.concatChannels > 0
+      ? `x_t ${s.input.side}×${s.input.side}×${s.input.channels} ⊕ cond ${s.input.concatChannels}ch`
+      : `x_t ${s.input.side}×${s.input.side}×${s.input.channels}`;
+  parts.push(
+    box(
+      LEFT_X,
+      y,
+      BOX_W,
+      COLORS.io,
+      xin,
+      'input image' + (s.input.concatChannels ? ' concatenated with the condition image(s)' : ''),
+    ),
+  );
+  parts.push(
+    box(
+      RIGHT_X,
+      y,
+      BOX_W,
+      COLORS.io,
+      `output ${s.out.side}×${s.out.side}×${s.out.outChannels} (ε̂)`,
+      'the network prediction',
+    ),
+  );
   const temb = `t → sin/cos(${s.time.sinusoidDim}) → MLP → ${s.time.embDim}`;
-  parts.push(box(350, y - 36, 220, COLORS.time, temb, `time embedding, ${s.time.params.toLocaleString('en')} parameters`));
-  if (s.classes) parts.push(box(350, y - 10, 220, COLORS.time, `+ class y: table ${s.classes.count + 1}×${s.time.embDim}`, `class embedding (row ${s.classes.count} = null class for CFG)`));
-  else if (s.vector) parts.push(box(350, y - 10, 220, COLORS.time, `+ vector v: linear ${s.vector.dim} → ${s.time.embDim}`, 'a condition vector (e.g. a CLIP image embedding) projected into the time embedding'));
+  parts.push(
+    box(350, y - 36, 220, COLORS.time, temb, `time embedding, ${s.time.params.toLocaleString('en')} parameters`),
+  );
+  if (s.classes)
+    parts.push(
+      box(
+        350,
+        y - 10,
+        220,
+        COLORS.time,
+        `+ class y: table ${s.classes.count + 1}×${s.time.embDim}`,
+        `class embedding (row ${s.classes.count} = null class for CFG)`,
+      ),
+    );
+  else if (s.vector)
+    parts.push(
+      box(
+        350,
+        y - 10,
+        220,
+        COLORS.time,
+        `+ vector v: linear ${s.vector.dim} → ${s.time.embDim}`,
+        'a condition vector (e.g. a CLIP image embedding) projected into the time embedding',
+      ),
+    );
   if (s.contextDim !== null) {
     const t = s.text;
-    const label = t ? `text transformer ${t.layers}×${t.width} → [${t.contextLength}×${t.width}]` : `context [L×${s.contextDim}] (text, boxes)`;
-    const title = t ? `captions → ${t.vocab}-word tokenizer → ${t.layers}-layer transformer (${t.params.toLocaleString('en')} parameters): its tokens are the cross-attention context, its [EOS] vector is added to the time embedding` : 'sequence that attention blocks cross-attend to';
+    const label = t
+      ? `text transformer ${t.layers}×${t.width} → [${t.contextLength}×${t.width}]`
+      : `context [L×${s.contextDim}] (text, boxes)`;
+    const title = t
+      ? `captions → ${t.vocab}-word tokenizer → ${t.layers}-layer transformer (${t.params.toLocaleString('en')} parameters): its tokens are the cross-attention context, its [EOS] vector is added to the time embedding`
+      : 'sequence that attention blocks cross-attend to';
     parts.push(box(350, y + 16, 220, COLORS.ctx, label, title));
   }
   y += ROW_H + (s.classes || s.vector || s.contextDim !== null ? 20 : 8);
@@ -285,10 +394,40 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
   const drawBlockLine = (xs: number, yy: number, blocks: DiagramBlock[]) => {
     let x = xs;
     for (const b of blocks) {
-      const w = b.kind === 'attn' || b.kind === 'downsample' || b.kind === 'upsample' ? CHIP_W : BOX_W - (blocks.length > 1 ? CHIP_W / 2 : 0);
-      const fill = b.kind === 'attn' ? COLORS.attn : b.kind === 'res' ? COLORS.res : b.kind === 'convIn' ? COLORS.io : COLORS.resample;
-      const text = b.kind === 'downsample' ? (b.params ? '↓ conv s2' : '↓ avgpool') : b.kind === 'upsample' ? '↑ ×2 + conv' : b.kind === 'attn' ? `Attn ${s.config.attentionHeads}h` : b.label;
-      parts.push(box(x, yy, w, fill, text, blockTitle(b), b.crossAttention ? badgeWidth('ctx') + 2 : 0, b.usesTime ? badgeWidth(tBadge) + 2 : 0));
+      const w =
+        b.kind === 'attn' || b.kind === 'downsample' || b.kind === 'upsample'
+          ? CHIP_W
+          : BOX_W - (blocks.length > 1 ? CHIP_W / 2 : 0);
+      const fill =
+        b.kind === 'attn'
+          ? COLORS.attn
+          : b.kind === 'res'
+            ? COLORS.res
+            : b.kind === 'convIn'
+              ? COLORS.io
+              : COLORS.resample;
+      const text =
+        b.kind === 'downsample'
+          ? b.params
+            ? '↓ conv s2'
+            : '↓ avgpool'
+          : b.kind === 'upsample'
+            ? '↑ ×2 + conv'
+            : b.kind === 'attn'
+              ? `Attn ${s.config.attentionHeads}h`
+              : b.label;
+      parts.push(
+        box(
+          x,
+          yy,
+          w,
+          fill,
+          text,
+          blockTitle(b),
+          b.crossAttention ? badgeWidth('ctx') + 2 : 0,
+          b.usesTime ? badgeWidth(tBadge) + 2 : 0,
+        ),
+      );
       if (b.usesTime) parts.push(badge(x + w - badgeWidth(tBadge) - 2, yy, tBadge, COLORS.time));
       if (b.crossAttention) parts.push(badge(x + 2, yy, 'ctx', COLORS.ctx));
       placed.set(b.id, { x, y: yy, w });
@@ -299,7 +438,9 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
   // One row per level and one line per skip producer; up blocks sit on their skip source's line.
   let prevLeftBottom = 54 + BOX_H;
   for (const lv of s.levels) {
-    parts.push(`<text x="12" y="${y + 16}" font-size="12" font-weight="bold">${lv.side}×${lv.side}</text><text x="12" y="${y + 30}" font-size="10" fill="#555">${lv.channels} ch</text>`);
+    parts.push(
+      `<text x="12" y="${y + 16}" font-size="12" font-weight="bold">${lv.side}×${lv.side}</text><text x="12" y="${y + 30}" font-size="10" fill="#555">${lv.channels} ch</text>`,
+    );
     const top = y;
     // Lines: the level's entry (input conv, or the previous level's downsample), then each ResBlock (+ attention).
     const lines: DiagramBlock[][] = [];
@@ -310,7 +451,8 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
     }
     lines.forEach((ln, k) => drawBlockLine(LEFT_X, top + k * ROW_H, ln));
     parts.push(arrow(LEFT_X + 20, prevLeftBottom, LEFT_X + 20, top));
-    for (let k = 1; k < lines.length; k++) parts.push(arrow(LEFT_X + 20, top + (k - 1) * ROW_H + BOX_H, LEFT_X + 20, top + k * ROW_H));
+    for (let k = 1; k < lines.length; k++)
+      parts.push(arrow(LEFT_X + 20, top + (k - 1) * ROW_H + BOX_H, LEFT_X + 20, top + k * ROW_H));
     prevLeftBottom = top + (lines.length - 1) * ROW_H + BOX_H;
     // Up path: each ResBlock on the line of the activation it concatenates.
     const lineOf = new Map<string, number>();
@@ -340,7 +482,18 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
   for (const b of s.mid) {
     const fill = b.kind === 'attn' ? COLORS.attn : COLORS.res;
     const text = b.kind === 'attn' ? `Attn ${s.config.attentionHeads}h` : b.label;
-    parts.push(box(mx, y, BOX_W - 40, fill, text, blockTitle(b), b.crossAttention ? badgeWidth('ctx') + 2 : 0, b.usesTime ? badgeWidth(tBadge) + 2 : 0));
+    parts.push(
+      box(
+        mx,
+        y,
+        BOX_W - 40,
+        fill,
+        text,
+        blockTitle(b),
+        b.crossAttention ? badgeWidth('ctx') + 2 : 0,
+        b.usesTime ? badgeWidth(tBadge) + 2 : 0,
+      ),
+    );
     if (b.usesTime) parts.push(badge(mx + BOX_W - 40 - badgeWidth(tBadge) - 2, y, tBadge, COLORS.time));
     if (b.crossAttention) parts.push(badge(mx + 2, y, 'ctx', COLORS.ctx));
     placed.set(b.id, { x: mx, y, w: BOX_W - 40 });
@@ -365,14 +518,18 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
     if (!a || !b) continue;
     const yy = b.y + BOX_H / 2;
     parts.push(arrow(a.x + a.w, yy, b.x, yy, true, '#1f5fa8'));
-    parts.push(`<text x="${(a.x + a.w + b.x) / 2}" y="${yy - 3}" text-anchor="middle" font-size="9" fill="#1f5fa8">skip ${e.channels}</text>`);
+    parts.push(
+      `<text x="${(a.x + a.w + b.x) / 2}" y="${yy - 3}" text-anchor="middle" font-size="9" fill="#1f5fa8">skip ${e.channels}</text>`,
+    );
   }
 
   const H = y + BOX_H + 60;
   const legend =
     `<text x="12" y="${H - 34}" font-size="10" fill="#333">${escapeXml(`badge "${tBadge}": the time${s.classes ? ' + class' : s.vector ? ' + vector' : ''} embedding is added in that ResBlock (${countKind(s, 'res')} of them)` + (s.contextDim !== null ? '; badge "ctx": cross-attention to the context' : ''))}</text>` +
     `<text x="12" y="${H - 18}" font-size="10" fill="#333">${escapeXml(`dashed: skip connections (concatenated); ${s.totalParams.toLocaleString('en')} parameters; hover a block for its parameter name and count`)}</text>`;
-  const title = opts.title ?? `UNet ${s.config.imageSize}×${s.config.imageSize}, channels ${s.levels.map((l) => l.channels).join('/')}`;
+  const title =
+    opts.title ??
+    `UNet ${s.config.imageSize}×${s.config.imageSize}, channels ${s.levels.map((l) => l.channels).join('/')}`;
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">` +
     `<defs>${MARKERS.map((c, i) => `<marker id="arr${i}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`).join('')}</defs>` +
@@ -391,7 +548,8 @@ function countKind(s: UNetStructure, kind: BlockKind): number {
 
 /** A plain-text outline of the structure (one line per block), for logs and non-graphical frontends. */
 export function formatUNetStructure(s: UNetStructure): string {
-  const line = (b: DiagramBlock) => `  ${b.id.padEnd(16)} ${b.label.padEnd(28)} ${String(b.side).padStart(3)}×${b.side}  ${b.params.toLocaleString('en').padStart(9)} params`;
+  const line = (b: DiagramBlock) =>
+    `  ${b.id.padEnd(16)} ${b.label.padEnd(28)} ${String(b.side).padStart(3)}×${b.side}  ${b.params.toLocaleString('en').padStart(9)} params`;
   const out = [`UNet: ${s.totalParams.toLocaleString('en')} parameters`, line(s.convIn)];
   for (const l of s.levels) out.push(...l.down.map(line));
   out.push(...s.mid.map(line));

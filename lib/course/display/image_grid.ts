@@ -72,7 +72,8 @@ function toBatch(images: ImageInput): Batch {
     isInteger = images.dtype === 'int32' || images.dtype === 'bool';
   } else {
     data = images.data;
-    if (data === undefined || typeof data.length !== 'number') throw new Error('imageGrid: {data, shape} needs a data array');
+    if (data === undefined || typeof data.length !== 'number')
+      throw new Error('imageGrid: {data, shape} needs a data array');
     isInteger = data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Int32Array;
   }
   if (data.length !== n * h * w * c) {
@@ -96,7 +97,8 @@ function valueRange(b: Batch, range: ImageGridOptions['range']): [number, number
 export function imageGridPng(images: ImageInput, opts: ImageGridOptions = {}): Buffer {
   const b = toBatch(images);
   const cols = Math.min(opts.cols ?? Math.min(b.n, 8), b.n);
-  if (!Number.isInteger(cols) || cols < 1) throw new Error(`imageGrid: cols must be a positive integer, got ${opts.cols}`);
+  if (!Number.isInteger(cols) || cols < 1)
+    throw new Error(`imageGrid: cols must be a positive integer, got ${opts.cols}`);
   const rows = Math.ceil(b.n / cols);
   const pad = opts.padding ?? 2;
   if (!Number.isInteger(pad) || pad < 0) throw new Error(`imageGrid: padding must be an integer >= 0, got ${pad}`);

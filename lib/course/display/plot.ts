@@ -17,7 +17,9 @@ export interface ShowPlotOptions {
 // Typed arrays become plain arrays and NaN/Infinity become null: the MIME payload must be plain JSON.
 function plainJson<T>(value: T): T {
   return JSON.parse(
-    JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)),
+    JSON.stringify(value, (_k, v) =>
+      ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v,
+    ),
   );
 }
 
@@ -27,7 +29,8 @@ function normalizeTitles(layout: PlotLayout): PlotLayout {
   if (typeof out.title === 'string') out.title = { text: out.title };
   for (const key of Object.keys(out)) {
     const axis = out[key] as { title?: unknown } | undefined;
-    if (/^[xy]axis\d*$/.test(key) && axis && typeof axis.title === 'string') out[key] = { ...axis, title: { text: axis.title } };
+    if (/^[xy]axis\d*$/.test(key) && axis && typeof axis.title === 'string')
+      out[key] = { ...axis, title: { text: axis.title } };
   }
   return out;
 }

@@ -6,14 +6,48 @@ import { createCanvas } from 'canvas';
 import type { PlotLayout, PlotTrace, AxisLayout, Values } from './plot_types';
 
 // plotly.js's default colorway (D3 category10).
-const COLORWAY = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const COLORWAY = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
 
 const COLORSCALES: Record<string, [number, string][]> = {
-  Viridis: [[0, '#440154'], [0.25, '#3b528b'], [0.5, '#21918c'], [0.75, '#5ec962'], [1, '#fde725']],
-  Greys: [[0, '#000000'], [1, '#ffffff']],
-  Gray: [[0, '#000000'], [1, '#ffffff']],
-  RdBu: [[0, '#053061'], [0.25, '#4393c3'], [0.5, '#f7f7f7'], [0.75, '#d6604d'], [1, '#67001f']],
-  Hot: [[0, '#000000'], [0.3, '#e60000'], [0.6, '#ffd200'], [1, '#ffffff']],
+  Viridis: [
+    [0, '#440154'],
+    [0.25, '#3b528b'],
+    [0.5, '#21918c'],
+    [0.75, '#5ec962'],
+    [1, '#fde725'],
+  ],
+  Greys: [
+    [0, '#000000'],
+    [1, '#ffffff'],
+  ],
+  Gray: [
+    [0, '#000000'],
+    [1, '#ffffff'],
+  ],
+  RdBu: [
+    [0, '#053061'],
+    [0.25, '#4393c3'],
+    [0.5, '#f7f7f7'],
+    [0.75, '#d6604d'],
+    [1, '#67001f'],
+  ],
+  Hot: [
+    [0, '#000000'],
+    [0.3, '#e60000'],
+    [0.6, '#ffd200'],
+    [1, '#ffffff'],
+  ],
 };
 
 const FONT = 'font-family="sans-serif"';
@@ -23,7 +57,7 @@ export function escapeXml(s: string): string {
 }
 
 function titleText(t: string | { text?: string } | undefined): string {
-  return typeof t === 'string' ? t : t?.text ?? '';
+  return typeof t === 'string' ? t : (t?.text ?? '');
 }
 
 function toArray(v: Values | undefined): (number | string | null)[] {
@@ -49,7 +83,8 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
 export function formatTick(v: number, step: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-4) return v.toExponential(Math.max(0, Math.min(3, -Math.floor(Math.log10(step / a)) - 1))).replace('e+', 'e');
+  if (a >= 1e5 || a < 1e-4)
+    return v.toExponential(Math.max(0, Math.min(3, -Math.floor(Math.log10(step / a)) - 1))).replace('e+', 'e');
   const decimals = Math.max(0, Math.min(10, -Math.floor(Math.log10(step) + 1e-9)));
   return v.toFixed(decimals);
 }
@@ -70,8 +105,18 @@ function axisUnit(ax: Axis, v: number | string | null): number {
   return v;
 }
 
-function buildAxis(values: (number | string | null)[], forceCategory: boolean, extra: number[], layout: AxisLayout | undefined, pad: number): Axis {
-  const isCat = layout?.type === 'category' || (layout?.type !== 'linear' && layout?.type !== 'log' && (forceCategory || values.some((v) => typeof v === 'string')));
+function buildAxis(
+  values: (number | string | null)[],
+  forceCategory: boolean,
+  extra: number[],
+  layout: AxisLayout | undefined,
+  pad: number,
+): Axis {
+  const isCat =
+    layout?.type === 'category' ||
+    (layout?.type !== 'linear' &&
+      layout?.type !== 'log' &&
+      (forceCategory || values.some((v) => typeof v === 'string')));
   const reversed = layout?.autorange === 'reversed';
   if (isCat) {
     const cats: string[] = [];
@@ -107,7 +152,8 @@ function ticksFor(ax: Axis, count: number): { at: number; label: string }[] {
   }
   if (ax.kind === 'log') {
     const out: { at: number; label: string }[] = [];
-    for (let k = Math.ceil(ax.lo); k <= Math.floor(ax.hi); k++) out.push({ at: k, label: formatTick(10 ** k, 10 ** k) });
+    for (let k = Math.ceil(ax.lo); k <= Math.floor(ax.hi); k++)
+      out.push({ at: k, label: formatTick(10 ** k, 10 ** k) });
     if (out.length >= 2) return out;
   }
   const t = niceTicks(ax.lo, ax.hi, count);
@@ -124,7 +170,7 @@ function parseColor(c: string): [number, number, number] {
 
 /** Colour for t in [0,1] on a plotly colorscale (name or [[pos, '#rrggbb'], ...]). */
 export function colorAt(scale: string | [number, string][] | undefined, t: number): [number, number, number] {
-  const stops = Array.isArray(scale) ? scale : COLORSCALES[scale ?? 'Viridis'] ?? COLORSCALES.Viridis;
+  const stops = Array.isArray(scale) ? scale : (COLORSCALES[scale ?? 'Viridis'] ?? COLORSCALES.Viridis);
   const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
   for (let i = 1; i < stops.length; i++) {
     if (x <= stops[i][0] || i === stops.length - 1) {
@@ -147,10 +193,20 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
   const W = layout.width ?? 640;
   const H = layout.height ?? 420;
   const title = titleText(layout.title);
-  const traces = data.map((t, i) => ({ t, type: t.type ?? 'scatter', color: t.line?.color ?? t.marker?.color ?? COLORWAY[i % COLORWAY.length] }));
+  const traces = data.map((t, i) => ({
+    t,
+    type: t.type ?? 'scatter',
+    color: t.line?.color ?? t.marker?.color ?? COLORWAY[i % COLORWAY.length],
+  }));
   const drawable = traces.filter((d) => ['scatter', 'scattergl', 'bar', 'heatmap'].includes(d.type));
   const skipped = traces.filter((d) => !drawable.includes(d)).map((d) => d.type);
-  const legendItems = drawable.filter((d) => d.type !== 'heatmap' && d.t.showlegend !== false && (layout.showlegend === true || (layout.showlegend !== false && drawable.filter((e) => e.type !== 'heatmap').length > 1)));
+  const legendItems = drawable.filter(
+    (d) =>
+      d.type !== 'heatmap' &&
+      d.t.showlegend !== false &&
+      (layout.showlegend === true ||
+        (layout.showlegend !== false && drawable.filter((e) => e.type !== 'heatmap').length > 1)),
+  );
   const heat = drawable.find((d) => d.type === 'heatmap');
 
   // Axis extents from every drawable trace (heatmap cells span +-0.5 around their centres).
@@ -181,22 +237,34 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
       barX = true;
     }
   }
-  const xAxis = buildAxis(xs, barX && xs.some((v) => typeof v === 'string'), xExtra, layout.xaxis, heat || barX ? 0 : 0.02);
+  const xAxis = buildAxis(
+    xs,
+    barX && xs.some((v) => typeof v === 'string'),
+    xExtra,
+    layout.xaxis,
+    heat || barX ? 0 : 0.02,
+  );
   const yAxis = buildAxis(ys, false, yExtra, layout.yaxis, heat ? 0 : 0.05);
 
-  const legendW = legendItems.length ? 20 + Math.min(160, Math.max(...legendItems.map((d, i) => (d.t.name ?? `trace ${i}`).length * 7))) + 10 : 0;
+  const legendW = legendItems.length
+    ? 20 + Math.min(160, Math.max(...legendItems.map((d, i) => (d.t.name ?? `trace ${i}`).length * 7))) + 10
+    : 0;
   const colorbarW = heat ? 60 : 0;
   const m = { l: 64, r: 16 + legendW + colorbarW, t: title ? 40 : 16, b: 48 };
   const pw = Math.max(10, W - m.l - m.r);
   const ph = Math.max(10, H - m.t - m.b);
-  const px = (u: number) => m.l + (xAxis.reversed ? (xAxis.hi - u) : (u - xAxis.lo)) / (xAxis.hi - xAxis.lo) * pw;
-  const py = (u: number) => m.t + ph - (yAxis.reversed ? (yAxis.hi - u) : (u - yAxis.lo)) / (yAxis.hi - yAxis.lo) * ph;
+  const px = (u: number) => m.l + ((xAxis.reversed ? xAxis.hi - u : u - xAxis.lo) / (xAxis.hi - xAxis.lo)) * pw;
+  const py = (u: number) => m.t + ph - ((yAxis.reversed ? yAxis.hi - u : u - yAxis.lo) / (yAxis.hi - yAxis.lo)) * ph;
 
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`);
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<defs><clipPath id="plotarea"><rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}"/></clipPath></defs>`);
-  out.push(`<rect class="plotarea" x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="#ffffff" stroke="#444444" stroke-width="1"/>`);
+  out.push(
+    `<defs><clipPath id="plotarea"><rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}"/></clipPath></defs>`,
+  );
+  out.push(
+    `<rect class="plotarea" x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="#ffffff" stroke="#444444" stroke-width="1"/>`,
+  );
 
   // Grid lines and tick labels.
   const xt = ticksFor(xAxis, Math.max(2, Math.round(pw / 90)));
@@ -204,13 +272,17 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
   out.push(`<g class="xticks" ${FONT} font-size="11" text-anchor="middle" fill="#444444">`);
   for (const { at, label } of xt) {
     const x = fmt(px(at));
-    out.push(`<line x1="${x}" y1="${m.t}" x2="${x}" y2="${m.t + ph}" stroke="#eeeeee"/><line x1="${x}" y1="${m.t + ph}" x2="${x}" y2="${m.t + ph + 4}" stroke="#444444"/><text x="${x}" y="${m.t + ph + 16}">${escapeXml(label)}</text>`);
+    out.push(
+      `<line x1="${x}" y1="${m.t}" x2="${x}" y2="${m.t + ph}" stroke="#eeeeee"/><line x1="${x}" y1="${m.t + ph}" x2="${x}" y2="${m.t + ph + 4}" stroke="#444444"/><text x="${x}" y="${m.t + ph + 16}">${escapeXml(label)}</text>`,
+    );
   }
   out.push('</g>');
   out.push(`<g class="yticks" ${FONT} font-size="11" text-anchor="end" fill="#444444">`);
   for (const { at, label } of yt) {
     const y = fmt(py(at));
-    out.push(`<line x1="${m.l}" y1="${y}" x2="${m.l + pw}" y2="${y}" stroke="#eeeeee"/><line x1="${m.l - 4}" y1="${y}" x2="${m.l}" y2="${y}" stroke="#444444"/><text x="${m.l - 6}" y="${y}" dy="0.35em">${escapeXml(label)}</text>`);
+    out.push(
+      `<line x1="${m.l}" y1="${y}" x2="${m.l + pw}" y2="${y}" stroke="#eeeeee"/><line x1="${m.l - 4}" y1="${y}" x2="${m.l}" y2="${y}" stroke="#444444"/><text x="${m.l - 6}" y="${y}" dy="0.35em">${escapeXml(label)}</text>`,
+    );
   }
   out.push('</g>');
 
@@ -220,18 +292,39 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
     if (type === 'heatmap') {
       out.push(heatmapImage(t, xAxis, yAxis, px, py));
     } else if (type === 'bar') {
-      out.push(barRects(t, color, bars.findIndex((b) => b.t === t), bars.length, xAxis, yAxis, px, py, i));
+      out.push(
+        barRects(
+          t,
+          color,
+          bars.findIndex((b) => b.t === t),
+          bars.length,
+          xAxis,
+          yAxis,
+          px,
+          py,
+          i,
+        ),
+      );
     } else {
       out.push(scatterMarks(t, color, xAxis, yAxis, px, py, i));
     }
   }
   out.push('</g>');
 
-  if (title) out.push(`<text class="title" x="${W / 2}" y="24" ${FONT} font-size="16" text-anchor="middle" fill="#222222">${escapeXml(title)}</text>`);
+  if (title)
+    out.push(
+      `<text class="title" x="${W / 2}" y="24" ${FONT} font-size="16" text-anchor="middle" fill="#222222">${escapeXml(title)}</text>`,
+    );
   const xTitle = titleText(layout.xaxis?.title);
   const yTitle = titleText(layout.yaxis?.title);
-  if (xTitle) out.push(`<text class="xtitle" x="${m.l + pw / 2}" y="${H - 10}" ${FONT} font-size="12" text-anchor="middle" fill="#222222">${escapeXml(xTitle)}</text>`);
-  if (yTitle) out.push(`<text class="ytitle" transform="translate(14 ${m.t + ph / 2}) rotate(-90)" ${FONT} font-size="12" text-anchor="middle" fill="#222222">${escapeXml(yTitle)}</text>`);
+  if (xTitle)
+    out.push(
+      `<text class="xtitle" x="${m.l + pw / 2}" y="${H - 10}" ${FONT} font-size="12" text-anchor="middle" fill="#222222">${escapeXml(xTitle)}</text>`,
+    );
+  if (yTitle)
+    out.push(
+      `<text class="ytitle" transform="translate(14 ${m.t + ph / 2}) rotate(-90)" ${FONT} font-size="12" text-anchor="middle" fill="#222222">${escapeXml(yTitle)}</text>`,
+    );
 
   if (legendItems.length) {
     const lx = m.l + pw + colorbarW + 16;
@@ -239,14 +332,19 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
     legendItems.forEach((d, k) => {
       const y = m.t + 10 + k * 18;
       const name = d.t.name ?? `trace ${drawable.indexOf(d)}`;
-      const swatch = d.type === 'bar' ? `<rect x="${lx}" y="${y - 5}" width="14" height="10" fill="${escapeXml(d.color)}"/>` : `<line x1="${lx}" y1="${y}" x2="${lx + 14}" y2="${y}" stroke="${escapeXml(d.color)}" stroke-width="2"/>`;
+      const swatch =
+        d.type === 'bar'
+          ? `<rect x="${lx}" y="${y - 5}" width="14" height="10" fill="${escapeXml(d.color)}"/>`
+          : `<line x1="${lx}" y1="${y}" x2="${lx + 14}" y2="${y}" stroke="${escapeXml(d.color)}" stroke-width="2"/>`;
       out.push(`${swatch}<text x="${lx + 20}" y="${y}" dy="0.35em">${escapeXml(name)}</text>`);
     });
     out.push('</g>');
   }
   if (heat) out.push(colorbar(heat.t, m.l + pw + 12, m.t, ph));
   if (skipped.length) {
-    out.push(`<text class="note" x="${W - 4}" y="${H - 4}" ${FONT} font-size="10" text-anchor="end" fill="#999999">static preview: ${escapeXml([...new Set(skipped)].join(', '))} not drawn</text>`);
+    out.push(
+      `<text class="note" x="${W - 4}" y="${H - 4}" ${FONT} font-size="10" text-anchor="end" fill="#999999">static preview: ${escapeXml([...new Set(skipped)].join(', '))} not drawn</text>`,
+    );
   }
   out.push('</svg>');
   return out.join('\n');
@@ -284,9 +382,13 @@ function scatterMarks(t: PlotTrace, color: string, xa: Axis, ya: Axis, px: ToPx,
   }
   if (mode.includes('lines')) {
     const width = t.line?.width ?? 2;
-    const dash = t.line?.dash === 'dash' ? ' stroke-dasharray="6 4"' : t.line?.dash === 'dot' ? ' stroke-dasharray="2 3"' : '';
+    const dash =
+      t.line?.dash === 'dash' ? ' stroke-dasharray="6 4"' : t.line?.dash === 'dot' ? ' stroke-dasharray="2 3"' : '';
     for (const s of segments) {
-      if (s.length) parts.push(`<polyline points="${s.join(' ')}" fill="none" stroke="${escapeXml(color)}" stroke-width="${width}"${dash}/>`);
+      if (s.length)
+        parts.push(
+          `<polyline points="${s.join(' ')}" fill="none" stroke="${escapeXml(color)}" stroke-width="${width}"${dash}/>`,
+        );
     }
   }
   if (mode.includes('markers')) {
@@ -298,11 +400,24 @@ function scatterMarks(t: PlotTrace, color: string, xa: Axis, ya: Axis, px: ToPx,
   return parts.join('');
 }
 
-function barRects(t: PlotTrace, color: string, k: number, nBars: number, xa: Axis, ya: Axis, px: ToPx, py: ToPx, index: number): string {
+function barRects(
+  t: PlotTrace,
+  color: string,
+  k: number,
+  nBars: number,
+  xa: Axis,
+  ya: Axis,
+  px: ToPx,
+  py: ToPx,
+  index: number,
+): string {
   const y = toArray(t.y);
   const x = t.x ? toArray(t.x) : y.map((_, i) => i);
   // Bars of all bar traces share 80% of the smallest x spacing, side by side (plotly's 'group').
-  const us = x.map((v) => axisUnit(xa, v)).filter(Number.isFinite).sort((a, b) => a - b);
+  const us = x
+    .map((v) => axisUnit(xa, v))
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
   let spacing = Infinity;
   for (let i = 1; i < us.length; i++) if (us[i] > us[i - 1]) spacing = Math.min(spacing, us[i] - us[i - 1]);
   if (!Number.isFinite(spacing)) spacing = 1;
@@ -317,7 +432,9 @@ function barRects(t: PlotTrace, color: string, k: number, nBars: number, xa: Axi
     const x1 = px(ux - 0.4 * spacing + (k + 1) * slot);
     const y0 = py(Math.max(base, Math.min(uy, base)));
     const y1 = py(Math.max(uy, base));
-    parts.push(`<rect x="${fmt(Math.min(x0, x1))}" y="${fmt(Math.min(y0, y1))}" width="${fmt(Math.abs(x1 - x0))}" height="${fmt(Math.abs(y1 - y0))}" fill="${escapeXml(color)}"/>`);
+    parts.push(
+      `<rect x="${fmt(Math.min(x0, x1))}" y="${fmt(Math.min(y0, y1))}" width="${fmt(Math.abs(x1 - x0))}" height="${fmt(Math.abs(y1 - y0))}" fill="${escapeXml(color)}"/>`,
+    );
   }
   parts.push('</g>');
   return parts.join('');
@@ -326,7 +443,12 @@ function barRects(t: PlotTrace, color: string, k: number, nBars: number, xa: Axi
 function zRange(t: PlotTrace): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const row of t.z ?? []) for (const v of Array.from(row)) if (num(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  for (const row of t.z ?? [])
+    for (const v of Array.from(row))
+      if (num(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
   lo = t.zmin ?? lo;
   hi = t.zmax ?? hi;
   if (!Number.isFinite(lo)) return [0, 1];
@@ -362,7 +484,10 @@ function heatmapImage(t: PlotTrace, xa: Axis, ya: Axis, px: ToPx, py: ToPx): str
   const categorical = (v: (number | string | null)[] | null) => !!v && v.some((e) => typeof e === 'string');
   const [ex0, ex1] = categorical(hx) ? [-0.5, nc - 0.5] : cellEdges(hx, nc);
   const [ey0, ey1] = categorical(hy) ? [-0.5, nr - 0.5] : cellEdges(hy, nr);
-  const x0 = px(ex0), x1 = px(ex1), y0 = py(ey0), y1 = py(ey1);
+  const x0 = px(ex0),
+    x1 = px(ex1),
+    y0 = py(ey0),
+    y1 = py(ey1);
   const href = 'data:image/png;base64,' + canvas.toBuffer('image/png').toString('base64');
   return `<image class="heatmap" x="${fmt(Math.min(x0, x1))}" y="${fmt(Math.min(y0, y1))}" width="${fmt(Math.abs(x1 - x0))}" height="${fmt(Math.abs(y1 - y0))}" preserveAspectRatio="none" style="image-rendering:pixelated" href="${href}"/>`;
 }

@@ -23,7 +23,11 @@ export class FashionClassifier {
   constructor(init: { rng?: Rng; seed?: number } = {}) {
     const store = new ParamStore(init.rng ?? new Rng(init.seed ?? 0));
     this.params = store.params;
-    this.convs = [new Conv2d(store, 'conv1', 1, 16), new Conv2d(store, 'conv2', 16, 32), new Conv2d(store, 'conv3', 32, 64)];
+    this.convs = [
+      new Conv2d(store, 'conv1', 1, 16),
+      new Conv2d(store, 'conv2', 16, 32),
+      new Conv2d(store, 'conv3', 32, 64),
+    ];
     this.fc = new Linear(store, 'fc', 3 * 3 * 64, CLASSIFIER_FEATURES);
     this.head = new Linear(store, 'head', CLASSIFIER_FEATURES, CLASSIFIER_CLASSES);
   }
@@ -35,7 +39,8 @@ export class FashionClassifier {
   /** Penultimate-layer activations [B, 128] (after ReLU): the FID/KID feature space. */
   features(x: tf.Tensor4D): tf.Tensor2D {
     const [, h, w, c] = x.shape;
-    if (h !== 28 || w !== 28 || c !== 1) throw new Error(`FashionClassifier: expects [B, 28, 28, 1] images, got [${x.shape}]`);
+    if (h !== 28 || w !== 28 || c !== 1)
+      throw new Error(`FashionClassifier: expects [B, 28, 28, 1] images, got [${x.shape}]`);
     return tf.tidy(() => {
       let y: tf.Tensor4D = x;
       // 28 -> 14 -> 7 -> 3 (the last pool drops the odd row/column, as PyTorch's MaxPool2d(2)).
@@ -65,7 +70,12 @@ export class FashionClassifier {
   /** Fraction of images whose arg-max class equals the label. */
   accuracy(x: tf.Tensor4D, labels: ArrayLike<number>): number {
     if (labels.length !== x.shape[0]) throw new Error(`accuracy: ${labels.length} labels for ${x.shape[0]} images`);
-    const pred = tf.tidy(() => tf.argMax(this.batched(x, (b) => this.logits(b)), 1));
+    const pred = tf.tidy(() =>
+      tf.argMax(
+        this.batched(x, (b) => this.logits(b)),
+        1,
+      ),
+    );
     const p = pred.dataSync();
     pred.dispose();
     let ok = 0;
@@ -75,7 +85,11 @@ export class FashionClassifier {
 
   /** Writes weights.bin + manifest.json into `dir`; `info` (accuracy, steps, ...) goes into the manifest. */
   save(dir: string, info: Record<string, unknown>): WeightsManifest {
-    const arrays = [...this.params].map(([name, v]) => ({ name, shape: v.shape, values: v.dataSync() as Float32Array }));
+    const arrays = [...this.params].map(([name, v]) => ({
+      name,
+      shape: v.shape,
+      values: v.dataSync() as Float32Array,
+    }));
     return writeWeights(dir, arrays, { model: 'FashionClassifier', params: this.paramCount, ...info });
   }
 
@@ -91,11 +105,13 @@ export function loadClassifier(dir: string): { model: FashionClassifier; manifes
   for (const [name, v] of model.params) {
     const a = arrays.get(name);
     if (!a) throw new Error(`loadClassifier: ${dir} has no tensor '${name}'`);
-    if (a.shape.join() !== v.shape.join()) throw new Error(`loadClassifier: '${name}' has shape [${a.shape}] in ${dir}, the model needs [${v.shape}]`);
+    if (a.shape.join() !== v.shape.join())
+      throw new Error(`loadClassifier: '${name}' has shape [${a.shape}] in ${dir}, the model needs [${v.shape}]`);
     const t = tf.tensor(a.values, v.shape, 'float32');
     v.assign(t);
     t.dispose();
   }
-  if (arrays.size !== model.params.size) throw new Error(`loadClassifier: ${dir} holds ${arrays.size} tensors, the model has ${model.params.size}`);
+  if (arrays.size !== model.params.size)
+    throw new Error(`loadClassifier: ${dir} holds ${arrays.size} tensors, the model has ${model.params.size}`);
   return { model, manifest };
 }

@@ -15,9 +15,13 @@ export interface GaussianStats {
 }
 
 /** Mean and covariance of the rows of a [n, dim] feature matrix (tensor or flat row-major array). */
-export function featureStats(features: tf.Tensor2D | { data: ArrayLike<number>; n: number; dim: number }): GaussianStats {
+export function featureStats(
+  features: tf.Tensor2D | { data: ArrayLike<number>; n: number; dim: number },
+): GaussianStats {
   const { data, n, dim } =
-    features instanceof tf.Tensor ? { data: features.dataSync(), n: features.shape[0], dim: features.shape[1] } : features;
+    features instanceof tf.Tensor
+      ? { data: features.dataSync(), n: features.shape[0], dim: features.shape[1] }
+      : features;
   if (data.length !== n * dim) throw new Error(`featureStats: ${data.length} values for ${n} x ${dim}`);
   if (n < 2) throw new Error(`featureStats: need at least 2 feature vectors for a covariance, got ${n}`);
   const mean = new Float64Array(dim);

@@ -1,4 +1,4 @@
-// Image-quality metrics in one import (notebooks: import from './lib/metrics/index').
+// Image-quality metrics in one import (notebooks: import from './lib/eval/metrics/index').
 export * from './classifier';
 export * from './fid';
 export * from './kid';

@@ -28,7 +28,8 @@ export interface KIDResult {
 /** Unbiased MMD^2 with the cubic kernel between two equal-size feature sets [m, d]. */
 export function mmd2Unbiased(x: tf.Tensor2D, y: tf.Tensor2D): number {
   const [m, d] = x.shape;
-  if (y.shape[0] !== m || y.shape[1] !== d) throw new Error(`mmd2Unbiased: shapes [${x.shape}] and [${y.shape}] differ`);
+  if (y.shape[0] !== m || y.shape[1] !== d)
+    throw new Error(`mmd2Unbiased: shapes [${x.shape}] and [${y.shape}] differ`);
   if (m < 2) throw new Error(`mmd2Unbiased: need at least 2 rows, got ${m}`);
   // dataSync outside tf.tidy: tidy walks whatever its callback returns, element by element.
   const gram = (a: tf.Tensor2D, b: tf.Tensor2D) => {
@@ -61,7 +62,8 @@ export function kid(a: tf.Tensor2D, b: tf.Tensor2D, opts: KIDOptions = {}): KIDR
   if (a.shape[1] !== b.shape[1]) throw new Error(`kid: feature widths differ (${a.shape[1]} vs ${b.shape[1]})`);
   const subsets = opts.subsets ?? 10;
   const size = opts.subsetSize ?? Math.min(1000, a.shape[0], b.shape[0]);
-  if (!Number.isInteger(subsets) || subsets < 1) throw new Error(`kid: subsets must be a positive integer, got ${subsets}`);
+  if (!Number.isInteger(subsets) || subsets < 1)
+    throw new Error(`kid: subsets must be a positive integer, got ${subsets}`);
   if (!Number.isInteger(size) || size < 2 || size > a.shape[0] || size > b.shape[0]) {
     throw new Error(`kid: subsetSize must be an integer in [2, ${Math.min(a.shape[0], b.shape[0])}], got ${size}`);
   }

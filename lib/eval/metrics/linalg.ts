@@ -21,7 +21,11 @@ function checkSquare(a: ArrayLike<number>, n: number, what: string): void {
  * Eigenvalues and eigenvectors of a symmetric matrix (the input is not modified). Throws if it is
  * not symmetric (to 1e-9 relative), since Jacobi would silently symmetrise it.
  */
-export function symmetricEigen(a: ArrayLike<number>, n: number, opts: { maxSweeps?: number; tol?: number } = {}): SymmetricEigen {
+export function symmetricEigen(
+  a: ArrayLike<number>,
+  n: number,
+  opts: { maxSweeps?: number; tol?: number } = {},
+): SymmetricEigen {
   checkSquare(a, n, 'symmetricEigen');
   const { maxSweeps = 100, tol = 1e-14 } = opts;
   const A = Float64Array.from(a);
@@ -33,7 +37,9 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, opts: { maxSweep
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       if (Math.abs(A[i * n + j] - A[j * n + i]) > 1e-9 * Math.sqrt(frob) + 1e-300) {
-        throw new Error(`symmetricEigen: matrix is not symmetric (a[${i}][${j}] = ${A[i * n + j]}, a[${j}][${i}] = ${A[j * n + i]})`);
+        throw new Error(
+          `symmetricEigen: matrix is not symmetric (a[${i}][${j}] = ${A[i * n + j]}, a[${j}][${i}] = ${A[j * n + i]})`,
+        );
       }
     }
   }
@@ -50,7 +56,10 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, opts: { maxSweep
         if (apq === 0) continue;
         // Rotation in the (p, q) plane that zeroes a[p][q] (Numerical Recipes' stable form).
         const theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
-        const t = Math.abs(theta) > 1e150 ? 1 / (2 * theta) : Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const t =
+          Math.abs(theta) > 1e150
+            ? 1 / (2 * theta)
+            : Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
         for (let k = 0; k < n; k++) {
@@ -114,7 +123,8 @@ export function trace(a: ArrayLike<number>, n: number): number {
 export function sqrtmPsd(a: ArrayLike<number>, n: number): Float64Array {
   const { values, vectors } = symmetricEigen(a, n);
   const scale = Math.max(1e-300, Math.abs(values[n - 1]));
-  if (values[0] < -1e-8 * scale) throw new Error(`sqrtmPsd: matrix is not positive semi-definite (eigenvalue ${values[0]})`);
+  if (values[0] < -1e-8 * scale)
+    throw new Error(`sqrtmPsd: matrix is not positive semi-definite (eigenvalue ${values[0]})`);
   const out = new Float64Array(n * n);
   for (let k = 0; k < n; k++) {
     const r = Math.sqrt(Math.max(values[k], 0));

@@ -12,9 +12,14 @@ export interface ProbeResult {
 }
 
 /** `items` in a fixed order (the split is by position); labels in [0, classes). */
-export function nearestCentroidProbe(items: readonly { label: number; v: ArrayLike<number> }[], classes: number, what = 'nearestCentroidProbe'): ProbeResult {
+export function nearestCentroidProbe(
+  items: readonly { label: number; v: ArrayLike<number> }[],
+  classes: number,
+  what = 'nearestCentroidProbe',
+): ProbeResult {
   const nFit = Math.floor(items.length * 0.7);
-  if (nFit < classes || items.length - nFit < 1) throw new Error(`${what}: only ${items.length} labelled vectors for ${classes} classes`);
+  if (nFit < classes || items.length - nFit < 1)
+    throw new Error(`${what}: only ${items.length} labelled vectors for ${classes} classes`);
   const dim = items[0].v.length;
   const cent = Array.from({ length: classes }, () => new Float64Array(dim));
   const count = new Array<number>(classes).fill(0);

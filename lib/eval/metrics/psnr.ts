@@ -13,7 +13,8 @@ export function checkPair(fn: string, a: tf.Tensor4D, b: tf.Tensor4D): void {
 }
 
 export function checkRange(fn: string, dataRange: number): void {
-  if (!(dataRange > 0) || !Number.isFinite(dataRange)) throw new Error(`${fn}: dataRange must be a positive number, got ${dataRange}`);
+  if (!(dataRange > 0) || !Number.isFinite(dataRange))
+    throw new Error(`${fn}: dataRange must be a positive number, got ${dataRange}`);
 }
 
 /** PSNR of each image of `a` against the same image of `b`, in dB. */

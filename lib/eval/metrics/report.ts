@@ -82,7 +82,8 @@ export function clearFidCache(): void {
 export function fidReport(generated: tf.Tensor4D, opts: FidReportOptions = {}): FidReport {
   const total = generated.shape[0];
   const n = opts.n ?? total;
-  if (!Number.isInteger(n) || n < 2 || n > total) throw new Error(`fidReport: n must be an integer in [2, ${total}] (the generated images), got ${n}`);
+  if (!Number.isInteger(n) || n < 2 || n > total)
+    throw new Error(`fidReport: n must be an integer in [2, ${total}] (the generated images), got ${n}`);
   if (n > 10000) throw new Error(`fidReport: n = ${n} exceeds the 10,000 real test images`);
   const seed = opts.seed ?? 0;
   const clf = opts.classifier ?? sharedClassifier();

@@ -19,7 +19,8 @@ export interface SsimOptions {
 
 /** Normalised 2-D Gaussian window as a [k, k, 1, 1] conv kernel. */
 export function gaussianWindow(size = 11, sigma = 1.5): tf.Tensor4D {
-  if (!Number.isInteger(size) || size < 1) throw new Error(`gaussianWindow: size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new Error(`gaussianWindow: size must be a positive integer, got ${size}`);
   if (!(sigma > 0)) throw new Error(`gaussianWindow: sigma must be > 0, got ${sigma}`);
   const g = Array.from({ length: size }, (_, i) => Math.exp(-((i - (size - 1) / 2) ** 2) / (2 * sigma * sigma)));
   const s = g.reduce((p, q) => p + q, 0);

@@ -37,9 +37,14 @@ export function crossEntropy(logits: tf.Tensor2D, labels: Int32Array | number[])
  * Adam at a constant rate (epsilon 1e-7, tfjs's default on float32 backends), no clipping. With
  * checkpointDir, continues from the newest state there.
  */
-export async function trainClassifier(model: FashionClassifier, data: ImageData, opts: ClassifierTrainOptions): Promise<number> {
+export async function trainClassifier(
+  model: FashionClassifier,
+  data: ImageData,
+  opts: ClassifierTrainOptions,
+): Promise<number> {
   const { epochs, batchSize = 128, learningRate = 1e-3 } = opts;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`trainClassifier: epochs must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new Error(`trainClassifier: epochs must be a positive integer, got ${epochs}`);
   if (data.height !== 28 || data.width !== 28 || data.channels !== 1) {
     throw new Error(`trainClassifier: needs 28x28x1 images, got ${data.height}x${data.width}x${data.channels}`);
   }

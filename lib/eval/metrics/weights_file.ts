@@ -44,15 +44,21 @@ export function writeWeights(dir: string, arrays: NamedArray[], extra: Record<st
 /** Reads and checks a folder written by writeWeights. */
 export function readWeights(dir: string): { manifest: WeightsManifest; arrays: Map<string, NamedArray> } {
   const mf = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(mf)) throw new Error(`readWeights: ${mf} not found (train it with: npx tsx scripts/train-classifier.ts)`);
+  if (!fs.existsSync(mf))
+    throw new Error(`readWeights: ${mf} not found (train it with: npx tsx scripts/train-classifier.ts)`);
   const manifest = JSON.parse(fs.readFileSync(mf, 'utf8')) as WeightsManifest;
-  if (manifest.format !== WEIGHTS_FORMAT) throw new Error(`readWeights: ${mf} has format '${manifest.format}', expected '${WEIGHTS_FORMAT}'`);
+  if (manifest.format !== WEIGHTS_FORMAT)
+    throw new Error(`readWeights: ${mf} has format '${manifest.format}', expected '${WEIGHTS_FORMAT}'`);
   const wf = path.join(dir, manifest.file);
   if (!fs.existsSync(wf)) throw new Error(`readWeights: ${wf} not found`);
   const buf = fs.readFileSync(wf);
   const sha = crypto.createHash('sha256').update(buf).digest('hex');
-  if (sha !== manifest.sha256) throw new Error(`readWeights: ${wf} is corrupt or replaced (SHA-256 ${sha.slice(0, 12)}..., manifest says ${String(manifest.sha256).slice(0, 12)}...)`);
+  if (sha !== manifest.sha256)
+    throw new Error(
+      `readWeights: ${wf} is corrupt or replaced (SHA-256 ${sha.slice(0, 12)}..., manifest says ${String(manifest.sha256).slice(0, 12)}...)`,
+    );
   const arrays = new Map<string, NamedArray>();
-  for (const [name, t] of decodeSafetensors(buf, wf).tensors) arrays.set(name, { name, shape: t.shape, values: toFloat32(t) });
+  for (const [name, t] of decodeSafetensors(buf, wf).tensors)
+    arrays.set(name, { name, shape: t.shape, values: toFloat32(t) });
   return { manifest, arrays };
 }

@@ -105,20 +105,27 @@ function classifyPixels(image: Uint8Array | Float32Array, opts: DetectOptions): 
     throw new Error('detectObjects: image must be a Uint8Array (0-255) or a Float32Array');
   }
   if (image.length !== SHAPES_IMAGE_LENGTH) {
-    throw new Error(`detectObjects: image must hold ${W}x${W}x3 = ${SHAPES_IMAGE_LENGTH} values (HWC), got ${image.length}`);
+    throw new Error(
+      `detectObjects: image must hold ${W}x${W}x3 = ${SHAPES_IMAGE_LENGTH} values (HWC), got ${image.length}`,
+    );
   }
   const threshold = opts.threshold ?? 0.5;
-  if (!(threshold > 0 && threshold < 1)) throw new Error(`detectObjects: threshold must be in (0, 1), got ${threshold}`);
+  if (!(threshold > 0 && threshold < 1))
+    throw new Error(`detectObjects: threshold must be in (0, 1), got ${threshold}`);
   const range = opts.range ?? '[-1,1]';
-  if (range !== '[-1,1]' && range !== '[0,1]') throw new Error(`detectObjects: range must be '[-1,1]' or '[0,1]', got '${range}'`);
+  if (range !== '[-1,1]' && range !== '[0,1]')
+    throw new Error(`detectObjects: range must be '[-1,1]' or '[0,1]', got '${range}'`);
   // The threshold in the image's own units.
   let t: number;
   if (image instanceof Uint8Array) t = threshold * 255;
   else t = range === '[-1,1]' ? threshold * 2 - 1 : threshold;
   const cls = new Int8Array(N);
   for (let p = 0; p < N; p++) {
-    const r = image[3 * p], g = image[3 * p + 1], b = image[3 * p + 2];
-    if (Number.isNaN(r) || Number.isNaN(g) || Number.isNaN(b)) throw new Error(`detectObjects: image has NaN at pixel (${p % W}, ${Math.floor(p / W)})`);
+    const r = image[3 * p],
+      g = image[3 * p + 1],
+      b = image[3 * p + 2];
+    if (Number.isNaN(r) || Number.isNaN(g) || Number.isNaN(b))
+      throw new Error(`detectObjects: image has NaN at pixel (${p % W}, ${Math.floor(p / W)})`);
     cls[p] = COLOUR_BY_BITS[((r > t ? 1 : 0) << 2) | ((g > t ? 1 : 0) << 1) | (b > t ? 1 : 0)];
   }
   return cls;
@@ -137,7 +144,8 @@ function components(cls: Int8Array): { comp: Int32Array; count: number } {
     stack[top++] = start;
     while (top > 0) {
       const p = stack[--top];
-      const x = p % W, y = (p - x) / W;
+      const x = p % W,
+        y = (p - x) / W;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= W) continue;
@@ -163,7 +171,8 @@ function components(cls: Int8Array): { comp: Int32Array; count: number } {
  */
 export function detectObjects(image: Uint8Array | Float32Array, opts: DetectOptions = {}): DetectedObject[] {
   const minPixels = opts.minPixels ?? 8;
-  if (!Number.isInteger(minPixels) || minPixels < 1) throw new Error(`detectObjects: minPixels must be a positive integer, got ${minPixels}`);
+  if (!Number.isInteger(minPixels) || minPixels < 1)
+    throw new Error(`detectObjects: minPixels must be a positive integer, got ${minPixels}`);
   const cls = classifyPixels(image, opts);
   const { comp, count } = components(cls);
   const size = new Int32Array(count);
@@ -175,10 +184,12 @@ export function detectObjects(image: Uint8Array | Float32Array, opts: DetectOpti
   for (let p = 0; p < N; p++) {
     const k = comp[p];
     if (k < 0 || size[k] >= minPixels) continue;
-    const x = p % W, y = (p - x) / W;
+    const x = p % W,
+      y = (p - x) / W;
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
-        const xx = x + dx, yy = y + dy;
+        const xx = x + dx,
+          yy = y + dy;
         if (xx < 0 || yy < 0 || xx >= W || yy >= W) continue;
         const o = comp[yy * W + xx];
         if (o >= 0 && size[o] >= minPixels && (owner[k] < 0 || size[o] > size[owner[k]])) owner[k] = o;
@@ -189,20 +200,27 @@ export function detectObjects(image: Uint8Array | Float32Array, opts: DetectOpti
   const out: DetectedObject[] = [];
   for (let k = 0; k < count; k++) {
     if (size[k] < minPixels) continue;
-    let x0 = W, y0 = W, x1 = -1, y1 = -1, pixels = 0, pure = 0;
+    let x0 = W,
+      y0 = W,
+      x1 = -1,
+      y1 = -1,
+      pixels = 0,
+      pure = 0;
     const inObj = new Uint8Array(N);
     for (let p = 0; p < N; p++) {
       if (comp[p] < 0 || owner[comp[p]] !== k) continue;
       inObj[p] = 1;
       pixels++;
       if (comp[p] === k) pure++;
-      const x = p % W, y = (p - x) / W;
+      const x = p % W,
+        y = (p - x) / W;
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
     }
-    const w = x1 - x0 + 1, h = y1 - y0 + 1;
+    const w = x1 - x0 + 1,
+      h = y1 - y0 + 1;
     const side = Math.max(w, h);
     // Nearest canonical side; a tie (11 px) goes to the first listed size (small).
     let objSize: ShapeSize = 'small';
@@ -222,7 +240,8 @@ export function detectObjects(image: Uint8Array | Float32Array, opts: DetectOpti
       for (let i = 0; i < s; i++) m[j * s + i] = inObj[y * W + x0 + Math.floor(((i + 0.5) * w) / s)];
     }
     let shape: ShapeKind = SHAPE_KINDS[0];
-    let iou1 = -1, iou2 = -1;
+    let iou1 = -1,
+      iou2 = -1;
     for (const sh of SHAPE_KINDS) {
       const iou = maskIoU(m, canonicalMask(sh, objSize));
       if (iou > iou1) {
@@ -248,7 +267,8 @@ export function detectObjects(image: Uint8Array | Float32Array, opts: DetectOpti
 }
 
 function maskIoU(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0, union = 0;
+  let inter = 0,
+    union = 0;
   for (let i = 0; i < a.length; i++) {
     inter += a[i] & b[i];
     union += a[i] | b[i];
@@ -259,7 +279,9 @@ function maskIoU(a: Uint8Array, b: Uint8Array): number {
 /** detectObjects on each image of a batch (NHWC, count * 32 * 32 * 3 values; same options). */
 export function detectBatch(images: Uint8Array | Float32Array, opts: DetectOptions = {}): DetectedObject[][] {
   if (images.length % SHAPES_IMAGE_LENGTH !== 0) {
-    throw new Error(`detectBatch: images must hold a whole number of ${W}x${W}x3 images (${SHAPES_IMAGE_LENGTH} values each), got ${images.length} values`);
+    throw new Error(
+      `detectBatch: images must hold a whole number of ${W}x${W}x3 images (${SHAPES_IMAGE_LENGTH} values each), got ${images.length} values`,
+    );
   }
   const out: DetectedObject[][] = [];
   for (let i = 0; i < images.length / SHAPES_IMAGE_LENGTH; i++) {

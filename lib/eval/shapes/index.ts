@@ -1,4 +1,4 @@
-// Detecting and scoring objects in shapes images, in one import (notebooks: './lib/shapes/index').
+// Detecting and scoring objects in shapes images, in one import (notebooks: './lib/eval/shapes/index').
 export * from './detect';
 export * from './parse_caption';
 export * from './perturb';

@@ -26,16 +26,21 @@ export function blur1px(image: Float32Array): Float32Array {
   const W = SHAPES_SIZE;
   if (image.length !== W * W * 3) throw new Error(`blur1px: image must hold ${W}x${W}x3 values, got ${image.length}`);
   // Blur brightness above black (value + 1) so that zero padding means a black surround.
-  const at = (a: Float32Array, x: number, y: number, c: number): number => (x < 0 || y < 0 || x >= W || y >= W ? 0 : a[(y * W + x) * 3 + c]);
+  const at = (a: Float32Array, x: number, y: number, c: number): number =>
+    x < 0 || y < 0 || x >= W || y >= W ? 0 : a[(y * W + x) * 3 + c];
   const lifted = new Float32Array(image.length);
   for (let i = 0; i < image.length; i++) lifted[i] = image[i] + 1;
   const tmp = new Float32Array(image.length);
   const out = new Float32Array(image.length);
-  for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) {
-    tmp[(y * W + x) * 3 + c] = (at(lifted, x - 1, y, c) + 2 * at(lifted, x, y, c) + at(lifted, x + 1, y, c)) / 4;
-  }
-  for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) {
-    out[(y * W + x) * 3 + c] = (at(tmp, x, y - 1, c) + 2 * at(tmp, x, y, c) + at(tmp, x, y + 1, c)) / 4 - 1;
-  }
+  for (let y = 0; y < W; y++)
+    for (let x = 0; x < W; x++)
+      for (let c = 0; c < 3; c++) {
+        tmp[(y * W + x) * 3 + c] = (at(lifted, x - 1, y, c) + 2 * at(lifted, x, y, c) + at(lifted, x + 1, y, c)) / 4;
+      }
+  for (let y = 0; y < W; y++)
+    for (let x = 0; x < W; x++)
+      for (let c = 0; c < 3; c++) {
+        out[(y * W + x) * 3 + c] = (at(tmp, x, y - 1, c) + 2 * at(tmp, x, y, c) + at(tmp, x, y + 1, c)) / 4 - 1;
+      }
   return out;
 }

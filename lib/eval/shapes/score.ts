@@ -51,9 +51,12 @@ function matches(r: RequestedObject, d: DetectedObject): number {
  * cheap however many stray detections an image has.
  */
 export function scoreAttributes(requested: RequestedObject[], detected: DetectedObject[]): AttributeScore {
-  if (!Array.isArray(requested) || !Array.isArray(detected)) throw new Error('scoreAttributes: requested and detected must be arrays');
+  if (!Array.isArray(requested) || !Array.isArray(detected))
+    throw new Error('scoreAttributes: requested and detected must be arrays');
   const pairs: { r: number; d: number; n: number; colour: boolean }[] = [];
-  requested.forEach((r, ri) => detected.forEach((d, di) => pairs.push({ r: ri, d: di, n: matches(r, d), colour: r.colour === d.colour })));
+  requested.forEach((r, ri) =>
+    detected.forEach((d, di) => pairs.push({ r: ri, d: di, n: matches(r, d), colour: r.colour === d.colour })),
+  );
   pairs.sort((a, b) => b.n - a.n || Number(b.colour) - Number(a.colour) || a.r - b.r || a.d - b.d);
   const byReq = new Array<number>(requested.length).fill(-1);
   const used = new Set<number>();
@@ -76,7 +79,12 @@ export function scoreAttributes(requested: RequestedObject[], detected: Detected
     m.all = m.colour && m.shape && m.size && m.position;
     return m;
   });
-  return { objects, requestedCount: requested.length, detectedCount: detected.length, countCorrect: detected.length === requested.length };
+  return {
+    objects,
+    requestedCount: requested.length,
+    detectedCount: detected.length,
+    countCorrect: detected.length === requested.length,
+  };
 }
 
 export interface AccuracyGroup {
@@ -104,7 +112,9 @@ export interface AttributeAccuracy {
 }
 
 function group(records: AttributeScore[]): AccuracyGroup {
-  let objects = 0, count = 0, imageCorrect = 0;
+  let objects = 0,
+    count = 0,
+    imageCorrect = 0;
   const hit = { colour: 0, shape: 0, size: 0, position: 0, all: 0 };
   for (const rec of records) {
     for (const o of rec.objects) {
@@ -133,7 +143,8 @@ function group(records: AttributeScore[]): AccuracyGroup {
 
 /** Accuracies over many scored images, overall and split by single- vs multi-object captions. */
 export function attributeAccuracy(records: AttributeScore[]): AttributeAccuracy {
-  if (!Array.isArray(records)) throw new Error('attributeAccuracy: records must be an array of scoreAttributes results');
+  if (!Array.isArray(records))
+    throw new Error('attributeAccuracy: records must be an array of scoreAttributes results');
   return {
     overall: group(records),
     single: group(records.filter((r) => r.requestedCount === 1)),
@@ -169,13 +180,22 @@ export interface GroundingOptions {
  * detections of the same colour (optionally also the same shape). Not one to one: two requested boxes
  * may both pick the same detection, so a single large blob over two boxes scores on both.
  */
-export function groundingScore(requested: RequestedBox[], detected: DetectedObject[], opts: GroundingOptions = {}): GroundingScore {
+export function groundingScore(
+  requested: RequestedBox[],
+  detected: DetectedObject[],
+  opts: GroundingOptions = {},
+): GroundingScore {
   const match = opts.match ?? 'colour';
-  if (match !== 'colour' && match !== 'colour+shape') throw new Error(`groundingScore: match must be 'colour' or 'colour+shape', got '${match}'`);
+  if (match !== 'colour' && match !== 'colour+shape')
+    throw new Error(`groundingScore: match must be 'colour' or 'colour+shape', got '${match}'`);
   const threshold = opts.threshold ?? 0.5;
-  if (!(threshold > 0 && threshold <= 1)) throw new Error(`groundingScore: threshold must be in (0, 1], got ${threshold}`);
+  if (!(threshold > 0 && threshold <= 1))
+    throw new Error(`groundingScore: threshold must be in (0, 1], got ${threshold}`);
   const objects = requested.map((r) => {
-    if (match === 'colour+shape' && r.shape === undefined) throw new Error(`groundingScore: match 'colour+shape' needs a shape on every requested box, missing on ${JSON.stringify(r)}`);
+    if (match === 'colour+shape' && r.shape === undefined)
+      throw new Error(
+        `groundingScore: match 'colour+shape' needs a shape on every requested box, missing on ${JSON.stringify(r)}`,
+      );
     let iou = 0;
     let best: DetectedObject | null = null;
     for (const d of detected) {

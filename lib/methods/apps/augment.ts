@@ -31,7 +31,8 @@ export function augmentImage(src: Uint8Array, h: number, w: number, c: number, p
       let sx = x - p.dx;
       if (sx < 0 || sx >= w) continue;
       if (p.flip) sx = w - 1 - sx;
-      for (let k = 0; k < c; k++) out[(y * w + x) * c + k] = Math.min(255, Math.round(src[(sy * w + sx) * c + k] * p.contrast));
+      for (let k = 0; k < c; k++)
+        out[(y * w + x) * c + k] = Math.min(255, Math.round(src[(sy * w + sx) * c + k] * p.contrast));
     }
   }
   return out;
@@ -46,7 +47,16 @@ export function augmentSet(set: ImageSet, n: number, rng: Rng, maxShift = 2): Im
   const labels = new Uint8Array(n);
   for (let k = 0; k < n; k++) {
     const i = rng.int(set.count);
-    images.set(augmentImage(set.images.subarray(i * per, (i + 1) * per), set.height, set.width, set.channels, randomAugment(rng, maxShift)), k * per);
+    images.set(
+      augmentImage(
+        set.images.subarray(i * per, (i + 1) * per),
+        set.height,
+        set.width,
+        set.channels,
+        randomAugment(rng, maxShift),
+      ),
+      k * per,
+    );
     labels[k] = set.labels[i];
   }
   return { ...set, split: `${set.split}+augmented`, images, labels, count: n };

@@ -22,7 +22,8 @@ export interface BoxScenes {
   captions: string[];
 }
 
-export const toLabels = (objects: readonly ShapeObject[]): LabelledBox[] => objects.map((o) => ({ box: o.box, cls: SHAPE_KINDS.indexOf(o.shape) }));
+export const toLabels = (objects: readonly ShapeObject[]): LabelledBox[] =>
+  objects.map((o) => ({ box: o.box, cls: SHAPE_KINDS.indexOf(o.shape) }));
 
 /** `count` real scenes of a split (optionally another seed: a disjoint draw). */
 export function realBoxScenes(split: ShapesSplit, count: number, seed?: number): BoxScenes {
@@ -48,7 +49,8 @@ export interface SyntheticSceneOptions {
 /** n images from lesson 14's model for random layouts (caption + grounded boxes); labels = the layouts. */
 export function syntheticBoxScenes(n: number, o: SyntheticSceneOptions = {}): BoxScenes & { seconds: number } {
   if (!Number.isInteger(n) || n < 1) throw new Error(`syntheticBoxScenes: n must be a positive integer, got ${n}`);
-  const seed = o.seed ?? 0, batch = o.batch ?? 50;
+  const seed = o.seed ?? 0,
+    batch = o.batch ?? 50;
   const layouts = randomLayouts(n, 1000 + seed);
   const captions = layouts.map(caption);
   const auto = loadPretrained('13/autoencoder');
@@ -61,7 +63,16 @@ export function syntheticBoxScenes(n: number, o: SyntheticSceneOptions = {}): Bo
     for (let s = 0; s < n; s += batch) {
       const idx = Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
       const grounded = idx.map((i) => layouts[i].map((x) => ({ phrase: objectPhrase(x), box: x.box })));
-      parts.push(sampleGrounded(unet, auto, embedder, idx.map((i) => captions[i]), grounded, { guidance: o.guidance ?? 3, steps: o.steps ?? 25, seed: seed * 7919 + s }));
+      parts.push(
+        sampleGrounded(
+          unet,
+          auto,
+          embedder,
+          idx.map((i) => captions[i]),
+          grounded,
+          { guidance: o.guidance ?? 3, steps: o.steps ?? 25, seed: seed * 7919 + s },
+        ),
+      );
       bar?.update(idx.length);
     }
     bar?.finish();
@@ -93,9 +104,14 @@ export function concatScenes(a: BoxScenes, b: BoxScenes): BoxScenes {
  */
 export function labelAgreement(scenes: BoxScenes): number {
   const dets = detectBatch(scenes.images.dataSync() as Float32Array);
-  let hit = 0, total = 0;
+  let hit = 0,
+    total = 0;
   dets.forEach((det, i) => {
-    const g = groundingScore(scenes.objects[i].map((o) => ({ colour: o.colour, shape: o.shape, box: o.box })), det, { match: 'colour+shape' });
+    const g = groundingScore(
+      scenes.objects[i].map((o) => ({ colour: o.colour, shape: o.shape, box: o.box })),
+      det,
+      { match: 'colour+shape' },
+    );
     total += g.objects.length;
     hit += g.objects.filter((o) => o.iou >= 0.5).length;
   });

@@ -9,7 +9,13 @@ import { SHAPE_KINDS, SHAPES_SIZE } from '../../../datasets/shapes';
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
 import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
-import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import {
+  CheckpointOptions,
+  checkpointOptions,
+  lossCallback,
+  LossTrainer,
+  runTrainer,
+} from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Conv2d } from '../../core/unet/layers';
 
@@ -37,7 +43,12 @@ export class BoxDetector {
     const store = new ParamStore(new Rng(seed));
     this.params = store.params;
     // 32 -> pool -> 16 -> pool -> 8; receptive field ~26 px, enough for the 14 px objects.
-    this.convs = [new Conv2d(store, 'c1', 3, 32), new Conv2d(store, 'c2', 32, 64), new Conv2d(store, 'c3', 64, 64), new Conv2d(store, 'c4', 64, 64)];
+    this.convs = [
+      new Conv2d(store, 'c1', 3, 32),
+      new Conv2d(store, 'c2', 32, 64),
+      new Conv2d(store, 'c3', 64, 64),
+      new Conv2d(store, 'c4', 64, 64),
+    ];
     this.head = new Conv2d(store, 'head', 64, OUT, 1);
   }
 
@@ -48,7 +59,8 @@ export class BoxDetector {
   /** Raw head output [B, 8, 8, 10] for images [B, 32, 32, 3] in [-1, 1]. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     const [, h, w, c] = x.shape;
-    if (h !== SHAPES_SIZE || w !== SHAPES_SIZE || c !== 3) throw new Error(`BoxDetector: expects [B, 32, 32, 3] images, got [${x.shape}]`);
+    if (h !== SHAPES_SIZE || w !== SHAPES_SIZE || c !== 3)
+      throw new Error(`BoxDetector: expects [B, 32, 32, 3] images, got [${x.shape}]`);
     return tf.tidy(() => {
       let y = tf.relu(this.convs[0].apply(x));
       y = tf.maxPool(y, 2, 2, 'valid');
@@ -90,15 +102,23 @@ export function decodeDetections(values: ArrayLike<number>, batch: number, minSc
         let isMax = true;
         for (let dy = -1; dy <= 1 && isMax; dy++) {
           for (let dx = -1; dx <= 1; dx++) {
-            const y = gy + dy, x = gx + dx;
-            if ((dy || dx) && y >= 0 && y < G && x >= 0 && x < G && at(b, y, x, 0) > obj) { isMax = false; break; }
+            const y = gy + dy,
+              x = gx + dx;
+            if ((dy || dx) && y >= 0 && y < G && x >= 0 && x < G && at(b, y, x, 0) > obj) {
+              isMax = false;
+              break;
+            }
           }
         }
         if (!isMax) continue;
-        let best = 0, sum = 0;
+        let best = 0,
+          sum = 0;
         const logits = Array.from({ length: DETECTOR_CLASSES }, (_, k) => at(b, gy, gx, 1 + k));
         const m = Math.max(...logits);
-        logits.forEach((l, k) => { sum += Math.exp(l - m); if (l > logits[best]) best = k; });
+        logits.forEach((l, k) => {
+          sum += Math.exp(l - m);
+          if (l > logits[best]) best = k;
+        });
         const score = sigmoid(obj) / sum; // exp(0) / sum = the winning class's softmax probability
         if (score < minScore) continue;
         const cx = (gx + sigmoid(at(b, gy, gx, 1 + DETECTOR_CLASSES))) / G;
@@ -124,15 +144,19 @@ export interface DetectorTargets {
 
 /** Training targets for a batch of labelled scenes. */
 export function detectorTargets(labels: readonly (readonly LabelledBox[])[]): DetectorTargets {
-  const G = DETECTOR_GRID, K = DETECTOR_CLASSES, B = labels.length;
+  const G = DETECTOR_GRID,
+    K = DETECTOR_CLASSES,
+    B = labels.length;
   const obj = new Float32Array(B * G * G);
   const cls = new Float32Array(B * G * G * K);
   const box = new Float32Array(B * G * G * 4);
   labels.forEach((objs, b) => {
     for (const o of objs) {
       checkLabel(o);
-      const cx = ((o.box[0] + o.box[2]) / 2) * G, cy = ((o.box[1] + o.box[3]) / 2) * G;
-      const gx = Math.min(G - 1, Math.floor(cx)), gy = Math.min(G - 1, Math.floor(cy));
+      const cx = ((o.box[0] + o.box[2]) / 2) * G,
+        cy = ((o.box[1] + o.box[3]) / 2) * G;
+      const gx = Math.min(G - 1, Math.floor(cx)),
+        gy = Math.min(G - 1, Math.floor(cy));
       const cell = (b * G + gy) * G + gx;
       obj[cell] = 1;
       cls[cell * K + o.cls] = 1;
@@ -148,8 +172,10 @@ export function detectorTargets(labels: readonly (readonly LabelledBox[])[]): De
 
 function checkLabel(o: LabelledBox): void {
   const [x0, y0, x1, y1] = o.box;
-  if (!(x0 >= 0 && y0 >= 0 && x1 <= 1 && y1 <= 1 && x1 > x0 && y1 > y0)) throw new Error(`detector: box [${o.box}] is not a non-empty box inside [0, 1]`);
-  if (!Number.isInteger(o.cls) || o.cls < 0 || o.cls >= DETECTOR_CLASSES) throw new Error(`detector: class ${o.cls} is not in 0..${DETECTOR_CLASSES - 1}`);
+  if (!(x0 >= 0 && y0 >= 0 && x1 <= 1 && y1 <= 1 && x1 > x0 && y1 > y0))
+    throw new Error(`detector: box [${o.box}] is not a non-empty box inside [0, 1]`);
+  if (!Number.isInteger(o.cls) || o.cls < 0 || o.cls >= DETECTOR_CLASSES)
+    throw new Error(`detector: class ${o.cls} is not in 0..${DETECTOR_CLASSES - 1}`);
 }
 
 /**
@@ -197,10 +223,16 @@ interface DetectorBatch {
  * step k's from (seed, k), so a run resumed from checkpointDir continues the same one. Adam at a
  * constant learning rate (epsilon 1e-7, tfjs's default on float32 backends), no clipping.
  */
-export async function trainDetector(det: BoxDetector, images: tf.Tensor4D, labels: readonly (readonly LabelledBox[])[], o: DetectorTrainOptions): Promise<number[]> {
+export async function trainDetector(
+  det: BoxDetector,
+  images: tf.Tensor4D,
+  labels: readonly (readonly LabelledBox[])[],
+  o: DetectorTrainOptions,
+): Promise<number[]> {
   const n = images.shape[0];
   if (labels.length !== n) throw new Error(`trainDetector: ${labels.length} label lists for ${n} images`);
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainDetector: steps must be a positive integer, got ${o.steps}`);
+  if (!Number.isInteger(o.steps) || o.steps < 1)
+    throw new Error(`trainDetector: steps must be a positive integer, got ${o.steps}`);
   const batchSize = Math.min(o.batchSize ?? 32, n);
   const data = (step: number): DetectorBatch => {
     const rng = stepRng(o.seed, step, STREAM.data);

@@ -45,13 +45,24 @@ export async function runDetectorExperiment(o: DetectorExperimentOptions): Promi
       try {
         const bar = optionalBar(o.progress, `detector: ${name}`, o.steps);
         const t0 = Date.now();
-        const losses = await trainDetector(det, set.images, set.labels, { steps: o.steps, seed: o.seed, onStep: bar ? () => bar.update(1) : undefined });
+        const losses = await trainDetector(det, set.images, set.labels, {
+          steps: o.steps,
+          seed: o.seed,
+          onStep: bar ? () => bar.update(1) : undefined,
+        });
         bar?.finish();
         const seconds = (Date.now() - t0) / 1000;
         const r = meanAveragePrecision(det.detect(o.test.images), o.test.labels, DETECTOR_CLASSES);
         o.onTrained?.(name, det);
         const tail = losses.slice(-50);
-        runs.push({ name, trainImages: set.labels.length, map50: r.map, perClass: r.perClass, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, seconds });
+        runs.push({
+          name,
+          trainImages: set.labels.length,
+          map50: r.map,
+          perClass: r.perClass,
+          finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+          seconds,
+        });
       } finally {
         det.dispose();
       }
@@ -67,7 +78,9 @@ export function formatDetectorTable(runs: DetectorRun[]): string {
   const pct = (v: number) => (Number.isNaN(v) ? '-' : `${(100 * v).toFixed(1)}`);
   for (const r of runs) rows.push([r.name, pct(r.map50), ...r.perClass.map(pct), r.seconds.toFixed(0)]);
   const widths = rows[0].map((_, k) => Math.max(...rows.map((r) => r[k].length)));
-  return rows.map((r) => r.map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  '))
+    .join('\n');
 }
 
 /** Frees the tensors of scene sets. */

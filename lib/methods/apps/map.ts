@@ -17,8 +17,12 @@ export function averagePrecision(hits: boolean[], groundTruth: number): number {
     precision.push(tp / (i + 1));
   });
   for (let i = precision.length - 2; i >= 0; i--) precision[i] = Math.max(precision[i], precision[i + 1]);
-  let ap = 0, prev = 0;
-  recall.forEach((r, i) => { ap += (r - prev) * precision[i]; prev = r; });
+  let ap = 0,
+    prev = 0;
+  recall.forEach((r, i) => {
+    ap += (r - prev) * precision[i];
+    prev = r;
+  });
   return ap;
 }
 
@@ -30,22 +34,37 @@ export interface MapResult {
   detections: number;
 }
 
-export function meanAveragePrecision(preds: readonly Detection[][], truth: readonly (readonly LabelledBox[])[], classes: number, iouThreshold = 0.5): MapResult {
-  if (preds.length !== truth.length) throw new Error(`meanAveragePrecision: ${preds.length} prediction lists for ${truth.length} images`);
+export function meanAveragePrecision(
+  preds: readonly Detection[][],
+  truth: readonly (readonly LabelledBox[])[],
+  classes: number,
+  iouThreshold = 0.5,
+): MapResult {
+  if (preds.length !== truth.length)
+    throw new Error(`meanAveragePrecision: ${preds.length} prediction lists for ${truth.length} images`);
   const perClass: number[] = [];
-  let groundTruth = 0, detections = 0;
+  let groundTruth = 0,
+    detections = 0;
   for (let c = 0; c < classes; c++) {
     const dets: { img: number; d: Detection }[] = [];
-    preds.forEach((ds, img) => ds.forEach((d) => { if (d.cls === c) dets.push({ img, d }); }));
+    preds.forEach((ds, img) =>
+      ds.forEach((d) => {
+        if (d.cls === c) dets.push({ img, d });
+      }),
+    );
     dets.sort((a, b) => b.d.score - a.d.score);
     const gts = truth.map((objs) => objs.filter((o) => o.cls === c));
     const used = gts.map((g) => g.map(() => false));
     const nGt = gts.reduce((s, g) => s + g.length, 0);
     const hits = dets.map(({ img, d }) => {
-      let best = -1, bestIoU = iouThreshold;
+      let best = -1,
+        bestIoU = iouThreshold;
       gts[img].forEach((g, k) => {
         const iou = boxIoU(d.box, g.box);
-        if (!used[img][k] && iou >= bestIoU) { best = k; bestIoU = iou; }
+        if (!used[img][k] && iou >= bestIoU) {
+          best = k;
+          bestIoU = iou;
+        }
       });
       if (best < 0) return false;
       used[img][best] = true;

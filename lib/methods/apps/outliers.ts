@@ -13,7 +13,9 @@ export function outlierScores(set: ImageSet): Float32Array {
     count[set.labels[i]]++;
     for (let p = 0; p < per; p++) m[p] += set.images[i * per + p];
   }
-  mean.forEach((m, c) => { if (count[c]) for (let p = 0; p < per; p++) m[p] /= count[c]; });
+  mean.forEach((m, c) => {
+    if (count[c]) for (let p = 0; p < per; p++) m[p] /= count[c];
+  });
   const dist = new Float64Array(set.count);
   for (let i = 0; i < set.count; i++) {
     const m = mean[set.labels[i]];
@@ -22,7 +24,8 @@ export function outlierScores(set: ImageSet): Float32Array {
     dist[i] = Math.sqrt(s);
   }
   // z-score within the class, so a loose class (bags) does not flood the list.
-  const mu = new Float64Array(classes), sd = new Float64Array(classes);
+  const mu = new Float64Array(classes),
+    sd = new Float64Array(classes);
   for (let i = 0; i < set.count; i++) mu[set.labels[i]] += dist[i] / count[set.labels[i]];
   for (let i = 0; i < set.count; i++) sd[set.labels[i]] += (dist[i] - mu[set.labels[i]]) ** 2 / count[set.labels[i]];
   const out = new Float32Array(set.count);

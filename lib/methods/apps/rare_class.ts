@@ -14,7 +14,8 @@ import { linearSchedule } from '../../core/schedule';
 
 /** `set` with class `cls` cut down to round(fraction x its count) images (at least 1), chosen by `rng`. */
 export function withRareClass(set: ImageSet, cls: number, fraction: number, rng: Rng): ImageSet {
-  if (!Number.isInteger(cls) || cls < 0 || cls >= set.classNames.length) throw new Error(`withRareClass: class ${cls} is not in 0..${set.classNames.length - 1}`);
+  if (!Number.isInteger(cls) || cls < 0 || cls >= set.classNames.length)
+    throw new Error(`withRareClass: class ${cls} is not in 0..${set.classNames.length - 1}`);
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`withRareClass: fraction must be in (0, 1], got ${fraction}`);
   const ofClass: number[] = [];
   const others: number[] = [];
@@ -22,7 +23,10 @@ export function withRareClass(set: ImageSet, cls: number, fraction: number, rng:
   const keep = Math.max(1, Math.round(fraction * ofClass.length));
   const order = rng.permutation(ofClass.length);
   const kept = Array.from(order.subarray(0, keep), (k) => ofClass[k]);
-  return subset(set, [...others, ...kept].sort((a, b) => a - b));
+  return subset(
+    set,
+    [...others, ...kept].sort((a, b) => a - b),
+  );
 }
 
 /** The images of one class. */
@@ -36,7 +40,8 @@ export function classSubset(set: ImageSet, cls: number): ImageSet {
 export function concatSets(sets: ImageSet[]): ImageSet {
   const [first] = sets;
   for (const s of sets) {
-    if (s.height !== first.height || s.width !== first.width || s.channels !== first.channels) throw new Error(`concatSets: ${s.name}/${s.split} has another image shape`);
+    if (s.height !== first.height || s.width !== first.width || s.channels !== first.channels)
+      throw new Error(`concatSets: ${s.name}/${s.split} has another image shape`);
   }
   const per = first.height * first.width * first.channels;
   const count = sets.reduce((n, s) => n + s.count, 0);
@@ -69,14 +74,33 @@ export interface ClassSampleOptions {
 }
 
 /** n images of class `cls` from lesson 07's class-conditional model with classifier-free guidance (DDIM). */
-export function sampleClassImages(cls: number, n: number, like: ImageSet, o: ClassSampleOptions): { set: ImageSet; seconds: number } {
+export function sampleClassImages(
+  cls: number,
+  n: number,
+  like: ImageSet,
+  o: ClassSampleOptions,
+): { set: ImageSet; seconds: number } {
   if (o.guidance < 0) throw new Error(`sampleClassImages: the guidance scale must be >= 0, got ${o.guidance}`);
   const unet = loadPretrained('07/cfg-unet');
   try {
     const schedule = linearSchedule(1000);
     const { images, seconds } = sampleInBatches(
-      { n, batchSize: o.batch ?? 100, seed: o.seed, imageShape: [28, 28, 1], steps: o.steps, label: `class ${cls} w=${o.guidance}`, progress: o.progress },
-      (b) => sampleGuided({ method: 'cfg', unet }, schedule, new Array(b.size).fill(cls), o.guidance, { steps: o.steps, rng: b.rng, xT: b.xT, onStep: b.onStep }).x,
+      {
+        n,
+        batchSize: o.batch ?? 100,
+        seed: o.seed,
+        imageShape: [28, 28, 1],
+        steps: o.steps,
+        label: `class ${cls} w=${o.guidance}`,
+        progress: o.progress,
+      },
+      (b) =>
+        sampleGuided({ method: 'cfg', unet }, schedule, new Array(b.size).fill(cls), o.guidance, {
+          steps: o.steps,
+          rng: b.rng,
+          xT: b.xT,
+          onStep: b.onStep,
+        }).x,
     );
     const set = tensorToSet(images, cls, like, 'synthetic');
     images.dispose();
@@ -89,7 +113,12 @@ export function sampleClassImages(cls: number, n: number, like: ImageSet, o: Cla
 /** Recall of every class (share of its test images predicted as it) and overall accuracy. */
 export function perClassRecall(model: FashionClassifier, test: ImageSet): { recall: number[]; accuracy: number } {
   const x = toTensor(test);
-  const pred = tf.tidy(() => tf.argMax(model.batched(x, (b) => model.logits(b), 1000), 1));
+  const pred = tf.tidy(() =>
+    tf.argMax(
+      model.batched(x, (b) => model.logits(b), 1000),
+      1,
+    ),
+  );
   const p = pred.dataSync();
   tf.dispose([x, pred]);
   const classes = test.classNames.length;
@@ -99,5 +128,8 @@ export function perClassRecall(model: FashionClassifier, test: ImageSet): { reca
     total[test.labels[i]]++;
     if (p[i] === test.labels[i]) hit[test.labels[i]]++;
   }
-  return { recall: hit.map((h, c) => (total[c] ? h / total[c] : NaN)), accuracy: hit.reduce((a, b) => a + b, 0) / test.count };
+  return {
+    recall: hit.map((h, c) => (total[c] ? h / total[c] : NaN)),
+    accuracy: hit.reduce((a, b) => a + b, 0) / test.count,
+  };
 }

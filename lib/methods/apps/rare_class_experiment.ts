@@ -37,7 +37,8 @@ export interface RareClassOptions {
 
 export async function runRareClassExperiment(o: RareClassOptions): Promise<RareClassRun[]> {
   const extra = o.synthetic.count;
-  if (o.synthetic.labels.some((l) => l !== o.rareClass)) throw new Error('runRareClassExperiment: the synthetic set must hold only the rare class');
+  if (o.synthetic.labels.some((l) => l !== o.rareClass))
+    throw new Error('runRareClassExperiment: the synthetic set must hold only the rare class');
   const augmented = augmentSet(classSubset(o.train, o.rareClass), extra, new Rng(o.seed + 1));
   const variants: [string, ImageSet][] = [
     ['(a) as is', o.train],
@@ -52,12 +53,24 @@ export async function runRareClassExperiment(o: RareClassOptions): Promise<RareC
     try {
       const steps = Math.floor(set.count / 128) * o.epochs;
       const bar = optionalBar(o.progress, name, steps);
-      await trainClassifier(model, set, { epochs: o.epochs, seed: o.seed, onStep: bar ? () => bar.update(1) : undefined });
+      await trainClassifier(model, set, {
+        epochs: o.epochs,
+        seed: o.seed,
+        onStep: bar ? () => bar.update(1) : undefined,
+      });
       bar?.finish();
       const seconds = (Date.now() - t0) / 1000;
       const { recall, accuracy } = perClassRecall(model, o.test);
       const rareImages = set.labels.reduce((n, l) => n + (l === o.rareClass ? 1 : 0), 0);
-      runs.push({ name, trainImages: set.count, rareImages, rareRecall: recall[o.rareClass], accuracy, recall, seconds });
+      runs.push({
+        name,
+        trainImages: set.count,
+        rareImages,
+        rareRecall: recall[o.rareClass],
+        accuracy,
+        recall,
+        seconds,
+      });
     } finally {
       model.dispose();
     }
@@ -67,7 +80,17 @@ export async function runRareClassExperiment(o: RareClassOptions): Promise<RareC
 
 export function formatRareClassTable(runs: RareClassRun[], className: string): string {
   const rows = [['training set', 'images', `${className} images`, `${className} recall`, 'accuracy', 'train s']];
-  for (const r of runs) rows.push([r.name, String(r.trainImages), String(r.rareImages), `${(100 * r.rareRecall).toFixed(1)} %`, `${(100 * r.accuracy).toFixed(1)} %`, r.seconds.toFixed(0)]);
+  for (const r of runs)
+    rows.push([
+      r.name,
+      String(r.trainImages),
+      String(r.rareImages),
+      `${(100 * r.rareRecall).toFixed(1)} %`,
+      `${(100 * r.accuracy).toFixed(1)} %`,
+      r.seconds.toFixed(0),
+    ]);
   const widths = rows[0].map((_, k) => Math.max(...rows.map((r) => r[k].length)));
-  return rows.map((r) => r.map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  '))
+    .join('\n');
 }

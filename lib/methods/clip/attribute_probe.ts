@@ -10,23 +10,33 @@ import { nearestCentroidProbe, ProbeResult } from '../../eval/metrics/nearest_ce
 import { POSITION_WORDS } from '../../eval/shapes/parse_caption';
 import { Clip } from './clip';
 
-const ATTRIBUTE_VALUES = { colour: COLOUR_NAMES, shape: SHAPE_KINDS, size: Object.keys(SHAPE_SIZES), position: POSITION_WORDS } as const;
+const ATTRIBUTE_VALUES = {
+  colour: COLOUR_NAMES,
+  shape: SHAPE_KINDS,
+  size: Object.keys(SHAPE_SIZES),
+  position: POSITION_WORDS,
+} as const;
 export type ProbedAttribute = keyof typeof ATTRIBUTE_VALUES;
 
 export type ClipAttributeProbe = Record<ProbedAttribute, { image: ProbeResult; text: ProbeResult }>;
 
 /** `set` must hold one-object scenes (loadShapes with minObjects = maxObjects = 1). */
 export function clipAttributeProbe(clip: Clip, set: ShapesSet): ClipAttributeProbe {
-  if (set.objects.some((o) => o.length !== 1)) throw new Error('clipAttributeProbe: every scene must hold exactly one object');
+  if (set.objects.some((o) => o.length !== 1))
+    throw new Error('clipAttributeProbe: every scene must hold exactly one object');
   const e = encodeShapesSet(clip, set);
   const d = clip.embedDim;
   const [image, text] = [e.image.dataSync() as Float32Array, e.text.dataSync() as Float32Array];
   tf.dispose([e.image, e.text]);
-  const rows = (m: Float32Array, labels: number[]) => labels.map((label, i) => ({ label, v: m.subarray(i * d, (i + 1) * d) }));
+  const rows = (m: Float32Array, labels: number[]) =>
+    labels.map((label, i) => ({ label, v: m.subarray(i * d, (i + 1) * d) }));
   const out = {} as ClipAttributeProbe;
   for (const [attr, values] of Object.entries(ATTRIBUTE_VALUES) as [ProbedAttribute, readonly string[]][]) {
     const labels = set.objects.map((o) => values.indexOf(String(o[0][attr])));
-    out[attr] = { image: nearestCentroidProbe(rows(image, labels), values.length, `clipAttributeProbe (${attr})`), text: nearestCentroidProbe(rows(text, labels), values.length, `clipAttributeProbe (${attr})`) };
+    out[attr] = {
+      image: nearestCentroidProbe(rows(image, labels), values.length, `clipAttributeProbe (${attr})`),
+      text: nearestCentroidProbe(rows(text, labels), values.length, `clipAttributeProbe (${attr})`),
+    };
   }
   return out;
 }

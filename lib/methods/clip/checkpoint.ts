@@ -5,14 +5,25 @@ import * as path from 'path';
 import { loadParams, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { Clip, ClipConfig } from './clip';
 
-export async function saveClip(file: string, clip: Clip, metadata: Record<string, string> = {}, step = 0): Promise<void> {
+export async function saveClip(
+  file: string,
+  clip: Clip,
+  metadata: Record<string, string> = {},
+  step = 0,
+): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await saveCheckpoint(file, { config: clip.config, params: clip.params, metadata: { ...metadata, model: 'clip' }, step });
+  await saveCheckpoint(file, {
+    config: clip.config,
+    params: clip.params,
+    metadata: { ...metadata, model: 'clip' },
+    step,
+  });
 }
 
 export function loadClip(file: string): Clip {
   const ckpt = readCheckpoint(file);
-  if (ckpt.metadata.model !== 'clip') throw new Error(`loadClip: ${file} is not a CLIP checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`);
+  if (ckpt.metadata.model !== 'clip')
+    throw new Error(`loadClip: ${file} is not a CLIP checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`);
   const clip = new Clip(ckpt.config as ClipConfig);
   try {
     loadParams(ckpt, clip.params, 'params');

@@ -31,14 +31,20 @@ export function clipConfig(text: TextEncoderConfig, overrides: Partial<Omit<Clip
 export function validateClipConfig(c: ClipConfig): void {
   validateTextEncoderConfig(c.text);
   for (const k of ['embedDim', 'imageSize', 'imageHidden'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`ClipConfig.${k} must be a positive integer, got ${String(c[k])}`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`ClipConfig.${k} must be a positive integer, got ${String(c[k])}`);
   }
-  if (!Array.isArray(c.imageChannels) || c.imageChannels.length < 1) throw new Error('ClipConfig.imageChannels must list at least one stage');
+  if (!Array.isArray(c.imageChannels) || c.imageChannels.length < 1)
+    throw new Error('ClipConfig.imageChannels must list at least one stage');
   c.imageChannels.forEach((ch, i) => {
-    if (!Number.isInteger(ch) || ch < 1) throw new Error(`ClipConfig.imageChannels[${i}] must be a positive integer, got ${ch}`);
+    if (!Number.isInteger(ch) || ch < 1)
+      throw new Error(`ClipConfig.imageChannels[${i}] must be a positive integer, got ${ch}`);
   });
   const f = 2 ** (c.imageChannels.length - 1);
-  if (c.imageSize % f !== 0) throw new Error(`ClipConfig: imageSize ${c.imageSize} is not divisible by ${f} (${c.imageChannels.length - 1} stride-2 stages)`);
+  if (c.imageSize % f !== 0)
+    throw new Error(
+      `ClipConfig: imageSize ${c.imageSize} is not divisible by ${f} (${c.imageChannels.length - 1} stride-2 stages)`,
+    );
 }
 
 /** Rows scaled to unit length (a tiny epsilon keeps an all-zero row finite). */
@@ -59,7 +65,11 @@ export class Clip {
 
   constructor(config: ClipConfig, init: { seed?: number } = {}) {
     validateClipConfig(config);
-    this.config = { ...config, text: { ...config.text, vocab: [...config.text.vocab] }, imageChannels: [...config.imageChannels] };
+    this.config = {
+      ...config,
+      text: { ...config.text, vocab: [...config.text.vocab] },
+      imageChannels: [...config.imageChannels],
+    };
     const c = this.config;
     const store = new ParamStore(new Rng(init.seed ?? 0));
     this.params = store.params;
@@ -92,7 +102,10 @@ export class Clip {
 
   /** Captions -> unit-norm [B, E]: the pooled [EOS] vector, projected. */
   encodeText(captions: readonly string[]): tf.Tensor2D {
-    if (!Array.isArray(captions) || captions.length === 0) throw new Error(`Clip.encodeText: captions must be a non-empty array, got ${Array.isArray(captions) ? 'an empty one' : typeof captions}`);
+    if (!Array.isArray(captions) || captions.length === 0)
+      throw new Error(
+        `Clip.encodeText: captions must be a non-empty array, got ${Array.isArray(captions) ? 'an empty one' : typeof captions}`,
+      );
     return tf.tidy(() => {
       const enc = this.text.apply(this.text.tokenizer.encodeBatch(captions, { warn: false }));
       return l2Normalize(this.textProj.apply(enc.pooled) as tf.Tensor2D);

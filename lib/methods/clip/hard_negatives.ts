@@ -20,12 +20,19 @@ export type HardNegativeAttribute = (typeof HARD_NEGATIVE_ATTRIBUTES)[number];
  * One caption that differs from caption(objects) in exactly one thing: a random attribute (or a
  * colour swap), or `attribute` when given.
  */
-export function hardNegativeCaption(objects: readonly ShapeObject[], rng: Rng, attribute?: HardNegativeAttribute): string {
+export function hardNegativeCaption(
+  objects: readonly ShapeObject[],
+  rng: Rng,
+  attribute?: HardNegativeAttribute,
+): string {
   if (objects.length === 0) throw new Error('hardNegativeCaption: the scene has no objects');
   const objs = objects.map((o) => ({ ...o }));
   const kinds = objs.length > 1 && objs[0].colour !== objs[1].colour ? 5 : 4;
   const kind = attribute === undefined ? rng.int(kinds) : HARD_NEGATIVE_ATTRIBUTES.indexOf(attribute);
-  if (kind < 0) throw new Error(`hardNegativeCaption: unknown attribute '${attribute}' (use ${HARD_NEGATIVE_ATTRIBUTES.join(', ')})`);
+  if (kind < 0)
+    throw new Error(
+      `hardNegativeCaption: unknown attribute '${attribute}' (use ${HARD_NEGATIVE_ATTRIBUTES.join(', ')})`,
+    );
   const k = rng.int(objs.length);
   const o = objs[k];
   if (kind === 0) o.colour = other(COLOUR_NAMES, o.colour, rng);

@@ -1,4 +1,4 @@
-// The course's CLIP-like model in one import (notebooks: './lib/clip/index').
+// The course's CLIP-like model in one import (notebooks: './lib/methods/clip/index').
 export * from './clip';
 export * from './checkpoint';
 export * from './attribute_probe';

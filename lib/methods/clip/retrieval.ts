@@ -23,7 +23,11 @@ export interface ClipRetrieval {
 }
 
 /** Groups of K consecutive test items: each image against the K captions of its group. */
-export function clipRetrieval(clip: Clip, set: ShapesSet, o: { n: number; candidates: number; seed?: number }): ClipRetrieval {
+export function clipRetrieval(
+  clip: Clip,
+  set: ShapesSet,
+  o: { n: number; candidates: number; seed?: number },
+): ClipRetrieval {
   const K = o.candidates;
   if (!Number.isInteger(K) || K < 2) throw new Error(`clipRetrieval: candidates must be an integer >= 2, got ${K}`);
   const groups = Math.floor(Math.min(o.n, set.count) / K);
@@ -33,9 +37,17 @@ export function clipRetrieval(clip: Clip, set: ShapesSet, o: { n: number; candid
   for (let g = 0; g < groups; g++) {
     const idx = Int32Array.from({ length: K }, (_, k) => g * K + k);
     const [a, b] = tf.tidy(() => {
-      const sim = tf.matMul(clip.encodeImages(shapesImages(set, idx)), clip.encodeText(Array.from(idx, (i) => set.captions[i])), false, true);
+      const sim = tf.matMul(
+        clip.encodeImages(shapesImages(set, idx)),
+        clip.encodeText(Array.from(idx, (i) => set.captions[i])),
+        false,
+        true,
+      );
       const diag = tf.range(0, K, 1, 'int32');
-      return [tf.sum(tf.cast(tf.equal(tf.argMax(sim, 1), diag), 'float32')).dataSync()[0], tf.sum(tf.cast(tf.equal(tf.argMax(sim, 0), diag), 'float32')).dataSync()[0]];
+      return [
+        tf.sum(tf.cast(tf.equal(tf.argMax(sim, 1), diag), 'float32')).dataSync()[0],
+        tf.sum(tf.cast(tf.equal(tf.argMax(sim, 0), diag), 'float32')).dataSync()[0],
+      ];
     });
     i2t += a;
     t2i += b;

@@ -6,7 +6,8 @@ import { Clip } from './clip';
 
 /** images [B, S, S, 3] in [-1, 1], one caption each -> B scores in [-100, 100]. */
 export function clipScore(clip: Clip, images: tf.Tensor4D, captions: readonly string[]): number[] {
-  if (images.shape[0] !== captions.length) throw new Error(`clipScore: ${images.shape[0]} images but ${captions.length} captions`);
+  if (images.shape[0] !== captions.length)
+    throw new Error(`clipScore: ${images.shape[0]} images but ${captions.length} captions`);
   const s = tf.tidy(() => tf.mul(tf.sum(tf.mul(clip.encodeImages(images), clip.encodeText(captions)), 1), 100));
   const out = Array.from(s.dataSync());
   s.dispose();
@@ -15,7 +16,8 @@ export function clipScore(clip: Clip, images: tf.Tensor4D, captions: readonly st
 
 /** Mean of clipScore over many pairs, encoding `batch` at a time (keeps memory bounded). */
 export function meanClipScore(clip: Clip, images: tf.Tensor4D, captions: readonly string[], batch = 100): number {
-  if (images.shape[0] !== captions.length) throw new Error(`meanClipScore: ${images.shape[0]} images but ${captions.length} captions`);
+  if (images.shape[0] !== captions.length)
+    throw new Error(`meanClipScore: ${images.shape[0]} images but ${captions.length} captions`);
   let sum = 0;
   for (let i = 0; i < captions.length; i += batch) {
     const n = Math.min(batch, captions.length - i);

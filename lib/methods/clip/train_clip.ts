@@ -8,7 +8,13 @@ import '../../core/tfjs_setup';
 import type { ShapesSet } from '../../../datasets/shapes';
 import { ProgressOptions } from '../../core/progress';
 import { epochOrder } from '../../core/train/batch_source';
-import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import {
+  CheckpointOptions,
+  checkpointOptions,
+  lossCallback,
+  LossTrainer,
+  runTrainer,
+} from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Clip } from './clip';
 import { HardNegativeAttribute, hardNegativeCaption } from './hard_negatives';
@@ -48,7 +54,10 @@ interface ClipBatch {
 }
 
 /** uint8 HWC images idx of `set` -> float [n, S, S, 3] in [-1, 1]. */
-export function shapesImages(set: Pick<ShapesSet, 'images' | 'height' | 'width' | 'channels'>, idx: ArrayLike<number>): tf.Tensor4D {
+export function shapesImages(
+  set: Pick<ShapesSet, 'images' | 'height' | 'width' | 'channels'>,
+  idx: ArrayLike<number>,
+): tf.Tensor4D {
   const per = set.height * set.width * set.channels;
   const out = new Float32Array(idx.length * per);
   for (let b = 0; b < idx.length; b++) {
@@ -78,7 +87,8 @@ export function clipLoss(logits: tf.Tensor2D): tf.Scalar {
  */
 export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions): Promise<ClipTrainHistory> {
   const { steps, batch, learningRate } = o;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`trainClip: steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`trainClip: steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(batch) || batch < 2) throw new Error(`trainClip: batch must be an integer >= 2, got ${batch}`);
   if (set.count < batch) throw new Error(`trainClip: ${set.count} images are fewer than one batch of ${batch}`);
   if (!(learningRate > 0)) throw new Error(`trainClip: learningRate must be > 0, got ${learningRate}`);
@@ -89,7 +99,8 @@ export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions)
     const idx = pick(step);
     const rng = stepRng(seed, step, STREAM.dropout);
     const negs = hard ? Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng)) : [];
-    for (const attr of o.focusNegatives ?? []) negs.push(...Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng, attr)));
+    for (const attr of o.focusNegatives ?? [])
+      negs.push(...Array.from(idx, (i) => hardNegativeCaption(set.objects[i], rng, attr)));
     return { x: shapesImages(set, idx), texts: [...Array.from(idx, (i) => set.captions[i]), ...negs] };
   };
   // The learned temperature is logged with the loss (same read): it shows how sharp the matching got.
@@ -97,7 +108,10 @@ export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions)
     const img = clip.encodeImages(b.x);
     const txt = clip.encodeText(b.texts);
     const scale = clip.scale();
-    return { loss: clipLoss(tf.mul(scale, tf.matMul(img, txt, false, true)) as tf.Tensor2D), metrics: { scale: tf.reshape(scale, []) as tf.Scalar } };
+    return {
+      loss: clipLoss(tf.mul(scale, tf.matMul(img, txt, false, true)) as tf.Tensor2D),
+      metrics: { scale: tf.reshape(scale, []) as tf.Scalar },
+    };
   };
   const trainer = new LossTrainer(clip.params, loss, {
     learningRate,

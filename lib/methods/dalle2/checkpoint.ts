@@ -9,14 +9,27 @@ import { Prediction } from '../../core/loss';
 import { UNet } from '../../core/unet/unet';
 import { DiffusionPrior, PriorConfig } from './prior';
 
-export async function savePrior(file: string, prior: DiffusionPrior, metadata: Record<string, string> = {}, step = 0): Promise<void> {
+export async function savePrior(
+  file: string,
+  prior: DiffusionPrior,
+  metadata: Record<string, string> = {},
+  step = 0,
+): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await saveCheckpoint(file, { config: prior.config, params: prior.params, metadata: { ...metadata, model: 'dalle2-prior' }, step });
+  await saveCheckpoint(file, {
+    config: prior.config,
+    params: prior.params,
+    metadata: { ...metadata, model: 'dalle2-prior' },
+    step,
+  });
 }
 
 export function loadPrior(file: string): DiffusionPrior {
   const ckpt = readCheckpoint(file);
-  if (ckpt.metadata.model !== 'dalle2-prior') throw new Error(`loadPrior: ${file} is not a diffusion prior checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`);
+  if (ckpt.metadata.model !== 'dalle2-prior')
+    throw new Error(
+      `loadPrior: ${file} is not a diffusion prior checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`,
+    );
   const prior = new DiffusionPrior(ckpt.config as PriorConfig);
   try {
     loadParams(ckpt, prior.params, 'params');
@@ -30,6 +43,7 @@ export function loadPrior(file: string): DiffusionPrior {
 /** The decoder UNet and what it predicts (stored in the file's metadata by train-dalle2.ts; 'eps' if absent). */
 export function loadDecoder(file: string): { unet: UNet; prediction: Prediction } {
   const p = readCheckpoint(file).metadata.prediction ?? 'eps';
-  if (p !== 'eps' && p !== 'v' && p !== 'x0') throw new Error(`loadDecoder: ${file} says prediction '${p}', expected eps, v or x0`);
+  if (p !== 'eps' && p !== 'v' && p !== 'x0')
+    throw new Error(`loadDecoder: ${file} says prediction '${p}', expected eps, v or x0`);
   return { unet: loadUNetCheckpoint(file), prediction: p };
 }

@@ -9,8 +9,16 @@ import { BatchSource, ImageData, imageBatches } from '../../core/train/batch_sou
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { embeddingContext } from './embedding_space';
 
-export function decoderBatches(set: ImageData, clip: Clip, batchSize: number, seed: number, embeddingDropout = 0.1, vector = false): BatchSource {
-  if (!(embeddingDropout >= 0 && embeddingDropout <= 1)) throw new Error(`decoderBatches: embeddingDropout must be in [0, 1], got ${embeddingDropout}`);
+export function decoderBatches(
+  set: ImageData,
+  clip: Clip,
+  batchSize: number,
+  seed: number,
+  embeddingDropout = 0.1,
+  vector = false,
+): BatchSource {
+  if (!(embeddingDropout >= 0 && embeddingDropout <= 1))
+    throw new Error(`decoderBatches: embeddingDropout must be in [0, 1], got ${embeddingDropout}`);
   const images = imageBatches(set, batchSize, seed);
   return (step) => {
     const { x } = images(step);

@@ -8,7 +8,10 @@ import { Denoiser } from '../../core/unet/denoiser';
 import { loadDenoiserCheckpoint } from '../text/checkpoint';
 
 /** Copies every parameter of `file`'s UNet (EMA weights when present) whose name and shape `decoder` shares; returns the counts. */
-export function initDecoderFrom(decoder: Denoiser, file: string): { copied: number; skipped: string[]; fresh: string[] } {
+export function initDecoderFrom(
+  decoder: Denoiser,
+  file: string,
+): { copied: number; skipped: string[]; fresh: string[] } {
   // A text UNet (lesson 10's) or a core one: the text encoder's 'text.*' and 'textToTime.*' are skipped by name.
   const src = loadDenoiserCheckpoint(file);
   try {
@@ -21,7 +24,9 @@ export function initDecoderFrom(decoder: Denoiser, file: string): { copied: numb
         copied++;
       } else skipped.push(name);
     }
-    const fresh = [...decoder.params.keys()].filter((n) => !src.params.has(n) || src.params.get(n)!.shape.join() !== decoder.params.get(n)!.shape.join());
+    const fresh = [...decoder.params.keys()].filter(
+      (n) => !src.params.has(n) || src.params.get(n)!.shape.join() !== decoder.params.get(n)!.shape.join(),
+    );
     if (copied === 0) throw new Error(`initDecoderFrom: ${file} shares no parameter with the decoder`);
     return { copied, skipped, fresh };
   } finally {

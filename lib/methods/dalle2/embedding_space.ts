@@ -32,11 +32,15 @@ export type EmbeddingCondition = {
  */
 export function embeddingContext(emb: tf.Tensor2D, keep?: ArrayLike<number>, vector = false): EmbeddingCondition {
   const [b, e] = emb.shape;
-  if (keep !== undefined && keep.length !== b) throw new Error(`embeddingContext: keep has ${keep.length} entries for a batch of ${b}`);
+  if (keep !== undefined && keep.length !== b)
+    throw new Error(`embeddingContext: keep has ${keep.length} entries for a batch of ${b}`);
   return tf.tidy(() => {
     let z = toDiffusionSpace(emb);
     if (keep !== undefined) z = tf.mul(z, tf.tensor2d(Float32Array.from(keep), [b, 1]));
-    const cond: EmbeddingCondition = { context: tf.reshape(z, [b, 1, e]) as tf.Tensor3D, contextMask: tf.ones([b, 1]) as tf.Tensor2D };
+    const cond: EmbeddingCondition = {
+      context: tf.reshape(z, [b, 1, e]) as tf.Tensor3D,
+      contextMask: tf.ones([b, 1]) as tf.Tensor2D,
+    };
     if (vector) cond.vector = z;
     return cond;
   });

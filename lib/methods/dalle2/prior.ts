@@ -15,7 +15,13 @@ import { Rng } from '../../core/random';
 import { cosineSchedule, NoiseSchedule, respaceTimesteps } from '../../core/schedule';
 import { LayerNorm } from '../text/layer_norm';
 import { ProgressOptions } from '../../core/progress';
-import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import {
+  CheckpointOptions,
+  checkpointOptions,
+  lossCallback,
+  LossTrainer,
+  runTrainer,
+} from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Linear, silu } from '../../core/unet/layers';
 import { TimeEmbedding } from '../../core/unet/time_embedding';
@@ -35,7 +41,8 @@ export function priorConfig(embedDim: number, overrides: Partial<Omit<PriorConfi
 
 export function validatePriorConfig(c: PriorConfig): void {
   for (const k of ['embedDim', 'hidden', 'blocks', 'T'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`PriorConfig.${k} must be a positive integer, got ${String(c[k])}`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`PriorConfig.${k} must be a positive integer, got ${String(c[k])}`);
   }
 }
 
@@ -88,8 +95,10 @@ export class DiffusionPrior {
   apply(zt: tf.Tensor2D, t: number[], text: tf.Tensor2D): tf.Tensor2D {
     const E = this.config.embedDim;
     if (zt.rank !== 2 || zt.shape[1] !== E) throw new Error(`DiffusionPrior: zt must be [B, ${E}], got [${zt.shape}]`);
-    if (text.shape.join() !== zt.shape.join()) throw new Error(`DiffusionPrior: text must be [${zt.shape}] like zt, got [${text.shape}]`);
-    if (t.length !== zt.shape[0]) throw new Error(`DiffusionPrior: ${t.length} timesteps for a batch of ${zt.shape[0]}`);
+    if (text.shape.join() !== zt.shape.join())
+      throw new Error(`DiffusionPrior: text must be [${zt.shape}] like zt, got [${text.shape}]`);
+    if (t.length !== zt.shape[0])
+      throw new Error(`DiffusionPrior: ${t.length} timesteps for a batch of ${zt.shape[0]}`);
     return tf.tidy(() => {
       const temb = this.time.apply(tf.tensor1d(t));
       let h = tf.add(this.inProj.apply(tf.concat([zt, text], 1)), temb) as tf.Tensor2D;
@@ -122,8 +131,10 @@ export interface PriorSampleOptions {
 export function samplePrior(prior: DiffusionPrior, textEmb: tf.Tensor2D, o: PriorSampleOptions): tf.Tensor2D {
   const s = prior.schedule;
   const [b, E] = textEmb.shape;
-  if (E !== prior.config.embedDim) throw new Error(`samplePrior: text embeddings are ${E}-dimensional, the prior takes ${prior.config.embedDim}`);
-  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > s.T) throw new Error(`samplePrior: steps must be an integer in [1, ${s.T}], got ${o.steps}`);
+  if (E !== prior.config.embedDim)
+    throw new Error(`samplePrior: text embeddings are ${E}-dimensional, the prior takes ${prior.config.embedDim}`);
+  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > s.T)
+    throw new Error(`samplePrior: steps must be an integer in [1, ${s.T}], got ${o.steps}`);
   if (!(o.guidance >= 0)) throw new Error(`samplePrior: guidance must be >= 0, got ${o.guidance}`);
   const ts = respaceTimesteps(s.T, o.steps, 'trailing');
   const radius = Math.sqrt(E);
@@ -177,11 +188,19 @@ export interface TrainPriorOptions extends CheckpointOptions {
  * pairs are drawn with replacement from (seed, step); its timesteps, text dropout and noise from the
  * step's own stream; so a run resumed from checkpointDir continues the same one.
  */
-export async function trainPrior(prior: DiffusionPrior, textEmb: tf.Tensor2D, imageEmb: tf.Tensor2D, o: TrainPriorOptions): Promise<{ loss: number[]; seconds: number }> {
+export async function trainPrior(
+  prior: DiffusionPrior,
+  textEmb: tf.Tensor2D,
+  imageEmb: tf.Tensor2D,
+  o: TrainPriorOptions,
+): Promise<{ loss: number[]; seconds: number }> {
   const n = textEmb.shape[0];
-  if (imageEmb.shape.join() !== textEmb.shape.join()) throw new Error(`trainPrior: image embeddings [${imageEmb.shape}] and text embeddings [${textEmb.shape}] differ`);
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainPrior: steps must be a positive integer, got ${o.steps}`);
-  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > n) throw new Error(`trainPrior: batch must be an integer in [1, ${n}], got ${o.batch}`);
+  if (imageEmb.shape.join() !== textEmb.shape.join())
+    throw new Error(`trainPrior: image embeddings [${imageEmb.shape}] and text embeddings [${textEmb.shape}] differ`);
+  if (!Number.isInteger(o.steps) || o.steps < 1)
+    throw new Error(`trainPrior: steps must be a positive integer, got ${o.steps}`);
+  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > n)
+    throw new Error(`trainPrior: batch must be an integer in [1, ${n}], got ${o.batch}`);
   const drop = o.textDropout ?? 0.1;
   if (!(drop >= 0 && drop < 1)) throw new Error(`trainPrior: textDropout must be in [0, 1), got ${drop}`);
   const seed = o.seed ?? 0;

@@ -23,13 +23,21 @@ export class GroundingTokenizer {
   readonly fc1: Linear;
   readonly fc2: Linear;
 
-  constructor(store: ParamStore, name: string, readonly config: GroundingConfig) {
-    [this.fc1, this.fc2] = store.scope(name, () => [new Linear(store, 'fc1', config.inputDim, 2 * config.tokenDim), new Linear(store, 'fc2', 2 * config.tokenDim, config.tokenDim)]);
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly config: GroundingConfig,
+  ) {
+    [this.fc1, this.fc2] = store.scope(name, () => [
+      new Linear(store, 'fc1', config.inputDim, 2 * config.tokenDim),
+      new Linear(store, 'fc2', 2 * config.tokenDim, config.tokenDim),
+    ]);
   }
 
   apply(inputs: tf.Tensor3D): tf.Tensor3D {
     const c = this.config;
-    if (inputs.rank !== 3 || inputs.shape[2] !== c.inputDim) throw new Error(`GroundingTokenizer: inputs must be [B, G, ${c.inputDim}], got [${inputs.shape}]`);
+    if (inputs.rank !== 3 || inputs.shape[2] !== c.inputDim)
+      throw new Error(`GroundingTokenizer: inputs must be [B, G, ${c.inputDim}], got [${inputs.shape}]`);
     return tf.tidy(() => this.fc2.apply(silu(this.fc1.apply(inputs))) as tf.Tensor3D);
   }
 }
@@ -43,8 +51,16 @@ export class GatedSelfAttention {
   /** The gate's parameter; tanh(gamma) scales the layer's contribution. Starts at 0. */
   readonly gamma: tf.Variable;
 
-  constructor(store: ParamStore, name: string, readonly channels: number, tokenDim: number, readonly heads: number, groups: number) {
-    if (channels % heads !== 0) throw new Error(`GatedSelfAttention '${name}': ${channels} channels not divisible by ${heads} heads`);
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly channels: number,
+    tokenDim: number,
+    readonly heads: number,
+    groups: number,
+  ) {
+    if (channels % heads !== 0)
+      throw new Error(`GatedSelfAttention '${name}': ${channels} channels not divisible by ${heads} heads`);
     [this.norm, this.tokenProj, this.qkv, this.proj, this.gamma] = store.scope(name, () => [
       new GroupNorm(store, 'norm', groups, channels),
       new Linear(store, 'tokenProj', tokenDim, channels),
@@ -57,7 +73,8 @@ export class GatedSelfAttention {
   /** x [B,H,W,C]; tokens [B,G,tokenDim]; mask [B,G] (1 real object, 0 padding). */
   apply(x: tf.Tensor4D, tokens: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
-    if (tokens.rank !== 3 || tokens.shape[0] !== b) throw new Error(`GatedSelfAttention: tokens must be [${b}, G, D], got [${tokens.shape}]`);
+    if (tokens.rank !== 3 || tokens.shape[0] !== b)
+      throw new Error(`GatedSelfAttention: tokens must be [${b}, G, D], got [${tokens.shape}]`);
     return tf.tidy(() => {
       const visual = tf.reshape(this.norm.apply(x), [b, h * w, c]) as tf.Tensor3D;
       const all = tf.concat([visual, this.tokenProj.apply(tokens) as tf.Tensor3D], 1);

@@ -30,7 +30,8 @@ export function objectPhrase(o: { size: ShapeSize; colour: ShapeColour; shape: S
 /** Every phrase the shapes data can name (2 sizes x 7 colours x 5 shapes). */
 export function allObjectPhrases(): string[] {
   const out: string[] = [];
-  for (const size of Object.keys(SHAPE_SIZES) as ShapeSize[]) for (const colour of COLOUR_NAMES) for (const shape of SHAPE_KINDS) out.push(objectPhrase({ size, colour, shape }));
+  for (const size of Object.keys(SHAPE_SIZES) as ShapeSize[])
+    for (const colour of COLOUR_NAMES) for (const shape of SHAPE_KINDS) out.push(objectPhrase({ size, colour, shape }));
   return out;
 }
 
@@ -71,17 +72,26 @@ export type GroundingInputs = {
  * Grounding inputs for a batch of object lists. Boxes outside [0, 1], empty boxes, empty phrases
  * and more objects than maxObjects are errors (nothing is clipped or dropped silently).
  */
-export function groundingInputs(embedder: PhraseEmbedder, scenes: readonly (readonly GroundedObject[])[], maxObjects = DEFAULT_MAX_GROUNDING): GroundingInputs {
-  if (!Number.isInteger(maxObjects) || maxObjects < 1) throw new Error(`groundingInputs: maxObjects must be a positive integer, got ${maxObjects}`);
+export function groundingInputs(
+  embedder: PhraseEmbedder,
+  scenes: readonly (readonly GroundedObject[])[],
+  maxObjects = DEFAULT_MAX_GROUNDING,
+): GroundingInputs {
+  if (!Number.isInteger(maxObjects) || maxObjects < 1)
+    throw new Error(`groundingInputs: maxObjects must be a positive integer, got ${maxObjects}`);
   if (scenes.length === 0) throw new Error('groundingInputs: no scenes');
   const D = groundingInputDim(embedder.width);
   const g = new Float32Array(scenes.length * maxObjects * D);
   const m = new Float32Array(scenes.length * maxObjects);
   scenes.forEach((objs, b) => {
-    if (objs.length > maxObjects) throw new Error(`groundingInputs: scene ${b} has ${objs.length} objects, but the model takes at most ${maxObjects} grounding tokens`);
+    if (objs.length > maxObjects)
+      throw new Error(
+        `groundingInputs: scene ${b} has ${objs.length} objects, but the model takes at most ${maxObjects} grounding tokens`,
+      );
     objs.forEach((o, i) => {
       checkBox(o.box, `groundingInputs: scene ${b} object ${i}`);
-      if (typeof o.phrase !== 'string' || o.phrase.trim() === '') throw new Error(`groundingInputs: scene ${b} object ${i} has an empty phrase`);
+      if (typeof o.phrase !== 'string' || o.phrase.trim() === '')
+        throw new Error(`groundingInputs: scene ${b} object ${i} has an empty phrase`);
     });
     const emb = embedder.embed(objs.map((o) => o.phrase));
     objs.forEach((o, i) => {
@@ -91,5 +101,8 @@ export function groundingInputs(embedder: PhraseEmbedder, scenes: readonly (read
       m[b * maxObjects + i] = 1;
     });
   });
-  return { grounding: tf.tensor3d(g, [scenes.length, maxObjects, D]), groundingMask: tf.tensor2d(m, [scenes.length, maxObjects]) };
+  return {
+    grounding: tf.tensor3d(g, [scenes.length, maxObjects, D]),
+    groundingMask: tf.tensor2d(m, [scenes.length, maxObjects]),
+  };
 }

@@ -36,19 +36,26 @@ export class GroundingHook implements AttentionHook<GroundingTokenizer, Groundin
 
   constructor(config: GroundingConfig) {
     for (const k of ['inputDim', 'tokenDim'] as const) {
-      if (!Number.isInteger(config[k]) || config[k] < 1) throw new Error(`GroundingConfig.${k} must be a positive integer, got ${String(config[k])}`);
+      if (!Number.isInteger(config[k]) || config[k] < 1)
+        throw new Error(`GroundingConfig.${k} must be a positive integer, got ${String(config[k])}`);
     }
     this.config = { inputDim: config.inputDim, tokenDim: config.tokenDim };
   }
 
   buildLayer(store: ParamStore, block: string, channels: number, c: UNetConfig): AttentionHookLayer<GroundingState> {
     // '<level>.gligen.attn.<j>' next to '<level>.attn.<j>': every GLIGEN parameter has a 'gligen' path segment.
-    const layer = store.scope('gligen', () => new GatedSelfAttention(store, block, channels, this.config.tokenDim, c.attentionHeads, c.groups));
+    const layer = store.scope(
+      'gligen',
+      () => new GatedSelfAttention(store, block, channels, this.config.tokenDim, c.attentionHeads, c.groups),
+    );
     return { apply: (x, s) => layer.apply(x, s.tokens, s.mask) };
   }
 
   buildShared(store: ParamStore, c: UNetConfig): GroundingTokenizer {
-    if (c.attentionResolutions.length === 0 && !c.midAttention) throw new Error('GLIGEN: the UNet has no attention blocks (attentionResolutions or midAttention) for the gated layers to follow');
+    if (c.attentionResolutions.length === 0 && !c.midAttention)
+      throw new Error(
+        'GLIGEN: the UNet has no attention blocks (attentionResolutions or midAttention) for the gated layers to follow',
+      );
     return store.scope('gligen', () => new GroundingTokenizer(store, 'tokenizer', this.config));
   }
 
@@ -60,10 +67,14 @@ export class GroundingHook implements AttentionHook<GroundingTokenizer, Groundin
     }
     const D = this.config.inputDim;
     if (!(g instanceof tf.Tensor) || g.rank !== 3 || g.shape[0] !== b || g.shape[2] !== D) {
-      throw new Error(`GLIGEN: cond.grounding must be [${b}, G, ${D}], got ${g instanceof tf.Tensor ? `[${g.shape}]` : `a ${typeof g}`}`);
+      throw new Error(
+        `GLIGEN: cond.grounding must be [${b}, G, ${D}], got ${g instanceof tf.Tensor ? `[${g.shape}]` : `a ${typeof g}`}`,
+      );
     }
     if (!(m instanceof tf.Tensor) || m.rank !== 2 || m.shape[0] !== b || m.shape[1] !== g.shape[1]) {
-      throw new Error(`GLIGEN: cond.groundingMask must be [${b}, ${g.shape[1]}] with cond.grounding, got ${m instanceof tf.Tensor ? `[${m.shape}]` : 'none'}`);
+      throw new Error(
+        `GLIGEN: cond.groundingMask must be [${b}, ${g.shape[1]}] with cond.grounding, got ${m instanceof tf.Tensor ? `[${m.shape}]` : 'none'}`,
+      );
     }
   }
 

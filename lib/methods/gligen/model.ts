@@ -28,7 +28,10 @@ export function gligenParams(unet: Denoiser): ParamMap {
 
 /** GLIGEN's grounding config for a base text UNet (token width = the base's text width). */
 export function groundingConfigFor(base: TextUNetConfig, tokenDim = 64): GroundingConfig {
-  if (!isTextUNetConfig(base)) throw new Error('groundingConfigFor: the base model has no text encoder (config.text): GLIGEN embeds phrases with it');
+  if (!isTextUNetConfig(base))
+    throw new Error(
+      'groundingConfigFor: the base model has no text encoder (config.text): GLIGEN embeds phrases with it',
+    );
   return { inputDim: groundingInputDim(base.text.width), tokenDim };
 }
 
@@ -40,7 +43,8 @@ function loadBaseWeights(unet: Denoiser, baseFile: string): void {
     if (isGligenParam(name)) continue;
     const t = ckpt.tensors.get(prefix + name);
     if (!t) throw new Error(`base checkpoint ${baseFile}: tensor '${prefix + name}' is missing`);
-    if (t.shape.join() !== v.shape.join()) throw new Error(`base checkpoint ${baseFile}: '${name}' is [${t.shape}], the model expects [${v.shape}]`);
+    if (t.shape.join() !== v.shape.join())
+      throw new Error(`base checkpoint ${baseFile}: '${name}' is [${t.shape}], the model expects [${v.shape}]`);
     const x = tf.tensor(toFloat32(t), t.shape, 'float32');
     v.assign(x);
     x.dispose();
@@ -49,10 +53,17 @@ function loadBaseWeights(unet: Denoiser, baseFile: string): void {
 
 /** The frozen base plus freshly initialised GLIGEN layers (gates at 0), from the base's checkpoint. */
 export function groundedFromBase(baseFile: string, opts: { seed?: number; tokenDim?: number } = {}): TextUNet {
-  if (!fs.existsSync(baseFile)) throw new Error(`GLIGEN base model not found at ${baseFile}: train it with \`npx tsx scripts/train-latent.ts ldm-text\``);
+  if (!fs.existsSync(baseFile))
+    throw new Error(
+      `GLIGEN base model not found at ${baseFile}: train it with \`npx tsx scripts/train-latent.ts ldm-text\``,
+    );
   const base = readCheckpoint(baseFile).config;
-  if (!isTextUNetConfig(base)) throw new Error(`GLIGEN base ${baseFile} has no text encoder (config.text): GLIGEN embeds phrases with it`);
-  const unet = new TextUNet(base, { seed: opts.seed ?? 0, hook: new GroundingHook(groundingConfigFor(base, opts.tokenDim)) });
+  if (!isTextUNetConfig(base))
+    throw new Error(`GLIGEN base ${baseFile} has no text encoder (config.text): GLIGEN embeds phrases with it`);
+  const unet = new TextUNet(base, {
+    seed: opts.seed ?? 0,
+    hook: new GroundingHook(groundingConfigFor(base, opts.tokenDim)),
+  });
   try {
     loadBaseWeights(unet, baseFile);
   } catch (e) {
@@ -63,7 +74,12 @@ export function groundedFromBase(baseFile: string, opts: { seed?: number; tokenD
 }
 
 /** Writes only the GLIGEN parameters, with the grounding config and the base's path. */
-export async function saveGligen(file: string, unet: Denoiser, baseFile: string, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveGligen(
+  file: string,
+  unet: Denoiser,
+  baseFile: string,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const grounding = groundingOf(unet);
   if (!grounding) throw new Error('saveGligen: the UNet has no grounding layers (GLIGEN hook)');
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -77,7 +93,8 @@ export async function saveGligen(file: string, unet: Denoiser, baseFile: string,
 
 /** Base (from the path stored in the file, relative to the repository, unless given) + GLIGEN weights. */
 export function loadGligen(file: string, baseFile?: string): TextUNet {
-  if (!fs.existsSync(file)) throw new Error(`GLIGEN weights not found at ${file}: train them with \`npx tsx scripts/train-latent.ts gligen\``);
+  if (!fs.existsSync(file))
+    throw new Error(`GLIGEN weights not found at ${file}: train them with \`npx tsx scripts/train-latent.ts gligen\``);
   const ckpt = readCheckpoint(file);
   const cfg = ckpt.config as { kind?: string; base?: string; grounding?: { tokenDim: number } };
   if (cfg.kind !== 'gligen' || !cfg.base || !cfg.grounding) throw new Error(`${file} is not a GLIGEN checkpoint`);
@@ -86,7 +103,8 @@ export function loadGligen(file: string, baseFile?: string): TextUNet {
     for (const [name, v] of gligenParams(unet)) {
       const t = ckpt.tensors.get(name);
       if (!t) throw new Error(`${file}: tensor '${name}' is missing`);
-      if (t.shape.join() !== v.shape.join()) throw new Error(`${file}: '${name}' is [${t.shape}], the model expects [${v.shape}]`);
+      if (t.shape.join() !== v.shape.join())
+        throw new Error(`${file}: '${name}' is [${t.shape}], the model expects [${v.shape}]`);
       const x = tf.tensor(toFloat32(t), t.shape, 'float32');
       v.assign(x);
       x.dispose();

@@ -14,7 +14,13 @@ import { DEFAULT_MAX_GROUNDING, GroundedObject, GroundingInputs, groundingInputs
 import { GroundedCondition, groundingOf } from './grounding_hook';
 
 /** A text-guided model with optional grounding (null: none, the frozen base's prediction). */
-export function groundedModel(unet: Denoiser<GroundedCondition>, captions: string[], grounding: GroundingInputs | null, scale: number, counter?: CfgCounter): DiffusionModel {
+export function groundedModel(
+  unet: Denoiser<GroundedCondition>,
+  captions: string[],
+  grounding: GroundingInputs | null,
+  scale: number,
+  counter?: CfgCounter,
+): DiffusionModel {
   if (!isTextUNetConfig(unet.config)) throw new Error('groundedModel: the UNet has no text encoder (config.text)');
   const g = grounding ?? {};
   const cond: GroundedCondition = { text: captions, ...g };
@@ -36,8 +42,10 @@ export function sampleGrounded(
   maxObjects = DEFAULT_MAX_GROUNDING,
 ): tf.Tensor4D {
   if (captions.length === 0) throw new Error('sampleGrounded: no captions');
-  if (scenes && scenes.length !== captions.length) throw new Error(`sampleGrounded: ${scenes.length} layouts for ${captions.length} captions`);
-  if (scenes && !groundingOf(unet)) throw new Error('sampleGrounded: boxes given but the UNet has no grounding layers (GLIGEN hook)');
+  if (scenes && scenes.length !== captions.length)
+    throw new Error(`sampleGrounded: ${scenes.length} layouts for ${captions.length} captions`);
+  if (scenes && !groundingOf(unet))
+    throw new Error('sampleGrounded: boxes given but the UNet has no grounding layers (GLIGEN hook)');
   const g = scenes ? groundingInputs(embedder, scenes, maxObjects) : null;
   try {
     return sampleLatents(groundedModel(unet, captions, g, o.guidance, o.counter), auto, captions.length, o);

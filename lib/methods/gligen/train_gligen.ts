@@ -37,28 +37,37 @@ export interface GligenHistory {
   seconds: number;
 }
 
-export async function trainGligen(unet: Denoiser<GroundedCondition>, data: GroundedBatchSource, o: GligenTrainOptions): Promise<GligenHistory> {
+export async function trainGligen(
+  unet: Denoiser<GroundedCondition>,
+  data: GroundedBatchSource,
+  o: GligenTrainOptions,
+): Promise<GligenHistory> {
   const grounding = groundingOf(unet);
   if (!grounding) throw new Error('trainGligen: the UNet has no grounding layers (GLIGEN hook)');
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainGligen: steps must be a positive integer, got ${o.steps}`);
+  if (!Number.isInteger(o.steps) || o.steps < 1)
+    throw new Error(`trainGligen: steps must be a positive integer, got ${o.steps}`);
   if (!(o.learningRate > 0)) throw new Error(`trainGligen: learningRate must be > 0, got ${o.learningRate}`);
-  const trainer = new LossTrainer<TrainBatch<GroundedCondition>>(gligenParams(unet), diffusionStepLoss(unet, o.schedule, LATENT_PREDICTION), {
-    learningRate: o.learningRate,
-    // Clamped so a run shorter than its warm-up still has a schedule (a notebook's few demo steps).
-    warmupSteps: Math.min(o.warmupSteps, o.steps - 1),
-    decay: 'cosine',
-    totalSteps: o.steps,
-    minLearningRate: 0.05 * o.learningRate,
-    seed: o.seed,
-    config: { kind: 'gligen', grounding },
-    mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T, prediction: LATENT_PREDICTION },
-    ...checkpointOptions(o),
-    progress: o.progress === false ? false : { label: 'gligen' },
-    disposeBatch: (b: TrainBatch<GroundedCondition>) => {
-      b.x.dispose();
-      disposeCondition(b.cond);
+  const trainer = new LossTrainer<TrainBatch<GroundedCondition>>(
+    gligenParams(unet),
+    diffusionStepLoss(unet, o.schedule, LATENT_PREDICTION),
+    {
+      learningRate: o.learningRate,
+      // Clamped so a run shorter than its warm-up still has a schedule (a notebook's few demo steps).
+      warmupSteps: Math.min(o.warmupSteps, o.steps - 1),
+      decay: 'cosine',
+      totalSteps: o.steps,
+      minLearningRate: 0.05 * o.learningRate,
+      seed: o.seed,
+      config: { kind: 'gligen', grounding },
+      mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T, prediction: LATENT_PREDICTION },
+      ...checkpointOptions(o),
+      progress: o.progress === false ? false : { label: 'gligen' },
+      disposeBatch: (b: TrainBatch<GroundedCondition>) => {
+        b.x.dispose();
+        disposeCondition(b.cond);
+      },
     },
-  });
+  );
   const t0 = Date.now();
   const { history, startStep, seconds } = await runTrainer(trainer, data, {
     stopWhen: o.maxSeconds === undefined ? undefined : () => (Date.now() - t0) / 1000 > (o.maxSeconds as number),

@@ -31,12 +31,23 @@ export interface CfgCounter {
  * scale w. w = 0 and w = 1 make one pass (unconditional / conditional) instead of two, so w = 0
  * samples exactly what the unconditional model (all-null labels) samples.
  */
-export function cfgModel(unet: Denoiser<UNetCondition>, labels: ArrayLike<number>, scale: number, opts: { prediction?: Prediction; counter?: CfgCounter } = {}): DiffusionModel {
+export function cfgModel(
+  unet: Denoiser<UNetCondition>,
+  labels: ArrayLike<number>,
+  scale: number,
+  opts: { prediction?: Prediction; counter?: CfgCounter } = {},
+): DiffusionModel {
   const k = unet.config.numClasses;
   if (k === undefined) throw new Error('cfgModel: the UNet has no class conditioning (config.numClasses is not set)');
   checkScale(scale, 'cfgModel');
   const ids = Array.from(checkLabels(labels, k, 'cfgModel'));
-  return cfgConditionModel(unet, { classLabels: ids }, { classLabels: new Array<number>(ids.length).fill(k) }, scale, opts);
+  return cfgConditionModel(
+    unet,
+    { classLabels: ids },
+    { classLabels: new Array<number>(ids.length).fill(k) },
+    scale,
+    opts,
+  );
 }
 
 /**
@@ -45,7 +56,13 @@ export function cfgModel(unet: Denoiser<UNetCondition>, labels: ArrayLike<number
  * one batched pass over [x; x] with [cond; uncond] stacked field by field (lib/core/condition.ts).
  * w = 0 and w = 1 make one pass.
  */
-export function cfgConditionModel<C extends Condition>(unet: Denoiser<C>, cond: C, uncond: C, scale: number, opts: { prediction?: Prediction; counter?: CfgCounter } = {}): DiffusionModel {
+export function cfgConditionModel<C extends Condition>(
+  unet: Denoiser<C>,
+  cond: C,
+  uncond: C,
+  scale: number,
+  opts: { prediction?: Prediction; counter?: CfgCounter } = {},
+): DiffusionModel {
   checkScale(scale, 'cfgConditionModel');
   const guided = scale !== 0 && scale !== 1;
   const [fc, fu] = [conditionFields(cond), conditionFields(uncond)];
@@ -67,7 +84,11 @@ export function cfgConditionModel<C extends Condition>(unet: Denoiser<C>, cond: 
       if (scale === 0) return unet.apply(xt, t, uncond);
       if (scale === 1) return unet.apply(xt, t, cond);
       return tf.tidy(() => {
-        const out = unet.apply(tf.concat([xt, xt], 0) as tf.Tensor4D, [...t, ...t], concatConditions(cond, uncond, 'cfgConditionModel'));
+        const out = unet.apply(
+          tf.concat([xt, xt], 0) as tf.Tensor4D,
+          [...t, ...t],
+          concatConditions(cond, uncond, 'cfgConditionModel'),
+        );
         const [c, u] = tf.split(out, 2, 0);
         return tf.add(u, tf.mul(tf.sub(c, u), scale)) as tf.Tensor4D;
       });

@@ -18,11 +18,17 @@ import { checkLabels, NoisyClassifier } from './noisy_classifier';
 
 /** A guidance scale: a finite number >= 0 (0 = no guidance). */
 export function checkScale(scale: number, who: string): void {
-  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale < 0) throw new Error(`${who}: guidance scale must be a finite number >= 0, got ${scale}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale < 0)
+    throw new Error(`${who}: guidance scale must be a finite number >= 0, got ${scale}`);
 }
 
 /** grad_x sum_i log p(y_i | x_i, t_i): one classifier forward and backward pass, [B, H, W, C]. */
-export function classifierGradient(clf: NoisyClassifier, x: tf.Tensor4D, t: number[], labels: ArrayLike<number>): tf.Tensor4D {
+export function classifierGradient(
+  clf: NoisyClassifier,
+  x: tf.Tensor4D,
+  t: number[],
+  labels: ArrayLike<number>,
+): tf.Tensor4D {
   return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(clf.logProb(xx as tf.Tensor4D, t, labels)))(x) as tf.Tensor4D);
 }
 
@@ -58,7 +64,8 @@ export function classifierGuidedModel(
   return {
     prediction: 'eps',
     predict(xt, t) {
-      if (t.length !== ids.length) throw new Error(`classifierGuidedModel: ${ids.length} labels for a batch of ${t.length}`);
+      if (t.length !== ids.length)
+        throw new Error(`classifierGuidedModel: ${ids.length} labels for a batch of ${t.length}`);
       return tf.tidy(() => {
         const out = model.predict(xt, t);
         if (counter) {
@@ -80,17 +87,26 @@ export function classifierGuidedModel(
 }
 
 /** DDPM's Algorithm-1 hook: s * sigma^2 * grad log p(y | x_t), for DDPMOptions.meanShift. */
-export function classifierMeanShift(clf: NoisyClassifier, labels: ArrayLike<number>, scale: number, counter?: PassCounter): (xt: tf.Tensor4D, t: number, variance: number) => tf.Tensor4D {
+export function classifierMeanShift(
+  clf: NoisyClassifier,
+  labels: ArrayLike<number>,
+  scale: number,
+  counter?: PassCounter,
+): (xt: tf.Tensor4D, t: number, variance: number) => tf.Tensor4D {
   checkScale(scale, 'classifierMeanShift');
   const ids = checkLabels(labels, clf.config.numClasses, 'classifierMeanShift');
   return (xt, t, variance) =>
     tf.tidy(() => {
-      if (xt.shape[0] !== ids.length) throw new Error(`classifierMeanShift: ${ids.length} labels for a batch of ${xt.shape[0]}`);
+      if (xt.shape[0] !== ids.length)
+        throw new Error(`classifierMeanShift: ${ids.length} labels for a batch of ${xt.shape[0]}`);
       if (counter) {
         counter.classifierCalls++;
         counter.classifierImages += ids.length;
       }
-      return tf.mul(classifierGradient(clf, xt, new Array<number>(ids.length).fill(t), ids), scale * variance) as tf.Tensor4D;
+      return tf.mul(
+        classifierGradient(clf, xt, new Array<number>(ids.length).fill(t), ids),
+        scale * variance,
+      ) as tf.Tensor4D;
     });
 }
 
@@ -113,7 +129,8 @@ export function classifierGuidedSample(
   o: ClassifierGuidedSampleOptions,
 ): tf.Tensor4D {
   checkScale(o.scale, 'classifierGuidedSample');
-  if (o.labels.length !== shape[0]) throw new Error(`classifierGuidedSample: ${o.labels.length} labels for ${shape[0]} images`);
+  if (o.labels.length !== shape[0])
+    throw new Error(`classifierGuidedSample: ${o.labels.length} labels for ${shape[0]} images`);
   const { sampler, labels, scale, counter, ...opts } = o;
   if (sampler === 'ddpm') {
     const counted: DiffusionModel = {
@@ -130,5 +147,9 @@ export function classifierGuidedSample(
     // Scale 0: no hook at all, so the run is the unguided DDPM sampler's, step for step.
     return new DDPMSampler(schedule).sample(counted, shape, { ...opts, meanShift: scale > 0 ? meanShift : undefined });
   }
-  return makeSampler(sampler, schedule).sample(classifierGuidedModel(model, clf, schedule, labels, scale, counter), shape, opts);
+  return makeSampler(sampler, schedule).sample(
+    classifierGuidedModel(model, clf, schedule, labels, scale, counter),
+    shape,
+    opts,
+  );
 }

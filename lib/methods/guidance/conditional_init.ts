@@ -12,8 +12,12 @@ export const CLASS_EMBEDDING = 'classEmb.weight';
 
 /** A new UNet with `numClasses` (+1 null) class rows, the unconditional model's weights, zero class rows. */
 export function conditionalFromUnconditional(base: UNet, numClasses: number): UNet {
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`conditionalFromUnconditional: numClasses must be a positive integer, got ${numClasses}`);
-  if (base.config.numClasses !== undefined) throw new Error(`conditionalFromUnconditional: the base UNet is already class-conditional (numClasses ${base.config.numClasses})`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new Error(`conditionalFromUnconditional: numClasses must be a positive integer, got ${numClasses}`);
+  if (base.config.numClasses !== undefined)
+    throw new Error(
+      `conditionalFromUnconditional: the base UNet is already class-conditional (numClasses ${base.config.numClasses})`,
+    );
   const model = new UNet({ ...base.config, numClasses });
   try {
     for (const [name, v] of model.params) {

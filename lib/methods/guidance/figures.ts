@@ -40,7 +40,14 @@ function checkOne(xt: tf.Tensor4D, who: string): void {
 }
 
 /** Classifier guidance at x_t (one image), towards each class 0..K-1, with an unconditional UNet. */
-export function classifierGuidanceAnatomy(unet: UNet, clf: NoisyClassifier, schedule: NoiseSchedule, xt: tf.Tensor4D, t: number, scale: number): GuidanceAnatomy {
+export function classifierGuidanceAnatomy(
+  unet: UNet,
+  clf: NoisyClassifier,
+  schedule: NoiseSchedule,
+  xt: tf.Tensor4D,
+  t: number,
+  scale: number,
+): GuidanceAnatomy {
   checkOne(xt, 'classifierGuidanceAnatomy');
   const k = clf.config.numClasses;
   const labels = Array.from({ length: k }, (_, i) => i);
@@ -48,7 +55,11 @@ export function classifierGuidanceAnatomy(unet: UNet, clf: NoisyClassifier, sche
     const xs = tf.tile(xt, [k, 1, 1, 1]) as tf.Tensor4D;
     const ts = new Array<number>(k).fill(t);
     const base = unetModel(unet);
-    const x0Plain = tf.clipByValue(predictionToEpsX0(schedule, xt, [t], base.predict(xt, [t]), 'eps').x0, -1, 1) as tf.Tensor4D;
+    const x0Plain = tf.clipByValue(
+      predictionToEpsX0(schedule, xt, [t], base.predict(xt, [t]), 'eps').x0,
+      -1,
+      1,
+    ) as tf.Tensor4D;
     const direction = perImageUnit(classifierGradient(clf, xs, ts, labels));
     const guided = classifierGuidedModel(base, clf, schedule, labels, scale).predict(xs, ts);
     const x0Guided = tf.clipByValue(predictionToEpsX0(schedule, xs, ts, guided, 'eps').x0, -1, 1) as tf.Tensor4D;
@@ -57,7 +68,13 @@ export function classifierGuidanceAnatomy(unet: UNet, clf: NoisyClassifier, sche
 }
 
 /** Classifier-free guidance at x_t (one image), towards each class, with a class-conditional UNet. */
-export function cfgAnatomy(unet: UNet, schedule: NoiseSchedule, xt: tf.Tensor4D, t: number, scale: number): GuidanceAnatomy {
+export function cfgAnatomy(
+  unet: UNet,
+  schedule: NoiseSchedule,
+  xt: tf.Tensor4D,
+  t: number,
+  scale: number,
+): GuidanceAnatomy {
   checkOne(xt, 'cfgAnatomy');
   const k = unet.config.numClasses;
   if (k === undefined) throw new Error('cfgAnatomy: the UNet has no class conditioning');
@@ -65,7 +82,11 @@ export function cfgAnatomy(unet: UNet, schedule: NoiseSchedule, xt: tf.Tensor4D,
   return tf.tidy(() => {
     const xs = tf.tile(xt, [k, 1, 1, 1]) as tf.Tensor4D;
     const ts = new Array<number>(k).fill(t);
-    const x0Plain = tf.clipByValue(predictionToEpsX0(schedule, xt, [t], cfgModel(unet, [0], 0).predict(xt, [t]), 'eps').x0, -1, 1) as tf.Tensor4D;
+    const x0Plain = tf.clipByValue(
+      predictionToEpsX0(schedule, xt, [t], cfgModel(unet, [0], 0).predict(xt, [t]), 'eps').x0,
+      -1,
+      1,
+    ) as tf.Tensor4D;
     const epsC = cfgModel(unet, labels, 1).predict(xs, ts);
     const epsU = cfgModel(unet, labels, 0).predict(xs, ts);
     const direction = perImageUnit(tf.neg(tf.sub(epsC, epsU)) as tf.Tensor4D);
@@ -94,7 +115,8 @@ export function classGrid(
   imageShape: [number, number, number] = [28, 28, 1],
 ): tf.Tensor4D {
   const classes = o.classes ?? 10;
-  if (!Number.isInteger(o.perClass) || o.perClass < 1) throw new Error(`classGrid: perClass must be a positive integer, got ${o.perClass}`);
+  if (!Number.isInteger(o.perClass) || o.perClass < 1)
+    throw new Error(`classGrid: perClass must be a positive integer, got ${o.perClass}`);
   const labels = Array.from({ length: classes * o.perClass }, (_, i) => Math.floor(i / o.perClass));
   const rng = new Rng(o.seed ?? 0);
   const cols = rng.normalTensor([o.perClass, ...imageShape]);
@@ -109,13 +131,35 @@ export function classGrid(
 
 /** classGrid for classifier-free guidance at scale w. */
 export function cfgClassGrid(unet: UNet, schedule: NoiseSchedule, scale: number, o: ClassGridOptions): tf.Tensor4D {
-  return classGrid((labels, xT, rng) => makeSampler(o.sampler ?? 'ddim', schedule).sample(cfgModel(unet, labels, scale), xT.shape as [number, number, number, number], { steps: o.steps, rng, xT }), o);
+  return classGrid(
+    (labels, xT, rng) =>
+      makeSampler(o.sampler ?? 'ddim', schedule).sample(
+        cfgModel(unet, labels, scale),
+        xT.shape as [number, number, number, number],
+        { steps: o.steps, rng, xT },
+      ),
+    o,
+  );
 }
 
 /** classGrid for classifier guidance at scale s (DDPM: Algorithm 1; DDIM / DPM-Solver++: Algorithm 2). */
-export function classifierClassGrid(unet: UNet, clf: NoisyClassifier, schedule: NoiseSchedule, scale: number, o: ClassGridOptions): tf.Tensor4D {
+export function classifierClassGrid(
+  unet: UNet,
+  clf: NoisyClassifier,
+  schedule: NoiseSchedule,
+  scale: number,
+  o: ClassGridOptions,
+): tf.Tensor4D {
   return classGrid(
-    (labels, xT, rng) => classifierGuidedSample(unetModel(unet), clf, schedule, xT.shape as [number, number, number, number], { sampler: o.sampler ?? 'ddim', labels, scale, steps: o.steps, rng, xT }),
+    (labels, xT, rng) =>
+      classifierGuidedSample(unetModel(unet), clf, schedule, xT.shape as [number, number, number, number], {
+        sampler: o.sampler ?? 'ddim',
+        labels,
+        scale,
+        steps: o.steps,
+        rng,
+        xT,
+      }),
     o,
   );
 }

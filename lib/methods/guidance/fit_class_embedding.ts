@@ -14,7 +14,13 @@ import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
 import { NoiseSchedule } from '../../core/schedule';
 import { BatchSource, TrainBatch } from '../../core/train/batch_source';
-import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import {
+  CheckpointOptions,
+  checkpointOptions,
+  lossCallback,
+  LossTrainer,
+  runTrainer,
+} from '../../core/train/loss_trainer';
 import { diffusionStepLoss } from '../../core/train/trainer';
 import { UNet } from '../../core/unet/unet';
 import { CLASS_EMBEDDING } from './conditional_init';
@@ -39,13 +45,15 @@ export interface FitEmbeddingOptions extends CheckpointOptions {
 export async function fitClassEmbedding(model: UNet, data: BatchSource, o: FitEmbeddingOptions): Promise<number[]> {
   const emb = model.params.get(CLASS_EMBEDDING);
   if (!emb) throw new Error('fitClassEmbedding: the UNet has no class embedding (config.numClasses is not set)');
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`fitClassEmbedding: steps must be a positive integer, got ${o.steps}`);
+  if (!Number.isInteger(o.steps) || o.steps < 1)
+    throw new Error(`fitClassEmbedding: steps must be a positive integer, got ${o.steps}`);
   if (!(o.learningRate > 0)) throw new Error(`fitClassEmbedding: learningRate must be > 0, got ${o.learningRate}`);
   // The diffusion trainer's loss (step k's rng: timesteps, then noise), on the labels only.
   const diffusion = diffusionStepLoss(model, o.schedule);
   const loss = (batch: TrainBatch, rng: Rng, step: number) => {
     const labels = batch.cond?.classLabels;
-    if (labels === undefined) throw new Error('fitClassEmbedding: batches need class labels (imageBatches with withLabels: true)');
+    if (labels === undefined)
+      throw new Error('fitClassEmbedding: batches need class labels (imageBatches with withLabels: true)');
     return diffusion({ x: batch.x, cond: { classLabels: labels } }, rng, step);
   };
   const trainer = new LossTrainer(new Map([[CLASS_EMBEDDING, emb]]), loss, {

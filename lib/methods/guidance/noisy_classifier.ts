@@ -25,10 +25,18 @@ export interface NoisyClassifierConfig {
 }
 
 export function noisyClassifierConfig(overrides: Partial<NoisyClassifierConfig> = {}): NoisyClassifierConfig {
-  const c: NoisyClassifierConfig = { imageSize: 28, inChannels: 1, numClasses: 10, channels: [32, 64, 128], timeDim: 32, ...overrides };
+  const c: NoisyClassifierConfig = {
+    imageSize: 28,
+    inChannels: 1,
+    numClasses: 10,
+    channels: [32, 64, 128],
+    timeDim: 32,
+    ...overrides,
+  };
   c.channels = [...c.channels];
   const posInt = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`NoisyClassifierConfig.${name} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v <= 0)
+      throw new Error(`NoisyClassifierConfig.${name} must be a positive integer, got ${v}`);
   };
   posInt('imageSize', c.imageSize);
   posInt('inChannels', c.inChannels);
@@ -82,7 +90,9 @@ export class NoisyClassifier {
     const c = this.config;
     const [b, h, w, ch] = x.shape;
     if (x.rank !== 4 || h !== c.imageSize || w !== c.imageSize || ch !== c.inChannels) {
-      throw new Error(`NoisyClassifier: expects [B, ${c.imageSize}, ${c.imageSize}, ${c.inChannels}] images, got [${x.shape}]`);
+      throw new Error(
+        `NoisyClassifier: expects [B, ${c.imageSize}, ${c.imageSize}, ${c.inChannels}] images, got [${x.shape}]`,
+      );
     }
     if (t.length !== b) throw new Error(`NoisyClassifier: ${t.length} timesteps for a batch of ${b}`);
     return tf.tidy(() => {
@@ -100,9 +110,12 @@ export class NoisyClassifier {
   /** log p(y | x_t) for each image's own label y: [B]. */
   logProb(x: tf.Tensor4D, t: number[], labels: ArrayLike<number>): tf.Tensor1D {
     const k = this.config.numClasses;
-    if (labels.length !== x.shape[0]) throw new Error(`NoisyClassifier.logProb: ${labels.length} labels for a batch of ${x.shape[0]}`);
+    if (labels.length !== x.shape[0])
+      throw new Error(`NoisyClassifier.logProb: ${labels.length} labels for a batch of ${x.shape[0]}`);
     const ids = checkLabels(labels, k, 'NoisyClassifier.logProb');
-    return tf.tidy(() => tf.sum(tf.mul(tf.logSoftmax(this.logits(x, t)), tf.oneHot(tf.tensor1d(ids, 'int32'), k)), 1) as tf.Tensor1D);
+    return tf.tidy(
+      () => tf.sum(tf.mul(tf.logSoftmax(this.logits(x, t)), tf.oneHot(tf.tensor1d(ids, 'int32'), k)), 1) as tf.Tensor1D,
+    );
   }
 
   dispose(): void {
@@ -115,21 +128,33 @@ export function checkLabels(labels: ArrayLike<number>, numClasses: number, who: 
   const ids = new Int32Array(labels.length);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
-    if (!Number.isInteger(y) || y < 0 || y >= numClasses) throw new Error(`${who}: class id ${y} (index ${i}) is outside [0, ${numClasses - 1}]`);
+    if (!Number.isInteger(y) || y < 0 || y >= numClasses)
+      throw new Error(`${who}: class id ${y} (index ${i}) is outside [0, ${numClasses - 1}]`);
     ids[i] = y;
   }
   return ids;
 }
 
 /** Writes the classifier (weights + config) as a checkpoint file; `metadata` is free-form. */
-export async function saveNoisyClassifier(file: string, model: NoisyClassifier, metadata: Record<string, string> = {}, step = 0): Promise<void> {
-  await saveCheckpoint(file, { config: { kind: 'noisy-classifier', ...model.config }, params: model.params, metadata, step });
+export async function saveNoisyClassifier(
+  file: string,
+  model: NoisyClassifier,
+  metadata: Record<string, string> = {},
+  step = 0,
+): Promise<void> {
+  await saveCheckpoint(file, {
+    config: { kind: 'noisy-classifier', ...model.config },
+    params: model.params,
+    metadata,
+    step,
+  });
 }
 
 export function loadNoisyClassifier(file: string): NoisyClassifier {
   const ckpt = readCheckpoint(file);
   const cfg = ckpt.config as Partial<NoisyClassifierConfig> & { kind?: string };
-  if (cfg.kind !== 'noisy-classifier') throw new Error(`checkpoint ${file}: not a noisy classifier (config kind '${String(cfg.kind)}')`);
+  if (cfg.kind !== 'noisy-classifier')
+    throw new Error(`checkpoint ${file}: not a noisy classifier (config kind '${String(cfg.kind)}')`);
   const { kind, ...rest } = cfg;
   void kind;
   const model = new NoisyClassifier(rest);

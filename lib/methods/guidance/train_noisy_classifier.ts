@@ -28,11 +28,18 @@ export interface NoisyClassifierTrainOptions extends LrScheduleOptions, Checkpoi
  * Trains `model` in place on batches from `data` (which must carry cond.classLabels: imageBatches
  * with withLabels). Returns every step's loss. With checkpointDir, continues from the newest state there.
  */
-export async function trainNoisyClassifier(model: NoisyClassifier, data: BatchSource, o: NoisyClassifierTrainOptions): Promise<number[]> {
+export async function trainNoisyClassifier(
+  model: NoisyClassifier,
+  data: BatchSource,
+  o: NoisyClassifierTrainOptions,
+): Promise<number[]> {
   // Step k's rng: timesteps, then noise, as the diffusion model is trained.
   const loss = (batch: TrainBatch, rng: Rng) => {
     const labels = batch.cond?.classLabels;
-    if (labels === undefined || labels instanceof tf.Tensor) throw new Error('trainNoisyClassifier: batches need class labels as an array (imageBatches with withLabels: true)');
+    if (labels === undefined || labels instanceof tf.Tensor)
+      throw new Error(
+        'trainNoisyClassifier: batches need class labels as an array (imageBatches with withLabels: true)',
+      );
     const t = Array.from({ length: batch.x.shape[0] }, () => rng.int(o.schedule.T));
     const noise = rng.normalTensor(batch.x.shape);
     return crossEntropy(model.logits(o.schedule.qSample(batch.x, t, noise) as tf.Tensor4D, t), Array.from(labels));
@@ -49,7 +56,15 @@ export async function trainNoisyClassifier(model: NoisyClassifier, data: BatchSo
 }
 
 /** Accuracy of the noisy classifier on labelled images noised to each of `ts` (seeded noise). */
-export function noisyAccuracy(model: NoisyClassifier, schedule: NoiseSchedule, x0: tf.Tensor4D, labels: ArrayLike<number>, ts: number[], seed = 0, batchSize = 500): number[] {
+export function noisyAccuracy(
+  model: NoisyClassifier,
+  schedule: NoiseSchedule,
+  x0: tf.Tensor4D,
+  labels: ArrayLike<number>,
+  ts: number[],
+  seed = 0,
+  batchSize = 500,
+): number[] {
   const n = x0.shape[0];
   if (labels.length !== n) throw new Error(`noisyAccuracy: ${labels.length} labels for ${n} images`);
   return ts.map((t, j) => {

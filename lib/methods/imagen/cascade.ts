@@ -49,19 +49,35 @@ export interface CascadeOutput {
 
 export function checkCascade(c: Cascade): void {
   const w = c.encoder.width;
-  if (c.base.config.imageSize !== BASE_SIZE || c.base.config.contextDim !== w) throw new Error(`cascade: the base UNet must be ${BASE_SIZE}x${BASE_SIZE} with contextDim ${w}, got ${c.base.config.imageSize} and ${c.base.config.contextDim}`);
+  if (c.base.config.imageSize !== BASE_SIZE || c.base.config.contextDim !== w)
+    throw new Error(
+      `cascade: the base UNet must be ${BASE_SIZE}x${BASE_SIZE} with contextDim ${w}, got ${c.base.config.imageSize} and ${c.base.config.contextDim}`,
+    );
   const s = c.sr.config;
   if (s.imageSize !== SR_SIZE || s.contextDim !== w || s.condChannels !== 3 || s.numClasses !== NOISE_AUG_BUCKETS) {
-    throw new Error(`cascade: the SR UNet must be ${SR_SIZE}x${SR_SIZE} with contextDim ${w}, condChannels 3, numClasses ${NOISE_AUG_BUCKETS}`);
+    throw new Error(
+      `cascade: the SR UNet must be ${SR_SIZE}x${SR_SIZE} with contextDim ${w}, condChannels 3, numClasses ${NOISE_AUG_BUCKETS}`,
+    );
   }
 }
 
 /** Stage 1: captions -> 16x16 images (seeded by `seed`). */
-export function sampleBase(c: Cascade, captions: readonly string[], seed: number, o: Pick<CascadeOptions, 'baseSteps' | 'guidance' | 'counters'>): tf.Tensor4D {
+export function sampleBase(
+  c: Cascade,
+  captions: readonly string[],
+  seed: number,
+  o: Pick<CascadeOptions, 'baseSteps' | 'guidance' | 'counters'>,
+): tf.Tensor4D {
   const { cond, uncond } = c.encoder.conditions(captions);
   try {
-    const model = cfgConditionModel(c.base, cond, uncond, o.guidance, { prediction: STAGE_PREDICTION.base, counter: o.counters?.base });
-    return new DDIMSampler(cascadeSchedule()).sample(model, [captions.length, BASE_SIZE, BASE_SIZE, 3], { steps: o.baseSteps, rng: new Rng(seed) });
+    const model = cfgConditionModel(c.base, cond, uncond, o.guidance, {
+      prediction: STAGE_PREDICTION.base,
+      counter: o.counters?.base,
+    });
+    return new DDIMSampler(cascadeSchedule()).sample(model, [captions.length, BASE_SIZE, BASE_SIZE, 3], {
+      steps: o.baseSteps,
+      rng: new Rng(seed),
+    });
   } finally {
     disposeCondition(cond);
     disposeCondition(uncond);
@@ -69,18 +85,35 @@ export function sampleBase(c: Cascade, captions: readonly string[], seed: number
 }
 
 /** Stage 2: 16x16 images (+ their captions) -> 32x32, with the low-res input noise-augmented at `augBucket`. */
-export function sampleSr(c: Cascade, lowres: tf.Tensor4D, captions: readonly string[], seed: number, o: Pick<CascadeOptions, 'srSteps' | 'srGuidance' | 'augBucket' | 'srStart' | 'counters'>): tf.Tensor4D {
+export function sampleSr(
+  c: Cascade,
+  lowres: tf.Tensor4D,
+  captions: readonly string[],
+  seed: number,
+  o: Pick<CascadeOptions, 'srSteps' | 'srGuidance' | 'augBucket' | 'srStart' | 'counters'>,
+): tf.Tensor4D {
   const b = captions.length;
-  if (lowres.shape[0] !== b || lowres.shape[1] !== BASE_SIZE || lowres.shape[2] !== BASE_SIZE || lowres.shape[3] !== 3) {
-    throw new Error(`sampleSr: lowres must be [${b}, ${BASE_SIZE}, ${BASE_SIZE}, 3] for ${b} captions, got [${lowres.shape}]`);
+  if (
+    lowres.shape[0] !== b ||
+    lowres.shape[1] !== BASE_SIZE ||
+    lowres.shape[2] !== BASE_SIZE ||
+    lowres.shape[3] !== 3
+  ) {
+    throw new Error(
+      `sampleSr: lowres must be [${b}, ${BASE_SIZE}, ${BASE_SIZE}, 3] for ${b} captions, got [${lowres.shape}]`,
+    );
   }
   const rng = new Rng(seed + 7919);
   const img = srImageCondition(lowres, new Array<number>(b).fill(o.augBucket), rng, SR_SIZE);
   const { cond, uncond } = c.encoder.conditions(captions);
   try {
     // Both halves of the guided pass see the same image condition; only the text differs.
-    const model = cfgConditionModel(c.sr, { ...cond, ...img }, { ...uncond, ...img }, o.srGuidance, { prediction: STAGE_PREDICTION.sr, counter: o.counters?.sr });
-    if (o.srStart === undefined) return new DDIMSampler(cascadeSchedule()).sample(model, [b, SR_SIZE, SR_SIZE, 3], { steps: o.srSteps, rng });
+    const model = cfgConditionModel(c.sr, { ...cond, ...img }, { ...uncond, ...img }, o.srGuidance, {
+      prediction: STAGE_PREDICTION.sr,
+      counter: o.counters?.sr,
+    });
+    if (o.srStart === undefined)
+      return new DDIMSampler(cascadeSchedule()).sample(model, [b, SR_SIZE, SR_SIZE, 3], { steps: o.srSteps, rng });
     return truncatedDdim(model, img.concat, o.srStart, o.srSteps, rng);
   } finally {
     disposeCondition(img);
@@ -90,10 +123,18 @@ export function sampleSr(c: Cascade, lowres: tf.Tensor4D, captions: readonly str
 }
 
 /** Deterministic DDIM from `start` noised to t0 down to 0 in `steps` evenly spaced steps (x0 clipped to [-1, 1]). */
-export function truncatedDdim(model: DiffusionModel, start: tf.Tensor4D, t0: number, steps: number, rng: Rng): tf.Tensor4D {
+export function truncatedDdim(
+  model: DiffusionModel,
+  start: tf.Tensor4D,
+  t0: number,
+  steps: number,
+  rng: Rng,
+): tf.Tensor4D {
   const s = cascadeSchedule();
-  if (!Number.isInteger(t0) || t0 < 1 || t0 >= s.T) throw new Error(`truncatedDdim: t0 must be an integer in [1, ${s.T - 1}], got ${t0}`);
-  if (!Number.isInteger(steps) || steps < 1 || steps > t0) throw new Error(`truncatedDdim: steps must be an integer in [1, ${t0}], got ${steps}`);
+  if (!Number.isInteger(t0) || t0 < 1 || t0 >= s.T)
+    throw new Error(`truncatedDdim: t0 must be an integer in [1, ${s.T - 1}], got ${t0}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > t0)
+    throw new Error(`truncatedDdim: steps must be an integer in [1, ${t0}], got ${steps}`);
   const ts = Array.from({ length: steps }, (_, i) => Math.round(t0 - (i * t0) / steps));
   const ab = s.alphasCumprod;
   const eps0 = rng.normalTensor(start.shape);
@@ -104,7 +145,10 @@ export function truncatedDdim(model: DiffusionModel, start: tf.Tensor4D, t0: num
     const next = tf.tidy(() => {
       const tt = new Array<number>(x.shape[0]).fill(t);
       const { eps, x0 } = predictionToEpsX0(s, x, tt, model.predict(x, tt), model.prediction);
-      return tf.add(tf.mul(tf.clipByValue(x0, -1, 1), Math.sqrt(prev)), tf.mul(eps, Math.sqrt(1 - prev))) as tf.Tensor4D;
+      return tf.add(
+        tf.mul(tf.clipByValue(x0, -1, 1), Math.sqrt(prev)),
+        tf.mul(eps, Math.sqrt(1 - prev)),
+      ) as tf.Tensor4D;
     });
     x.dispose();
     x = next;

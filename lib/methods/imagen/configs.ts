@@ -38,5 +38,13 @@ export function imagenBaseConfig(contextDim: number, overrides: Partial<UNetConf
  * four times what it costs at 16x16 (this model trains on a shared 2-core CPU).
  */
 export function imagenSrConfig(contextDim: number, overrides: Partial<UNetConfig> = {}): UNetConfig {
-  return shapesTextUNetConfig({ baseChannels: 16, attentionResolutions: [], midAttention: true, contextDim, condChannels: 3, numClasses: NOISE_AUG_BUCKETS, ...overrides });
+  return shapesTextUNetConfig({
+    baseChannels: 16,
+    attentionResolutions: [],
+    midAttention: true,
+    contextDim,
+    condChannels: 3,
+    numClasses: NOISE_AUG_BUCKETS,
+    ...overrides,
+  });
 }

@@ -22,7 +22,10 @@ export class FrozenTextEncoder {
 
   /** Captions -> { context [B, L, width], contextMask [B, L] } (new tensors: the caller disposes them). */
   encode(captions: readonly string[]): { context: tf.Tensor3D; contextMask: tf.Tensor2D } {
-    if (!Array.isArray(captions) || captions.length === 0) throw new Error(`FrozenTextEncoder.encode: captions must be a non-empty array of strings, got ${String(captions)}`);
+    if (!Array.isArray(captions) || captions.length === 0)
+      throw new Error(
+        `FrozenTextEncoder.encode: captions must be a non-empty array of strings, got ${String(captions)}`,
+      );
     // tf.tidy keeps no gradient tape outside variableGrads; the encoder's variables never get updated.
     const e = tf.tidy(() => {
       const r = this.mlm.encoder.apply(captions);
@@ -35,7 +38,10 @@ export class FrozenTextEncoder {
   conditions(captions: readonly string[]): { cond: UNetCondition; uncond: UNetCondition } {
     const c = this.encode(captions);
     const u = this.encode(captions.map(() => ''));
-    return { cond: { context: c.context, contextMask: c.contextMask }, uncond: { context: u.context, contextMask: u.contextMask } };
+    return {
+      cond: { context: c.context, contextMask: c.contextMask },
+      uncond: { context: u.context, contextMask: u.contextMask },
+    };
   }
 
   dispose(): void {
@@ -44,7 +50,10 @@ export class FrozenTextEncoder {
 }
 
 /** Wraps a BatchSource that yields cond.text: the captions become the frozen encoder's context. */
-export function frozenTextBatches(src: BatchSource<TextCondition>, encoder: FrozenTextEncoder): BatchSource<UNetCondition> {
+export function frozenTextBatches(
+  src: BatchSource<TextCondition>,
+  encoder: FrozenTextEncoder,
+): BatchSource<UNetCondition> {
   return (step) => {
     const b = src(step);
     const { text, ...rest } = b.cond ?? {};

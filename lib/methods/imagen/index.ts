@@ -1,7 +1,8 @@
-// Lesson 11's Imagen-style pieces in one import (notebooks: './lib/imagen/index').
+// Lesson 11's Imagen-style pieces in one import (notebooks: './lib/methods/imagen/index';
+// the cascade's diagram is './lib/course/diagrams/imagen').
 export * from './cascade';
 export * from './configs';
-export * from './diagram';
+export * from '../../course/diagrams/imagen';
 export * from './frozen_text';
 export * from './low_res';
 export * from './mlm';

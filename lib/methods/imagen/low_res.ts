@@ -4,9 +4,11 @@
 import { ImageData } from '../../core/train/batch_source';
 
 export function downsampleSet(set: ImageData, factor: number): ImageData {
-  if (!Number.isInteger(factor) || factor < 1) throw new Error(`downsampleSet: factor must be a positive integer, got ${factor}`);
+  if (!Number.isInteger(factor) || factor < 1)
+    throw new Error(`downsampleSet: factor must be a positive integer, got ${factor}`);
   const { height: h, width: w, channels: c, count } = set;
-  if (h % factor !== 0 || w % factor !== 0) throw new Error(`downsampleSet: ${h}x${w} images are not divisible by factor ${factor}`);
+  if (h % factor !== 0 || w % factor !== 0)
+    throw new Error(`downsampleSet: ${h}x${w} images are not divisible by factor ${factor}`);
   const oh = h / factor;
   const ow = w / factor;
   const out = new Uint8Array(count * oh * ow * c);
@@ -18,7 +20,9 @@ export function downsampleSet(set: ImageData, factor: number): ImageData {
       for (let x = 0; x < ow; x++) {
         for (let ch = 0; ch < c; ch++) {
           let s = 0;
-          for (let dy = 0; dy < factor; dy++) for (let dx = 0; dx < factor; dx++) s += set.images[src + ((y * factor + dy) * w + x * factor + dx) * c + ch];
+          for (let dy = 0; dy < factor; dy++)
+            for (let dx = 0; dx < factor; dx++)
+              s += set.images[src + ((y * factor + dy) * w + x * factor + dx) * c + ch];
           out[dst + (y * ow + x) * c + ch] = Math.round(s / area);
         }
       }

@@ -11,7 +11,13 @@ import { readCheckpoint, checkConfig, loadParams, saveCheckpoint } from '../../c
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
 import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
-import { CheckpointOptions, checkpointOptions, lossCallback, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
+import {
+  CheckpointOptions,
+  checkpointOptions,
+  lossCallback,
+  LossTrainer,
+  runTrainer,
+} from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { TextEncoderConfig, TextTransformer, validateTextEncoderConfig } from '../text/text_transformer';
 import { BOS, EOS, EncodedBatch, MASK, PAD, SPECIAL_TOKENS } from '../text/tokenizer';
@@ -22,7 +28,10 @@ export class MlmModel {
   readonly encoder: TextTransformer;
   readonly outBias: tf.Variable;
 
-  constructor(readonly config: TextEncoderConfig, seed = 0) {
+  constructor(
+    readonly config: TextEncoderConfig,
+    seed = 0,
+  ) {
     validateTextEncoderConfig(config);
     const store = new ParamStore(new Rng(seed));
     this.params = store.params;
@@ -80,7 +89,8 @@ export function maskBatch(enc: EncodedBatch, vocabSize: number, rng: Rng, o: Mas
   const pMask = o.maskProb ?? 0.8;
   const pRand = o.randomProb ?? 0.1;
   if (!(rate > 0 && rate <= 1)) throw new Error(`maskBatch: rate must be in (0, 1], got ${rate}`);
-  if (!(pMask >= 0 && pRand >= 0 && pMask + pRand <= 1)) throw new Error(`maskBatch: maskProb ${pMask} + randomProb ${pRand} must be probabilities summing to <= 1`);
+  if (!(pMask >= 0 && pRand >= 0 && pMask + pRand <= 1))
+    throw new Error(`maskBatch: maskProb ${pMask} + randomProb ${pRand} must be probabilities summing to <= 1`);
   const first = SPECIAL_TOKENS.length;
   if (vocabSize <= first) throw new Error(`maskBatch: a vocabulary of ${vocabSize} has no words`);
   const L = enc.contextLength;
@@ -114,7 +124,13 @@ export function mlmLoss(model: MlmModel, batch: MaskedBatch): tf.Scalar {
     const v = model.config.vocab.length;
     const logits = tf.reshape(model.logits(batch.input), [-1, v]) as tf.Tensor2D;
     const weight = tf.tensor1d(Float32Array.from(batch.targets, (t) => (t >= 0 ? 1 : 0)));
-    const onehot = tf.oneHot(tf.tensor1d(Int32Array.from(batch.targets, (t) => Math.max(t, 0)), 'int32'), v);
+    const onehot = tf.oneHot(
+      tf.tensor1d(
+        Int32Array.from(batch.targets, (t) => Math.max(t, 0)),
+        'int32',
+      ),
+      v,
+    );
     const nll = tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1));
     return tf.div(tf.sum(tf.mul(nll, weight)), n) as tf.Scalar;
   });
@@ -137,9 +153,12 @@ export interface MlmTrainOptions extends MaskOptions, CheckpointOptions {
  * (seed, s) alone, so a run resumed from checkpointDir continues the same one.
  */
 export async function trainMlm(model: MlmModel, captions: readonly string[], o: MlmTrainOptions): Promise<number[]> {
-  for (const k of ['steps', 'batch', 'seed'] as const) if (!Number.isInteger(o[k]) || o[k] < (k === 'seed' ? 0 : 1)) throw new Error(`trainMlm: ${k} must be a ${k === 'seed' ? 'non-negative' : 'positive'} integer, got ${o[k]}`);
+  for (const k of ['steps', 'batch', 'seed'] as const)
+    if (!Number.isInteger(o[k]) || o[k] < (k === 'seed' ? 0 : 1))
+      throw new Error(`trainMlm: ${k} must be a ${k === 'seed' ? 'non-negative' : 'positive'} integer, got ${o[k]}`);
   if (!(o.lr > 0)) throw new Error(`trainMlm: lr must be > 0, got ${o.lr}`);
-  if (captions.length < o.batch) throw new Error(`trainMlm: ${captions.length} captions are fewer than one batch of ${o.batch}`);
+  if (captions.length < o.batch)
+    throw new Error(`trainMlm: ${captions.length} captions are fewer than one batch of ${o.batch}`);
   const tok = model.encoder.tokenizer;
   const data = (step: number): MaskedBatch => {
     const rng = stepRng(o.seed, step, STREAM.data);
@@ -157,7 +176,13 @@ export async function trainMlm(model: MlmModel, captions: readonly string[], o: 
     epsilon: 1e-8,
     seed: o.seed,
     config: { kind: MLM_KIND, text: model.config },
-    describe: { batch: o.batch, rate: o.rate ?? 0.15, maskProb: o.maskProb ?? 0.8, randomProb: o.randomProb ?? 0.1, scoreAll: o.scoreAll ?? false },
+    describe: {
+      batch: o.batch,
+      rate: o.rate ?? 0.15,
+      maskProb: o.maskProb ?? 0.8,
+      randomProb: o.randomProb ?? 0.1,
+      scoreAll: o.scoreAll ?? false,
+    },
     ...checkpointOptions(o),
     progress: o.progress ?? false,
   });
@@ -178,12 +203,24 @@ export interface MaskedAccuracy {
 }
 
 /** Argmax accuracy on masked captions (every chosen word replaced by [MASK]), seeded. */
-export function maskedAccuracy(model: MlmModel, captions: readonly string[], contentWords: ReadonlySet<string>, seed = 1, batch = 128): MaskedAccuracy {
+export function maskedAccuracy(
+  model: MlmModel,
+  captions: readonly string[],
+  contentWords: ReadonlySet<string>,
+  seed = 1,
+  batch = 128,
+): MaskedAccuracy {
   const tok = model.encoder.tokenizer;
   const rng = new Rng(seed);
-  let hit = 0, n = 0, cHit = 0, cN = 0;
+  let hit = 0,
+    n = 0,
+    cHit = 0,
+    cN = 0;
   for (let i = 0; i < captions.length; i += batch) {
-    const mb = maskBatch(tok.encodeBatch(captions.slice(i, i + batch), { warn: false }), tok.size, rng, { maskProb: 1, randomProb: 0 });
+    const mb = maskBatch(tok.encodeBatch(captions.slice(i, i + batch), { warn: false }), tok.size, rng, {
+      maskProb: 1,
+      randomProb: 0,
+    });
     const pred = tf.tidy(() => tf.argMax(model.logits(mb.input), 2));
     const p = pred.dataSync();
     pred.dispose();
@@ -198,7 +235,13 @@ export function maskedAccuracy(model: MlmModel, captions: readonly string[], con
       }
     });
   }
-  return { all: hit / n, content: cHit / Math.max(1, cN), grammar: (hit - cHit) / Math.max(1, n - cN), count: n, contentCount: cN };
+  return {
+    all: hit / n,
+    content: cHit / Math.max(1, cN),
+    grammar: (hit - cHit) / Math.max(1, n - cN),
+    count: n,
+    contentCount: cN,
+  };
 }
 
 const MLM_KIND = 'imagen-mlm-text-encoder';
@@ -212,7 +255,8 @@ export async function saveMlm(file: string, model: MlmModel, metadata: Record<st
 export function loadMlm(file: string): MlmModel {
   const ckpt = readCheckpoint(file);
   const c = ckpt.config as { kind?: string; text?: TextEncoderConfig };
-  if (c?.kind !== MLM_KIND || !c.text) throw new Error(`loadMlm: ${file} is not a masked-language-model text encoder (config kind '${String(c?.kind)}')`);
+  if (c?.kind !== MLM_KIND || !c.text)
+    throw new Error(`loadMlm: ${file} is not a masked-language-model text encoder (config kind '${String(c?.kind)}')`);
   const model = new MlmModel(c.text);
   try {
     checkConfig(ckpt, { kind: MLM_KIND, text: model.config });
@@ -228,15 +272,25 @@ export function loadMlm(file: string): MlmModel {
  * What the model guesses for hidden words: `caption` with the words at `wordIndices` (0-based word
  * positions) replaced by [MASK]; returns the top-k words and probabilities for each.
  */
-export function fillMasks(model: MlmModel, caption: string, wordIndices: number[], topK = 3): { word: string; guesses: { word: string; p: number }[] }[] {
+export function fillMasks(
+  model: MlmModel,
+  caption: string,
+  wordIndices: number[],
+  topK = 3,
+): { word: string; guesses: { word: string; p: number }[] }[] {
   const tok = model.encoder.tokenizer;
   const e = tok.encode(caption);
   const nWords = e.length - 2;
-  for (const i of wordIndices) if (!Number.isInteger(i) || i < 0 || i >= nWords) throw new Error(`fillMasks: word index ${i} is outside the caption's ${nWords} words`);
+  for (const i of wordIndices)
+    if (!Number.isInteger(i) || i < 0 || i >= nWords)
+      throw new Error(`fillMasks: word index ${i} is outside the caption's ${nWords} words`);
   const ids = Int32Array.from(e.ids);
   for (const i of wordIndices) ids[i + 1] = MASK;
   const mask = new Float32Array(ids.length).fill(1, 0, e.length);
-  const probs = tf.tidy(() => tf.softmax(model.logits({ ids, mask, batch: 1, contextLength: tok.contextLength })).dataSync() as Float32Array);
+  const probs = tf.tidy(
+    () =>
+      tf.softmax(model.logits({ ids, mask, batch: 1, contextLength: tok.contextLength })).dataSync() as Float32Array,
+  );
   const V = tok.size;
   return wordIndices.map((i) => {
     const row = Array.from(probs.subarray((i + 1) * V, (i + 2) * V));

@@ -24,7 +24,8 @@ const STREAM_AUG = 11;
 
 /** gamma of bucket k (0 = clean). */
 export function augLevel(bucket: number): number {
-  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= NOISE_AUG_BUCKETS) throw new Error(`noise augmentation: bucket must be an integer in [0, ${NOISE_AUG_BUCKETS - 1}], got ${bucket}`);
+  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= NOISE_AUG_BUCKETS)
+    throw new Error(`noise augmentation: bucket must be an integer in [0, ${NOISE_AUG_BUCKETS - 1}], got ${bucket}`);
   return bucket * NOISE_AUG_STEP;
 }
 
@@ -36,7 +37,10 @@ export function augmentLowRes(lowres: tf.Tensor4D, buckets: readonly number[], r
   return tf.tidy(() => {
     const eps = rng.normalTensor(lowres.shape) as tf.Tensor4D;
     const gamma = tf.tensor4d(g, [b, 1, 1, 1]);
-    const keep = tf.tensor4d(g.map((x) => Math.sqrt(1 - x * x)), [b, 1, 1, 1]);
+    const keep = tf.tensor4d(
+      g.map((x) => Math.sqrt(1 - x * x)),
+      [b, 1, 1, 1],
+    );
     return tf.add(tf.mul(lowres, keep), tf.mul(eps, gamma)) as tf.Tensor4D;
   });
 }
@@ -45,7 +49,12 @@ export function augmentLowRes(lowres: tf.Tensor4D, buckets: readonly number[], r
  * The SR model's image condition: the (augmented) low-res image up-sampled bicubically to outSize,
  * and the level labels. `lowres` stays the caller's.
  */
-export function srImageCondition(lowres: tf.Tensor4D, buckets: readonly number[], rng: Rng, outSize: number): { concat: tf.Tensor4D; classLabels: number[] } {
+export function srImageCondition(
+  lowres: tf.Tensor4D,
+  buckets: readonly number[],
+  rng: Rng,
+  outSize: number,
+): { concat: tf.Tensor4D; classLabels: number[] } {
   const z = augmentLowRes(lowres, buckets, rng);
   const concat = upsampleBicubic(z, outSize);
   z.dispose();

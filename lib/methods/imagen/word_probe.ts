@@ -12,7 +12,12 @@ import { TextTransformer } from '../text/text_transformer';
 export type WordProbeResult = ProbeResult;
 
 /** Probe accuracy per word class, e.g. { colour: [...COLOUR_NAMES], shape: [...SHAPE_KINDS] }. */
-export function wordProbe(encoder: TextTransformer, captions: readonly string[], classes: Record<string, readonly string[]>, batch = 128): Record<string, WordProbeResult> {
+export function wordProbe(
+  encoder: TextTransformer,
+  captions: readonly string[],
+  classes: Record<string, readonly string[]>,
+  batch = 128,
+): Record<string, WordProbeResult> {
   const tok = encoder.tokenizer;
   const w = encoder.config.width;
   const classOf = new Map<number, [string, number]>();
@@ -23,7 +28,9 @@ export function wordProbe(encoder: TextTransformer, captions: readonly string[],
       classOf.set(id, [name, k]);
     });
   }
-  const seen: Record<string, { label: number; v: Float32Array }[]> = Object.fromEntries(Object.keys(classes).map((c) => [c, []]));
+  const seen: Record<string, { label: number; v: Float32Array }[]> = Object.fromEntries(
+    Object.keys(classes).map((c) => [c, []]),
+  );
   for (let i = 0; i < captions.length; i += batch) {
     const enc = tok.encodeBatch(captions.slice(i, i + batch), { warn: false });
     const out = encoder.apply(enc);
@@ -35,6 +42,11 @@ export function wordProbe(encoder: TextTransformer, captions: readonly string[],
     });
   }
   const result: Record<string, WordProbeResult> = {};
-  for (const [name, words] of Object.entries(classes)) result[name] = nearestCentroidProbe(seen[name], words.length, `wordProbe (class ${name} in ${captions.length} captions)`);
+  for (const [name, words] of Object.entries(classes))
+    result[name] = nearestCentroidProbe(
+      seen[name],
+      words.length,
+      `wordProbe (class ${name} in ${captions.length} captions)`,
+    );
   return result;
 }

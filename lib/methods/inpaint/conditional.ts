@@ -33,7 +33,12 @@ export function inpaintCondition(x: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor4D
 }
 
 /** Training batches: images as x and, as cond.concat, their masked version and a random mask each. */
-export function inpaintBatches(set: ImageData, batchSize: number, seed: number, kinds: readonly MaskKind[] = TRAIN_MASK_KINDS): BatchSource {
+export function inpaintBatches(
+  set: ImageData,
+  batchSize: number,
+  seed: number,
+  kinds: readonly MaskKind[] = TRAIN_MASK_KINDS,
+): BatchSource {
   const images = imageBatches(set, batchSize, seed);
   return (step) => {
     const { x } = images(step);
@@ -54,7 +59,10 @@ export interface InpaintOptions {
 /** Fills the missing pixels of x (mask 1) with the conditional model; known pixels are kept exactly. */
 export function inpaintWithModel(unet: UNet, x: tf.Tensor4D, mask: tf.Tensor4D, opts: InpaintOptions): tf.Tensor4D {
   const c = x.shape[3];
-  if (unet.config.condChannels !== c + 1) throw new Error(`inpaintWithModel: the UNet has condChannels ${unet.config.condChannels}, an inpainting model for ${c}-channel images needs ${c + 1}`);
+  if (unet.config.condChannels !== c + 1)
+    throw new Error(
+      `inpaintWithModel: the UNet has condChannels ${unet.config.condChannels}, an inpainting model for ${c}-channel images needs ${c + 1}`,
+    );
   const cond = inpaintCondition(x, mask);
   try {
     const sampler = new DDIMSampler(inpaintSchedule(), { eta: opts.eta ?? 0 });
@@ -69,8 +77,12 @@ export function inpaintWithModel(unet: UNet, x: tf.Tensor4D, mask: tf.Tensor4D, 
 
 /** Loads an inpainting checkpoint (metadata task 'inpaint'). */
 export function loadInpaintModel(file: string): UNet {
-  if (!fs.existsSync(file)) throw new Error(`inpainting checkpoint ${file} not found: run npm run train:sr-inpaint -- inpaint (it writes that file)`);
+  if (!fs.existsSync(file))
+    throw new Error(
+      `inpainting checkpoint ${file} not found: run npm run train:sr-inpaint -- inpaint (it writes that file)`,
+    );
   const meta = readCheckpoint(file).metadata;
-  if (meta.task !== 'inpaint') throw new Error(`checkpoint ${file} is not an inpainting model (metadata task '${meta.task ?? ''}')`);
+  if (meta.task !== 'inpaint')
+    throw new Error(`checkpoint ${file} is not an inpainting model (metadata task '${meta.task ?? ''}')`);
   return loadUNetCheckpoint(file);
 }

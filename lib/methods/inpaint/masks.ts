@@ -17,7 +17,8 @@ export function maskArray(kind: MaskKind, size: number, rng: Rng): Float32Array 
   if (!Number.isInteger(size) || size < 4) throw new Error(`maskArray: size must be an integer >= 4, got ${size}`);
   const m = new Float32Array(size * size);
   const fillRect = (y0: number, x0: number, y1: number, x1: number) => {
-    for (let y = Math.max(0, y0); y < Math.min(size, y1); y++) for (let x = Math.max(0, x0); x < Math.min(size, x1); x++) m[y * size + x] = 1;
+    for (let y = Math.max(0, y0); y < Math.min(size, y1); y++)
+      for (let x = Math.max(0, x0); x < Math.min(size, x1); x++) m[y * size + x] = 1;
   };
   switch (kind) {
     case 'center': {
@@ -63,7 +64,8 @@ export function maskArray(kind: MaskKind, size: number, rng: Rng): Float32Array 
             const cx = x + ((x1 - x) * i) / steps;
             for (let yy = Math.floor(cy - r); yy <= Math.ceil(cy + r); yy++) {
               for (let xx = Math.floor(cx - r); xx <= Math.ceil(cx + r); xx++) {
-                if (yy >= 0 && yy < size && xx >= 0 && xx < size && (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r) m[yy * size + xx] = 1;
+                if (yy >= 0 && yy < size && xx >= 0 && xx < size && (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r)
+                  m[yy * size + xx] = 1;
               }
             }
           }
@@ -87,7 +89,8 @@ export function makeMasks(kind: MaskKind | readonly MaskKind[], n: number, size:
   if (!Number.isInteger(n) || n < 1) throw new Error(`makeMasks: n must be a positive integer, got ${n}`);
   const kinds = typeof kind === 'string' ? [kind] : [...kind];
   if (kinds.length === 0) throw new Error('makeMasks: no mask kinds given');
-  for (const k of kinds) if (!ALL_KINDS.includes(k)) throw new Error(`makeMasks: unknown mask kind '${k}': use ${ALL_KINDS.join(', ')}`);
+  for (const k of kinds)
+    if (!ALL_KINDS.includes(k)) throw new Error(`makeMasks: unknown mask kind '${k}': use ${ALL_KINDS.join(', ')}`);
   const out = new Float32Array(n * size * size);
   for (let i = 0; i < n; i++) {
     const k = kinds.length === 1 ? kinds[0] : kinds[rng.int(kinds.length)];
@@ -104,7 +107,9 @@ export function validateMask(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'):
   if (!(mask instanceof tf.Tensor)) throw new Error(`${fn}: the mask must be a tensor`);
   const [b, h, w] = images.shape;
   if (mask.rank !== 4 || mask.shape[0] !== b || mask.shape[1] !== h || mask.shape[2] !== w || mask.shape[3] !== 1) {
-    throw new Error(`${fn}: the mask must have shape [${b}, ${h}, ${w}, 1] (one per image, 1 = missing), got [${mask.shape}]`);
+    throw new Error(
+      `${fn}: the mask must have shape [${b}, ${h}, ${w}, 1] (one per image, 1 = missing), got [${mask.shape}]`,
+    );
   }
   const v = mask.dataSync();
   for (let i = 0; i < v.length; i++) {

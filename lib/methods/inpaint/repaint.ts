@@ -36,10 +36,15 @@ export interface RePaintOptions extends SampleOptions {
  * by one is a forward (re-noising) step.
  */
 export function repaintSchedule(steps: number, jumpLength: number, resamplings: number): number[] {
-  for (const [name, v] of [['steps', steps], ['jumpLength', jumpLength], ['resamplings', resamplings]] as const) {
+  for (const [name, v] of [
+    ['steps', steps],
+    ['jumpLength', jumpLength],
+    ['resamplings', resamplings],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`RePaint: ${name} must be a positive integer, got ${v}`);
   }
-  if (jumpLength >= steps && resamplings > 1) throw new Error(`RePaint: jumpLength ${jumpLength} must be smaller than steps ${steps} to resample`);
+  if (jumpLength >= steps && resamplings > 1)
+    throw new Error(`RePaint: jumpLength ${jumpLength} must be smaller than steps ${steps} to resample`);
   const jumps = new Map<number, number>();
   for (let j = 0; j < steps - jumpLength; j += jumpLength) jumps.set(j, resamplings - 1);
   const out: number[] = [steps - 1];
@@ -77,14 +82,21 @@ export interface RePaintRun extends SamplerRun {
 export class RePaintSampler implements Sampler<RePaintOptions, RePaintRun> {
   readonly name = 'repaint';
 
-  constructor(readonly schedule: NoiseSchedule, readonly defaults: { jumpLength?: number; resamplings?: number } = {}) {}
+  constructor(
+    readonly schedule: NoiseSchedule,
+    readonly defaults: { jumpLength?: number; resamplings?: number } = {},
+  ) {}
 
   /** The plan on a grid of `steps` levels: each transition's network timestep, null for a move back up. */
   timesteps(steps: number, jumpLength?: number, resamplings?: number): (number | null)[] {
     return this.plan(steps, jumpLength, resamplings).timesteps;
   }
 
-  private plan(steps: number, jumpLength = this.defaults.jumpLength ?? 10, resamplings = this.defaults.resamplings ?? 10): { levels: number[]; grid: number[]; timesteps: (number | null)[] } {
+  private plan(
+    steps: number,
+    jumpLength = this.defaults.jumpLength ?? 10,
+    resamplings = this.defaults.resamplings ?? 10,
+  ): { levels: number[]; grid: number[]; timesteps: (number | null)[] } {
     const levels = repaintSchedule(steps, jumpLength, resamplings);
     const grid = respaceTimesteps(this.schedule.T, steps, 'trailing').reverse(); // level k -> timestep grid[k], ascending
     const timesteps = levels.slice(1).map((to, i) => (to < levels[i] ? grid[levels[i]] : null));
@@ -111,7 +123,12 @@ export class RePaintSampler implements Sampler<RePaintOptions, RePaintRun> {
       // Algorithm 1, line 10 (one level of a jump back up): x_to ~ q(x_to | x_from) =
       // N(sqrt(abar_to / abar_from) x, (1 - abar_to / abar_from) I).
       const ratio = abar(to) / abar(from);
-      return tf.tidy(() => ({ prev: tf.add(tf.mul(Math.sqrt(ratio), x), tf.mul(Math.sqrt(1 - ratio), run.rng.normalTensor(x.shape))) as tf.Tensor4D }));
+      return tf.tidy(() => ({
+        prev: tf.add(
+          tf.mul(Math.sqrt(ratio), x),
+          tf.mul(Math.sqrt(1 - ratio), run.rng.normalTensor(x.shape)),
+        ) as tf.Tensor4D,
+      }));
     }
     if (out === null) throw misuse('needs the network output');
     const t = run.grid[from];
@@ -127,7 +144,9 @@ export class RePaintSampler implements Sampler<RePaintOptions, RePaintRun> {
       let unknown = tf.add(tf.mul(c.cX0, x0), tf.mul(c.cXt, x));
       if (z) unknown = tf.add(unknown, tf.mul(c.sigma, z));
       // Line 5: the known region at the target level: the original itself at the end, else noised to it.
-      const knownAt = zKnown ? tf.add(tf.mul(Math.sqrt(abar(to)), run.known), tf.mul(Math.sqrt(1 - abar(to)), zKnown)) : run.known;
+      const knownAt = zKnown
+        ? tf.add(tf.mul(Math.sqrt(abar(to)), run.known), tf.mul(Math.sqrt(1 - abar(to)), zKnown))
+        : run.known;
       // Line 8: paste. Our mask (1 = missing) is the paper's 1 - m: composite keeps `unknown` where it is 1.
       return { prev: composite(unknown as tf.Tensor4D, knownAt as tf.Tensor4D, run.mask), x0: x0 as tf.Tensor4D };
     });

@@ -28,19 +28,32 @@ export interface AutoencoderConfig {
 }
 
 export function defaultAutoencoderConfig(overrides: Partial<AutoencoderConfig> = {}): AutoencoderConfig {
-  return { imageSize: 32, imageChannels: 3, latentChannels: 4, patch: 4, channels: [96], blocks: 2, groups: 8, ...overrides };
+  return {
+    imageSize: 32,
+    imageChannels: 3,
+    latentChannels: 4,
+    patch: 4,
+    channels: [96],
+    blocks: 2,
+    groups: 8,
+    ...overrides,
+  };
 }
 
 export function validateAutoencoderConfig(c: AutoencoderConfig): void {
   for (const k of ['imageSize', 'imageChannels', 'latentChannels', 'groups', 'patch', 'blocks'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`AutoencoderConfig.${k} must be a positive integer, got ${String(c[k])}`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`AutoencoderConfig.${k} must be a positive integer, got ${String(c[k])}`);
   }
-  if (!Array.isArray(c.channels) || c.channels.length === 0) throw new Error('AutoencoderConfig.channels must list at least one level');
+  if (!Array.isArray(c.channels) || c.channels.length === 0)
+    throw new Error('AutoencoderConfig.channels must list at least one level');
   c.channels.forEach((ch, i) => {
-    if (!Number.isInteger(ch) || ch < 1 || ch % c.groups !== 0) throw new Error(`AutoencoderConfig.channels[${i}] = ${ch} must be a positive multiple of groups=${c.groups}`);
+    if (!Number.isInteger(ch) || ch < 1 || ch % c.groups !== 0)
+      throw new Error(`AutoencoderConfig.channels[${i}] = ${ch} must be a positive multiple of groups=${c.groups}`);
   });
   const f = c.patch * 2 ** (c.channels.length - 1);
-  if (c.imageSize % f !== 0) throw new Error(`AutoencoderConfig: imageSize ${c.imageSize} is not divisible by the down-sampling factor ${f}`);
+  if (c.imageSize % f !== 0)
+    throw new Error(`AutoencoderConfig: imageSize ${c.imageSize} is not divisible by the down-sampling factor ${f}`);
 }
 
 /** The side of the latent grid. */
@@ -52,14 +65,30 @@ export function latentSide(c: AutoencoderConfig): number {
 export function patchify(x: tf.Tensor4D, p: number): tf.Tensor4D {
   if (p === 1) return x;
   const [b, h, w, c] = x.shape;
-  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [b, h / p, p, w / p, p, c]), [0, 1, 3, 2, 4, 5]), [b, h / p, w / p, p * p * c]) as tf.Tensor4D);
+  return tf.tidy(
+    () =>
+      tf.reshape(tf.transpose(tf.reshape(x, [b, h / p, p, w / p, p, c]), [0, 1, 3, 2, 4, 5]), [
+        b,
+        h / p,
+        w / p,
+        p * p * c,
+      ]) as tf.Tensor4D,
+  );
 }
 
 /** The inverse of patchify. */
 export function unpatchify(x: tf.Tensor4D, p: number, channels: number): tf.Tensor4D {
   if (p === 1) return x;
   const [b, h, w] = x.shape;
-  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [b, h, w, p, p, channels]), [0, 1, 3, 2, 4, 5]), [b, h * p, w * p, channels]) as tf.Tensor4D);
+  return tf.tidy(
+    () =>
+      tf.reshape(tf.transpose(tf.reshape(x, [b, h, w, p, p, channels]), [0, 1, 3, 2, 4, 5]), [
+        b,
+        h * p,
+        w * p,
+        channels,
+      ]) as tf.Tensor4D,
+  );
 }
 
 /** GroupNorm-SiLU-conv twice plus a shortcut: the UNet's ResBlock without the time input. */
@@ -119,7 +148,10 @@ export class Autoencoder {
       this.encIn = new Conv2d(store, 'in', c.imageChannels * c.patch * c.patch, c.channels[0], 3);
       let ch = c.channels[0];
       for (let i = 0; i < L; i++) {
-        for (let j = 0; j < c.blocks; j++) this.encBlocks.push(new AeResBlock(store, `res.${i}.${j}`, j === 0 ? ch : c.channels[i], c.channels[i], c.groups));
+        for (let j = 0; j < c.blocks; j++)
+          this.encBlocks.push(
+            new AeResBlock(store, `res.${i}.${j}`, j === 0 ? ch : c.channels[i], c.channels[i], c.groups),
+          );
         ch = c.channels[i];
         if (i < L - 1) this.encDown.push(new Conv2d(store, `down.${i}`, ch, c.channels[i + 1], 3, 2));
         if (i < L - 1) ch = c.channels[i + 1];
@@ -132,7 +164,10 @@ export class Autoencoder {
       let ch = c.channels[L - 1];
       this.decIn = new Conv2d(store, 'in', c.latentChannels, ch, 3);
       for (let i = L - 1; i >= 0; i--) {
-        for (let j = 0; j < c.blocks; j++) this.decBlocks.push(new AeResBlock(store, `res.${i}.${j}`, j === 0 ? ch : c.channels[i], c.channels[i], c.groups));
+        for (let j = 0; j < c.blocks; j++)
+          this.decBlocks.push(
+            new AeResBlock(store, `res.${i}.${j}`, j === 0 ? ch : c.channels[i], c.channels[i], c.groups),
+          );
         ch = c.channels[i];
         if (i > 0) this.decUp.push(new Conv2d(store, `up.${i}`, ch, c.channels[i - 1], 3));
         if (i > 0) ch = c.channels[i - 1];
@@ -150,7 +185,9 @@ export class Autoencoder {
   encode(x: tf.Tensor4D): Posterior {
     const c = this.config;
     if (x.rank !== 4 || x.shape[1] !== c.imageSize || x.shape[2] !== c.imageSize || x.shape[3] !== c.imageChannels) {
-      throw new Error(`Autoencoder.encode: x must be [B, ${c.imageSize}, ${c.imageSize}, ${c.imageChannels}], got [${x.shape}]`);
+      throw new Error(
+        `Autoencoder.encode: x must be [B, ${c.imageSize}, ${c.imageSize}, ${c.imageChannels}], got [${x.shape}]`,
+      );
     }
     return tf.tidy(() => {
       let h = this.encIn.apply(patchify(x, c.patch));
@@ -198,5 +235,7 @@ export function samplePosterior(p: Posterior, noise: tf.Tensor4D): tf.Tensor4D {
 
 /** KL(q(z|x) || N(0, I)) averaged over every latent value: 0.5 (mean^2 + var - 1 - logvar). */
 export function klDivergence(p: Posterior): tf.Scalar {
-  return tf.tidy(() => tf.mul(0.5, tf.mean(tf.sub(tf.add(tf.square(p.mean), tf.exp(p.logvar)), tf.add(1, p.logvar)))) as tf.Scalar);
+  return tf.tidy(
+    () => tf.mul(0.5, tf.mean(tf.sub(tf.add(tf.square(p.mean), tf.exp(p.logvar)), tf.add(1, p.logvar)))) as tf.Scalar,
+  );
 }

@@ -22,7 +22,9 @@ export interface EncodedSet {
 export function encodeImageSet(ae: Autoencoder, set: ImageData, chunk = 250): EncodedSet {
   const c = ae.config;
   if (set.height !== c.imageSize || set.width !== c.imageSize || set.channels !== c.imageChannels) {
-    throw new Error(`encodeImageSet: the set holds ${set.height}x${set.width}x${set.channels} images, the autoencoder takes ${c.imageSize}x${c.imageSize}x${c.imageChannels}`);
+    throw new Error(
+      `encodeImageSet: the set holds ${set.height}x${set.width}x${set.channels} images, the autoencoder takes ${c.imageSize}x${c.imageSize}x${c.imageChannels}`,
+    );
   }
   const per = set.height * set.width * set.channels;
   const s = latentSide(c);
@@ -72,7 +74,8 @@ export function latentBatches<C extends Condition = UNetCondition>(
   cond?: (indices: Int32Array, step: number) => C,
 ): BatchSource<C> {
   if (!(scaleFactor > 0)) throw new Error(`latentBatches: scaleFactor must be > 0, got ${scaleFactor}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > enc.count) throw new Error(`latentBatches: batchSize must be an integer in [1, ${enc.count}], got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > enc.count)
+    throw new Error(`latentBatches: batchSize must be an integer in [1, ${enc.count}], got ${batchSize}`);
   const per = enc.shape[0] * enc.shape[1] * enc.shape[2];
   const perEpoch = Math.floor(enc.count / batchSize);
   let epochSeen = -1;
@@ -90,7 +93,8 @@ export function latentBatches<C extends Condition = UNetCondition>(
     const out = new Float32Array(batchSize * per);
     for (let b = 0; b < batchSize; b++) {
       const src = idx[b] * per;
-      for (let p = 0; p < per; p++) out[b * per + p] = scaleFactor * (enc.mean[src + p] + enc.std[src + p] * rng.normal());
+      for (let p = 0; p < per; p++)
+        out[b * per + p] = scaleFactor * (enc.mean[src + p] + enc.std[src + p] * rng.normal());
     }
     const x = tf.tensor4d(out, [batchSize, ...enc.shape]);
     return cond ? { x, cond: cond(idx, step) } : { x };

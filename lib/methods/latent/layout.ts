@@ -34,7 +34,8 @@ export function checkBox(box: unknown, where: string): asserts box is Box {
     throw new Error(`${where}: a box must be [x0, y0, x1, y1] (4 finite numbers), got ${JSON.stringify(box)}`);
   }
   const [x0, y0, x1, y1] = box as number[];
-  if (Math.min(x0, y0, x1, y1) < 0 || Math.max(x0, y0, x1, y1) > 1) throw new Error(`${where}: box [${box}] is outside [0, 1] (coordinates are fractions of the image side)`);
+  if (Math.min(x0, y0, x1, y1) < 0 || Math.max(x0, y0, x1, y1) > 1)
+    throw new Error(`${where}: box [${box}] is outside [0, 1] (coordinates are fractions of the image side)`);
   if (!(x1 > x0) || !(y1 > y0)) throw new Error(`${where}: box [${box}] has zero area (need x1 > x0 and y1 > y0)`);
 }
 
@@ -55,11 +56,14 @@ export function boxFeatures(box: Box): Float32Array {
 
 export function checkLayout(objects: readonly LayoutObject[], maxObjects: number, where = 'layout'): void {
   if (!Array.isArray(objects)) throw new Error(`${where}: expected an array of objects, got ${typeof objects}`);
-  if (objects.length > maxObjects) throw new Error(`${where}: ${objects.length} objects, but the model takes at most ${maxObjects} (its token limit)`);
+  if (objects.length > maxObjects)
+    throw new Error(`${where}: ${objects.length} objects, but the model takes at most ${maxObjects} (its token limit)`);
   objects.forEach((o, i) => {
     checkBox(o.box, `${where} object ${i}`);
-    if (!COLOUR_NAMES.includes(o.colour)) throw new Error(`${where} object ${i}: unknown colour '${o.colour}' (use ${COLOUR_NAMES.join(', ')})`);
-    if (!(SHAPE_KINDS as readonly string[]).includes(o.shape)) throw new Error(`${where} object ${i}: unknown shape '${o.shape}' (use ${SHAPE_KINDS.join(', ')})`);
+    if (!COLOUR_NAMES.includes(o.colour))
+      throw new Error(`${where} object ${i}: unknown colour '${o.colour}' (use ${COLOUR_NAMES.join(', ')})`);
+    if (!(SHAPE_KINDS as readonly string[]).includes(o.shape))
+      throw new Error(`${where} object ${i}: unknown shape '${o.shape}' (use ${SHAPE_KINDS.join(', ')})`);
   });
 }
 
@@ -74,8 +78,12 @@ export interface LayoutContext {
  * Context tokens for a batch of layouts. Token 0 is a fixed "null" token (flag 1, rest 0), so an
  * empty layout (classifier-free guidance's unconditional input) still has something to attend to.
  */
-export function layoutContext(layouts: readonly (readonly LayoutObject[])[], maxObjects = DEFAULT_MAX_OBJECTS): LayoutContext {
-  if (!Number.isInteger(maxObjects) || maxObjects < 1) throw new Error(`layoutContext: maxObjects must be a positive integer, got ${maxObjects}`);
+export function layoutContext(
+  layouts: readonly (readonly LayoutObject[])[],
+  maxObjects = DEFAULT_MAX_OBJECTS,
+): LayoutContext {
+  if (!Number.isInteger(maxObjects) || maxObjects < 1)
+    throw new Error(`layoutContext: maxObjects must be a positive integer, got ${maxObjects}`);
   if (layouts.length === 0) throw new Error('layoutContext: no layouts');
   const L = 1 + maxObjects;
   const D = LAYOUT_TOKEN_DIM;

@@ -41,7 +41,9 @@ export function latentSchedule(): NoiseSchedule {
  */
 export function latentUNetConfig(overrides: Partial<UNetConfig> & { text: TextEncoderConfig }): TextUNetConfig;
 export function latentUNetConfig(overrides?: Partial<UNetConfig>): UNetConfig;
-export function latentUNetConfig(overrides: Partial<UNetConfig> & { text?: TextEncoderConfig } = {}): UNetConfig | TextUNetConfig {
+export function latentUNetConfig(
+  overrides: Partial<UNetConfig> & { text?: TextEncoderConfig } = {},
+): UNetConfig | TextUNetConfig {
   const { text, ...core } = overrides;
   const c = { imageSize: 8, inChannels: 4, outChannels: 4, baseChannels: 64, channelMults: [1, 2], ...core };
   return text === undefined ? shapesTextUNetConfig(c) : shapesTextUNetConfig({ ...c, text });
@@ -56,9 +58,13 @@ export function loadLatentUNet(file: string, kind: 'text'): TextUNet;
 export function loadLatentUNet(file: string, kind: 'layout'): UNet;
 export function loadLatentUNet(file: string, kind: 'text' | 'layout'): UNet | TextUNet;
 export function loadLatentUNet(file: string, kind: 'text' | 'layout'): UNet | TextUNet {
-  if (!fs.existsSync(file)) throw new Error(`latent ${kind} model not found at ${file}: train it with \`npx tsx scripts/train-latent.ts ldm-${kind}\``);
+  if (!fs.existsSync(file))
+    throw new Error(
+      `latent ${kind} model not found at ${file}: train it with \`npx tsx scripts/train-latent.ts ldm-${kind}\``,
+    );
   const m = loadDenoiserCheckpoint(file);
-  const ok = kind === 'text' ? m instanceof TextUNet : m.config.contextDim === LAYOUT_TOKEN_DIM && !(m instanceof TextUNet);
+  const ok =
+    kind === 'text' ? m instanceof TextUNet : m.config.contextDim === LAYOUT_TOKEN_DIM && !(m instanceof TextUNet);
   if (!ok) {
     m.dispose();
     throw new Error(`${file} is not a latent ${kind} model`);
@@ -80,10 +86,20 @@ export interface LatentSampleOptions {
 }
 
 /** DDIM in latent space (no clipping: latents are not confined to [-1, 1]), then decode to [-1, 1] images. */
-export function sampleLatents(model: DiffusionModel, auto: LoadedAutoencoder, batch: number, o: LatentSampleOptions): tf.Tensor4D {
+export function sampleLatents(
+  model: DiffusionModel,
+  auto: LoadedAutoencoder,
+  batch: number,
+  o: LatentSampleOptions,
+): tf.Tensor4D {
   const s = latentSide(auto.ae.config);
   const sampler = makeSampler('ddim', latentSchedule());
-  const z = sampler.sample(model, [batch, s, s, auto.ae.config.latentChannels], { steps: o.steps, rng: new Rng(o.seed), xT: o.zT, clipDenoised: false });
+  const z = sampler.sample(model, [batch, s, s, auto.ae.config.latentChannels], {
+    steps: o.steps,
+    rng: new Rng(o.seed),
+    xT: o.zT,
+    clipDenoised: false,
+  });
   const x = decodeLatents(auto, z);
   z.dispose();
   return x;
@@ -91,7 +107,9 @@ export function sampleLatents(model: DiffusionModel, auto: LoadedAutoencoder, ba
 
 /** Scaled latents -> images in [-1, 1]. */
 export function decodeLatents(auto: LoadedAutoencoder, z: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.clipByValue(auto.ae.decode(tf.div(z, auto.scaleFactor) as tf.Tensor4D), -1, 1) as tf.Tensor4D);
+  return tf.tidy(
+    () => tf.clipByValue(auto.ae.decode(tf.div(z, auto.scaleFactor) as tf.Tensor4D), -1, 1) as tf.Tensor4D,
+  );
 }
 
 /** Images -> scaled latents (posterior means), what the diffusion model works on. */
@@ -100,21 +118,48 @@ export function encodeImages(auto: LoadedAutoencoder, x: tf.Tensor4D): tf.Tensor
 }
 
 /** Text -> image with the latent text model and classifier-free guidance on the captions. */
-export function sampleLatentFromText(unet: Denoiser<TextCondition>, auto: LoadedAutoencoder, captions: string[], o: LatentSampleOptions): tf.Tensor4D {
-  if (!isTextUNetConfig(unet.config)) throw new Error('sampleLatentFromText: the UNet has no text encoder (config.text)');
+export function sampleLatentFromText(
+  unet: Denoiser<TextCondition>,
+  auto: LoadedAutoencoder,
+  captions: string[],
+  o: LatentSampleOptions,
+): tf.Tensor4D {
+  if (!isTextUNetConfig(unet.config))
+    throw new Error('sampleLatentFromText: the UNet has no text encoder (config.text)');
   if (captions.length === 0) throw new Error('sampleLatentFromText: no captions');
-  const model = cfgConditionModel(unet, { text: captions }, { text: captions.map(() => '') }, o.guidance, { prediction: LATENT_PREDICTION, counter: o.counter });
+  const model = cfgConditionModel(unet, { text: captions }, { text: captions.map(() => '') }, o.guidance, {
+    prediction: LATENT_PREDICTION,
+    counter: o.counter,
+  });
   return sampleLatents(model, auto, captions.length, o);
 }
 
 /** Layout -> image with the latent layout model and classifier-free guidance on the layout. */
-export function sampleLatentFromLayout(unet: Denoiser<UNetCondition>, auto: LoadedAutoencoder, layouts: LayoutObject[][], o: LatentSampleOptions, maxObjects = DEFAULT_MAX_OBJECTS): tf.Tensor4D {
-  if (unet.config.contextDim !== LAYOUT_TOKEN_DIM) throw new Error(`sampleLatentFromLayout: the UNet's contextDim is ${unet.config.contextDim}, layout tokens are ${LAYOUT_TOKEN_DIM} wide`);
+export function sampleLatentFromLayout(
+  unet: Denoiser<UNetCondition>,
+  auto: LoadedAutoencoder,
+  layouts: LayoutObject[][],
+  o: LatentSampleOptions,
+  maxObjects = DEFAULT_MAX_OBJECTS,
+): tf.Tensor4D {
+  if (unet.config.contextDim !== LAYOUT_TOKEN_DIM)
+    throw new Error(
+      `sampleLatentFromLayout: the UNet's contextDim is ${unet.config.contextDim}, layout tokens are ${LAYOUT_TOKEN_DIM} wide`,
+    );
   if (layouts.length === 0) throw new Error('sampleLatentFromLayout: no layouts');
   const c = layoutContext(layouts, maxObjects);
-  const u = layoutContext(layouts.map(() => []), maxObjects);
+  const u = layoutContext(
+    layouts.map(() => []),
+    maxObjects,
+  );
   try {
-    const model = cfgConditionModel(unet, { context: c.context, contextMask: c.mask }, { context: u.context, contextMask: u.mask }, o.guidance, { prediction: LATENT_PREDICTION, counter: o.counter });
+    const model = cfgConditionModel(
+      unet,
+      { context: c.context, contextMask: c.mask },
+      { context: u.context, contextMask: u.mask },
+      o.guidance,
+      { prediction: LATENT_PREDICTION, counter: o.counter },
+    );
     return sampleLatents(model, auto, layouts.length, o);
   } finally {
     tf.dispose([c.context, c.mask, u.context, u.mask]);

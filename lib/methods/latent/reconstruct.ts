@@ -14,7 +14,8 @@ export function reconstruct(ae: Autoencoder, x: tf.Tensor4D): tf.Tensor4D {
 
 /** The first `count` images of a uint8 set as a [-1, 1] tensor. */
 export function imagesToTensor(set: ImageData, count = set.count, start = 0): tf.Tensor4D {
-  if (!Number.isInteger(count) || count < 1 || start + count > set.count) throw new Error(`imagesToTensor: images ${start}..${start + count - 1} are not in a set of ${set.count}`);
+  if (!Number.isInteger(count) || count < 1 || start + count > set.count)
+    throw new Error(`imagesToTensor: images ${start}..${start + count - 1} are not in a set of ${set.count}`);
   const per = set.height * set.width * set.channels;
   const px = new Float32Array(count * per);
   for (let p = 0; p < count * per; p++) px[p] = set.images[start * per + p] / 127.5 - 1;

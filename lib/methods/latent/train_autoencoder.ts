@@ -37,7 +37,8 @@ export interface AeTrainHistory {
 
 function checkOptions(o: AeTrainOptions): void {
   for (const k of ['steps', 'batch'] as const) {
-    if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`trainAutoencoder: ${k} must be a positive integer, got ${o[k]}`);
+    if (!Number.isInteger(o[k]) || o[k] < 1)
+      throw new Error(`trainAutoencoder: ${k} must be a positive integer, got ${o[k]}`);
   }
   if (!(o.learningRate > 0)) throw new Error(`trainAutoencoder: learningRate must be > 0, got ${o.learningRate}`);
   if (!(o.klWeight >= 0)) throw new Error(`trainAutoencoder: klWeight must be >= 0, got ${o.klWeight}`);
@@ -71,10 +72,20 @@ export async function trainAutoencoder(ae: Autoencoder, set: ImageData, o: AeTra
     progress: o.progress === false ? false : { label: 'autoencoder' },
   });
   const t0 = Date.now();
-  const { history: h, seconds, startStep } = await runTrainer(trainer, imageBatches(set, o.batch, o.seed), {
+  const {
+    history: h,
+    seconds,
+    startStep,
+  } = await runTrainer(trainer, imageBatches(set, o.batch, o.seed), {
     stopWhen: o.maxSeconds === undefined ? undefined : () => (Date.now() - t0) / 1000 > (o.maxSeconds as number),
   });
-  return { loss: [...h.loss], rec: [...(h.metrics.mse ?? [])], kl: [...(h.metrics.kl ?? [])], resumedAt: startStep, seconds };
+  return {
+    loss: [...h.loss],
+    rec: [...(h.metrics.mse ?? [])],
+    kl: [...(h.metrics.kl ?? [])],
+    resumedAt: startStep,
+    seconds,
+  };
 }
 
 function latentShape(c: AutoencoderConfig): [number, number, number] {
@@ -88,19 +99,32 @@ export interface LoadedAutoencoder {
   scaleFactor: number;
 }
 
-export async function saveAutoencoder(file: string, ae: Autoencoder, scaleFactor: number, metadata: Record<string, string> = {}): Promise<void> {
-  if (!(scaleFactor > 0) || !Number.isFinite(scaleFactor)) throw new Error(`saveAutoencoder: scaleFactor must be a positive number, got ${scaleFactor}`);
+export async function saveAutoencoder(
+  file: string,
+  ae: Autoencoder,
+  scaleFactor: number,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  if (!(scaleFactor > 0) || !Number.isFinite(scaleFactor))
+    throw new Error(`saveAutoencoder: scaleFactor must be a positive number, got ${scaleFactor}`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await saveCheckpoint(file, { config: { kind: 'kl-autoencoder', ...ae.config }, params: ae.params, metadata: { ...metadata, scale_factor: String(scaleFactor) } });
+  await saveCheckpoint(file, {
+    config: { kind: 'kl-autoencoder', ...ae.config },
+    params: ae.params,
+    metadata: { ...metadata, scale_factor: String(scaleFactor) },
+  });
 }
 
 export function loadAutoencoder(file: string): LoadedAutoencoder {
-  if (!fs.existsSync(file)) throw new Error(`autoencoder not found at ${file}: train it with \`npx tsx scripts/train-latent.ts ae\``);
+  if (!fs.existsSync(file))
+    throw new Error(`autoencoder not found at ${file}: train it with \`npx tsx scripts/train-latent.ts ae\``);
   const ckpt = readCheckpoint(file);
   const { kind, ...config } = ckpt.config as AutoencoderConfig & { kind?: string };
-  if (kind !== 'kl-autoencoder') throw new Error(`${file} is not a KL autoencoder checkpoint (config kind '${String(kind)}')`);
+  if (kind !== 'kl-autoencoder')
+    throw new Error(`${file} is not a KL autoencoder checkpoint (config kind '${String(kind)}')`);
   const scaleFactor = Number(ckpt.metadata.scale_factor);
-  if (!(scaleFactor > 0)) throw new Error(`${file}: missing or bad scale_factor in its metadata ('${ckpt.metadata.scale_factor}')`);
+  if (!(scaleFactor > 0))
+    throw new Error(`${file}: missing or bad scale_factor in its metadata ('${ckpt.metadata.scale_factor}')`);
   const ae = new Autoencoder(config);
   try {
     loadParams(ckpt, ae.params, 'params');

@@ -9,7 +9,8 @@ import { lowRes, SrSpec, srCondition, validateSrSpec } from './condition';
 
 export function srBatches(set: ImageData, batchSize: number, seed: number, spec: SrSpec): BatchSource {
   validateSrSpec(spec);
-  if (set.height !== spec.hrSize || set.width !== spec.hrSize) throw new Error(`srBatches: images are ${set.height}x${set.width}, the spec wants ${spec.hrSize}x${spec.hrSize}`);
+  if (set.height !== spec.hrSize || set.width !== spec.hrSize)
+    throw new Error(`srBatches: images are ${set.height}x${set.width}, the spec wants ${spec.hrSize}x${spec.hrSize}`);
   const images = imageBatches(set, batchSize, seed);
   return (step) => {
     const { x } = images(step);

@@ -15,8 +15,10 @@ export interface SrSpec {
 }
 
 export function validateSrSpec(spec: SrSpec): void {
-  if (!Number.isInteger(spec.hrSize) || spec.hrSize < 2) throw new Error(`SrSpec.hrSize must be an integer >= 2, got ${spec.hrSize}`);
-  if (!Array.isArray(spec.lrSizes) || spec.lrSizes.length === 0) throw new Error('SrSpec.lrSizes must list at least one input size');
+  if (!Number.isInteger(spec.hrSize) || spec.hrSize < 2)
+    throw new Error(`SrSpec.hrSize must be an integer >= 2, got ${spec.hrSize}`);
+  if (!Array.isArray(spec.lrSizes) || spec.lrSizes.length === 0)
+    throw new Error('SrSpec.lrSizes must list at least one input size');
   for (const s of spec.lrSizes) {
     if (!Number.isInteger(s) || s < 1 || s >= spec.hrSize || spec.hrSize % s !== 0) {
       throw new Error(`SrSpec.lrSizes: ${s} is not an integer divisor of hrSize ${spec.hrSize} smaller than it`);
@@ -28,17 +30,21 @@ export function validateSrSpec(spec: SrSpec): void {
 export function lowRes(hr: tf.Tensor4D, lrSize: number): tf.Tensor4D {
   const [, h, w] = hr.shape;
   if (h !== w) throw new Error(`lowRes: square images expected, got ${h}x${w}`);
-  if (!Number.isInteger(lrSize) || lrSize < 1 || h % lrSize !== 0) throw new Error(`lowRes: lrSize ${lrSize} does not divide the image side ${h}`);
+  if (!Number.isInteger(lrSize) || lrSize < 1 || h % lrSize !== 0)
+    throw new Error(`lowRes: lrSize ${lrSize} does not divide the image side ${h}`);
   return downsampleArea(hr, h / lrSize);
 }
 
 /** Throws unless `lr` is [B, s, s, C] with s one of the sizes the model was trained on. */
 export function checkLowRes(lr: tf.Tensor4D, spec: SrSpec): void {
-  if (!(lr instanceof tf.Tensor) || lr.rank !== 4) throw new Error(`super-resolution: the low-resolution input must be [B, H, W, C], got shape [${lr?.shape}]`);
+  if (!(lr instanceof tf.Tensor) || lr.rank !== 4)
+    throw new Error(`super-resolution: the low-resolution input must be [B, H, W, C], got shape [${lr?.shape}]`);
   const [, h, w] = lr.shape;
   if (h !== w || !spec.lrSizes.includes(h)) {
     const known = spec.lrSizes.map((s) => `${s}x${s}`).join(' and ');
-    throw new Error(`super-resolution: this model was trained on ${known} inputs (to ${spec.hrSize}x${spec.hrSize}); got a ${h}x${w} input`);
+    throw new Error(
+      `super-resolution: this model was trained on ${known} inputs (to ${spec.hrSize}x${spec.hrSize}); got a ${h}x${w} input`,
+    );
   }
 }
 

@@ -35,10 +35,14 @@ export function srMetadata(task: SrTask, spec: SrSpec): Record<string, string> {
 
 /** Loads an SR checkpoint; `expect` makes loading the wrong kind of model an error. */
 export function loadSrModel(file: string, expect?: SrTask): SrModel {
-  if (!fs.existsSync(file)) throw new Error(`super-resolution checkpoint ${file} not found: run npm run train:sr-inpaint -- ${expect ?? 'sr3'} (it writes that file)`);
+  if (!fs.existsSync(file))
+    throw new Error(
+      `super-resolution checkpoint ${file} not found: run npm run train:sr-inpaint -- ${expect ?? 'sr3'} (it writes that file)`,
+    );
   const meta = readCheckpoint(file).metadata;
   const task = meta.task as SrTask;
-  if (task !== 'sr3' && task !== 'sr-regression') throw new Error(`checkpoint ${file} is not a super-resolution model (metadata task '${meta.task ?? ''}')`);
+  if (task !== 'sr3' && task !== 'sr-regression')
+    throw new Error(`checkpoint ${file} is not a super-resolution model (metadata task '${meta.task ?? ''}')`);
   if (expect && task !== expect) throw new Error(`checkpoint ${file} holds a '${task}' model, expected '${expect}'`);
   const spec: SrSpec = { hrSize: Number(meta.sr_hr_size), lrSizes: (meta.sr_lr_sizes ?? '').split(',').map(Number) };
   validateSrSpec(spec);
@@ -57,10 +61,14 @@ export interface SuperResolveOptions {
 export function superResolve(model: SrModel, lr: tf.Tensor4D, opts: SuperResolveOptions = {}): tf.Tensor4D {
   const cond = srCondition(lr, model.spec);
   try {
-    if (model.task === 'sr-regression') return tf.tidy(() => tf.clipByValue(regressionPredict(model.unet, cond), -1, 1) as tf.Tensor4D);
+    if (model.task === 'sr-regression')
+      return tf.tidy(() => tf.clipByValue(regressionPredict(model.unet, cond), -1, 1) as tf.Tensor4D);
     if (!opts.rng) throw new Error('superResolve: SR3 sampling needs opts.rng');
     const sampler = new DDIMSampler(srSchedule(), { eta: opts.eta ?? 0 });
-    return sampler.sample(unetModel(model.unet, 'eps', { concat: cond }), cond.shape, { steps: opts.steps ?? 50, rng: opts.rng });
+    return sampler.sample(unetModel(model.unet, 'eps', { concat: cond }), cond.shape, {
+      steps: opts.steps ?? 50,
+      rng: opts.rng,
+    });
   } finally {
     cond.dispose();
   }

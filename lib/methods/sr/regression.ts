@@ -14,7 +14,10 @@ import { UNet } from '../../core/unet/unet';
 
 /** The regression model's output for bicubic up-sampled inputs [B, S, S, C]. */
 export function regressionPredict(unet: UNet, upsampled: tf.Tensor4D): tf.Tensor4D {
-  if (unet.config.condChannels !== undefined) throw new Error('regressionPredict: this UNet has condChannels; a regression UNet takes the up-sampled image as its only input');
+  if (unet.config.condChannels !== undefined)
+    throw new Error(
+      'regressionPredict: this UNet has condChannels; a regression UNet takes the up-sampled image as its only input',
+    );
   return tf.tidy(() => unet.apply(upsampled, new Array<number>(upsampled.shape[0]).fill(0)));
 }
 
@@ -47,11 +50,18 @@ export interface RegressionResult {
  * minimise mean((unet(up) - x)^2), with Adam, warm-up/cosine learning rate and clipping. With
  * checkpointDir, continues from the newest training state there.
  */
-export async function trainRegression(unet: UNet, data: BatchSource, o: RegressionTrainOptions): Promise<RegressionResult> {
+export async function trainRegression(
+  unet: UNet,
+  data: BatchSource,
+  o: RegressionTrainOptions,
+): Promise<RegressionResult> {
   const emaModel = o.emaDecay === undefined || o.emaDecay === null ? null : unet.emptyCopy();
   const loss = (batch: TrainBatch) => {
     const up = batch.cond?.concat;
-    if (!up) throw new Error('trainRegression: batches must carry the up-sampled input as cond.concat (lib/methods/sr/batches.ts)');
+    if (!up)
+      throw new Error(
+        'trainRegression: batches must carry the up-sampled input as cond.concat (lib/methods/sr/batches.ts)',
+      );
     return tf.mean(tf.squaredDifference(regressionPredict(unet, up), batch.x)) as tf.Scalar;
   };
   try {

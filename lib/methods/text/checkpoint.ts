@@ -2,7 +2,12 @@
 // network to build (a `text` field: a TextUNet, else the core UNet). GLIGEN files hold only the new
 // layers and name their base: lib/methods/gligen/model.ts loadGligen loads those.
 import { Checkpoint, readCheckpoint } from '../../core/checkpoint/checkpoint';
-import { checkpointWeights, fillFromCheckpoint, LoadUNetOptions, unetFromCheckpoint } from '../../core/checkpoint/unet_checkpoint';
+import {
+  checkpointWeights,
+  fillFromCheckpoint,
+  LoadUNetOptions,
+  unetFromCheckpoint,
+} from '../../core/checkpoint/unet_checkpoint';
 import { UNet } from '../../core/unet/unet';
 import { isTextUNetConfig, TextUNet } from './text_unet';
 
@@ -13,7 +18,10 @@ export function loadTextUNetCheckpoint(file: string, opts: LoadUNetOptions = {})
 
 function textUNetFromCheckpoint(ckpt: Checkpoint, opts: LoadUNetOptions): TextUNet {
   const which = checkpointWeights(ckpt, opts, 'loadTextUNetCheckpoint');
-  if (!isTextUNetConfig(ckpt.config)) throw new Error(`checkpoint ${ckpt.file}: not a text-conditioned UNet (its config has no 'text'): load it with loadUNetCheckpoint or loadDenoiserCheckpoint`);
+  if (!isTextUNetConfig(ckpt.config))
+    throw new Error(
+      `checkpoint ${ckpt.file}: not a text-conditioned UNet (its config has no 'text'): load it with loadUNetCheckpoint or loadDenoiserCheckpoint`,
+    );
   let model: TextUNet;
   try {
     model = new TextUNet(ckpt.config);
@@ -26,6 +34,7 @@ function textUNetFromCheckpoint(ckpt: Checkpoint, opts: LoadUNetOptions): TextUN
 /** A core UNet or a text UNet, whichever the checkpoint's config describes (`text` present: a text UNet). */
 export function loadDenoiserCheckpoint(file: string, opts: LoadUNetOptions = {}): UNet | TextUNet {
   const ckpt = readCheckpoint(file);
-  if ((ckpt.config as { kind?: unknown } | null)?.kind === 'gligen') throw new Error(`checkpoint ${file}: GLIGEN layers only: load it with loadGligen (lib/methods/gligen/model.ts)`);
+  if ((ckpt.config as { kind?: unknown } | null)?.kind === 'gligen')
+    throw new Error(`checkpoint ${file}: GLIGEN layers only: load it with loadGligen (lib/methods/gligen/model.ts)`);
   return isTextUNetConfig(ckpt.config) ? textUNetFromCheckpoint(ckpt, opts) : unetFromCheckpoint(ckpt, opts);
 }

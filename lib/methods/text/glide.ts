@@ -42,7 +42,14 @@ export function sampleFromText(unet: Denoiser<TextCondition>, captions: string[]
   if (!isTextUNetConfig(unet.config)) throw new Error('sampleFromText: the UNet has no text encoder (config.text)');
   if (captions.length === 0) throw new Error('sampleFromText: no captions');
   const c = unet.config;
-  const model = cfgConditionModel(unet, { text: captions }, { text: captions.map(() => '') }, o.guidance, { counter: o.counter, prediction: o.prediction ?? GLIDE_PREDICTION });
+  const model = cfgConditionModel(unet, { text: captions }, { text: captions.map(() => '') }, o.guidance, {
+    counter: o.counter,
+    prediction: o.prediction ?? GLIDE_PREDICTION,
+  });
   const sampler = makeSampler('ddim', o.schedule ?? glideSchedule());
-  return sampler.sample(model, [captions.length, c.imageSize, c.imageSize, c.outChannels], { steps: o.steps, rng: new Rng(o.seed), xT: o.xT });
+  return sampler.sample(model, [captions.length, c.imageSize, c.imageSize, c.outChannels], {
+    steps: o.steps,
+    rng: new Rng(o.seed),
+    xT: o.xT,
+  });
 }

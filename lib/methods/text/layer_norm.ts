@@ -6,8 +6,16 @@ export class LayerNorm {
   readonly gamma: tf.Variable;
   readonly beta: tf.Variable;
 
-  constructor(store: ParamStore, name: string, readonly dim: number, readonly eps = 1e-5) {
-    [this.gamma, this.beta] = store.scope(name, () => [store.constant('gamma', [dim], 1), store.constant('beta', [dim], 0)]);
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
+    [this.gamma, this.beta] = store.scope(name, () => [
+      store.constant('gamma', [dim], 1),
+      store.constant('beta', [dim], 0),
+    ]);
   }
 
   apply<T extends tf.Tensor>(x: T): T {

@@ -35,7 +35,9 @@ export function shapesTextEncoderConfig(tok: Tokenizer, overrides: Partial<TextE
  */
 export function shapesTextUNetConfig(overrides: Partial<UNetConfig> & { text: TextEncoderConfig }): TextUNetConfig;
 export function shapesTextUNetConfig(overrides?: Partial<UNetConfig>): UNetConfig;
-export function shapesTextUNetConfig(overrides: Partial<UNetConfig> & { text?: TextEncoderConfig } = {}): UNetConfig | TextUNetConfig {
+export function shapesTextUNetConfig(
+  overrides: Partial<UNetConfig> & { text?: TextEncoderConfig } = {},
+): UNetConfig | TextUNetConfig {
   const { text, ...core } = overrides;
   const c = {
     imageSize: 32,

@@ -29,9 +29,11 @@ export interface TextEncoding {
 
 export function validateTextEncoderConfig(c: TextEncoderConfig): void {
   for (const k of ['contextLength', 'width', 'layers', 'heads'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`TextEncoderConfig.${k} must be a positive integer, got ${String(c[k])}`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`TextEncoderConfig.${k} must be a positive integer, got ${String(c[k])}`);
   }
-  if (c.width % c.heads !== 0) throw new Error(`TextEncoderConfig: width ${c.width} is not divisible by heads ${c.heads}`);
+  if (c.width % c.heads !== 0)
+    throw new Error(`TextEncoderConfig: width ${c.width} is not divisible by heads ${c.heads}`);
   new Tokenizer(c.vocab, c.contextLength); // checks the vocabulary
 }
 
@@ -43,13 +45,19 @@ export class TextTransformer {
   readonly lnOut: LayerNorm;
 
   /** Creates its parameters in `store` (under the store's current scope). */
-  constructor(store: ParamStore, readonly config: TextEncoderConfig) {
+  constructor(
+    store: ParamStore,
+    readonly config: TextEncoderConfig,
+  ) {
     validateTextEncoderConfig(config);
     const c = config;
     this.tokenizer = new Tokenizer(c.vocab, c.contextLength);
     this.tokenEmb = store.normal('tokenEmb', [c.vocab.length, c.width], 0.02);
     this.posEmb = store.normal('posEmb', [c.contextLength, c.width], 0.01);
-    this.blocks = Array.from({ length: c.layers }, (_, i) => new TransformerBlock(store, `block.${i}`, c.width, c.heads));
+    this.blocks = Array.from(
+      { length: c.layers },
+      (_, i) => new TransformerBlock(store, `block.${i}`, c.width, c.heads),
+    );
     this.lnOut = new LayerNorm(store, 'lnOut', c.width);
   }
 
@@ -57,12 +65,17 @@ export class TextTransformer {
   apply(text: readonly string[] | EncodedBatch): TextEncoding {
     const enc = isEncoded(text) ? text : this.tokenizer.encodeBatch(text);
     const L = this.config.contextLength;
-    if (enc.contextLength !== L) throw new Error(`TextTransformer: tokens are ${enc.contextLength} long, the encoder takes ${L}`);
+    if (enc.contextLength !== L)
+      throw new Error(`TextTransformer: tokens are ${enc.contextLength} long, the encoder takes ${L}`);
     const b = enc.batch;
     return tf.tidy(() => {
       // One-hot matmul instead of a gather: its gradient needs no scatter kernel (wasm has none).
       const ids = tf.tensor1d(enc.ids, 'int32');
-      const emb = tf.reshape(tf.matMul(tf.oneHot(ids, this.config.vocab.length), this.tokenEmb), [b, L, this.config.width]);
+      const emb = tf.reshape(tf.matMul(tf.oneHot(ids, this.config.vocab.length), this.tokenEmb), [
+        b,
+        L,
+        this.config.width,
+      ]);
       let h = tf.add(emb, this.posEmb) as tf.Tensor3D;
       const mask = tf.tensor2d(enc.mask, [b, L]);
       for (const blk of this.blocks) h = blk.apply(h, mask);

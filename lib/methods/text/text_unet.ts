@@ -43,10 +43,12 @@ export function isTextUNetConfig(c: unknown): c is TextUNetConfig {
 /** Defaults filled in, contextDim set to the text width, everything checked; own copies of arrays. */
 export function resolveTextUNetConfig(c: TextUNetConfigInput): TextUNetConfig {
   const { text, ...core } = c;
-  if (text === undefined || text === null) throw new Error('TextUNetConfig: text (the text encoder config) is required');
+  if (text === undefined || text === null)
+    throw new Error('TextUNetConfig: text (the text encoder config) is required');
   validateTextEncoderConfig(text);
   const contextDim = core.contextDim ?? text.width;
-  if (contextDim !== text.width) throw new Error(`TextUNetConfig: contextDim ${contextDim} must equal the text encoder's width ${text.width}`);
+  if (contextDim !== text.width)
+    throw new Error(`TextUNetConfig: contextDim ${contextDim} must equal the text encoder's width ${text.width}`);
   return { ...resolveUNetConfig({ ...core, contextDim }), text: { ...text, vocab: [...text.vocab] } };
 }
 
@@ -94,15 +96,25 @@ export class TextUNet implements Denoiser<TextCondition> {
   apply(x: tf.Tensor4D, t: Timesteps, cond: TextCondition & Condition = {}): tf.Tensor4D {
     const { text, ...rest } = cond;
     const b = x.shape[0];
-    if (text === undefined) throw new Error("TextUNet: built with a text encoder (config.text): pass cond.text, one caption per image ('' for none)");
-    if (!Array.isArray(text) || text.some((s) => typeof s !== 'string')) throw new Error('TextUNet: cond.text must be an array of captions (strings)');
+    if (text === undefined)
+      throw new Error(
+        "TextUNet: built with a text encoder (config.text): pass cond.text, one caption per image ('' for none)",
+      );
+    if (!Array.isArray(text) || text.some((s) => typeof s !== 'string'))
+      throw new Error('TextUNet: cond.text must be an array of captions (strings)');
     if (text.length !== b) throw new Error(`TextUNet: ${text.length} captions for a batch of ${b}`);
     for (const k of MADE_HERE) {
-      if (rest[k] !== undefined) throw new Error(`TextUNet: cond.${k} given, but the text UNet makes it from cond.text itself`);
+      if (rest[k] !== undefined)
+        throw new Error(`TextUNet: cond.${k} given, but the text UNet makes it from cond.text itself`);
     }
     return tf.tidy(() => {
       const enc = this.text.apply(text);
-      return this.core.apply(x, t, { ...rest, context: enc.tokens, contextMask: enc.mask, timeEmbedding: this.textToTime.apply(enc.pooled) as tf.Tensor2D });
+      return this.core.apply(x, t, {
+        ...rest,
+        context: enc.tokens,
+        contextMask: enc.mask,
+        timeEmbedding: this.textToTime.apply(enc.pooled) as tf.Tensor2D,
+      });
     });
   }
 

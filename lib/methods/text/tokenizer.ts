@@ -43,8 +43,12 @@ export class Tokenizer {
   private readonly warned = new Set<string>();
 
   /** vocab: the special tokens first (SPECIAL_TOKENS), then the words. */
-  constructor(readonly vocab: readonly string[], readonly contextLength: number) {
-    if (!Number.isInteger(contextLength) || contextLength < 3) throw new Error(`Tokenizer: contextLength must be an integer >= 3 ([BOS], a word, [EOS]), got ${contextLength}`);
+  constructor(
+    readonly vocab: readonly string[],
+    readonly contextLength: number,
+  ) {
+    if (!Number.isInteger(contextLength) || contextLength < 3)
+      throw new Error(`Tokenizer: contextLength must be an integer >= 3 ([BOS], a word, [EOS]), got ${contextLength}`);
     SPECIAL_TOKENS.forEach((s, i) => {
       if (vocab[i] !== s) throw new Error(`Tokenizer: vocab[${i}] must be '${s}', got '${vocab[i]}'`);
     });
@@ -101,8 +105,12 @@ export class Tokenizer {
       e.unknown.filter((w) => !this.warned.has(`word:${w}`)).forEach((w) => unknown.add(w));
     });
     if (opts.warn !== false) {
-      if (truncated.length) console.warn(`tokenizer: ${truncated.length} caption(s) longer than ${L - 2} words were truncated (e.g. '${truncated[0]}')`);
-      if (unknown.size) console.warn(`tokenizer: unknown word(s) encoded as [UNK]: ${[...unknown].slice(0, 10).join(', ')}`);
+      if (truncated.length)
+        console.warn(
+          `tokenizer: ${truncated.length} caption(s) longer than ${L - 2} words were truncated (e.g. '${truncated[0]}')`,
+        );
+      if (unknown.size)
+        console.warn(`tokenizer: unknown word(s) encoded as [UNK]: ${[...unknown].slice(0, 10).join(', ')}`);
       truncated.forEach((c) => this.warned.add(c));
       unknown.forEach((w) => this.warned.add(`word:${w}`));
     }

@@ -15,8 +15,14 @@ export class TransformerBlock {
   readonly fc1: Linear;
   readonly fc2: Linear;
 
-  constructor(store: ParamStore, name: string, readonly width: number, readonly heads: number) {
-    if (width % heads !== 0) throw new Error(`TransformerBlock '${name}': width ${width} is not divisible by ${heads} heads`);
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly width: number,
+    readonly heads: number,
+  ) {
+    if (width % heads !== 0)
+      throw new Error(`TransformerBlock '${name}': width ${width} is not divisible by ${heads} heads`);
     [this.ln1, this.qkv, this.proj, this.ln2, this.fc1, this.fc2] = store.scope(name, () => [
       new LayerNorm(store, 'ln1', width),
       new Linear(store, 'qkv', width, 3 * width),

@@ -48,8 +48,18 @@ export function trainToyModels(cfg: CompareConfig): TrainedToyModels {
   const vaeRng = rng.fork();
   const common = { data, steps, batchSize, showProgress };
   const fits = {
-    gan: fit2d({ ...common, rng: rng.fork(), label: `GAN seed ${cfg.seed}`, step: (b) => ({ ...gan.step(b, ganRng) }) }),
-    vae: fit2d({ ...common, rng: rng.fork(), label: `VAE seed ${cfg.seed}`, step: (b) => ({ ...vae.step(b, vaeRng) }) }),
+    gan: fit2d({
+      ...common,
+      rng: rng.fork(),
+      label: `GAN seed ${cfg.seed}`,
+      step: (b) => ({ ...gan.step(b, ganRng) }),
+    }),
+    vae: fit2d({
+      ...common,
+      rng: rng.fork(),
+      label: `VAE seed ${cfg.seed}`,
+      step: (b) => ({ ...vae.step(b, vaeRng) }),
+    }),
     diffusion: fit2d({ ...common, rng: rng.fork(), label: `diffusion seed ${cfg.seed}`, step: diffStep }),
   };
   diffStep.dispose();
@@ -72,7 +82,13 @@ export interface SamplerMeasurement {
  * Samples n points from each model (GAN, VAE, diffusion with DDPM's T steps and with 20 DDIM steps)
  * and measures them. Timing is the best of `repeats` runs of 1000 samples.
  */
-export function measureToyModels(m: TrainedToyModels, data: string, n: number, seed: number, repeats = 2): SamplerMeasurement[] {
+export function measureToyModels(
+  m: TrainedToyModels,
+  data: string,
+  n: number,
+  seed: number,
+  repeats = 2,
+): SamplerMeasurement[] {
   const modes = toyModes(data);
   if (!modes) throw new Error(`measureToyModels: '${data}' has no known modes; use 8-gaussians or 25-gaussians`);
   const real = sampleToy(data, n, new Rng(seed + 1000));
@@ -86,8 +102,16 @@ export function measureToyModels(m: TrainedToyModels, data: string, n: number, s
   const samplers: { name: string; evals: number; run: (k: number, rng: Rng) => Float32Array }[] = [
     { name: 'GAN', evals: 1, run: (k, rng) => toArray(m.gan.generate(k, rng)) },
     { name: 'VAE', evals: 1, run: (k, rng) => toArray(m.vae.generate(k, rng)) },
-    { name: `Diffusion (DDPM, ${m.schedule.T} steps)`, evals: m.schedule.T, run: (k, rng) => sampleDiffusion2d(model, m.schedule, k, { steps: m.schedule.T, eta: 1, rng }) },
-    { name: `Diffusion (DDIM, ${ddimSteps} steps)`, evals: ddimSteps, run: (k, rng) => sampleDiffusion2d(model, m.schedule, k, { steps: ddimSteps, eta: 0, rng }) },
+    {
+      name: `Diffusion (DDPM, ${m.schedule.T} steps)`,
+      evals: m.schedule.T,
+      run: (k, rng) => sampleDiffusion2d(model, m.schedule, k, { steps: m.schedule.T, eta: 1, rng }),
+    },
+    {
+      name: `Diffusion (DDIM, ${ddimSteps} steps)`,
+      evals: ddimSteps,
+      run: (k, rng) => sampleDiffusion2d(model, m.schedule, k, { steps: ddimSteps, eta: 0, rng }),
+    },
   ];
   return samplers.map((s) => {
     const points = s.run(n, new Rng(seed));
@@ -97,7 +121,14 @@ export function measureToyModels(m: TrainedToyModels, data: string, n: number, s
       s.run(1000, new Rng(seed + r));
       best = Math.min(best, performance.now() - t0);
     }
-    return { name: s.name, points, evals: s.evals, msPer1000: best, modes: modeReport(points, modes), mmd: mmd2(points, real) };
+    return {
+      name: s.name,
+      points,
+      evals: s.evals,
+      msPer1000: best,
+      modes: modeReport(points, modes),
+      mmd: mmd2(points, real),
+    };
   });
 }
 
@@ -105,7 +136,13 @@ export function measureToyModels(m: TrainedToyModels, data: string, n: number, s
 export function disposeToyModels(m: TrainedToyModels): void {
   m.gan.dispose();
   m.vae.dispose();
-  for (const v of [...m.gan.generator.variables(), ...m.gan.discriminator.variables(), ...m.vae.encoder.variables(), ...m.vae.decoder.variables(), ...m.diffusion.variables()]) {
+  for (const v of [
+    ...m.gan.generator.variables(),
+    ...m.gan.discriminator.variables(),
+    ...m.vae.encoder.variables(),
+    ...m.vae.decoder.variables(),
+    ...m.diffusion.variables(),
+  ]) {
     v.dispose();
   }
 }

@@ -29,7 +29,8 @@ export class Denoiser2D {
   readonly T: number;
 
   constructor(store: ParamStore, config: Denoiser2DConfig, name = 'denoiser') {
-    if (!Number.isInteger(config.T) || config.T <= 0) throw new Error(`Denoiser2D: T must be a positive integer, got ${config.T}`);
+    if (!Number.isInteger(config.T) || config.T <= 0)
+      throw new Error(`Denoiser2D: T must be a positive integer, got ${config.T}`);
     this.T = config.T;
     this.timeDim = config.timeDim ?? 32;
     this.net = new MLP(store, name, {
@@ -42,12 +43,16 @@ export class Denoiser2D {
 
   /** x_t [B, 2] and one step per point -> predicted noise [B, 2]. */
   apply(xt: tf.Tensor2D, t: number[]): tf.Tensor2D {
-    if (xt.rank !== 2 || xt.shape[1] !== 2) throw new Error(`Denoiser2D: expected points [batch, 2], got [${xt.shape}]`);
+    if (xt.rank !== 2 || xt.shape[1] !== 2)
+      throw new Error(`Denoiser2D: expected points [batch, 2], got [${xt.shape}]`);
     if (t.length !== xt.shape[0]) throw new Error(`Denoiser2D: ${t.length} timesteps for ${xt.shape[0]} points`);
     return tf.tidy(() => {
       // t is rescaled to DDPM's 0..1000 range so the sinusoidal frequencies (tuned for T = 1000)
       // spread over the whole chain whatever T the toy uses.
-      const tt = tf.tensor1d(t.map((s) => (s * 1000) / this.T), 'float32');
+      const tt = tf.tensor1d(
+        t.map((s) => (s * 1000) / this.T),
+        'float32',
+      );
       const emb = sinusoidalEmbedding(tt, this.timeDim);
       return this.net.apply(tf.concat([xt, emb], 1) as tf.Tensor2D);
     });
@@ -57,7 +62,8 @@ export class Denoiser2D {
   asDiffusionModel(): DiffusionModel {
     return {
       prediction: 'eps',
-      predict: (xt, t) => tf.tidy(() => tf.reshape(this.apply(tf.reshape(xt, [-1, 2]) as tf.Tensor2D, t), xt.shape) as tf.Tensor4D),
+      predict: (xt, t) =>
+        tf.tidy(() => tf.reshape(this.apply(tf.reshape(xt, [-1, 2]) as tf.Tensor2D, t), xt.shape) as tf.Tensor4D),
     };
   }
 
@@ -79,7 +85,8 @@ export function makeDenoiserTrainStep(
   opts: { schedule: NoiseSchedule; rng: Rng; learningRate?: number },
 ): DenoiserTrainStep {
   const { schedule, rng, learningRate = 1e-3 } = opts;
-  if (schedule.T !== model.T) throw new Error(`makeDenoiserTrainStep: schedule has T=${schedule.T}, model was built for T=${model.T}`);
+  if (schedule.T !== model.T)
+    throw new Error(`makeDenoiserTrainStep: schedule has T=${schedule.T}, model was built for T=${model.T}`);
   if (!(learningRate > 0)) throw new Error(`makeDenoiserTrainStep: learningRate must be > 0, got ${learningRate}`);
   const optimizer = tf.train.adam(learningRate);
   const diffusion = model.asDiffusionModel();
@@ -90,7 +97,11 @@ export function makeDenoiserTrainStep(
     const noise = rng.normalTensor([b, 1, 1, 2]) as tf.Tensor4D;
     const x4 = tf.reshape(x0, [b, 1, 1, 2]) as tf.Tensor4D;
     try {
-      const loss = optimizer.minimize(() => diffusionLoss(diffusion.predict, schedule, x4, t, noise, 'eps'), true, vars);
+      const loss = optimizer.minimize(
+        () => diffusionLoss(diffusion.predict, schedule, x4, t, noise, 'eps'),
+        true,
+        vars,
+      );
       if (!loss) throw new Error('makeDenoiserTrainStep: optimizer returned no loss');
       const v = loss.dataSync()[0];
       loss.dispose();
@@ -119,9 +130,15 @@ export interface Sample2DOptions {
  * DDPM's ancestral sampling with the posterior variance beta~_t). The model may be any
  * DiffusionModel on [B, 1, 1, 2], so tests can hand in a deliberately broken one.
  */
-export function sampleDiffusion2d(model: DiffusionModel, schedule: NoiseSchedule, n: number, opts: Sample2DOptions): Float32Array {
+export function sampleDiffusion2d(
+  model: DiffusionModel,
+  schedule: NoiseSchedule,
+  n: number,
+  opts: Sample2DOptions,
+): Float32Array {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`sampleDiffusion2d: n must be a positive integer, got ${n}`);
-  if (opts.xT && opts.xT.length !== 2 * n) throw new Error(`sampleDiffusion2d: xT has ${opts.xT.length / 2} points, expected ${n}`);
+  if (opts.xT && opts.xT.length !== 2 * n)
+    throw new Error(`sampleDiffusion2d: xT has ${opts.xT.length / 2} points, expected ${n}`);
   const sampler = new DDIMSampler(schedule);
   const xT = opts.xT ? (tf.tensor4d(opts.xT, [n, 1, 1, 2]) as tf.Tensor4D) : undefined;
   const onStep = opts.onStep;
@@ -156,10 +173,16 @@ export function diffuse2d(schedule: NoiseSchedule, points: Float32Array, t: numb
  * in float64 JS: the lesson shows it lands on the same distribution as the closed form above.
  * Returns snapshots at the requested steps (t = -1 means x_0 itself).
  */
-export function forwardChain2d(schedule: NoiseSchedule, points: Float32Array, snapshotSteps: number[], rng: Rng): Map<number, Float32Array> {
+export function forwardChain2d(
+  schedule: NoiseSchedule,
+  points: Float32Array,
+  snapshotSteps: number[],
+  rng: Rng,
+): Map<number, Float32Array> {
   const want = new Set(snapshotSteps);
   for (const t of want) {
-    if (!Number.isInteger(t) || t < -1 || t >= schedule.T) throw new Error(`forwardChain2d: snapshot step ${t} is not in [-1, ${schedule.T - 1}]`);
+    if (!Number.isInteger(t) || t < -1 || t >= schedule.T)
+      throw new Error(`forwardChain2d: snapshot step ${t} is not in [-1, ${schedule.T - 1}]`);
   }
   const x = Float64Array.from(points);
   const out = new Map<number, Float32Array>();

@@ -32,7 +32,8 @@ export class GAN2D {
 
   constructor(store: ParamStore, config: GAN2DConfig = {}, name = 'gan') {
     this.latentDim = config.latentDim ?? 8;
-    if (!Number.isInteger(this.latentDim) || this.latentDim <= 0) throw new Error(`GAN2D: latentDim must be a positive integer, got ${this.latentDim}`);
+    if (!Number.isInteger(this.latentDim) || this.latentDim <= 0)
+      throw new Error(`GAN2D: latentDim must be a positive integer, got ${this.latentDim}`);
     const hidden = config.hidden ?? [128, 128, 128];
     const lr = config.learningRate ?? 1e-3;
     if (!(lr > 0)) throw new Error(`GAN2D: learningRate must be > 0, got ${lr}`);
@@ -52,16 +53,24 @@ export class GAN2D {
 
   /** One discriminator step then one generator step on a batch of real points [B, 2]. */
   step(real: tf.Tensor2D, rng: Rng): GANLosses {
-    if (real.rank !== 2 || real.shape[1] !== 2) throw new Error(`GAN2D.step: expected real points [batch, 2], got [${real.shape}]`);
+    if (real.rank !== 2 || real.shape[1] !== 2)
+      throw new Error(`GAN2D.step: expected real points [batch, 2], got [${real.shape}]`);
     const b = real.shape[0];
     const zD = rng.normalTensor([b, this.latentDim]) as tf.Tensor2D;
     const zG = rng.normalTensor([b, this.latentDim]) as tf.Tensor2D;
     try {
       // softplus(-l) = -log sigmoid(l): the logistic losses written stably on logits.
-      const dLoss = this.optD.minimize(() => {
-        const fake = this.generator.apply(zD); // only D's variables are in the var list: G is not updated here
-        return tf.add(tf.mean(tf.softplus(tf.neg(this.discriminator.apply(real)))), tf.mean(tf.softplus(this.discriminator.apply(fake)))) as tf.Scalar;
-      }, true, this.discriminator.variables());
+      const dLoss = this.optD.minimize(
+        () => {
+          const fake = this.generator.apply(zD); // only D's variables are in the var list: G is not updated here
+          return tf.add(
+            tf.mean(tf.softplus(tf.neg(this.discriminator.apply(real)))),
+            tf.mean(tf.softplus(this.discriminator.apply(fake))),
+          ) as tf.Scalar;
+        },
+        true,
+        this.discriminator.variables(),
+      );
       const gLoss = this.optG.minimize(
         () => tf.mean(tf.softplus(tf.neg(this.discriminator.apply(this.generator.apply(zG))))) as tf.Scalar,
         true,

@@ -28,7 +28,11 @@ export interface ModeReport {
  * Mode coverage and sample quality of points [x0, y0, ...]. minShare defaults to a quarter of the
  * uniform share, 1/(4K): a model that drops a mode scores far below it, sampling noise does not.
  */
-export function modeReport(points: Float32Array, modes: ToyModes, opts: { minShare?: number; maxDist?: number } = {}): ModeReport {
+export function modeReport(
+  points: Float32Array,
+  modes: ToyModes,
+  opts: { minShare?: number; maxDist?: number } = {},
+): ModeReport {
   if (points.length % 2 !== 0) throw new Error(`modeReport: need an even number of coordinates, got ${points.length}`);
   const n = points.length / 2;
   if (n === 0) throw new Error('modeReport: no points');
@@ -60,9 +64,11 @@ export function modeReport(points: Float32Array, modes: ToyModes, opts: { minSha
  * always >= 0. Cost O(n m): subsample to a few thousand points.
  */
 export function mmd2(a: Float32Array, b: Float32Array, bandwidths: number[] = [0.05, 0.2, 1]): number {
-  if (a.length % 2 !== 0 || b.length % 2 !== 0) throw new Error('mmd2: point arrays need an even number of coordinates');
+  if (a.length % 2 !== 0 || b.length % 2 !== 0)
+    throw new Error('mmd2: point arrays need an even number of coordinates');
   if (a.length === 0 || b.length === 0) throw new Error('mmd2: both point sets must be non-empty');
-  if (bandwidths.length === 0 || bandwidths.some((h) => !(h > 0))) throw new Error(`mmd2: bandwidths must be positive, got [${bandwidths}]`);
+  if (bandwidths.length === 0 || bandwidths.some((h) => !(h > 0)))
+    throw new Error(`mmd2: bandwidths must be positive, got [${bandwidths}]`);
   const gammas = bandwidths.map((h) => 1 / (2 * h * h));
   const meanKernel = (p: Float32Array, q: Float32Array): number => {
     let s = 0;

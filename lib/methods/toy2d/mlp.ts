@@ -36,7 +36,11 @@ export class MLP {
   readonly layers: Linear[];
   readonly activation: Activation;
 
-  constructor(store: ParamStore, name: string, readonly config: MLPConfig) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly config: MLPConfig,
+  ) {
     const { inDim, hidden, outDim } = config;
     for (const [k, v] of Object.entries({ inDim, outDim })) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`MLP: ${k} must be a positive integer, got ${v}`);
@@ -45,7 +49,8 @@ export class MLP {
       throw new Error(`MLP: hidden must be an array of positive integers, got ${JSON.stringify(hidden)}`);
     }
     this.activation = config.activation ?? 'silu';
-    if (!ACTIVATIONS.includes(this.activation)) throw new Error(`MLP: unknown activation '${this.activation}': use ${ACTIVATIONS.join(', ')}`);
+    if (!ACTIVATIONS.includes(this.activation))
+      throw new Error(`MLP: unknown activation '${this.activation}': use ${ACTIVATIONS.join(', ')}`);
     const dims = [inDim, ...hidden, outDim];
     this.layers = store.scope(name, () => dims.slice(1).map((d, i) => new Linear(store, String(i), dims[i], d)));
   }
@@ -73,12 +78,14 @@ export class MLP {
 
 /** Points as [x0, y0, x1, y1, ...] -> a [n, 2] tensor (the caller disposes it). */
 export function pointsTensor(points: Float32Array): tf.Tensor2D {
-  if (points.length % 2 !== 0) throw new Error(`pointsTensor: need an even number of coordinates, got ${points.length}`);
+  if (points.length % 2 !== 0)
+    throw new Error(`pointsTensor: need an even number of coordinates, got ${points.length}`);
   return tf.tensor2d(points, [points.length / 2, 2], 'float32');
 }
 
 /** A [n, 2] (or [n, 1, 1, 2]) tensor -> [x0, y0, x1, y1, ...]. */
 export function tensorPoints(t: tf.Tensor): Float32Array {
-  if (t.size % 2 !== 0 || t.shape[t.rank - 1] !== 2) throw new Error(`tensorPoints: last axis must be 2, got shape [${t.shape}]`);
+  if (t.size % 2 !== 0 || t.shape[t.rank - 1] !== 2)
+    throw new Error(`tensorPoints: last axis must be 2, got shape [${t.shape}]`);
   return Float32Array.from(t.dataSync());
 }

@@ -10,7 +10,10 @@ export interface PointSet {
 }
 
 /** One marker trace per set; set k is drawn at x + k * gap. At most maxPoints per set are kept. */
-export function panels2d(sets: PointSet[], opts: { gap?: number; size?: number; maxPoints?: number } = {}): PlotTrace[] {
+export function panels2d(
+  sets: PointSet[],
+  opts: { gap?: number; size?: number; maxPoints?: number } = {},
+): PlotTrace[] {
   const gap = opts.gap ?? 6;
   const maxPoints = opts.maxPoints ?? 2000;
   return sets.map((s, k) => {

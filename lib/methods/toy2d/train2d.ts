@@ -29,8 +29,10 @@ export interface Fit2DResult {
 
 export function fit2d<L extends number | Record<string, number>>(opts: Fit2DOptions<L>): Fit2DResult {
   const { data, steps, batchSize, rng, step } = opts;
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`fit2d: steps must be a non-negative integer, got ${steps}`);
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`fit2d: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new Error(`fit2d: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    throw new Error(`fit2d: batchSize must be a positive integer, got ${batchSize}`);
   const history: Record<string, number[]> = {};
   const record = (name: string, v: number) => (history[name] ??= []).push(v);
   const bar = opts.showProgress === false ? null : progress(steps, { label: opts.label ?? 'train' });
@@ -56,7 +58,8 @@ export function fit2d<L extends number | Record<string, number>>(opts: Fit2DOpti
 
 /** Moving average over `window` entries, for readable loss curves. */
 export function smooth(values: number[], window = 50): number[] {
-  if (!Number.isInteger(window) || window <= 0) throw new Error(`smooth: window must be a positive integer, got ${window}`);
+  if (!Number.isInteger(window) || window <= 0)
+    throw new Error(`smooth: window must be a positive integer, got ${window}`);
   const out: number[] = [];
   let s = 0;
   for (let i = 0; i < values.length; i++) {

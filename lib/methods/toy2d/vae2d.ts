@@ -36,7 +36,8 @@ export class VAE2D {
   constructor(store: ParamStore, config: VAE2DConfig = {}, name = 'vae') {
     this.latentDim = config.latentDim ?? 2;
     this.decoderStd = config.decoderStd ?? 0.1;
-    if (!Number.isInteger(this.latentDim) || this.latentDim <= 0) throw new Error(`VAE2D: latentDim must be a positive integer, got ${this.latentDim}`);
+    if (!Number.isInteger(this.latentDim) || this.latentDim <= 0)
+      throw new Error(`VAE2D: latentDim must be a positive integer, got ${this.latentDim}`);
     if (!(this.decoderStd > 0)) throw new Error(`VAE2D: decoderStd must be > 0, got ${this.decoderStd}`);
     const hidden = config.hidden ?? [128, 128, 128];
     const lr = config.learningRate ?? 1e-3;
@@ -57,7 +58,9 @@ export class VAE2D {
       const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps)) as tf.Tensor2D; // reparameterisation
       const xHat = this.decoder.apply(z);
       const recon = tf.div(tf.mean(tf.sum(tf.squaredDifference(x, xHat), 1)), 2 * this.decoderStd ** 2) as tf.Scalar;
-      const kl = tf.mean(tf.mul(tf.sum(tf.sub(tf.add(tf.square(mu), tf.exp(logvar)), tf.add(logvar, 1)), 1), 0.5)) as tf.Scalar;
+      const kl = tf.mean(
+        tf.mul(tf.sum(tf.sub(tf.add(tf.square(mu), tf.exp(logvar)), tf.add(logvar, 1)), 1), 0.5),
+      ) as tf.Scalar;
       return { loss: tf.add(recon, kl) as tf.Scalar, recon, kl };
     });
   }
@@ -69,12 +72,16 @@ export class VAE2D {
     let recon = NaN;
     let kl = NaN;
     try {
-      const loss = this.optimizer.minimize(() => {
-        const l = this.losses(x, eps);
-        recon = l.recon.dataSync()[0];
-        kl = l.kl.dataSync()[0];
-        return l.loss;
-      }, true, [...this.encoder.variables(), ...this.decoder.variables()]);
+      const loss = this.optimizer.minimize(
+        () => {
+          const l = this.losses(x, eps);
+          recon = l.recon.dataSync()[0];
+          kl = l.kl.dataSync()[0];
+          return l.loss;
+        },
+        true,
+        [...this.encoder.variables(), ...this.decoder.variables()],
+      );
       if (!loss) throw new Error('VAE2D.step: optimizer returned no loss');
       const v = loss.dataSync()[0];
       loss.dispose();

@@ -8,18 +8,62 @@ import { repoRoot } from '../repo_root';
 export interface OnednnAddon {
   conv2d(heap: ArrayBuffer, xOff: number, wOff: number, yOff: number, params: Int32Array): void;
   /** Conv + bias (biasOff -1: none) + activation (code from ACTIVATIONS) fused by oneDNN. */
-  conv2dFused(heap: ArrayBuffer, xOff: number, wOff: number, biasOff: number, yOff: number, params: Int32Array, activation: number, alpha: number): void;
+  conv2dFused(
+    heap: ArrayBuffer,
+    xOff: number,
+    wOff: number,
+    biasOff: number,
+    yOff: number,
+    params: Int32Array,
+    activation: number,
+    alpha: number,
+  ): void;
   conv2dBackpropInput(heap: ArrayBuffer, dyOff: number, wOff: number, dxOff: number, params: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, xOff: number, dyOff: number, dwOff: number, params: Int32Array): void;
   batchMatMul(heap: ArrayBuffer, aOff: number, bOff: number, cOff: number, params: Int32Array): void;
   /** y = scale * sum of x over the axes flagged in `reduce` (1 per summed axis). */
   reduceSum(heap: ArrayBuffer, xOff: number, yOff: number, dims: Int32Array, reduce: Int32Array, scale: number): void;
   /** out = a (op) b with broadcasting; op 0 add, 1 sub, 2 mul, 3 div; shapes padded to out's rank. */
-  binary(heap: ArrayBuffer, op: number, aOff: number, aDims: Int32Array, bOff: number, bDims: Int32Array, outOff: number, outDims: Int32Array): void;
+  binary(
+    heap: ArrayBuffer,
+    op: number,
+    aOff: number,
+    aDims: Int32Array,
+    bOff: number,
+    bDims: Int32Array,
+    outOff: number,
+    outDims: Int32Array,
+  ): void;
   /** GroupNorm (+ SiLU when silu is 1) of x, dims [batch, pixels, channels]; writes y and per (image, group) mean and 1/std. */
-  groupNorm(heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, rstdOff: number, dims: Int32Array, groups: number, eps: number, silu: number): void;
+  groupNorm(
+    heap: ArrayBuffer,
+    xOff: number,
+    gammaOff: number,
+    betaOff: number,
+    yOff: number,
+    meanOff: number,
+    rstdOff: number,
+    dims: Int32Array,
+    groups: number,
+    eps: number,
+    silu: number,
+  ): void;
   /** Its gradients for dOut: dx, dgamma, dbeta (native/src/group_norm.h). */
-  groupNormGrad(heap: ArrayBuffer, dOutOff: number, xOff: number, gammaOff: number, betaOff: number, meanOff: number, rstdOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, dims: Int32Array, groups: number, silu: number): void;
+  groupNormGrad(
+    heap: ArrayBuffer,
+    dOutOff: number,
+    xOff: number,
+    gammaOff: number,
+    betaOff: number,
+    meanOff: number,
+    rstdOff: number,
+    dxOff: number,
+    dgammaOff: number,
+    dbetaOff: number,
+    dims: Int32Array,
+    groups: number,
+    silu: number,
+  ): void;
   /** y = op(x) over n floats; op 0 sigmoid, 1 square, 2 rsqrt, 3 neg (native/src/elementwise.h). */
   unary(heap: ArrayBuffer, op: number, xOff: number, yOff: number, n: number): void;
   /** Gradient of nearest-neighbour resize, NHWC; dims [batch, dyPixels, xPixels, depth]; src: input pixel of each dy pixel. */
@@ -27,7 +71,15 @@ export interface OnednnAddon {
   /** Calls of the plain C++ kernels so far (unary, binary, reduce, resize grad): tests check the native path ran. */
   elementwiseCalls(): number;
   /** Copies `rows` runs of `width` 4-byte elements; strides and width in elements, offsets in bytes. */
-  copyRows(heap: ArrayBuffer, srcOff: number, srcStride: number, dstOff: number, dstStride: number, rows: number, width: number): void;
+  copyRows(
+    heap: ArrayBuffer,
+    srcOff: number,
+    srcStride: number,
+    dstOff: number,
+    dstStride: number,
+    rows: number,
+    width: number,
+  ): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   /** Number of cached oneDNN primitives (one per op and shape). */
@@ -48,7 +100,10 @@ let cached: AddonLoad | null = null;
 export function loadAddon(): AddonLoad {
   if (cached) return cached;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    cached = { ok: false, reason: `native oneDNN backend is built for linux-x64 only (this is ${process.platform}-${process.arch})` };
+    cached = {
+      ok: false,
+      reason: `native oneDNN backend is built for linux-x64 only (this is ${process.platform}-${process.arch})`,
+    };
   } else if (!fs.existsSync(addonPath)) {
     cached = { ok: false, reason: 'native addon not built: run scripts/build-native.sh (needs g++ and libdnnl-dev)' };
   } else {

@@ -18,7 +18,8 @@ const padTo = (shape: number[], rank: number) => Int32Array.from([...new Array(r
 function binaryConfig(name: BinaryName, addon: OnednnAddon, fallback: KernelFunc | undefined): KernelConfig {
   const kernelFunc = (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
-    const a = input(args, 'a', name), b = input(args, 'b', name);
+    const a = input(args, 'a', name),
+      b = input(args, 'b', name);
     if (a.dtype !== 'float32' || b.dtype !== 'float32') {
       if (!fallback) throw new Error(`onednn ${name}: ${a.dtype}/${b.dtype} inputs and no wasm kernel to fall back to`);
       return fallback(args as never) as TensorInfo;
@@ -27,8 +28,16 @@ function binaryConfig(name: BinaryName, addon: OnednnAddon, fallback: KernelFunc
     const out = backend.makeOutput(outShape, 'float32');
     if (util.sizeFromShape(outShape) > 0) {
       const r = outShape.length;
-      addon.binary(heapOf(backend), OPS[name], offsetOf(backend, a), padTo(a.shape, r), offsetOf(backend, b), padTo(b.shape, r),
-        offsetOf(backend, out), Int32Array.from(outShape));
+      addon.binary(
+        heapOf(backend),
+        OPS[name],
+        offsetOf(backend, a),
+        padTo(a.shape, r),
+        offsetOf(backend, b),
+        padTo(b.shape, r),
+        offsetOf(backend, out),
+        Int32Array.from(outShape),
+      );
     }
     return out;
   };

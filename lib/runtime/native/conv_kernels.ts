@@ -1,7 +1,15 @@
 // Conv2D, Conv2DBackpropInput (also conv2dTranspose) and Conv2DBackpropFilter run by oneDNN on the
 // wasm heap: the output is allocated by the wasm backend, then written in place by the addon.
 import { backend_util, Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput, FusedConv2D } from '@tensorflow/tfjs-core';
-import type { Conv2DAttrs, FusedConv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type {
+  Conv2DAttrs,
+  FusedConv2DAttrs,
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { OnednnAddon } from './addon';
 import { heapOf, offsetOf } from './wasm_heap';
@@ -14,10 +22,23 @@ type Fallback = KernelFunc | undefined;
 export function convParams(info: backend_util.Conv2DInfo): Int32Array {
   const p = info.padInfo;
   return Int32Array.from([
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
-    info.filterHeight, info.filterWidth, info.outChannels, info.outHeight, info.outWidth,
-    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-    p.top, p.left, p.bottom, p.right,
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.outChannels,
+    info.outHeight,
+    info.outWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    p.top,
+    p.left,
+    p.bottom,
+    p.right,
   ]);
 }
 
@@ -40,15 +61,29 @@ function fallbackOrThrow(fallback: Fallback, name: string, args: KernelArgs, why
 export function conv2dConfig(addon: OnednnAddon, fallback: Fallback): KernelConfig {
   const kernelFunc = (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
-    const x = input(args, 'x', Conv2D), filter = input(args, 'filter', Conv2D);
+    const x = input(args, 'x', Conv2D),
+      filter = input(args, 'filter', Conv2D);
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as Conv2DAttrs;
     const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      strides, dilations, pad, dimRoundingMode, false, backend_util.convertConv2DDataFormat(dataFormat));
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      strides,
+      dilations,
+      pad,
+      dimRoundingMode,
+      false,
+      backend_util.convertConv2DDataFormat(dataFormat),
+    );
     if (!nativeCanRun(info)) return fallbackOrThrow(fallback, Conv2D, args as never, 'unsupported layout or padding');
     const out = backend.makeOutput(info.outShape, 'float32');
     if (size(info.outShape) > 0) {
-      addon.conv2d(heapOf(backend), offsetOf(backend, x), offsetOf(backend, filter), offsetOf(backend, out), convParams(info));
+      addon.conv2d(
+        heapOf(backend),
+        offsetOf(backend, x),
+        offsetOf(backend, filter),
+        offsetOf(backend, out),
+        convParams(info),
+      );
     }
     return out;
   };
@@ -62,22 +97,44 @@ const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu:
 export function fusedConv2dConfig(addon: OnednnAddon, fallback: Fallback): KernelConfig {
   const kernelFunc = (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
-    const x = input(args, 'x', FusedConv2D), filter = input(args, 'filter', FusedConv2D);
+    const x = input(args, 'x', FusedConv2D),
+      filter = input(args, 'filter', FusedConv2D);
     const bias = args.inputs.bias;
-    const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } = args.attrs as unknown as FusedConv2DAttrs;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } =
+      args.attrs as unknown as FusedConv2DAttrs;
     const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      strides, dilations, pad, dimRoundingMode, false, backend_util.convertConv2DDataFormat(dataFormat));
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      strides,
+      dilations,
+      pad,
+      dimRoundingMode,
+      false,
+      backend_util.convertConv2DDataFormat(dataFormat),
+    );
     const act = ACTIVATIONS[activation ?? 'linear'];
     // A bias must hold exactly one value per output channel to be fused (tfjs also allows broadcasts).
     const biasOk = bias === undefined || size(bias.shape) === info.outChannels;
     if (!nativeCanRun(info) || act === undefined || !biasOk) {
-      return fallbackOrThrow(fallback, FusedConv2D, args, `unsupported activation '${activation}', bias shape or layout`);
+      return fallbackOrThrow(
+        fallback,
+        FusedConv2D,
+        args,
+        `unsupported activation '${activation}', bias shape or layout`,
+      );
     }
     const out = backend.makeOutput(info.outShape, 'float32');
     if (size(info.outShape) > 0) {
-      addon.conv2dFused(heapOf(backend), offsetOf(backend, x), offsetOf(backend, filter), bias ? offsetOf(backend, bias) : -1,
-        offsetOf(backend, out), convParams(info), act, leakyreluAlpha ?? 0.2);
+      addon.conv2dFused(
+        heapOf(backend),
+        offsetOf(backend, x),
+        offsetOf(backend, filter),
+        bias ? offsetOf(backend, bias) : -1,
+        offsetOf(backend, out),
+        convParams(info),
+        act,
+        leakyreluAlpha ?? 0.2,
+      );
     }
     return out;
   };
@@ -87,15 +144,30 @@ export function fusedConv2dConfig(addon: OnednnAddon, fallback: Fallback): Kerne
 export function conv2dBackpropInputConfig(addon: OnednnAddon, fallback: Fallback): KernelConfig {
   const kernelFunc = (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
-    const dy = input(args, 'dy', Conv2DBackpropInput), filter = input(args, 'filter', Conv2DBackpropInput);
+    const dy = input(args, 'dy', Conv2DBackpropInput),
+      filter = input(args, 'filter', Conv2DBackpropInput);
     const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as Conv2DBackpropInputAttrs;
     const info = backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
-      backend_util.convertConv2DDataFormat(dataFormat));
-    if (!nativeCanRun(info)) return fallbackOrThrow(fallback, Conv2DBackpropInput, args as never, 'unsupported layout or padding');
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      backend_util.convertConv2DDataFormat(dataFormat),
+    );
+    if (!nativeCanRun(info))
+      return fallbackOrThrow(fallback, Conv2DBackpropInput, args as never, 'unsupported layout or padding');
     const out = backend.makeOutput(info.inShape, 'float32');
     if (size(info.inShape) > 0) {
-      addon.conv2dBackpropInput(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, filter), offsetOf(backend, out), convParams(info));
+      addon.conv2dBackpropInput(
+        heapOf(backend),
+        offsetOf(backend, dy),
+        offsetOf(backend, filter),
+        offsetOf(backend, out),
+        convParams(info),
+      );
     }
     return out;
   };
@@ -105,15 +177,31 @@ export function conv2dBackpropInputConfig(addon: OnednnAddon, fallback: Fallback
 export function conv2dBackpropFilterConfig(addon: OnednnAddon, fallback: Fallback): KernelConfig {
   const kernelFunc = (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
-    const x = input(args, 'x', Conv2DBackpropFilter), dy = input(args, 'dy', Conv2DBackpropFilter);
-    const { filterShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+    const x = input(args, 'x', Conv2DBackpropFilter),
+      dy = input(args, 'dy', Conv2DBackpropFilter);
+    const { filterShape, strides, pad, dataFormat, dimRoundingMode } =
+      args.attrs as unknown as Conv2DBackpropFilterAttrs;
     const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false,
-      backend_util.convertConv2DDataFormat(dataFormat));
-    if (!nativeCanRun(info)) return fallbackOrThrow(fallback, Conv2DBackpropFilter, args as never, 'unsupported layout or padding');
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      backend_util.convertConv2DDataFormat(dataFormat),
+    );
+    if (!nativeCanRun(info))
+      return fallbackOrThrow(fallback, Conv2DBackpropFilter, args as never, 'unsupported layout or padding');
     const out = backend.makeOutput(filterShape, 'float32');
     if (size(filterShape) > 0) {
-      addon.conv2dBackpropFilter(heapOf(backend), offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), convParams(info));
+      addon.conv2dBackpropFilter(
+        heapOf(backend),
+        offsetOf(backend, x),
+        offsetOf(backend, dy),
+        offsetOf(backend, out),
+        convParams(info),
+      );
     }
     return out;
   };

@@ -26,12 +26,16 @@ const fourBytes = (dtype: string) => dtype === 'float32' || dtype === 'int32';
 export function copyConfigs(addon: OnednnAddon, fallback: Fallback): KernelConfig[] {
   const identity = (args: KernelArgs) => {
     const x = input(args, 'x', Identity);
-    return x.dtype === 'string' ? viaFallback(fallback(Identity), Identity, args) : share(args.backend as BackendWasm, x);
+    return x.dtype === 'string'
+      ? viaFallback(fallback(Identity), Identity, args)
+      : share(args.backend as BackendWasm, x);
   };
   const cast = (args: KernelArgs) => {
     const x = input(args, 'x', Cast);
     const { dtype } = args.attrs as unknown as CastAttrs;
-    return x.dtype === dtype && dtype !== 'string' ? share(args.backend as BackendWasm, x) : viaFallback(fallback(Cast), Cast, args);
+    return x.dtype === dtype && dtype !== 'string'
+      ? share(args.backend as BackendWasm, x)
+      : viaFallback(fallback(Cast), Cast, args);
   };
   const concat = (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
@@ -39,7 +43,10 @@ export function copyConfigs(addon: OnednnAddon, fallback: Fallback): KernelConfi
     const axis = util.parseAxisParam((args.attrs as unknown as ConcatAttrs).axis, xs[0].shape)[0];
     const dtype = xs[0].dtype;
     if (!fourBytes(dtype) || xs.some((x) => x.dtype !== dtype)) return viaFallback(fallback(Concat), Concat, args);
-    const outShape = backend_util.computeOutShape(xs.map((x) => x.shape), axis);
+    const outShape = backend_util.computeOutShape(
+      xs.map((x) => x.shape),
+      axis,
+    );
     const out = backend.makeOutput(outShape, dtype);
     const rows = util.sizeFromShape(outShape.slice(0, axis));
     const outWidth = util.sizeFromShape(outShape.slice(axis));
@@ -48,7 +55,8 @@ export function copyConfigs(addon: OnednnAddon, fallback: Fallback): KernelConfi
     const outOff = offsetOf(backend, out);
     for (const x of xs) {
       const width = util.sizeFromShape(x.shape.slice(axis));
-      if (width > 0 && rows > 0) addon.copyRows(heap, offsetOf(backend, x), width, outOff + 4 * col, outWidth, rows, width);
+      if (width > 0 && rows > 0)
+        addon.copyRows(heap, offsetOf(backend, x), width, outOff + 4 * col, outWidth, rows, width);
       col += width;
     }
     return out;
@@ -70,7 +78,16 @@ export function copyConfigs(addon: OnednnAddon, fallback: Fallback): KernelConfi
       const out = backend.makeOutput(shape, x.dtype);
       const width = s * inner;
       // Heap and offsets after makeOutput: an allocation may grow (and replace) the heap.
-      if (width > 0 && rows > 0) addon.copyRows(heapOf(backend), offsetOf(backend, x) + 4 * col, inWidth, offsetOf(backend, out), width, rows, width);
+      if (width > 0 && rows > 0)
+        addon.copyRows(
+          heapOf(backend),
+          offsetOf(backend, x) + 4 * col,
+          inWidth,
+          offsetOf(backend, out),
+          width,
+          rows,
+          width,
+        );
       col += width;
       return out;
     });

@@ -23,8 +23,10 @@ function float32Inputs(args: KernelArgs, kernel: string, names: string[]): Tenso
 function dims(x: TensorInfo, gamma: TensorInfo, groups: number, kernel: string): Int32Array {
   if (x.shape.length !== 4) throw new Error(`onednn ${kernel}: x must be 4-D NHWC, got [${x.shape}]`);
   const [b, h, w, c] = x.shape;
-  if (gamma.shape.length !== 1 || gamma.shape[0] !== c) throw new Error(`onednn ${kernel}: gamma is [${gamma.shape}], x has ${c} channels`);
-  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) throw new Error(`onednn ${kernel}: ${c} channels not divisible by ${groups} groups`);
+  if (gamma.shape.length !== 1 || gamma.shape[0] !== c)
+    throw new Error(`onednn ${kernel}: gamma is [${gamma.shape}], x has ${c} channels`);
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0)
+    throw new Error(`onednn ${kernel}: ${c} channels not divisible by ${groups} groups`);
   return Int32Array.of(b, h * w, c);
 }
 
@@ -38,19 +40,52 @@ export function groupNormConfigs(addon: OnednnAddon): KernelConfig[] {
     const mean = backend.makeOutput([x.shape[0], groups], 'float32');
     const rstd = backend.makeOutput([x.shape[0], groups], 'float32');
     const off = (t: TensorInfo) => offsetOf(backend, t);
-    addon.groupNorm(heapOf(backend), off(x), off(gamma), off(beta), off(y), off(mean), off(rstd), d, groups, eps, silu ? 1 : 0);
+    addon.groupNorm(
+      heapOf(backend),
+      off(x),
+      off(gamma),
+      off(beta),
+      off(y),
+      off(mean),
+      off(rstd),
+      d,
+      groups,
+      eps,
+      silu ? 1 : 0,
+    );
     return [y, mean, rstd];
   };
   const backward = (args: KernelArgs): TensorInfo[] => {
     const backend = args.backend as BackendWasm;
-    const [dy, x, gamma, beta, mean, rstd] = float32Inputs(args, GROUP_NORM_GRAD, ['dy', 'x', 'gamma', 'beta', 'mean', 'rstd']);
+    const [dy, x, gamma, beta, mean, rstd] = float32Inputs(args, GROUP_NORM_GRAD, [
+      'dy',
+      'x',
+      'gamma',
+      'beta',
+      'mean',
+      'rstd',
+    ]);
     const { groups, silu } = args.attrs as unknown as GroupNormAttrs;
     const d = dims(x, gamma, groups, GROUP_NORM_GRAD);
     const dx = backend.makeOutput(x.shape, 'float32');
     const dgamma = backend.makeOutput(gamma.shape, 'float32');
     const dbeta = backend.makeOutput(gamma.shape, 'float32');
     const off = (t: TensorInfo) => offsetOf(backend, t);
-    addon.groupNormGrad(heapOf(backend), off(dy), off(x), off(gamma), off(beta), off(mean), off(rstd), off(dx), off(dgamma), off(dbeta), d, groups, silu ? 1 : 0);
+    addon.groupNormGrad(
+      heapOf(backend),
+      off(dy),
+      off(x),
+      off(gamma),
+      off(beta),
+      off(mean),
+      off(rstd),
+      off(dx),
+      off(dgamma),
+      off(dbeta),
+      d,
+      groups,
+      silu ? 1 : 0,
+    );
     return [dx, dgamma, dbeta];
   };
   return [

@@ -62,7 +62,8 @@ export async function registerNativeBackend(): Promise<NativeRegistration> {
     if (load.ok === false) return { ok: false, reason: load.reason };
     if (tf.findBackendFactory(NATIVE_BACKEND) !== null) return { ok: true };
     const wasmFactory = tf.findBackendFactory('wasm');
-    if (wasmFactory === null) return { ok: false, reason: "the 'wasm' backend is not registered, so 'onednn' has nothing to build on" };
+    if (wasmFactory === null)
+      return { ok: false, reason: "the 'wasm' backend is not registered, so 'onednn' has nothing to build on" };
     const addon = load.addon;
     addon.setNumThreads(threadCount());
     // The native kernels replace wasm's; their fallbacks are looked up now, so a wasm kernel
@@ -75,10 +76,14 @@ export async function registerNativeBackend(): Promise<NativeRegistration> {
       tf.registerKernel({ ...k, setupFunc: wasm?.setupFunc, disposeFunc: wasm?.disposeFunc });
     }
     copyWasmKernels();
-    tf.registerBackend(NATIVE_BACKEND, async () => {
-      copyWasmKernels(); // pick up wasm kernels registered after registerNativeBackend()
-      return wasmFactory();
-    }, PRIORITY);
+    tf.registerBackend(
+      NATIVE_BACKEND,
+      async () => {
+        copyWasmKernels(); // pick up wasm kernels registered after registerNativeBackend()
+        return wasmFactory();
+      },
+      PRIORITY,
+    );
     return { ok: true };
   } catch (e) {
     return { ok: false, reason: `onednn backend registration failed: ${e instanceof Error ? e.message : String(e)}` };

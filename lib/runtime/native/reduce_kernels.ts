@@ -8,7 +8,11 @@ import { input } from './kernel_args';
 import type { KernelArgs } from './kernel_args';
 import { heapOf, offsetOf } from './wasm_heap';
 
-function reduceConfig(name: typeof Sum | typeof Mean, addon: OnednnAddon, fallback: KernelFunc | undefined): KernelConfig {
+function reduceConfig(
+  name: typeof Sum | typeof Mean,
+  addon: OnednnAddon,
+  fallback: KernelFunc | undefined,
+): KernelConfig {
   const kernelFunc = (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
     const x = input(args, 'x', name);
@@ -24,7 +28,14 @@ function reduceConfig(name: typeof Sum | typeof Mean, addon: OnednnAddon, fallba
     const out = backend.makeOutput(shape, 'float32');
     const mask = Int32Array.from(x.shape, (_, i) => (axes.includes(i) ? 1 : 0));
     const scale = name === Mean ? 1 / util.sizeFromShape(reduceShape) : 1;
-    addon.reduceSum(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), Int32Array.from(x.shape), mask, scale);
+    addon.reduceSum(
+      heapOf(backend),
+      offsetOf(backend, x),
+      offsetOf(backend, out),
+      Int32Array.from(x.shape),
+      mask,
+      scale,
+    );
     return out;
   };
   return { kernelName: name, backendName: 'onednn', kernelFunc: kernelFunc as unknown as KernelFunc };

@@ -7,7 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Backend, Info, assertNHWC, free, padOrCrop, run, transpose } from './kernel_ops';
 
-function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Backend; attrs?: tf.NamedAttrMap }): Info {
+function conv2dBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: Backend;
+  attrs?: tf.NamedAttrMap;
+}): Info {
   const { inputs, backend: b } = args;
   const attrs = (args.attrs ?? {}) as unknown as tf.Conv2DBackpropFilterAttrs;
   const { x, dy } = inputs as unknown as { x: Info; dy: Info };
@@ -33,15 +37,25 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Ba
   const right = (wo - 1) * sw + kw - w - left;
 
   const xt = transpose(b, x, [3, 1, 2, 0]); // [Ci, H, W, N]
-  const xp = padOrCrop(b, xt, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+  const xp = padOrCrop(b, xt, [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ]);
   const f = transpose(b, dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
-  const r = run(b, 'Conv2D', { x: xp, filter: f }, {
-    strides: [1, 1],
-    pad: 'valid',
-    dilations: [sh, sw],
-    dataFormat: 'NHWC',
-    dimRoundingMode: undefined,
-  }); // [Ci, kh, kw, Co]
+  const r = run(
+    b,
+    'Conv2D',
+    { x: xp, filter: f },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dilations: [sh, sw],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    },
+  ); // [Ci, kh, kw, Co]
   const out = transpose(b, r, [1, 2, 0, 3]);
   free(b, xt, f, r);
   if (xp !== xt) free(b, xp);

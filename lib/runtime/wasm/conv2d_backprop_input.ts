@@ -13,13 +13,23 @@ export function insertZeros(b: Backend, dy: Info, sh: number, sw: number): Info 
   const owned: Info[] = [];
   if (sw > 1) {
     const r = reshape(b, cur, [n * ho, wo, 1, c]);
-    const p = pad(b, r, [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+    const p = pad(b, r, [
+      [0, 0],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
     cur = reshape(b, p, [n, ho, wo * sw, c]);
     owned.push(r, p, cur);
   }
   if (sh > 1) {
     const r = reshape(b, cur, [n, ho, 1, cur.shape[2] * c]);
-    const p = pad(b, r, [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+    const p = pad(b, r, [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+    ]);
     cur = reshape(b, p, [n, ho * sh, cur.shape[2], c]);
     owned.push(r, p, cur);
   }
@@ -52,16 +62,26 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: Bac
   // A 'valid' conv of D padded to h + kh - 1 rows gives h rows; D's row p meets dx row p - (kh-1-top).
   const pt = kh - 1 - top;
   const pl = kw - 1 - left;
-  const dp = padOrCrop(b, d, [[0, 0], [pt, h + kh - 1 - pt - d.shape[1]], [pl, w + kw - 1 - pl - d.shape[2]], [0, 0]]);
+  const dp = padOrCrop(b, d, [
+    [0, 0],
+    [pt, h + kh - 1 - pt - d.shape[1]],
+    [pl, w + kw - 1 - pl - d.shape[2]],
+    [0, 0],
+  ]);
   const rev = run(b, 'Reverse', { x: filter }, { dims: [0, 1] });
   const wf = transpose(b, rev, [0, 1, 3, 2]); // [kh, kw, Co, Ci]
-  const out = run(b, 'Conv2D', { x: dp, filter: wf }, {
-    strides: [1, 1],
-    pad: 'valid',
-    dilations: [1, 1],
-    dataFormat: 'NHWC',
-    dimRoundingMode: undefined,
-  });
+  const out = run(
+    b,
+    'Conv2D',
+    { x: dp, filter: wf },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dilations: [1, 1],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    },
+  );
   free(b, rev, wf);
   if (dp !== d) free(b, dp);
   if (d !== dy) free(b, d);

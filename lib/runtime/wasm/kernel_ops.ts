@@ -22,7 +22,8 @@ export function free(b: Backend, ...infos: Info[]): void {
 
 export const transpose = (b: Backend, x: Info, perm: number[]): Info => run(b, 'Transpose', { x }, { perm });
 export const reshape = (b: Backend, x: Info, shape: number[]): Info => run(b, 'Reshape', { x }, { shape });
-export const slice = (b: Backend, x: Info, begin: number[], size: number[]): Info => run(b, 'Slice', { x }, { begin, size });
+export const slice = (b: Backend, x: Info, begin: number[], size: number[]): Info =>
+  run(b, 'Slice', { x }, { begin, size });
 export const pad = (b: Backend, x: Info, paddings: Array<[number, number]>): Info =>
   run(b, 'PadV2', { x }, { paddings, constantValue: 0 });
 
@@ -36,11 +37,16 @@ export function padOrCrop(b: Backend, x: Info, pads: Array<[number, number]>): I
   if (pads.some(([lo, hi]) => lo < 0 || hi < 0)) {
     const begin = pads.map(([lo]) => Math.max(0, -lo));
     const size = x.shape.map((d, i) => d - begin[i] - Math.max(0, -pads[i][1]));
-    if (size.some((s) => s <= 0)) throw new Error(`padOrCrop: cropping ${JSON.stringify(pads)} empties shape [${x.shape}]`);
+    if (size.some((s) => s <= 0))
+      throw new Error(`padOrCrop: cropping ${JSON.stringify(pads)} empties shape [${x.shape}]`);
     cur = slice(b, x, begin, size);
   }
   if (pads.some(([lo, hi]) => lo > 0 || hi > 0)) {
-    const padded = pad(b, cur, pads.map(([lo, hi]) => [Math.max(0, lo), Math.max(0, hi)] as [number, number]));
+    const padded = pad(
+      b,
+      cur,
+      pads.map(([lo, hi]) => [Math.max(0, lo), Math.max(0, hi)] as [number, number]),
+    );
     if (cur !== x) free(b, cur);
     cur = padded;
   }

@@ -6,15 +6,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Backend, Info, free, reshape, run, transpose } from './kernel_ops';
 
 // BackendWasm.makeOutput(shape, dtype, memoryOffset?, values?) copies values onto the wasm heap.
-type MakesTensors = { makeOutput(shape: number[], dtype: 'float32', memoryOffset: undefined, values: Float32Array): Info };
+type MakesTensors = {
+  makeOutput(shape: number[], dtype: 'float32', memoryOffset: undefined, values: Float32Array): Info;
+};
 
-function resizeNearestNeighborGrad(args: { inputs: tf.NamedTensorInfoMap; backend: Backend; attrs?: tf.NamedAttrMap }): Info {
+function resizeNearestNeighborGrad(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: Backend;
+  attrs?: tf.NamedAttrMap;
+}): Info {
   const { inputs, backend: b } = args;
   const { alignCorners, halfPixelCenters } = (args.attrs ?? {}) as unknown as tf.ResizeNearestNeighborGradAttrs;
   const { images, dy } = inputs as unknown as { images: Info; dy: Info };
   const [n, h, w, c] = images.shape;
   const [, oh, ow] = dy.shape;
-  if (h * w >= 1 << 24) throw new Error(`ResizeNearestNeighborGrad on wasm: ${h}x${w} pixels exceed float32 index range`);
+  if (h * w >= 1 << 24)
+    throw new Error(`ResizeNearestNeighborGrad on wasm: ${h}x${w} pixels exceed float32 index range`);
   const ramp = new Float32Array(h * w);
   for (let i = 0; i < ramp.length; i++) ramp[i] = i;
   const idx = (b as unknown as MakesTensors).makeOutput([1, h, w, 1], 'float32', undefined, ramp);

@@ -12,16 +12,24 @@ import { BackendWasm, getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-
 
 type EmscriptenModule = {
   cwrap: (name: string, ret: string | null, args: string[]) => (...a: number[]) => number;
-  PThread?: { unusedWorkers?: Array<{ loaded?: boolean; unref?: () => void }>; runningWorkers?: Array<{ unref?: () => void }> };
+  PThread?: {
+    unusedWorkers?: Array<{ loaded?: boolean; unref?: () => void }>;
+    runningWorkers?: Array<{ unref?: () => void }>;
+  };
   tfjs?: unknown;
 };
 
 /** Registers a threaded 'wasm' backend (not selected yet); returns the thread count XNNPACK got. */
 export async function registerThreadedWasm(threads: number): Promise<number> {
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`wasm threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`wasm threads must be a positive integer, got ${threads}`);
   const out = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
-  const factory = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.js')) as (cfg: object) => Promise<EmscriptenModule>;
-  const { wasmWorkerContents } = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const factory = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.js')) as (
+    cfg: object,
+  ) => Promise<EmscriptenModule>;
+  const { wasmWorkerContents } = require(path.join(out, 'tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
   // As tfjs does for its blob: the source is a template literal whose '\n' escapes must survive.
   const workerPath = writePrivateWorker(wasmWorkerContents.replace(/\n/g, '\\n'));
   const osMod = require('os') as { cpus: typeof os.cpus }; // the real module object (patchable)
@@ -31,7 +39,11 @@ export async function registerThreadedWasm(threads: number): Promise<number> {
   try {
     module = await factory({
       locateFile: (p: string, prefix: string) =>
-        p.endsWith('.worker.js') ? workerPath : p.endsWith('.wasm') ? path.join(out, 'tfjs-backend-wasm-threaded-simd.wasm') : prefix + p,
+        p.endsWith('.worker.js')
+          ? workerPath
+          : p.endsWith('.wasm')
+            ? path.join(out, 'tfjs-backend-wasm-threaded-simd.wasm')
+            : prefix + p,
       mainScriptUrlOrBlob: path.join(out, 'tfjs-backend-wasm-threaded-simd.js'),
     });
   } finally {
@@ -51,12 +63,17 @@ export async function registerThreadedWasm(threads: number): Promise<number> {
   };
   setThreadsCount(threads);
   tf.removeBackend('wasm');
-  tf.registerBackend('wasm', () => {
-    const backend = new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
-    // Idle pthread workers must not keep a finished script alive.
-    for (const w of [...(module.PThread?.unusedWorkers ?? []), ...(module.PThread?.runningWorkers ?? [])]) w.unref?.();
-    return backend;
-  }, 3);
+  tf.registerBackend(
+    'wasm',
+    () => {
+      const backend = new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+      // Idle pthread workers must not keep a finished script alive.
+      for (const w of [...(module.PThread?.unusedWorkers ?? []), ...(module.PThread?.runningWorkers ?? [])])
+        w.unref?.();
+      return backend;
+    },
+    3,
+  );
   return threads;
 }
 
