@@ -228,6 +228,26 @@ function assignFrom(ckpt: Checkpoint, fileName: string, target: tf.Variable, par
 }
 
 /**
+ * Fills a freshly built model with the checkpoint's weights ('params' or 'ema'), after `check` (e.g. a
+ * config comparison); disposes the model when either fails, so a refused file leaves nothing behind.
+ */
+export function fillFromCheckpoint<M extends { params: ParamMap; dispose(): void }>(
+  model: M,
+  ckpt: Checkpoint,
+  which: 'params' | 'ema' = 'params',
+  check?: () => void,
+): M {
+  try {
+    check?.();
+    loadParams(ckpt, model.params, which);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/**
  * Copies the file's weights into `target` ('params': the trained weights, 'ema': their EMA).
  * Every name and shape must match both ways; nothing is assigned unless all do.
  */

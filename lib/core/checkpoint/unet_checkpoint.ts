@@ -4,7 +4,7 @@
 import { Denoiser } from '../unet/denoiser';
 import { UNetConfig } from '../unet/config';
 import { UNet } from '../unet/unet';
-import { Checkpoint, checkConfig, loadParams, readCheckpoint, saveCheckpoint } from './checkpoint';
+import { Checkpoint, checkConfig, fillFromCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoint';
 
 export interface LoadUNetOptions {
   /** 'auto' (default): the EMA weights when the file has them (what sampling should use), else the raw ones. */
@@ -20,17 +20,6 @@ export function checkpointWeights(ckpt: Checkpoint, opts: LoadUNetOptions, who: 
   if (!['auto', 'ema', 'params'].includes(which))
     throw new Error(`${who}: weights must be 'auto', 'ema' or 'params', got '${which}'`);
   return which === 'auto' ? (ckpt.hasEma ? 'ema' : 'params') : which;
-}
-
-/** Fills a freshly built model with the checkpoint's weights; disposes the model if they do not fit. */
-export function fillFromCheckpoint<M extends Denoiser>(model: M, ckpt: Checkpoint, which: 'ema' | 'params'): M {
-  try {
-    loadParams(ckpt, model.params, which);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
 }
 
 /** Builds the core UNet described by the checkpoint's config and fills in its weights. */

@@ -443,9 +443,26 @@ export function checkpointOptions(o: CheckpointOptions): CheckpointOptions {
   return { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery, keepLast: o.keepLast };
 }
 
-/** A training function's `onStep(step, loss)` as the trainer's per-step callback. */
-export function lossCallback(onStep?: (step: number, loss: number) => void): TrainRunOptions {
-  return { onStep: onStep && ((r) => onStep(r.step, r.loss)) };
+/** What a training function's caller sets for its run: where states go, and a per-step callback. */
+export interface TrainRunCallerOptions extends CheckpointOptions {
+  onStep?: (step: number, loss: number) => void;
+}
+
+/**
+ * A training function's whole run: a LossTrainer over `params` with the function's `options` and the
+ * caller's checkpoint options, resumed from the newest state there, trained to the end, released
+ * (runTrainer). Returns the history, the step it started from and the seconds taken.
+ */
+export async function trainParams<B>(
+  params: ParamMap,
+  loss: LossFn<B>,
+  options: Omit<LossTrainerOptions<B>, keyof CheckpointOptions>,
+  data: StepBatches<B>,
+  caller: TrainRunCallerOptions,
+): ReturnType<typeof runTrainer<B>> {
+  const trainer = new LossTrainer<B>(params, loss, { ...options, ...checkpointOptions(caller) });
+  const onStep = caller.onStep;
+  return runTrainer(trainer, data, { onStep: onStep && ((r) => onStep(r.step, r.loss)) });
 }
 
 /**

@@ -9,13 +9,7 @@ import { SHAPE_KINDS, SHAPES_SIZE } from '../../../datasets/shapes';
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
 import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
-import {
-  CheckpointOptions,
-  checkpointOptions,
-  lossCallback,
-  LossTrainer,
-  runTrainer,
-} from '../../core/train/loss_trainer';
+import { CheckpointOptions, trainParams } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Conv2d } from '../../core/unet/layers';
 
@@ -239,16 +233,20 @@ export async function trainDetector(
     const idx = Array.from({ length: batchSize }, () => rng.int(n));
     return { x: tf.gather(images, idx) as tf.Tensor4D, targets: detectorTargets(idx.map((i) => labels[i])) };
   };
-  const trainer = new LossTrainer(det.params, (b: DetectorBatch) => detectorLoss(det.forward(b.x), b.targets), {
-    learningRate: o.learningRate ?? 2e-3,
-    totalSteps: o.steps,
-    epsilon: 1e-7,
-    seed: o.seed,
-    config: { kind: 'box-detector', grid: DETECTOR_GRID, classes: DETECTOR_CLASSES },
-    describe: { batchSize, images: n },
-    ...checkpointOptions(o),
-    progress: o.progress ?? false,
-  });
-  const { history } = await runTrainer(trainer, data, lossCallback(o.onStep));
+  const { history } = await trainParams(
+    det.params,
+    (b: DetectorBatch) => detectorLoss(det.forward(b.x), b.targets),
+    {
+      learningRate: o.learningRate ?? 2e-3,
+      totalSteps: o.steps,
+      epsilon: 1e-7,
+      seed: o.seed,
+      config: { kind: 'box-detector', grid: DETECTOR_GRID, classes: DETECTOR_CLASSES },
+      describe: { batchSize, images: n },
+      progress: o.progress ?? false,
+    },
+    data,
+    o,
+  );
   return [...history.loss];
 }

@@ -2,7 +2,7 @@
 // safetensors file, so loading needs only the path (the shipped one: lib/course/models.ts, '12/clip').
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadParams, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { fillFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { Clip, ClipConfig } from './clip';
 
 export async function saveClip(
@@ -25,11 +25,5 @@ export function loadClip(file: string): Clip {
   if (ckpt.metadata.model !== 'clip')
     throw new Error(`loadClip: ${file} is not a CLIP checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`);
   const clip = new Clip(ckpt.config as ClipConfig);
-  try {
-    loadParams(ckpt, clip.params, 'params');
-  } catch (e) {
-    clip.dispose();
-    throw e;
-  }
-  return clip;
+  return fillFromCheckpoint(clip, ckpt, 'params');
 }

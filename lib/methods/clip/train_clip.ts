@@ -8,13 +8,7 @@ import '../../core/tfjs_setup';
 import type { ShapesSet } from '../../../datasets/shapes';
 import { ProgressOptions } from '../../core/progress';
 import { epochOrder } from '../../core/train/batch_source';
-import {
-  CheckpointOptions,
-  checkpointOptions,
-  lossCallback,
-  LossTrainer,
-  runTrainer,
-} from '../../core/train/loss_trainer';
+import { CheckpointOptions, trainParams } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Clip } from './clip';
 import { HardNegativeAttribute, hardNegativeCaption } from './hard_negatives';
@@ -113,21 +107,25 @@ export async function trainClip(clip: Clip, set: ShapesSet, o: TrainClipOptions)
       metrics: { scale: tf.reshape(scale, []) as tf.Scalar },
     };
   };
-  const trainer = new LossTrainer(clip.params, loss, {
-    learningRate,
-    warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(steps / 10)),
-    decay: 'cosine',
-    totalSteps: steps,
-    minLearningRate: learningRate / 20,
-    beta1: 0.9,
-    beta2: 0.98,
-    epsilon: 1e-6,
-    seed,
-    config: { kind: 'clip', ...clip.config },
-    describe: { batch, hardNegatives: hard, focusNegatives: (o.focusNegatives ?? []).join(',') },
-    ...checkpointOptions(o),
-    progress: o.progress ?? false,
-  });
-  const { history, seconds } = await runTrainer(trainer, data, lossCallback(o.onStep));
+  const { history, seconds } = await trainParams(
+    clip.params,
+    loss,
+    {
+      learningRate,
+      warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(steps / 10)),
+      decay: 'cosine',
+      totalSteps: steps,
+      minLearningRate: learningRate / 20,
+      beta1: 0.9,
+      beta2: 0.98,
+      epsilon: 1e-6,
+      seed,
+      config: { kind: 'clip', ...clip.config },
+      describe: { batch, hardNegatives: hard, focusNegatives: (o.focusNegatives ?? []).join(',') },
+      progress: o.progress ?? false,
+    },
+    data,
+    o,
+  );
   return { loss: [...history.loss], scale: [...(history.metrics.scale ?? [])], seconds };
 }

@@ -15,13 +15,7 @@ import { Rng } from '../../core/random';
 import { cosineSchedule, NoiseSchedule, respaceTimesteps } from '../../core/schedule';
 import { LayerNorm } from '../text/layer_norm';
 import { ProgressOptions } from '../../core/progress';
-import {
-  CheckpointOptions,
-  checkpointOptions,
-  lossCallback,
-  LossTrainer,
-  runTrainer,
-} from '../../core/train/loss_trainer';
+import { CheckpointOptions, trainParams } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { Linear, silu } from '../../core/unet/layers';
 import { TimeEmbedding } from '../../core/unet/time_embedding';
@@ -223,19 +217,23 @@ export async function trainPrior(
     return tf.mean(tf.square(tf.sub(prior.apply(zt, t, c), z0))) as tf.Scalar;
   };
   try {
-    const trainer = new LossTrainer(prior.params, loss, {
-      learningRate: o.learningRate,
-      warmupSteps: Math.min(200, Math.floor(o.steps / 10)),
-      decay: 'cosine',
-      totalSteps: o.steps,
-      minLearningRate: o.learningRate / 20,
-      seed,
-      config: { kind: 'diffusion-prior', ...prior.config },
-      describe: { batch: o.batch, textDropout: drop, pairs: n },
-      ...checkpointOptions(o),
-      progress: o.progress ?? false,
-    });
-    const { history, seconds } = await runTrainer(trainer, data, lossCallback(o.onStep));
+    const { history, seconds } = await trainParams(
+      prior.params,
+      loss,
+      {
+        learningRate: o.learningRate,
+        warmupSteps: Math.min(200, Math.floor(o.steps / 10)),
+        decay: 'cosine',
+        totalSteps: o.steps,
+        minLearningRate: o.learningRate / 20,
+        seed,
+        config: { kind: 'diffusion-prior', ...prior.config },
+        describe: { batch: o.batch, textDropout: drop, pairs: n },
+        progress: o.progress ?? false,
+      },
+      data,
+      o,
+    );
     return { loss: [...history.loss], seconds };
   } finally {
     zAll.dispose();

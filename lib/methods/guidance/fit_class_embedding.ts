@@ -14,13 +14,7 @@ import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
 import { NoiseSchedule } from '../../core/schedule';
 import { BatchSource, TrainBatch } from '../../core/train/batch_source';
-import {
-  CheckpointOptions,
-  checkpointOptions,
-  lossCallback,
-  LossTrainer,
-  runTrainer,
-} from '../../core/train/loss_trainer';
+import { CheckpointOptions, trainParams } from '../../core/train/loss_trainer';
 import { diffusionStepLoss } from '../../core/train/trainer';
 import { UNet } from '../../core/unet/unet';
 import { CLASS_EMBEDDING } from './conditional_init';
@@ -56,16 +50,20 @@ export async function fitClassEmbedding(model: UNet, data: BatchSource, o: FitEm
       throw new Error('fitClassEmbedding: batches need class labels (imageBatches with withLabels: true)');
     return diffusion({ x: batch.x, cond: { classLabels: labels } }, rng, step);
   };
-  const trainer = new LossTrainer(new Map([[CLASS_EMBEDDING, emb]]), loss, {
-    learningRate: o.learningRate,
-    totalSteps: o.steps,
-    seed: o.seed ?? 0,
-    config: { kind: 'class-embedding', unet: model.config },
-    mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T },
-    ...checkpointOptions(o),
-    progress: o.progress ?? false,
-  });
-  const { history } = await runTrainer(trainer, data, lossCallback(o.onStep));
+  const { history } = await trainParams(
+    new Map([[CLASS_EMBEDDING, emb]]),
+    loss,
+    {
+      learningRate: o.learningRate,
+      totalSteps: o.steps,
+      seed: o.seed ?? 0,
+      config: { kind: 'class-embedding', unet: model.config },
+      mustMatch: { scheduleKind: o.schedule.kind, scheduleT: o.schedule.T },
+      progress: o.progress ?? false,
+    },
+    data,
+    o,
+  );
   return [...history.loss];
 }
 

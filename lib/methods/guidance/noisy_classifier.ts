@@ -8,7 +8,7 @@
 // and it is smoother without max-pool's winner-takes-all routing.
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { checkConfig, loadParams, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { checkConfig, fillFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { countParams, disposeParams, ParamMap, ParamStore } from '../../core/params';
 import { Rng } from '../../core/random';
 import { Conv2d, Linear, silu } from '../../core/unet/layers';
@@ -158,12 +158,7 @@ export function loadNoisyClassifier(file: string): NoisyClassifier {
   const { kind, ...rest } = cfg;
   void kind;
   const model = new NoisyClassifier(rest);
-  try {
-    checkConfig(ckpt, { kind: 'noisy-classifier', ...model.config });
-    loadParams(ckpt, model.params, 'params');
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return fillFromCheckpoint(model, ckpt, 'params', () =>
+    checkConfig(ckpt, { kind: 'noisy-classifier', ...model.config }),
+  );
 }

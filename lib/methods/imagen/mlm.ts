@@ -7,17 +7,11 @@
 // The output layer is tied to the token embedding (logits = h . E^T + b): no extra vocab x width matrix.
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { readCheckpoint, checkConfig, loadParams, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { checkConfig, fillFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { ParamMap, ParamStore, countParams, disposeParams } from '../../core/params';
 import { ProgressOptions } from '../../core/progress';
 import { Rng } from '../../core/random';
-import {
-  CheckpointOptions,
-  checkpointOptions,
-  lossCallback,
-  LossTrainer,
-  runTrainer,
-} from '../../core/train/loss_trainer';
+import { CheckpointOptions, trainParams } from '../../core/train/loss_trainer';
 import { STREAM, stepRng } from '../../core/train/step_seed';
 import { TextEncoderConfig, TextTransformer, validateTextEncoderConfig } from '../text/text_transformer';
 import { BOS, EOS, EncodedBatch, MASK, PAD, SPECIAL_TOKENS } from '../text/tokenizer';
@@ -165,28 +159,32 @@ export async function trainMlm(model: MlmModel, captions: readonly string[], o: 
     const caps = Array.from({ length: o.batch }, () => captions[rng.int(captions.length)]);
     return maskBatch(tok.encodeBatch(caps, { warn: false }), tok.size, rng, o);
   };
-  const trainer = new LossTrainer(model.params, (mb: MaskedBatch) => mlmLoss(model, mb), {
-    learningRate: o.lr,
-    warmupSteps: Math.min(Math.max(1, Math.round(o.steps * 0.05)), o.steps - 1),
-    decay: 'linear',
-    totalSteps: o.steps,
-    minLearningRate: 0.1 * o.lr,
-    beta1: 0.9,
-    beta2: 0.98,
-    epsilon: 1e-8,
-    seed: o.seed,
-    config: { kind: MLM_KIND, text: model.config },
-    describe: {
-      batch: o.batch,
-      rate: o.rate ?? 0.15,
-      maskProb: o.maskProb ?? 0.8,
-      randomProb: o.randomProb ?? 0.1,
-      scoreAll: o.scoreAll ?? false,
+  const { history } = await trainParams(
+    model.params,
+    (mb: MaskedBatch) => mlmLoss(model, mb),
+    {
+      learningRate: o.lr,
+      warmupSteps: Math.min(Math.max(1, Math.round(o.steps * 0.05)), o.steps - 1),
+      decay: 'linear',
+      totalSteps: o.steps,
+      minLearningRate: 0.1 * o.lr,
+      beta1: 0.9,
+      beta2: 0.98,
+      epsilon: 1e-8,
+      seed: o.seed,
+      config: { kind: MLM_KIND, text: model.config },
+      describe: {
+        batch: o.batch,
+        rate: o.rate ?? 0.15,
+        maskProb: o.maskProb ?? 0.8,
+        randomProb: o.randomProb ?? 0.1,
+        scoreAll: o.scoreAll ?? false,
+      },
+      progress: o.progress ?? false,
     },
-    ...checkpointOptions(o),
-    progress: o.progress ?? false,
-  });
-  const { history } = await runTrainer(trainer, data, lossCallback(o.onStep));
+    data,
+    o,
+  );
   return [...history.loss];
 }
 
@@ -258,14 +256,7 @@ export function loadMlm(file: string): MlmModel {
   if (c?.kind !== MLM_KIND || !c.text)
     throw new Error(`loadMlm: ${file} is not a masked-language-model text encoder (config kind '${String(c?.kind)}')`);
   const model = new MlmModel(c.text);
-  try {
-    checkConfig(ckpt, { kind: MLM_KIND, text: model.config });
-    loadParams(ckpt, model.params);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return fillFromCheckpoint(model, ckpt, 'params', () => checkConfig(ckpt, { kind: MLM_KIND, text: model.config }));
 }
 
 /**

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { loadParams, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { fillFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { Rng } from '../../core/random';
 import { imageBatches, ImageData, TrainBatch } from '../../core/train/batch_source';
 import { CheckpointOptions, checkpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
@@ -126,11 +126,6 @@ export function loadAutoencoder(file: string): LoadedAutoencoder {
   if (!(scaleFactor > 0))
     throw new Error(`${file}: missing or bad scale_factor in its metadata ('${ckpt.metadata.scale_factor}')`);
   const ae = new Autoencoder(config);
-  try {
-    loadParams(ckpt, ae.params, 'params');
-  } catch (e) {
-    ae.dispose();
-    throw e;
-  }
+  fillFromCheckpoint(ae, ckpt, 'params');
   return { ae, scaleFactor };
 }

@@ -1,13 +1,8 @@
 // Loading text UNets, and "a denoiser checkpoint" of either kind: the file's config says which
 // network to build (a `text` field: a TextUNet, else the core UNet). GLIGEN files hold only the new
 // layers and name their base: lib/methods/gligen/model.ts loadGligen loads those.
-import { Checkpoint, readCheckpoint } from '../../core/checkpoint/checkpoint';
-import {
-  checkpointWeights,
-  fillFromCheckpoint,
-  LoadUNetOptions,
-  unetFromCheckpoint,
-} from '../../core/checkpoint/unet_checkpoint';
+import { Checkpoint, fillFromCheckpoint, readCheckpoint } from '../../core/checkpoint/checkpoint';
+import { checkpointWeights, LoadUNetOptions, unetFromCheckpoint } from '../../core/checkpoint/unet_checkpoint';
 import { UNet } from '../../core/unet/unet';
 import { isTextUNetConfig, TextUNet } from './text_unet';
 
