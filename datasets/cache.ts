@@ -10,7 +10,11 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { fileKind, readRegularFile } from '../lib/core/checkpoint/read_file';
 import { repoRoot } from '../lib/runtime/repo_root';
+
+/** Cache headers are a few hundred bytes of JSON; a larger claim is a corrupt file. */
+const MAX_HEADER_BYTES = 64 * 1024;
 
 export const CACHE_FORMAT_VERSION = 1;
 const MAGIC = Buffer.from('DFDSCACH', 'ascii');
@@ -70,9 +74,9 @@ export function cacheFileName(dataset: string, split: string): string {
  * CacheInvalidError when it exists but is truncated, corrupt, or from another source/format.
  */
 export function readCacheFile(file: string, expect: CacheExpectation): CachedArrays | null {
-  let buf: Buffer;
+  let st: fs.Stats;
   try {
-    buf = fs.readFileSync(file);
+    st = fs.statSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // ENOTDIR: part of the path is a file; writing will fail there with the clear message below.
@@ -81,10 +85,27 @@ export function readCacheFile(file: string, expect: CacheExpectation): CachedArr
       `cannot read the data cache file ${file} (${code}): fix its permissions or set DIFFUSION_CACHE_DIR`,
     );
   }
+  // A directory, FIFO or device where the cache file belongs: named, never read (a FIFO would block,
+  // /dev/zero never ends) and never silently deleted (it may hold something of the user's).
+  if (!st.isFile())
+    throw new Error(
+      `the data cache path ${file} is ${fileKind(st)}, not a file: ` +
+        'move it away (or set DIFFUSION_CACHE_DIR) and run again',
+    );
   const bad = (reason: string, stale = false) => new CacheInvalidError(file, reason, stale);
+  // The header is a short JSON line: a file far larger than header + payload is refused unread.
+  const most = 12 + MAX_HEADER_BYTES + expect.count * (expect.height * expect.width * expect.channels + 1);
+  if (st.size > most) throw bad(`size ${st.size} bytes, more than the ${most} this data set can need`);
+  let buf: Buffer;
+  try {
+    buf = readRegularFile(file, 'data cache file', most);
+  } catch (e) {
+    throw new Error(`cannot read the data cache file ${file} (${(e as Error).message}): set DIFFUSION_CACHE_DIR`);
+  }
   if (buf.length < 12) throw bad(`only ${buf.length} bytes`);
   if (!buf.subarray(0, 8).equals(MAGIC)) throw bad('bad magic bytes');
   const headerLen = buf.readUInt32LE(8);
+  if (headerLen > MAX_HEADER_BYTES) throw bad(`header length ${headerLen} over ${MAX_HEADER_BYTES} bytes`);
   if (12 + headerLen > buf.length) throw bad(`truncated header: ${buf.length} bytes`);
   let header: CacheHeader;
   try {

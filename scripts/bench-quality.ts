@@ -221,12 +221,16 @@ export async function main(argv: string[]): Promise<void> {
   const { values: a } = parseFlags(argv, SPEC);
   if (!(a.quality > 0)) throw new UsageError(`--quality needs minutes > 0, got ${a.quality}`);
   if (a.n < 2 || a.n > 10000) throw new UsageError(`--n must be in [2, 10000], got ${a.n}`);
+  if (a.threads < 1) throw new UsageError(`--threads needs an integer >= 1, got ${a.threads}`);
+  const threads = Math.min(a.threads, os.cpus().length);
+  if (threads < a.threads)
+    console.error(`note: --threads ${a.threads} is more than the ${threads} cores here; using ${threads}`);
   const recipe = parseRecipe(a.recipe);
   const report = await initBackend();
   console.error(formatBackendReport(report));
   const budget = a.quality * 60;
   const rows: [string, SideResult][] = [['ours (' + report.backend + ')', await ours(recipe, budget, a.n, a.seed)]];
-  if (!a.noTorch) rows.push(['pytorch (' + a.threads + ' threads)', pytorch(recipe, budget, a.n, a.seed, a.threads)]);
+  if (!a.noTorch) rows.push(['pytorch (' + threads + ' threads)', pytorch(recipe, budget, a.n, a.seed, threads)]);
   console.log(`recipe ${JSON.stringify(recipe)}, ${a.quality} min per side, DDIM-50, n = ${a.n}`);
   console.log('| side | steps | train s | sample s | FID | floor | KID |');
   console.log('|---|---|---|---|---|---|---|');

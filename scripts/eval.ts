@@ -12,8 +12,10 @@
 //
 // Lesson 05 flags (defaults in brackets):
 //   --n N              images per sampler for FID/KID [1000]
-//   --samplers LIST    name:steps,... from ddpm, ddim, dpm++2m; the first is the headline [ddim:50]
-//   --all              the lesson's full comparison: ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20
+//   --samplers LIST    name:steps,... from ddpm, ddim, dpm++2m, plms; the first is the headline [ddim:50]
+//                      (steps = network evaluations; PLMS spends one on its corrector start)
+//   --all              the lesson's full comparison: ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20,
+//                      plms:10,plms:20
 //   --seed N           fixes the starting noise and the real images compared against [0]
 //   --batch N          images per network call [100]
 //   --checkpoint FILE  model to evaluate [checkpoints/05/model.safetensors]
@@ -25,7 +27,7 @@
 // Flags (defaults in brackets):
 //   --n N              images per scale [500]
 //   --scales LIST      guidance scales, e.g. 0,1,3 [06: 0,2,4,8,16; 07: 0,1,2,3,5]
-//   --sampler NAME     ddim, ddpm or dpm++2m [ddim]
+//   --sampler NAME     ddim, ddpm, dpm++2m or plms [ddim]
 //   --steps N          sampling steps [25]
 //   --seed N, --batch N as for 05 [0, 100]
 //   --checkpoint FILE  the UNet [06: checkpoints/05/model.safetensors; 07: checkpoints/07/model.safetensors]
@@ -45,6 +47,8 @@
 //   --kinds LIST       mask kinds [center,half,strokes]
 //   --steps N          the conditional model's DDIM steps [50]
 //   --repaint S:J:R    RePaint's steps, jump length, passes [50:5:2]
+//   --sampling-seeds LIST  instead of the table: FID mean ± sd of the learned methods over these sampling seeds
+//                      (same images and masks; e.g. 0,1,2,3)
 //   --seed N, --batch N as for 05 [0, 100]
 //   --inpaint FILE, --base FILE  the models [checkpoints/09/inpaint.safetensors, checkpoints/05/model.safetensors]
 //
@@ -73,13 +77,20 @@ import { NoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
 import { SAMPLER_NAMES, SamplerName } from '../lib/core/samplers/index';
 import { UNet } from '../lib/core/unet/unet';
 import { disposeSrResult, evaluateSuperResolution, formatSrTable, SrEvalResult, srRecord } from '../lib/eval/lesson08';
-import { disposeInpaintResult, evaluateInpainting, formatInpaintTable, inpaintRecord } from '../lib/eval/lesson09';
+import {
+  disposeInpaintResult,
+  evaluateInpainting,
+  formatFidSpread,
+  formatInpaintTable,
+  inpaintFidSpread,
+  inpaintRecord,
+} from '../lib/eval/lesson09';
 import { MASK_KINDS, MaskKind } from '../lib/methods/inpaint/masks';
-import { fileFlag, intFlag, LessonEval, UsageError, walkFlags } from './eval_flags';
+import { fileFlag, intFlag, LessonEval, scaleList, UsageError, walkFlags } from './eval_flags';
 import { APP_EVALS } from './eval_apps';
 import { TEXT_EVALS } from './eval_text';
 
-const LESSON05_ALL = 'ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20';
+const LESSON05_ALL = 'ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20,plms:10,plms:20';
 
 const lesson05: LessonEval = {
   summary: 'unconditional Fashion-MNIST UNet: FID/KID (with the real-vs-real floor) and wall time per sampler',
@@ -127,7 +138,7 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
     summary: isCfg
       ? 'classifier-free guidance of the class-conditional UNet: class accuracy and FID/KID (with the floor) per guidance scale, and sampling cost'
       : "classifier guidance of lesson 05's UNet with the noisy classifier: class accuracy and FID/KID (with the floor) per guidance scale, and sampling cost",
-    flags: `[--n N] [--scales ${isCfg ? '0,1,2,3,5' : '0,2,4,8,16'}] [--sampler ddim|ddpm|dpm++2m] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]${isCfg ? '' : ' [--classifier FILE]'}`,
+    flags: `[--n N] [--scales ${isCfg ? '0,1,2,3,5' : '0,2,4,8,16'}] [--sampler ddim|ddpm|dpm++2m|plms] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]${isCfg ? '' : ' [--classifier FILE]'}`,
     async run(argv, backend) {
       let sampler: SamplerName = 'ddim';
       let scales = isCfg ? [0, 1, 2, 3, 5] : [0, 2, 4, 8, 16];
@@ -245,12 +256,13 @@ const lesson09: LessonEval = {
   summary:
     'inpainting (center/half/strokes masks): hole MSE, FID, time of mean/nearest fills, the mask-conditioned model and RePaint',
   flags:
-    '[--n N] [--kinds center,half,strokes] [--steps N] [--repaint S:J:R] [--seed N] [--batch N] [--inpaint FILE] [--base FILE]',
+    '[--n N] [--kinds center,half,strokes] [--steps N] [--repaint S:J:R] [--sampling-seeds 0,1,2,3] [--seed N] [--batch N] [--inpaint FILE] [--base FILE]',
   async run(argv, backend) {
     let kinds: MaskKind[] = [...MASK_KINDS];
     let repaint = { steps: 50, jumpLength: 5, resamplings: 2 };
     let inpaintFile = pretrainedPath('09/inpaint');
     let baseFile = pretrainedPath('05/unet');
+    let samplingSeeds: number[] | null = null;
     const c = walkFlags(argv, '09', { n: 200, seed: 0, batch: 100, steps: 50 }, 2, {
       '--kinds': (next) => {
         kinds = (next() ?? '').split(',') as MaskKind[];
@@ -266,6 +278,11 @@ const lesson09: LessonEval = {
       },
       '--inpaint': (next, f) => (inpaintFile = fileFlag(f, next())),
       '--base': (next, f) => (baseFile = fileFlag(f, next())),
+      '--sampling-seeds': (next, f) => {
+        samplingSeeds = scaleList(f, next());
+        if (samplingSeeds.length < 2 || samplingSeeds.some((s) => !Number.isInteger(s)))
+          throw new UsageError(`${f} needs at least two integer seeds such as 0,1,2,3`);
+      },
     });
     const { n, seed, batch } = c;
     const steps = c.steps as number;
@@ -275,6 +292,24 @@ const lesson09: LessonEval = {
       `lesson 09: ${inpaintFile} (${cond.paramCount.toLocaleString('en')} parameters), RePaint on ${baseFile} (${base.paramCount.toLocaleString('en')}), n = ${n}, seed ${seed}`,
     );
     try {
+      if (samplingSeeds) {
+        const models = { conditional: cond, unconditional: { unet: base, schedule: lesson05Schedule() } };
+        const opts = { n, seed, kinds, steps, repaint, batchSize: batch, methods: ['conditional', 'repaint'] as const };
+        const s = inpaintFidSpread(models, samplingSeeds, opts);
+        console.log(formatFidSpread(s.rows));
+        return {
+          lesson: '09',
+          n,
+          seed,
+          sampling_seeds: samplingSeeds,
+          original_fid: s.originalFid ? Math.round(s.originalFid.fid * 1000) / 1000 : null,
+          fid_floor: s.originalFid ? Math.round(s.originalFid.floor * 1000) / 1000 : null,
+          spread: s.rows.map((r) => ({ kind: r.kind, method: r.method, fids: r.fids, mean: r.mean, sd: r.sd })),
+          conditional_sampler: `ddim:${steps}`,
+          repaint,
+          backend,
+        };
+      }
       const r = evaluateInpainting(
         { conditional: cond, unconditional: { unet: base, schedule: lesson05Schedule() } },
         {

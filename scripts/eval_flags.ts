@@ -1,6 +1,8 @@
 // The pieces every `npm run eval` lesson entry shares: the entry's shape and the flag walker for
 // --n/--seed/--batch/--steps, with typed helpers for the lesson's own flags.
-import { UsageError } from './flags';
+import * as fs from 'fs';
+import { fileKind } from '../lib/core/checkpoint/read_file';
+import { SEED_MAX, UsageError } from './flags';
 
 export { UsageError };
 
@@ -11,10 +13,13 @@ export interface LessonEval {
   run(argv: string[], backend: string): Promise<Record<string, unknown>>;
 }
 
-export function intFlag(flag: string, v: string | undefined, min: number): number {
+/** A safe integer in [min, max] ('1e99' and '9007199254740993' are errors, not rounded). */
+export function intFlag(flag: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const x = Number(v);
-  if (v === undefined || !Number.isInteger(x) || x < min)
-    throw new UsageError(`${flag} needs an integer >= ${min}, got '${v ?? ''}'`);
+  if (v === undefined || v.trim() === '' || !Number.isSafeInteger(x) || x < min || x > max)
+    throw new UsageError(
+      `${flag} needs an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`}, got '${v ?? ''}'`,
+    );
   return x;
 }
 
@@ -41,7 +46,7 @@ export function walkFlags<C extends CommonFlags>(
     const f = argv[i];
     const next = () => argv[++i];
     if (f === '--n') c.n = intFlag(f, next(), nMin);
-    else if (f === '--seed') c.seed = intFlag(f, next(), 0);
+    else if (f === '--seed') c.seed = intFlag(f, next(), 0, SEED_MAX);
     else if (f === '--batch') c.batch = intFlag(f, next(), 1);
     else if (f === '--steps' && c.steps !== undefined) c.steps = intFlag(f, next(), 1);
     else if (Object.prototype.hasOwnProperty.call(own, f)) own[f](next, f);
@@ -54,6 +59,12 @@ export function walkFlags<C extends CommonFlags>(
 /** A file flag's value, or a usage error. */
 export function fileFlag(flag: string, v: string | undefined): string {
   if (!v) throw new UsageError(`${flag} needs a file`);
+  // A directory, /dev/zero or a FIFO is refused here in one line naming the flag (a FIFO would block
+  // the read, /dev/zero never ends); a missing file is left to the loader, which names the command that makes it.
+  if (fs.existsSync(v)) {
+    const st = fs.statSync(v);
+    if (!st.isFile()) throw new Error(`${flag} ${v}: is ${fileKind(st)}, not a regular file`);
+  }
   return v;
 }
 

@@ -6,6 +6,7 @@
 //   10  GLIDE                      --guidance LIST [3,1,5] (first is the headline) --checkpoint FILE     [n 200, steps 25]
 //   11  Imagen cascade             --guidance W (skip the sweep) --scales LIST [1,3,5] --sweep-n N [24]
 //                                  --sr-steps N [1] --sr-start T|noise [100] --aug-bucket K [1]        [n 100, batch 50, steps 25]
+//                                  --dynamic-threshold P (base stage: Imagen's dynamic thresholding at percentile P)
 //   12  unCLIP (DALL-E 2)          --guidance LIST [5] --prior-steps N [50] --prior-guidance W [1]
 //                                  --oracle (also decode the real images' own embeddings)              [n 100, steps 50]
 //   13  latent diffusion           --guidance W [3] --no-glide (skip the pixel-space comparison)       [n 100, steps 25]
@@ -19,6 +20,7 @@ import { runLesson12 } from '../lib/eval/lesson12';
 import { runLesson13 } from '../lib/eval/lesson13';
 import { runLesson14 } from '../lib/eval/lesson14';
 import { NOISE_AUG_BUCKETS } from '../lib/methods/imagen/noise_aug';
+import { X0Clip } from '../lib/core/samplers/threshold';
 import { fileFlag, intFlag, LessonEval, scaleList, UsageError, walkFlags } from './eval_flags';
 
 /** The course's CLIP-like model (lesson 12) for the CLIP score; null (with a note) when not trained yet. */
@@ -87,7 +89,7 @@ const lesson11: LessonEval = {
   summary:
     'Imagen-style cascade (frozen MLM text encoder, 16x16 base, 16->32 SR with noise augmentation): attribute accuracy, CLIP-like score, cost of each stage; the base guidance scale picked by a small sweep',
   flags:
-    '[--n N] [--guidance W | --scales 1,3,5 --sweep-n N] [--steps N] [--sr-steps N] [--sr-start T|noise] [--aug-bucket K] [--seed N] [--batch N]',
+    '[--n N] [--guidance W | --scales 1,3,5 --sweep-n N] [--steps N] [--sr-steps N] [--sr-start T|noise] [--aug-bucket K] [--dynamic-threshold P] [--seed N] [--batch N]',
   async run(argv, backend) {
     let guidance: number | undefined;
     let scales = [1, 3, 5];
@@ -95,6 +97,7 @@ const lesson11: LessonEval = {
     let srSteps = 1;
     let srStart: number | undefined = 100;
     let augBucket = 1;
+    let baseClip: X0Clip = true;
     const c = walkFlags(argv, '11', { n: 100, seed: 0, batch: 50, steps: 25 }, 1, {
       '--guidance': (next, f) => (guidance = scaleFlag(f, next())),
       '--scales': (next, f) => (scales = scaleList(f, next())),
@@ -108,11 +111,18 @@ const lesson11: LessonEval = {
         augBucket = intFlag(f, next(), 0);
         if (augBucket >= NOISE_AUG_BUCKETS) throw new UsageError(`${f} must be below ${NOISE_AUG_BUCKETS}`);
       },
+      '--dynamic-threshold': (next, f) => {
+        const v = next();
+        const p = Number(v);
+        if (v === undefined || !(p > 0 && p <= 100))
+          throw new UsageError(`${f} needs a percentile in (0, 100], got '${v ?? ''}'`);
+        baseClip = { percentile: p };
+      },
     });
     if (srStart !== undefined && srStart > 999)
       throw new UsageError(`--sr-start ${srStart} exceeds the schedule's T = 1000`);
     console.log(
-      `lesson 11: base DDIM-${c.steps}, SR ${srSteps} step(s) from ${srStart ?? 'pure noise'}, aug bucket ${augBucket}, n = ${c.n} per kind, seed ${c.seed}`,
+      `lesson 11: base DDIM-${c.steps} (x0 ${baseClip === true ? 'clipped' : `dynamic threshold p = ${(baseClip as { percentile: number }).percentile}`}), SR ${srSteps} step(s) from ${srStart ?? 'pure noise'}, aug bucket ${augBucket}, n = ${c.n} per kind, seed ${c.seed}`,
     );
     return withClip((clip) =>
       runLesson11({
@@ -126,6 +136,7 @@ const lesson11: LessonEval = {
         srSteps,
         srStart,
         augBucket,
+        baseClip,
         clip,
         backend,
       }),
@@ -201,13 +212,16 @@ const lesson13: LessonEval = {
 const lesson14: LessonEval = {
   summary:
     'GLIGEN box grounding on the frozen latent text model: share of requested objects landing in their box (IoU >= 0.5) with and without grounding',
-  flags: '[--n N] [--guidance W] [--steps N] [--seed N] [--batch N] [--checkpoint FILE]',
+  flags: '[--n N] [--guidance W] [--steps N] [--seed N] [--batch N] [--checkpoint FILE] [--points]',
   async run(argv, backend) {
     let guidance = 3;
     let checkpoint: string | undefined;
+    // --points: also caption + one point per object with the point-grounded layers ('14/gligen-point').
+    let points = false;
     const c = walkFlags(argv, '14', { n: 100, seed: 0, batch: 100, steps: 25 }, 1, {
       '--guidance': (next, f) => (guidance = scaleFlag(f, next())),
       '--checkpoint': (next, f) => (checkpoint = fileFlag(f, next())),
+      '--points': () => (points = true),
     });
     console.log(`lesson 14: DDIM-${c.steps}, w = ${guidance}, n = ${c.n} scenes, seed ${c.seed}`);
     const r = await runLesson14({
@@ -217,6 +231,7 @@ const lesson14: LessonEval = {
       steps: c.steps as number,
       guidance,
       checkpoint,
+      points,
       backend,
     });
     console.log(r.table);

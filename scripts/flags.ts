@@ -3,7 +3,45 @@
 import * as path from 'path';
 
 export type FlagKind = 'int' | 'num' | 'str' | 'bool';
-export type FlagSpec = Record<string, { kind: FlagKind; default: number | string | boolean | null; help: string }>;
+export type FlagSpec = Record<
+  string,
+  { kind: FlagKind; default: number | string | boolean | null; help: string; min?: number; max?: number }
+>;
+
+/** The documented range of every --seed: a non-negative 32-bit signed integer (never silently reduced). */
+export const SEED_MAX = 2 ** 31 - 1;
+
+/**
+ * A command-line integer: a safe integer (so '1e99', '9007199254740993' and '1.5' are errors, not
+ * rounded), within [min, max]. --seed gets its documented range [0, SEED_MAX] unless a range is given.
+ */
+export function intValue(flag: string, v: string | undefined, min = -Infinity, max = Infinity): number {
+  const x = Number(v);
+  if (v === undefined || v.trim() === '' || !Number.isSafeInteger(x))
+    throw new UsageError(`${flag} needs an integer (at most ${Number.MAX_SAFE_INTEGER} in size), got '${v ?? ''}'`);
+  if (x < min || x > max)
+    throw new UsageError(
+      `${flag} must be ${Number.isFinite(max) ? `in [${min}, ${max}]` : `>= ${min}`}, got ${v}` +
+        (flag === '--seed' ? ' (seeds are 0 to 2^31 - 1)' : ''),
+    );
+  return x;
+}
+
+/** A command-line number: finite, within [min, max]. */
+export function numValue(flag: string, v: string | undefined, min = -Infinity, max = Infinity): number {
+  const x = Number(v);
+  if (v === undefined || v.trim() === '' || !Number.isFinite(x))
+    throw new UsageError(`${flag} needs a number, got '${v ?? ''}'`);
+  if (x < min || x > max)
+    throw new UsageError(`${flag} must be ${Number.isFinite(max) ? `in [${min}, ${max}]` : `>= ${min}`}, got ${v}`);
+  return x;
+}
+
+/** The range a flag's values must lie in: its spec's, else --seed's documented one, else any. */
+function rangeOf(flag: string, s: { min?: number; max?: number }): [number, number] {
+  if (flag === '--seed') return [s.min ?? 0, s.max ?? SEED_MAX];
+  return [s.min ?? -Infinity, s.max ?? Infinity];
+}
 export type FlagValues<S extends FlagSpec> = {
   [K in keyof S]: S[K]['default'] extends boolean
     ? boolean
@@ -25,7 +63,7 @@ export function usageText(spec: FlagSpec): string {
   return Object.entries(spec)
     .map(
       ([k, s]) =>
-        `  ${(flagName(k) + (s.kind === 'bool' ? '' : ' X')).padEnd(22)} ${s.help}${s.kind === 'bool' ? '' : ` [${String(s.default)}]`}`,
+        `  ${(flagName(k) + (s.kind === 'bool' ? '' : ' X')).padEnd(22)} ${s.help}${flagName(k) === '--seed' ? ` (0 to ${SEED_MAX})` : ''}${s.kind === 'bool' ? '' : ` [${String(s.default)}]`}`,
     )
     .join('\n');
 }
@@ -59,10 +97,7 @@ export function parseFlags<S extends FlagSpec>(
       values[key] = v;
       continue;
     }
-    const x = Number(v);
-    if (!Number.isFinite(x) || (kind === 'int' && !Number.isInteger(x)))
-      throw new UsageError(`${a} needs ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
-    values[key] = x;
+    values[key] = (kind === 'int' ? intValue : numValue)(a, v, ...rangeOf(a, spec[key]));
   }
   return { positional, values: values as FlagValues<S> };
 }

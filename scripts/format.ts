@@ -1,7 +1,8 @@
 // npm run format: prettier (print width 120, .prettierrc.json) over the TypeScript of lib/, datasets/,
 // scripts/, tools/ and tests/, and over every code cell of the notebooks (prettier's TypeScript parser,
 // one cell at a time, as tslab compiles them). `--check` changes nothing and exits 1 naming each file
-// (and notebook cell) that is not formatted; `npm test` runs it that way.
+// (and notebook cell) that is not formatted; `npm test` runs it that way. Paths after the flags
+// (files or folders) restrict it to those, e.g. `npm run format -- notebooks/05_loss_and_training.ipynb`.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as prettier from 'prettier';
@@ -55,8 +56,13 @@ async function formatNotebook(file: string, options: prettier.Options): Promise<
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const options = (await prettier.resolveConfig(path.join(ROOT, 'package.json'))) ?? {};
+  const only = process.argv
+    .slice(2)
+    .filter((a) => !a.startsWith('--'))
+    .map((a) => path.resolve(a));
+  const wanted = (file: string) => only.length === 0 || only.some((o) => file === o || file.startsWith(o + path.sep));
   const bad: string[] = [];
-  for (const file of FOLDERS.flatMap((d) => tsFiles(path.join(ROOT, d)))) {
+  for (const file of FOLDERS.flatMap((d) => tsFiles(path.join(ROOT, d))).filter(wanted)) {
     const src = fs.readFileSync(file, 'utf8');
     const out = await prettier.format(src, { ...options, filepath: file });
     if (out === src) continue;
@@ -69,6 +75,7 @@ async function main(): Promise<void> {
       .filter((f) => f.endsWith('.ipynb'))
       .sort()) {
       const file = path.join(ROOT, dir, name);
+      if (!wanted(file)) continue;
       const { text, cells } = await formatNotebook(file, options);
       if (cells.length === 0) continue;
       bad.push(`${path.relative(ROOT, file)} (code cells ${cells.join(', ')})`);

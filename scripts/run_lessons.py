@@ -45,6 +45,31 @@ def write_atomic(nb, path):
     os.replace(tmp, path)
 
 
+MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024  # far above any lesson; a bigger "notebook" is not one
+
+
+def check_notebook(path):
+    """Fails with one line unless `path` is a regular file holding a Jupyter notebook (no traceback)."""
+    if not os.path.exists(path):
+        fail(f'no such notebook: {path}')
+    if not os.path.isfile(path):
+        kind = 'a directory' if os.path.isdir(path) else 'not a regular file'
+        fail(f'{path} is {kind}, not a notebook (.ipynb)')
+    size = os.path.getsize(path)
+    if size > MAX_NOTEBOOK_BYTES:
+        fail(f'{path} is {size} bytes, too large to be a lesson notebook')
+    try:
+        with open(path, 'rb') as f:
+            nb = nbformat.reads(f.read().decode('utf-8'), as_version=4)
+    except UnicodeDecodeError:
+        fail(f'{path} is not a notebook: not UTF-8 text (a notebook is JSON)')
+    except Exception as e:  # NotJSONError, a JSON object without notebook fields, a validation error
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        fail(f'{path} is not a Jupyter notebook ({type(e).__name__}: {reason})')
+    if not isinstance(nb.get('cells'), list):
+        fail(f"{path} is not a Jupyter notebook (no 'cells' list)")
+
+
 def run_one(path, out_dir, timeout):
     nb = nbformat.read(path, as_version=4)
     failed = {}
@@ -110,8 +135,7 @@ def main():
     if not paths:
         fail('no notebooks found.')
     for p in paths:
-        if not os.path.isfile(p):
-            fail(f'no such notebook: {p}')
+        check_notebook(p)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does whatever set-up is missing, and nothing else when all is in place:
-#   Debian packages (Jupyter, canvas build libraries, Chromium, oneDNN), npm ci, the native addon,
+#   Debian packages (Jupyter, canvas build libraries, Chromium, oneDNN, a CJK font), npm ci, the native addon,
 #   the data-set cache. The kernel spec lives in jupyter/ and is used through JUPYTER_PATH.
 # Usage: scripts/setup.sh [--bench]   (--bench also installs python3-torch for `npm run bench`)
 set -euo pipefail
@@ -15,6 +15,7 @@ packages=(
   chromium        # static figures (npm run lessons -- --figures)
   libdnnl-dev     # the native oneDNN backend
   libegl-mesa0    # a WebGPU device without a GPU (Dawn OpenGL on llvmpipe) for the GPU pack tests
+  fonts-noto-cjk  # Hangul glyphs in canvas-drawn labels and Chromium-rendered figures (the article is Korean)
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch)
 

@@ -12,6 +12,7 @@ import { trainClassifier } from '../lib/eval/metrics/train_classifier';
 import { Rng } from '../lib/core/random';
 import { removeCheckpoints } from '../lib/core/train/loss_trainer';
 import { loadFashionMnist, toTensor } from '../datasets/index';
+import { intValue, SEED_MAX } from './flags';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,12 +20,10 @@ function arg(name: string, def: string): string {
 }
 
 async function main(): Promise<void> {
-  const epochs = Number(arg('epochs', '5'));
-  const seed = Number(arg('seed', '0'));
+  const epochs = intValue('--epochs', arg('epochs', '5'), 1);
+  const seed = intValue('--seed', arg('seed', '0'), 0, SEED_MAX);
   const out = path.resolve(arg('out', path.dirname(pretrainedPath('classifier'))));
-  const every = Number(arg('every', '0'));
-  if (!Number.isInteger(every) || every < 0)
-    throw new Error(`--every needs an integer >= 0 (0: each epoch), got '${arg('every', '0')}'`);
+  const every = intValue('--every', arg('every', '0'), 0); // 0: each epoch
   const states = path.join(out, 'train');
   if (process.argv.includes('--fresh')) removeCheckpoints(states);
   const report = await initBackend();

@@ -4,6 +4,7 @@
 //   npx tsx scripts/train-latent.ts ldm-text    latent UNet + jointly trained text encoder -> checkpoints/13/ldm-text/
 //   npx tsx scripts/train-latent.ts ldm-layout  latent UNet cross-attending to box tokens  -> checkpoints/13/ldm-layout/
 //   npx tsx scripts/train-latent.ts gligen      gated self-attention on the frozen ldm-text -> checkpoints/14/gligen.safetensors
+//     (--grounding point --init-from checkpoints/14/gligen.safetensors: the point model, checkpoints/14/gligen-point.safetensors)
 //
 // The latent models need the autoencoder; gligen needs ldm-text. Every recipe resumes from its
 // training states when re-run (diffusion recipes: <out>/train/; ae and gligen: checkpoints/13/train/
@@ -12,8 +13,15 @@ import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { Autoencoder, defaultAutoencoderConfig } from '../lib/methods/latent/autoencoder';
 import { encodeImageSet, latentScaleFactor } from '../lib/methods/latent/latent_batches';
-import { DEFAULT_MAX_GROUNDING, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/methods/gligen/grounding';
-import { groundedFromBase, gligenParams, saveGligen, gateValues } from '../lib/methods/gligen/model';
+import {
+  boxCentre,
+  DEFAULT_MAX_GROUNDING,
+  GroundedObject,
+  groundingInputs,
+  objectPhrase,
+  PhraseEmbedder,
+} from '../lib/methods/gligen/grounding';
+import { groundedFromBase, gligenParams, saveGligen, gateValues, loadGligen } from '../lib/methods/gligen/model';
 import { trainGligen } from '../lib/methods/gligen/train_gligen';
 import { countParams } from '../lib/core/params';
 import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/methods/latent/train_autoencoder';
@@ -45,6 +53,12 @@ const FLAGS = {
   out: { kind: 'str', default: '', help: 'output file or folder [per recipe]' },
   ae: { kind: 'str', default: '', help: 'autoencoder file (latent recipes) [checkpoints/13/autoencoder.safetensors]' },
   base: { kind: 'str', default: '', help: 'base text model (gligen) [checkpoints/13/ldm-text/model.safetensors]' },
+  grounding: { kind: 'str', default: 'box', help: 'gligen: ground each object by its box, or by a point (its centre)' },
+  initFrom: {
+    kind: 'str',
+    default: '',
+    help: 'gligen: start the new layers from this GLIGEN file (default: gates at 0)',
+  },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
   maxMinutes: {
     kind: 'num',
@@ -203,15 +217,24 @@ async function main(): Promise<void> {
 
 /** gligen: new gated layers on the frozen ldm-text model; only they are trained and saved. */
 async function trainGligenRecipe(a: Flags): Promise<void> {
-  const out = a.out || pretrainedPath('14/gligen');
+  const out = a.out || pretrainedPath(a.grounding === 'point' ? '14/gligen-point' : '14/gligen');
   const baseFile = a.base || pretrainedPath('13/ldm-text');
-  const unet = groundedFromBase(baseFile, { seed: a.seed });
+  if (a.grounding !== 'box' && a.grounding !== 'point')
+    throw new UsageError(`--grounding must be box or point, got '${a.grounding}'`);
+  // A point model can start from the box model's layers: the point token is a zero-extent box token.
+  const unet = a.initFrom ? loadGligen(a.initFrom, baseFile) : groundedFromBase(baseFile, { seed: a.seed });
   const auto = loadAutoencoder(a.ae || pretrainedPath('13/autoencoder'));
   const set = loadCaptionedShapes('train', a.images);
   const enc = encodeImageSet(auto.ae, set);
   auto.ae.dispose();
   const embedder = new PhraseEmbedder(unet.text);
-  const scenes = set.objects.map((objs) => objs.map((o) => ({ phrase: objectPhrase(o), box: o.box })));
+  const scenes: GroundedObject[][] = set.objects.map((objs) =>
+    objs.map((o) =>
+      a.grounding === 'point'
+        ? { phrase: objectPhrase(o), point: boxCentre(o.box) }
+        : { phrase: objectPhrase(o), box: o.box },
+    ),
+  );
   const steps = a.steps || 1500;
   const lr = a.lr || 5e-4;
   console.log(
@@ -247,6 +270,7 @@ async function trainGligenRecipe(a: Flags): Promise<void> {
     `${done} of ${steps} steps (${done - h.resumedAt} in this run, ${h.seconds.toFixed(1)} s, ${(h.seconds / Math.max(1, done - h.resumedAt)).toFixed(3)} s/step); mean loss of the last ${tail.length} steps ${mean.toFixed(4)}; gates ${JSON.stringify(gateValues(unet))}`,
   );
   await saveGligen(out, unet, baseFile, {
+    grounding: a.grounding,
     args: JSON.stringify(a),
     steps: String(done),
     steps_planned: String(steps),

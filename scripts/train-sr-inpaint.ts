@@ -36,6 +36,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { pretrainedPath } from '../lib/course/models';
+import { jsonField, readJsonFile } from '../lib/core/checkpoint/read_file';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { inpaintBatches, inpaintSchedule, TRAIN_MASK_KINDS } from '../lib/methods/inpaint/conditional';
 import { srBatches } from '../lib/methods/sr/batches';
@@ -46,6 +47,7 @@ import { removeCheckpoints, Trainer } from '../lib/core/train/trainer';
 import { resolveUNetConfig, UNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset } from '../datasets/index';
+import { intValue, numValue, SEED_MAX } from './flags';
 
 const TASKS = ['sr3', 'sr-regression', 'inpaint'] as const;
 type Task = (typeof TASKS)[number];
@@ -95,15 +97,17 @@ function parseArgs(argv: string[]): Args {
     out: null,
     fresh: false,
   };
-  const num = (flag: string, v: string | undefined, int: boolean): number => {
-    const x = Number(v);
-    if (v === undefined || !Number.isFinite(x) || (int && !Number.isInteger(x)))
-      usage(`${flag} needs ${int ? 'an integer' : 'a number'}, got '${v ?? ''}'`);
-    return x;
+  // Safe integers only ('--steps 1e99' is an error); --seed within its documented range.
+  const num = (flag: string, v: string | undefined, int: boolean, min = -Infinity, max = Infinity): number => {
+    try {
+      return (int ? intValue : numValue)(flag, v, min, max);
+    } catch (e) {
+      return usage((e as Error).message);
+    }
   };
   const list = (flag: string, v: string | undefined): number[] => {
     const xs = (v ?? '').split(',').map(Number);
-    if (!v || xs.some((x) => !Number.isInteger(x) || x < 1))
+    if (!v || xs.some((x) => !Number.isSafeInteger(x) || x < 1))
       usage(`${flag} needs a list of positive integers such as 1,2,2, got '${v ?? ''}'`);
     return xs;
   };
@@ -112,16 +116,16 @@ function parseArgs(argv: string[]): Args {
     const next = () => argv[++i];
     switch (f) {
       case '--steps':
-        a.steps = num(f, next(), true);
+        a.steps = num(f, next(), true, 1);
         break;
       case '--batch':
-        a.batch = num(f, next(), true);
+        a.batch = num(f, next(), true, 1);
         break;
       case '--lr':
         a.lr = num(f, next(), false);
         break;
       case '--warmup':
-        a.warmup = num(f, next(), true);
+        a.warmup = num(f, next(), true, 0);
         break;
       case '--min-lr':
         a.minLr = num(f, next(), false);
@@ -130,10 +134,10 @@ function parseArgs(argv: string[]): Args {
         a.ema = num(f, next(), false);
         break;
       case '--seed':
-        a.seed = num(f, next(), true);
+        a.seed = num(f, next(), true, 0, SEED_MAX);
         break;
       case '--base':
-        a.base = num(f, next(), true);
+        a.base = num(f, next(), true, 1);
         break;
       case '--mults':
         a.mults = list(f, next());
@@ -142,13 +146,13 @@ function parseArgs(argv: string[]): Args {
         a.lrSizes = list(f, next());
         break;
       case '--every':
-        a.every = num(f, next(), true);
+        a.every = num(f, next(), true, 1);
         break;
       case '--max-minutes':
         a.maxMinutes = num(f, next(), false);
         break;
       case '--subset':
-        a.subset = num(f, next(), true);
+        a.subset = num(f, next(), true, 1);
         break;
       case '--out': {
         const d = next();
@@ -193,8 +197,8 @@ function modelConfig(a: Args): UNetConfig {
 /** Merges this run's facts into <out>/manifest.json under models.<task>. */
 function recordRun(out: string, task: Task, facts: Record<string, unknown>): void {
   const file = path.join(out, 'manifest.json');
-  const m = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  const models = (m.models ?? {}) as Record<string, unknown>;
+  const m = fs.existsSync(file) ? (readJsonFile(file, 'manifest') as Record<string, unknown>) : {};
+  const models = m.models === undefined ? {} : jsonField<Record<string, unknown>>(file, m, 'models', 'object');
   models[task] = facts;
   m.models = models;
   fs.writeFileSync(file, JSON.stringify(m, null, 2) + '\n');

@@ -38,7 +38,7 @@
 //   --min-lr X         floor of the cosine decay [1e-5]
 //   --ema X            EMA decay [0.999]
 //   --clip X           clip gradients to this global norm; 0 for none [1]
-//   --seed N           fixes initial weights, batches, timesteps and noise [0]
+//   --seed N           fixes initial weights, batches, timesteps and noise; 0 to 2^31 - 1 [0]
 //   --every N          checkpoint every N steps [500]
 //   --keep N           checkpoints to keep in train/ [2]
 //   --subset N         train on the first N images only (quick checks) [all 60000]
@@ -64,6 +64,7 @@ import { listCheckpoints, removeCheckpoints, Trainer } from '../lib/core/train/t
 import { referenceUNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset, toTensor } from '../datasets/index';
+import { intValue, numValue, SEED_MAX } from './flags';
 
 const LESSONS = ['05', '06', '07'];
 
@@ -115,27 +116,29 @@ function usage(msg: string): never {
 function parseArgs(argv: string[]): Args {
   // The flags given; the lesson's own defaults, then the global ones, fill in the rest.
   const g: Partial<Args> = {};
-  const num = (flag: string, v: string | undefined, int: boolean): number => {
-    const x = Number(v);
-    if (v === undefined || !Number.isFinite(x) || (int && !Number.isInteger(x)))
-      usage(`${flag} needs ${int ? 'an integer' : 'a number'}, got '${v ?? ''}'`);
-    return x;
+  // Safe integers only ('--steps 1e99' is an error, not 1e99 steps); ranges where a value has one.
+  const num = (flag: string, v: string | undefined, int: boolean, min = -Infinity, max = Infinity): number => {
+    try {
+      return (int ? intValue : numValue)(flag, v, min, max);
+    } catch (e) {
+      return usage((e as Error).message);
+    }
   };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     const next = () => argv[++i];
     switch (f) {
       case '--steps':
-        g.steps = num(f, next(), true);
+        g.steps = num(f, next(), true, 1);
         break;
       case '--batch':
-        g.batch = num(f, next(), true);
+        g.batch = num(f, next(), true, 1);
         break;
       case '--lr':
         g.lr = num(f, next(), false);
         break;
       case '--warmup':
-        g.warmup = num(f, next(), true);
+        g.warmup = num(f, next(), true, 0);
         break;
       case '--decay': {
         const d = next();
@@ -150,19 +153,19 @@ function parseArgs(argv: string[]): Args {
         g.ema = num(f, next(), false);
         break;
       case '--clip':
-        g.clip = num(f, next(), false);
+        g.clip = num(f, next(), false, 0); // 0: no clipping; a negative norm means nothing
         break;
       case '--seed':
-        g.seed = num(f, next(), true);
+        g.seed = num(f, next(), true, 0, SEED_MAX);
         break;
       case '--every':
-        g.every = num(f, next(), true);
+        g.every = num(f, next(), true, 1);
         break;
       case '--keep':
-        g.keep = num(f, next(), true);
+        g.keep = num(f, next(), true, 1);
         break;
       case '--subset':
-        g.subset = num(f, next(), true);
+        g.subset = num(f, next(), true, 1);
         break;
       case '--classes':
         g.classes = true;
@@ -177,7 +180,7 @@ function parseArgs(argv: string[]): Args {
         break;
       }
       case '--fit-emb-steps':
-        g.fitEmbSteps = num(f, next(), true);
+        g.fitEmbSteps = num(f, next(), true, 0);
         break;
       case '--fit-emb-lr':
         g.fitEmbLr = num(f, next(), false);

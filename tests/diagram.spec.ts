@@ -9,6 +9,11 @@ import { countParams } from '../lib/core/params';
 import { paramCountsByPart, unetDiagramSvg, unetStructure } from '../lib/course/diagrams/unet';
 import { referenceUNetConfig, UNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
+import { TextUNet } from '../lib/methods/text/text_unet';
+import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
+import { latentUNetConfig } from '../lib/methods/latent/ldm';
+import { GroundingHook } from '../lib/methods/gligen/grounding_hook';
+import { gateValues, groundingConfigFor } from '../lib/methods/gligen/model';
 
 /** The text content of every <text> element of an SVG. */
 function svgTexts(svg: string): string[] {
@@ -28,7 +33,7 @@ describe('UNet diagram (figure 11)', function () {
     await tf.setBackend('cpu');
   });
 
-  const models: UNet[] = [];
+  const models: { dispose(): void }[] = [];
   const build = (c: UNetConfig) => {
     const u = new UNet(c);
     models.push(u);
@@ -159,6 +164,54 @@ describe('UNet diagram (figure 11)', function () {
       paramCountsByPart(unetStructure(vecModel)).reduce((a, p) => a + p.params, 0),
       countParams(vecModel.params),
     );
+  });
+
+  it('GLIGEN (figure 28): a gated layer drawn after every attention block, the grounding MLP in the header', () => {
+    const text = shapesTextEncoderConfig(shapesTokenizer(), { width: 16, layers: 1, heads: 2 });
+    const cfg = latentUNetConfig({ baseChannels: 16, groups: 4, attentionHeads: 2, text });
+    const plain = new TextUNet(cfg, { seed: 1 });
+    const grounded = new TextUNet(cfg, { seed: 1, hook: new GroundingHook(groundingConfigFor(cfg, 12)) });
+    models.push(plain, grounded);
+    const s = unetStructure(grounded);
+    const blocks = [...s.levels.flatMap((l) => [...l.down, ...l.up]), ...s.mid];
+    const attn = blocks.filter((b) => b.kind === 'attn');
+    const gated = blocks.filter((b) => b.kind === 'gated');
+    // One per attention block, right after it, with its width; the skips leave from the gated layer's output.
+    assert.strictEqual(gated.length, attn.length);
+    assert.deepStrictEqual(
+      gated.map((b) => b.id).sort(),
+      Object.keys(gateValues(grounded))
+        .map((k) => k.replace('attn', 'gligen.attn'))
+        .sort(),
+    );
+    for (const list of [...s.levels.flatMap((l) => [l.down, l.up]), s.mid])
+      list.forEach((b, i) => {
+        if (b.kind === 'gated') {
+          assert.strictEqual(list[i - 1].kind, 'attn', `${b.id} follows ${list[i - 1].id}`);
+          assert.strictEqual(b.outChannels, list[i - 1].outChannels, b.id);
+        }
+      });
+    assert.ok(
+      s.skips.some((e) => e.from.includes('gligen')),
+      'a down-path skip leaves from a gated layer',
+    );
+    assert.deepStrictEqual(s.grounding && { i: s.grounding.inputDim, t: s.grounding.tokenDim }, {
+      i: groundingConfigFor(cfg, 12).inputDim,
+      t: 12,
+    });
+    assert.strictEqual(
+      paramCountsByPart(s).reduce((a, p) => a + p.params, 0),
+      countParams(grounded.params),
+    );
+    const tg = svgTexts(unetDiagramSvg(s));
+    const tp = svgTexts(unetDiagramSvg(plain));
+    const mid = s.mid.some((b) => b.kind === 'gated') ? 1 : 0;
+    assert.strictEqual(tg.filter((t) => t === 'gated SA').length, gated.length - mid);
+    assert.strictEqual(tg.filter((t) => t === 'gated self-attn').length, mid);
+    assert.strictEqual(tg.filter((t) => t === 'hᵉ').length, gated.length);
+    assert.ok(tg.includes(`grounding hᵉ = MLP([Fourier(box), phrase]) ${s.grounding!.inputDim}→12`));
+    assert.ok(!tp.some((t) => t.includes('gated') || t.includes('hᵉ')), 'the frozen base alone has no gated layers');
+    assert.strictEqual(unetStructure(plain).grounding, null);
   });
 
   it('reads the weights, not the config: a missing or reshaped parameter is reported', () => {

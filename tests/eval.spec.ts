@@ -72,7 +72,8 @@ describe('npm run eval', function () {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('lesson 05 ends with one JSON line holding finite headline numbers', () => {
-    const r = runEval(['05', '--checkpoint', ckpt, '--n', '12', '--samplers', 'ddim:3,dpm++2m:2', '--batch', '5']);
+    const samplers = 'ddim:3,dpm++2m:2,plms:3';
+    const r = runEval(['05', '--checkpoint', ckpt, '--n', '12', '--samplers', samplers, '--batch', '5']);
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     const rec = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
@@ -86,7 +87,8 @@ describe('npm run eval', function () {
     assert.ok((rec.fid as number) > 0 && (rec.fid_floor as number) > 0);
     // A random network's samples are far from Fashion-MNIST: worse than real-vs-real.
     assert.ok((rec.fid as number) > (rec.fid_floor as number), `fid ${rec.fid} vs floor ${rec.fid_floor}`);
-    assert.match(r.stdout, /DPM-Solver\+\+\(2M\)\s+2\s+12/); // both runs are in the table
+    assert.match(r.stdout, /DPM-Solver\+\+\(2M\)\s+2\s+12/); // every run is in the table
+    assert.match(r.stdout, /PLMS\s+3\s+12/);
   });
 
   it('an unknown lesson is an error that lists the known ones', () => {

@@ -7,8 +7,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../lib/core/tfjs_setup';
 import { loadShapes } from '../datasets/shapes';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
-import { allObjectPhrases, groundingInputs, objectPhrase, PhraseEmbedder } from '../lib/methods/gligen/grounding';
 import {
+  allObjectPhrases,
+  boxCentre,
+  groundingInputs,
+  objectPhrase,
+  PhraseEmbedder,
+  pointFeatures,
+} from '../lib/methods/gligen/grounding';
+import { BOX_FEATURES, boxFeatures } from '../lib/methods/latent/layout';
+import { disposeParams } from '../lib/core/params';
+import {
+  gatedLayerAt,
   gateValues,
   gligenParams,
   groundedFromBase,
@@ -208,6 +218,53 @@ describe('GLIGEN (lesson 14)', function () {
     assert.deepEqual(hc.loss, ha.loss);
     tf.dispose([x, gi.grounding, gi.groundingMask]);
     for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('points: the token of the zero-size box [x, y, x, y]; one of box or point per object; bad points are errors', () => {
+    const g = groundedFromBase(baseFile, { tokenDim: 16 });
+    const emb = new PhraseEmbedder(g.text);
+    assert.deepEqual(Array.from(pointFeatures([0.25, 0.75])), Array.from(boxFeatures([0.25, 0.75, 0.25, 0.75])));
+    assert.deepEqual(boxCentre([0, 0.5, 0.5, 1]), [0.25, 0.75]);
+    const box = { phrase: 'a small red circle', box: [0.1, 0.1, 0.4, 0.4] as [number, number, number, number] };
+    const point = { phrase: 'a small red circle', point: [0.25, 0.25] as [number, number] };
+    const gi = groundingInputs(emb, [[box], [point]], 1);
+    const rows = gi.grounding.arraySync() as number[][][];
+    assert.deepEqual(rows[1][0].slice(0, BOX_FEATURES), Array.from(pointFeatures([0.25, 0.25])));
+    assert.deepEqual(rows[0][0].slice(BOX_FEATURES), rows[1][0].slice(BOX_FEATURES), 'same phrase, same embedding');
+    tf.dispose([gi.grounding, gi.groundingMask]);
+    assert.throws(() => groundingInputs(emb, [[{ ...point, point: [1.2, 0.5] }]]), /a point must be \[x, y\]/);
+    assert.throws(() => groundingInputs(emb, [[{ ...box, point: [0.5, 0.5] } as never]]), /a box or a point \(one\)/);
+    assert.throws(() => groundingInputs(emb, [[{ phrase: 'a small red circle' } as never]]), /a box or a point/);
+    g.dispose();
+  });
+
+  it("gatedLayerAt: one gated layer rebuilt with copies of the model's weights (what lesson 14 checks by hand)", () => {
+    const g = groundedFromBase(baseFile, { seed: 9, tokenDim: 16 });
+    const gamma = g.params.get('up.0.gligen.attn.1.gamma')!;
+    gamma.assign(tf.tensor1d([0.7]));
+    const { layer, tokenizer, params } = gatedLayerAt(g, 'up.0.attn.1');
+    for (const [n, v] of params) assert.equal(maxAbsDiff(v, g.params.get(n)!), 0, n);
+    assert.deepEqual(
+      [...params.keys()].filter((n) => n.endsWith('gamma')),
+      ['up.0.gligen.attn.1.gamma'],
+    );
+    const s = scenes();
+    const gi = groundingInputs(new PhraseEmbedder(g.text), s.objects);
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 8, 8, layer.channels], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const tokens = tokenizer.apply(gi.grounding);
+      assert.ok(maxAbsDiff(layer.apply(x, tokens, gi.groundingMask), x) > 1e-3, 'an open gate changes v');
+      layer.gamma.assign(tf.tensor1d([0]));
+      assert.equal(maxAbsDiff(layer.apply(x, tokens, gi.groundingMask), x), 0, 'a closed gate is the identity');
+    });
+    assert.equal(gamma.dataSync()[0], 0.699999988079071, "the copy's gate is its own");
+    assert.throws(
+      () => gatedLayerAt(g, 'down.1.attn.0'),
+      /no gated layer after 'down.1.attn.0' \(sites: down.0.attn.0/,
+    );
+    tf.dispose([gi.grounding, gi.groundingMask]);
+    disposeParams(params);
+    g.dispose();
   });
 
   it('grounding inputs: box features + phrase embedding per object; bad boxes and too many objects are errors', () => {

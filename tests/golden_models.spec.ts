@@ -92,6 +92,7 @@ const IDS: Record<string, PretrainedId> = {
   '13/ldm-text': '13/ldm-text',
   '13/ldm-layout': '13/ldm-layout',
   '14/gligen': '14/gligen',
+  '14/gligen-point': '14/gligen-point',
   classifier: 'classifier',
 };
 
@@ -109,6 +110,7 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
   '13/ldm-text': () => unetOutput(loadPretrained('13/ldm-text')),
   '13/ldm-layout': () => unetOutput(loadPretrained('13/ldm-layout')),
   '14/gligen': () => unetOutput(loadPretrained('14/gligen')),
+  '14/gligen-point': () => unetOutput(loadPretrained('14/gligen-point')),
   '06/noisy_classifier': async () => {
     const m = loadPretrained('06/noisy-classifier');
     const x = new Rng(7).normalTensor([2, 28, 28, 1]) as tf.Tensor4D;

@@ -28,6 +28,8 @@ import { imageBatches } from '../lib/core/train/batch_source';
 import { Trainer } from '../lib/core/train/trainer';
 import { UNet } from '../lib/core/unet/unet';
 import { countReads } from './helpers/training';
+import { absPercentile, clipX0, dynamicThreshold } from '../lib/core/samplers/threshold';
+import { makeSampler } from '../lib/core/samplers/index';
 
 const shapes = loadShapes('train', { count: 64, minObjects: 1, maxObjects: 2 });
 const tok = Tokenizer.fromCaptions(shapes.captions, 24);
@@ -285,5 +287,99 @@ describe('imagen: the cascade', () => {
     c.base.dispose();
     c.sr.dispose();
     encoder.dispose();
+  });
+});
+
+describe('imagen: dynamic thresholding of x0_hat (lib/core/samplers/threshold.ts)', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  // numpy.percentile's default (linear interpolation) written out on one sample's values.
+  const percentile = (v: Float32Array, p: number) => {
+    const a = Float64Array.from(v, Math.abs).sort();
+    const q = (p / 100) * (a.length - 1);
+    const lo = Math.floor(q);
+    return lo + 1 < a.length ? a[lo] + (q - lo) * (a[lo + 1] - a[lo]) : a[lo];
+  };
+  const direct = (x: Float32Array, b: number, p: number) => {
+    const d = x.length / b;
+    const out = new Float64Array(x.length);
+    for (let i = 0; i < b; i++) {
+      const s = Math.max(1, percentile(x.subarray(i * d, (i + 1) * d), p));
+      for (let j = i * d; j < (i + 1) * d; j++) out[j] = Math.min(Math.max(x[j], -s), s) / s;
+    }
+    return out;
+  };
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  };
+
+  it('matches a direct computation: s = max(1, percentile(|x0|, p)), clip to [-s, s], divide by s', () => {
+    // Sample 0 overshoots (scale 3), sample 1 stays mostly inside [-1, 1] (s = 1: the static clip), sample 2 is constant.
+    const rng = new Rng(11);
+    const v = rng.normalArray(3 * 5 * 7 * 3);
+    const per = 5 * 7 * 3;
+    for (let j = 0; j < per; j++) {
+      v[j] *= 3;
+      v[per + j] *= 0.3;
+      v[2 * per + j] = -2.5;
+    }
+    const x = tf.tensor4d(v, [3, 5, 7, 3]);
+    for (const p of [99.5, 90, 50, 100]) {
+      const y = dynamicThreshold(x, p);
+      const want = direct(v, 3, p);
+      assert.ok(maxDiff(y.dataSync(), want) < 1e-6, `p = ${p}: ${maxDiff(y.dataSync(), want)}`);
+      assert.ok(
+        maxDiff(
+          absPercentile(x, p).dataSync(),
+          [0, 1, 2].map((i) => percentile(v.subarray(i * per, (i + 1) * per), p)),
+        ) < 1e-6,
+      );
+      y.dispose();
+    }
+    // Where the percentile is below 1 it is the static clip; a constant sample becomes -1 (not cut at -1 and kept).
+    const yc = clipX0(x, true);
+    const yd = dynamicThreshold(x, 99.5);
+    assert.ok(percentile(v.subarray(per, 2 * per), 99.5) < 1);
+    assert.deepEqual(tf.slice(yd, 1, 1).dataSync(), tf.slice(yc, 1, 1).dataSync());
+    assert.ok(
+      maxDiff(tf.slice(yd, 0, 1).dataSync(), tf.slice(yc, 0, 1).dataSync()) > 0.1,
+      'sample 0 is scaled, not cut',
+    );
+    assert.deepEqual(Array.from(tf.slice(dynamicThreshold(x, 50), 2, 1).dataSync()), Array(per).fill(-1));
+    assert.throws(() => dynamicThreshold(x, 0), /percentile must be in \(0, 100\], got 0/);
+    assert.throws(() => dynamicThreshold(x, 101), /percentile must be in \(0, 100\]/);
+    tf.dispose([x, yc, yd]);
+  });
+
+  it('every sampler applies it to x0_hat (one step from t to clean returns x0_hat itself)', () => {
+    const s = linearSchedule(100);
+    const shape: [number, number, number, number] = [2, 4, 4, 3];
+    const x0 = tf.mul(new Rng(5).normalTensor(shape), 4) as tf.Tensor4D;
+    const v = x0.dataSync() as Float32Array;
+    // A network that predicts x0 directly, far outside the data range.
+    const model = { prediction: 'x0' as const, predict: () => x0.clone() };
+    const n0 = tf.memory().numTensors;
+    for (const name of ['ddpm', 'ddim', 'dpm++2m'] as const) {
+      for (const clip of [true, false, { percentile: 99.5 }, { percentile: 80 }]) {
+        const y = makeSampler(name, s).sample(model, shape, { steps: 1, rng: new Rng(0), clipDenoised: clip });
+        const want =
+          clip === true
+            ? Array.from(v, (a) => Math.min(Math.max(a, -1), 1))
+            : clip === false
+              ? v
+              : direct(v, 2, clip.percentile);
+        assert.ok(
+          maxDiff(y.dataSync(), want) < 1e-5,
+          `${name}, ${JSON.stringify(clip)}: ${maxDiff(y.dataSync(), want)}`,
+        );
+        y.dispose();
+      }
+    }
+    assert.equal(tf.memory().numTensors, n0, 'thresholding leaks tensors');
+    x0.dispose();
   });
 });

@@ -22,7 +22,7 @@ import { ImageData } from '../lib/core/train/batch_source';
 import { UNet } from '../lib/core/unet/unet';
 import { countReads } from './helpers/training';
 import { evaluateSuperResolution, disposeSrResult, srRecord, testImages } from '../lib/eval/lesson08';
-import { evaluateInpainting, disposeInpaintResult, inpaintRecord } from '../lib/eval/lesson09';
+import { evaluateInpainting, disposeInpaintResult, inpaintFidSpread, inpaintRecord } from '../lib/eval/lesson09';
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
 const maxAbs = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -456,5 +456,22 @@ describe('lesson 08 and 09 measurements (tiny random models, no FID)', () => {
     disposeInpaintResult(r);
     cond.dispose();
     base.dispose();
+  });
+
+  it('evaluateInpainting: samplingSeed changes the sampling only; inpaintFidSpread needs two seeds', () => {
+    const cond = tinyUNet(28, 2);
+    const models = { conditional: cond, unconditional: null };
+    const kinds = ['strokes'] as const;
+    const opts = { n: 2, steps: 2, fid: false, keep: 2, kinds, methods: ['nearest', 'conditional'] as const };
+    const [a, b, c] = [0, 1, undefined].map((s) => evaluateInpainting(models, { ...opts, samplingSeed: s }));
+    const out = (r: typeof a, m: 'nearest' | 'conditional') => values(r.examples.byKind.strokes[m]!);
+    assert.equal(a.rows.length, 2);
+    assert.deepEqual(values(a.examples.byKind.strokes.mask), values(b.examples.byKind.strokes.mask), 'same masks');
+    assert.deepEqual(out(a, 'nearest'), out(b, 'nearest'), 'same images');
+    assert.notDeepEqual(out(a, 'conditional'), out(b, 'conditional'), 'another sampling seed samples differently');
+    assert.deepEqual(out(a, 'conditional'), out(c, 'conditional'), 'samplingSeed defaults to seed');
+    [a, b, c].forEach(disposeInpaintResult);
+    assert.throws(() => inpaintFidSpread(models, [0], opts), /need at least 2 sampling seeds, got 1/);
+    cond.dispose();
   });
 });

@@ -99,6 +99,14 @@ export function sendDisplay(bundle: MimeBundle, opts: DisplayOptions = {}): bool
   return true;
 }
 
+/**
+ * The cell being run, as an identity to compare (undefined outside a kernel): tslab makes a new
+ * message writer for every execute request.
+ */
+export function currentCell(): unknown {
+  return inKernel() ? (findWriter() ?? undefined) : undefined;
+}
+
 /** True when outputs can be overwritten in place (inside a kernel whose message writer we found). */
 export function canUpdateDisplay(): boolean {
   return inKernel() && findWriter() !== null;

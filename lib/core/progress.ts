@@ -77,6 +77,7 @@ export class ProgressBar<T = number> implements Iterable<T> {
   private values: ProgressValues = {};
   private displayId?: string;
   private finished = false;
+  private note = '';
 
   constructor(source?: Iterable<T>, opts: ProgressOptions = {}) {
     const total = opts.total ?? inferTotal(source);
@@ -115,6 +116,13 @@ export class ProgressBar<T = number> implements Iterable<T> {
     this.finished = true;
   }
 
+  /** Draws the final state with 'interrupted at step N' (the loop stopped on the kernel's Interrupt). */
+  interrupted(step: number): void {
+    if (this.finished) return;
+    this.note = ` interrupted at step ${step}`;
+    this.finish();
+  }
+
   /** The current line, e.g. 'train  45%|█████     | 45/100 [00:09<00:11, 5.00 it/s] loss=0.1'. */
   line(): string {
     const elapsed = (this.now() - this.t0) / 1000;
@@ -124,7 +132,7 @@ export class ProgressBar<T = number> implements Iterable<T> {
       .map(([k, v]) => ` ${k}=${formatValue(v)}`)
       .join('');
     if (this.total === undefined) {
-      return `${label}${this.count} it [${formatDuration(elapsed)}, ${formatRate(rate)}]${vals}`;
+      return `${label}${this.count} it [${formatDuration(elapsed)}, ${formatRate(rate)}]${vals}${this.note}`;
     }
     const frac = this.total > 0 ? Math.min(1, this.count / this.total) : 1;
     const width = this.opts.width ?? 20;
@@ -132,7 +140,7 @@ export class ProgressBar<T = number> implements Iterable<T> {
     const bar = '█'.repeat(filled) + ' '.repeat(width - filled);
     const eta = rate > 0 ? (this.total - this.count) / rate : NaN;
     const pct = `${Math.floor(frac * 100)}%`.padStart(4);
-    return `${label}${pct}|${bar}| ${this.count}/${this.total} [${formatDuration(elapsed)}<${formatDuration(eta)}, ${formatRate(rate)}]${vals}`;
+    return `${label}${pct}|${bar}| ${this.count}/${this.total} [${formatDuration(elapsed)}<${formatDuration(eta)}, ${formatRate(rate)}]${vals}${this.note}`;
   }
 
   [Symbol.iterator](): Iterator<T> {
@@ -164,7 +172,8 @@ export class ProgressBar<T = number> implements Iterable<T> {
       const crossed =
         this.total !== undefined && this.total > 0 && Math.floor(pct / step) > Math.floor(this.lastLogPercent / step);
       const stale = t - this.lastLogTime >= (this.opts.logEverySeconds ?? 30) * 1000;
-      if (crossed || stale || (final && (pct !== this.lastLogPercent || this.total === undefined))) {
+      const due = final && (pct !== this.lastLogPercent || this.total === undefined || this.note !== '');
+      if (crossed || stale || due) {
         this.stream.write(this.line() + '\n');
         this.lastLogTime = t;
         this.lastLogPercent = pct;

@@ -35,6 +35,30 @@ export function timestepsToArray(t: TimestepsLike): number[] {
   return Array.from(t);
 }
 
+/**
+ * Throws unless every entry is an integer timestep in [0, T - 1] (T: the schedule's length; Infinity
+ * where the caller does not know it, e.g. the UNet, which then checks integer >= 0). NaN, Infinity,
+ * fractions and out-of-range values are named with their index. JS numbers only: no tensor read.
+ */
+export function checkTimesteps(who: string, t: ArrayLike<number>, T = Infinity): void {
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i];
+    if (!Number.isInteger(v) || v < 0 || v > T - 1) {
+      const range = Number.isFinite(T) ? `[0, ${T - 1}]` : '>= 0';
+      throw new Error(`${who}: timestep ${v} (index ${i}) is not an integer in ${range}`);
+    }
+  }
+}
+
+/** checkTimesteps for a sampler's plan, whose null entries (RePaint's jumps back up) take no network call. */
+export function checkPlanTimesteps(who: string, plan: readonly (number | null)[], T: number): void {
+  checkTimesteps(
+    who,
+    plan.filter((t): t is number => t !== null),
+    T,
+  );
+}
+
 class TabulatedSchedule implements NoiseSchedule {
   readonly T: number;
   readonly alphas: Float64Array;

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from '../runtime/repo_root';
+import { jsonField, readJsonFile } from '../core/checkpoint/read_file';
 import { loadUNetCheckpoint } from '../core/checkpoint/unet_checkpoint';
 import { loadClassifier } from '../eval/metrics/classifier';
 import { loadClip } from '../methods/clip/checkpoint';
@@ -137,6 +138,15 @@ export const PRETRAINED = {
     command: 'npm run train:latent -- gligen --steps 5000 --lr 2e-3',
     load: (f) => loadGligen(f),
   }),
+  // The same layers fine-tuned to take a point per object (the box centre) instead of a box.
+  '14/gligen-point': entry({
+    file: 'checkpoints/14/gligen-point.safetensors',
+    key: 'gligen-point',
+    needs: ['13/ldm-text'],
+    command:
+      'npm run train:latent -- gligen --grounding point --init-from checkpoints/14/gligen.safetensors --steps 800 --warmup 50 --lr 1e-3',
+    load: (f) => loadGligen(f),
+  }),
   // The metric classifier behind FID/KID: a folder format (weights + manifest), loaded by its folder.
   classifier: entry({
     file: 'checkpoints/classifier/weights.safetensors',
@@ -195,10 +205,11 @@ export function pretrainedManifest(id: PretrainedId, part: 'model' | 'file' = 'm
     throw new Error(
       `${file} not found: the manifest of '${id}' ships with its checkpoint (${e.command} rewrites the model)`,
     );
-  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as PretrainedManifest & {
+  const m = readJsonFile(file, 'manifest') as PretrainedManifest & {
     models?: Record<string, PretrainedManifest>;
   };
   if (e.key === undefined || part === 'file') return m;
+  jsonField(file, m, 'models', 'object');
   const record = m.models?.[e.key];
   if (!record) throw new Error(`${file} has no models.${e.key}, the record of '${id}'`);
   return record;

@@ -4,6 +4,8 @@
 // the sampling alone.
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
+import { InterruptedError } from '../core/cancel';
+import { syncLoopGuard } from '../core/loop_guard';
 import { optionalBar, ProgressSetting } from '../core/progress';
 import { Rng } from '../core/random';
 
@@ -45,26 +47,34 @@ export function sampleInBatches(
   const batches = Math.ceil(o.n / o.batchSize);
   const bar = optionalBar(o.progress, o.label, batches * o.steps);
   const parts: tf.Tensor4D[] = [];
+  let xT: tf.Tensor4D | null = null;
+  // Stops between network steps on the kernel's Interrupt (the bar says where), releasing the batches.
+  const stopped = (step: number) => bar?.interrupted(step);
+  const guard = syncLoopGuard(o.label, () => tf.dispose([...parts, ...(xT ? [xT] : [])]), stopped);
   const t0 = Date.now();
   try {
     for (let b = 0; b < batches; b++) {
+      guard.check(bar ? bar.count : b * o.steps);
       const start = b * o.batchSize;
       const size = Math.min(o.batchSize, o.n - start);
       const rng = batchRng(o.seed, b);
-      const xT = rng.normalTensor([size, ...o.imageShape]) as tf.Tensor4D;
+      xT = rng.normalTensor([size, ...o.imageShape]) as tf.Tensor4D;
       try {
         const x = sampleBatch({ start, size, rng, xT, onStep: bar ? () => bar.update(1) : undefined });
         // Read back now: the wall time then covers the work, not just queued kernels.
         x.dataSync();
         parts.push(x);
       } finally {
-        xT.dispose();
+        xT?.dispose();
+        xT = null;
       }
     }
   } catch (e) {
     tf.dispose(parts);
+    if (e instanceof InterruptedError) stopped(bar ? bar.count : e.step);
     throw e;
   } finally {
+    guard.end();
     bar?.finish();
   }
   const seconds = (Date.now() - t0) / 1000;

@@ -48,27 +48,33 @@ export async function evaluatePlacement(
     seconds = 0;
   const kept: tf.Tensor4D[] = [];
   let keptCount = 0;
-  for (let s = 0, b = 0; s < n; s += batch, b++) {
-    const idx = Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
-    const t0 = Date.now();
-    const x = generate(idx, b);
-    const values = (await x.data()) as Float32Array;
-    seconds += (Date.now() - t0) / 1000;
-    detectBatch(values).forEach((det, i) => {
-      const req = scenes.objects[idx[i]].map((o) => ({ colour: o.colour, shape: o.shape, box: o.box }));
-      const g = groundingScore(req, det);
-      const gs = groundingScore(req, det, { match: 'colour+shape' });
-      objects += req.length;
-      hits += g.objects.filter((o) => o.iou >= 0.5).length;
-      hitsShape += gs.objects.filter((o) => o.iou >= 0.5).length;
-      iouSum += g.objects.reduce((p, o) => p + o.iou, 0);
-    });
-    if (keptCount < keep) {
-      const take = Math.min(keep - keptCount, idx.length);
-      kept.push(tf.slice(x, 0, take));
-      keptCount += take;
+  // An exception (the kernel's Interrupt stopping a sampler midway included) releases the kept samples.
+  try {
+    for (let s = 0, b = 0; s < n; s += batch, b++) {
+      const idx = Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
+      const t0 = Date.now();
+      const x = generate(idx, b);
+      const values = (await x.data()) as Float32Array;
+      seconds += (Date.now() - t0) / 1000;
+      detectBatch(values).forEach((det, i) => {
+        const req = scenes.objects[idx[i]].map((o) => ({ colour: o.colour, shape: o.shape, box: o.box }));
+        const g = groundingScore(req, det);
+        const gs = groundingScore(req, det, { match: 'colour+shape' });
+        objects += req.length;
+        hits += g.objects.filter((o) => o.iou >= 0.5).length;
+        hitsShape += gs.objects.filter((o) => o.iou >= 0.5).length;
+        iouSum += g.objects.reduce((p, o) => p + o.iou, 0);
+      });
+      if (keptCount < keep) {
+        const take = Math.min(keep - keptCount, idx.length);
+        kept.push(tf.slice(x, 0, take));
+        keptCount += take;
+      }
+      x.dispose();
     }
-    x.dispose();
+  } catch (e) {
+    tf.dispose(kept);
+    throw e;
   }
   const samples = tf.concat(kept, 0) as tf.Tensor4D;
   tf.dispose(kept);

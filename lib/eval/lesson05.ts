@@ -146,10 +146,11 @@ export function disposeResults(results: SamplerRunResult[]): void {
   for (const r of results) r.samples.dispose();
 }
 
-/** 'DDIM-50', 'DPM-Solver++(2M)-20', 'DDPM-1000'. */
+const LABELS: Record<SamplerName, string> = { ddim: 'DDIM', ddpm: 'DDPM', 'dpm++2m': 'DPM-Solver++(2M)', plms: 'PLMS' };
+
+/** 'DDIM-50', 'DPM-Solver++(2M)-20', 'DDPM-1000', 'PLMS-50' (the number: network evaluations). */
 export function runLabel(r: { sampler: SamplerName; steps: number }): string {
-  const name = r.sampler === 'ddim' ? 'DDIM' : r.sampler === 'ddpm' ? 'DDPM' : 'DPM-Solver++(2M)';
-  return `${name}-${r.steps}`;
+  return `${LABELS[r.sampler]}-${r.steps}`;
 }
 
 /** A fixed-width text table: sampler, steps, n, FID (floor), KID (floor), seconds, ms per image. */

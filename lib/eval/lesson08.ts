@@ -28,7 +28,10 @@ export function testImages(n: number, seed: number): tf.Tensor4D {
 export interface SrEvalOptions {
   /** Test images (default 100). */
   n?: number;
+  /** Picks the test images and the real images FID compares with (default 0). */
   seed?: number;
+  /** Seeds SR3's sampling noise alone (default: seed), so several runs differ only in the sampling. */
+  samplingSeed?: number;
   /** Low-resolution side (default 7: 4x to 28x28). */
   lrSize?: number;
   /** SR3's DDIM steps (default 50). */
@@ -77,6 +80,7 @@ export function evaluateSuperResolution(
 ): SrEvalResult {
   const n = opts.n ?? 100;
   const seed = opts.seed ?? 0;
+  const samplingSeed = opts.samplingSeed ?? seed;
   const lrSize = opts.lrSize ?? 7;
   const batch = opts.batchSize ?? 100;
   const keep = Math.min(opts.keep ?? 8, n);
@@ -110,14 +114,14 @@ export function evaluateSuperResolution(
         timed('bicubic', () => tf.tidy(() => tf.clipByValue(upsampleBicubic(part, hr.shape[1]), -1, 1) as tf.Tensor4D));
         if (regression) timed('regression', () => superResolve(regression, part));
         timed('sr3', () =>
-          superResolve(sr3, part, { steps: opts.steps ?? 50, rng: new Rng(seed * 100003 + 31 * lrSize + b) }),
+          superResolve(sr3, part, { steps: opts.steps ?? 50, rng: new Rng(samplingSeed * 100003 + 31 * lrSize + b) }),
         );
         if (meanOf > 1) {
           timed('sr3-mean', () => {
             const rep = repeatEach(part, meanOf);
             const many = superResolve(sr3, rep, {
               steps: opts.steps ?? 50,
-              rng: new Rng(seed * 100003 + 31 * lrSize + b + 50021),
+              rng: new Rng(samplingSeed * 100003 + 31 * lrSize + b + 50021),
             });
             const avg = tf.tidy(
               () =>

@@ -47,8 +47,14 @@ export interface InpaintModels {
 
 export interface InpaintEvalOptions {
   n?: number;
+  /** Picks the test images, the masks and the real images FID compares with (default 0). */
   seed?: number;
+  /** Seeds the samplers' noise alone (default: seed), so several runs differ only in the sampling. */
+  samplingSeed?: number;
+  /** Mask kinds (default all three). A kind's masks are drawn from its position in this list: compare runs with the same list. */
   kinds?: readonly MaskKind[];
+  /** Methods to run (default all four; 'conditional' and 'repaint' also need their models). */
+  methods?: readonly InpaintMethod[];
   /** DDIM steps of the conditional model (default 50). */
   steps?: number;
   /** RePaint's grid, jump length and passes (default 50, 5, 2). */
@@ -88,7 +94,8 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
   const batch = opts.batchSize ?? 100;
   const keep = Math.min(opts.keep ?? 8, n);
   const rp = opts.repaint ?? { steps: 50, jumpLength: 5, resamplings: 2 };
-  const methods = INPAINT_METHODS.filter((m) =>
+  const samplingSeed = opts.samplingSeed ?? seed;
+  const methods = (opts.methods ?? INPAINT_METHODS).filter((m) =>
     m === 'conditional' ? models.conditional : m === 'repaint' ? models.unconditional : true,
   );
   const x = testImages(n, seed);
@@ -110,7 +117,7 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
             const size = Math.min(batch, n - b * batch);
             const xb = tf.slice(x, b * batch, size) as tf.Tensor4D;
             const mb = tf.slice(mask, b * batch, size) as tf.Tensor4D;
-            const rng = new Rng(seed * 100003 + 7 * ki + b);
+            const rng = new Rng(samplingSeed * 100003 + 7 * ki + b);
             try {
               let y: tf.Tensor4D;
               if (method === 'mean') y = meanFill(xb, mb, meanImg);
@@ -222,4 +229,57 @@ export function inpaintRecord(r: InpaintEvalResult, extra: Record<string, unknow
     goals: goal,
     ...extra,
   };
+}
+
+export interface FidSpreadRow {
+  kind: MaskKind;
+  method: InpaintMethod;
+  /** FID of each sampling seed, in the order given. */
+  fids: number[];
+  mean: number;
+  /** Sample standard deviation over the seeds (n - 1). */
+  sd: number;
+}
+
+/**
+ * The spread of FID that comes from sampling alone: the same n images, masks and real features,
+ * evaluated once per sampling seed. Two methods whose FIDs differ by less than about two of these
+ * spreads are not told apart at this n. (A bootstrap over the n images would also mix in the
+ * choice of images, which both methods share here, and overstate the spread of the comparison.)
+ */
+export function inpaintFidSpread(
+  models: InpaintModels,
+  samplingSeeds: readonly number[],
+  opts: InpaintEvalOptions = {},
+): { rows: FidSpreadRow[]; originalFid: FidReport | null } {
+  if (samplingSeeds.length < 2)
+    throw new Error(`inpaintFidSpread: need at least 2 sampling seeds, got ${samplingSeeds.length}`);
+  const fids = new Map<string, { kind: MaskKind; method: InpaintMethod; fids: number[] }>();
+  let originalFid: FidReport | null = null;
+  for (const s of samplingSeeds) {
+    const r = evaluateInpainting(models, { ...opts, samplingSeed: s, keep: 1, fid: true });
+    disposeInpaintResult(r);
+    originalFid = r.originalFid;
+    for (const w of r.rows) {
+      const key = `${w.kind}/${w.method}`;
+      if (!fids.has(key)) fids.set(key, { kind: w.kind, method: w.method, fids: [] });
+      fids.get(key)!.fids.push(w.fid!.fid);
+    }
+  }
+  const rows = [...fids.values()].map((r) => {
+    const mean = r.fids.reduce((a, b) => a + b, 0) / r.fids.length;
+    const sd = Math.sqrt(r.fids.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.fids.length - 1));
+    return { ...r, mean, sd };
+  });
+  return { rows, originalFid };
+}
+
+export function formatFidSpread(rows: FidSpreadRow[]): string {
+  return rows
+    .map(
+      (r) =>
+        `${r.kind.padEnd(8)} ${r.method.padEnd(12)} FID ${r.mean.toFixed(2)} ± ${r.sd.toFixed(2)} ` +
+        `(sd over ${r.fids.length} sampling seeds: ${r.fids.map((f) => f.toFixed(2)).join(', ')})`,
+    )
+    .join('\n');
 }

@@ -21,6 +21,7 @@ import {
   textToImageRecord,
 } from './text_to_image';
 import { Clip } from '../methods/clip/clip';
+import { X0Clip } from '../core/samplers/threshold';
 
 export interface Lesson11Options {
   /** Captions of each kind (one-object, two-object) in the headline run. */
@@ -41,6 +42,8 @@ export interface Lesson11Options {
   augBucket?: number;
   /** SR stage start timestep (see CascadeOptions.srStart); omitted: from pure noise. */
   srStart?: number;
+  /** How the base stage keeps x0_hat in range (default true: static clip; { percentile } = dynamic thresholding). */
+  baseClip?: X0Clip;
   clip?: Clip | null;
   backend?: string;
 }
@@ -64,7 +67,13 @@ export function cascadeMethods(
   c: Cascade,
   o: CascadeOptions,
   label: string,
-): { cascade: TextToImageMethod; baseOnly: TextToImageMethod; seconds: { base: number; sr: number; images: number } } {
+): {
+  cascade: TextToImageMethod;
+  baseOnly: TextToImageMethod;
+  seconds: { base: number; sr: number; images: number };
+  /** Frees the cached base samples that baseOnly did not consume (call when baseOnly is not evaluated). */
+  release(): void;
+} {
   const cache = new Map<number, tf.Tensor4D>();
   const seconds = { base: 0, sr: 0, images: 0 };
   const cascade: TextToImageMethod = {
@@ -102,10 +111,16 @@ export function cascadeMethods(
           `cascadeMethods: no cached base samples for seed ${seed} (evaluate the cascade method first, with the same captions)`,
         );
       cache.delete(seed);
-      return tf.clipByValue(x, -1, 1).clone() as tf.Tensor4D;
+      const out = tf.clipByValue(x, -1, 1) as tf.Tensor4D;
+      x.dispose();
+      return out;
     },
   };
-  return { cascade, baseOnly, seconds };
+  const release = () => {
+    for (const x of cache.values()) x.dispose();
+    cache.clear();
+  };
+  return { cascade, baseOnly, seconds, release };
 }
 
 export async function runLesson11(o: Lesson11Options): Promise<{
@@ -123,6 +138,7 @@ export async function runLesson11(o: Lesson11Options): Promise<{
     srGuidance: o.srGuidance ?? 1,
     augBucket: o.augBucket ?? 1,
     srStart: o.srStart,
+    baseClip: o.baseClip ?? true,
   };
   const sweep: TextToImageResult[] = [];
   const results: TextToImageResult[] = [];
@@ -134,6 +150,7 @@ export async function runLesson11(o: Lesson11Options): Promise<{
         sweep.push(
           await evaluateTextToImage(m.cascade, { n: sweepN, seed: o.seed + 1, batch: o.batch, clip: null, keep: 0 }),
         );
+        m.release();
         console.error(
           `sweep w = ${s}: one-object all-attributes ${(100 * sweep[sweep.length - 1].single.all).toFixed(1)} %`,
         );
@@ -171,6 +188,7 @@ export async function runLesson11(o: Lesson11Options): Promise<{
       sr_guidance: common.srGuidance,
       aug_bucket: common.augBucket,
       sr_start: common.srStart ?? 'pure noise (T-1)',
+      base_clip: common.baseClip === true ? 'static' : common.baseClip === false ? 'none' : common.baseClip,
       seed: o.seed,
       backend: o.backend,
       attribute_accuracy: { single: results[0].single.all, multi: results[0].multi.all },

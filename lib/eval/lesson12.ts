@@ -13,6 +13,7 @@ import {
   evaluateTextToImage,
   realScenes,
   formatTextToImageTable,
+  TextToImageMethod,
   TextToImageResult,
   textToImageRecord,
 } from './text_to_image';
@@ -79,10 +80,7 @@ export async function runLesson12(
     if (o.withOracle) {
       // The decoder alone, given the real scene's own image embedding: what a perfect prior would give.
       const w = guidance[0];
-      const method = {
-        name: `decoder on real image emb w=${w}`,
-        generate: (captions: string[], seed: number) => decodeRealScenes(u, captions, o.n, seed, o.steps, w),
-      };
+      const method = realEmbeddingMethod(u, o.n, o.steps, w);
       results.push(await evaluateTextToImage(method, { n: o.n, seed: o.seed, batch: o.batch, clip }));
       evalsPerImage.push(w === 1 || w === 0 ? o.steps : 2 * o.steps);
     }
@@ -112,6 +110,17 @@ export async function runLesson12(
   } finally {
     disposeUnClip(u);
   }
+}
+
+/**
+ * The decoder's ceiling as a text-to-image method for evaluateTextToImage(n): each evaluation caption's
+ * real held-out scene through CLIP's image encoder, its embedding decoded (no prior) with w and `steps`.
+ */
+export function realEmbeddingMethod(u: UnClip, n: number, steps: number, guidance: number): TextToImageMethod {
+  return {
+    name: `decoder on real image emb w=${guidance}`,
+    generate: (captions: string[], seed: number) => decodeRealScenes(u, captions, n, seed, steps, guidance),
+  };
 }
 
 /** The held-out scenes behind these evaluation captions, through CLIP's image encoder and the decoder. */

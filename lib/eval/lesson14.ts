@@ -3,11 +3,12 @@
 //   text only      the frozen lesson-13 text model (GLIGEN's gated layers skipped: exactly the base)
 //   text + boxes   GLIGEN: caption and grounding tokens together
 //   boxes only     GLIGEN with an empty caption: the phrases in the grounding tokens say what
+//                  (unguided: with an empty caption CFG's two halves would be identical)
 // and scored by the share of requested objects whose detection (same colour; also same shape in
 // the second column) has IoU >= 0.5 with the requested box. Goal: >= 80% with grounding.
 import { loadPretrained } from '../course/models';
 import { LoadedAutoencoder } from '../methods/latent/ldm';
-import { GroundedObject, objectPhrase, PhraseEmbedder } from '../methods/gligen/grounding';
+import { boxCentre, GroundedObject, objectPhrase, PhraseEmbedder } from '../methods/gligen/grounding';
 import { gateValues } from '../methods/gligen/model';
 import { sampleGrounded } from '../methods/gligen/sample';
 import { TextUNet } from '../methods/text/text_unet';
@@ -27,6 +28,11 @@ export interface Lesson14Options {
   guidance?: number;
   /** GLIGEN's layers; default: the shipped ones ('14/gligen'). */
   checkpoint?: string;
+  /**
+   * Also sample caption + one point per object (the box centre) with the point-grounded layers
+   * ('14/gligen-point', or this file), scored against the scene's true boxes like the others.
+   */
+  points?: boolean | string;
   backend?: string;
 }
 
@@ -45,7 +51,7 @@ export async function runLesson14(
     const grounded: GroundedObject[][] = scenes.objects.map((objs) =>
       objs.map((x) => ({ phrase: objectPhrase(x), box: x.box })),
     );
-    const run = (name: string, text: boolean, boxes: boolean) =>
+    const run = (name: string, text: boolean, boxes: boolean, guidance: number) =>
       evaluatePlacement(name, scenes, o.batch, (idx, b) =>
         sampleGrounded(
           unet,
@@ -53,15 +59,41 @@ export async function runLesson14(
           embedder,
           idx.map((i) => (text ? scenes.captions[i] : '')),
           boxes ? idx.map((i) => grounded[i]) : null,
-          { guidance: w, steps: o.steps, seed: o.seed * 1000 + b },
+          { guidance, steps: o.steps, seed: o.seed * 1000 + b },
         ),
       );
-    results.push(await run(`text only (frozen LDM) w=${w}`, true, false));
+    results.push(await run(`text only (frozen LDM) w=${w}`, true, false, w));
     console.error('text only done');
-    results.push(await run(`text + boxes (GLIGEN) w=${w}`, true, true));
+    results.push(await run(`text + boxes (GLIGEN) w=${w}`, true, true, w));
     console.error('text + boxes done');
-    results.push(await run(`boxes only (GLIGEN, caption '') w=${w}`, false, true));
+    // Unguided: guidance acts on the caption, and with an empty one both CFG halves are the same
+    // input (caption '', the same boxes), so eps_u + w (eps_c - eps_u) = eps_c for every w: w = 1
+    // samples the same images with one network pass per step instead of two.
+    results.push(await run(`boxes only (GLIGEN, caption '') w=1`, false, true, 1));
     console.error('boxes only done');
+    if (o.points) {
+      const pointModel: TextUNet = loadPretrained('14/gligen-point', o.points === true ? undefined : o.points);
+      try {
+        const pointScenes: GroundedObject[][] = scenes.objects.map((objs) =>
+          objs.map((x) => ({ phrase: objectPhrase(x), point: boxCentre(x.box) })),
+        );
+        results.push(
+          await evaluatePlacement(`text + points (GLIGEN point model) w=${w}`, scenes, o.batch, (idx, b) =>
+            sampleGrounded(
+              pointModel,
+              auto,
+              embedder,
+              idx.map((i) => scenes.captions[i]),
+              idx.map((i) => pointScenes[i]),
+              { guidance: w, steps: o.steps, seed: o.seed * 1000 + b },
+            ),
+          ),
+        );
+      } finally {
+        pointModel.dispose();
+      }
+      console.error('text + points done');
+    }
     const [base, both] = results;
     const record = {
       lesson: '14',

@@ -9,6 +9,7 @@ import { detectBatch } from './shapes/detect';
 import { Clip } from '../methods/clip/clip';
 import { meanClipScore } from '../methods/clip/score';
 import { AccuracyGroup, attributeAccuracy, AttributeScore, scoreAttributes } from './shapes/score';
+import { quoteCaption } from '../methods/text/tokenizer';
 
 export interface TextToImageMethod {
   name: string;
@@ -70,7 +71,7 @@ export function realScenes(n: number): (captions: readonly string[]) => tf.Tenso
     const pixels = new Float32Array(captions.length * per);
     captions.forEach((c, i) => {
       const set = sets.find((s) => s.captions.includes(c));
-      if (!set) throw new Error(`realScenes: '${c}' is not an evaluation caption`);
+      if (!set) throw new Error(`realScenes: ${quoteCaption(c)} is not an evaluation caption`);
       const j = set.captions.indexOf(c);
       for (let p = 0; p < per; p++) pixels[i * per + p] = set.images[j * per + p] / 127.5 - 1;
     });

@@ -316,7 +316,14 @@ function wasmThreadsWanted(): number {
   const raw = process.env.DIFFUSION_WASM_THREADS;
   if (raw === undefined || raw === '') return Math.max(1, Math.min(os.cpus().length, 8));
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`DIFFUSION_WASM_THREADS must be a positive integer, got '${raw}'`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(`DIFFUSION_WASM_THREADS must be a positive integer, got '${raw}'`);
+  const cores = os.cpus().length;
+  if (n > cores) {
+    // More wasm workers than cores only contend for them (and each costs memory): capped, with a note.
+    console.warn(`DIFFUSION_WASM_THREADS=${raw} is more than the ${cores} cores here; using ${cores}`);
+    return cores;
+  }
   return n;
 }
 

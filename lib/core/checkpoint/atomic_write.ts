@@ -11,7 +11,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
     dir,
     `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`,
   );
-  let fd: number | null = fs.openSync(tmp, 'w', 0o644);
+  let fd: number | null = fs.openSync(tmp, 'wx', 0o644);
   try {
     let off = 0;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -26,6 +26,46 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
     throw e;
   }
   syncDir(dir);
+}
+
+/** The temporary name's pattern: '.<name>.tmp-<pid>-<time>-<random>' (the pid says whose it is). */
+const TEMP_RE = /^\..+\.tmp-(\d+)-\d+-\d+$/;
+
+/** Whether process `pid` (on this host) has exited. */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Deletes the temporary files in `dir` that writeFileAtomic calls of exited processes left (a kill -9
+ * or a power cut between the write and the rename); a live process's are left alone. Returns their names.
+ */
+export function removeOrphanTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_RE.exec(name);
+    if (m === null || Number(m[1]) === process.pid || !processGone(Number(m[1]))) continue;
+    try {
+      if (fs.lstatSync(path.join(dir, name)).isFile()) {
+        fs.rmSync(path.join(dir, name), { force: true });
+        removed.push(name);
+      }
+    } catch {
+      // Gone already (another process cleaned it): nothing to do.
+    }
+  }
+  return removed;
 }
 
 function syncDir(dir: string): void {

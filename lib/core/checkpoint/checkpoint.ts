@@ -4,11 +4,12 @@
 // model config, step and seed as JSON strings in the header's __metadata__.
 // Resuming is reproducible without saving any random-generator state: the trainer derives each
 // step's randomness from (seed, step), so the seed and step in the file are all it needs.
-import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
-import { ParamMap } from '../params';
+import { DryRunLimitError, ParamMap, paramShapes } from '../params';
+import { describeNonFinite, firstNonFinite } from '../finite';
 import { writeFileAtomic } from './atomic_write';
+import { readRegularFile } from './read_file';
 import { decodeSafetensors, encodeSafetensors, SafeTensor, SafeTensorInput, toFloat32 } from './safetensors';
 
 export const CHECKPOINT_FORMAT = 'diffusion-ts-checkpoint';
@@ -57,11 +58,31 @@ export interface Checkpoint {
   history: Record<string, number[]>;
 }
 
-// await data(), not dataSync(): webgpu under Node has no synchronous read.
+// await data(), not dataSync(): webgpu under Node has no synchronous read. The values are read here
+// anyway, so checking them finite costs no extra read: a file with NaN or Infinity is never written.
 async function tensorOf(v: tf.Tensor, name: string): Promise<SafeTensorInput> {
   if (v.dtype !== 'float32')
     throw new Error(`checkpoint: tensor '${name}' is ${v.dtype}; only float32 parameters are saved`);
-  return { dtype: 'F32', shape: [...v.shape], data: (await v.data()) as Float32Array };
+  const data = (await v.data()) as Float32Array;
+  const bad = firstNonFinite(data);
+  if (bad >= 0)
+    throw new NonFiniteWeightsError(
+      `checkpoint: tensor '${name}' holds ${describeNonFinite(data, bad)}; ` +
+        'a checkpoint with non-finite weights is not written',
+      name,
+    );
+  return { dtype: 'F32', shape: [...v.shape], data };
+}
+
+/** Thrown by saveCheckpoint when a tensor to save holds NaN or Infinity (nothing is written). */
+export class NonFiniteWeightsError extends Error {
+  constructor(
+    message: string,
+    readonly tensor: string,
+  ) {
+    super(message);
+    this.name = 'NonFiniteWeightsError';
+  }
 }
 
 function checkName(name: string): void {
@@ -135,8 +156,7 @@ export async function saveCheckpoint(file: string, c: CheckpointContents): Promi
 
 /** Reads and validates a checkpoint file (format, header, metadata); loads nothing into a model yet. */
 export function readCheckpoint(file: string): Checkpoint {
-  if (!fs.existsSync(file)) throw new Error(`checkpoint ${file}: no such file`);
-  const { tensors, metadata } = decodeSafetensors(fs.readFileSync(file), file);
+  const { tensors, metadata } = decodeSafetensors(readRegularFile(file, 'checkpoint'), file);
   if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new Error(
       `checkpoint ${file}: not a ${CHECKPOINT_FORMAT} file (metadata format is '${metadata.format ?? 'missing'}')`,
@@ -168,12 +188,31 @@ export function readCheckpoint(file: string): Checkpoint {
     config: json('config'),
     step,
     seed,
-    adam: metadata.adam === undefined ? null : (json('adam') as AdamState),
+    adam: metadata.adam === undefined ? null : adamState(file, json('adam')),
     metadata,
     tensors,
     hasEma: [...tensors.keys()].some((k) => k.startsWith(EMA)),
     history,
   };
+}
+
+/** The 'adam' metadata, checked: a finite learning rate, betas and epsilon, a safe integer iteration count. */
+function adamState(file: string, v: unknown): AdamState {
+  const o = (v ?? {}) as Record<string, unknown>;
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new Error(`checkpoint ${file}: metadata 'adam' is not an object`);
+  for (const k of ['iterations', 'beta1', 'beta2', 'epsilon', 'learningRate'] as const) {
+    if (typeof o[k] !== 'number' || !Number.isFinite(o[k]))
+      throw new Error(`checkpoint ${file}: metadata 'adam' key '${k}' is ${JSON.stringify(o[k])}, not a finite number`);
+  }
+  const it = o.iterations as number;
+  if (!Number.isSafeInteger(it) || it < 0)
+    throw new Error(`checkpoint ${file}: metadata 'adam' key 'iterations' is ${it}, not an integer >= 0`);
+  for (const k of ['beta1', 'beta2'] as const) {
+    const b = o[k] as number;
+    if (!(b >= 0 && b < 1)) throw new Error(`checkpoint ${file}: metadata 'adam' key '${k}' is ${b}, not in [0, 1)`);
+  }
+  return o as unknown as AdamState;
 }
 
 /** Names of the model's own parameters in the file (everything without a '/' prefix). */
@@ -210,21 +249,16 @@ export function checkConfig(ckpt: Checkpoint, config: unknown): void {
   );
 }
 
-function assignFrom(ckpt: Checkpoint, fileName: string, target: tf.Variable, paramName: string): void {
-  const t = ckpt.tensors.get(fileName);
-  if (!t)
+/** A tensor's values as float32, refused (naming the file and tensor) when one is NaN or Infinity. */
+export function finiteValues(ckpt: Checkpoint, name: string): Float32Array {
+  const values = toFloat32(ckpt.tensors.get(name)!);
+  const bad = firstNonFinite(values);
+  if (bad >= 0)
     throw new Error(
-      `checkpoint ${ckpt.file}: tensor '${fileName}' is missing (the model has parameter '${paramName}')`,
+      `checkpoint ${ckpt.file}: tensor '${name}' holds ${describeNonFinite(values, bad)}; ` +
+        'refusing to load non-finite weights',
     );
-  if (t.shape.join() !== target.shape.join()) {
-    throw new Error(
-      `checkpoint ${ckpt.file}: tensor '${fileName}' has shape [${t.shape}], the model expects [${target.shape}]`,
-    );
-  }
-  if (t.dtype !== 'F32') throw new Error(`checkpoint ${ckpt.file}: tensor '${fileName}' is ${t.dtype}, expected F32`);
-  const value = tf.tensor(toFloat32(t), t.shape, 'float32');
-  target.assign(value);
-  value.dispose();
+  return values;
 }
 
 /**
@@ -245,6 +279,77 @@ export function fillFromCheckpoint<M extends { params: ParamMap; dispose(): void
     throw e;
   }
   return model;
+}
+
+/**
+ * Checks the file's tensor table against the parameters a model would have (`expected`, name ->
+ * shape, from paramShapes): the same names, the same shapes, so the same total size. Nothing is
+ * allocated; what a loader calls before building a model from a config read out of the file.
+ */
+export function checkTensorTable(
+  ckpt: Checkpoint,
+  expected: Map<string, number[]>,
+  which: 'params' | 'ema' = 'params',
+): void {
+  const prefix = which === 'ema' ? EMA : '';
+  if (which === 'ema' && !ckpt.hasEma) throw new Error(`checkpoint ${ckpt.file}: has no EMA weights`);
+  const inFile = paramNames(ckpt);
+  let want = 0;
+  for (const [name, shape] of expected) {
+    want += shape.reduce((a, b) => a * b, 1);
+    const t = ckpt.tensors.get(prefix + name);
+    if (!t)
+      throw new Error(
+        `checkpoint ${ckpt.file}: its config describes a parameter '${name}' [${shape}] that the file does not hold ` +
+          `(tensor '${prefix + name}' is missing)`,
+      );
+    if (t.shape.join() !== shape.join())
+      throw new Error(
+        `checkpoint ${ckpt.file}: tensor '${prefix + name}' has shape [${t.shape}], its config describes [${shape}]`,
+      );
+  }
+  for (const name of inFile)
+    if (!expected.has(name))
+      throw new Error(`checkpoint ${ckpt.file}: tensor '${name}' is not a parameter of the model its config describes`);
+  const have = inFile.reduce((n, k) => n + ckpt.tensors.get(k)!.shape.reduce((a, b) => a * b, 1), 0);
+  if (have !== want) throw new Error(`checkpoint ${ckpt.file}: holds ${have} weights, its config describes ${want}`);
+}
+
+/**
+ * A dry build's limit: well above what the file holds (so a near miss reaches checkTensorTable, which
+ * names the tensor), far below a config that would loop for ever or claim terabytes.
+ */
+function dryLimit(ckpt: Checkpoint): { tensors: number; elements: number } {
+  const names = paramNames(ckpt);
+  const elements = names.reduce((n, k) => n + ckpt.tensors.get(k)!.shape.reduce((a, b) => a * b, 1), 0);
+  return { tensors: 2 * names.length + 64, elements: 2 * elements + 10_000_000 };
+}
+
+/**
+ * Builds a model from a checkpoint: `build` first runs dry (paramShapes: shapes only, stopped as soon
+ * as it outgrows the file) and its parameters are checked against the file's tensor table; only then
+ * is the model built for real and filled (fillFromCheckpoint). A config claiming a model the file
+ * does not hold is refused before a weight is allocated.
+ */
+export function buildFromCheckpoint<M extends { params: ParamMap; dispose(): void }>(
+  ckpt: Checkpoint,
+  build: () => M,
+  which: 'params' | 'ema' = 'params',
+  check?: () => void,
+): M {
+  check?.();
+  let shapes: Map<string, number[]>;
+  try {
+    shapes = paramShapes(build, dryLimit(ckpt));
+  } catch (e) {
+    if (e instanceof DryRunLimitError)
+      throw new Error(
+        `checkpoint ${ckpt.file}: its config describes a larger model than the file holds (${e.message})`,
+      );
+    throw e;
+  }
+  checkTensorTable(ckpt, shapes, which);
+  return fillFromCheckpoint(build(), ckpt, which);
 }
 
 /**
@@ -272,7 +377,13 @@ export function loadParams(ckpt: Checkpoint, target: ParamMap, which: 'params' |
   for (const name of inFile) {
     if (!target.has(name)) throw new Error(`checkpoint ${ckpt.file}: tensor '${name}' is not a parameter of the model`);
   }
-  for (const [name, v] of target) assignFrom(ckpt, prefix + name, v, name);
+  // Every tensor converted and checked finite before the first assignment: a refused file changes nothing.
+  const values = [...target.keys()].map((name) => finiteValues(ckpt, prefix + name));
+  [...target.values()].forEach((v, i) => {
+    const value = tf.tensor(values[i], v.shape, 'float32');
+    v.assign(value);
+    value.dispose();
+  });
 }
 
 /**
@@ -316,7 +427,15 @@ export async function loadOptimizerState(ckpt: Checkpoint, optimizer: tf.Optimiz
               `checkpoint ${ckpt.file}: tensor '${prefix + name}' has shape [${t.shape}], the parameter [${p.shape}]`,
             );
           }
-          const tensor = tf.tensor(toFloat32(t), t.shape, 'float32');
+          const data = finiteValues(ckpt, prefix + name);
+          // A second moment is a running mean of squares: a negative one is a corrupt file.
+          const neg = prefix === ADAM_V ? data.findIndex((x) => x < 0) : -1;
+          if (neg >= 0)
+            throw new Error(
+              `checkpoint ${ckpt.file}: tensor '${prefix + name}' holds ${data[neg]} at index ${neg}; ` +
+                "Adam's second moments are >= 0",
+            );
+          const tensor = tf.tensor(data, t.shape, 'float32');
           created.push(tensor);
           list.push({ name: p.name + suffix, tensor });
         }

@@ -3,8 +3,9 @@
 // encoder) is refused with the name of the loader that builds it.
 import { Denoiser } from '../unet/denoiser';
 import { UNetConfig } from '../unet/config';
+import { DryRunLimitError } from '../params';
 import { UNet } from '../unet/unet';
-import { Checkpoint, checkConfig, fillFromCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoint';
+import { buildFromCheckpoint, Checkpoint, checkConfig, readCheckpoint, saveCheckpoint } from './checkpoint';
 
 export interface LoadUNetOptions {
   /** 'auto' (default): the EMA weights when the file has them (what sampling should use), else the raw ones. */
@@ -42,13 +43,16 @@ export function unetFromCheckpoint(ckpt: Checkpoint, opts: LoadUNetOptions = {})
       `checkpoint ${file}: GLIGEN layers (its config has 'grounding'): load it with loadGligen (lib/methods/gligen/model.ts)`,
     );
   }
-  let model: UNet;
-  try {
-    model = new UNet(ckpt.config as UNetConfig);
-  } catch (e) {
-    throw new Error(`checkpoint ${file}: its config does not build a UNet (${(e as Error).message})`);
-  }
-  return fillFromCheckpoint(model, ckpt, which);
+  const build = (): UNet => {
+    try {
+      return new UNet(ckpt.config as UNetConfig);
+    } catch (e) {
+      if (e instanceof DryRunLimitError) throw e; // buildFromCheckpoint's own message
+      throw new Error(`checkpoint ${file}: its config does not build a UNet (${(e as Error).message})`);
+    }
+  };
+  // Dry first: the config is checked against the file's tensor table before a weight is allocated.
+  return buildFromCheckpoint(ckpt, build, which);
 }
 
 /** Writes just the weights (e.g. the EMA model's) and config: a small file to ship or to sample from. */

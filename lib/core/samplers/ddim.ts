@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Prediction, predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
 import { sampleLoop } from './loop';
+import { clipX0 } from './threshold';
 import { DiffusionModel, SampleOptions, Sampler, SamplerRun, StepResult } from './types';
 
 export interface DDIMOptions extends SampleOptions {
@@ -56,8 +57,8 @@ export class DDIMSampler implements Sampler<DDIMOptions, DDIMRun> {
       // 3. The "predicted x0" f_theta(x_t) = (x_t - sqrt(1 - abar) eps) / sqrt(abar) (eq. 9), and eps.
       let { eps, x0 } = predictionToEpsX0(s, x, new Array<number>(x.shape[0]).fill(t), out, run.prediction);
       if (run.clip) {
-        // 4. Clip x0_hat, and re-derive eps from it so the step stays consistent with it.
-        x0 = tf.clipByValue(x0, -1, 1);
+        // 4. Clip x0_hat (static or dynamic, threshold.ts), and re-derive eps so the step stays consistent with it.
+        x0 = clipX0(x0 as tf.Tensor4D, run.clip);
         eps = tf.div(tf.sub(x, tf.mul(Math.sqrt(abar), x0)), Math.sqrt(1 - abar));
       }
       // 5. x_prev = sqrt(abarPrev) x0_hat + sqrt(1 - abarPrev - sigma^2) eps (eq. 12 without its noise) ...

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Prediction, predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
 import { sampleLoop } from './loop';
+import { clipX0 } from './threshold';
 import { DiffusionModel, SampleOptions, Sampler, SamplerRun, StepResult } from './types';
 
 export type DDPMVariance = 'posterior' | 'beta';
@@ -87,7 +88,7 @@ export class DDPMSampler implements Sampler<DDPMOptions, DDPMRun> {
       // 1. x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (Ho et al. eq. 15, or the v / x0
       //    equivalent), clipped to the data range.
       let x0 = predictionToEpsX0(s, x, new Array<number>(x.shape[0]).fill(t), out, run.prediction).x0;
-      if (run.clip) x0 = tf.clipByValue(x0, -1, 1);
+      if (run.clip) x0 = clipX0(x0 as tf.Tensor4D, run.clip);
       // 2. The posterior mean mu~(x_t, x0_hat) = cX0 x0_hat + cXt x_t (eq. 7).
       let prev = tf.add(tf.mul(c.cX0, x0), tf.mul(c.cXt, x));
       // 3. Classifier guidance moves the mean by s sigma^2 grad log p(y | x_t) (Dhariwal & Nichol, Algorithm 1).

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Prediction, predictionToEpsX0 } from '../loss';
 import { NoiseSchedule, respaceTimesteps, TimestepSpacing } from '../schedule';
 import { sampleLoop } from './loop';
+import { clipX0 } from './threshold';
 import { DiffusionModel, SampleOptions, Sampler, SamplerRun, StepResult } from './types';
 
 export type DPMSpacing = TimestepSpacing | 'logsnr';
@@ -141,7 +142,7 @@ export class DPMSolverSampler implements Sampler<DPMSolverOptions, DPMSolverRun>
     return tf.tidy(() => {
       // 3. D0 = x0_hat, the data prediction x_theta(x_t, t), clipped to the data range.
       let x0 = predictionToEpsX0(s, x, new Array<number>(x.shape[0]).fill(t), out, run.prediction).x0;
-      if (run.clip) x0 = tf.clipByValue(x0, -1, 1);
+      if (run.clip) x0 = clipX0(x0 as tf.Tensor4D, run.clip);
       // 4. x' = (sigma'/sigma) x - alpha' (e^-h - 1) D0 (first order) ...
       let prev = tf.add(tf.mul(c.cX, x), tf.mul(c.cD0, x0));
       // 5. ... - alpha' (e^-h - 1) D1 / 2, D1 = (x0_hat - prevX0) / r, folded into cD0 and cD1 (second order).

@@ -9,6 +9,9 @@
 //     x = sampler.step(out, i, x, run).prev;
 //   }
 import * as tf from '@tensorflow/tfjs-core';
+import { syncLoopGuard } from '../loop_guard';
+import { checkPlanTimesteps } from '../schedule';
+import { FiniteWatch } from './finite_watch';
 import { DiffusionModel, SampleOptions, Sampler, SamplerRun, startingNoise } from './types';
 
 /** Runs `sampler` from x_T (opts.xT or fresh noise) to a sample of `shape`; the caller disposes it. */
@@ -20,16 +23,31 @@ export function sampleLoop<O extends SampleOptions, R extends SamplerRun>(
 ): tf.Tensor4D {
   const run = sampler.start(opts, model.prediction);
   let x: tf.Tensor4D | null = null;
+  // NaN/Inf in a network output is noted on the device each step and read once at the end.
+  let watch: FiniteWatch | null = null;
+  // Frees the run's tensors: in finally, or after the kernel's Interrupt stopped the loop midway.
+  const release = () => {
+    x?.dispose();
+    watch?.dispose();
+    run.dispose?.();
+  };
+  const guard = syncLoopGuard(sampler.name, release);
   try {
+    checkPlanTimesteps(sampler.name, run.timesteps, sampler.schedule.T);
+    watch = new FiniteWatch();
+    const w = watch;
     x = startingNoise(sampler.name, shape, opts);
     let evaluations = 0;
     for (let i = 0; i < run.timesteps.length; i++) {
+      guard.check(i);
       const t = run.timesteps[i];
       const xt: tf.Tensor4D = x;
       // The network's output lives only inside this tidy; step returns the two tensors kept.
-      const { prev, x0 } = tf.tidy(() =>
-        sampler.step(t === null ? null : model.predict(xt, new Array<number>(shape[0]).fill(t)), i, xt, run),
-      );
+      const { prev, x0 } = tf.tidy(() => {
+        const out = t === null ? null : model.predict(xt, new Array<number>(shape[0]).fill(t));
+        if (out) w.observe(out, i);
+        return sampler.step(out, i, xt, run);
+      });
       xt.dispose();
       x = prev;
       try {
@@ -38,11 +56,13 @@ export function sampleLoop<O extends SampleOptions, R extends SamplerRun>(
         x0?.dispose();
       }
     }
+    w.observe(x, run.timesteps.length);
+    w.check(sampler.name, run.timesteps);
     const out = x;
     x = null; // handed to the caller
     return out;
   } finally {
-    x?.dispose();
-    run.dispose?.();
+    guard.end();
+    release();
   }
 }

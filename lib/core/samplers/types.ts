@@ -10,6 +10,7 @@ import { Rng } from '../random';
 import { NoiseSchedule } from '../schedule';
 import { Condition } from '../condition';
 import { Denoiser } from '../unet/denoiser';
+import { X0Clip } from './threshold';
 
 /** A trained network as samplers see it: what it predicts, and a function of (x_t, t). */
 export interface DiffusionModel {
@@ -35,8 +36,11 @@ export interface SampleOptions {
   rng: Rng;
   /** Starting noise; default rng.normalTensor(shape). */
   xT?: tf.Tensor4D;
-  /** Clip the x0 estimate to [-1, 1] each step (default true: data lives in [-1, 1]). */
-  clipDenoised?: boolean;
+  /**
+   * Keep the x0 estimate in the data range [-1, 1] each step (default true: static clip); false: no
+   * clip; { percentile: p }: Imagen's dynamic thresholding (threshold.ts).
+   */
+  clipDenoised?: X0Clip;
   onStep?: (info: StepInfo) => void;
 }
 
@@ -67,8 +71,8 @@ export interface SamplerRun {
   readonly prediction: Prediction;
   /** Where the steps draw their noise. */
   readonly rng: Rng;
-  /** Clip x0_hat to [-1, 1] (SampleOptions.clipDenoised). */
-  readonly clip: boolean;
+  /** How x0_hat is kept in [-1, 1] (SampleOptions.clipDenoised; applied with clipX0 in threshold.ts). */
+  readonly clip: X0Clip;
   /** Frees tensors the run holds as state, if any; a run that reached its last step holds none. */
   dispose?(): void;
 }

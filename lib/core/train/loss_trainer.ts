@@ -17,7 +17,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
-import { checkConfig, loadOptimizerState, loadParams, readCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
+import {
+  checkConfig,
+  loadOptimizerState,
+  loadParams,
+  NonFiniteWeightsError,
+  readCheckpoint,
+  saveCheckpoint,
+} from '../checkpoint/checkpoint';
+import { InterruptedError, interruptSignal, reportInterrupt } from '../cancel';
 import { ParamMap } from '../params';
 import { ProgressBar, ProgressOptions } from '../progress';
 import { Rng } from '../random';
@@ -25,6 +33,7 @@ import { Ema } from './ema';
 import { clipScale, globalNorm } from './grad_clip';
 import { learningRateAt, LrScheduleOptions, validateLrSchedule } from './lr_schedule';
 import { ScheduledAdam } from './scheduled_adam';
+import { acquireRunLock, checkUnlocked } from './run_lock';
 import { STREAM, stepRng } from './step_seed';
 
 /** A loss, or a loss plus named scalars to log with it (read in the same single read). */
@@ -142,6 +151,7 @@ export function latestCheckpoint(dir: string): string | null {
 
 /** Deletes the checkpoints in `dir` (a `--fresh` start). */
 export function removeCheckpoints(dir: string): void {
+  checkUnlocked(dir, 'delete its checkpoints'); // never from under a running training
   for (const c of listCheckpoints(dir)) fs.rmSync(c.file, { force: true });
 }
 
@@ -312,8 +322,20 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
   /**
    * Trains from the current step up to options.totalSteps (or a pause: stopAt, stopWhen), saving a
    * checkpoint every checkpointEvery steps, at the end and where it pauses. Returns the whole history.
+   * On the kernel's Interrupt (cancel.ts) it stops after the step in progress, writes a checkpoint
+   * (with a checkpointDir) and throws InterruptedError saying where it is and how to go on.
    */
   async train(data: StepBatches<B>, opts: TrainRunOptions = {}): Promise<TrainHistory> {
+    // One training per checkpoint folder (run_lock.ts): a second one refuses to start.
+    const lock = this.options.checkpointDir ? acquireRunLock(this.options.checkpointDir, this.constructor.name) : null;
+    try {
+      return await this.trainLocked(data, opts);
+    } finally {
+      lock?.release();
+    }
+  }
+
+  private async trainLocked(data: StepBatches<B>, opts: TrainRunOptions): Promise<TrainHistory> {
     const o = this.options;
     const end = Math.min(o.totalSteps, opts.stopAt ?? o.totalSteps);
     if (!Number.isInteger(end) || end < 0)
@@ -323,8 +345,14 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
         ? null
         : new ProgressBar<number>(undefined, { label: 'train', ...o.progress, total: Math.max(0, end - this.step) });
     let smooth = NaN;
+    const signal = interruptSignal();
+    let interrupted = false;
     try {
+      // Steps start on the next turn of the event loop: a cell's synchronous start runs under the
+      // kernel's SIGINT watchdog, which would stop a step midway instead of at its end.
+      await new Promise((r) => setImmediate(r));
       while (this.step < end && !opts.stopWhen?.(this.step)) {
+        if ((interrupted = signal.requested)) break;
         const r = await this.trainStep(data(this.step));
         opts.onStep?.(r);
         // A smoothed loss on the bar: single-batch losses jump from batch to batch.
@@ -339,7 +367,8 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
         await new Promise((r) => setImmediate(r));
       }
     } finally {
-      bar?.finish();
+      if (interrupted) bar?.interrupted(this.step);
+      else bar?.finish();
     }
     if (
       o.checkpointDir &&
@@ -348,7 +377,42 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     ) {
       await this.saveCheckpoint(); // paused between two periodic checkpoints
     }
+    if (interrupted) {
+      const message = this.interruptedMessage();
+      reportInterrupt(message);
+      throw new InterruptedError(message, this.step);
+    }
     return this.history;
+  }
+
+  /** Where an interrupted run stands and how to go on. */
+  private interruptedMessage(): string {
+    const head = `Training interrupted at step ${this.step} of ${this.options.totalSteps}`;
+    const again = `calling train() again on this trainer continues from step ${this.step}`;
+    if (!this.options.checkpointDir || !this.lastCheckpoint)
+      return `${head} (no checkpointDir: nothing saved); ${again}.`;
+    return (
+      `${head}; checkpoint written to ${this.lastCheckpoint}. To go on, ${again}, or run the cell again: a ` +
+      `trainer with checkpointDir ${this.options.checkpointDir} resumes from it (resume(); the course's training functions do it).`
+    );
+  }
+
+  /** saveCheckpoint, with non-finite weights reported as a TrainingDivergedError naming the last good file. */
+  private async writeFinite(file: string, c: Parameters<typeof saveCheckpoint>[1]): Promise<void> {
+    try {
+      await saveCheckpoint(file, c);
+    } catch (e) {
+      if (!(e instanceof NonFiniteWeightsError)) throw e;
+      throw new TrainingDivergedError(
+        `Training stopped at step ${this.step}: ${e.message.replace(/^checkpoint: /, '')}. ` +
+          (this.lastCheckpoint
+            ? `The last good checkpoint is ${this.lastCheckpoint} (kept).`
+            : 'No good checkpoint was written yet.') +
+          ` Try a lower learning rate (now ${learningRateAt(Math.max(0, this.step - 1), this.options)}).`,
+        this.step,
+        this.lastCheckpoint,
+      );
+    }
   }
 
   /** Writes checkpointDir/step-N.safetensors (atomically) and deletes all but the newest keepLast. */
@@ -359,7 +423,9 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     const h = this.history;
     const curves: Record<string, number[]> = { loss: h.loss, lr: h.lr, grad_norm: h.gradNorm };
     for (const [n, v] of Object.entries(h.metrics)) curves[METRIC + n] = v;
-    await saveCheckpoint(file, {
+    // saveCheckpoint refuses NaN/Inf weights (checked on the values it reads anyway): then nothing is
+    // written, nothing is deleted, and lastCheckpoint still names the last good file.
+    await this.writeFinite(file, {
       config: o.config ?? null,
       params: this.params,
       ema: this.emaParams ?? undefined,
@@ -385,15 +451,34 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     const who = `${this.constructor.name}.resume`;
     const target = file ?? (o.checkpointDir ? latestCheckpoint(o.checkpointDir) : null);
     if (target === null) return false;
+    // Not from a folder another training writes to (its keepLast may delete this file mid-read).
+    if (o.checkpointDir) checkUnlocked(o.checkpointDir, 'resume from it');
     if (this.step !== 0)
       throw new Error(`${who}: this trainer already made ${this.step} steps; resume into a fresh one`);
     const ckpt = readCheckpoint(target);
     checkConfig(ckpt, o.config ?? null);
+    // Each step is one Adam update, so a state whose iteration count is not its step is not this loop's.
+    if (ckpt.adam !== null && ckpt.adam.iterations !== ckpt.step)
+      throw new Error(
+        `checkpoint ${target}: Adam's iteration count ${ckpt.adam.iterations} differs from its step ${ckpt.step}; ` +
+          'not a state this trainer wrote',
+      );
+    if (ckpt.step >= o.totalSteps)
+      console.warn(
+        `${who}: ${target} is at step ${ckpt.step}, ${ckpt.step > o.totalSteps ? 'already past' : 'already at'} ` +
+          `totalSteps ${o.totalSteps} (--steps): nothing left to train. Raise the step count to train further, ` +
+          'or start over (--fresh).',
+      );
     if (ckpt.seed !== o.seed)
       throw new Error(
         `checkpoint ${target}: saved with seed ${ckpt.seed}, the trainer has seed ${o.seed}; the resumed run would not continue the same one`,
       );
-    const saved = ckpt.metadata.trainer ? (JSON.parse(ckpt.metadata.trainer) as Record<string, unknown>) : {};
+    let saved: Record<string, unknown> = {};
+    try {
+      saved = ckpt.metadata.trainer ? (JSON.parse(ckpt.metadata.trainer) as Record<string, unknown>) : {};
+    } catch (e) {
+      throw new Error(`checkpoint ${target}: metadata 'trainer' is not valid JSON (${(e as Error).message})`);
+    }
     const now = describeOptions(o);
     for (const [k, v] of Object.entries(o.mustMatch ?? {})) {
       if (saved[k] !== undefined && saved[k] !== v)

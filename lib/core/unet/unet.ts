@@ -20,6 +20,7 @@ import { AttentionHook, AttentionHookLayer } from './hook';
 import { Conv2d, Linear, silu } from './layers';
 import { ResBlock } from './resblock';
 import { TimeEmbedding } from './time_embedding';
+import { checkTimesteps } from '../schedule';
 
 /** The core UNet's condition fields (its hook, if any, reads more). */
 export type UNetCondition = {
@@ -207,6 +208,11 @@ export class UNet implements Denoiser<UNetCondition> {
     if (ch !== c.inChannels) throw new Error(`UNet: expected ${c.inChannels} input channels, got ${ch}`);
     const tLen = t instanceof tf.Tensor ? t.shape[0] : t.length;
     if (tLen !== b) throw new Error(`UNet: ${tLen} timesteps for a batch of ${b}`);
+    // JS numbers are checked here (no read); a tensor must be int32, so at least it holds integers. The
+    // upper bound T - 1 belongs to the schedule: the samplers check their plans against it, qSample its t.
+    if (t instanceof tf.Tensor) {
+      if (t.dtype !== 'int32') throw new Error(`UNet: a timesteps tensor must be int32, got ${t.dtype}`);
+    } else checkTimesteps('UNet', t);
     this.checkCondition(cond, b);
 
     return tf.tidy(() => {

@@ -10,7 +10,8 @@ import type { Denoiser } from '../../core/unet/denoiser';
 import type { UNetConfig } from '../../core/unet/config';
 import { isTextUNetConfig } from '../../methods/text/text_unet';
 
-export type BlockKind = 'convIn' | 'res' | 'attn' | 'downsample' | 'upsample' | 'out';
+/** 'gated': a layer a hook inserted after an attention block (GLIGEN's gated self-attention). */
+export type BlockKind = 'convIn' | 'res' | 'attn' | 'gated' | 'downsample' | 'upsample' | 'out';
 
 export interface DiagramBlock {
   /** The parameter prefix in the model ('down.1.res.0'); avg-pool downsamples, which have none, get 'down.<i>.pool'. */
@@ -56,6 +57,8 @@ export interface UNetStructure {
   text: { layers: number; width: number; contextLength: number; vocab: number; params: number } | null;
   /** A condition vector projected into the time embedding (config.vectorDim; unCLIP's image embedding). */
   vector: { dim: number; params: number } | null;
+  /** GLIGEN's grounding tokenizer (the MLP shared by the gated layers): input and token width. */
+  grounding: { inputDim: number; tokenDim: number; params: number } | null;
   convIn: DiagramBlock;
   levels: DiagramLevel[];
   mid: DiagramBlock[];
@@ -124,6 +127,25 @@ function attnBlock(shapes: Shapes, id: string, side: number, heads: number): Dia
   };
 }
 
+// GLIGEN's gated self-attention after attention block '<level>.attn.<j>' lives at '<level>.gligen.attn.<j>'.
+function gatedBlock(shapes: Shapes, attnId: string, side: number): DiagramBlock | null {
+  const cut = attnId.lastIndexOf('attn');
+  const id = `${attnId.slice(0, cut)}gligen.${attnId.slice(cut)}`;
+  const qkv = shapes.get(`${id}.qkv.weight`);
+  if (!qkv) return null;
+  return {
+    id,
+    kind: 'gated',
+    label: 'gated self-attention',
+    side,
+    inChannels: qkv[0],
+    outChannels: qkv[0],
+    params: countUnder(shapes, id),
+    usesTime: false,
+    crossAttention: false,
+  };
+}
+
 function conv(shapes: Shapes, id: string, kind: BlockKind, label: string, side: number): DiagramBlock {
   const w = need(shapes, `${id}.weight`);
   return {
@@ -169,6 +191,8 @@ export function unetStructure(unet: Denoiser): UNetStructure {
       lv.down.push(last);
       const a = attnBlock(shapes, `down.${i}.attn.${j}`, side, c.attentionHeads);
       if (a) lv.down.push((last = a));
+      const g = gatedBlock(shapes, `down.${i}.attn.${j}`, side);
+      if (g) lv.down.push((last = g));
       stack.push(last);
     }
     lv.channels = last.outChannels;
@@ -195,6 +219,8 @@ export function unetStructure(unet: Denoiser): UNetStructure {
   const mid: DiagramBlock[] = [resBlock(shapes, 'mid.res1', sideOf(L - 1))];
   const midAttn = attnBlock(shapes, 'mid.attn', sideOf(L - 1), c.attentionHeads);
   if (midAttn) mid.push(midAttn);
+  const midGated = gatedBlock(shapes, 'mid.attn', sideOf(L - 1));
+  if (midGated) mid.push(midGated);
   mid.push(resBlock(shapes, 'mid.res2', sideOf(L - 1)));
   let ch = mid[mid.length - 1].outChannels;
 
@@ -218,6 +244,8 @@ export function unetStructure(unet: Denoiser): UNetStructure {
       ch = rb.outChannels;
       const a = attnBlock(shapes, `up.${i}.attn.${j}`, side, c.attentionHeads);
       if (a) lv.up.push(a);
+      const g = gatedBlock(shapes, `up.${i}.attn.${j}`, side);
+      if (g) lv.up.push(g);
     }
     if (i > 0) lv.up.push(conv(shapes, `up.${i}.up`, 'upsample', 'nearest ×2 + conv3×3', sideOf(i - 1)));
   }
@@ -251,6 +279,13 @@ export function unetStructure(unet: Denoiser): UNetStructure {
         }
       : null,
     vector: c.vectorDim ? { dim: c.vectorDim, params: countUnder(shapes, 'vectorToTime') } : null,
+    grounding: shapes.has('gligen.tokenizer.fc1.weight')
+      ? {
+          inputDim: need(shapes, 'gligen.tokenizer.fc1.weight')[0],
+          tokenDim: need(shapes, 'gligen.tokenizer.fc2.weight')[1],
+          params: countUnder(shapes, 'gligen.tokenizer'),
+        }
+      : null,
     convIn,
     levels,
     mid,
@@ -267,6 +302,7 @@ export function paramCountsByPart(s: UNetStructure): { part: string; params: num
   if (s.classes) parts.push({ part: 'class embedding', params: s.classes.params });
   if (s.text) parts.push({ part: 'text encoder', params: s.text.params });
   if (s.vector) parts.push({ part: 'vector projection', params: s.vector.params });
+  if (s.grounding) parts.push({ part: 'grounding tokenizer', params: s.grounding.params });
   parts.push({ part: 'input conv', params: s.convIn.params });
   s.levels.forEach((l) => parts.push({ part: `down ${l.side}×${l.side}`, params: sum(l.down) }));
   parts.push({ part: 'middle', params: sum(s.mid) });
@@ -283,7 +319,15 @@ const ROW_H = 30;
 const BOX_H = 22;
 const LEFT_X = 120;
 const RIGHT_X = 600;
-const COLORS = { res: '#dbe9f6', attn: '#fde2c8', resample: '#e4e4e4', io: '#e3f1dc', time: '#f6d7d7', ctx: '#e9dcf3' };
+const COLORS = {
+  res: '#dbe9f6',
+  attn: '#fde2c8',
+  gated: '#fbf3a6',
+  resample: '#e4e4e4',
+  io: '#e3f1dc',
+  time: '#f6d7d7',
+  ctx: '#e9dcf3',
+};
 
 interface Placed {
   x: number;
@@ -388,24 +432,51 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
       : 'sequence that attention blocks cross-attend to';
     parts.push(box(350, y + 16, 220, COLORS.ctx, label, title));
   }
-  y += ROW_H + (s.classes || s.vector || s.contextDim !== null ? 20 : 8);
+  if (s.grounding) {
+    const g = s.grounding;
+    parts.push(
+      box(
+        330,
+        y + 42,
+        340,
+        COLORS.gated,
+        `grounding hᵉ = MLP([Fourier(box), phrase]) ${g.inputDim}→${g.tokenDim}`,
+        `GLIGEN's grounding tokenizer (${g.params.toLocaleString('en')} parameters): one token hᵉ per object, read by every gated layer`,
+      ),
+    );
+  }
+  y += ROW_H + (s.classes || s.vector || s.contextDim !== null ? 20 : 8) + (s.grounding ? 30 : 0);
 
   const out = { x: RIGHT_X, y: 54 };
+  // The rightmost edge drawn so far: the up path's chips push the upsample chips and the width out.
+  let maxX = 0;
+  const lineWidth = (blocks: DiagramBlock[]) =>
+    blocks.reduce(
+      (n, b) =>
+        n +
+        4 +
+        (b.kind === 'attn' || b.kind === 'gated' || b.kind === 'downsample' || b.kind === 'upsample'
+          ? CHIP_W
+          : BOX_W - (blocks.length > 1 ? CHIP_W / 2 : 0)),
+      0,
+    );
   const drawBlockLine = (xs: number, yy: number, blocks: DiagramBlock[]) => {
     let x = xs;
     for (const b of blocks) {
       const w =
-        b.kind === 'attn' || b.kind === 'downsample' || b.kind === 'upsample'
+        b.kind === 'attn' || b.kind === 'gated' || b.kind === 'downsample' || b.kind === 'upsample'
           ? CHIP_W
           : BOX_W - (blocks.length > 1 ? CHIP_W / 2 : 0);
       const fill =
         b.kind === 'attn'
           ? COLORS.attn
-          : b.kind === 'res'
-            ? COLORS.res
-            : b.kind === 'convIn'
-              ? COLORS.io
-              : COLORS.resample;
+          : b.kind === 'gated'
+            ? COLORS.gated
+            : b.kind === 'res'
+              ? COLORS.res
+              : b.kind === 'convIn'
+                ? COLORS.io
+                : COLORS.resample;
       const text =
         b.kind === 'downsample'
           ? b.params
@@ -415,7 +486,10 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
             ? '↑ ×2 + conv'
             : b.kind === 'attn'
               ? `Attn ${s.config.attentionHeads}h`
-              : b.label;
+              : b.kind === 'gated'
+                ? 'gated SA'
+                : b.label;
+      const gated = b.kind === 'gated';
       parts.push(
         box(
           x,
@@ -425,13 +499,15 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
           text,
           blockTitle(b),
           b.crossAttention ? badgeWidth('ctx') + 2 : 0,
-          b.usesTime ? badgeWidth(tBadge) + 2 : 0,
+          b.usesTime ? badgeWidth(tBadge) + 2 : gated ? badgeWidth('hᵉ') + 2 : 0,
         ),
       );
       if (b.usesTime) parts.push(badge(x + w - badgeWidth(tBadge) - 2, yy, tBadge, COLORS.time));
+      if (gated) parts.push(badge(x + w - badgeWidth('hᵉ') - 2, yy, 'hᵉ', COLORS.gated));
       if (b.crossAttention) parts.push(badge(x + 2, yy, 'ctx', COLORS.ctx));
       placed.set(b.id, { x, y: yy, w });
       x += w + 4;
+      maxX = Math.max(maxX, x);
     }
   };
 
@@ -447,7 +523,7 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
     lines.push(lv.index === 0 ? [s.convIn] : [s.levels[lv.index - 1].down[s.levels[lv.index - 1].down.length - 1]]);
     for (const b of lv.down) {
       if (b.kind === 'res') lines.push([b]);
-      else if (b.kind === 'attn') lines[lines.length - 1].push(b);
+      else if (b.kind === 'attn' || b.kind === 'gated') lines[lines.length - 1].push(b);
     }
     lines.forEach((ln, k) => drawBlockLine(LEFT_X, top + k * ROW_H, ln));
     parts.push(arrow(LEFT_X + 20, prevLeftBottom, LEFT_X + 20, top));
@@ -465,12 +541,13 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
         const src = e ? lines.findIndex((ln) => ln[ln.length - 1].id === e.from) : -1;
         cur = src >= 0 ? src : cur;
         upLines.set(cur, [b]);
-      } else if (b.kind === 'attn') upLines.get(cur)?.push(b);
+      } else if (b.kind === 'attn' || b.kind === 'gated') upLines.get(cur)?.push(b);
     }
     for (const [k, ln] of upLines) drawBlockLine(RIGHT_X, top + k * ROW_H, ln);
     const ups = lv.up.find((b) => b.kind === 'upsample');
-    // Right of the attention chips, so they never overlap.
-    if (ups) drawBlockLine(RIGHT_X + BOX_W + CHIP_W / 2 + 12, top, [ups]);
+    // Right of the attention (and gated) chips of the top line, so they never overlap.
+    const topWidth = Math.max(BOX_W + CHIP_W / 2, upLines.has(0) ? lineWidth(upLines.get(0)!) : 0);
+    if (ups) drawBlockLine(RIGHT_X + topWidth + 12, top, [ups]);
     y = top + lines.length * ROW_H + 16;
   }
 
@@ -480,8 +557,9 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
   parts.push(`<text x="12" y="${y + 16}" font-size="12" font-weight="bold">middle</text>`);
   parts.push(arrow(LEFT_X + 20, prevLeftBottom, mx, y + BOX_H / 2));
   for (const b of s.mid) {
-    const fill = b.kind === 'attn' ? COLORS.attn : COLORS.res;
-    const text = b.kind === 'attn' ? `Attn ${s.config.attentionHeads}h` : b.label;
+    const fill = b.kind === 'attn' ? COLORS.attn : b.kind === 'gated' ? COLORS.gated : COLORS.res;
+    const text =
+      b.kind === 'attn' ? `Attn ${s.config.attentionHeads}h` : b.kind === 'gated' ? 'gated self-attn' : b.label;
     parts.push(
       box(
         mx,
@@ -491,10 +569,11 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
         text,
         blockTitle(b),
         b.crossAttention ? badgeWidth('ctx') + 2 : 0,
-        b.usesTime ? badgeWidth(tBadge) + 2 : 0,
+        b.usesTime ? badgeWidth(tBadge) + 2 : b.kind === 'gated' ? badgeWidth('hᵉ') + 2 : 0,
       ),
     );
     if (b.usesTime) parts.push(badge(mx + BOX_W - 40 - badgeWidth(tBadge) - 2, y, tBadge, COLORS.time));
+    if (b.kind === 'gated') parts.push(badge(mx + BOX_W - 40 - badgeWidth('hᵉ') - 2, y, 'hᵉ', COLORS.gated));
     if (b.crossAttention) parts.push(badge(mx + 2, y, 'ctx', COLORS.ctx));
     placed.set(b.id, { x: mx, y, w: BOX_W - 40 });
     mx += BOX_W - 40 + 8;
@@ -523,17 +602,23 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
     );
   }
 
-  const H = y + BOX_H + 60;
+  const gatedCount = countKind(s, 'gated');
+  const H = y + BOX_H + 60 + (gatedCount ? 16 : 0);
+  const W2 = Math.max(W, maxX + 12);
+  const gatedLegend = gatedCount
+    ? `<text x="12" y="${H - 50}" font-size="10" fill="#333">${escapeXml(`yellow, badge "hᵉ": ${gatedCount} new layers v ← v + tanh(γ)·TS(SelfAttn([v, hᵉ])), trained (${(countGated(s) + (s.grounding?.params ?? 0)).toLocaleString('en')} parameters with the MLP); all else frozen`)}</text>`
+    : '';
   const legend =
+    gatedLegend +
     `<text x="12" y="${H - 34}" font-size="10" fill="#333">${escapeXml(`badge "${tBadge}": the time${s.classes ? ' + class' : s.vector ? ' + vector' : ''} embedding is added in that ResBlock (${countKind(s, 'res')} of them)` + (s.contextDim !== null ? '; badge "ctx": cross-attention to the context' : ''))}</text>` +
     `<text x="12" y="${H - 18}" font-size="10" fill="#333">${escapeXml(`dashed: skip connections (concatenated); ${s.totalParams.toLocaleString('en')} parameters; hover a block for its parameter name and count`)}</text>`;
   const title =
     opts.title ??
     `UNet ${s.config.imageSize}×${s.config.imageSize}, channels ${s.levels.map((l) => l.channels).join('/')}`;
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W2}" height="${H}" viewBox="0 0 ${W2} ${H}" font-family="sans-serif">` +
     `<defs>${MARKERS.map((c, i) => `<marker id="arr${i}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`).join('')}</defs>` +
-    `<rect width="${W}" height="${H}" fill="white"/>` +
+    `<rect width="${W2}" height="${H}" fill="white"/>` +
     `<text x="12" y="14" font-size="13" font-weight="bold">${escapeXml(title)}</text>` +
     parts.join('') +
     legend +
@@ -544,6 +629,11 @@ export function unetDiagramSvg(model: Denoiser | UNetStructure, opts: { title?: 
 function countKind(s: UNetStructure, kind: BlockKind): number {
   const all = [...s.levels.flatMap((l) => [...l.down, ...l.up]), ...s.mid];
   return all.filter((b) => b.kind === kind).length;
+}
+
+function countGated(s: UNetStructure): number {
+  const all = [...s.levels.flatMap((l) => [...l.down, ...l.up]), ...s.mid];
+  return all.filter((b) => b.kind === 'gated').reduce((n, b) => n + b.params, 0);
 }
 
 /** A plain-text outline of the structure (one line per block), for logs and non-graphical frontends. */

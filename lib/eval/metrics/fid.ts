@@ -4,6 +4,7 @@
 // all in float64 (lib/eval/metrics/linalg.ts). FID is biased upward for small sets, so it is only
 // comparable at equal n, and always read next to the real-vs-real floor (fidReport in report.ts).
 import * as tf from '@tensorflow/tfjs-core';
+import { assertFiniteValues } from '../../core/finite';
 import { trace, traceSqrtProduct } from './linalg';
 
 export interface GaussianStats {
@@ -23,6 +24,7 @@ export function featureStats(
       ? { data: features.dataSync(), n: features.shape[0], dim: features.shape[1] }
       : features;
   if (data.length !== n * dim) throw new Error(`featureStats: ${data.length} values for ${n} x ${dim}`);
+  assertFiniteValues('featureStats', 'the features', data);
   if (n < 2) throw new Error(`featureStats: need at least 2 feature vectors for a covariance, got ${n}`);
   const mean = new Float64Array(dim);
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += data[i * dim + j];

@@ -4,6 +4,7 @@
 // distribution at any n (single values can be slightly negative), which makes small-n numbers
 // comparable. Gram matrices come from tf.matMul (float32); the sums are taken in float64.
 import * as tf from '@tensorflow/tfjs-core';
+import { assertFiniteValues } from '../../core/finite';
 import { Rng } from '../../core/random';
 
 export interface KIDOptions {
@@ -42,6 +43,13 @@ export function mmd2Unbiased(x: tf.Tensor2D, y: tf.Tensor2D): number {
   const kxx = gram(x, x);
   const kyy = gram(y, y);
   const kxy = gram(x, y);
+  // A NaN or Infinity feature spreads into its Gram rows: checked on values read anyway.
+  for (const [g, what] of [
+    [kxx, 'the first features'],
+    [kyy, 'the second features'],
+    [kxy, 'the features'],
+  ] as const)
+    assertFiniteValues('kid', `${what}' Gram matrix`, g);
   let sxx = 0;
   let syy = 0;
   let sxy = 0;

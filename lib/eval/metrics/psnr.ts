@@ -4,12 +4,16 @@
 // number as 255-scale PSNR of the 0-255 images). Identical images give +Infinity.
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
+import { assertFiniteTensor } from '../../core/finite';
 
 export function checkPair(fn: string, a: tf.Tensor4D, b: tf.Tensor4D): void {
   if (!(a instanceof tf.Tensor) || !(b instanceof tf.Tensor) || a.rank !== 4 || b.rank !== 4) {
     throw new Error(`${fn}: images must be [B, H, W, C] tensors, got shapes [${a?.shape}] and [${b?.shape}]`);
   }
   if (a.shape.join() !== b.shape.join()) throw new Error(`${fn}: image shapes differ: [${a.shape}] vs [${b.shape}]`);
+  // A NaN or Infinity pixel is an error, not a score (it would read as 0 dB or a perfect match).
+  assertFiniteTensor(fn, 'the first images', a);
+  assertFiniteTensor(fn, 'the second images', b);
 }
 
 export function checkRange(fn: string, dataRange: number): void {

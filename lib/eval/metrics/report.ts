@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadFashionMnist, FashionSplit } from '../../../datasets/fashion-mnist';
 import { toTensor } from '../../../datasets/imageset';
+import { assertFiniteTensor } from '../../core/finite';
 import { Rng } from '../../core/random';
 import { loadPretrained } from '../../course/models';
 import { FashionClassifier } from './classifier';
@@ -85,6 +86,8 @@ export function fidReport(generated: tf.Tensor4D, opts: FidReportOptions = {}): 
   if (!Number.isInteger(n) || n < 2 || n > total)
     throw new Error(`fidReport: n must be an integer in [2, ${total}] (the generated images), got ${n}`);
   if (n > 10000) throw new Error(`fidReport: n = ${n} exceeds the 10,000 real test images`);
+  // NaN images would score as some class's features (black images: FID ~500), not as an error.
+  assertFiniteTensor('fidReport', 'the generated images', generated);
   const seed = opts.seed ?? 0;
   const clf = opts.classifier ?? sharedClassifier();
   const test = realFeatures('test', n, seed, clf);

@@ -7,6 +7,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../core/checkpoint/atomic_write';
+import { jsonField, readJsonFile, readRegularFile } from '../../core/checkpoint/read_file';
 import { decodeSafetensors, encodeSafetensors, SafeTensorInput, toFloat32 } from '../../core/checkpoint/safetensors';
 
 export const WEIGHTS_FORMAT = 'safetensors-f32+manifest-v1';
@@ -46,12 +47,13 @@ export function readWeights(dir: string): { manifest: WeightsManifest; arrays: M
   const mf = path.join(dir, 'manifest.json');
   if (!fs.existsSync(mf))
     throw new Error(`readWeights: ${mf} not found (train it with: npx tsx scripts/train-classifier.ts)`);
-  const manifest = JSON.parse(fs.readFileSync(mf, 'utf8')) as WeightsManifest;
+  const manifest = readJsonFile(mf, 'readWeights: manifest') as WeightsManifest;
+  for (const k of ['format', 'file', 'sha256'] as const) jsonField<string>(mf, manifest, k, 'string');
   if (manifest.format !== WEIGHTS_FORMAT)
     throw new Error(`readWeights: ${mf} has format '${manifest.format}', expected '${WEIGHTS_FORMAT}'`);
   const wf = path.join(dir, manifest.file);
   if (!fs.existsSync(wf)) throw new Error(`readWeights: ${wf} not found`);
-  const buf = fs.readFileSync(wf);
+  const buf = readRegularFile(wf, 'readWeights: weights');
   const sha = crypto.createHash('sha256').update(buf).digest('hex');
   if (sha !== manifest.sha256)
     throw new Error(

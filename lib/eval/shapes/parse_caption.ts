@@ -13,6 +13,7 @@ import {
   positionWord,
 } from '../../../datasets/shapes';
 import { RequestedObject } from './score';
+import { quoteCaption } from '../../methods/text/tokenizer';
 
 /** The 9 position words, one per cell of the 3x3 grid (from positionWord on the cells' centres). */
 export const POSITION_WORDS: string[] = (() => {
@@ -47,7 +48,7 @@ export function parseCaption(caption: string): RequestedObject[] {
     throw new Error(`parseCaption: caption must be a non-empty string, got ${JSON.stringify(caption)}`);
   const phrases = caption.trim().split(' and ');
   return phrases.map((phrase, k) => {
-    const where = `phrase ${k + 1} '${phrase}' of caption '${caption}'`;
+    const where = `phrase ${k + 1} ${quoteCaption(phrase)} of caption ${quoteCaption(caption)}`;
     const words = phrase.split(' ');
     if (words.length < 6)
       throw new Error(`parseCaption: ${where} is too short: expected 'a <size> <colour> <shape> <position phrase>'`);

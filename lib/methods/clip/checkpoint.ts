@@ -2,7 +2,7 @@
 // safetensors file, so loading needs only the path (the shipped one: lib/course/models.ts, '12/clip').
 import * as fs from 'fs';
 import * as path from 'path';
-import { fillFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { buildFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { Clip, ClipConfig } from './clip';
 
 export async function saveClip(
@@ -24,6 +24,5 @@ export function loadClip(file: string): Clip {
   const ckpt = readCheckpoint(file);
   if (ckpt.metadata.model !== 'clip')
     throw new Error(`loadClip: ${file} is not a CLIP checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`);
-  const clip = new Clip(ckpt.config as ClipConfig);
-  return fillFromCheckpoint(clip, ckpt, 'params');
+  return buildFromCheckpoint(ckpt, () => new Clip(ckpt.config as ClipConfig), 'params');
 }

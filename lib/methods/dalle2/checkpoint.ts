@@ -3,7 +3,7 @@
 // are in the table of pretrained models (lib/course/models.ts).
 import * as fs from 'fs';
 import * as path from 'path';
-import { fillFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { buildFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { loadUNetCheckpoint } from '../../core/checkpoint/unet_checkpoint';
 import { Prediction } from '../../core/loss';
 import { UNet } from '../../core/unet/unet';
@@ -30,8 +30,7 @@ export function loadPrior(file: string): DiffusionPrior {
     throw new Error(
       `loadPrior: ${file} is not a diffusion prior checkpoint (metadata.model is '${ckpt.metadata.model ?? ''}')`,
     );
-  const prior = new DiffusionPrior(ckpt.config as PriorConfig);
-  return fillFromCheckpoint(prior, ckpt, 'params');
+  return buildFromCheckpoint(ckpt, () => new DiffusionPrior(ckpt.config as PriorConfig), 'params');
 }
 
 /** The decoder UNet and what it predicts (stored in the file's metadata by train-dalle2.ts; 'eps' if absent). */

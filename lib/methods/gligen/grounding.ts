@@ -1,4 +1,4 @@
-// GLIGEN's grounding input per object: [Fourier features of its box, the embedding of its phrase].
+// GLIGEN's grounding input per object: [Fourier features of its box (or point), the embedding of its phrase].
 // The phrase ("a small red circle") is embedded by the FROZEN base model's own text encoder (its
 // pooled [EOS] vector), as GLIGEN uses the frozen CLIP text encoder: the new layers learn to tie a
 // phrase the model already understands to a place.
@@ -9,10 +9,27 @@ import { SHAPE_KINDS, SHAPE_SIZES, ShapeColour, ShapeKind, ShapeSize, COLOUR_NAM
 import { BOX_FEATURES, boxFeatures, checkBox } from '../latent/layout';
 import { TextTransformer } from '../text/text_transformer';
 
-/** One grounded object: a phrase and its box. */
-export interface GroundedObject {
-  phrase: string;
-  box: Box;
+/** A point [x, y] in [0, 1] (fractions of the image side): GLIGEN's keypoint-style grounding. */
+export type GroundingPoint = [number, number];
+
+/** One grounded object: a phrase and where it goes, as a box or as a single point. */
+export type GroundedObject =
+  { phrase: string; box: Box; point?: undefined } | { phrase: string; point: GroundingPoint; box?: undefined };
+
+/**
+ * A point's grounding features: the box features of [x, y, x, y], i.e. the same Fourier embedding of
+ * its coordinates with zero extent. The token keeps the box token's width, so one grounding MLP reads
+ * both kinds; a model must still be trained on points to know what a zero-extent location means.
+ */
+export function pointFeatures(p: GroundingPoint, where = 'point'): Float32Array {
+  if (!Array.isArray(p) || p.length !== 2 || p.some((v) => typeof v !== 'number' || !(v >= 0 && v <= 1)))
+    throw new Error(`${where}: a point must be [x, y] with both in [0, 1], got ${JSON.stringify(p)}`);
+  return boxFeatures([p[0], p[1], p[0], p[1]]);
+}
+
+/** The centre of a box: the point that stands for the object in point grounding. */
+export function boxCentre(b: Box): GroundingPoint {
+  return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
 }
 
 /** Grounding tokens the shipped GLIGEN model takes per image (the data has at most 2 objects a scene). */
@@ -88,15 +105,18 @@ export function groundingInputs(
       throw new Error(
         `groundingInputs: scene ${b} has ${objs.length} objects, but the model takes at most ${maxObjects} grounding tokens`,
       );
-    objs.forEach((o, i) => {
-      checkBox(o.box, `groundingInputs: scene ${b} object ${i}`);
-      if (typeof o.phrase !== 'string' || o.phrase.trim() === '')
-        throw new Error(`groundingInputs: scene ${b} object ${i} has an empty phrase`);
+    const feats = objs.map((o, i) => {
+      const where = `groundingInputs: scene ${b} object ${i}`;
+      if (typeof o.phrase !== 'string' || o.phrase.trim() === '') throw new Error(`${where} has an empty phrase`);
+      if ((o.box === undefined) === (o.point === undefined)) throw new Error(`${where}: give a box or a point (one)`);
+      if (o.point !== undefined) return pointFeatures(o.point, where);
+      checkBox(o.box, where);
+      return boxFeatures(o.box);
     });
     const emb = embedder.embed(objs.map((o) => o.phrase));
     objs.forEach((o, i) => {
       const at = (b * maxObjects + i) * D;
-      g.set(boxFeatures(o.box), at);
+      g.set(feats[i], at);
       g.set(emb[i], at + BOX_FEATURES);
       m[b * maxObjects + i] = 1;
     });

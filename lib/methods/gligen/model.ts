@@ -9,10 +9,11 @@ import '../../core/tfjs_setup';
 import { readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { toFloat32 } from '../../core/checkpoint/safetensors';
 import { repoRoot } from '../../runtime/repo_root';
-import { ParamMap } from '../../core/params';
+import { ParamMap, ParamStore } from '../../core/params';
+import { Rng } from '../../core/random';
 import { Denoiser } from '../../core/unet/denoiser';
 import { isTextUNetConfig, TextUNet, TextUNetConfig } from '../text/text_unet';
-import { GroundingConfig } from './gated_self_attention';
+import { GatedSelfAttention, GroundingConfig, GroundingTokenizer } from './gated_self_attention';
 import { DEFAULT_MAX_GROUNDING, groundingInputDim } from './grounding';
 import { GroundingHook, groundingOf } from './grounding_hook';
 
@@ -123,4 +124,37 @@ export function gateValues(unet: Denoiser): Record<string, number> {
     if (n.endsWith('.gamma')) out[n.replace('.gligen', '').slice(0, -'.gamma'.length)] = Math.tanh(v.dataSync()[0]);
   }
   return out;
+}
+
+/**
+ * The gated layer after the attention block `site` ('mid.attn', 'up.0.attn.1': a key of gateValues)
+ * and the shared grounding tokenizer, built as the UNet builds them and given copies of `unet`'s
+ * weights: their apply() is the code the UNet runs there, callable on its own (lesson 14 checks its
+ * hand-written layer against it). Dispose the copies with disposeParams(params).
+ */
+export function gatedLayerAt(
+  unet: Denoiser,
+  site: string,
+): { layer: GatedSelfAttention; tokenizer: GroundingTokenizer; params: ParamMap } {
+  const grounding = groundingOf(unet);
+  if (!grounding) throw new Error('gatedLayerAt: the UNet has no grounding layers (GLIGEN hook)');
+  const cut = site.lastIndexOf('attn');
+  const level = site.slice(0, Math.max(0, cut - 1));
+  const qkv = unet.params.get(`${level}.gligen.${site.slice(cut)}.qkv.weight`);
+  if (cut < 1 || !qkv)
+    throw new Error(
+      `gatedLayerAt: no gated layer after '${site}' (sites: ${Object.keys(gateValues(unet)).join(', ')})`,
+    );
+  const c = unet.config;
+  const store = new ParamStore(new Rng(0));
+  const layer = store.scope(level, () =>
+    store.scope(
+      'gligen',
+      () =>
+        new GatedSelfAttention(store, site.slice(cut), qkv.shape[0], grounding.tokenDim, c.attentionHeads, c.groups),
+    ),
+  );
+  const tokenizer = store.scope('gligen', () => new GroundingTokenizer(store, 'tokenizer', grounding));
+  for (const [name, v] of store.params) v.assign(unet.params.get(name)!);
+  return { layer, tokenizer, params: store.params };
 }

@@ -13,6 +13,7 @@ import { countParams, disposeParams, ParamMap, ParamStore } from '../../core/par
 import { Rng } from '../../core/random';
 import { Conv2d, Linear, silu } from '../../core/unet/layers';
 import { TimeEmbedding } from '../../core/unet/time_embedding';
+import { checkTimesteps } from '../../core/schedule';
 
 export interface NoisyClassifierConfig {
   imageSize: number;
@@ -95,6 +96,7 @@ export class NoisyClassifier {
       );
     }
     if (t.length !== b) throw new Error(`NoisyClassifier: ${t.length} timesteps for a batch of ${b}`);
+    checkTimesteps('NoisyClassifier', t); // integers >= 0, as the UNet's (the schedule checks < T)
     return tf.tidy(() => {
       const e = silu(this.time.apply(tf.tensor1d(Float32Array.from(t))));
       let y: tf.Tensor4D = x;

@@ -9,6 +9,7 @@ import { CfgCounter, cfgConditionModel } from '../guidance/cfg';
 import { Rng } from '../../core/random';
 import { DDIMSampler } from '../../core/samplers/ddim';
 import { DiffusionModel } from '../../core/samplers/types';
+import { X0Clip } from '../../core/samplers/threshold';
 import { UNet } from '../../core/unet/unet';
 import { predictionToEpsX0 } from '../../core/loss';
 import { BASE_SIZE, cascadeSchedule, SR_SIZE, STAGE_PREDICTION } from './configs';
@@ -28,6 +29,11 @@ export interface CascadeOptions {
   /** CFG scales (1 = plain conditional, 0 = unconditional). */
   guidance: number;
   srGuidance: number;
+  /**
+   * How the base stage keeps its guided x0 estimate in range (default true: static clip to [-1, 1]);
+   * { percentile: 99.5 } is Imagen's dynamic thresholding, which matters at large guidance scales.
+   */
+  baseClip?: X0Clip;
   /** Noise-augmentation bucket the base output is corrupted at before the SR stage. */
   augBucket: number;
   /**
@@ -66,7 +72,7 @@ export function sampleBase(
   c: Cascade,
   captions: readonly string[],
   seed: number,
-  o: Pick<CascadeOptions, 'baseSteps' | 'guidance' | 'counters'>,
+  o: Pick<CascadeOptions, 'baseSteps' | 'guidance' | 'baseClip' | 'counters'>,
 ): tf.Tensor4D {
   const { cond, uncond } = c.encoder.conditions(captions);
   try {
@@ -77,6 +83,7 @@ export function sampleBase(
     return new DDIMSampler(cascadeSchedule()).sample(model, [captions.length, BASE_SIZE, BASE_SIZE, 3], {
       steps: o.baseSteps,
       rng: new Rng(seed),
+      clipDenoised: o.baseClip ?? true,
     });
   } finally {
     disposeCondition(cond);

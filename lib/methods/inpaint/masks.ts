@@ -5,6 +5,7 @@
 // and 'box' (a box of random size and place, used in training so the model sees varied holes).
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
+import { assertFiniteTensor } from '../../core/finite';
 import { Rng } from '../../core/random';
 
 export type MaskKind = 'center' | 'half' | 'strokes' | 'box';
@@ -111,7 +112,19 @@ export function validateMask(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'):
       `${fn}: the mask must have shape [${b}, ${h}, ${w}, 1] (one per image, 1 = missing), got [${mask.shape}]`,
     );
   }
-  const v = mask.dataSync();
+  // The images' finiteness (one flag per image) joins the mask's values in the same single read.
+  const packed = tf.tidy(() =>
+    tf.concat([
+      tf.reshape(tf.cast(mask, 'float32'), [-1]),
+      tf.cast(tf.any(tf.reshape(tf.logicalNot(tf.isFinite(images)), [b, -1]), 1), 'float32'),
+    ]),
+  );
+  const all = packed.dataSync();
+  packed.dispose();
+  const v = all.subarray(0, mask.size);
+  const badImage = all.subarray(mask.size).findIndex((f) => f !== 0);
+  if (badImage >= 0)
+    throw new Error(`${fn}: image ${badImage} of ${b} holds NaN or Infinity; refusing non-finite images`);
   for (let i = 0; i < v.length; i++) {
     if (v[i] !== 0 && v[i] !== 1) {
       throw new Error(`${fn}: the mask must be binary (0 = known, 1 = missing), found ${v[i]} at flat index ${i}`);
@@ -139,6 +152,9 @@ export function composite(filled: tf.Tensor4D, original: tf.Tensor4D, mask: tf.T
 
 /** Mean squared error over the missing pixels only, per image (NaN for an empty mask). */
 export function holeMse(pred: tf.Tensor4D, target: tf.Tensor4D, mask: tf.Tensor4D): number[] {
+  // Non-finite pixels anywhere are an error, not a number: the prediction with the mask (one read), the target.
+  validateMask(mask, pred, 'holeMse (prediction)');
+  assertFiniteTensor('holeMse', 'the target', target);
   const [num, den] = tf.tidy(() => {
     const err = tf.mul(tf.squaredDifference(pred, target), mask);
     const c = pred.shape[3];

@@ -17,6 +17,7 @@ import { Prediction, predictionToEpsX0 } from '../../core/loss';
 import { NoiseSchedule, respaceTimesteps } from '../../core/schedule';
 import { ddpmStepCoefs } from '../../core/samplers/ddpm';
 import { sampleLoop } from '../../core/samplers/loop';
+import { clipX0 } from '../../core/samplers/threshold';
 import { DiffusionModel, SampleOptions, Sampler, SamplerRun, StepResult } from '../../core/samplers/types';
 
 export interface RePaintOptions extends SampleOptions {
@@ -140,7 +141,7 @@ export class RePaintSampler implements Sampler<RePaintOptions, RePaintRun> {
       const zKnown = last ? null : run.rng.normalTensor(x.shape);
       // Line 7: the missing region from the model's DDPM ancestral step (the posterior mean via x0_hat, plus sigma z).
       let x0 = predictionToEpsX0(s, x, new Array<number>(x.shape[0]).fill(t), out, run.prediction).x0;
-      if (run.clip) x0 = tf.clipByValue(x0, -1, 1);
+      if (run.clip) x0 = clipX0(x0 as tf.Tensor4D, run.clip);
       let unknown = tf.add(tf.mul(c.cX0, x0), tf.mul(c.cXt, x));
       if (z) unknown = tf.add(unknown, tf.mul(c.sigma, z));
       // Line 5: the known region at the target level: the original itself at the end, else noised to it.

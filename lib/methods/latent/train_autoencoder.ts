@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
-import { fillFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
+import { buildFromCheckpoint, readCheckpoint, saveCheckpoint } from '../../core/checkpoint/checkpoint';
 import { Rng } from '../../core/random';
 import { imageBatches, ImageData, TrainBatch } from '../../core/train/batch_source';
 import { CheckpointOptions, checkpointOptions, LossTrainer, runTrainer } from '../../core/train/loss_trainer';
@@ -125,7 +125,6 @@ export function loadAutoencoder(file: string): LoadedAutoencoder {
   const scaleFactor = Number(ckpt.metadata.scale_factor);
   if (!(scaleFactor > 0))
     throw new Error(`${file}: missing or bad scale_factor in its metadata ('${ckpt.metadata.scale_factor}')`);
-  const ae = new Autoencoder(config);
-  fillFromCheckpoint(ae, ckpt, 'params');
+  const ae = buildFromCheckpoint(ckpt, () => new Autoencoder(config), 'params');
   return { ae, scaleFactor };
 }

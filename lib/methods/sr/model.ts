@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
+import { assertFiniteTensor } from '../../core/finite';
 import { readCheckpoint } from '../../core/checkpoint/checkpoint';
 import { loadUNetCheckpoint } from '../../core/checkpoint/unet_checkpoint';
 import { Rng } from '../../core/random';
@@ -11,7 +12,7 @@ import { DDIMSampler } from '../../core/samplers/ddim';
 import { unetModel } from '../../core/samplers/types';
 import { linearSchedule, NoiseSchedule } from '../../core/schedule';
 import { UNet } from '../../core/unet/unet';
-import { SrSpec, srCondition, validateSrSpec } from './condition';
+import { checkLowRes, SrSpec, srCondition, validateSrSpec } from './condition';
 import { regressionPredict } from './regression';
 
 export type SrTask = 'sr3' | 'sr-regression';
@@ -59,6 +60,9 @@ export interface SuperResolveOptions {
 
 /** Low-resolution images [B, s, s, C] -> [B, hrSize, hrSize, C] in [-1, 1]. */
 export function superResolve(model: SrModel, lr: tf.Tensor4D, opts: SuperResolveOptions = {}): tf.Tensor4D {
+  // The user's input, checked once per call (a read); never in srCondition, which training calls every step.
+  checkLowRes(lr, model.spec);
+  assertFiniteTensor('super-resolution', 'the low-resolution input', lr);
   const cond = srCondition(lr, model.spec);
   try {
     if (model.task === 'sr-regression')

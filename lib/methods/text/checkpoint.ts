@@ -1,8 +1,9 @@
 // Loading text UNets, and "a denoiser checkpoint" of either kind: the file's config says which
 // network to build (a `text` field: a TextUNet, else the core UNet). GLIGEN files hold only the new
 // layers and name their base: lib/methods/gligen/model.ts loadGligen loads those.
-import { Checkpoint, fillFromCheckpoint, readCheckpoint } from '../../core/checkpoint/checkpoint';
+import { buildFromCheckpoint, Checkpoint, readCheckpoint } from '../../core/checkpoint/checkpoint';
 import { checkpointWeights, LoadUNetOptions, unetFromCheckpoint } from '../../core/checkpoint/unet_checkpoint';
+import { DryRunLimitError } from '../../core/params';
 import { UNet } from '../../core/unet/unet';
 import { isTextUNetConfig, TextUNet } from './text_unet';
 
@@ -17,13 +18,16 @@ function textUNetFromCheckpoint(ckpt: Checkpoint, opts: LoadUNetOptions): TextUN
     throw new Error(
       `checkpoint ${ckpt.file}: not a text-conditioned UNet (its config has no 'text'): load it with loadUNetCheckpoint or loadDenoiserCheckpoint`,
     );
-  let model: TextUNet;
-  try {
-    model = new TextUNet(ckpt.config);
-  } catch (e) {
-    throw new Error(`checkpoint ${ckpt.file}: its config does not build a text UNet (${(e as Error).message})`);
-  }
-  return fillFromCheckpoint(model, ckpt, which);
+  const config = ckpt.config;
+  const build = (): TextUNet => {
+    try {
+      return new TextUNet(config);
+    } catch (e) {
+      if (e instanceof DryRunLimitError) throw e; // buildFromCheckpoint's own message
+      throw new Error(`checkpoint ${ckpt.file}: its config does not build a text UNet (${(e as Error).message})`);
+    }
+  };
+  return buildFromCheckpoint(ckpt, build, which); // checked against the file's tensor table first
 }
 
 /** A core UNet or a text UNet, whichever the checkpoint's config describes (`text` present: a text UNet). */

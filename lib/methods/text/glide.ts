@@ -12,10 +12,11 @@ import { isTextUNetConfig, TextCondition, TextUNet } from './text_unet';
 import { Prediction } from '../../core/loss';
 
 /**
- * What lesson 10's network predicts: v = sqrt(abar) eps - sqrt(1 - abar) x0. With eps prediction a
- * wrong layout at high noise costs almost nothing (the x0 error is scaled by abar, ~0.003 at t = 800),
- * yet that is where a caption decides colour and place; a first eps-trained model followed its
- * captions' colours but hardly their positions. v keeps the x0 error's weight near 1 there.
+ * What lesson 10's network predicts: v = sqrt(abar) eps - sqrt(1 - abar) x0 (GLIDE itself predicts eps
+ * and learns the variance). With eps prediction a wrong layout at high noise costs almost nothing (the
+ * x0 error is weighted by abar / (1 - abar), 0.0015 at t = 800 on the linear schedule), yet that is
+ * where a caption decides colour and place; a first eps-trained model followed its captions' colours
+ * but hardly their positions. v weighs the x0 error by 1 / (1 - abar), near 1 there.
  */
 export const GLIDE_PREDICTION: Prediction = 'v';
 

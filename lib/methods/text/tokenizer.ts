@@ -17,6 +17,13 @@ export function words(caption: string): string[] {
   return caption.toLowerCase().match(/[a-z0-9'-]+/g) ?? [];
 }
 
+/** A caption for a message: quoted, and cut to `max` characters (with '…') so a long one stays one line. */
+export function quoteCaption(caption: string, max = 80): string {
+  const chars = [...caption]; // code points: an emoji is not cut in half
+  const one = (chars.length > max ? chars.slice(0, max).join('') + '…' : caption).replace(/\s+/g, ' ');
+  return `'${one}'${chars.length > max ? ` (${chars.length} characters)` : ''}`;
+}
+
 export interface Encoded {
   /** contextLength ids: [BOS] words... [EOS] [PAD]... */
   ids: Int32Array;
@@ -87,6 +94,16 @@ export class Tokenizer {
       ids[i + 1] = id === undefined || id < SPECIAL_TOKENS.length ? UNK : id;
     });
     ids[kept.length + 1] = EOS;
+    // Text with no word the model knows (emoji, another script, symbols, only unknown words) would
+    // reach the network as [BOS] [UNK]... or [BOS] [EOS]: the empty prompt, silently. Only '' means that.
+    if (caption.trim() !== '' && unknown.length === kept.length) {
+      const known = this.vocab.slice(SPECIAL_TOKENS.length, SPECIAL_TOKENS.length + 6).join(', ');
+      throw new Error(
+        `tokenizer: caption ${quoteCaption(caption)} has no word this model knows ` +
+          `(${ws.length === 0 ? 'no latin letters or digits' : `unknown: ${ws.slice(0, 5).join(', ')}`}); ` +
+          `it would be the empty prompt. The vocabulary is ${this.size - SPECIAL_TOKENS.length} English words (${known}, ...)`,
+      );
+    }
     return { ids, length: kept.length + 2, truncated: ws.slice(room), unknown };
   }
 
@@ -107,7 +124,7 @@ export class Tokenizer {
     if (opts.warn !== false) {
       if (truncated.length)
         console.warn(
-          `tokenizer: ${truncated.length} caption(s) longer than ${L - 2} words were truncated (e.g. '${truncated[0]}')`,
+          `tokenizer: ${truncated.length} caption(s) longer than ${L - 2} words were truncated (e.g. ${quoteCaption(truncated[0])})`,
         );
       if (unknown.size)
         console.warn(`tokenizer: unknown word(s) encoded as [UNK]: ${[...unknown].slice(0, 10).join(', ')}`);

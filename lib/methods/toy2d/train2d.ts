@@ -3,6 +3,7 @@
 // a progress bar and the loss history for the curves.
 import * as tf from '@tensorflow/tfjs-core';
 import { sampleToy } from '../../../datasets/toy2d';
+import { syncLoopGuard } from '../../core/loop_guard';
 import { progress } from '../../core/progress';
 import { Rng } from '../../core/random';
 
@@ -37,22 +38,35 @@ export function fit2d<L extends number | Record<string, number>>(opts: Fit2DOpti
   const record = (name: string, v: number) => (history[name] ??= []).push(v);
   const bar = opts.showProgress === false ? null : progress(steps, { label: opts.label ?? 'train' });
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) {
-    const batch = tf.tensor2d(sampleToy(data, batchSize, rng), [batchSize, 2]);
-    let out: L;
-    try {
-      out = step(batch);
-    } finally {
-      batch.dispose();
+  let batch: tf.Tensor2D | null = null;
+  // Stops between steps on the kernel's Interrupt (the bar says where); the model keeps the steps done.
+  const guard = syncLoopGuard(
+    opts.label ?? 'train',
+    () => batch?.dispose(),
+    (s) => bar?.interrupted(s),
+  );
+  try {
+    for (let i = 0; i < steps; i++) {
+      guard.check(i);
+      batch = tf.tensor2d(sampleToy(data, batchSize, rng), [batchSize, 2]);
+      let out: L;
+      try {
+        out = step(batch);
+      } finally {
+        batch.dispose();
+        batch = null;
+      }
+      const losses: Record<string, number> = typeof out === 'number' ? { loss: out } : (out as Record<string, number>);
+      for (const [k, v] of Object.entries(losses)) record(k, v);
+      if (bar) {
+        bar.update(1);
+        if (i % 20 === 0 || i === steps - 1) bar.set(losses);
+      }
     }
-    const losses: Record<string, number> = typeof out === 'number' ? { loss: out } : (out as Record<string, number>);
-    for (const [k, v] of Object.entries(losses)) record(k, v);
-    if (bar) {
-      bar.update(1);
-      if (i % 20 === 0 || i === steps - 1) bar.set(losses);
-    }
+  } finally {
+    guard.end();
+    bar?.finish();
   }
-  bar?.finish();
   return { history, ms: performance.now() - t0 };
 }
 

@@ -118,14 +118,23 @@ export function loadAddon(): AddonLoad {
   return cached;
 }
 
-/** Threads for oneDNN: DIFFUSION_THREADS if set, else every core Node sees. */
+let cappedNoted = false;
+
+/** Threads for oneDNN: DIFFUSION_THREADS if set (at most the cores), else every core Node sees. */
 export function threadCount(): number {
+  const os = require('os') as typeof import('os');
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const env = process.env.DIFFUSION_THREADS;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (Number.isInteger(n) && n >= 1) return n;
+    // More threads than cores only time-slice them (slower); capped, with a note, once per process.
+    if (Number.isSafeInteger(n) && n > cores) {
+      if (!cappedNoted) console.warn(`DIFFUSION_THREADS=${env} is more than the ${cores} cores here; using ${cores}`);
+      cappedNoted = true;
+      return cores;
+    }
+    if (Number.isSafeInteger(n) && n >= 1) return n;
     console.warn(`DIFFUSION_THREADS=${env} is not a positive integer; using all cores`);
   }
-  const os = require('os') as typeof import('os');
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return cores;
 }

@@ -1,0 +1,122 @@
+// One cancellation signal for every long loop of the course, set by the kernel's Interrupt.
+//
+// Jupyter interrupts a kernel with SIGINT (jupyter_client sends it to the kernel's process group).
+// tslab then rejects the running cell's promise but cannot stop the work behind it: an asynchronous
+// training loop would go on in the background, holding the CPU and the event loop. So each loop asks
+// this signal at its step boundaries and stops there itself, releasing what it holds.
+//
+// Two sources count interrupts, because a loop may not see the first: tslab's own SIGINT handler
+// (and ours next to it) runs only when the event loop turns, which a synchronous loop (sampling)
+// never lets happen. So in the kernel a tiny sentinel shell, started in the same process group,
+// also receives every SIGINT and appends one byte to a file whose size any loop can read at once
+// (one fstat per step).
+//
+// The signal resets itself: a loop takes the count when it starts and stops only for interrupts
+// after that, or for one that hit the cell that started it (a cell whose promise tslab already
+// rejected must not start a new loop in the background). The next cell runs normally.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { currentCell, inKernel } from './kernel_display';
+
+/** Thrown by a loop that stopped at a step boundary because of an interrupt. */
+export class InterruptedError extends Error {
+  constructor(
+    message: string,
+    readonly step: number,
+  ) {
+    super(message);
+    this.name = 'InterruptedError';
+  }
+}
+
+let handled = 0;
+let interruptedCell: unknown = undefined;
+let hooked = false;
+let sentinelFd: number | null = null;
+
+/** Counts an interrupt now (what the kernel's SIGINT does; tests and callers may call it too). */
+export function requestInterrupt(): void {
+  handled++;
+  interruptedCell = currentCell() ?? interruptedCell;
+}
+
+/** Interrupts seen so far, by either source. */
+function received(): number {
+  let sentinel = 0;
+  if (sentinelFd !== null) {
+    try {
+      sentinel = fs.fstatSync(sentinelFd).size;
+    } catch {
+      sentinel = 0;
+    }
+  }
+  return handled + sentinel;
+}
+
+// Writes one byte per SIGINT to its stdout, a file only the kernel holds open (its name is removed
+// at once, so nothing is left behind). `cat` (killed by each SIGINT, then restarted) ends at EOF when
+// the kernel's end of the stdin pipe closes, so the sentinel exits with the kernel.
+const SENTINEL = "trap 'printf x' INT; while :; do cat >/dev/null; [ $? -ge 128 ] || exit 0; done";
+
+function startSentinel(): void {
+  if (process.platform === 'win32') return;
+  let fd: number | null = null;
+  try {
+    // A fresh private folder (0700) and an exclusive create: never a guessable name in a shared /tmp
+    // that another user could plant or point at one of our files.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffusion-ts-interrupts-'));
+    const file = path.join(dir, 'count');
+    const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    fs.unlinkSync(file);
+    fs.rmdirSync(dir);
+    const child = spawn('/bin/sh', ['-c', SENTINEL], { stdio: ['pipe', fd, 'ignore'] });
+    child.on('error', () => (sentinelFd = null));
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    sentinelFd = fd;
+  } catch {
+    if (fd !== null) fs.closeSync(fd);
+    sentinelFd = null; // the process handler alone still stops asynchronous loops
+  }
+}
+
+/** In a kernel: listens for SIGINT (once). Outside (scripts, tests) Ctrl-C keeps its default: exit. */
+export function installInterruptHook(): void {
+  if (hooked || !inKernel()) return;
+  hooked = true;
+  process.on('SIGINT', requestInterrupt);
+  startSentinel();
+}
+
+/**
+ * Shows why an asynchronous loop stopped. tslab ends such a cell on Interrupt with its own
+ * "Interrupted asynchronously" and drops the loop's later error, so the message goes to the output.
+ */
+export function reportInterrupt(message: string): void {
+  if (inKernel()) console.log(message);
+}
+
+export interface InterruptSignal {
+  /** True once an interrupt arrived after the signal was made (or hit the cell that made it). */
+  readonly requested: boolean;
+}
+
+/** The signal a loop starting now asks at each step. */
+export function interruptSignal(): InterruptSignal {
+  installInterruptHook();
+  const base = received();
+  const cell = currentCell();
+  return {
+    get requested(): boolean {
+      if (received() > base) {
+        // The sentinel may see it before the SIGINT handler runs: mark the cell here too.
+        if (cell !== undefined) interruptedCell = cell;
+        return true;
+      }
+      return cell !== undefined && cell === interruptedCell;
+    },
+  };
+}
