@@ -25,18 +25,9 @@ import { makeTrainStep } from '../lib/core/train/train_step';
 import { UNetConfigInput } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { hasNumpy, PY } from './helpers/python';
+import { TINY_UNET } from './helpers/tiny_unet';
 
-const tiny: UNetConfigInput = {
-  imageSize: 8,
-  inChannels: 1,
-  outChannels: 1,
-  baseChannels: 4,
-  channelMults: [1, 2],
-  attentionResolutions: [4],
-  attentionHeads: 2,
-  groups: 2,
-  numClasses: 3,
-};
+const tiny: UNetConfigInput = { ...TINY_UNET, numClasses: 3 };
 
 /** A safetensors file built by hand from a header object and raw data (independent of the encoder). */
 function craft(header: unknown, data: Uint8Array | number = 0, headerText?: string): Buffer {

@@ -19,20 +19,12 @@ import { referenceUNetConfig, UNetConfigInput } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { CacheInvalidError, readCacheFile } from '../datasets/cache';
 import { tempDir } from './helpers/training';
+import { TINY_UNET } from './helpers/tiny_unet';
 
 const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
-const tiny: UNetConfigInput = {
-  imageSize: 8,
-  inChannels: 1,
-  outChannels: 1,
-  baseChannels: 4,
-  channelMults: [1, 2],
-  attentionResolutions: [4],
-  attentionHeads: 2,
-  groups: 2,
-};
+const tiny: UNetConfigInput = TINY_UNET;
 
 /** Rewrites a checkpoint's config (metadata) and optionally its tensors. */
 function rewrite(

@@ -13,6 +13,7 @@ import { unetModel } from '../lib/core/samplers/types';
 import { makeTrainStep } from '../lib/core/train/train_step';
 import { UNet } from '../lib/core/unet/unet';
 import { registerWasmTrainingKernels } from '../lib/runtime/wasm/register';
+import { TINY_UNET } from './helpers/tiny_unet';
 
 type Activate = () => Promise<string | null>; // null: ready; otherwise why it is skipped
 
@@ -54,17 +55,7 @@ describe('training memory stays flat', function () {
       const rng = new Rng(0);
       const model = new UNet(
         // Tiny on purpose: the pure-JS cpu backend's conv weight gradient is slow.
-        {
-          imageSize: 8,
-          inChannels: 1,
-          outChannels: 1,
-          baseChannels: 4,
-          channelMults: [1, 2],
-          attentionResolutions: [4],
-          attentionHeads: 2,
-          groups: 2,
-          numClasses: 2,
-        },
+        { ...TINY_UNET, numClasses: 2 },
         { rng },
       );
       const schedule = linearSchedule(100);

@@ -29,19 +29,11 @@ import { holeMse, validateMask } from '../lib/methods/inpaint/masks';
 import { SrModel, superResolve } from '../lib/methods/sr/model';
 import { quoteCaption, SPECIAL_TOKENS, Tokenizer } from '../lib/methods/text/tokenizer';
 import { snapshot, tempDir } from './helpers/training';
+import { TINY_UNET } from './helpers/tiny_unet';
 
 const ROOT = path.resolve(__dirname, '..');
 
-const tiny: UNetConfigInput = {
-  imageSize: 8,
-  inChannels: 1,
-  outChannels: 1,
-  baseChannels: 4,
-  channelMults: [1, 2],
-  attentionResolutions: [4],
-  attentionHeads: 2,
-  groups: 2,
-};
+const tiny: UNetConfigInput = TINY_UNET;
 
 /** Overwrites float32 value `index` of tensor `name` in a safetensors file, in place. */
 function poison(file: string, name: string, index: number, value: number): void {
