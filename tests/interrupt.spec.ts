@@ -22,18 +22,10 @@ import { sampleInBatches } from '../lib/eval/batched_sampling';
 import { fit2d } from '../lib/methods/toy2d/train2d';
 import { PY } from './helpers/python';
 import { tempDir } from './helpers/training';
+import { TINY_UNET_NO_ATTENTION } from './helpers/tiny_unet';
 
 const ROOT = path.resolve(__dirname, '..');
-const tiny = {
-  imageSize: 8,
-  inChannels: 1,
-  outChannels: 1,
-  baseChannels: 4,
-  channelMults: [1, 2],
-  numResBlocks: 1,
-  groups: 2,
-  midAttention: false,
-};
+const tiny = TINY_UNET_NO_ATTENTION;
 const batches = (step: number) => ({ x: new Rng(step).normalTensor([4, 8, 8, 1]) as tf.Tensor4D });
 
 describe('interrupt: loops stop at a step boundary on the shared signal', () => {

@@ -23,6 +23,7 @@ import { UNet } from '../lib/core/unet/unet';
 import { countReads } from './helpers/training';
 import { evaluateSuperResolution, disposeSrResult, srRecord, testImages } from '../lib/eval/lesson08';
 import { evaluateInpainting, disposeInpaintResult, inpaintFidSpread, inpaintRecord } from '../lib/eval/lesson09';
+import { TINY_UNET_NO_ATTENTION } from './helpers/tiny_unet';
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
 const maxAbs = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -350,19 +351,7 @@ describe('super-resolution and conditional inpainting plumbing', () => {
       tf.dispose([b.x, b.cond!.concat!, want]);
     }
     // Smaller still than tinyUNet: the cpu backend's convolution gradients are slow.
-    const unet = new UNet(
-      {
-        imageSize: 8,
-        inChannels: 1,
-        outChannels: 1,
-        baseChannels: 4,
-        channelMults: [1, 2],
-        numResBlocks: 1,
-        groups: 2,
-        midAttention: false,
-      },
-      { seed: 1 },
-    );
+    const unet = new UNet(TINY_UNET_NO_ATTENTION, { seed: 1 });
     const before = tf.memory().numTensors;
     // One fixed batch (step 0 every time): the loss must fall.
     const { result: r, dataSync } = await countReads(() =>

@@ -9,6 +9,7 @@
 //             guidance: 1 UNet pass + 1 classifier forward and backward pass).
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
+import { FASHION_MNIST_CLASSES } from '../../datasets/fashion-mnist';
 import type { PlotTrace } from '../course/display/plot_types';
 import { pretrainedManifest } from '../course/models';
 import { cfgModel } from '../methods/guidance/cfg';
@@ -25,18 +26,8 @@ import { UNet } from '../core/unet/unet';
 
 export type GuidanceMethod = 'classifier' | 'cfg';
 
-export const FASHION_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
+/** The class names, by label (the data set's own list; lessons 06 and 07 import it from here). */
+export const FASHION_CLASSES = FASHION_MNIST_CLASSES;
 
 /** The networks a method samples with: the UNet (unconditional for 'classifier', class-conditional for 'cfg'), and the noisy classifier. */
 export interface GuidanceNets {

@@ -12,3 +12,15 @@ export const TINY_UNET: UNetConfigInput = {
   attentionHeads: 2,
   groups: 2,
 };
+
+/** Smaller still, without attention: for the cpu backend's slow convolution gradients. */
+export const TINY_UNET_NO_ATTENTION: UNetConfigInput = {
+  imageSize: 8,
+  inChannels: 1,
+  outChannels: 1,
+  baseChannels: 4,
+  channelMults: [1, 2],
+  numResBlocks: 1,
+  groups: 2,
+  midAttention: false,
+};
