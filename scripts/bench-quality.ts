@@ -142,18 +142,18 @@ async function ours(r: Recipe, budgetS: number, n: number, seed: number): Promis
   const trainSeconds = (Date.now() - t1) / 1000;
   const ema = trainer.samplingModel;
   const sampler = new DDIMSampler(schedule(r), { eta: 0 });
-  const { images, seconds } = sampleInBatches(
+  const { images, seconds } = await sampleInBatches(
     { n, batchSize: 250, seed, imageShape: [28, 28, 1], steps: 50, label: 'ours: DDIM-50', progress: 'stderr' },
     (b) => sampler.sample(unetModel(ema, r.prediction), [b.size, 28, 28, 1], { steps: 50, rng: b.rng, xT: b.xT }),
   );
   trainer.dispose();
   model.dispose();
-  const report = fidReport(images, { n, seed });
+  const report = await fidReport(images, { n, seed });
   images.dispose();
   return { steps: total, trainSeconds, sampleSeconds: seconds, report };
 }
 
-function pytorch(r: Recipe, budgetS: number, n: number, seed: number, threads: number): SideResult {
+async function pytorch(r: Recipe, budgetS: number, n: number, seed: number, threads: number): Promise<SideResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-quality-'));
   try {
     const data = loadFashionMnist('train');
@@ -189,14 +189,14 @@ function pytorch(r: Recipe, budgetS: number, n: number, seed: number, threads: n
     });
     if (p.status !== 0)
       throw new Error(
-        `bench_quality_torch.py failed (exit ${p.status}${p.error ? `, ${p.error.message}` : ''}); is python3-torch installed? (npm run setup -- --bench)`,
+        `bench_quality_torch.py failed (exit ${p.status}${p.error ? `, ${p.error.message}` : ''}); is python3-torch installed? (npm run setup)`,
       );
     const info = JSON.parse(p.stdout.trim().split('\n').pop()!) as { steps: number; train_s: number; sample_s: number };
     const s = readNpy(out);
     if (s.dtype !== 'float32' || s.shape.join() !== [n, 28, 28, 1].join())
       throw new Error(`PyTorch samples: expected float32 [${n}, 28, 28, 1], got ${s.dtype} [${s.shape}]`);
     const images = tf.tensor4d(s.data as Float32Array, [n, 28, 28, 1]);
-    const report = fidReport(images, { n, seed });
+    const report = await fidReport(images, { n, seed });
     images.dispose();
     return { steps: info.steps, trainSeconds: info.train_s, sampleSeconds: info.sample_s, report };
   } finally {
@@ -230,7 +230,7 @@ export async function main(argv: string[]): Promise<void> {
   console.error(formatBackendReport(report));
   const budget = a.quality * 60;
   const rows: [string, SideResult][] = [['ours (' + report.backend + ')', await ours(recipe, budget, a.n, a.seed)]];
-  if (!a.noTorch) rows.push(['pytorch (' + threads + ' threads)', pytorch(recipe, budget, a.n, a.seed, threads)]);
+  if (!a.noTorch) rows.push(['pytorch (' + threads + ' threads)', await pytorch(recipe, budget, a.n, a.seed, threads)]);
   console.log(`recipe ${JSON.stringify(recipe)}, ${a.quality} min per side, DDIM-50, n = ${a.n}`);
   console.log('| side | steps | train s | sample s | FID | floor | KID |');
   console.log('|---|---|---|---|---|---|---|');

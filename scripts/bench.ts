@@ -96,12 +96,12 @@ async function worker(force: BackendName | 'default', batch: number): Promise<Re
   const x0 = tf.tidy(() =>
     tf.sub(tf.mul(rng.uniformTensor([p.batch, S, S, p.config.inChannels]), 2), 1),
   ) as tf.Tensor4D;
-  for (let i = 0; i < p.warmup; i++) step(x0);
+  for (let i = 0; i < p.warmup; i++) await step(x0);
   const tensorsBefore = tf.memory().numTensors;
   const times: number[] = [];
   for (let i = 0; i < p.steps; i++) {
     const t0 = performance.now();
-    step(x0);
+    await step(x0);
     times.push(performance.now() - t0);
   }
   const numTensorsGrowth = tf.memory().numTensors - tensorsBefore;

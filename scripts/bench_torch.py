@@ -10,7 +10,10 @@ Run with Debian's torch: /usr/bin/python3 scripts/bench_torch.py [options]
   --profile N         also print the N ops that take the most time in one more training step (self
                       time on the device: GPU time on cuda), to set beside the webgpu kernel profile
   --count             only print {"params": ..., "names": [...]} (for the tests)
-  --check FILE        load weights + inputs exported by tests/unet.spec.ts, print the forward output
+  --check FILE        load weights + inputs exported by tests/unet.spec.ts, print the forward output; besides
+                      the core UNet it mirrors cond.vector (vectorDim), CoordConv position channels, the text
+                      UNet (lib/methods/text: transformer on token ids, pooled [EOS] into the time embedding)
+                      and GLIGEN's gated layers (config "grounding": {inputDim, tokenDim}, lib/methods/gligen)
 Prints one JSON object on stdout (its last line).
 """
 import argparse
@@ -111,6 +114,92 @@ class TimeEmbedding(nn.Module):
         return self.lin2(F.silu(self.lin1(torch.cat([a.sin(), a.cos()], 1))))
 
 
+class LayerNorm(nn.Module):
+    """lib/methods/text/layer_norm.ts: over the last axis, parameters named gamma and beta."""
+
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(dim))
+        self.beta = nn.Parameter(torch.zeros(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return F.layer_norm(x, x.shape[-1:], self.gamma, self.beta, self.eps)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm: x + attn(LN(x)) with padded keys masked, then x + fc2(relu(fc1(LN(x))))."""
+
+    def __init__(self, width, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln1 = LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.ln2 = LayerNorm(width)
+        self.fc1 = nn.Linear(width, 4 * width)
+        self.fc2 = nn.Linear(4 * width, width)
+
+    def forward(self, x, mask):
+        q, k, v = self.qkv(self.ln1(x)).chunk(3, dim=-1)
+        h = x + self.proj(mha(q, k, v, self.heads, mask))
+        return h + self.fc2(F.relu(self.fc1(self.ln2(h))))
+
+
+class TextTransformer(nn.Module):
+    """Token + position embeddings, blocks, a final LN; pooled = the [EOS] token (last real one)."""
+
+    def __init__(self, t):
+        super().__init__()
+        self.tokenEmb = nn.Parameter(torch.zeros(len(t["vocab"]), t["width"]))
+        self.posEmb = nn.Parameter(torch.zeros(t["contextLength"], t["width"]))
+        self.block = nn.ModuleList([TransformerBlock(t["width"], t["heads"]) for _ in range(t["layers"])])
+        self.lnOut = LayerNorm(t["width"])
+
+    def forward(self, ids, mask):
+        h = self.tokenEmb[ids] + self.posEmb[None]
+        for blk in self.block:
+            h = blk(h, mask)
+        tokens = self.lnOut(h)
+        eos = mask.sum(1).long() - 1
+        return tokens, tokens[torch.arange(ids.shape[0]), eos]
+
+
+class GatedSelfAttention(nn.Module):
+    """GLIGEN: x + tanh(gamma) * proj(TS(SelfAttn([GN(x) tokens, tokenProj(grounding tokens)])))."""
+
+    def __init__(self, ch, token_dim, heads, groups):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(groups, ch, eps=1e-5)
+        self.tokenProj = nn.Linear(token_dim, ch)
+        self.qkv = nn.Linear(ch, 3 * ch)
+        self.proj = nn.Linear(ch, ch)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, tokens, mask):
+        b, c, h, w = x.shape
+        vis = self.norm(x).flatten(2).transpose(1, 2)
+        q, k, v = self.qkv(torch.cat([vis, self.tokenProj(tokens)], 1)).chunk(3, dim=-1)
+        full = torch.cat([torch.ones(b, h * w), mask.float()], 1)
+        sel = mha(q, k, v, self.heads, full)[:, : h * w]
+        return x + torch.tanh(self.gamma) * self.proj(sel).transpose(1, 2).reshape(b, c, h, w)
+
+
+class GroundingTokenizer(nn.Module):
+    def __init__(self, input_dim, token_dim):
+        super().__init__()
+        self.fc1 = nn.Linear(input_dim, 2 * token_dim)
+        self.fc2 = nn.Linear(2 * token_dim, token_dim)
+
+    def forward(self, g):
+        return self.fc2(F.silu(self.fc1(g)))
+
+
+class Gligen(nn.Module):
+    """Holds a level's gated layers as gligen.attn.<j> (mid: gligen.attn), or the shared tokenizer."""
+
+
 class Level(nn.Module):
     def __init__(self):
         super().__init__()
@@ -136,7 +225,12 @@ class UNet(nn.Module):
         attn = lambda ch: Attention(ch, c["attentionHeads"], g, ctx)
         self.time = TimeEmbedding(base, temb)
         self.classEmb = nn.Embedding(c["numClasses"] + 1, temb) if c.get("numClasses") else None
-        self.convIn = conv(c["inChannels"] + (c.get("condChannels") or 0), base)
+        self.vectorToTime = nn.Linear(c["vectorDim"], temb) if c.get("vectorDim") else None
+        extra = (c.get("condChannels") or 0) + (2 if c.get("positionChannels") else 0)
+        self.convIn = conv(c["inChannels"] + extra, base)
+        # GLIGEN (grounding = {inputDim, tokenDim}): a gated layer after every attention block.
+        gr = c.get("grounding")
+        gated = lambda ch: GatedSelfAttention(ch, gr["tokenDim"], c["attentionHeads"], g)
         skips, ch, side = [base], base, c["imageSize"]
         self.down = nn.ModuleList()
         for i in range(L):
@@ -147,6 +241,8 @@ class UNet(nn.Module):
                 ch = w
                 if side in c["attentionResolutions"]:
                     lv.attn.append(attn(ch))
+                    if gr:
+                        self._gated(lv).attn.append(gated(ch))
                 skips.append(ch)
             if i < L - 1:
                 lv.down = conv(ch, ch, 3, 2) if c["downsample"] == "conv" else None
@@ -154,6 +250,9 @@ class UNet(nn.Module):
                 side //= 2
             self.down.append(lv)
         self.mid = Mid(ch, temb, c, attn(ch) if c["midAttention"] else None)
+        if gr and c["midAttention"]:
+            self.mid.gligen = Gligen()
+            self.mid.gligen.attn = gated(ch)
         ups = {}
         for i in reversed(range(L)):
             w = base * c["channelMults"][i]
@@ -163,6 +262,8 @@ class UNet(nn.Module):
                 ch = w
                 if side in c["attentionResolutions"]:
                     lv.attn.append(attn(ch))
+                    if gr:
+                        self._gated(lv).attn.append(gated(ch))
             if i > 0:
                 lv.up = conv(ch, ch)
                 side *= 2
@@ -170,22 +271,53 @@ class UNet(nn.Module):
         self.up = nn.ModuleList([ups[i] for i in range(L)])  # names up.{level}, as in TS
         self.normOut = nn.GroupNorm(g, ch, eps=1e-5)
         self.convOut = conv(ch, c["outChannels"])
+        if gr:
+            self.gligen = Gligen()
+            self.gligen.tokenizer = GroundingTokenizer(gr["inputDim"], gr["tokenDim"])
+        # A text UNet (lib/methods/text/text_unet.ts): its encoder's tokens are the context, its pooled
+        # [EOS] vector goes through textToTime into the time embedding.
+        if c.get("text"):
+            self.text = TextTransformer(c["text"])
+            self.textToTime = nn.Linear(c["text"]["width"], temb)
 
-    def forward(self, x, t, labels=None, concat=None, ctx=None, mask=None):
+    @staticmethod
+    def _gated(lv):
+        if not hasattr(lv, "gligen"):
+            lv.gligen = Gligen()
+            lv.gligen.attn = nn.ModuleList()
+        return lv.gligen
+
+    def forward(self, x, t, labels=None, concat=None, ctx=None, mask=None, vector=None, ids=None, grounding=None,
+                grounding_mask=None):
         L = len(self.down)
         e = self.time(t)
         if self.classEmb is not None:
             if labels is None:
                 labels = torch.full((x.shape[0],), self.c["numClasses"], dtype=torch.long)
             e = e + self.classEmb(labels)
+        if ids is not None:  # text: mask is the token mask
+            ctx, pooled = self.text(ids, mask)
+            e = e + self.textToTime(pooled)
+        if self.vectorToTime is not None:
+            e = e + self.vectorToTime(vector)
         e = F.silu(e)
-        h = self.convIn(torch.cat([x, concat], 1) if concat is not None else x)
+        b, _, side, _ = x.shape
+        ins = [x] + ([concat] if concat is not None else [])
+        if self.c.get("positionChannels"):  # CoordConv: (x, y) of each pixel centre in (-1, 1)
+            r = (2 * torch.arange(side, dtype=torch.float32) + 1) / side - 1
+            grid = torch.stack([r[None, :].expand(side, side), r[:, None].expand(side, side)])
+            ins.append(grid[None].expand(b, 2, side, side))
+        h = self.convIn(torch.cat(ins, 1))
+        tok = self.gligen.tokenizer(grounding) if grounding is not None else None
+        gate = lambda layer, v: layer(v, tok, grounding_mask) if tok is not None else v
         hs = [h]
         for i, lv in enumerate(self.down):
             for j, rb in enumerate(lv.res):
                 h = rb(h, e)
                 if len(lv.attn):
                     h = lv.attn[j](h, ctx, mask)
+                    if hasattr(lv, "gligen"):
+                        h = gate(lv.gligen.attn[j], h)
                 hs.append(h)
             if i < L - 1:
                 h = lv.down(h) if lv.down is not None else F.avg_pool2d(h, 2)
@@ -193,6 +325,8 @@ class UNet(nn.Module):
         h = self.mid.res1(h, e)
         if self.mid.attn is not None:
             h = self.mid.attn(h, ctx, mask)
+            if hasattr(self.mid, "gligen"):
+                h = gate(self.mid.gligen.attn, h)
         h = self.mid.res2(h, e)
         for i in reversed(range(L)):
             lv = self.up[i]
@@ -200,6 +334,8 @@ class UNet(nn.Module):
                 h = rb(torch.cat([h, hs.pop()], 1), e)
                 if len(lv.attn):
                     h = lv.attn[j](h, ctx, mask)
+                    if hasattr(lv, "gligen"):
+                        h = gate(lv.gligen.attn[j], h)
             if i > 0:
                 h = lv.up(F.interpolate(h, scale_factor=2, mode="nearest"))
         return self.convOut(F.silu(self.normOut(h)))
@@ -229,7 +365,8 @@ def to_torch_layout(name, arr, shape, p):
     t = torch.tensor(arr, dtype=torch.float32).reshape(shape)
     if t.dim() == 4:  # conv [kh, kw, in, out] -> [out, in, kh, kw]
         return t.permute(3, 2, 0, 1).contiguous()
-    if t.dim() == 2 and not name.startswith("classEmb"):  # dense [in, out] -> [out, in]
+    # dense [in, out] -> [out, in]; embedding tables ([rows, width]) stay as they are
+    if t.dim() == 2 and not name.startswith("classEmb") and not name.endswith(("tokenEmb", "posEmb")):
         return t.t().contiguous()
     return t
 
@@ -258,6 +395,11 @@ def check(path):
         kw["ctx"] = torch.tensor(d["context"]["data"], dtype=torch.float32).reshape(d["context"]["shape"])
     if d.get("mask") is not None:
         kw["mask"] = torch.tensor(d["mask"]["data"], dtype=torch.float32).reshape(d["mask"]["shape"])
+    if d.get("ids") is not None:  # token ids [B, L] (the TS tokenizer's); mask is then the token mask
+        kw["ids"] = torch.tensor(d["ids"]["data"], dtype=torch.long).reshape(d["ids"]["shape"])
+    for key, arg in (("vector", "vector"), ("grounding", "grounding"), ("groundingMask", "grounding_mask")):
+        if d.get(key) is not None:
+            kw[arg] = torch.tensor(d[key]["data"], dtype=torch.float32).reshape(d[key]["shape"])
     with torch.no_grad():
         y = model(x, torch.tensor(d["t"], dtype=torch.float32), **kw)
     y = y.permute(0, 2, 3, 1)

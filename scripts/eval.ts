@@ -54,6 +54,7 @@
 //
 // Lessons 10-14 (text, latent, grounding): flags in scripts/eval_text.ts; lesson 15 (synthetic data for a
 // classifier and a detector): flags in scripts/eval_apps.ts.
+// Lesson 16 (sound: spectrogram diffusion with CFG): flags in scripts/eval_audio.ts.
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { loadPretrained, pretrainedPath } from '../lib/course/models';
 import {
@@ -88,6 +89,7 @@ import {
 import { MASK_KINDS, MaskKind } from '../lib/methods/inpaint/masks';
 import { fileFlag, intFlag, LessonEval, scaleList, UsageError, walkFlags } from './eval_flags';
 import { APP_EVALS } from './eval_apps';
+import { AUDIO_EVALS } from './eval_audio';
 import { TEXT_EVALS } from './eval_text';
 
 const LESSON05_ALL = 'ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20,plms:10,plms:20';
@@ -114,7 +116,7 @@ const lesson05: LessonEval = {
     const unet = loadPretrained('05/unet', file);
     console.log(`lesson 05: ${file} (${unet.paramCount.toLocaleString('en')} parameters), n = ${n}, seed ${seed}`);
     try {
-      const results = compareSamplers(unetModel(unet, 'eps'), lesson05Schedule(), specs, {
+      const results = await compareSamplers(unetModel(unet, 'eps'), lesson05Schedule(), specs, {
         n,
         seed,
         batchSize: batch,
@@ -179,7 +181,7 @@ function guidanceEval(lesson: '06' | '07'): LessonEval {
         console.log(
           `lesson ${lesson}: ${file}${clf ? ` + ${clfFile}` : ''}, ${sampler}-${steps}, n = ${n} per scale, scales ${scales.join(', ')}, seed ${seed}`,
         );
-        const points = guidanceSweep(
+        const points = await guidanceSweep(
           { method: isCfg ? 'cfg' : 'classifier', unet, classifier: clf ?? undefined },
           guidanceSchedule(),
           {
@@ -233,7 +235,9 @@ const lesson08: LessonEval = {
     const results: SrEvalResult[] = [];
     try {
       for (const lrSize of sizes) {
-        results.push(evaluateSuperResolution(sr3, reg, { n, seed, lrSize, steps, batchSize: batch, keep: 1, meanOf }));
+        results.push(
+          await evaluateSuperResolution(sr3, reg, { n, seed, lrSize, steps, batchSize: batch, keep: 1, meanOf }),
+        );
         console.error(`${lrSize}x${lrSize} done`);
       }
       console.log(formatSrTable(results));
@@ -295,7 +299,7 @@ const lesson09: LessonEval = {
       if (samplingSeeds) {
         const models = { conditional: cond, unconditional: { unet: base, schedule: lesson05Schedule() } };
         const opts = { n, seed, kinds, steps, repaint, batchSize: batch, methods: ['conditional', 'repaint'] as const };
-        const s = inpaintFidSpread(models, samplingSeeds, opts);
+        const s = await inpaintFidSpread(models, samplingSeeds, opts);
         console.log(formatFidSpread(s.rows));
         return {
           lesson: '09',
@@ -310,7 +314,7 @@ const lesson09: LessonEval = {
           backend,
         };
       }
-      const r = evaluateInpainting(
+      const r = await evaluateInpainting(
         { conditional: cond, unconditional: { unet: base, schedule: lesson05Schedule() } },
         {
           n,
@@ -343,6 +347,7 @@ const EVALS: Record<string, LessonEval> = {
   '09': lesson09,
   ...TEXT_EVALS,
   ...APP_EVALS,
+  ...AUDIO_EVALS,
 };
 
 function usageText(): string {

@@ -38,7 +38,10 @@ export const ARTICLE_FIGURES: readonly string[] = [
   'GLIGEN이 생성한 이미지',
 ];
 
-export type CellTag = { kind: 'figure'; numbers: number[]; title: string } | { kind: 'table'; title: string };
+export type CellTag =
+  | { kind: 'figure'; numbers: number[]; title: string }
+  | { kind: 'table'; title: string }
+  | { kind: 'new'; title: string };
 
 /** The tag on the first line of a cell's source, or null. Throws on a figure number outside the article. */
 export function parseTag(source: string): CellTag | null {
@@ -51,7 +54,10 @@ export function parseTag(source: string): CellTag | null {
     return { kind: 'figure', numbers, title: fig[2].trim() };
   }
   const table = /^\/\/\s*Table\s*:\s*(.*)$/.exec(first);
-  return table ? { kind: 'table', title: table[1].trim() } : null;
+  if (table) return { kind: 'table', title: table[1].trim() };
+  // A figure the lessons add beyond the article (e.g. lesson 16's forward process on a spectrogram).
+  const extra = /^\/\/\s*New figure\s*:\s*(.*)$/.exec(first);
+  return extra ? { kind: 'new', title: extra[1].trim() } : null;
 }
 
 interface NbOutput {
@@ -187,6 +193,7 @@ export function buildFigureIndex(lessonsDir: string, figuresDir: string, meta: F
   const covered = figures.filter((f) => f.images.length > 0).map((f) => f.n);
   const missing = figures.filter((f) => f.images.length === 0).map((f) => f.n);
   const tables = cells.filter((c) => c.tag.kind === 'table');
+  const extras = cells.filter((c) => c.tag.kind === 'new' && c.images.length);
   const executed = lessons.reduce((s, l) => s + (l.seconds ?? 0), 0);
 
   const figureHtml = figures.map((f) => {
@@ -209,6 +216,14 @@ export function buildFigureIndex(lessonsDir: string, figuresDir: string, meta: F
       );
     return `<section class="figure" id="figure-${f.n}">${head}${parts.join('')}</section>`;
   });
+  const extraHtml = extras.map(
+    (c) =>
+      `<section class="figure new"><h3>${esc(c.notebook)} · cell ${c.cell} · ${esc(c.tag.title)}</h3>` +
+      c.images
+        .map((img) => `<a href="${esc(img)}"><img src="${esc(img)}" alt="${esc(img)}" loading="lazy"></a>`)
+        .join('') +
+      '</section>',
+  );
   const tableHtml = tables.map(
     (c) =>
       `<section class="table"><h3>${esc(c.notebook)} · cell ${c.cell} · ${esc(c.tag.title)}</h3><pre>${esc(c.text.trimEnd()) || '(no output)'}</pre></section>`,
@@ -227,6 +242,8 @@ export function buildFigureIndex(lessonsDir: string, figuresDir: string, meta: F
 <p class="meta">mode: ${esc(mode)} · backend: ${esc(backend)} · date: ${date.toISOString()} · ${meta.wallSeconds !== undefined ? `wall time of the run: ${meta.wallSeconds.toFixed(1)} s · ` : ''}lesson execution time (sum over notebooks): ${executed.toFixed(1)} s</p>
 <p>Images link to the PNGs of the notebook outputs (<code>&lt;notebook&gt;_&lt;cell&gt;_&lt;output&gt;.png</code>); a figure counts as regenerated when a cell tagged <code>// Figure N:</code> rendered at least one image.</p>
 ${figureHtml.join('\n')}
+<h2 id="new-figures">New figures (beyond the article)</h2>
+${extraHtml.join('\n') || '<p>(none)</p>'}
 <h2 id="tables">Measured tables</h2>
 ${tableHtml.join('\n') || '<p>(none)</p>'}
 <h2 id="lessons">Lessons</h2>

@@ -1,7 +1,6 @@
 // The training/sampling benchmark of scripts/bench.ts for one backend, written so that it also runs on
 // WebGPU under Node: it reads the loss with `await loss.data()`. tfjs-webgpu's synchronous read
-// (dataSync) copies through an OffscreenCanvas, which Node does not have ("OffscreenCanvas is not
-// defined"), so lib/core/train/train_step.ts (loss.dataSync()) cannot train on webgpu there.
+// copies through an OffscreenCanvas, which Node does not have ("OffscreenCanvas is not defined").
 // Built into the GPU pack (scripts/gpu-pack.sh) and run by its gpu-run.sh; also runs from the repo:
 //   DIFFUSION_BACKEND=cpu BENCH_QUICK=1 npx tsx scripts/gpu-pack-bench.ts
 // Prints the backend report, the kernels of one profiled training step, then one line

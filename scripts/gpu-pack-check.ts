@@ -4,7 +4,7 @@
 //   DIFFUSION_BACKEND=webgpu DIFFUSION_WEBGPU_DAWN=opengl npx tsx scripts/gpu-pack-check.ts
 //       (no GPU: Dawn's OpenGL backend on Mesa's llvmpipe; slow, but a real WebGPU device)
 // Prints one line per case and ends with `CHECK_RESULT {json}`; exit status 1 when any case fails.
-// Every read is asynchronous (await t.data()): tfjs-webgpu's dataSync needs OffscreenCanvas.
+// Every read is asynchronous (await t.data()): tfjs-webgpu's synchronous read needs OffscreenCanvas.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';

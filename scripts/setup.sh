@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Does whatever set-up is missing, and nothing else when all is in place:
-#   Debian packages (Jupyter, canvas build libraries, Chromium, oneDNN, a CJK font), npm ci, the native addon,
-#   the data-set cache. The kernel spec lives in jupyter/ and is used through JUPYTER_PATH.
-# Usage: scripts/setup.sh [--bench]   (--bench also installs python3-torch for `npm run bench`)
+#   Debian packages (Jupyter, canvas build libraries, Chromium, oneDNN, a CJK font, numpy and PyTorch for the
+#   specs' independent references), npm ci, the native addon, the data-set cache. The kernel spec lives in
+#   jupyter/ and is used through JUPYTER_PATH.
+# Usage: scripts/setup.sh   (`--bench`, once needed for PyTorch, is still accepted and changes nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +17,11 @@ packages=(
   libdnnl-dev     # the native oneDNN backend
   libegl-mesa0    # a WebGPU device without a GPU (Dawn OpenGL on llvmpipe) for the GPU pack tests
   fonts-noto-cjk  # Hangul glyphs in canvas-drawn labels and Chromium-rendered figures (the article is Korean)
+  # The specs' cross-checks (numpy linear algebra and file readers, the PyTorch mirror of the UNet) fail
+  # rather than skip without these. PyTorch is the large one: on Debian 12 about 160 packages, 135 MiB to
+  # download, 575 MiB installed (measured with apt-get -s; most of it libtorch's OpenCV/FFmpeg/GDAL deps).
+  python3-numpy python3-torch
 )
-[ "${1:-}" = "--bench" ] && packages+=(python3-torch)
 
 # 1. Debian packages
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -44,6 +48,7 @@ else
   say "not a Debian/Ubuntu system: install Jupyter (nbclient, nbconvert, notebook), cairo/pango/jpeg/gif/rsvg development files, Chromium and oneDNN with your package manager"
 fi
 /usr/bin/python3 -c 'import nbclient, nbconvert' 2>/dev/null || die "Python's nbclient/nbconvert are missing for /usr/bin/python3: install python3-nbclient and jupyter-nbconvert"
+/usr/bin/python3 -c 'import numpy, torch' 2>/dev/null || die "numpy/PyTorch are missing for /usr/bin/python3 (the specs' references): install python3-numpy and python3-torch"
 
 # 2. npm packages, reinstalled when package-lock.json changed since the last install
 stamp=node_modules/.diffusion-setup-lock

@@ -4,9 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JUPYTER_PATH="$PWD/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
-args=(--ip=127.0.0.1 --notebook-dir="$PWD/notebooks" --MappingKernelManager.default_kernel_name=diffusion-ts)
+# NOTEBOOK_DIR: another folder of lessons (the browser test runs copies in build/ui/notebooks).
+args=(--ip=127.0.0.1 --notebook-dir="${NOTEBOOK_DIR:-$PWD/notebooks}" --MappingKernelManager.default_kernel_name=diffusion-ts)
 [ "$(id -u)" = 0 ] && args+=(--allow-root)
-if command -v jupyter-lab >/dev/null 2>&1; then
+# JUPYTER_APP=notebook forces the classic Notebook (the browser test drives its UI).
+if [ -n "${JUPYTER_APP:-}" ]; then
+  app=$JUPYTER_APP
+  command -v "jupyter-$app" >/dev/null 2>&1 || { echo "start: jupyter-$app not found; run 'npm run setup'" >&2; exit 1; }
+elif command -v jupyter-lab >/dev/null 2>&1; then
   app=lab
 elif command -v jupyter-notebook >/dev/null 2>&1; then
   app=notebook
@@ -15,4 +20,5 @@ else
   exit 1
 fi
 echo "start: Jupyter $app on notebooks/ with kernel 'TypeScript (diffusion course)'; open 00_setup.ipynb first"
-exec jupyter "$app" "${args[@]}"
+# Extra arguments go to Jupyter (e.g. --port=8890 --port-retries=0); later ones win.
+exec jupyter "$app" "${args[@]}" "$@"

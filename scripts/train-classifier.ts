@@ -48,12 +48,12 @@ async function main(): Promise<void> {
           `step ${s}: loss ${avg.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(1)} s, ${tf.memory().numTensors} tensors)`,
         );
     },
-    onEpoch: (e) =>
-      console.log(`epoch ${e + 1}: test accuracy ${(100 * model.accuracy(xTest, test.labels)).toFixed(2)}%`),
+    onEpoch: async (e) =>
+      console.log(`epoch ${e + 1}: test accuracy ${(100 * (await model.accuracy(xTest, test.labels))).toFixed(2)}%`),
   });
   const wallS = (Date.now() - t0) / 1000;
-  const accuracy = model.accuracy(xTest, test.labels);
-  const manifest = model.save(out, {
+  const accuracy = await model.accuracy(xTest, test.labels);
+  const manifest = await model.save(out, {
     accuracy,
     accuracySplit: 'fashion-mnist test (10,000 images, our fixed split)',
     steps,

@@ -117,11 +117,11 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
   });
   const tail = h.loss.slice(-50);
   const test = loadCaptionedShapes('test', 1000);
-  const r = clipRetrieval(clip, test, { n: 1000, candidates: 100, seed: a.seed });
+  const r = await clipRetrieval(clip, test, { n: 1000, candidates: 100, seed: a.seed });
   console.log(
     `retrieval on ${r.n} test images among ${r.candidates}: image->text ${(100 * r.imageToText).toFixed(1)}%, text->image ${(100 * r.textToImage).toFixed(1)}%; clipScore own ${r.scoreOwn.toFixed(2)} vs shuffled ${r.scoreShuffled.toFixed(2)}`,
   );
-  const probe = clipAttributeProbe(clip, loadShapes('test', { count: 2000, minObjects: 1, maxObjects: 1 }));
+  const probe = await clipAttributeProbe(clip, loadShapes('test', { count: 2000, minObjects: 1, maxObjects: 1 }));
   console.log(
     `attribute probe on 2000 one-object test scenes (image / caption embedding): ${Object.entries(probe)
       .map(([k, p]) => `${k} ${(100 * p.image.accuracy).toFixed(1)} / ${(100 * p.text.accuracy).toFixed(1)} %`)
@@ -147,8 +147,11 @@ async function trainClipRecipe(a: Args, out: string): Promise<void> {
 }
 
 /** Mean of the row-wise dot products of two unit-norm [N, E] tensors. */
-function meanCos(a: tf.Tensor2D, b: tf.Tensor2D): number {
-  return tf.tidy(() => tf.mean(tf.sum(tf.mul(a, b), 1)).dataSync()[0]);
+async function meanCos(a: tf.Tensor2D, b: tf.Tensor2D): Promise<number> {
+  const m = tf.tidy(() => tf.mean(tf.sum(tf.mul(a, b), 1)));
+  const v = (await m.data())[0];
+  m.dispose();
+  return v;
 }
 
 async function trainPriorRecipe(a: Args, out: string): Promise<void> {
@@ -179,10 +182,10 @@ async function trainPriorRecipe(a: Args, out: string): Promise<void> {
   // embedding itself as the image embedding (what a prior-less unCLIP would do)?
   const test = loadCaptionedShapes('test', 500);
   const te = encodeShapesSet(clip, test);
-  const quality: Record<string, number> = { textAsImage: meanCos(te.text, te.image) };
+  const quality: Record<string, number> = { textAsImage: await meanCos(te.text, te.image) };
   for (const g of [1, 2]) {
     const z = samplePrior(prior, te.text, { steps: 50, guidance: g, rng: new Rng(a.seed + 1) });
-    quality[`prior_w${g}`] = meanCos(z, te.image);
+    quality[`prior_w${g}`] = await meanCos(z, te.image);
     z.dispose();
   }
   tf.dispose([te.text, te.image]);

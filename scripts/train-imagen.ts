@@ -109,8 +109,8 @@ async function main(): Promise<void> {
     });
     const seconds = (Date.now() - t0) / 1000;
     const test = loadCaptionedShapes('test', 1000).captions;
-    const acc = maskedAccuracy(model, test, shapesContentWords(), 1);
-    const probe = wordProbe(model.encoder, test, { colour: COLOUR_NAMES, shape: SHAPE_KINDS });
+    const acc = await maskedAccuracy(model, test, shapesContentWords(), 1);
+    const probe = await wordProbe(model.encoder, test, { colour: COLOUR_NAMES, shape: SHAPE_KINDS });
     const tail = losses.slice(-100).reduce((p, q) => p + q, 0) / Math.min(100, losses.length);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     await saveMlm(out, model, {

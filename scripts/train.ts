@@ -281,8 +281,8 @@ async function main(): Promise<void> {
       });
       const m = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
       console.log(
-        `class-embedding phase: ${a.fitEmbSteps} steps in ${((Date.now() - t1) / 1000).toFixed(1)} s, loss ${m(l.slice(0, 20)).toFixed(4)} -> ${m(l.slice(-20)).toFixed(4)} (20-step means); row norms ${classEmbeddingNorms(
-          model,
+        `class-embedding phase: ${a.fitEmbSteps} steps in ${((Date.now() - t1) / 1000).toFixed(1)} s, loss ${m(l.slice(0, 20)).toFixed(4)} -> ${m(l.slice(-20)).toFixed(4)} (20-step means); row norms ${(
+          await classEmbeddingNorms(model)
         )
           .map((x) => x.toFixed(2))
           .join(' ')}`,
@@ -371,7 +371,7 @@ async function trainNoisy(
   const idx = Array.from({ length: 2000 }, (_, i) => i);
   const x0 = toTensor(test, { indices: idx });
   const ts = [0, 100, 250, 500, 750, 999];
-  const acc = noisyAccuracy(
+  const acc = await noisyAccuracy(
     model,
     schedule,
     x0,

@@ -35,6 +35,10 @@ import {
   unclipStructure,
 } from '../lib/methods/dalle2/index';
 import { Rng } from '../lib/core/random';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { DiffusionModel } from '../lib/core/samplers/types';
+import { Denoiser } from '../lib/core/unet/denoiser';
+import { cfgConditionModel } from '../lib/methods/guidance/cfg';
 import { loadPretrained } from '../lib/course/models';
 import { parseCaption, POSITION_WORDS } from '../lib/eval/shapes/parse_caption';
 import { shapesTextEncoderConfig, shapesTokenizer } from '../lib/methods/text/shapes_text';
@@ -141,16 +145,16 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       assert.throws(() => hardNegativeCaption(set.objects[0], rng, 'texture' as never), /unknown attribute 'texture'/);
     });
 
-    it('the attribute probe reads colour from the shipped CLIP, and takes only one-object scenes', function () {
+    it('the attribute probe reads colour from the shipped CLIP, and takes only one-object scenes', async function () {
       this.timeout(120000);
       const clip = loadPretrained('12/clip');
-      const p = clipAttributeProbe(clip, loadShapes('test', { count: 400, minObjects: 1, maxObjects: 1 }));
+      const p = await clipAttributeProbe(clip, loadShapes('test', { count: 400, minObjects: 1, maxObjects: 1 }));
       // The shipped model retrieves 98 % of captions among 100 (manifest): colour and position must be readable.
       assert.ok(p.colour.image.accuracy >= 0.9 && p.position.image.accuracy >= 0.9, JSON.stringify(p));
       assert.strictEqual(p.shape.text.tested, 120);
       assert.strictEqual(p.position.image.chance, 1 / POSITION_WORDS.length);
-      assert.throws(
-        () => clipAttributeProbe(clip, loadShapes('test', { count: 10, minObjects: 2, maxObjects: 2 })),
+      await assert.rejects(
+        clipAttributeProbe(clip, loadShapes('test', { count: 10, minObjects: 2, maxObjects: 2 })),
         /exactly one object/,
       );
       clip.dispose();
@@ -199,10 +203,10 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       const back = loadClip(file);
       const x = shapesImages(small, [0, 1, 2]);
       const caps = small.captions.slice(0, 3);
-      const s1 = clipScore(clip, x, caps);
-      const s2 = clipScore(back, x, caps);
+      const s1 = await clipScore(clip, x, caps);
+      const s2 = await clipScore(back, x, caps);
       s1.forEach((v, i) => assert.ok(Math.abs(v - s2[i]) < 1e-4 && v <= 100 && v >= -100));
-      assert.throws(() => clipScore(clip, x, caps.slice(0, 2)), /3 images but 2 captions/);
+      await assert.rejects(clipScore(clip, x, caps.slice(0, 2)), /3 images but 2 captions/);
       x.dispose();
       clip.dispose();
       back.dispose();
@@ -246,6 +250,55 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
   });
 
   describe('prior', () => {
+    it('samplePrior is the tested DDIM sampler on the tested CFG mix, x0 put on the sphere', async () => {
+      // Reference: DDIMSampler (lib/core/samplers/ddim.ts, checked against a float64 loop in
+      // samplers.spec.ts) driving cfgConditionModel (lib/methods/guidance/cfg.ts, guidance.spec.ts) around
+      // the same prior, seen as a network on [B, 1, 1, E] "images" with the text as a context token;
+      // the one step of the prior's own, x0 -> sqrt(E) x0 / |x0|, is a model wrapper here.
+      const prior = new DiffusionPrior(priorConfig(E, { hidden: 16, blocks: 2, T: 50 }), { seed: 4 });
+      const text = tf.tidy(() => {
+        const r = new Rng(5).normalTensor([3, E]);
+        return tf.div(r, tf.norm(r, 2, 1, true));
+      }) as tf.Tensor2D;
+      const net = {
+        apply: (x: tf.Tensor4D, t: number[], c: { context: tf.Tensor3D }) =>
+          tf.tidy(() => {
+            const b = x.shape[0];
+            return tf.reshape(prior.apply(tf.reshape(x, [b, E]), t, tf.reshape(c.context, [b, E])), [b, 1, 1, E]);
+          }),
+      } as unknown as Denoiser<{ context: tf.Tensor3D }>;
+      const cond = { context: tf.tidy(() => tf.reshape(tf.mul(text, Math.sqrt(E)), [3, 1, E])) as tf.Tensor3D };
+      const uncond = { context: tf.zeros([3, 1, E]) as tf.Tensor3D };
+      const samples: tf.Tensor2D[] = [];
+      for (const guidance of [1, 3]) {
+        const got = samplePrior(prior, text, { steps: 6, guidance, rng: new Rng(7) });
+        const mix = cfgConditionModel(net, cond, uncond, guidance, { prediction: 'x0' });
+        const onSphere: DiffusionModel = {
+          prediction: 'x0',
+          predict: (xt, t) =>
+            tf.tidy(() => {
+              const x0 = mix.predict(xt, t);
+              return tf.mul(tf.div(x0, tf.norm(x0, 2, 3, true)), Math.sqrt(E)) as tf.Tensor4D;
+            }),
+        };
+        const z = new DDIMSampler(prior.schedule).sample(onSphere, [3, 1, 1, E], {
+          steps: 6,
+          rng: new Rng(7),
+          clipDenoised: false,
+        });
+        const want = tf.tidy(() => tf.reshape(tf.div(z, tf.norm(z, 2, 3, true)), [3, E])) as tf.Tensor2D;
+        const diff = (await tf.tidy(() => tf.max(tf.abs(tf.sub(got, want)))).data())[0];
+        assert.ok(diff < 1e-5, `guidance ${guidance}: samplePrior vs DDIM + CFG max |diff| = ${diff}`);
+        samples.push(got);
+        tf.dispose([z, want]);
+      }
+      // Guidance changes the samples, so the guided comparison is not the unguided one again.
+      const gap = (await tf.tidy(() => tf.max(tf.abs(tf.sub(samples[0], samples[1])))).data())[0];
+      assert.ok(gap > 1e-2, `guidance 1 and 3 differ by only ${gap}`);
+      tf.dispose([...samples, text, cond.context, uncond.context]);
+      prior.dispose();
+    });
+
     it('predicts [B, E], trains with a flat tensor count, samples unit-norm embeddings, round-trips a file', async () => {
       const prior = new DiffusionPrior(priorConfig(E, { hidden: 16, blocks: 1, T: 50 }));
       const z = tf.randomNormal([2, E]) as tf.Tensor2D;
@@ -316,6 +369,93 @@ describe('lesson 12: DALL·E 2 (unCLIP)', function () {
       assert.throws(() => decoderBatches(set, clip, 16, 0, 2), /embeddingDropout must be in \[0, 1\], got 2/);
       tf.dispose([x, cond!.context!, cond!.contextMask!, cond!.vector!]);
       clip.dispose();
+    });
+
+    it('generate() equals the pipeline computed step by step here (text -> prior -> decoder)', async () => {
+      // Reference: unCLIP's two samplers written out in float64 from their equations (DDIM eta 0,
+      // Song et al. 2021 eq. 12; CFG eps_u + w (eps_c - eps_u), Ho & Salimans 2022; trailing timesteps
+      // round(T - i T / n) - 1), calling only the networks: the prior on sqrt(E) * text (zeros for no
+      // text), x0 put on the radius-sqrt(E) sphere; the decoder with the sampled embedding, scaled by
+      // sqrt(E), as its context token and condition vector (zeros for no embedding), x0 clipped to [-1, 1].
+      // One Rng in order: the prior's z_T, then the decoder's x_T. Tolerance: float32 vs float64, with x0 at
+      // t = 999 dividing by sqrt(abar) = 0.0064 (observed 5e-5; a wrong step gives > 0.05).
+      const clip = tinyClip(2);
+      const prior = new DiffusionPrior(priorConfig(E, { hidden: 16, blocks: 1, T: 50 }), { seed: 6 });
+      const decoder = tinyDecoder();
+      const u = new UnClip(clip, prior, decoder);
+      const captions = ['a small red circle in the center', 'a large blue square at the top left'];
+      const o = { steps: 3, guidance: 2.5, priorSteps: 4, priorGuidance: 2 };
+      const got = u.generate(captions, 11, o);
+      const B = captions.length;
+      const rng = new Rng(11);
+      const trailing = (T: number, n: number) => Array.from({ length: n }, (_, i) => Math.round(T - (i * T) / n) - 1);
+      const ddim = (x: Float64Array, x0: Float64Array, ab: number, abPrev: number) => {
+        const eps = x.map((v, i) => (v - Math.sqrt(ab) * x0[i]) / Math.sqrt(1 - ab));
+        return x0.map((v, i) => Math.sqrt(abPrev) * v + Math.sqrt(1 - abPrev) * eps[i]);
+      };
+      const cfg = (c: Float32Array, un: Float32Array, w: number) =>
+        Float64Array.from(c, (v, i) => un[i] + w * (v - un[i]));
+      const read = async (t: tf.Tensor) => {
+        const v = await t.data();
+        t.dispose();
+        return v as Float32Array;
+      };
+      // Stage 1: the CLIP text embedding, scaled to diffusion space.
+      const text = clip.encodeText(captions);
+      const textD = await read(tf.mul(text, Math.sqrt(E)));
+      text.dispose();
+      // Stage 2: the prior.
+      const pts = trailing(50, o.priorSteps);
+      let z = Float64Array.from(await read(rng.normalTensor([B, E])));
+      for (let i = 0; i < pts.length; i++) {
+        const ab = prior.schedule.alphasCumprod[pts[i]];
+        const abPrev = i + 1 < pts.length ? prior.schedule.alphasCumprod[pts[i + 1]] : 1;
+        const zt = tf.tensor2d(Float32Array.from(z), [B, E]);
+        const c = await read(prior.apply(zt, [pts[i], pts[i]], tf.tensor2d(textD, [B, E])));
+        const un = await read(prior.apply(zt, [pts[i], pts[i]], tf.zeros([B, E]) as tf.Tensor2D));
+        zt.dispose();
+        const x0 = cfg(c, un, o.priorGuidance);
+        for (let b = 0; b < B; b++) {
+          const row = x0.subarray(b * E, (b + 1) * E);
+          const n = Math.hypot(...row);
+          for (let e = 0; e < E; e++) row[e] *= Math.sqrt(E) / n;
+        }
+        z = ddim(z, x0, ab, abPrev);
+      }
+      // The sampled image embedding, back to unit norm and then to diffusion space for the decoder.
+      const embD = new Float64Array(B * E);
+      for (let b = 0; b < B; b++) {
+        const n = Math.hypot(...z.subarray(b * E, (b + 1) * E));
+        for (let e = 0; e < E; e++) embD[b * E + e] = (z[b * E + e] / n) * Math.sqrt(E);
+      }
+      // Stage 3: the decoder.
+      const ctx = tf.tensor3d(Float32Array.from(embD), [B, 1, E]);
+      const vec = tf.tensor2d(Float32Array.from(embD), [B, E]);
+      const mask = tf.ones([B, 1]) as tf.Tensor2D;
+      const zeros = { context: tf.zeros([B, 1, E]) as tf.Tensor3D, vector: tf.zeros([B, E]) as tf.Tensor2D };
+      const shape = [B, 8, 8, 3];
+      const dts = trailing(1000, o.steps);
+      let x = Float64Array.from(await read(rng.normalTensor(shape)));
+      for (let i = 0; i < dts.length; i++) {
+        const ab = u.schedule.alphasCumprod[dts[i]];
+        const abPrev = i + 1 < dts.length ? u.schedule.alphasCumprod[dts[i + 1]] : 1;
+        const xt = tf.tensor4d(Float32Array.from(x), shape as [number, number, number, number]);
+        const t = [dts[i], dts[i]];
+        const c = await read(decoder.apply(xt, t, { context: ctx, contextMask: mask, vector: vec }));
+        const un = await read(decoder.apply(xt, t, { ...zeros, contextMask: mask }));
+        xt.dispose();
+        const eps = cfg(c, un, o.guidance);
+        const x0 = x.map((v, k) => Math.min(1, Math.max(-1, (v - Math.sqrt(1 - ab) * eps[k]) / Math.sqrt(ab))));
+        x = ddim(x, x0, ab, abPrev);
+      }
+      const g = await got.data();
+      let err = 0;
+      for (let k = 0; k < x.length; k++) err = Math.max(err, Math.abs(g[k] - x[k]));
+      assert.ok(err < 3e-4, `UnClip.generate vs the step-by-step pipeline: max |diff| = ${err}`);
+      tf.dispose([got, ctx, vec, mask, zeros.context, zeros.vector]);
+      clip.dispose();
+      prior.dispose();
+      decoder.dispose();
     });
 
     it('generates, varies and interpolates with the right shapes; interpolation varies only the embedding', () => {

@@ -166,7 +166,7 @@ describe('UNet diagram (figure 11)', function () {
     );
   });
 
-  it('GLIGEN (figure 28): a gated layer drawn after every attention block, the grounding MLP in the header', () => {
+  it('GLIGEN (figure 28): a gated layer drawn after every attention block, the grounding MLP in the header', async () => {
     const text = shapesTextEncoderConfig(shapesTokenizer(), { width: 16, layers: 1, heads: 2 });
     const cfg = latentUNetConfig({ baseChannels: 16, groups: 4, attentionHeads: 2, text });
     const plain = new TextUNet(cfg, { seed: 1 });
@@ -180,7 +180,7 @@ describe('UNet diagram (figure 11)', function () {
     assert.strictEqual(gated.length, attn.length);
     assert.deepStrictEqual(
       gated.map((b) => b.id).sort(),
-      Object.keys(gateValues(grounded))
+      Object.keys(await gateValues(grounded))
         .map((k) => k.replace('attn', 'gligen.attn'))
         .sort(),
     );

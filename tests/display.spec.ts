@@ -1,3 +1,7 @@
+// Image grids, plots and figures as a reader sees them. Independent references: the PNG decoded back by
+// node-canvas and its pixels compared with the cell layout computed here from rows, cols, scale and
+// padding; the SVG fallback parsed and each mark's position checked against the axis mapping written out
+// here (linear and log10); plotly.js itself in headless Chromium for the HTML figures.
 import { strict as assert } from 'assert';
 import { loadImage, createCanvas } from 'canvas';
 import * as tf from '@tensorflow/tfjs-core';
@@ -8,7 +12,14 @@ import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { imageGridPng, showImages } from '../lib/course/display/image_grid';
 import { plotToSvg } from '../lib/course/display/svg_fallback';
-import { plotBundle, showPlot, PLOTLY_MIME } from '../lib/course/display/plot';
+import {
+  plotBundle,
+  plotlyLoaderBundle,
+  showPlot,
+  PLOTLY_MIME,
+  MAX_PLOT_WIDTH,
+  QUICK_MODE_NOTE,
+} from '../lib/course/display/plot';
 import { renderFigures } from '../scripts/render-figures';
 
 // Decodes PNG bytes back into RGBA pixels with canvas (an independent decoder path).
@@ -35,7 +46,10 @@ describe('display: image grid', () => {
       cols = 3,
       scale = 4,
       pad = 2;
-    const png = imageGridPng({ data: new Float32Array(n * h * w), shape: [n, h, w] }, { cols, scale, padding: pad });
+    const png = await imageGridPng(
+      { data: new Float32Array(n * h * w), shape: [n, h, w] },
+      { cols, scale, padding: pad },
+    );
     const d = await decode(png);
     assert.equal(d.w, cols * w * scale + (cols + 1) * pad);
     assert.equal(d.h, 3 * h * scale + 4 * pad);
@@ -51,7 +65,7 @@ describe('display: image grid', () => {
     const data = new Float32Array(n * s * s).fill(-1);
     data.fill(1, 5 * s * s, 6 * s * s);
     const x = tf.tensor4d(data, [n, s, s, 1]);
-    const d = await decode(imageGridPng(x, { cols, scale, padding: pad, range: [-1, 1], background: '#ff0000' }));
+    const d = await decode(await imageGridPng(x, { cols, scale, padding: pad, range: [-1, 1], background: '#ff0000' }));
     x.dispose();
     const cell = s * scale;
     const origin = (r: number, c: number) => [pad + c * (cell + pad), pad + r * (cell + pad)];
@@ -78,7 +92,7 @@ describe('display: image grid', () => {
   it('maps values through the range, keeps RGB channels and upscales nearest-neighbour', async () => {
     // One 2x2 RGB image in [0,1]: distinct colour per source pixel; scale 5, no padding.
     const data = new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1, 0.5, 0.5, 0.5]);
-    const d = await decode(imageGridPng({ data, shape: [1, 2, 2, 3] }, { scale: 5, padding: 0 }));
+    const d = await decode(await imageGridPng({ data, shape: [1, 2, 2, 3] }, { scale: 5, padding: 0 }));
     assert.equal(d.w, 10);
     assert.equal(d.h, 10);
     const expect = (sx: number, sy: number) => {
@@ -95,14 +109,14 @@ describe('display: image grid', () => {
 
   it('reads Uint8Array as 0..255 and clips out-of-range floats', async () => {
     const u8 = await decode(
-      imageGridPng({ data: new Uint8Array([0, 128, 255, 64]), shape: [1, 2, 2] }, { scale: 1, padding: 0 }),
+      await imageGridPng({ data: new Uint8Array([0, 128, 255, 64]), shape: [1, 2, 2] }, { scale: 1, padding: 0 }),
     );
     assert.deepEqual(
       [0, 1, 2, 3].map((i) => u8.px[i * 4]),
       [0, 128, 255, 64],
     );
     const f = await decode(
-      imageGridPng(
+      await imageGridPng(
         { data: new Float32Array([-3, 0, 0.5, 7]), shape: [1, 2, 2] },
         { scale: 1, padding: 0, range: [0, 1] },
       ),
@@ -119,9 +133,15 @@ describe('display: image grid', () => {
       scale = 2,
       pad = 2;
     const base = { data: new Float32Array(n * s * s), shape: [n, s, s] };
-    const plain = await decode(imageGridPng(base, { cols: 2, scale, padding: pad }));
+    const plain = await decode(await imageGridPng(base, { cols: 2, scale, padding: pad }));
     const labelled = await decode(
-      imageGridPng(base, { cols: 2, scale, padding: pad, labels: ['a', 'b', 'c', 'd'], rowTitles: ['t=0', 't=500'] }),
+      await imageGridPng(base, {
+        cols: 2,
+        scale,
+        padding: pad,
+        labels: ['a', 'b', 'c', 'd'],
+        rowTitles: ['t=0', 't=500'],
+      }),
     );
     assert.ok(labelled.w > plain.w, 'row titles widen the grid');
     assert.ok(labelled.h > plain.h, 'labels heighten the grid');
@@ -132,30 +152,57 @@ describe('display: image grid', () => {
     assert.ok(dark > 5, `row titles drew ${dark} dark pixels`);
   });
 
-  it('rejects bad input with a clear message', () => {
-    const f =
-      (shape: number[], len = shape.reduce((a, b) => a * b, 1)) =>
-      () =>
-        imageGridPng({ data: new Float32Array(len), shape });
-    assert.throws(f([28, 28]), /\[N,H,W\].*batch axis/);
-    assert.throws(f([1, 1, 4, 4, 1]), /\[N,H,W\]/);
-    assert.throws(f([2, 4, 4, 2]), /1 \(gray\) or 3 \(RGB\) channels, got 2/);
-    assert.throws(f([0, 4, 4]), /empty/);
-    assert.throws(f([2, 4, 4], 10), /10 values/);
-    assert.throws(
-      () => imageGridPng({ data: new Float32Array(16), shape: [1, 4, 4] }, { labels: ['a', 'b'] }),
-      /2 labels for 1 images/,
+  it('widens columns to their labels instead of cutting them, and draws title and note above the grid', async () => {
+    const base = { data: new Float32Array(2 * 4 * 4), shape: [2, 4, 4] };
+    const short = await decode(await imageGridPng(base, { scale: 2, padding: 2, labels: ['a', 'b'] }));
+    const long = await decode(await imageGridPng(base, { scale: 2, padding: 2, labels: ['a rather long label', 'b'] }));
+    // Two columns of (label width + 6) at least: the long label (~110 px at 12 px) fits whole.
+    assert.ok(long.w >= 2 * 100, `grid ${long.w} px wide for a label of ~110 px`);
+    assert.equal(long.h, short.h);
+    const titled = await decode(
+      await imageGridPng(base, { scale: 2, padding: 2, title: 'Samples, w = 3', note: 'quick mode' }),
     );
-    assert.throws(() => imageGridPng({ data: new Float32Array(16), shape: [1, 4, 4] }, { scale: 0 }), /scale/);
-    assert.throws(() => imageGridPng(null as never), /tf.Tensor or \{data, shape\}/);
+    const plain = await decode(await imageGridPng(base, { scale: 2, padding: 2 }));
+    const headH = titled.h - plain.h;
+    assert.ok(headH >= 2 * 18, `two caption lines above the grid (${headH} px)`);
+    let dark = 0;
+    let red = 0;
+    for (let y = 0; y < headH; y++)
+      for (let x = 0; x < titled.w; x++) {
+        const [r, g, b] = at(titled, x, y);
+        if (r < 100 && g < 100 && b < 100) dark++;
+        if (r > 120 && g < 60 && b < 60) red++;
+      }
+    assert.ok(dark > 20 && red > 20, `title (${dark} dark px) and red note (${red} px) drawn above the images`);
+    // The images moved down by the caption lines: the first image's black cell starts below them.
+    assert.deepEqual(at(titled, 2 + 1, headH + 2 + 1).slice(0, 3), [0, 0, 0]);
   });
 
-  it('showImages prints one line outside a notebook', () => {
+  it('rejects bad input with a clear message', async () => {
+    const f = (shape: number[], len = shape.reduce((a, b) => a * b, 1)) =>
+      imageGridPng({ data: new Float32Array(len), shape });
+    await assert.rejects(f([28, 28]), /\[N,H,W\].*batch axis/);
+    await assert.rejects(f([1, 1, 4, 4, 1]), /\[N,H,W\]/);
+    await assert.rejects(f([2, 4, 4, 2]), /1 \(gray\) or 3 \(RGB\) channels, got 2/);
+    await assert.rejects(f([0, 4, 4]), /imageGrid: empty batch, shape \[0,4,4\]/);
+    await assert.rejects(f([2, 4, 4], 10), /10 values/);
+    await assert.rejects(
+      imageGridPng({ data: new Float32Array(16), shape: [1, 4, 4] }, { labels: ['a', 'b'] }),
+      /2 labels for 1 images/,
+    );
+    await assert.rejects(
+      imageGridPng({ data: new Float32Array(16), shape: [1, 4, 4] }, { scale: 0 }),
+      /scale must be an integer >= 1, got 0/,
+    );
+    await assert.rejects(imageGridPng(null as never), /tf.Tensor or \{data, shape\}/);
+  });
+
+  it('showImages prints one line outside a notebook', async () => {
     const logs: string[] = [];
     const orig = console.log;
     console.log = (s: string) => logs.push(s);
     try {
-      showImages({ data: new Float32Array(2 * 9), shape: [2, 3, 3] }, { scale: 2, padding: 1 });
+      await showImages({ data: new Float32Array(2 * 9), shape: [2, 3, 3] }, { scale: 2, padding: 1 });
     } finally {
       console.log = orig;
     }
@@ -240,9 +287,12 @@ describe('display: static plot fallback (SVG)', () => {
       -1,
       'y',
     ); // SVG y grows downwards
-    const circles = els.filter((e) => e.tag === 'circle');
+    // Markers: one path of zero-length round-capped segments "Mx yh0", one per point.
+    const markers = els.filter((e) => e.attrib.class === 'markers');
+    assert.equal(markers.length, 1);
+    assert.equal(markers[0].attrib['stroke-linecap'], 'round');
     assert.deepEqual(
-      circles.map((c) => [Number(c.attrib.cx), Number(c.attrib.cy)]),
+      [...markers[0].attrib.d.matchAll(/M([-\d.]+) ([-\d.]+)h0/g)].map((m) => [Number(m[1]), Number(m[2])]),
       pts,
     );
   });
@@ -318,11 +368,13 @@ describe('display: static plot fallback (SVG)', () => {
 
 describe('display: plot bundle', () => {
   it('carries plotly JSON (plain arrays, {text} titles), the SVG fallback and text', () => {
-    const b = plotBundle([{ x: new Float32Array([1, 2]), y: [NaN, 3], name: 't' }], {
-      title: 'T',
-      xaxis: { title: 'step' },
-    });
-    assert.deepEqual(Object.keys(b).sort(), [PLOTLY_MIME, 'image/svg+xml', 'text/plain'].sort());
+    const b = plotBundle(
+      [{ x: new Float32Array([1, 2]), y: [NaN, 3], name: 't' }],
+      { title: 'T', xaxis: { title: 'step' } },
+      undefined,
+      false,
+    );
+    assert.deepEqual(Object.keys(b).sort(), [PLOTLY_MIME, 'image/svg+xml', 'text/html', 'text/plain'].sort());
     const fig = b[PLOTLY_MIME] as { data: { x: unknown; y: unknown }[]; layout: Record<string, unknown> };
     assert.deepEqual(fig.data[0].x, [1, 2]);
     assert.deepEqual(fig.data[0].y, [null, 3]);
@@ -346,6 +398,137 @@ describe('display: plot bundle', () => {
     }
     assert.deepEqual(logs, ['[plot: 2 traces (bar, scatter)]']);
   });
+
+  it('passes animation frames to plotly and draws the static first frame in the SVG', () => {
+    const frames = [0, 1, 2].map((k) => ({ name: `t${k}`, data: [{ x: [0, 1], y: [k, k + 10] }] }));
+    const b = plotBundle([{ x: [0, 1], y: [0, 10] }], { title: 'anim' }, frames, false);
+    const fig = b[PLOTLY_MIME] as { frames: { name: string; data: { y: number[] }[] }[] };
+    assert.deepEqual(
+      fig.frames.map((f) => f.name),
+      ['t0', 't1', 't2'],
+    );
+    assert.deepEqual(fig.frames[2].data[0].y, [2, 12]);
+    assert.match(b['text/html'] as string, /"frames":\[\{"name":"t0"/);
+    assert.equal(b['text/plain'], '[plot "anim": 1 trace (scatter), 3 frames]');
+    // The SVG draws `data` only: its one polyline ends at y = 10 (top of the axis), not at 12.
+    const lines = parseXml(b['image/svg+xml'] as string).filter((e) => e.tag === 'polyline');
+    assert.equal(lines.length, 1);
+    assert.throws(() => plotBundle([], {}, [{ name: 'x' } as never]), /frame 0 needs a data array/);
+  });
+
+  it('narrows figures wider than the output area and notes quick mode under the title', () => {
+    const wide = plotBundle([{ y: [1, 2] }], { title: 'wide', width: 1000, height: 300 }, undefined, true);
+    const layout = (wide[PLOTLY_MIME] as { layout: Record<string, any> }).layout;
+    assert.equal(layout.width, MAX_PLOT_WIDTH);
+    assert.deepEqual(layout.title, { text: 'wide', subtitle: { text: QUICK_MODE_NOTE, font: { color: '#b00000' } } });
+    const svg = parseXml(wide['image/svg+xml'] as string);
+    assert.equal(svg[0].attrib.width, String(MAX_PLOT_WIDTH));
+    assert.match(svg[0].attrib.style, /max-width:100%/);
+    assert.ok(svg.some((e) => e.attrib.class === 'subtitle' && e.text === QUICK_MODE_NOTE));
+    // No title: the note becomes the title. Standard mode: no note at all.
+    const bare = plotBundle([{ y: [1] }], {}, undefined, true)[PLOTLY_MIME] as { layout: { title: { text: string } } };
+    assert.equal(bare.layout.title.text, QUICK_MODE_NOTE);
+    const std = plotBundle([{ y: [1] }], { title: 's' }, undefined, false)[PLOTLY_MIME] as { layout: object };
+    assert.doesNotMatch(JSON.stringify(std.layout), /quick/);
+  });
+
+  it('html: a unique div per figure, the SVG as its image, and data that cannot end the script', () => {
+    const name = 'evil </script><script>alert(1)</script>';
+    const a = plotBundle([{ y: [1, 2], name }], {}, undefined, false)['text/html'] as string;
+    const b = plotBundle([{ y: [1, 2] }], {}, undefined, false)['text/html'] as string;
+    const idOf = (h: string) => /<div class="course-plot" id="([^"]+)"/.exec(h)![1];
+    assert.notEqual(idOf(a), idOf(b));
+    assert.equal((a.match(/<\/script>/g) ?? []).length, 1, 'the trace name did not close the script');
+    assert.match(a, /<img src="data:image\/svg\+xml;base64,/);
+    // The loader carries plotly.js once, gzipped; figures do not.
+    const loader = plotlyLoaderBundle()['text/html'] as string;
+    assert.ok(loader.length > 1e6 && loader.length < 2.5e6, `loader ${(loader.length / 1e6).toFixed(2)} MB`);
+    assert.ok(a.length < 20_000);
+  });
+});
+
+describe('display: html figures drawn by plotly.js (real headless chromium)', function () {
+  this.timeout(90_000);
+  it('the loader defines Plotly once; every figure, animated or not, is drawn into its own div', async () => {
+    const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    if (!fs.existsSync(chromiumPath))
+      throw new Error(`chromium not found at ${chromiumPath}: apt-get install chromium`);
+    const frames = [0, 1, 2].map((k) => ({ name: `t${k}`, data: [{ x: [0, 1], y: [k, k + 1] }] }));
+    const figs = [
+      plotBundle([{ y: [1, 2] }, { y: [2, 1] }], { title: 'a', width: 400, height: 300 }, undefined, false),
+      plotBundle([{ x: [0, 1], y: [0, 1] }], { title: 'b', width: 400, height: 300 }, frames, false),
+    ];
+    // As in an exported page: the loader output first, then the figures; a second loader is a no-op.
+    const loader = plotlyLoaderBundle()['text/html'] as string;
+    const html = `<html><body>${loader}${figs.map((f) => f['text/html']).join('\n')}${loader}</body></html>`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plot-html-'));
+    fs.writeFileSync(path.join(dir, 'page.html'), html);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto('file://' + path.join(dir, 'page.html'));
+      await page.waitForFunction(() => document.querySelectorAll('.course-plot .main-svg').length >= 2, null, {
+        timeout: 60_000,
+      });
+      const seen = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('.course-plot')).map((el) => ({
+          drawn: el.getAttribute('data-drawn'),
+          traces: el.querySelectorAll('.scatterlayer .trace').length,
+          imgs: el.querySelectorAll('img').length,
+          frames: ((el as any)._transitionData?._frames ?? []).length,
+        })),
+      );
+      assert.deepEqual(seen, [
+        { drawn: '1', traces: 2, imgs: 0, frames: 0 },
+        { drawn: '1', traces: 1, imgs: 0, frames: 3 },
+      ]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('display: SVG fallback ids, legends', () => {
+  it('gives every figure its own clipPath id, used by its own traces', () => {
+    const ids = [plotToSvg([{ y: [1, 2] }]), plotToSvg([{ y: [3, 4] }])].map((svg) => {
+      const els = parseXml(svg);
+      const clip = els.find((e) => e.tag === 'clipPath')!.attrib.id;
+      assert.equal(els.find((e) => e.attrib.class === 'traces')!.attrib['clip-path'], `url(#${clip})`);
+      return clip;
+    });
+    assert.notEqual(ids[0], ids[1]);
+    const grads = [0, 1].map(
+      () => parseXml(plotToSvg([{ type: 'heatmap', z: [[1, 2]] }])).find((e) => e.tag === 'linearGradient')!.attrib.id,
+    );
+    assert.notEqual(grads[0], grads[1]);
+  });
+
+  it('lays a horizontal legend out in rows under the plot, inside the figure, names whole', () => {
+    const names = ['classifier guidance: accuracy %', 'classifier-free guidance: accuracy %', 'c', 'd'];
+    const W = 500;
+    const svg = plotToSvg(
+      names.map((name, k) => ({ y: [k, k + 1], name })),
+      { width: W, height: 400, legend: { orientation: 'h' } },
+    );
+    const els = parseXml(svg);
+    const area = els.find((e) => e.attrib.class === 'plotarea')!.attrib;
+    const bottom = Number(area.y) + Number(area.height);
+    const texts = els.filter((e) => e.tag === 'text' && names.includes(e.text));
+    assert.deepEqual(texts.map((e) => e.text).sort(), [...names].sort());
+    for (const t of texts) {
+      assert.ok(Number(t.attrib.y) > bottom + 20, `${t.text} under the plot and its tick labels`);
+      assert.ok(Number(t.attrib.y) < 400);
+      assert.ok(Number(t.attrib.x) + t.text.length * 6.6 <= W, `${t.text} inside the width`);
+    }
+    // The plot area keeps the full width (no legend column on the right).
+    assert.ok(Number(area.width) > W - 64 - 16 - 1);
+    assert.ok(new Set(texts.map((t) => t.attrib.y)).size >= 2, 'long names wrap onto a second row');
+  });
 });
 
 describe('render-figures (real headless chromium)', function () {
@@ -355,7 +538,10 @@ describe('render-figures (real headless chromium)', function () {
     const inDir = path.join(dir, 'lessons');
     const outDir = path.join(dir, 'figures');
     fs.mkdirSync(inDir);
-    const grid = imageGridPng({ data: new Float32Array(3 * 16).fill(1), shape: [3, 4, 4] }, { scale: 3, padding: 1 });
+    const grid = await imageGridPng(
+      { data: new Float32Array(3 * 16).fill(1), shape: [3, 4, 4] },
+      { scale: 3, padding: 1 },
+    );
     const plot = plotBundle([{ type: 'bar', x: ['a', 'b'], y: [1, 3], marker: { color: '#ff0000' } }], {
       width: 420,
       height: 260,

@@ -112,14 +112,20 @@ describe('npm run eval', function () {
 describe('lesson 05 measurement (compareSamplers)', function () {
   this.timeout(120_000);
 
-  it('matches the samplers and fidReport called directly, from the same starting noise', () => {
+  it('matches the samplers and fidReport called directly, from the same starting noise', async () => {
     const m = tinyUNet(2);
     const model = unetModel(m, 'eps');
     const schedule = linearSchedule(1000);
     const seed = 3;
     const specs = parseSamplerSpecs('ddim:4,ddpm:3');
     // batchSize 6 > n: one batch, whose x_T is drawn from Rng(seed * 100003 + 0) by the contract.
-    const results = compareSamplers(model, schedule, specs, { n: 6, seed, batchSize: 6, keep: 6, progress: false });
+    const results = await compareSamplers(model, schedule, specs, {
+      n: 6,
+      seed,
+      batchSize: 6,
+      keep: 6,
+      progress: false,
+    });
     try {
       for (const [i, spec] of specs.entries()) {
         const rng = new Rng(seed * 100003);
@@ -131,7 +137,7 @@ describe('lesson 05 measurement (compareSamplers)', function () {
         });
         const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(direct, results[i].samples))).dataSync()[0]);
         assert.ok(diff < 1e-5, `${spec.sampler}: max |diff| ${diff}`);
-        const ref = fidReport(direct, { n: 6, seed });
+        const ref = await fidReport(direct, { n: 6, seed });
         assert.ok(Math.abs(ref.fid - results[i].fid!.fid) < 1e-6 * Math.max(1, ref.fid));
         assert.equal(ref.floor, results[i].fid!.floor);
         assert.ok(results[i].seconds > 0);
@@ -139,7 +145,7 @@ describe('lesson 05 measurement (compareSamplers)', function () {
       }
       // Batching must not change the images: 6 images in batches of 4 + 2 start from other x_T for
       // the second batch, but the first 4 are the same draws.
-      const batched = compareSamplers(model, schedule, [specs[0]], {
+      const batched = await compareSamplers(model, schedule, [specs[0]], {
         n: 6,
         seed,
         batchSize: 4,
@@ -153,7 +159,7 @@ describe('lesson 05 measurement (compareSamplers)', function () {
       );
       assert.ok(d4 < 1e-5, `first batch differs by ${d4}`);
       assert.equal(batched[0].fid, null);
-      const noFid = compareSamplers(model, schedule, [{ sampler: 'ddim', steps: 2, n: 3, fid: false }], {
+      const noFid = await compareSamplers(model, schedule, [{ sampler: 'ddim', steps: 2, n: 3, fid: false }], {
         n: 6,
         seed,
         keep: 8,
@@ -175,7 +181,7 @@ describe('lesson 05 measurement (compareSamplers)', function () {
     }
   });
 
-  it('rejects bad specs and options with one clear line', () => {
+  it('rejects bad specs and options with one clear line', async () => {
     assert.throws(() => parseSamplerSpecs('ddim'), /not name:steps/);
     assert.throws(() => parseSamplerSpecs('heun:10'), /unknown sampler 'heun'/);
     assert.throws(() => parseSamplerSpecs('ddim:0'), /\[1, 1000\]/);
@@ -184,9 +190,9 @@ describe('lesson 05 measurement (compareSamplers)', function () {
       { sampler: 'dpm++2m', steps: 20 },
     ]);
     const fake = { prediction: 'eps' as const, predict: (x: tf.Tensor4D) => tf.zerosLike(x) };
-    assert.throws(() => compareSamplers(fake, linearSchedule(10), [], {}), /no samplers/);
-    assert.throws(
-      () => compareSamplers(fake, linearSchedule(10), [{ sampler: 'ddim', steps: 2 }], { n: 1 }),
+    await assert.rejects(compareSamplers(fake, linearSchedule(10), [], {}), /no samplers/);
+    await assert.rejects(
+      compareSamplers(fake, linearSchedule(10), [{ sampler: 'ddim', steps: 2 }], { n: 1 }),
       /n must be an integer >= 2/,
     );
   });

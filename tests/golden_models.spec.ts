@@ -93,6 +93,8 @@ const IDS: Record<string, PretrainedId> = {
   '13/ldm-layout': '13/ldm-layout',
   '14/gligen': '14/gligen',
   '14/gligen-point': '14/gligen-point',
+  '16/audio-unet': '16/audio-unet',
+  '16/instrument-classifier': '16/instrument-classifier',
   classifier: 'classifier',
 };
 
@@ -159,6 +161,16 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     const out = { mean: await stats(post.mean), logvar: await stats(post.logvar), decoded: await stats(dec) };
     tf.dispose([x, post.mean, post.logvar, dec]);
     ae.dispose();
+    return out;
+  },
+  '16/audio-unet': () => unetOutput(loadPretrained('16/audio-unet')),
+  '16/instrument-classifier': async () => {
+    const model = loadPretrained('16/instrument-classifier');
+    const x = noiseImages(new Rng(7), [2, 32, 32, 1]);
+    const [f, l] = [model.features(x), model.logits(x)];
+    const out = { features: await stats(f), logits: await stats(l) };
+    tf.dispose([x, f, l]);
+    model.dispose();
     return out;
   },
   classifier: async () => {

@@ -178,7 +178,7 @@ describe('guidance', function () {
         mean(losses.slice(-10)) < mean(losses.slice(0, 10)),
         `loss ${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`,
       );
-      const norms = classEmbeddingNorms(cond);
+      const norms = await classEmbeddingNorms(cond);
       assert.strictEqual(norms[K], 0, 'the null row moved');
       for (let c = 0; c < K; c++) assert.ok(norms[c] > 0.1, `class row ${c} barely moved (norm ${norms[c]})`);
       for (const [k, v] of cond.params)

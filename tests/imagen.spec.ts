@@ -11,8 +11,17 @@ import '../lib/core/tfjs_setup';
 import { COLOUR_NAMES, loadShapes } from '../datasets/shapes';
 import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { downsampleArea } from '../lib/core/resize';
-import { cascadeEvaluations, CascadeOptions, checkCascade, sampleCascade } from '../lib/methods/imagen/cascade';
-import { imagenBaseConfig, imagenSrConfig } from '../lib/methods/imagen/configs';
+import {
+  cascadeEvaluations,
+  CascadeOptions,
+  checkCascade,
+  sampleCascade,
+  truncatedDdim,
+} from '../lib/methods/imagen/cascade';
+import { cascadeSchedule, imagenBaseConfig, imagenSrConfig } from '../lib/methods/imagen/configs';
+import { DiffusionModel } from '../lib/core/samplers/types';
+import { DDIMSampler } from '../lib/core/samplers/ddim';
+import { predictionToEpsX0 } from '../lib/core/loss';
 import { cascadeDiagramSvg, cascadeStages } from '../lib/course/diagrams/imagen';
 import { frozenTextBatches, FrozenTextEncoder } from '../lib/methods/imagen/frozen_text';
 import { downsampleSet } from '../lib/methods/imagen/low_res';
@@ -77,14 +86,14 @@ describe('imagen: masked-language-model pretraining', () => {
     assert.ok(all.targets.filter((t) => t >= 0).length > 3 * bert.targets.filter((t) => t >= 0).length);
   });
 
-  it('wordProbe reads colours from distinct word vectors and not from a collapsed encoder', () => {
+  it('wordProbe reads colours from distinct word vectors and not from a collapsed encoder', async () => {
     const captions = loadShapes('test', { count: 150, minObjects: 1, maxObjects: 2 }).captions;
     const colours = COLOUR_NAMES.filter((c) => tok.vocab.includes(c));
     const m = new MlmModel(tinyText(), 2);
     const emb = m.encoder.tokenEmb;
     // Distinct, large word vectors: each colour is readable from its own position.
     emb.assign(tf.randomNormal(emb.shape, 0, 1, 'float32', 7));
-    const distinct = wordProbe(m.encoder, captions, { colour: colours });
+    const distinct = await wordProbe(m.encoder, captions, { colour: colours });
     assert.ok(distinct.colour.accuracy > 0.9, `distinct embeddings: ${distinct.colour.accuracy}`);
     // Every colour word given the same vector: the encoder cannot tell them apart.
     const ids = colours.map((c) => tok.vocab.indexOf(c));
@@ -94,13 +103,13 @@ describe('imagen: masked-language-model pretraining', () => {
         return tf.stack(rows.map((r, i) => (ids.includes(i) ? rows[ids[0]] : r)));
       }),
     );
-    const collapsed = wordProbe(m.encoder, captions, { colour: colours });
+    const collapsed = await wordProbe(m.encoder, captions, { colour: colours });
     assert.ok(
       collapsed.colour.accuracy < 2.5 * collapsed.colour.chance,
       `collapsed embeddings: ${collapsed.colour.accuracy} (chance ${collapsed.colour.chance})`,
     );
-    assert.throws(
-      () => wordProbe(m.encoder, captions, { colour: ['mauve'] }),
+    await assert.rejects(
+      wordProbe(m.encoder, captions, { colour: ['mauve'] }),
       /'mauve' \(class colour\) is not in the vocabulary/,
     );
     m.dispose();
@@ -118,7 +127,7 @@ describe('imagen: masked-language-model pretraining', () => {
     assert.equal(dataSync, 0, 'the loop read a tensor synchronously');
     const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
     assert.ok(mean(losses.slice(-10)) < 0.75 * first, `loss ${first} -> ${mean(losses.slice(-10))}`);
-    const acc = maskedAccuracy(m, shapes.captions, shapesContentWords(), 1);
+    const acc = await maskedAccuracy(m, shapes.captions, shapesContentWords(), 1);
     assert.ok(acc.grammar > 0.6, `grammar-word accuracy ${acc.grammar}`);
     assert.ok(acc.count > acc.contentCount && acc.contentCount > 0);
 
@@ -381,5 +390,95 @@ describe('imagen: dynamic thresholding of x0_hat (lib/core/samplers/threshold.ts
     }
     assert.equal(tf.memory().numTensors, n0, 'thresholding leaks tensors');
     x0.dispose();
+  });
+});
+
+describe("Imagen's SDEdit start (truncatedDdim, srStart)", () => {
+  it('the noised start has mean sqrt(abar_t0) x, std sqrt(1 - abar_t0), and enters at t0', async function () {
+    this.timeout(120_000);
+    // Reference: SDEdit (Meng et al. 2022) starts from q(x_t0 | x) = N(sqrt(abar_t0) x, (1 - abar_t0) I);
+    // the per-pixel mean and the standard deviation over N draws are compared with it, within 5 standard
+    // errors (sqrt(1 - abar) / sqrt(N) for a mean, sqrt(1 - abar) / sqrt(2N) for a standard deviation).
+    const ab = cascadeSchedule().alphasCumprod;
+    const N = 4000;
+    const x = new Rng(40).uniformTensor([1, 4, 4, 3], -1, 1) as tf.Tensor4D;
+    const xv = await x.data();
+    const start = tf.tile(x, [N, 1, 1, 1]) as tf.Tensor4D;
+    for (const t0 of [100, 500, 900]) {
+      let first: { xt: tf.Tensor4D; t: number[] } | null = null;
+      const model: DiffusionModel = {
+        prediction: 'eps',
+        predict: (xt, t) => {
+          if (!first) first = { xt: tf.keep(xt.clone()), t: [...t] };
+          return tf.zerosLike(xt);
+        },
+      };
+      tf.dispose(truncatedDdim(model, start, t0, 2, new Rng(t0)));
+      const seen = first as { xt: tf.Tensor4D; t: number[] } | null;
+      assert.ok(seen, 'the network was never called');
+      assert.deepEqual(new Set(seen.t), new Set([t0]), 'the first network call is at t0');
+      const v = await seen.xt.data();
+      seen.xt.dispose();
+      const P = xv.length;
+      const sd = Math.sqrt(1 - ab[t0]);
+      let pooled = 0;
+      for (let p = 0; p < P; p++) {
+        let s1 = 0;
+        let s2 = 0;
+        for (let n = 0; n < N; n++) {
+          s1 += v[n * P + p];
+          s2 += v[n * P + p] ** 2;
+        }
+        const m = s1 / N;
+        const varP = s2 / N - m * m;
+        pooled += varP / P;
+        const want = Math.sqrt(ab[t0]) * xv[p];
+        assert.ok(Math.abs(m - want) < (5 * sd) / Math.sqrt(N), `t0 ${t0} pixel ${p}: mean ${m}, want ${want}`);
+        assert.ok(
+          Math.abs(Math.sqrt(varP) - sd) < (5 * sd) / Math.sqrt(2 * N),
+          `t0 ${t0} pixel ${p}: std ${Math.sqrt(varP)}, want ${sd}`,
+        );
+      }
+      // Pooled over pixels the standard deviation is known to 5 / sqrt(2 N P).
+      assert.ok(
+        Math.abs(Math.sqrt(pooled) / sd - 1) < 5 / Math.sqrt(2 * N * P),
+        `t0 ${t0}: pooled std ${Math.sqrt(pooled)}, want ${sd}`,
+      );
+    }
+    tf.dispose([x, start]);
+  });
+
+  it('its steps are the tested DDIM step over the plan round(t0 - i t0 / n), from that start', async () => {
+    // Reference: DDIMSampler.step (lib/core/samplers/ddim.ts, checked against a float64 loop in
+    // samplers.spec.ts) on the same plan, from x_t0 = sqrt(abar) x + sqrt(1 - abar) eps drawn from the same
+    // Rng. The model's x0 estimate leaves [-1, 1], so the clip and what follows from it take part.
+    const s = cascadeSchedule();
+    const x = new Rng(41).uniformTensor([2, 4, 4, 3], -1, 1) as tf.Tensor4D;
+    const model: DiffusionModel = {
+      prediction: 'eps',
+      predict: (xt, t) => tf.tidy(() => tf.add(tf.mul(xt, 0.3 + t[0] / 2000), tf.sin(tf.mul(xt, 3)))) as tf.Tensor4D,
+    };
+    const [t0, n] = [300, 4];
+    const got = truncatedDdim(model, x, t0, n, new Rng(9));
+    const ts = Array.from({ length: n }, (_, i) => Math.round(t0 - (i * t0) / n));
+    const rng = new Rng(9);
+    const eps0 = rng.normalTensor(x.shape);
+    let xt = tf.tidy(() =>
+      tf.add(tf.mul(x, Math.sqrt(s.alphasCumprod[t0])), tf.mul(eps0, Math.sqrt(1 - s.alphasCumprod[t0]))),
+    ) as tf.Tensor4D;
+    const sampler = new DDIMSampler(s);
+    const run = { timesteps: ts, prediction: model.prediction, rng, clip: true, eta: 0 };
+    let clipped = 0;
+    for (let i = 0; i < n; i++) {
+      const { prev, x0 } = tf.tidy(() => sampler.step(model.predict(xt, [ts[i], ts[i]]), i, xt, run));
+      const raw = tf.tidy(() => predictionToEpsX0(s, xt, [ts[i], ts[i]], model.predict(xt, [ts[i], ts[i]]), 'eps').x0);
+      clipped += (await tf.tidy(() => tf.sum(tf.cast(tf.greater(tf.abs(raw), 1), 'float32'))).data())[0];
+      tf.dispose([xt, x0, raw]);
+      xt = prev;
+    }
+    assert.ok(clipped > 10, `only ${clipped} x0 values were clipped`);
+    const diff = (await tf.tidy(() => tf.max(tf.abs(tf.sub(got, xt)))).data())[0];
+    assert.ok(diff < 1e-5, `truncatedDdim vs DDIMSampler.step: max |diff| = ${diff}`);
+    tf.dispose([x, eps0, got, xt]);
   });
 });

@@ -76,7 +76,7 @@ describe('interrupt: loops stop at a step boundary on the shared signal', () => 
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('sampling stops at the next step and releases its tensors; so does sampleInBatches', () => {
+  it('sampling stops at the next step and releases its tensors; so does sampleInBatches', async () => {
     const schedule = linearSchedule(100);
     const net = new UNet(tiny, { seed: 2 });
     const model = unetModel(net);
@@ -99,7 +99,7 @@ describe('interrupt: loops stop at a step boundary on the shared signal', () => 
     assert.strictEqual(tf.memory().numTensors, before);
 
     let steps = 0;
-    assert.throws(
+    await assert.rejects(
       () =>
         sampleInBatches(
           { n: 8, batchSize: 2, seed: 1, imageShape: [8, 8, 1], steps: 20, label: 'ddpm', progress: false },
@@ -126,10 +126,10 @@ describe('interrupt: loops stop at a step boundary on the shared signal', () => 
     net.dispose();
   });
 
-  it('a 2-D toy training stops between steps and releases its batch', () => {
+  it('a 2-D toy training stops between steps and releases its batch', async () => {
     const before = tf.memory().numTensors;
     let done = 0;
-    assert.throws(
+    await assert.rejects(
       () =>
         fit2d({
           data: '8-gaussians',

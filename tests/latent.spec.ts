@@ -22,6 +22,7 @@ import { decodeLatents, latentUNetConfig, layoutUNetConfig, sampleLatentFromLayo
 import { imagesToTensor, reconstructionPsnr } from '../lib/methods/latent/reconstruct';
 import { loadAutoencoder, saveAutoencoder, trainAutoencoder } from '../lib/methods/latent/train_autoencoder';
 import { UNet } from '../lib/core/unet/unet';
+import { Rng } from '../lib/core/random';
 import { countReads, firstDifference, interruptAt, tempDir } from './helpers/training';
 
 const tinyAe: AutoencoderConfig = defaultAutoencoderConfig({ channels: [8], blocks: 1, groups: 4 });
@@ -68,11 +69,181 @@ describe('latent diffusion (lesson 13)', function () {
     });
   });
 
+  it('KL equals the closed form 0.5 (mu^2 + sigma^2 - log sigma^2 - 1) at several (mu, log sigma^2)', async () => {
+    // Reference: the KL between N(mu, sigma^2) and N(0, 1) (Kingma & Welling 2014, appendix B), computed
+    // here in float64, per value, then averaged over the values as klDivergence documents.
+    const pairs: [number, number][] = [
+      [0, 0],
+      [1, 0],
+      [-0.5, 0.7],
+      [2, -1.5],
+      [0.3, -4],
+      [-1.2, 2.5],
+    ];
+    const closed = (mu: number, lv: number) => 0.5 * (mu * mu + Math.exp(lv) - lv - 1);
+    for (const [mu, lv] of pairs) {
+      const k = tf.tidy(() => klDivergence({ mean: tf.fill([1, 2, 2, 4], mu), logvar: tf.fill([1, 2, 2, 4], lv) }));
+      const got = (await k.data())[0];
+      k.dispose();
+      const want = closed(mu, lv);
+      assert.ok(Math.abs(got - want) <= 1e-6 * Math.max(1, want), `KL(${mu}, ${lv}) = ${got}, closed form ${want}`);
+    }
+    // All pairs in one posterior: the mean of the per-value closed forms.
+    const mean = tf.tensor4d(
+      pairs.map((p) => p[0]),
+      [1, 1, 2, 3],
+    );
+    const logvar = tf.tensor4d(
+      pairs.map((p) => p[1]),
+      [1, 1, 2, 3],
+    );
+    const k = klDivergence({ mean, logvar });
+    const want = pairs.reduce((s, [mu, lv]) => s + closed(mu, lv), 0) / pairs.length;
+    const got = (await k.data())[0];
+    assert.ok(Math.abs(got - want) <= 1e-6 * want, `mixed KL ${got}, closed form ${want}`);
+    tf.dispose([mean, logvar, k]);
+  });
+
+  it('the fitted latent scale gives the training latents a std of 1.00 +- 0.02', async function () {
+    this.timeout(240_000);
+    // Reference: the sample standard deviation, computed here, of every scaled latent that latentBatches
+    // hands the trainer over one epoch of the set the scale was fitted on (LDM's scale_factor = 1 / std(z)).
+    // With the shipped autoencoder the posterior means dominate; with a fresh one the noise does.
+    const set = loadShapes('train', { count: 64, minObjects: 1, maxObjects: 3 });
+    const shipped = path.join(__dirname, '..', 'checkpoints', '13', 'autoencoder.safetensors');
+    const aes = [
+      new Autoencoder(tinyAe, { seed: 3 }),
+      ...(fs.existsSync(shipped) ? [loadAutoencoder(shipped).ae] : []),
+    ];
+    for (const ae of aes) {
+      const enc = await encodeImageSet(ae, set, 16);
+      const scale = latentScaleFactor(enc);
+      const data = latentBatches(enc, scale, 16, 5);
+      let n = 0;
+      let s1 = 0;
+      let s2 = 0;
+      for (let step = 0; step < 4; step++) {
+        const { x } = data(step);
+        for (const v of await x.data()) {
+          n++;
+          s1 += v;
+          s2 += v * v;
+        }
+        x.dispose();
+      }
+      assert.equal(n, 64 * 8 * 8 * 4);
+      const std = Math.sqrt((s2 - (s1 * s1) / n) / (n - 1));
+      assert.ok(Math.abs(std - 1) <= 0.02, `std of the scaled latents ${std} (scale ${scale})`);
+      ae.dispose();
+    }
+  });
+
+  it('decodeLatents matches a float64 decoder forward written out here, then clipped', async () => {
+    // Reference: the decoder of the tiny config computed by plain loops in float64 from the model's own
+    // weights: conv3x3 (4 -> 8), a residual block (GN-SiLU-conv, GN-SiLU-conv, + input), GN-SiLU,
+    // conv3x3 (8 -> 48), each cell's 48 channels laid out as a 4x4x3 pixel patch (row, column, channel).
+    // GroupNorm scales and shifts are randomised so that they take part.
+    const ae = new Autoencoder(tinyAe, { seed: 5 });
+    const rng = new Rng(11);
+    for (const [name, v] of ae.params)
+      if (name.includes('norm'))
+        v.assign(tf.add(name.endsWith('weight') ? 1 : 0, tf.mul(0.5, rng.normalTensor(v.shape))));
+    const W = new Map<string, Float32Array>();
+    for (const [name, v] of ae.params) W.set(name, (await v.data()) as Float32Array);
+    const w = (n: string) => W.get(`decoder.${n}`)!;
+    const conv = (x: Float64Array, s: number, cin: number, name: string, cout: number) => {
+      const k = w(`${name}.weight`);
+      const b = w(`${name}.bias`);
+      const y = new Float64Array(s * s * cout);
+      for (let i = 0; i < s; i++)
+        for (let j = 0; j < s; j++)
+          for (let o = 0; o < cout; o++) {
+            let acc = b[o];
+            for (let di = 0; di < 3; di++)
+              for (let dj = 0; dj < 3; dj++) {
+                const ii = i + di - 1;
+                const jj = j + dj - 1;
+                if (ii < 0 || jj < 0 || ii >= s || jj >= s) continue;
+                for (let c = 0; c < cin; c++)
+                  acc += x[(ii * s + jj) * cin + c] * k[((di * 3 + dj) * cin + c) * cout + o];
+              }
+            y[(i * s + j) * cout + o] = acc;
+          }
+      return y;
+    };
+    const gnSilu = (x: Float64Array, s: number, ch: number, name: string, groups: number) => {
+      const g = w(`${name}.weight`);
+      const bt = w(`${name}.bias`);
+      const per = ch / groups;
+      const y = new Float64Array(x.length);
+      for (let gi = 0; gi < groups; gi++) {
+        let m = 0;
+        let q = 0;
+        const cnt = s * s * per;
+        for (let p = 0; p < s * s; p++) for (let c = gi * per; c < (gi + 1) * per; c++) m += x[p * ch + c] / cnt;
+        for (let p = 0; p < s * s; p++)
+          for (let c = gi * per; c < (gi + 1) * per; c++) q += (x[p * ch + c] - m) ** 2 / cnt;
+        for (let p = 0; p < s * s; p++)
+          for (let c = gi * per; c < (gi + 1) * per; c++) {
+            const v = ((x[p * ch + c] - m) / Math.sqrt(q + 1e-5)) * g[c] + bt[c];
+            y[p * ch + c] = v / (1 + Math.exp(-v));
+          }
+      }
+      return y;
+    };
+    const decodeRef = (z: Float64Array): Float64Array => {
+      const s = 8;
+      const h = conv(z, s, 4, 'in', 8);
+      let r = conv(gnSilu(h, s, 8, 'res.0.0.norm1', 4), s, 8, 'res.0.0.conv1', 8);
+      r = conv(gnSilu(r, s, 8, 'res.0.0.norm2', 4), s, 8, 'res.0.0.conv2', 8);
+      const cells = conv(
+        gnSilu(
+          h.map((v, i) => v + r[i]),
+          s,
+          8,
+          'norm',
+          4,
+        ),
+        s,
+        8,
+        'out',
+        48,
+      );
+      const img = new Float64Array(32 * 32 * 3);
+      for (let Y = 0; Y < 32; Y++)
+        for (let X = 0; X < 32; X++)
+          for (let c = 0; c < 3; c++)
+            img[(Y * 32 + X) * 3 + c] = cells[((Y >> 2) * s + (X >> 2)) * 48 + ((Y % 4) * 4 + (X % 4)) * 3 + c];
+      return img;
+    };
+    const scaleFactor = 0.6;
+    const z = rng.normalTensor([2, 8, 8, 4]) as tf.Tensor4D;
+    const zv = await z.data();
+    const out = decodeLatents({ ae, scaleFactor }, z);
+    const got = await out.data();
+    let inside = 0;
+    let clipped = 0;
+    let err = 0;
+    for (let b = 0; b < 2; b++) {
+      const ref = decodeRef(Float64Array.from(zv.subarray(b * 256, (b + 1) * 256), (v) => v / scaleFactor));
+      ref.forEach((v, i) => {
+        if (Math.abs(v) < 1) inside++;
+        else clipped++;
+        err = Math.max(err, Math.abs(got[b * ref.length + i] - Math.min(1, Math.max(-1, v))));
+      });
+    }
+    // Both regimes occur, so the comparison covers the network values and the clip.
+    assert.ok(inside > 1000 && clipped > 50, `${inside} values inside (-1, 1), ${clipped} clipped`);
+    assert.ok(err < 1e-4, `decodeLatents vs the float64 reference: max |diff| = ${err}`);
+    tf.dispose([z, out]);
+    ae.dispose();
+  });
+
   it('training lowers the reconstruction error, keeps the tensor count flat, and save/load round-trips', async function () {
     this.timeout(240_000); // the pure-JS cpu backend's conv gradients are slow
     const set = loadShapes('train', { count: 8, minObjects: 1, maxObjects: 2 });
     const ae = new Autoencoder(tinyAe, { seed: 1 });
-    const before = reconstructionPsnr(ae, set).mean;
+    const before = (await reconstructionPsnr(ae, set)).mean;
     await trainAutoencoder(ae, set, {
       steps: 1,
       batch: 4,
@@ -92,7 +263,7 @@ describe('latent diffusion (lesson 13)', function () {
     });
     assert.equal(tf.memory().numTensors, n0, 'training leaks tensors');
     assert.ok(h.rec[h.rec.length - 1] < h.rec[0], `MSE did not fall: ${h.rec[0]} -> ${h.rec[h.rec.length - 1]}`);
-    assert.ok(reconstructionPsnr(ae, set).mean > before);
+    assert.ok((await reconstructionPsnr(ae, set)).mean > before);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ae-')), 'ae.safetensors');
     await saveAutoencoder(file, ae, 0.5);
     const back = loadAutoencoder(file);
@@ -144,10 +315,10 @@ describe('latent diffusion (lesson 13)', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('latent batches: scaled posterior samples, the same batch for the same step, the condition per index', () => {
+  it('latent batches: scaled posterior samples, the same batch for the same step, the condition per index', async () => {
     const set = loadShapes('train', { count: 24, minObjects: 1, maxObjects: 2 });
     const ae = new Autoencoder(tinyAe);
-    const enc = encodeImageSet(ae, set, 16);
+    const enc = await encodeImageSet(ae, set, 16);
     assert.equal(enc.count, 24);
     const scale = latentScaleFactor(enc);
     const seen: number[][] = [];

@@ -64,7 +64,7 @@ describe('training memory stays flat', function () {
       const counts: number[] = [];
       const losses: number[] = [];
       for (let i = 0; i < 200; i++) {
-        losses.push(step(x0, { classLabels: [0, 1, 2, i % 3] }));
+        losses.push(await step(x0, { classLabels: [0, 1, 2, i % 3] }));
         counts.push(tf.memory().numTensors);
       }
       const settled = counts[2];

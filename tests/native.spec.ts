@@ -1,6 +1,8 @@
 // The 'onednn' backend (native oneDNN kernels on the wasm heap) against the pure-JS cpu backend,
 // which implements every kernel independently. Errors are normwise: max|onednn - cpu| / max|cpu|.
-// Skipped, with the reason, when the addon is not built (scripts/build-native.sh).
+// Every test also asserts, through the addon's per-function call counts, that the native kernel ran: a
+// kernel that silently fell back to wasm would still match cpu. On linux-x64 (where scripts/setup.sh
+// builds the addon) a missing addon fails the suite; elsewhere it is skipped with the reason printed.
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '../lib/core/tfjs_setup';
@@ -8,6 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '../lib/core/random';
 import { loadAddon, registerNativeBackend } from '../lib/runtime/native';
 import { groupNorm } from '../lib/core/unet/group_norm';
+import { requireDependency } from './helpers/require';
 
 const TOL = 1e-4; // float32: the backends sum in different orders
 
@@ -65,24 +68,28 @@ describe('native oneDNN backend', function () {
   before(async function () {
     const reg = await registerNativeBackend();
     if (!reg.ok) {
+      if (process.platform === 'linux' && process.arch === 'x64') requireDependency(this, 'native', false, reg.reason);
       console.log(`      SKIPPED: ${reg.reason}`);
       this.skip();
     }
     await tf.setBackend('cpu'); // shapes below are worked out with small ops on cpu
   });
 
-  // A kernel that silently fell back to wasm would still match cpu: count the oneDNN primitives.
-  let primitivesBefore = 0;
   const addon = () => {
     const l = loadAddon();
     if (!l.ok) throw new Error(l.reason);
     return l.addon;
   };
-  beforeEach(() => {
-    primitivesBefore = addon().cacheSize();
-  });
-  const assertNativeRan = () =>
-    assert.ok(addon().cacheSize() > primitivesBefore, 'no oneDNN primitive was created: the native kernel did not run');
+  // A kernel that silently fell back to wasm would still match cpu: every addon function named must have
+  // been called (the addon counts the completed calls of each) while f ran.
+  const ranNatively = async (kernels: string[], f: () => Promise<void>): Promise<void> => {
+    const before = addon().kernelCalls();
+    await f();
+    const after = addon().kernelCalls();
+    for (const k of kernels)
+      assert.ok((after[k] ?? 0) > (before[k] ?? 0), `the native ${k} kernel did not run (a fall-back to wasm?)`);
+  };
+  const CONV_ALL = ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'];
 
   type ConvCase = { x: number[]; w: number[]; s: number; pad: 'same' | 'valid' | number[][]; d?: number };
   const convCases: ConvCase[] = [
@@ -111,8 +118,7 @@ describe('native oneDNN backend', function () {
       const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad as 'same');
       await tf.setBackend('cpu');
       const outShape = tf.tidy(() => f(tf.zeros(c.x), tf.zeros(c.w)).shape);
-      await compare('conv2d', f as Fn, [x, w], outShape);
-      assertNativeRan();
+      await ranNatively(CONV_ALL, () => compare('conv2d', f as Fn, [x, w], outShape));
     });
   }
 
@@ -138,8 +144,8 @@ describe('native oneDNN backend', function () {
           activation: act,
           leakyreluAlpha: 0.3,
         });
-      await compare(`fused ${act}`, f as Fn, [x, w, bias], [2, 5, 4, 6], grads);
-      assertNativeRan();
+      const kernels = grads ? ['conv2dFused', 'conv2dBackpropInput', 'conv2dBackpropFilter'] : ['conv2dFused'];
+      await ranNatively(kernels, () => compare(`fused ${act}`, f as Fn, [x, w, bias], [2, 5, 4, 6], grads));
     });
   }
 
@@ -150,8 +156,7 @@ describe('native oneDNN backend', function () {
       const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad, 'NHWC', 2);
       await tf.setBackend('cpu');
       const outShape = tf.tidy(() => f(tf.zeros(x.shape), tf.zeros(w.shape)).shape);
-      await compare(`dilated conv2d ${pad}`, f as Fn, [x, w], outShape, false);
-      assertNativeRan();
+      await ranNatively(['conv2d'], () => compare(`dilated conv2d ${pad}`, f as Fn, [x, w], outShape, false));
     });
   }
 
@@ -169,8 +174,7 @@ describe('native oneDNN backend', function () {
       ];
       const f = (a: tf.Tensor, b: tf.Tensor) =>
         tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, outShape as [number, number, number, number], s, pad);
-      await compare('conv2dTranspose', f as Fn, [arr(...xs), arr(...ws)], outShape);
-      assertNativeRan();
+      await ranNatively(CONV_ALL, () => compare('conv2dTranspose', f as Fn, [arr(...xs), arr(...ws)], outShape));
     });
   }
 
@@ -193,8 +197,7 @@ describe('native oneDNN backend', function () {
       const f = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb);
       await tf.setBackend('cpu');
       const outShape = tf.tidy(() => f(tf.zeros(a.shape), tf.zeros(b.shape)).shape);
-      await compare('matMul', f as Fn, [a, b], outShape, !broadcast);
-      assertNativeRan();
+      await ranNatively(['batchMatMul'], () => compare('matMul', f as Fn, [a, b], outShape, !broadcast));
     });
   }
 
@@ -215,7 +218,7 @@ describe('native oneDNN backend', function () {
         const f = (x: tf.Tensor) => (op === 'sum' ? tf.sum(x, axes, keep) : tf.mean(x, axes, keep));
         await tf.setBackend('cpu');
         const outShape = tf.tidy(() => f(tf.zeros(shape)).shape);
-        await compare(op, f as Fn, [arr(...shape)], outShape);
+        await ranNatively(['reduceSum'], () => compare(op, f as Fn, [arr(...shape)], outShape));
       });
     }
   }
@@ -246,7 +249,7 @@ describe('native oneDNN backend', function () {
       it(`${op} [${as}] and [${bs}]: value and grads`, async () => {
         const f = (x: tf.Tensor, y: tf.Tensor) => tf[op](x, op === 'div' ? tf.add(tf.abs(y), 0.5) : y);
         const outShape = tf.broadcast_util.assertAndGetBroadcastShape(as, bs);
-        await compare(op, f as Fn, [arr(...as), arr(...bs)], outShape);
+        await ranNatively(['binary'], () => compare(op, f as Fn, [arr(...as), arr(...bs)], outShape));
       });
     }
   }
@@ -262,21 +265,14 @@ describe('native oneDNN backend', function () {
         return tf.concat([q, tf.sin(p)], axis);
       };
       const outShape = base.map((d, i) => (i === ax ? 6 : d));
-      await compare(
-        `concat/split ${axis}`,
-        f as Fn,
-        shapes.map((sh) => arr(...sh)),
-        outShape,
-      );
+      const inputs = shapes.map((sh) => arr(...sh));
+      await ranNatively(['copyRows'], () => compare(`concat/split ${axis}`, f as Fn, inputs, outShape));
+      // The forward pass alone: one strided copy per concat input (3 + 2) and per split piece (2).
+      const copies = addon().kernelCalls().copyRows ?? 0;
+      await valueOn('onednn', f as Fn, inputs);
+      assert.equal((addon().kernelCalls().copyRows ?? 0) - copies, 7, 'concat or split did not run natively');
     });
   }
-
-  // Plain C++ kernels create no oneDNN primitive: the addon counts their calls instead.
-  const assertElementwiseRan = async (f: () => Promise<void>) => {
-    const before = addon().elementwiseCalls();
-    await f();
-    assert.ok(addon().elementwiseCalls() > before, 'the native elementwise kernel did not run');
-  };
 
   // Unary kernels of GroupNorm + SiLU; inputs span exp's clamping range for sigmoid.
   const unaryCases: Array<[string, Fn]> = [
@@ -288,7 +284,7 @@ describe('native oneDNN backend', function () {
   for (const [name, f] of unaryCases) {
     for (const shape of [[4, 5, 6, 8], [37]]) {
       it(`${name} of [${shape}]: value and grad`, async () => {
-        await assertElementwiseRan(() => compare(name, f, [arr(...shape)], shape));
+        await ranNatively(['unary'], () => compare(name, f, [arr(...shape)], shape));
       });
     }
   }
@@ -307,7 +303,7 @@ describe('native oneDNN backend', function () {
         // Off-centre, scaled x and gamma/beta away from 1/0, so that every term of the gradient counts.
         const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
           groupNorm(tf.add(tf.mul(x, 3), 2) as tf.Tensor4D, tf.add(tf.mul(g, 0.3), 1), b, groups, 1e-5, silu);
-        await assertElementwiseRan(() =>
+        await ranNatively(['groupNorm', 'groupNormGrad'], () =>
           compare(`groupNorm silu=${silu} [${shape}]`, f as Fn, [arr(...shape), arr(c), arr(c)], shape),
         );
       });
@@ -332,7 +328,10 @@ describe('native oneDNN backend', function () {
   it('sigmoid of extreme inputs stays in [0, 1] and matches cpu', async () => {
     const xs = [-1e4, -200, -88.5, -87, -20, -1e-3, 0, 1e-3, 20, 87, 88.5, 200, 1e4];
     const ref = await valueOn('cpu', (x) => tf.sigmoid(x), [{ shape: [xs.length], data: Float32Array.from(xs) }]);
-    const got = await valueOn('onednn', (x) => tf.sigmoid(x), [{ shape: [xs.length], data: Float32Array.from(xs) }]);
+    let got: Float32Array[] = [];
+    await ranNatively(['unary'], async () => {
+      got = await valueOn('onednn', (x) => tf.sigmoid(x), [{ shape: [xs.length], data: Float32Array.from(xs) }]);
+    });
     got[0].forEach((v, i) =>
       assert.ok(Math.abs(v - ref[0][i]) < 1e-6 && v >= 0 && v <= 1, `sigmoid(${xs[i]}) = ${v}, cpu ${ref[0][i]}`),
     );
@@ -353,7 +352,7 @@ describe('native oneDNN backend', function () {
   ] as Array<[number[], number[]]>) {
     it(`mul and sigmoid, large [${as}] and [${bs}]: value and grads`, async () => {
       const f = (x: tf.Tensor, y: tf.Tensor) => tf.sigmoid(tf.mul(x, y));
-      await assertElementwiseRan(() =>
+      await ranNatively(['binary', 'unary'], () =>
         compare('mul+sigmoid', f as Fn, [arr(...as), arr(...bs)], tf.broadcast_util.assertAndGetBroadcastShape(as, bs)),
       );
     });
@@ -386,7 +385,7 @@ describe('native oneDNN backend', function () {
       for (let b = 0; b < n; b++)
         for (let p = 0; p < oh * ow; p++)
           for (let k = 0; k < c; k++) grad[(b * h * w + src[p]) * c + k] += r.data[(b * oh * ow + p) * c + k];
-      await assertElementwiseRan(async () => {
+      await ranNatively(['resizeNearestGrad'], async () => {
         const got = await valueAndGradsOn('onednn', f as Fn, [x], r);
         const errs = [relErr(got[0], value), relErr(got[1], grad)];
         console.log(
@@ -399,6 +398,7 @@ describe('native oneDNN backend', function () {
 
   it('concat of int32 tensors and even splits keep exact values', async () => {
     await tf.setBackend('onednn');
+    const copies = addon().kernelCalls().copyRows ?? 0;
     const a = tf.tensor2d(
       [
         [1, 2],
@@ -418,6 +418,8 @@ describe('native oneDNN backend', function () {
         [2, 3, 6, 7, 10, 11],
       ],
     );
+    // One strided copy (copyRows) per input of the concat and per piece of the split.
+    assert.equal((addon().kernelCalls().copyRows ?? 0) - copies, 4, 'concat and split did not run natively');
     tf.dispose([a, b, c, ...parts]);
   });
 
@@ -460,6 +462,7 @@ describe('native oneDNN backend', function () {
         const y = tf.conv2d(mixed, ws[3] as tf.Tensor4D, 1, 'same');
         return tf.mean(tf.square(tf.sub(y, target))) as tf.Scalar;
       });
+    const calls = addon().kernelCalls();
     const counts: number[] = [];
     const bytes: number[] = [];
     let first = 0;
@@ -479,6 +482,9 @@ describe('native oneDNN backend', function () {
     assert.equal(counts[199], counts[9], `tensor count grew from ${counts[9]} to ${counts[199]}`);
     assert.equal(bytes[199], bytes[9], `tensor bytes grew from ${bytes[9]} to ${bytes[199]}`);
     assert.ok(last < first, `training did not reduce the loss (${first} -> ${last})`);
+    const now = addon().kernelCalls();
+    for (const k of [...CONV_ALL, 'batchMatMul', 'reduceSum', 'binary'])
+      assert.ok((now[k] ?? 0) - (calls[k] ?? 0) >= 200, `native ${k} ran fewer than once per step`);
     opt.dispose();
     tf.dispose([x, target, ...ws]);
   });

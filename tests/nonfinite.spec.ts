@@ -269,41 +269,44 @@ describe('non-finite numbers never pass silently', function () {
         return tf.tensor4d(flat, [3, 11, 11, 1]);
       });
     for (const v of [NaN, Infinity, -Infinity]) {
-      it(`PSNR, SSIM, hole MSE, SR and inpainting inputs refuse ${v} (naming the image)`, () => {
+      it(`PSNR, SSIM, hole MSE, SR and inpainting inputs refuse ${v} (naming the image)`, async () => {
         const [a, b] = [good(), withBad(v)];
         const mask = tf.ones([3, 11, 11, 1]) as tf.Tensor4D;
-        assert.throws(
-          () => psnr(a, b),
+        await assert.rejects(
+          psnr(a, b),
           /psnr: the second images \[3,11,11,1\] holds NaN or Infinity \(first in element 1 of 3\)/,
         );
-        assert.throws(() => psnr(b, a), /psnr: the first images/);
-        assert.throws(() => ssim(b, a), /ssim: the first images/);
-        assert.throws(() => holeMse(b, a, mask), /holeMse \(prediction\): image 1 of 3 holds NaN or Infinity/);
-        assert.throws(() => holeMse(a, b, mask), /holeMse: the target/);
-        assert.throws(() => validateMask(mask, b, 'RePaint'), /RePaint: image 1 of 3 holds NaN/);
+        await assert.rejects(psnr(b, a), /psnr: the first images/);
+        await assert.rejects(ssim(b, a), /ssim: the first images/);
+        await assert.rejects(holeMse(b, a, mask), /holeMse \(prediction\): image 1 of 3 holds NaN or Infinity/);
+        await assert.rejects(holeMse(a, b, mask), /holeMse: the target/);
+        await assert.rejects(validateMask(mask, b, 'RePaint'), /RePaint: image 1 of 3 holds NaN/);
         // superResolve checks before anything runs: the network is never reached (a stand-in here).
         const sr = { task: 'sr-regression', unet: null, spec: { hrSize: 22, lrSizes: [11] } } as unknown as SrModel;
-        assert.throws(() => superResolve(sr, b), /super-resolution: the low-resolution input .* holds NaN or Infinity/);
+        await assert.rejects(
+          superResolve(sr, b),
+          /super-resolution: the low-resolution input .* holds NaN or Infinity/,
+        );
         tf.dispose([a, b, mask]);
       });
     }
 
-    it('FID statistics and KID refuse non-finite features; finite ones still score', () => {
+    it('FID statistics and KID refuse non-finite features; finite ones still score', async () => {
       const f = new Float32Array(6 * 4).map((_, i) => Math.sin(i));
-      assert.equal(featureStats({ data: f, n: 6, dim: 4 }).n, 6);
+      assert.equal((await featureStats({ data: f, n: 6, dim: 4 })).n, 6);
       for (const v of [NaN, Infinity]) {
         const g = Float32Array.from(f);
         g[9] = v;
-        assert.throws(() => featureStats({ data: g, n: 6, dim: 4 }), /featureStats: the features holds .* at index 9/);
+        await assert.rejects(featureStats({ data: g, n: 6, dim: 4 }), /featureStats: the features holds .* at index 9/);
         const [a, b] = [tf.tensor2d(f, [6, 4]), tf.tensor2d(g, [6, 4])];
-        assert.throws(() => kid(a, b, { subsetSize: 6 }), /kid: .*Gram matrix holds/);
+        await assert.rejects(kid(a, b, { subsetSize: 6 }), /kid: .*Gram matrix holds/);
         tf.dispose([a, b]);
       }
     });
 
-    it('assertFiniteTensor ignores integer tensors and finds the first bad element; firstNonFinite on arrays', () => {
+    it('assertFiniteTensor ignores integer tensors and finds the first bad element; firstNonFinite on arrays', async () => {
       const i = tf.tensor1d([1, 2], 'int32');
-      assertFiniteTensor('x', 'ints', i);
+      await assertFiniteTensor('x', 'ints', i);
       i.dispose();
       assert.equal(firstNonFinite([0, 1e38, -3]), -1);
       assert.equal(firstNonFinite([0, 1, -Infinity, NaN]), 2);

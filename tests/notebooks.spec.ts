@@ -55,6 +55,7 @@ describe('notebooks (executed through nbclient, LESSON_MODE=quick)', function ()
       title: 'two figures',
     });
     assert.deepEqual(parseTag('// Table: FID per scale'), { kind: 'table', title: 'FID per scale' });
+    assert.deepEqual(parseTag('// New figure: a spectrogram'), { kind: 'new', title: 'a spectrogram' });
     assert.equal(parseTag('const a = 1; // Figure 3: not on the first line'), null);
     assert.equal(parseTag('// Figures are drawn below'), null);
     assert.throws(() => parseTag('// Figure 30: beyond the article'), /figure 30 is not in the article/);

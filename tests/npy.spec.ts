@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { encodeNpy, readNpy, writeNpy } from '../lib/eval/npy';
 import { hasNumpy, PY } from './helpers/python';
+import { NUMPY_MISSING, requireDependency } from './helpers/require';
 
 describe('.npy files', () => {
   let dir: string;
@@ -16,7 +17,7 @@ describe('.npy files', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('numpy reads what we write (float32 and uint8, any rank) with the same values', function () {
-    if (!hasNumpy) throw new Error('numpy is missing: scripts/setup.sh installs python3-numpy');
+    requireDependency(this, 'numpy', hasNumpy, NUMPY_MISSING);
     const f32 = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => (i - 7) / 3);
     const u8 = Uint8Array.from({ length: 5 }, (_, i) => 250 + i);
     writeNpy(path.join(dir, 'a.npy'), f32, [2, 3, 4]);
@@ -38,7 +39,7 @@ print(json.dumps([str(a.dtype), a.shape, a.ravel().tolist(), str(b.dtype), b.sha
   });
 
   it('reads what numpy writes; refuses other dtypes, Fortran order, truncation and non-files', function () {
-    if (!hasNumpy) throw new Error('numpy is missing: scripts/setup.sh installs python3-numpy');
+    requireDependency(this, 'numpy', hasNumpy, NUMPY_MISSING);
     execFileSync(PY, [
       '-c',
       `import numpy as np

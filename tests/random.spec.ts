@@ -1,3 +1,6 @@
+// The seeded generator and lesson mode. References: the moments of N(0, 1) and U[0, 1) (sample mean and
+// variance within 0.01 over 2*10^5 draws, uniform buckets within 1 %), a permutation's defining property
+// (every index once), and reproducibility (same seed, same numbers; other seed, other numbers).
 import { strict as assert } from 'assert';
 import { Rng, setSeed, globalRng } from '../lib/core/random';
 import { lessonMode, byMode } from '../lib/course/mode';
@@ -51,7 +54,7 @@ describe('random', () => {
   });
 
   it('bad input is a clear error', () => {
-    assert.throws(() => new Rng(NaN), /seed/);
+    assert.throws(() => new Rng(NaN), /Rng: seed must be a finite number, got NaN/);
     assert.throws(() => new Rng(1).int(0), /positive integer/);
   });
 });

@@ -119,10 +119,10 @@ describe('toy: 2-D diffusion', function () {
     await initBackend();
   });
 
-  it('the closed-form forward process and the step-by-step Markov chain give the same marginal', () => {
+  it('the closed-form forward process and the step-by-step Markov chain give the same marginal', async () => {
     const x0 = sampleToy('swiss-roll', 4000, new Rng(1));
     for (const t of [10, 40, T - 1]) {
-      const a = stats(diffuse2d(schedule, x0, t, new Rng(2)));
+      const a = stats(await diffuse2d(schedule, x0, t, new Rng(2)));
       const b = stats(forwardChain2d(schedule, x0, [t], new Rng(3)).get(t) as Float32Array);
       // Exact: std^2 = abar std0^2 + 1 - abar per axis.
       const s0 = stats(x0);
@@ -130,7 +130,7 @@ describe('toy: 2-D diffusion', function () {
       const sx = Math.sqrt(ab * s0.sx ** 2 + 1 - ab);
       for (const s of [a, b]) assert.ok(Math.abs(s.sx - sx) < 0.04, `t=${t}: std ${s.sx} vs ${sx}`);
     }
-    const end = stats(diffuse2d(schedule, x0, T - 1, new Rng(4)));
+    const end = stats(await diffuse2d(schedule, x0, T - 1, new Rng(4)));
     assert.ok(Math.abs(end.sx - 1) < 0.04 && Math.abs(end.mx) < 0.05, 'x_T is ~N(0, I)');
   });
 
@@ -147,14 +147,14 @@ describe('toy: 2-D diffusion', function () {
       }),
   });
 
-  it('DDPM with the analytic optimal denoiser of N(m, s^2 I) and T = 1000 returns N(m, s^2 I)', () => {
+  it('DDPM with the analytic optimal denoiser of N(m, s^2 I) and T = 1000 returns N(m, s^2 I)', async () => {
     const sch = linearSchedule(1000);
-    const st = stats(sampleDiffusion2d(optimalFor(sch), sch, 2000, { steps: 1000, eta: 1, rng: new Rng(5) }));
+    const st = stats(await sampleDiffusion2d(optimalFor(sch), sch, 2000, { steps: 1000, eta: 1, rng: new Rng(5) }));
     assert.ok(Math.abs(st.mx - m[0]) < 0.03 && Math.abs(st.my - m[1]) < 0.03, `mean (${st.mx}, ${st.my})`);
     assert.ok(Math.abs(st.sx - s) < 0.02 && Math.abs(st.sy - s) < 0.02, `std (${st.sx}, ${st.sy}) vs ${s}`);
   });
 
-  it('with T = 100, DDPM (100 steps) and DDIM (20 steps) match the exact variance of their linear-Gaussian chains', () => {
+  it('with T = 100, DDPM (100 steps) and DDIM (20 steps) match the exact variance of their linear-Gaussian chains', async () => {
     // With a linear denoiser every step is x' = A x + c + sigma z, so the variance of the output is
     // v' = A^2 v + sigma^2 from v = 1: a scalar recursion independent of the tensor code. DDPM's
     // posterior variance beta~ underestimates the true reverse variance on coarse chains (Nichol &
@@ -175,7 +175,7 @@ describe('toy: 2-D diffusion', function () {
           (Math.sqrt(aPrev) * (1 - Math.sqrt(1 - a) * k)) / Math.sqrt(a) + Math.sqrt(1 - aPrev - sigma * sigma) * k;
         v = A * A * v + sigma * sigma;
       });
-      const st = stats(sampleDiffusion2d(optimalFor(schedule), schedule, 3000, { steps, eta, rng: new Rng(5) }));
+      const st = stats(await sampleDiffusion2d(optimalFor(schedule), schedule, 3000, { steps, eta, rng: new Rng(5) }));
       const want = Math.sqrt(v);
       assert.ok(
         Math.abs(st.mx - m[0]) < 0.03 && Math.abs(st.my - m[1]) < 0.03,
@@ -188,18 +188,25 @@ describe('toy: 2-D diffusion', function () {
     }
   });
 
-  it('an MLP denoiser trained briefly on 8 Gaussians covers all 8 modes; sampling with -eps fails', () => {
+  it('an MLP denoiser trained briefly on 8 Gaussians covers all 8 modes; sampling with -eps fails', async () => {
     const rng = new Rng(1);
     const den = new Denoiser2D(new ParamStore(rng.fork()), { T, hidden: [64, 64, 64] });
     const before = tf.memory().numTensors;
     const step = makeDenoiserTrainStep(den, { schedule, rng: rng.fork(), learningRate: 2e-3 });
-    const fit = fit2d({ data: '8-gaussians', steps: 2000, batchSize: 256, rng: rng.fork(), step, showProgress: false });
+    const fit = await fit2d({
+      data: '8-gaussians',
+      steps: 2000,
+      batchSize: 256,
+      rng: rng.fork(),
+      step,
+      showProgress: false,
+    });
     const l = fit.history.loss;
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     assert.ok(mean(l.slice(-100)) < 0.8 * mean(l.slice(0, 100)), 'eps loss went down');
     const model = den.asDiffusionModel();
     const real = sampleToy('8-gaussians', 1000, new Rng(99));
-    const good = sampleDiffusion2d(model, schedule, 1000, { steps: T, rng: new Rng(2) });
+    const good = await sampleDiffusion2d(model, schedule, 1000, { steps: T, rng: new Rng(2) });
     const r = modeReport(good, modes8);
     assert.strictEqual(r.modesCovered, 8, `counts ${r.counts}`);
     assert.ok(r.quality > 0.3, `quality ${r.quality}`);
@@ -209,7 +216,7 @@ describe('toy: 2-D diffusion', function () {
       prediction: 'eps',
       predict: (x, t) => tf.tidy(() => tf.neg(model.predict(x, t))),
     };
-    const bad = modeReport(sampleDiffusion2d(flipped, schedule, 1000, { steps: T, rng: new Rng(2) }), modes8);
+    const bad = modeReport(await sampleDiffusion2d(flipped, schedule, 1000, { steps: T, rng: new Rng(2) }), modes8);
     assert.ok(
       bad.modesCovered < 8 && bad.quality < 0.1,
       `broken sampler scored coverage ${bad.modesCovered}, quality ${bad.quality}`,
@@ -225,7 +232,7 @@ describe('toy: GAN and VAE training steps', function () {
     await initBackend();
   });
 
-  it('GAN steps move the generator towards the data and keep the tensor count flat', () => {
+  it('GAN steps move the generator towards the data and keep the tensor count flat', async () => {
     const rng = new Rng(11);
     const gan = new GAN2D(new ParamStore(rng.fork()), { hidden: [64, 64, 64] });
     const grng = rng.fork();
@@ -238,14 +245,14 @@ describe('toy: GAN and VAE training steps', function () {
     };
     const mmdBefore = mmd2(gen(), real);
     const counts: number[] = [];
-    const fit = fit2d({
+    const fit = await fit2d({
       data: '8-gaussians',
       steps: 400,
       batchSize: 128,
       rng: rng.fork(),
       showProgress: false,
-      step: (b) => {
-        const l = gan.step(b, grng);
+      step: async (b) => {
+        const l = await gan.step(b, grng);
         counts.push(tf.memory().numTensors);
         return { ...l };
       },
@@ -287,19 +294,19 @@ describe('toy: GAN and VAE training steps', function () {
     vae.dispose();
   });
 
-  it('VAE steps reduce the negative ELBO and keep the tensor count flat', () => {
+  it('VAE steps reduce the negative ELBO and keep the tensor count flat', async () => {
     const rng = new Rng(13);
     const vae = new VAE2D(new ParamStore(rng.fork()), { hidden: [64, 64, 64] });
     const vrng = rng.fork();
     const counts: number[] = [];
-    const fit = fit2d({
+    const fit = await fit2d({
       data: '8-gaussians',
       steps: 300,
       batchSize: 128,
       rng: rng.fork(),
       showProgress: false,
-      step: (b) => {
-        const l = vae.step(b, vrng);
+      step: async (b) => {
+        const l = await vae.step(b, vrng);
         counts.push(tf.memory().numTensors);
         return { ...l };
       },
@@ -319,7 +326,10 @@ describe('toy: GAN and VAE training steps', function () {
 
   it('MLP rejects wrong shapes and settings with clear messages', () => {
     const store = new ParamStore(new Rng(0));
-    assert.throws(() => new MLP(store, 'a', { inDim: 0, hidden: [4], outDim: 2 }), /inDim/);
+    assert.throws(
+      () => new MLP(store, 'a', { inDim: 0, hidden: [4], outDim: 2 }),
+      /MLP: inDim must be a positive integer, got 0/,
+    );
     assert.throws(
       () => new MLP(store, 'b', { inDim: 2, hidden: [4], outDim: 2, activation: 'gelu' as never }),
       /activation/,

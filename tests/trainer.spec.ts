@@ -198,9 +198,11 @@ describe('Trainer', function () {
       hb.lr.map((x) => Math.fround(x)),
       ha.lr.map((x) => Math.fround(x)),
     );
-    // The weights really moved, so equality above means something; EMA lags the raw weights.
+    // The weights and the EMA really moved (an EMA never updated would still be the initial weights), so
+    // equality above means something; the EMA lags the raw weights. Its value: the closed-form test below.
     const init = new UNet(tiny, { seed: 1 });
     assert.ok(maxDiff(straight.params, init.params) > 1e-3);
+    assert.ok(maxDiff(a.emaModel!.params, init.params) > 1e-3, 'the EMA never moved from the initial weights');
     assert.ok(maxDiff(straight.params, a.emaModel!.params) > 1e-5);
     // The final checkpoint holds step 20 and samples with the EMA weights.
     const last = readCheckpoint(listCheckpoints(runDir).pop()!.file);
@@ -229,32 +231,58 @@ describe('Trainer', function () {
     m.dispose();
   });
 
-  it('the EMA after n steps is the closed form of the raw weights: d^n w_0 + sum_k (1 - d) d^(n-k) w_k', async () => {
-    // Independent reference: the recursion ema_k = d ema_(k-1) + (1 - d) w_k unrolled, in float64,
-    // from the raw weights recorded after every step.
-    const n = 6;
-    const d = 0.8;
-    const model = new UNet(tiny, { seed: 1 });
-    const tr = new Trainer(model, opts({ totalSteps: n, emaDecay: d }));
-    const w = [snapshot(model.params)];
-    await tr.train(source(), { onStep: () => w.push(snapshot(model.params)) });
-    assert.strictEqual(w.length, n + 1);
-    let worst = 0;
-    let fromStart = 0;
-    for (const [name, e] of snapshot(tr.emaModel!.params)) {
-      for (let i = 0; i < e.length; i++) {
-        let ref = Math.pow(d, n) * w[0].get(name)![i];
-        for (let k = 1; k <= n; k++) ref += (1 - d) * Math.pow(d, n - k) * w[k].get(name)![i];
-        worst = Math.max(worst, Math.abs(e[i] - ref));
-        fromStart = Math.max(fromStart, Math.abs(e[i] - w[0].get(name)![i]));
+  for (const warmup of [false, true]) {
+    const ema = `the EMA after n steps is the closed form of the raw weights${warmup ? ' (warm-up decay)' : ''}`;
+    it(`${ema}; each step's learning rate is learningRateAt`, async () => {
+      // Independent reference: the recursion ema_k = d_k ema_(k-1) + (1 - d_k) w_k unrolled in float64,
+      // ema_n = (prod_k d_k) w_0 + sum_k (1 - d_k) (prod_(j>k) d_j) w_k, from the raw weights recorded after
+      // every step; d_k = d, or min(d, (1 + k) / (10 + k)) with warm-up (diffusers' EMAModel), k from 0.
+      const n = 6;
+      const d = 0.8;
+      const model = new UNet(tiny, { seed: 1 });
+      const o = opts({ totalSteps: n, emaDecay: d, emaWarmup: warmup });
+      const tr = new Trainer(model, o);
+      const w = [snapshot(model.params)];
+      const lrs: Array<[number, number, number]> = [];
+      await tr.train(source(), {
+        onStep: (r) => {
+          w.push(snapshot(model.params));
+          lrs.push([r.step, r.lr, tr.optimizer.currentLearningRate]);
+        },
+      });
+      assert.strictEqual(w.length, n + 1);
+      const dk = Array.from({ length: n }, (_, k) => (warmup ? Math.min(d, (1 + k) / (10 + k)) : d));
+      const prod = (from: number) => dk.slice(from).reduce((a, b) => a * b, 1);
+      const coef = [prod(0), ...dk.map((x, k) => (1 - x) * prod(k + 1))]; // weights of w_0 .. w_n
+      assert.ok(Math.abs(coef.reduce((a, b) => a + b, 0) - 1) < 1e-12, 'the coefficients sum to 1');
+      let worst = 0;
+      let fromStart = 0;
+      for (const [name, e] of snapshot(tr.emaModel!.params)) {
+        for (let i = 0; i < e.length; i++) {
+          let ref = 0;
+          for (let k = 0; k <= n; k++) ref += coef[k] * w[k].get(name)![i];
+          worst = Math.max(worst, Math.abs(e[i] - ref));
+          fromStart = Math.max(fromStart, Math.abs(e[i] - w[0].get(name)![i]));
+        }
       }
-    }
-    assert.ok(worst < 2e-6, `EMA differs from its closed form by ${worst}`);
-    // An EMA never updated (still w_0) would be this far off: the check above has teeth.
-    assert.ok(fromStart > 1e-3, `the EMA moved only ${fromStart}`);
-    tr.dispose();
-    model.dispose();
-  });
+      assert.ok(worst < 2e-6, `EMA differs from its closed form by ${worst}`);
+      // An EMA never updated (still w_0) would be this far off: the check above has teeth.
+      assert.ok(fromStart > 1e-3, `the EMA moved only ${fromStart}`);
+      // The learning rate of step k (reported, and the one the optimizer held for the update) is
+      // learningRateAt(k): here 5 warm-up steps then cosine, so it changes from step to step.
+      assert.deepStrictEqual(
+        lrs.map(([k]) => k),
+        [0, 1, 2, 3, 4, 5],
+      );
+      for (const [k, lr, held] of lrs) {
+        assert.strictEqual(lr, learningRateAt(k, o), `step ${k}: reported learning rate`);
+        assert.strictEqual(held, learningRateAt(k, o), `step ${k}: the optimizer's learning rate`);
+      }
+      assert.ok(new Set(lrs.map(([, lr]) => lr)).size > 3, 'warm-up then cosine: the rate is not constant');
+      tr.dispose();
+      model.dispose();
+    });
+  }
 
   it('a NaN loss stops training with the step named; the last good checkpoint is kept and loads', async () => {
     const runDir = path.join(dir, 'nan');

@@ -1,3 +1,7 @@
+// The UNet. Independent references: the PyTorch mirror (scripts/bench_torch.py, plain torch modules loaded
+// with these weights) for the outputs and parameter names and count; a parameter count and FLOP count from
+// the layer formulas written out here; autodiff reaching every parameter; conditions checked field by field
+// against one table. Needs python3-torch (scripts/setup.sh installs it): without it those tests fail.
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -11,17 +15,14 @@ import { referenceUNetConfig, resolveUNetConfig, UNetConfigInput } from '../lib/
 import { Condition } from '../lib/core/condition';
 import { unetFlops } from '../lib/eval/unet_flops';
 import { disposeParams, ParamStore } from '../lib/core/params';
+import { TextUNet } from '../lib/methods/text/text_unet';
+import { Tokenizer } from '../lib/methods/text/tokenizer';
+import { GroundingHook } from '../lib/methods/gligen/grounding_hook';
 
-const PY = '/usr/bin/python3';
+import { hasTorch, PY } from './helpers/python';
+import { requireDependency, TORCH_MISSING } from './helpers/require';
+
 const BENCH_TORCH = path.join(__dirname, '..', 'scripts', 'bench_torch.py');
-const hasTorch = (() => {
-  try {
-    execFileSync(PY, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const tiny: UNetConfigInput = {
   imageSize: 8,
@@ -387,53 +388,126 @@ describe('UNet', function () {
     assert.strictEqual(unetFlops(c, 3).train, 9 * expected);
   });
 
-  (hasTorch ? it : it.skip)(
-    'matches the PyTorch mirror numerically and in parameter count (scripts/bench_torch.py)',
-    function () {
-      this.timeout(120000);
-      const ref = resolveUNetConfig(referenceUNetConfig());
-      const count = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--count', '--config', JSON.stringify(ref)]).toString());
-      const refNet = new UNet(ref);
-      assert.strictEqual(refNet.paramCount, count.params);
-      assert.deepStrictEqual([...refNet.params.keys()].sort(), count.names);
-      refNet.dispose();
+  it('matches the PyTorch mirror numerically and in parameter count (scripts/bench_torch.py)', function () {
+    requireDependency(this, 'torch', hasTorch, TORCH_MISSING);
+    this.timeout(120000);
+    const ref = resolveUNetConfig(referenceUNetConfig());
+    const count = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--count', '--config', JSON.stringify(ref)]).toString());
+    const refNet = new UNet(ref);
+    assert.strictEqual(refNet.paramCount, count.params);
+    assert.deepStrictEqual([...refNet.params.keys()].sort(), count.names);
+    refNet.dispose();
 
-      const rng = new Rng(21);
-      const cfg = resolveUNetConfig({ ...conditioned, imageSize: 8 });
-      const m = new UNet(cfg, { seed: 21 });
-      const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
-      const c = condFor(rng);
-      const y = m.apply(x, [5, 640], c);
-      const ser = (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(t.dataSync()) });
-      const params: Record<string, unknown> = {};
-      for (const [n, v] of m.params) params[n] = ser(v);
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unet-check-')), 'case.json');
-      fs.writeFileSync(
-        file,
-        JSON.stringify({
-          config: cfg,
-          params,
-          x: ser(x),
-          t: [5, 640],
-          labels: c.classLabels,
-          concat: ser(c.concat),
-          context: ser(c.context),
-          mask: ser(c.contextMask),
-        }),
-      );
-      const out = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--check', file], { maxBuffer: 1 << 26 }).toString());
-      const ty = tf.tensor(out.data, out.shape);
-      const scale = tf.tidy(() => tf.max(tf.abs(ty)).dataSync()[0]);
-      const diff = maxAbsDiff(y, ty);
-      assert.ok(diff < 1e-4 * Math.max(1, scale), `TS vs PyTorch max |diff| = ${diff} (output scale ${scale})`);
-      fs.rmSync(path.dirname(file), { recursive: true });
-      tf.dispose([x, y, ty, c.concat, c.context, c.contextMask]);
-      m.dispose();
-    },
-  );
+    const rng = new Rng(21);
+    const cfg = resolveUNetConfig({ ...conditioned, imageSize: 8 });
+    const m = new UNet(cfg, { seed: 21 });
+    const x = rng.normalTensor([2, 8, 8, 1]) as tf.Tensor4D;
+    const c = condFor(rng);
+    const y = m.apply(x, [5, 640], c);
+    const ser = (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(t.dataSync()) });
+    const params: Record<string, unknown> = {};
+    for (const [n, v] of m.params) params[n] = ser(v);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unet-check-')), 'case.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        config: cfg,
+        params,
+        x: ser(x),
+        t: [5, 640],
+        labels: c.classLabels,
+        concat: ser(c.concat),
+        context: ser(c.context),
+        mask: ser(c.contextMask),
+      }),
+    );
+    const out = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--check', file], { maxBuffer: 1 << 26 }).toString());
+    const ty = tf.tensor(out.data, out.shape);
+    const scale = tf.tidy(() => tf.max(tf.abs(ty)).dataSync()[0]);
+    const diff = maxAbsDiff(y, ty);
+    assert.ok(diff < 1e-4 * Math.max(1, scale), `TS vs PyTorch max |diff| = ${diff} (output scale ${scale})`);
+    fs.rmSync(path.dirname(file), { recursive: true });
+    tf.dispose([x, y, ty, c.concat, c.context, c.contextMask]);
+    m.dispose();
+  });
 });
 
-(hasTorch ? describe : describe.skip)('scripts/bench_torch.py --profile', () => {
+describe('the PyTorch mirror of the conditioned networks (scripts/bench_torch.py --check)', () => {
+  before(async function () {
+    requireDependency(this, 'torch', hasTorch, TORCH_MISSING);
+    await tf.setBackend('cpu');
+  });
+
+  it('a text UNet with vectorDim, position channels and GLIGEN grounding matches PyTorch', async function () {
+    this.timeout(120000);
+    // Reference: scripts/bench_torch.py's torch modules (nn.GroupNorm, F.layer_norm, nn.Linear, embedding
+    // lookup by index, its own attention with padded keys masked) loaded with this model's weights: the
+    // text transformer (two captions of different lengths, so the token mask pads one), its pooled [EOS]
+    // vector into the time embedding, cross-attention to the tokens with that mask, cond.vector through
+    // vectorToTime, CoordConv channels, and GLIGEN's gated layers (gates open) with a padded grounding slot.
+    const captions = ['a small red circle in the center', 'a blue square'];
+    const tok = Tokenizer.fromCaptions(captions, 10);
+    const text = { vocab: [...tok.vocab], contextLength: 10, width: 12, layers: 2, heads: 2 };
+    const grounding = { inputDim: 7, tokenDim: 10 };
+    const cfg = {
+      ...tiny,
+      inChannels: 3,
+      outChannels: 3,
+      attentionResolutions: [8, 4],
+      midAttention: true,
+      positionChannels: true,
+      vectorDim: 5,
+      text,
+    };
+    const m = new TextUNet(cfg, { seed: 23, hook: new GroundingHook(grounding) });
+    const rng = new Rng(24);
+    // Norm scales and shifts (1 and 0 at initialisation) and the gates (0) are drawn, so that they take part.
+    for (const [n, v] of m.params) {
+      if (/gligen\.attn.*\.gamma$/.test(n)) v.assign(tf.add(0.6, tf.mul(0.2, rng.normalTensor([1]))));
+      else if (/(norm\w*|ln\d|lnOut)\.(weight|gamma)$/.test(n))
+        v.assign(tf.add(1, tf.mul(0.3, rng.normalTensor(v.shape))));
+      else if (/(norm\w*|ln\d|lnOut)\.(bias|beta)$/.test(n)) v.assign(tf.mul(0.3, rng.normalTensor(v.shape)));
+    }
+    const x = rng.normalTensor([2, 8, 8, 3]) as tf.Tensor4D;
+    const vector = rng.normalTensor([2, 5]) as tf.Tensor2D;
+    const g = rng.normalTensor([2, 3, 7]) as tf.Tensor3D;
+    const gMask = tf.tensor2d([1, 1, 0, 1, 0, 0], [2, 3]);
+    const t = [17, 803];
+    const y = m.apply(x, t, { text: captions, vector, grounding: g, groundingMask: gMask });
+    const enc = tok.encodeBatch(captions);
+    assert.ok(Array.from(enc.mask).includes(0), 'no caption is padded');
+    const ser = async (v: tf.Tensor) => ({ shape: v.shape, data: Array.from(await v.data()) });
+    const params: Record<string, unknown> = {};
+    for (const [n, v] of m.params) params[n] = await ser(v);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unet-cond-')), 'case.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        config: { ...m.config, grounding },
+        params,
+        x: await ser(x),
+        t,
+        ids: { shape: [2, 10], data: Array.from(enc.ids) },
+        mask: { shape: [2, 10], data: Array.from(enc.mask) },
+        vector: await ser(vector),
+        grounding: await ser(g),
+        groundingMask: await ser(gMask),
+      }),
+    );
+    const out = JSON.parse(execFileSync(PY, [BENCH_TORCH, '--check', file], { maxBuffer: 1 << 26 }).toString());
+    const ty = tf.tensor(out.data, out.shape);
+    const [scale, diff] = await tf.tidy(() => tf.stack([tf.max(tf.abs(ty)), tf.max(tf.abs(tf.sub(y, ty)))])).data();
+    assert.ok(diff < 1e-4 * Math.max(1, scale), `TS vs PyTorch max |diff| = ${diff} (output scale ${scale})`);
+    fs.rmSync(path.dirname(file), { recursive: true });
+    tf.dispose([x, vector, g, gMask, y, ty]);
+    m.dispose();
+  });
+});
+
+describe('scripts/bench_torch.py --profile', () => {
+  before(function () {
+    requireDependency(this, 'torch', hasTorch, TORCH_MISSING);
+  });
   it('prints the ops of one profiled training step, largest first, and keeps the JSON result last', function () {
     this.timeout(120000);
     const cfg = resolveUNetConfig(referenceUNetConfig({ baseChannels: 8, groups: 4, numResBlocks: 1 }));

@@ -12,21 +12,17 @@ async function cmp(name: string, shape: number[], f: (x: tf.Tensor) => tf.Tensor
   const out: Float32Array[] = [];
   for (const be of ['cpu', 'wasm']) {
     await tf.setBackend(be);
-    out.push(
-      tf
-        .tidy(() => {
-          const x = tf.tensor(xd, shape);
-          const y = f(x);
-          const r = tf.tensor(
-            rng.normalArray(y.size).map((_, i) => Math.sin(i * 1.7)),
-            y.shape,
-          );
-          return tf
-            .grad((z: tf.Tensor) => tf.sum(tf.mul(f(z), r)))(x)
-            .dataSync() as Float32Array;
-        })
-        .slice(),
-    );
+    const g = tf.tidy(() => {
+      const x = tf.tensor(xd, shape);
+      const y = f(x);
+      const r = tf.tensor(
+        rng.normalArray(y.size).map((_, i) => Math.sin(i * 1.7)),
+        y.shape,
+      );
+      return tf.grad((z: tf.Tensor) => tf.sum(tf.mul(f(z), r)))(x);
+    });
+    out.push(((await g.data()) as Float32Array).slice());
+    g.dispose();
   }
   let d = 0,
     s = 0;

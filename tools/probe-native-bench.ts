@@ -137,19 +137,19 @@ async function trainStepMs(backend: string, profile = false): Promise<{ ms: numb
   const x = rng.normalTensor([BATCH, 28, 28, 1]) as tf.Tensor4D;
   const target = rng.normalTensor([BATCH, 28, 28, 1]);
   const opt = tf.train.adam(1e-3);
-  const step = () => {
+  const step = async () => {
     const l = opt.minimize(() => tf.mean(tf.square(tf.sub(forward(p, x), target))) as tf.Scalar, true) as tf.Scalar;
-    const v = l.dataSync()[0];
+    const v = (await l.data())[0];
     l.dispose();
     return v;
   };
-  step(); // warm-up: primitive creation, wasm heap growth
+  await step(); // warm-up: primitive creation, wasm heap growth
   const ms: number[] = [];
   let loss = 0;
   const timer = profile ? startKernelTimer(backend) : null;
   for (let i = 0; i < STEPS; i++) {
     const t0 = performance.now();
-    loss = step();
+    loss = await step();
     ms.push(performance.now() - t0);
   }
   if (timer) timer.report(STEPS);

@@ -28,18 +28,22 @@ export function assertFiniteValues(who: string, what: string, values: ArrayLike<
 
 /**
  * Throws, naming the first batch element (axis 0) holding a NaN or an Infinity, unless every value of
- * `x` is finite. Reads one boolean per batch element (a synchronous read): for inputs checked once
+ * `x` is finite. Reads one boolean per batch element (one asynchronous read): for inputs checked once
  * (an image to inpaint, images to score), never inside a per-step loop.
  */
-export function assertFiniteTensor(who: string, what: string, x: tf.Tensor): void {
+export async function assertFiniteTensor(who: string, what: string, x: tf.Tensor): Promise<void> {
   if (x.dtype !== 'float32') return; // integer and bool tensors cannot hold NaN or Infinity
   const bad = tf.tidy(() => {
     const notFinite = tf.logicalNot(tf.isFinite(x));
     return x.rank <= 1 ? tf.reshape(tf.any(notFinite), [1]) : tf.any(tf.reshape(notFinite, [x.shape[0], -1]), 1);
   });
-  const flags = bad.dataSync();
-  bad.dispose();
-  const i = flags.findIndex((f) => f !== 0);
+  let flags: ArrayLike<number>;
+  try {
+    flags = await bad.data();
+  } finally {
+    bad.dispose();
+  }
+  const i = Array.prototype.findIndex.call(flags, (f: number) => f !== 0);
   if (i < 0) return;
   const where = x.rank <= 1 ? '' : ` (first in element ${i} of ${x.shape[0]})`;
   throw new Error(`${who}: ${what} [${x.shape}] holds NaN or Infinity${where}; refusing non-finite numbers`);

@@ -27,11 +27,8 @@ export interface NoiseSchedule {
 /** Timesteps for a batch: a JS array or an int tensor of shape [B]. */
 export type TimestepsLike = number[] | Int32Array | tf.Tensor1D;
 
-export function timestepsToArray(t: TimestepsLike): number[] {
-  if (t instanceof tf.Tensor) {
-    if (t.rank !== 1) throw new Error(`timesteps tensor must be rank 1 [batch], got shape [${t.shape}]`);
-    return Array.from(t.dataSync());
-  }
+/** Timesteps given as JS numbers (a tensor's stay on the device: see coef). */
+export function timestepsToArray(t: number[] | Int32Array): number[] {
   return Array.from(t);
 }
 
@@ -98,6 +95,12 @@ class TabulatedSchedule implements NoiseSchedule {
   }
 
   coef(table: Float64Array, t: TimestepsLike, rank: number): tf.Tensor {
+    if (t instanceof tf.Tensor) {
+      // Gathered on the device (no read: webgpu has no synchronous one); the same float32 values as below.
+      if (t.rank !== 1) throw new Error(`timesteps tensor must be rank 1 [batch], got shape [${t.shape}]`);
+      const shape = [t.shape[0], ...new Array(Math.max(rank - 1, 0)).fill(1)];
+      return tf.tidy(() => tf.reshape(tf.gather(tf.tensor1d(Float32Array.from(table)), tf.cast(t, 'int32')), shape));
+    }
     const ts = timestepsToArray(t);
     const vals = new Float32Array(ts.length);
     ts.forEach((s, i) => {

@@ -18,3 +18,6 @@ export function lessonMode(env: Record<string, string | undefined> = process.env
 export function byMode<T>(values: Record<LessonMode, T>, mode: LessonMode = lessonMode()): T {
   return values[mode];
 }
+
+/** Shown on every figure and image grid in quick mode, whose results only check that the code runs. */
+export const QUICK_MODE_NOTE = 'quick mode (LESSON_MODE=quick): numbers for testing only';

@@ -12,6 +12,7 @@ import { loadClassifier } from '../eval/metrics/classifier';
 import { loadClip } from '../methods/clip/checkpoint';
 import { loadDecoder, loadPrior } from '../methods/dalle2/checkpoint';
 import { loadGligen } from '../methods/gligen/model';
+import { loadInstrumentClassifier } from '../methods/audio/instrument_classifier';
 import { loadClassConditionalUNet } from '../methods/guidance/conditional_init';
 import { loadNoisyClassifier } from '../methods/guidance/noisy_classifier';
 import { loadMlm } from '../methods/imagen/mlm';
@@ -146,6 +147,19 @@ export const PRETRAINED = {
     command:
       'npm run train:latent -- gligen --grounding point --init-from checkpoints/14/gligen.safetensors --steps 800 --warmup 50 --lr 1e-3',
     load: (f) => loadGligen(f),
+  }),
+  // Lesson 16: the spectrogram UNet (36 pitch x instrument classes + null) and its instrument classifier.
+  '16/audio-unet': entry({
+    file: 'checkpoints/16/model.safetensors',
+    key: 'audio-unet',
+    command: 'npm run train:audio -- --steps 1200 --warmup 50',
+    load: (f) => loadUNetCheckpoint(f),
+  }),
+  '16/instrument-classifier': entry({
+    file: 'checkpoints/16/classifier/weights.safetensors',
+    key: 'instrument-classifier',
+    command: 'npm run train:audio',
+    load: (f) => loadInstrumentClassifier(path.dirname(f)),
   }),
   // The metric classifier behind FID/KID: a folder format (weights + manifest), loaded by its folder.
   classifier: entry({

@@ -4,8 +4,7 @@
 // the sampling alone.
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
-import { InterruptedError } from '../core/cancel';
-import { syncLoopGuard } from '../core/loop_guard';
+import { InterruptedError, interruptSignal, reportInterrupt } from '../core/cancel';
 import { optionalBar, ProgressSetting } from '../core/progress';
 import { Rng } from '../core/random';
 
@@ -40,41 +39,47 @@ export function batchRng(seed: number, b: number): Rng {
 }
 
 /** Runs `sampleBatch` over all batches; returns all n images (the caller disposes them) and the seconds. */
-export function sampleInBatches(
+export async function sampleInBatches(
   o: BatchedSamplingOptions,
-  sampleBatch: (b: SampleBatch) => tf.Tensor4D,
-): { images: tf.Tensor4D; seconds: number } {
+  sampleBatch: (b: SampleBatch) => tf.Tensor4D | Promise<tf.Tensor4D>,
+): Promise<{ images: tf.Tensor4D; seconds: number }> {
   const batches = Math.ceil(o.n / o.batchSize);
   const bar = optionalBar(o.progress, o.label, batches * o.steps);
   const parts: tf.Tensor4D[] = [];
-  let xT: tf.Tensor4D | null = null;
-  // Stops between network steps on the kernel's Interrupt (the bar says where), releasing the batches.
+  // Stops between network steps on the kernel's Interrupt (the bar says where), releasing the batches:
+  // the sampler's own loop stops at a step; between batches (after the read's await) the signal is asked here.
   const stopped = (step: number) => bar?.interrupted(step);
-  const guard = syncLoopGuard(o.label, () => tf.dispose([...parts, ...(xT ? [xT] : [])]), stopped);
+  const signal = interruptSignal();
   const t0 = Date.now();
   try {
     for (let b = 0; b < batches; b++) {
-      guard.check(bar ? bar.count : b * o.steps);
+      if (signal.requested) {
+        const at = bar ? bar.count : b * o.steps;
+        throw new InterruptedError(`${o.label} interrupted at step ${at}; its tensors were released`, at);
+      }
       const start = b * o.batchSize;
       const size = Math.min(o.batchSize, o.n - start);
       const rng = batchRng(o.seed, b);
-      xT = rng.normalTensor([size, ...o.imageShape]) as tf.Tensor4D;
+      const xT = rng.normalTensor([size, ...o.imageShape]) as tf.Tensor4D;
+      let x: tf.Tensor4D;
       try {
-        const x = sampleBatch({ start, size, rng, xT, onStep: bar ? () => bar.update(1) : undefined });
-        // Read back now: the wall time then covers the work, not just queued kernels.
-        x.dataSync();
-        parts.push(x);
+        x = await sampleBatch({ start, size, rng, xT, onStep: bar ? () => bar.update(1) : undefined });
       } finally {
-        xT?.dispose();
-        xT = null;
+        xT.dispose();
       }
+      parts.push(x);
+      // Read back now (asynchronously: webgpu has no synchronous read): the wall time then covers the
+      // work, not just queued kernels.
+      await x.data();
     }
   } catch (e) {
     tf.dispose(parts);
-    if (e instanceof InterruptedError) stopped(bar ? bar.count : e.step);
+    if (e instanceof InterruptedError) {
+      stopped(bar ? bar.count : e.step);
+      reportInterrupt(e.message); // an awaited loop's error may not reach the cell's output
+    }
     throw e;
   } finally {
-    guard.end();
     bar?.finish();
   }
   const seconds = (Date.now() - t0) / 1000;

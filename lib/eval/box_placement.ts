@@ -37,7 +37,7 @@ export async function evaluatePlacement(
   name: string,
   scenes: { captions: string[]; objects: ShapeObject[][] },
   batch: number,
-  generate: (indices: number[], batchIndex: number) => tf.Tensor4D,
+  generate: (indices: number[], batchIndex: number) => tf.Tensor4D | Promise<tf.Tensor4D>,
   keep = 8,
 ): Promise<PlacementResult> {
   const n = scenes.captions.length;
@@ -53,7 +53,7 @@ export async function evaluatePlacement(
     for (let s = 0, b = 0; s < n; s += batch, b++) {
       const idx = Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
       const t0 = Date.now();
-      const x = generate(idx, b);
+      const x = await generate(idx, b);
       const values = (await x.data()) as Float32Array;
       seconds += (Date.now() - t0) / 1000;
       detectBatch(values).forEach((det, i) => {

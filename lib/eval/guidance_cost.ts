@@ -19,13 +19,16 @@ export interface GuidanceCost {
   perImage: { unguided: number; classifier: number; cfg: number };
 }
 
-function medianMs(fn: () => tf.Tensor, reps: number): number {
+async function medianMs(fn: () => tf.Tensor, reps: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i <= reps; i++) {
     const t0 = performance.now();
     const y = fn();
-    y.dataSync();
-    y.dispose();
+    try {
+      await y.data(); // the time covers the work, not just queued kernels
+    } finally {
+      y.dispose();
+    }
     if (i > 0) times.push(performance.now() - t0); // the first call warms up kernels and buffers
   }
   times.sort((a, b) => a - b);
@@ -33,7 +36,12 @@ function medianMs(fn: () => tf.Tensor, reps: number): number {
 }
 
 /** Times the three passes at `batch` images (median of `reps` after one warm-up call). */
-export function measureGuidanceCost(unet: UNet, clf: NoisyClassifier, batch = 50, reps = 3): GuidanceCost {
+export async function measureGuidanceCost(
+  unet: UNet,
+  clf: NoisyClassifier,
+  batch = 50,
+  reps = 3,
+): Promise<GuidanceCost> {
   if (!Number.isInteger(batch) || batch < 1)
     throw new Error(`measureGuidanceCost: batch must be a positive integer, got ${batch}`);
   if (!Number.isInteger(reps) || reps < 1)
@@ -44,9 +52,9 @@ export function measureGuidanceCost(unet: UNet, clf: NoisyClassifier, batch = 50
   const t = new Array<number>(batch).fill(500);
   const labels = Array.from({ length: batch }, (_, i) => i % clf.config.numClasses);
   try {
-    const unetB = medianMs(() => unet.apply(x, t), reps);
-    const unet2B = medianMs(() => unet.apply(x2, [...t, ...t]), reps);
-    const classifierGradB = medianMs(() => classifierGradient(clf, x, t, labels), reps);
+    const unetB = await medianMs(() => unet.apply(x, t), reps);
+    const unet2B = await medianMs(() => unet.apply(x2, [...t, ...t]), reps);
+    const classifierGradB = await medianMs(() => classifierGradient(clf, x, t, labels), reps);
     return {
       batch,
       unetB,

@@ -121,7 +121,11 @@ export function balancedLabels(n: number, classes = 10): number[] {
   return Array.from({ length: n }, (_, i) => i % classes);
 }
 
-export function guidanceSweep(nets: GuidanceNets, schedule: NoiseSchedule, o: SweepOptions): SweepPoint[] {
+export async function guidanceSweep(
+  nets: GuidanceNets,
+  schedule: NoiseSchedule,
+  o: SweepOptions,
+): Promise<SweepPoint[]> {
   const { scales, n, steps } = o;
   const seed = o.seed ?? 0;
   const batchSize = o.batchSize ?? 100;
@@ -136,7 +140,7 @@ export function guidanceSweep(nets: GuidanceNets, schedule: NoiseSchedule, o: Sw
   try {
     for (const scale of scales) {
       let passes: PassesPerStep = { unet: 0, classifier: 0 };
-      const { images: all, seconds } = sampleInBatches(
+      const { images: all, seconds } = await sampleInBatches(
         { n, batchSize, seed, imageShape: [28, 28, 1], steps, label: `${nets.method} ${scale}`, progress: o.progress },
         (b) => {
           const lb = labels.slice(b.start, b.start + b.size);
@@ -153,8 +157,8 @@ export function guidanceSweep(nets: GuidanceNets, schedule: NoiseSchedule, o: Sw
       );
       let point: SweepPoint;
       try {
-        const accuracy = metric.accuracy(all, labels);
-        const fid = o.fid === false ? null : fidReport(all, { n, seed, classifier: metric });
+        const accuracy = await metric.accuracy(all, labels);
+        const fid = o.fid === false ? null : await fidReport(all, { n, seed, classifier: metric });
         point = {
           method: nets.method,
           scale,

@@ -88,12 +88,12 @@ function checkCount(name: string, v: number, min: number): void {
  * Samples n images with each spec in turn and measures them. Runs are sequential on purpose: their
  * wall times are then comparable (one process, one backend, nothing else of ours running).
  */
-export function compareSamplers(
+export async function compareSamplers(
   model: DiffusionModel,
   schedule: NoiseSchedule,
   specs: SamplerSpec[],
   opts: CompareOptions = {},
-): SamplerRunResult[] {
+): Promise<SamplerRunResult[]> {
   const n0 = opts.n ?? 100;
   const seed = opts.seed ?? 0;
   const batchSize = opts.batchSize ?? 100;
@@ -110,7 +110,7 @@ export function compareSamplers(
       const n = spec.n ?? n0;
       checkCount(`n of ${spec.sampler}-${spec.steps}`, n, 2);
       const sampler = makeSampler(spec.sampler, schedule);
-      const { images: all, seconds } = sampleInBatches(
+      const { images: all, seconds } = await sampleInBatches(
         {
           n,
           batchSize,
@@ -124,7 +124,8 @@ export function compareSamplers(
       );
       let fid: FidReport | null = null;
       try {
-        if (opts.fid !== false && spec.fid !== false) fid = fidReport(all, { n, seed, classifier: opts.classifier });
+        if (opts.fid !== false && spec.fid !== false)
+          fid = await fidReport(all, { n, seed, classifier: opts.classifier });
       } catch (e) {
         all.dispose();
         throw e;

@@ -73,11 +73,11 @@ export interface SrEvalResult {
 }
 
 /** Runs the comparison (regression may be null to skip it). */
-export function evaluateSuperResolution(
+export async function evaluateSuperResolution(
   sr3: SrModel,
   regression: SrModel | null,
   opts: SrEvalOptions = {},
-): SrEvalResult {
+): Promise<SrEvalResult> {
   const n = opts.n ?? 100;
   const seed = opts.seed ?? 0;
   const samplingSeed = opts.samplingSeed ?? seed;
@@ -98,10 +98,10 @@ export function evaluateSuperResolution(
     'sr3-mean': [],
   };
   const seconds = { bicubic: 0, regression: 0, sr3: 0, 'sr3-mean': 0 };
-  const timed = (m: keyof typeof seconds, f: () => tf.Tensor4D) => {
+  const timed = async (m: keyof typeof seconds, f: () => tf.Tensor4D | Promise<tf.Tensor4D>) => {
     const t0 = Date.now();
-    const y = f();
-    y.dataSync();
+    const y = await f();
+    await y.data(); // the wall time covers the work, not just queued kernels
     seconds[m] += (Date.now() - t0) / 1000;
     outputs[m].push(y);
   };
@@ -111,15 +111,17 @@ export function evaluateSuperResolution(
       const part = tf.slice(lr, b * batch, Math.min(batch, n - b * batch)) as tf.Tensor4D;
       try {
         // Bicubic overshoots at edges: clip to the valid pixel range like every saved image would be.
-        timed('bicubic', () => tf.tidy(() => tf.clipByValue(upsampleBicubic(part, hr.shape[1]), -1, 1) as tf.Tensor4D));
-        if (regression) timed('regression', () => superResolve(regression, part));
-        timed('sr3', () =>
+        await timed('bicubic', () =>
+          tf.tidy(() => tf.clipByValue(upsampleBicubic(part, hr.shape[1]), -1, 1) as tf.Tensor4D),
+        );
+        if (regression) await timed('regression', () => superResolve(regression, part));
+        await timed('sr3', () =>
           superResolve(sr3, part, { steps: opts.steps ?? 50, rng: new Rng(samplingSeed * 100003 + 31 * lrSize + b) }),
         );
         if (meanOf > 1) {
-          timed('sr3-mean', () => {
+          await timed('sr3-mean', async () => {
             const rep = repeatEach(part, meanOf);
-            const many = superResolve(sr3, rep, {
+            const many = await superResolve(sr3, rep, {
               steps: opts.steps ?? 50,
               rng: new Rng(samplingSeed * 100003 + 31 * lrSize + b + 50021),
             });
@@ -144,18 +146,18 @@ export function evaluateSuperResolution(
     }
     const fidOf = (x: tf.Tensor4D) =>
       opts.fid === false || n < 2 ? null : fidReport(x, { n, seed, classifier: opts.classifier });
-    const row = (method: SrMethod, x: tf.Tensor4D, secs: number): SrRow => ({
+    const row = async (method: SrMethod, x: tf.Tensor4D, secs: number): Promise<SrRow> => ({
       method,
-      psnr: mean(psnr(x, hr)),
-      ssim: mean(ssim(x, hr)),
-      fid: fidOf(x),
+      psnr: mean(await psnr(x, hr)),
+      ssim: mean(await ssim(x, hr)),
+      fid: await fidOf(x),
       seconds: secs,
     });
-    const rows: SrRow[] = [row('bicubic', all.bicubic!, seconds.bicubic)];
-    if (all.regression) rows.push(row('regression', all.regression, seconds.regression));
-    rows.push(row('sr3', all.sr3!, seconds.sr3));
-    if (all['sr3-mean']) rows.push(row('sr3-mean', all['sr3-mean'], seconds['sr3-mean']));
-    rows.push(row('original', hr, 0));
+    const rows: SrRow[] = [await row('bicubic', all.bicubic!, seconds.bicubic)];
+    if (all.regression) rows.push(await row('regression', all.regression, seconds.regression));
+    rows.push(await row('sr3', all.sr3!, seconds.sr3));
+    if (all['sr3-mean']) rows.push(await row('sr3-mean', all['sr3-mean'], seconds['sr3-mean']));
+    rows.push(await row('original', hr, 0));
     const head = (x: tf.Tensor4D) => tf.slice(x, 0, keep) as tf.Tensor4D;
     return {
       lrSize,

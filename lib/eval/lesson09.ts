@@ -87,7 +87,10 @@ export interface InpaintEvalResult {
   };
 }
 
-export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptions = {}): InpaintEvalResult {
+export async function evaluateInpainting(
+  models: InpaintModels,
+  opts: InpaintEvalOptions = {},
+): Promise<InpaintEvalResult> {
   const n = opts.n ?? 100;
   const seed = opts.seed ?? 0;
   const kinds = opts.kinds ?? MASK_KINDS;
@@ -105,7 +108,7 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
   const rows: InpaintRow[] = [];
   const examples: InpaintEvalResult['examples'] = { original: tf.slice(x, 0, keep) as tf.Tensor4D, byKind: {} };
   try {
-    kinds.forEach((kind, ki) => {
+    for (const [ki, kind] of kinds.entries()) {
       // One mask per image, from (seed, kind): every method fills the same holes.
       const mask = makeMasks(kind, n, x.shape[1], new Rng(seed * 1009 + ki + 1));
       examples.byKind[kind] = { mask: tf.slice(mask, 0, keep) as tf.Tensor4D };
@@ -120,10 +123,10 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
             const rng = new Rng(samplingSeed * 100003 + 7 * ki + b);
             try {
               let y: tf.Tensor4D;
-              if (method === 'mean') y = meanFill(xb, mb, meanImg);
-              else if (method === 'nearest') y = nearestFill(xb, mb);
+              if (method === 'mean') y = await meanFill(xb, mb, meanImg);
+              else if (method === 'nearest') y = await nearestFill(xb, mb);
               else if (method === 'conditional')
-                y = inpaintWithModel(models.conditional!, xb, mb, { steps: opts.steps ?? 50, rng });
+                y = await inpaintWithModel(models.conditional!, xb, mb, { steps: opts.steps ?? 50, rng });
               else {
                 const u = models.unconditional!;
                 y = new RePaintSampler(u.schedule).sample(unetModel(u.unet, 'eps'), xb.shape, {
@@ -133,8 +136,8 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
                   mask: mb,
                 });
               }
-              y.dataSync();
               parts.push(y);
+              await y.data(); // the wall time covers the work, not just queued kernels
             } finally {
               tf.dispose([xb, mb]);
             }
@@ -143,7 +146,8 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
           const all = tf.concat(parts, 0) as tf.Tensor4D;
           tf.dispose(parts);
           try {
-            const row: InpaintRow = { kind, method, n, holeMse: mean(holeMse(all, x, mask)), fid: fidOf(all), seconds };
+            const holes = mean(await holeMse(all, x, mask));
+            const row: InpaintRow = { kind, method, n, holeMse: holes, fid: await fidOf(all), seconds };
             rows.push(row);
             opts.onRow?.(row);
             examples.byKind[kind][method] = tf.slice(all, 0, keep) as tf.Tensor4D;
@@ -154,8 +158,8 @@ export function evaluateInpainting(models: InpaintModels, opts: InpaintEvalOptio
       } finally {
         mask.dispose();
       }
-    });
-    return { rows, originalFid: fidOf(x), examples };
+    }
+    return { rows, originalFid: await fidOf(x), examples };
   } catch (e) {
     disposeInpaintResult({ rows, originalFid: null, examples });
     throw e;
@@ -247,17 +251,17 @@ export interface FidSpreadRow {
  * spreads are not told apart at this n. (A bootstrap over the n images would also mix in the
  * choice of images, which both methods share here, and overstate the spread of the comparison.)
  */
-export function inpaintFidSpread(
+export async function inpaintFidSpread(
   models: InpaintModels,
   samplingSeeds: readonly number[],
   opts: InpaintEvalOptions = {},
-): { rows: FidSpreadRow[]; originalFid: FidReport | null } {
+): Promise<{ rows: FidSpreadRow[]; originalFid: FidReport | null }> {
   if (samplingSeeds.length < 2)
     throw new Error(`inpaintFidSpread: need at least 2 sampling seeds, got ${samplingSeeds.length}`);
   const fids = new Map<string, { kind: MaskKind; method: InpaintMethod; fids: number[] }>();
   let originalFid: FidReport | null = null;
   for (const s of samplingSeeds) {
-    const r = evaluateInpainting(models, { ...opts, samplingSeed: s, keep: 1, fid: true });
+    const r = await evaluateInpainting(models, { ...opts, samplingSeed: s, keep: 1, fid: true });
     disposeInpaintResult(r);
     originalFid = r.originalFid;
     for (const w of r.rows) {

@@ -78,17 +78,18 @@ export function cascadeMethods(
   const seconds = { base: 0, sr: 0, images: 0 };
   const cascade: TextToImageMethod = {
     name: `cascade ${label}`,
-    generate(captions, seed) {
+    async generate(captions, seed) {
       // The stages one after the other, each read back, so each stage's seconds are its own.
       checkCascade(c);
       const t0 = Date.now();
       const base = sampleBase(c, captions, seed, o);
-      base.dataSync();
-      const t1 = Date.now();
+      let t1: number;
       let final: tf.Tensor4D;
       try {
+        await base.data();
+        t1 = Date.now();
         final = sampleSr(c, base, captions, seed, o);
-        final.dataSync();
+        await final.data();
       } catch (e) {
         base.dispose();
         throw e;

@@ -66,7 +66,7 @@ export async function runLesson13(
   const results: TextToImageResult[] = [];
   try {
     const test = loadShapes('test', { count: o.reconstructionImages ?? 500, minObjects: 1, maxObjects: 2 });
-    const rec = reconstructionPsnr(auto.ae, test);
+    const rec = await reconstructionPsnr(auto.ae, test);
     console.error(`reconstruction PSNR ${rec.mean.toFixed(2)} dB`);
 
     const ldmCounter = { calls: 0, images: 0 };

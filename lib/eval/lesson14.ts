@@ -106,7 +106,7 @@ export async function runLesson14(
       iou50_share_without_grounding: placementRecord(base).iou50_share,
       goal: `>= ${LESSON14_GOAL * 100}% of objects with IoU >= 0.5 with grounding`,
       goal_reached: both.hitRate >= LESSON14_GOAL,
-      gates: gateValues(unet),
+      gates: await gateValues(unet),
       methods: results.map(placementRecord),
     };
     return { table: formatPlacementTable(results), record, results };

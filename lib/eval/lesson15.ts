@@ -73,7 +73,7 @@ export async function runLesson15(o: Lesson15Options): Promise<Lesson15Result> {
     full = subset(full, new Rng(o.seed).permutation(full.count).subarray(0, o.trainCount));
   const train = withRareClass(full, o.rareClass, o.fraction, new Rng(o.seed));
   const test = loadFashionMnist('test');
-  const synth = sampleClassImages(o.rareClass, o.extra, train, {
+  const synth = await sampleClassImages(o.rareClass, o.extra, train, {
     guidance: o.guidance,
     steps: o.steps,
     seed: o.seed + 15,
@@ -82,7 +82,7 @@ export async function runLesson15(o: Lesson15Options): Promise<Lesson15Result> {
   });
   // The shipped clean classifier (trained on the full split) as a judge of the synthetic labels.
   const x = toTensor(synth.set);
-  const syntheticLabelAccuracy = sharedClassifier().accuracy(x, synth.set.labels);
+  const syntheticLabelAccuracy = await sharedClassifier().accuracy(x, synth.set.labels);
   x.dispose();
   const rareRuns = await runRareClassExperiment({
     train,
@@ -96,9 +96,9 @@ export async function runLesson15(o: Lesson15Options): Promise<Lesson15Result> {
 
   const real = realBoxScenes('train', o.realBoxes);
   const heldOut = realBoxScenes('test', o.testBoxes);
-  const synthetic = syntheticBoxScenes(o.syntheticBoxes, { seed: o.seed, batch: o.batch, progress: o.progress });
+  const synthetic = await syntheticBoxScenes(o.syntheticBoxes, { seed: o.seed, batch: o.batch, progress: o.progress });
   try {
-    const boxLabelAgreement = labelAgreement(synthetic);
+    const boxLabelAgreement = await labelAgreement(synthetic);
     const detectorRuns = await runDetectorExperiment({
       real,
       synthetic,

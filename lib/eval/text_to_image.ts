@@ -117,12 +117,15 @@ export async function evaluateTextToImage(
       const all = tf.concat(parts, 0) as tf.Tensor4D;
       try {
         if (o.clip) {
-          clipGen.push(meanClipScore(o.clip, all, ev.captions, o.batch) * o.n);
+          clipGen.push((await meanClipScore(o.clip, all, ev.captions, o.batch)) * o.n);
           const real = tf.tidy(
             () => tf.sub(tf.mul(tf.tensor4d(ev.images, [o.n, 32, 32, 3], 'float32'), 2 / 255), 1) as tf.Tensor4D,
           );
-          clipReal.push(meanClipScore(o.clip, real, ev.captions, o.batch) * o.n);
-          real.dispose();
+          try {
+            clipReal.push((await meanClipScore(o.clip, real, ev.captions, o.batch)) * o.n);
+          } finally {
+            real.dispose();
+          }
         }
         const acc = attributeAccuracy(scores)[kind];
         groups[kind] = { acc, captions: ev.captions.slice(0, keep), images: tf.slice(all, 0, Math.min(keep, o.n)) };

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { execFileSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { chunkWebgpuAddN, explainSyncReads } from './webgpu_fixes';
+import { findGpus, gpuPathLine } from './gpu_path';
 import '../core/tfjs_setup'; // gradients and chained ops: every program that trains loads this module
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'onednn' | 'wasm' | 'cpu';
@@ -40,6 +41,8 @@ export interface BackendReport {
   skipped: BackendSkip[];
   /** Extra facts worth printing: wasm kernels we registered, the GPU adapter, ... */
   details: string[];
+  /** Which path the notebooks take on this machine's GPU and why, or that none was found (gpu_path.ts). */
+  gpu?: string;
   /** Milliseconds initBackend took. */
   initMs: number;
 }
@@ -144,7 +147,7 @@ async function start(force: BackendName | undefined): Promise<BackendReport> {
     // '=== true/false' rather than truthiness: tslab compiles without strictNullChecks, where only
     // literal comparisons narrow a discriminated union.
     if (result.ok === true) {
-      return {
+      const r: BackendReport = {
         backend: name,
         tfBackend: tf.getBackend(),
         forced: force !== undefined,
@@ -153,6 +156,8 @@ async function start(force: BackendName | undefined): Promise<BackendReport> {
         details: result.details,
         initMs: Date.now() - t0,
       };
+      r.gpu = gpuPathLine(r, findGpus());
+      return r;
     }
     if (result.ok === false && force)
       throw new Error(`Backend '${name}' (forced by ${forceSource()}) cannot start: ${result.reason}`);
@@ -257,7 +262,7 @@ async function tryWebgpu(): Promise<Attempt> {
     details: [
       `WebGPU adapter: ${name || 'unnamed'}${dawnBackend === 'opengl' ? " (Dawn's OpenGL backend, compatibility mode)" : ''}`,
       // tfjs-webgpu reads synchronously through an OffscreenCanvas, which Node lacks.
-      'synchronous reads (dataSync) fail under Node: read tensors with await t.data()',
+      'no synchronous reads under Node (dataSync/arraySync): the course reads tensors with await t.data()',
     ],
   };
 }
@@ -395,6 +400,7 @@ export function formatBackendReport(r: BackendReport): string {
     `backend: ${r.backend}${r.tfBackend !== r.backend ? ` (tfjs '${r.tfBackend}')` : ''}${r.forced ? ' [forced]' : ''}, ` +
       `${r.threads} thread${r.threads === 1 ? '' : 's'}, started in ${r.initMs} ms`,
   ];
+  if (r.gpu) lines.push(`  GPU: ${r.gpu}`);
   for (const d of r.details) lines.push(`  ${d}`);
   for (const s of r.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
   return lines.join('\n');

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -83,11 +84,20 @@ void getParams(napi_env env, napi_value v, int* out, size_t count, const char* o
     if (out[i] < 0) throw JsError(std::string("onednn addon: ") + op + " params must be non-negative");
 }
 
-// Runs body, turning C++ and oneDNN exceptions into JS exceptions.
+// Completed calls of each exported function, by name: tests assert that the native kernel they
+// exercise ran (a kernel that silently fell back to wasm would still give the right values).
+std::map<std::string, double>& callCounts() {
+  static std::map<std::string, double> counts;
+  return counts;
+}
+
+// Runs body, turning C++ and oneDNN exceptions into JS exceptions; counts the call when it succeeds.
 template <typename F>
 napi_value guarded(napi_env env, const char* op, F body) {
   try {
-    return body();
+    napi_value r = body();
+    callCounts()[op] += 1;
+    return r;
   } catch (const dnnl::error& e) {
     std::string msg = std::string("oneDNN ") + op + " failed: " + e.what() + " (status " + std::to_string(int(e.status)) + ")";
     napi_throw_error(env, nullptr, msg.c_str());
@@ -331,6 +341,20 @@ napi_value ElementwiseCalls(napi_env env, napi_callback_info) {
   return v;
 }
 
+// kernelCalls(): { [exported function]: completed calls } since the addon loaded.
+napi_value KernelCalls(napi_env env, napi_callback_info) {
+  return guarded(env, "kernelCalls", [&]() -> napi_value {
+    napi_value obj;
+    check(env, napi_create_object(env, &obj), "object");
+    for (const auto& kv : callCounts()) {
+      napi_value v;
+      check(env, napi_create_double(env, kv.second, &v), "count");
+      check(env, napi_set_named_property(env, obj, kv.first.c_str(), v), "count");
+    }
+    return obj;
+  });
+}
+
 // copyRows(heap, srcOff, srcStride, dstOff, dstStride, rows, width): copies `rows` runs of `width`
 // 4-byte elements between strided places (strides in elements): one piece of a concat or split.
 napi_value CopyRows(napi_env env, napi_callback_info info) {
@@ -423,6 +447,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"resizeNearestGrad", nullptr, ResizeNearestGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"elementwiseCalls", nullptr, ElementwiseCalls, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"kernelCalls", nullptr, KernelCalls, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copyRows", nullptr, CopyRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"numThreads", nullptr, NumThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -62,7 +62,7 @@ const xs = ddpm.sample(unetModel(net), [16, 16, 16, 1], { steps: 1000, rng: new 
 # Its bar's updates wait in the kernel while the loop runs synchronously, so Interrupt goes by time.
 SAMPLE_ASYNC = """
 await new Promise((r) => setTimeout(r, 10));
-const many = sampleInBatches(
+const many = await sampleInBatches(
   { n: 64, batchSize: 16, seed: 3, imageShape: [16, 16, 1], steps: 250, label: 'ddpm' },
   (b) => ddpm.sample(unetModel(net), [b.size, 16, 16, 1], { steps: 250, rng: b.rng, xT: b.xT, onStep: b.onStep }),
 );

@@ -109,8 +109,8 @@ export interface TrainRunOptions {
   stopAt?: number;
   /** Asked before each step: true pauses there (e.g. a wall-time budget); a checkpoint is written. */
   stopWhen?: (step: number) => boolean;
-  /** Called after every step (curves, tensor counts, a bar of one's own). */
-  onStep?: (r: StepResult) => void;
+  /** Called after every step (curves, tensor counts, a bar of one's own); a returned promise is awaited. */
+  onStep?: (r: StepResult) => unknown;
 }
 
 /** Thrown when a loss or gradient is NaN/Inf; the weights are those from before that step. */
@@ -354,7 +354,7 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
       while (this.step < end && !opts.stopWhen?.(this.step)) {
         if ((interrupted = signal.requested)) break;
         const r = await this.trainStep(data(this.step));
-        opts.onStep?.(r);
+        await opts.onStep?.(r);
         // A smoothed loss on the bar: single-batch losses jump from batch to batch.
         smooth = Number.isNaN(smooth) ? r.loss : 0.95 * smooth + 0.05 * r.loss;
         if (bar) {

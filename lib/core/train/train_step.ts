@@ -1,5 +1,5 @@
 // One optimisation step of a diffusion model: draw t and noise from the seeded Rng, compute the
-// loss, apply Adam. Returns the loss as a number; every intermediate tensor is released.
+// loss, apply Adam. Resolves to the loss (one asynchronous read); every intermediate tensor is released.
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs_setup';
 import { diffusionLoss, Prediction } from '../loss';
@@ -17,7 +17,7 @@ export interface TrainStepOptions {
 }
 
 export interface TrainStep {
-  (x0: tf.Tensor4D, cond?: UNetCondition): number;
+  (x0: tf.Tensor4D, cond?: UNetCondition): Promise<number>;
   readonly optimizer: tf.Optimizer;
   /** Releases the optimizer's moment estimates. */
   dispose(): void;
@@ -28,7 +28,7 @@ export function makeTrainStep(model: UNet, opts: TrainStepOptions): TrainStep {
   if (!(learningRate > 0)) throw new Error(`makeTrainStep: learningRate must be > 0, got ${learningRate}`);
   const optimizer = opts.optimizer ?? tf.train.adam(learningRate);
   const vars = [...model.params.values()];
-  const step = (x0: tf.Tensor4D, cond: UNetCondition = {}): number => {
+  const step = async (x0: tf.Tensor4D, cond: UNetCondition = {}): Promise<number> => {
     const b = x0.shape[0];
     const t = Array.from({ length: b }, () => rng.int(schedule.T));
     const noise = rng.normalTensor(x0.shape) as tf.Tensor4D;
@@ -39,9 +39,11 @@ export function makeTrainStep(model: UNet, opts: TrainStepOptions): TrainStep {
         vars,
       );
       if (!loss) throw new Error('makeTrainStep: optimizer returned no loss');
-      const v = loss.dataSync()[0];
-      loss.dispose();
-      return v;
+      try {
+        return (await loss.data())[0];
+      } finally {
+        loss.dispose();
+      }
     } finally {
       noise.dispose();
     }

@@ -293,12 +293,13 @@ export class UNet implements Denoiser<UNetCondition> {
   /** Rows of the class table via a one-hot matmul (its gradient needs no scatter kernel, which wasm lacks). */
   private classEmbedding(labels: UNetCondition['classLabels'], batch: number): tf.Tensor2D {
     const n = this.config.numClasses!;
-    const ids =
-      labels === undefined
-        ? new Array<number>(batch).fill(n)
-        : labels instanceof tf.Tensor
-          ? Array.from(labels.dataSync())
-          : Array.from(labels);
+    if (labels instanceof tf.Tensor) {
+      // A label tensor stays on the device (webgpu has no synchronous read): its length is checked here,
+      // its values are not (an id outside [0, n] gives a zero row); JS arrays are checked below.
+      if (labels.size !== batch) throw new Error(`UNet: ${labels.size} class labels for a batch of ${batch}`);
+      return tf.tidy(() => tf.matMul(tf.oneHot(tf.cast(tf.reshape(labels, [-1]), 'int32'), n + 1), this.classEmb!));
+    }
+    const ids = labels === undefined ? new Array<number>(batch).fill(n) : Array.from(labels);
     if (ids.length !== batch) throw new Error(`UNet: ${ids.length} class labels for a batch of ${batch}`);
     for (const y of ids) {
       if (!Number.isInteger(y) || y < 0 || y > n)

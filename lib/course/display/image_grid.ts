@@ -3,6 +3,7 @@
 import { createCanvas } from 'canvas';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { inKernel, sendDisplay } from '../../core/kernel_display';
+import { lessonMode, QUICK_MODE_NOTE } from '../mode';
 
 type Pixels = Uint8Array | Uint8ClampedArray | Float32Array | Int32Array | number[];
 
@@ -34,6 +35,10 @@ export interface ImageGridOptions {
   background?: string;
   /** Caption font size in px (default 12). */
   fontSize?: number;
+  /** A caption drawn above the grid (part of the image, so it cannot drift away from it). */
+  title?: string;
+  /** A second, red line above the grid (showImages puts the quick-mode note here). */
+  note?: string;
 }
 
 interface Batch {
@@ -46,10 +51,16 @@ interface Batch {
 }
 
 function isTensor(x: unknown): x is Tensor {
-  return typeof x === 'object' && x !== null && typeof (x as Tensor).dataSync === 'function';
+  return typeof x === 'object' && x !== null && typeof (x as Tensor).data === 'function' && 'dtype' in x;
 }
 
-function toBatch(images: ImageInput): Batch {
+// A tensor's pixels are read asynchronously (webgpu under Node has no synchronous read).
+async function toBatch(images: ImageInput): Promise<Batch> {
+  return checkBatch(images, isTensor(images) ? ((await images.data()) as Pixels) : undefined);
+}
+
+/** The batch of `images`; a tensor's pixels come as `tensorPixels` (read by the caller). */
+function checkBatch(images: ImageInput, tensorPixels?: Pixels): Batch {
   if (images === null || typeof images !== 'object') {
     throw new Error('imageGrid: expected a tf.Tensor or {data, shape}');
   }
@@ -68,7 +79,8 @@ function toBatch(images: ImageInput): Batch {
   let data: Pixels;
   let isInteger: boolean;
   if (isTensor(images)) {
-    data = images.dataSync() as Pixels;
+    if (!tensorPixels) throw new Error('imageGrid: a tensor needs the async imageGridPng / showImages');
+    data = tensorPixels;
     isInteger = images.dtype === 'int32' || images.dtype === 'bool';
   } else {
     data = images.data;
@@ -93,9 +105,17 @@ function valueRange(b: Batch, range: ImageGridOptions['range']): [number, number
   return [0, 1];
 }
 
-/** Draws the images as a grid and returns PNG bytes. */
-export function imageGridPng(images: ImageInput, opts: ImageGridOptions = {}): Buffer {
-  const b = toBatch(images);
+/** Draws the images as a grid and returns PNG bytes (a tensor's pixels are read asynchronously). */
+export async function imageGridPng(images: ImageInput, opts: ImageGridOptions = {}): Promise<Buffer> {
+  return gridPng(await toBatch(images), opts);
+}
+
+/** imageGridPng for pixels already in JS arrays ({data, shape}): synchronous, nothing to read. */
+export function rawImageGridPng(images: RawImages, opts: ImageGridOptions = {}): Buffer {
+  return gridPng(checkBatch(images), opts);
+}
+
+function gridPng(b: Batch, opts: ImageGridOptions): Buffer {
   const cols = Math.min(opts.cols ?? Math.min(b.n, 8), b.n);
   if (!Number.isInteger(cols) || cols < 1)
     throw new Error(`imageGrid: cols must be a positive integer, got ${opts.cols}`);
@@ -117,14 +137,18 @@ export function imageGridPng(images: ImageInput, opts: ImageGridOptions = {}): B
   const cellW = b.w * scale;
   const cellH = b.h * scale;
   const labelH = opts.labels ? Math.ceil(fontSize * 1.5) : 0;
+  const measure = createCanvas(1, 1).getContext('2d');
+  measure.font = font;
+  const textW = (t: string) => Math.ceil(measure.measureText(t).width);
   let titleW = 0;
-  if (opts.rowTitles) {
-    const ctx = createCanvas(1, 1).getContext('2d');
-    ctx.font = font;
-    titleW = Math.ceil(Math.max(...opts.rowTitles.map((t) => ctx.measureText(t).width))) + 2 * pad + 4;
-  }
-  const width = titleW + cols * cellW + (cols + 1) * pad;
-  const height = rows * (cellH + labelH) + (rows + 1) * pad;
+  if (opts.rowTitles) titleW = Math.max(...opts.rowTitles.map(textW)) + 2 * pad + 4;
+  // Columns widen to their longest label (labels are never cut); the image sits centred in its column.
+  const colW = Math.max(cellW, ...(opts.labels ?? []).map((l) => textW(l) + 6));
+  const inset = Math.floor((colW - cellW) / 2);
+  const heads = [opts.title, opts.note].filter((t): t is string => !!t);
+  const headH = heads.length ? heads.length * Math.ceil(fontSize * 1.5) + pad : 0;
+  const width = Math.max(titleW + cols * colW + (cols + 1) * pad, ...heads.map((t) => textW(t) + 2 * pad + 4));
+  const height = headH + rows * (cellH + labelH) + (rows + 1) * pad;
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = opts.background ?? '#ffffff';
@@ -153,7 +177,7 @@ export function imageGridPng(images: ImageInput, opts: ImageGridOptions = {}): B
     }
     const r = Math.floor(i / cols);
     const c = i % cols;
-    ctx.putImageData(cell, titleW + pad + c * (cellW + pad), pad + r * (cellH + labelH + pad));
+    ctx.putImageData(cell, titleW + pad + c * (colW + pad) + inset, headH + pad + r * (cellH + labelH + pad));
   }
 
   ctx.font = font;
@@ -164,35 +188,35 @@ export function imageGridPng(images: ImageInput, opts: ImageGridOptions = {}): B
     opts.labels.forEach((label, i) => {
       const r = Math.floor(i / cols);
       const c = i % cols;
-      const x = titleW + pad + c * (cellW + pad) + cellW / 2;
-      const y = pad + r * (cellH + labelH + pad) + cellH + 2;
-      ctx.fillText(fitText(ctx, label, cellW + pad), x, y);
+      const x = titleW + pad + c * (colW + pad) + colW / 2;
+      const y = headH + pad + r * (cellH + labelH + pad) + cellH + 2;
+      ctx.fillText(label, x, y);
     });
   }
   if (opts.rowTitles) {
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
     opts.rowTitles.forEach((t, r) => {
-      ctx.fillText(t, titleW - pad - 2, pad + r * (cellH + labelH + pad) + cellH / 2);
+      ctx.fillText(t, titleW - pad - 2, headH + pad + r * (cellH + labelH + pad) + cellH / 2);
     });
   }
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'top';
+  heads.forEach((t, k) => {
+    ctx.fillStyle = t === opts.note ? '#b00000' : '#000000';
+    ctx.fillText(t, pad + 2, pad + k * Math.ceil(fontSize * 1.5));
+  });
   return canvas.toBuffer('image/png');
-}
-
-// Shortens a caption with an ellipsis so neighbouring captions do not overlap.
-function fitText(ctx: { measureText(t: string): { width: number } }, text: string, maxW: number): string {
-  if (ctx.measureText(text).width <= maxW) return text;
-  let t = text;
-  while (t.length > 1 && ctx.measureText(t + '…').width > maxW) t = t.slice(0, -1);
-  return t + '…';
 }
 
 /**
  * Shows the images as a grid in the notebook (image/png); outside a notebook it prints one line
- * describing the grid. Returns nothing so a notebook cell does not echo the bytes (use imageGridPng).
+ * describing the grid. Resolves to nothing so a notebook cell does not echo the bytes (use imageGridPng);
+ * await it (the pixels of a tensor are read asynchronously).
  */
-export function showImages(images: ImageInput, opts: ImageGridOptions = {}): void {
-  const png = imageGridPng(images, opts);
+export async function showImages(images: ImageInput, opts: ImageGridOptions = {}): Promise<void> {
+  const quick = lessonMode() === 'quick';
+  const png = await imageGridPng(images, quick ? { ...opts, note: opts.note ?? QUICK_MODE_NOTE } : opts);
   const n = images.shape[0];
   const w = png.readUInt32BE(16);
   const h = png.readUInt32BE(20);

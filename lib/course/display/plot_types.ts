@@ -32,11 +32,20 @@ export interface AxisLayout {
 }
 
 export interface PlotLayout {
-  title?: string | { text?: string };
+  /** plotly 3 needs the {text} form; showPlot converts a string. subtitle: a second, smaller line. */
+  title?: string | { text?: string; subtitle?: { text?: string; [key: string]: unknown }; [key: string]: unknown };
   xaxis?: AxisLayout;
   yaxis?: AxisLayout;
   width?: number;
   height?: number;
   showlegend?: boolean;
+  [key: string]: unknown;
+}
+
+/** One animation frame (plotly's `frames`): `data` replaces the traces, `layout` patches the layout. */
+export interface PlotFrame {
+  name: string;
+  data: PlotTrace[];
+  layout?: PlotLayout;
   [key: string]: unknown;
 }

@@ -2,6 +2,7 @@
 // pair of axes, with ticks, axis titles, a title and a legend. It exists so that frontends without
 // the plotly renderer (classic Notebook, nbconvert HTML, GitHub) still show the figure; plotly itself
 // stays the real renderer. Subplots, annotations and shapes are ignored (a note says what was skipped).
+import { randomBytes } from 'crypto';
 import { createCanvas } from 'canvas';
 import type { PlotLayout, PlotTrace, AxisLayout, Values } from './plot_types';
 
@@ -51,6 +52,15 @@ const COLORSCALES: Record<string, [number, string][]> = {
 };
 
 const FONT = 'font-family="sans-serif"';
+
+// Ids inside an SVG are global to the page it is inlined in: one figure's clipPath id reused by the
+// next figure clipped every later figure to the first one's plot area. So every SVG gets its own
+// prefix: a per-process random part (two kernels' outputs on one page) and a counter.
+const ID_PREFIX = `p${randomBytes(3).toString('hex')}`;
+let idCounter = 0;
+
+// Approximate text width in px for the 12-px sans-serif legend font (no font metrics here).
+const textWidth = (s: string) => s.length * 6.6;
 
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -192,7 +202,10 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
   if (!Array.isArray(data)) throw new Error('plotToSvg: data must be an array of traces');
   const W = layout.width ?? 640;
   const H = layout.height ?? 420;
+  const uid = `${ID_PREFIX}-${++idCounter}`;
   const title = titleText(layout.title);
+  const subtitle =
+    typeof layout.title === 'object' ? titleText((layout.title as { subtitle?: { text?: string } }).subtitle) : '';
   const traces = data.map((t, i) => ({
     t,
     type: t.type ?? 'scatter',
@@ -246,21 +259,44 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
   );
   const yAxis = buildAxis(ys, false, yExtra, layout.yaxis, heat ? 0 : 0.05);
 
-  const legendW = legendItems.length
-    ? 20 + Math.min(160, Math.max(...legendItems.map((d, i) => (d.t.name ?? `trace ${i}`).length * 7))) + 10
-    : 0;
+  // Legend: a column right of the plot, or rows under it when the layout asks for a horizontal legend
+  // or the names would take more than a third of the width (long names are never cut).
+  const legendNames = legendItems.map((d) => d.t.name ?? `trace ${drawable.indexOf(d)}`);
+  const columnW = legendItems.length ? 30 + Math.max(...legendNames.map(textWidth)) : 0;
+  const legendLayout = layout.legend as { orientation?: string } | undefined;
+  const horizontal = legendItems.length > 0 && (legendLayout?.orientation === 'h' || columnW > W / 3);
+  const legendW = legendItems.length && !horizontal ? columnW : 0;
+  // Horizontal legend items flow left to right and wrap; their positions are fixed before the margins.
+  const legendRows: { name: string; d: (typeof legendItems)[number]; dx: number; row: number }[] = [];
+  if (horizontal) {
+    let dx = 0;
+    let row = 0;
+    legendItems.forEach((d, k) => {
+      const w = 30 + textWidth(legendNames[k]);
+      if (dx > 0 && 64 + dx + w > W - 8) {
+        row++;
+        dx = 0;
+      }
+      legendRows.push({ name: legendNames[k], d, dx, row });
+      dx += w + 10;
+    });
+  }
+  const legendH = horizontal ? 18 * (legendRows[legendRows.length - 1].row + 1) + 6 : 0;
   const colorbarW = heat ? 60 : 0;
-  const m = { l: 64, r: 16 + legendW + colorbarW, t: title ? 40 : 16, b: 48 };
+  const m = { l: 64, r: 16 + legendW + colorbarW, t: (title ? 40 : 16) + (subtitle ? 16 : 0), b: 48 + legendH };
   const pw = Math.max(10, W - m.l - m.r);
   const ph = Math.max(10, H - m.t - m.b);
   const px = (u: number) => m.l + ((xAxis.reversed ? xAxis.hi - u : u - xAxis.lo) / (xAxis.hi - xAxis.lo)) * pw;
   const py = (u: number) => m.t + ph - ((yAxis.reversed ? yAxis.hi - u : u - yAxis.lo) / (yAxis.hi - yAxis.lo)) * ph;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`);
+  // max-width: never wider than the output area (the viewBox keeps the drawing's proportions).
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" style="max-width:100%;height:auto">`,
+  );
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
   out.push(
-    `<defs><clipPath id="plotarea"><rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}"/></clipPath></defs>`,
+    `<defs><clipPath id="${uid}-plotarea"><rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}"/></clipPath></defs>`,
   );
   out.push(
     `<rect class="plotarea" x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="#ffffff" stroke="#444444" stroke-width="1"/>`,
@@ -286,7 +322,7 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
   }
   out.push('</g>');
 
-  out.push(`<g class="traces" clip-path="url(#plotarea)">`);
+  out.push(`<g class="traces" clip-path="url(#${uid}-plotarea)">`);
   const bars = drawable.filter((d) => d.type === 'bar');
   for (const [i, { t, type, color }] of drawable.entries()) {
     if (type === 'heatmap') {
@@ -315,11 +351,15 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
     out.push(
       `<text class="title" x="${W / 2}" y="24" ${FONT} font-size="16" text-anchor="middle" fill="#222222">${escapeXml(title)}</text>`,
     );
+  if (subtitle)
+    out.push(
+      `<text class="subtitle" x="${W / 2}" y="${title ? 42 : 24}" ${FONT} font-size="12" text-anchor="middle" fill="#b00000">${escapeXml(subtitle)}</text>`,
+    );
   const xTitle = titleText(layout.xaxis?.title);
   const yTitle = titleText(layout.yaxis?.title);
   if (xTitle)
     out.push(
-      `<text class="xtitle" x="${m.l + pw / 2}" y="${H - 10}" ${FONT} font-size="12" text-anchor="middle" fill="#222222">${escapeXml(xTitle)}</text>`,
+      `<text class="xtitle" x="${m.l + pw / 2}" y="${H - 10 - legendH}" ${FONT} font-size="12" text-anchor="middle" fill="#222222">${escapeXml(xTitle)}</text>`,
     );
   if (yTitle)
     out.push(
@@ -327,20 +367,26 @@ export function plotToSvg(data: PlotTrace[], layout: PlotLayout = {}): string {
     );
 
   if (legendItems.length) {
-    const lx = m.l + pw + colorbarW + 16;
-    out.push(`<g class="legend" ${FONT} font-size="12" fill="#222222">`);
+    const swatchAt = horizontal
+      ? legendRows.map((r) => ({ lx: m.l + r.dx, y: H - legendH + 6 + r.row * 18 }))
+      : legendItems.map((_, k) => ({ lx: m.l + pw + colorbarW + 16, y: m.t + 10 + k * 18 }));
+    out.push(`<g class="legend${horizontal ? ' horizontal' : ''}" ${FONT} font-size="12" fill="#222222">`);
     legendItems.forEach((d, k) => {
-      const y = m.t + 10 + k * 18;
-      const name = d.t.name ?? `trace ${drawable.indexOf(d)}`;
+      const { lx, y } = swatchAt[k];
+      const name = legendNames[k];
+      // A markers-only trace shows a dot in its legend, as in plotly.
+      const dotOnly = d.t.mode !== undefined && !d.t.mode.includes('lines');
       const swatch =
         d.type === 'bar'
           ? `<rect x="${lx}" y="${y - 5}" width="14" height="10" fill="${escapeXml(d.color)}"/>`
-          : `<line x1="${lx}" y1="${y}" x2="${lx + 14}" y2="${y}" stroke="${escapeXml(d.color)}" stroke-width="2"/>`;
+          : dotOnly
+            ? `<circle cx="${lx + 7}" cy="${y}" r="3" fill="${escapeXml(typeof d.t.marker?.color === 'string' ? d.t.marker.color : d.color)}"/>`
+            : `<line x1="${lx}" y1="${y}" x2="${lx + 14}" y2="${y}" stroke="${escapeXml(d.color)}" stroke-width="2"/>`;
       out.push(`${swatch}<text x="${lx + 20}" y="${y}" dy="0.35em">${escapeXml(name)}</text>`);
     });
     out.push('</g>');
   }
-  if (heat) out.push(colorbar(heat.t, m.l + pw + 12, m.t, ph));
+  if (heat) out.push(colorbar(heat.t, m.l + pw + 12, m.t, ph, `${uid}-cbar`));
   if (skipped.length) {
     out.push(
       `<text class="note" x="${W - 4}" y="${H - 4}" ${FONT} font-size="10" text-anchor="end" fill="#999999">static preview: ${escapeXml([...new Set(skipped)].join(', '))} not drawn</text>`,
@@ -394,7 +440,12 @@ function scatterMarks(t: PlotTrace, color: string, xa: Axis, ya: Axis, px: ToPx,
   if (mode.includes('markers')) {
     const r = (t.marker?.size ?? 6) / 2;
     const mc = typeof t.marker?.color === 'string' ? t.marker.color : color;
-    for (const [cx, cy] of pts) parts.push(`<circle cx="${cx}" cy="${cy}" r="${r}" fill="${escapeXml(mc)}"/>`);
+    // One path for all markers: a zero-length segment with round caps is a dot of diameter 2r
+    // (~15 bytes a point instead of ~55 for a <circle>; lesson 02 draws 7000 points per figure).
+    if (pts.length)
+      parts.push(
+        `<path class="markers" d="${pts.map(([cx, cy]) => `M${cx} ${cy}h0`).join('')}" stroke="${escapeXml(mc)}" stroke-width="${2 * r}" stroke-linecap="round" fill="none"/>`,
+      );
   }
   parts.push('</g>');
   return parts.join('');
@@ -492,7 +543,7 @@ function heatmapImage(t: PlotTrace, xa: Axis, ya: Axis, px: ToPx, py: ToPx): str
   return `<image class="heatmap" x="${fmt(Math.min(x0, x1))}" y="${fmt(Math.min(y0, y1))}" width="${fmt(Math.abs(x1 - x0))}" height="${fmt(Math.abs(y1 - y0))}" preserveAspectRatio="none" style="image-rendering:pixelated" href="${href}"/>`;
 }
 
-function colorbar(t: PlotTrace, x: number, top: number, h: number): string {
+function colorbar(t: PlotTrace, x: number, top: number, h: number, id: string): string {
   const [lo, hi] = zRange(t);
   const stops = Array.from({ length: 11 }, (_, i) => {
     const [r, g, b] = colorAt(t.colorscale, i / 10);
@@ -504,5 +555,5 @@ function colorbar(t: PlotTrace, x: number, top: number, h: number): string {
     const y = fmt(top + h - ((v - lo) / (hi - lo)) * h);
     return `<text x="${x + 18}" y="${y}" dy="0.35em">${escapeXml(formatTick(v, step))}</text>`;
   });
-  return `<g class="colorbar" ${FONT} font-size="10" fill="#444444"><defs><linearGradient id="cbar" x1="0" y1="1" x2="0" y2="0">${stops.join('')}</linearGradient></defs><rect x="${x}" y="${top}" width="14" height="${h}" fill="url(#cbar)"/>${labels.join('')}</g>`;
+  return `<g class="colorbar" ${FONT} font-size="10" fill="#444444"><defs><linearGradient id="${id}" x1="0" y1="1" x2="0" y2="0">${stops.join('')}</linearGradient></defs><rect x="${x}" y="${top}" width="14" height="${h}" fill="url(#${id})"/>${labels.join('')}</g>`;
 }

@@ -68,7 +68,7 @@ export class FashionClassifier {
   }
 
   /** Fraction of images whose arg-max class equals the label. */
-  accuracy(x: tf.Tensor4D, labels: ArrayLike<number>): number {
+  async accuracy(x: tf.Tensor4D, labels: ArrayLike<number>): Promise<number> {
     if (labels.length !== x.shape[0]) throw new Error(`accuracy: ${labels.length} labels for ${x.shape[0]} images`);
     const pred = tf.tidy(() =>
       tf.argMax(
@@ -76,7 +76,7 @@ export class FashionClassifier {
         1,
       ),
     );
-    const p = pred.dataSync();
+    const p = await pred.data();
     pred.dispose();
     let ok = 0;
     for (let i = 0; i < p.length; i++) if (p[i] === labels[i]) ok++;
@@ -84,12 +84,10 @@ export class FashionClassifier {
   }
 
   /** Writes weights.bin + manifest.json into `dir`; `info` (accuracy, steps, ...) goes into the manifest. */
-  save(dir: string, info: Record<string, unknown>): WeightsManifest {
-    const arrays = [...this.params].map(([name, v]) => ({
-      name,
-      shape: v.shape,
-      values: v.dataSync() as Float32Array,
-    }));
+  async save(dir: string, info: Record<string, unknown>): Promise<WeightsManifest> {
+    const params = [...this.params];
+    const values = (await Promise.all(params.map(([, v]) => v.data()))) as Float32Array[];
+    const arrays = params.map(([name, v], i) => ({ name, shape: v.shape, values: values[i] }));
     return writeWeights(dir, arrays, { model: 'FashionClassifier', params: this.paramCount, ...info });
   }
 

@@ -16,12 +16,12 @@ export interface GaussianStats {
 }
 
 /** Mean and covariance of the rows of a [n, dim] feature matrix (tensor or flat row-major array). */
-export function featureStats(
+export async function featureStats(
   features: tf.Tensor2D | { data: ArrayLike<number>; n: number; dim: number },
-): GaussianStats {
+): Promise<GaussianStats> {
   const { data, n, dim } =
     features instanceof tf.Tensor
-      ? { data: features.dataSync(), n: features.shape[0], dim: features.shape[1] }
+      ? { data: await features.data(), n: features.shape[0], dim: features.shape[1] }
       : features;
   if (data.length !== n * dim) throw new Error(`featureStats: ${data.length} values for ${n} x ${dim}`);
   assertFiniteValues('featureStats', 'the features', data);
@@ -61,6 +61,6 @@ export function frechetDistance(a: GaussianStats, b: GaussianStats): number {
 }
 
 /** FID between two feature sets [n1, dim] and [n2, dim]. */
-export function fid(a: tf.Tensor2D, b: tf.Tensor2D): number {
-  return frechetDistance(featureStats(a), featureStats(b));
+export async function fid(a: tf.Tensor2D, b: tf.Tensor2D): Promise<number> {
+  return frechetDistance(await featureStats(a), await featureStats(b));
 }

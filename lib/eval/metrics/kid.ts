@@ -27,22 +27,25 @@ export interface KIDResult {
 }
 
 /** Unbiased MMD^2 with the cubic kernel between two equal-size feature sets [m, d]. */
-export function mmd2Unbiased(x: tf.Tensor2D, y: tf.Tensor2D): number {
+export async function mmd2Unbiased(x: tf.Tensor2D, y: tf.Tensor2D): Promise<number> {
   const [m, d] = x.shape;
   if (y.shape[0] !== m || y.shape[1] !== d)
     throw new Error(`mmd2Unbiased: shapes [${x.shape}] and [${y.shape}] differ`);
   if (m < 2) throw new Error(`mmd2Unbiased: need at least 2 rows, got ${m}`);
-  // dataSync outside tf.tidy: tidy walks whatever its callback returns, element by element.
-  const gram = (a: tf.Tensor2D, b: tf.Tensor2D) => {
-    const g = tf.matMul(a, b, false, true);
-    const v = g.dataSync();
-    g.dispose();
-    return v;
-  };
+  // The three Gram matrices in one asynchronous read.
+  const grams = tf.tidy(() =>
+    tf.stack([tf.matMul(x, x, false, true), tf.matMul(y, y, false, true), tf.matMul(x, y, false, true)]),
+  );
+  let all: Float32Array;
+  try {
+    all = (await grams.data()) as Float32Array;
+  } finally {
+    grams.dispose();
+  }
   const k = (g: number) => (g / d + 1) ** 3;
-  const kxx = gram(x, x);
-  const kyy = gram(y, y);
-  const kxy = gram(x, y);
+  const kxx = all.subarray(0, m * m);
+  const kyy = all.subarray(m * m, 2 * m * m);
+  const kxy = all.subarray(2 * m * m);
   // A NaN or Infinity feature spreads into its Gram rows: checked on values read anyway.
   for (const [g, what] of [
     [kxx, 'the first features'],
@@ -66,7 +69,7 @@ export function mmd2Unbiased(x: tf.Tensor2D, y: tf.Tensor2D): number {
 }
 
 /** KID between feature sets [n1, d] and [n2, d]. */
-export function kid(a: tf.Tensor2D, b: tf.Tensor2D, opts: KIDOptions = {}): KIDResult {
+export async function kid(a: tf.Tensor2D, b: tf.Tensor2D, opts: KIDOptions = {}): Promise<KIDResult> {
   if (a.shape[1] !== b.shape[1]) throw new Error(`kid: feature widths differ (${a.shape[1]} vs ${b.shape[1]})`);
   const subsets = opts.subsets ?? 10;
   const size = opts.subsetSize ?? Math.min(1000, a.shape[0], b.shape[0]);
@@ -85,7 +88,7 @@ export function kid(a: tf.Tensor2D, b: tf.Tensor2D, opts: KIDOptions = {}): KIDR
     const xa = tf.gather(a, ia);
     const xb = tf.gather(b, ib);
     try {
-      vals.push(mmd2Unbiased(xa as tf.Tensor2D, xb as tf.Tensor2D));
+      vals.push(await mmd2Unbiased(xa as tf.Tensor2D, xb as tf.Tensor2D));
     } finally {
       tf.dispose([xa, xb]);
     }

@@ -6,14 +6,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { assertFiniteTensor } from '../../core/finite';
 
-export function checkPair(fn: string, a: tf.Tensor4D, b: tf.Tensor4D): void {
+export async function checkPair(fn: string, a: tf.Tensor4D, b: tf.Tensor4D): Promise<void> {
   if (!(a instanceof tf.Tensor) || !(b instanceof tf.Tensor) || a.rank !== 4 || b.rank !== 4) {
     throw new Error(`${fn}: images must be [B, H, W, C] tensors, got shapes [${a?.shape}] and [${b?.shape}]`);
   }
   if (a.shape.join() !== b.shape.join()) throw new Error(`${fn}: image shapes differ: [${a.shape}] vs [${b.shape}]`);
   // A NaN or Infinity pixel is an error, not a score (it would read as 0 dB or a perfect match).
-  assertFiniteTensor(fn, 'the first images', a);
-  assertFiniteTensor(fn, 'the second images', b);
+  await assertFiniteTensor(fn, 'the first images', a);
+  await assertFiniteTensor(fn, 'the second images', b);
 }
 
 export function checkRange(fn: string, dataRange: number): void {
@@ -22,11 +22,11 @@ export function checkRange(fn: string, dataRange: number): void {
 }
 
 /** PSNR of each image of `a` against the same image of `b`, in dB. */
-export function psnr(a: tf.Tensor4D, b: tf.Tensor4D, dataRange = 2): number[] {
-  checkPair('psnr', a, b);
+export async function psnr(a: tf.Tensor4D, b: tf.Tensor4D, dataRange = 2): Promise<number[]> {
+  await checkPair('psnr', a, b);
   checkRange('psnr', dataRange);
   const mse = tf.tidy(() => tf.mean(tf.squaredDifference(a, b), [1, 2, 3]));
-  const v = Array.from(mse.dataSync());
+  const v = Array.from(await mse.data());
   mse.dispose();
   return v.map((m) => (m === 0 ? Infinity : 10 * Math.log10((dataRange * dataRange) / m)));
 }

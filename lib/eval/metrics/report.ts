@@ -54,7 +54,12 @@ interface RealFeatures {
 let realCache = new WeakMap<FashionClassifier, Map<string, RealFeatures>>();
 const cached: RealFeatures[] = [];
 
-function realFeatures(split: FashionSplit, n: number, seed: number, clf: FashionClassifier): RealFeatures {
+async function realFeatures(
+  split: FashionSplit,
+  n: number,
+  seed: number,
+  clf: FashionClassifier,
+): Promise<RealFeatures> {
   const key = `${split}:${n}:${seed}`;
   let byKey = realCache.get(clf);
   if (!byKey) realCache.set(clf, (byKey = new Map()));
@@ -66,7 +71,7 @@ function realFeatures(split: FashionSplit, n: number, seed: number, clf: Fashion
   const x = toTensor(set, { indices: idx });
   const features = clf.batched(x, (b) => clf.features(b));
   x.dispose();
-  const r = { features, stats: featureStats(features) };
+  const r = { features, stats: await featureStats(features) };
   byKey.set(key, r);
   cached.push(r);
   return r;
@@ -80,25 +85,25 @@ export function clearFidCache(): void {
 }
 
 /** FID/KID of generated images [N, 28, 28, 1] in [-1, 1], with the real-vs-real floor at the same n. */
-export function fidReport(generated: tf.Tensor4D, opts: FidReportOptions = {}): FidReport {
+export async function fidReport(generated: tf.Tensor4D, opts: FidReportOptions = {}): Promise<FidReport> {
   const total = generated.shape[0];
   const n = opts.n ?? total;
   if (!Number.isInteger(n) || n < 2 || n > total)
     throw new Error(`fidReport: n must be an integer in [2, ${total}] (the generated images), got ${n}`);
   if (n > 10000) throw new Error(`fidReport: n = ${n} exceeds the 10,000 real test images`);
   // NaN images would score as some class's features (black images: FID ~500), not as an error.
-  assertFiniteTensor('fidReport', 'the generated images', generated);
+  await assertFiniteTensor('fidReport', 'the generated images', generated);
   const seed = opts.seed ?? 0;
   const clf = opts.classifier ?? sharedClassifier();
-  const test = realFeatures('test', n, seed, clf);
-  const train = realFeatures('train', n, seed, clf);
+  const test = await realFeatures('test', n, seed, clf);
+  const train = await realFeatures('train', n, seed, clf);
   const gen = tf.tidy(() => clf.batched(n === total ? generated : tf.slice(generated, 0, n), (b) => clf.features(b)));
   try {
     const kidOpts = { subsets: opts.kidSubsets ?? 10 };
-    const k = kid(gen, test.features, { ...kidOpts, rng: new Rng(seed) });
-    const kf = kid(train.features, test.features, { ...kidOpts, rng: new Rng(seed) });
+    const k = await kid(gen, test.features, { ...kidOpts, rng: new Rng(seed) });
+    const kf = await kid(train.features, test.features, { ...kidOpts, rng: new Rng(seed) });
     return {
-      fid: frechetDistance(featureStats(gen), test.stats),
+      fid: frechetDistance(await featureStats(gen), test.stats),
       kid: k.kid,
       kidStd: k.std,
       floor: frechetDistance(train.stats, test.stats),

@@ -30,8 +30,8 @@ export function gaussianWindow(size = 11, sigma = 1.5): tf.Tensor4D {
 }
 
 /** SSIM of each image of `a` against the same image of `b`. */
-export function ssim(a: tf.Tensor4D, b: tf.Tensor4D, opts: SsimOptions = {}): number[] {
-  checkPair('ssim', a, b);
+export async function ssim(a: tf.Tensor4D, b: tf.Tensor4D, opts: SsimOptions = {}): Promise<number[]> {
+  await checkPair('ssim', a, b);
   const L = opts.dataRange ?? 2;
   checkRange('ssim', L);
   const k = opts.window ?? 11;
@@ -55,7 +55,7 @@ export function ssim(a: tf.Tensor4D, b: tf.Tensor4D, opts: SsimOptions = {}): nu
     const den = tf.mul(tf.add(tf.add(tf.mul(mx, mx), tf.mul(my, my)), c1), tf.add(tf.add(sxx, syy), c2));
     return tf.mean(tf.reshape(tf.div(num, den), [n, -1]), 1);
   });
-  const v = Array.from(out.dataSync());
+  const v = Array.from(await out.data());
   out.dispose();
   return v;
 }

@@ -19,7 +19,7 @@ export interface ClassifierTrainOptions extends CheckpointOptions {
   /** Called after every step with the step's loss. */
   onStep?: (step: number, loss: number) => void;
   /** Called after every epoch (e.g. to evaluate). */
-  onEpoch?: (epoch: number) => void;
+  onEpoch?: (epoch: number) => unknown;
 }
 
 /** Mean softmax cross-entropy of logits [B, K] against integer labels. */
@@ -64,9 +64,9 @@ export async function trainClassifier(
     progress: opts.progress ?? false,
   });
   const { history } = await runTrainer(trainer, imageBatches(data, batchSize, opts.seed, { withLabels: true }), {
-    onStep: (r) => {
+    onStep: async (r) => {
       opts.onStep?.(r.step, r.loss);
-      if ((r.step + 1) % perEpoch === 0) opts.onEpoch?.((r.step + 1) / perEpoch - 1);
+      if ((r.step + 1) % perEpoch === 0) await opts.onEpoch?.((r.step + 1) / perEpoch - 1);
     },
   });
   return history.loss.length;

@@ -47,7 +47,10 @@ export interface SyntheticSceneOptions {
 }
 
 /** n images from lesson 14's model for random layouts (caption + grounded boxes); labels = the layouts. */
-export function syntheticBoxScenes(n: number, o: SyntheticSceneOptions = {}): BoxScenes & { seconds: number } {
+export async function syntheticBoxScenes(
+  n: number,
+  o: SyntheticSceneOptions = {},
+): Promise<BoxScenes & { seconds: number }> {
   if (!Number.isInteger(n) || n < 1) throw new Error(`syntheticBoxScenes: n must be a positive integer, got ${n}`);
   const seed = o.seed ?? 0,
     batch = o.batch ?? 50;
@@ -64,7 +67,7 @@ export function syntheticBoxScenes(n: number, o: SyntheticSceneOptions = {}): Bo
       const idx = Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
       const grounded = idx.map((i) => layouts[i].map((x) => ({ phrase: objectPhrase(x), box: x.box })));
       parts.push(
-        sampleGrounded(
+        await sampleGrounded(
           unet,
           auto,
           embedder,
@@ -102,8 +105,8 @@ export function concatScenes(a: BoxScenes, b: BoxScenes): BoxScenes {
  * How often a synthetic scene's label is true: the share of requested objects that the exact shapes
  * detector finds with the requested colour and shape at IoU >= 0.5 with the requested box.
  */
-export function labelAgreement(scenes: BoxScenes): number {
-  const dets = detectBatch(scenes.images.dataSync() as Float32Array);
+export async function labelAgreement(scenes: BoxScenes): Promise<number> {
+  const dets = detectBatch((await scenes.images.data()) as Float32Array);
   let hit = 0,
     total = 0;
   dets.forEach((det, i) => {

@@ -67,9 +67,9 @@ export class BoxDetector {
   }
 
   /** Detections per image: cells whose objectness is a 3x3 local maximum above `minScore`. */
-  detect(x: tf.Tensor4D, minScore = 0.05): Detection[][] {
+  async detect(x: tf.Tensor4D, minScore = 0.05): Promise<Detection[][]> {
     const out = this.forward(x);
-    const values = out.dataSync();
+    const values = await out.data();
     out.dispose();
     return decodeDetections(values, x.shape[0], minScore);
   }

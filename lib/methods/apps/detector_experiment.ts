@@ -27,7 +27,7 @@ export interface DetectorExperimentOptions {
   seed: number;
   progress?: ProgressSetting;
   /** Called with each trained detector before it is freed (e.g. to draw its detections). */
-  onTrained?: (name: string, det: BoxDetector) => void;
+  onTrained?: (name: string, det: BoxDetector) => unknown;
 }
 
 /** Trains one detector per training set and scores each on the real test scenes. */
@@ -52,8 +52,8 @@ export async function runDetectorExperiment(o: DetectorExperimentOptions): Promi
         });
         bar?.finish();
         const seconds = (Date.now() - t0) / 1000;
-        const r = meanAveragePrecision(det.detect(o.test.images), o.test.labels, DETECTOR_CLASSES);
-        o.onTrained?.(name, det);
+        const r = meanAveragePrecision(await det.detect(o.test.images), o.test.labels, DETECTOR_CLASSES);
+        await o.onTrained?.(name, det);
         const tail = losses.slice(-50);
         runs.push({
           name,

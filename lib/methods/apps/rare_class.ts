@@ -57,9 +57,9 @@ export function concatSets(sets: ImageSet[]): ImageSet {
 }
 
 /** [-1, 1] float images -> a uint8 ImageSet with one label for all. */
-export function tensorToSet(x: tf.Tensor4D, label: number, like: ImageSet, split: string): ImageSet {
+export async function tensorToSet(x: tf.Tensor4D, label: number, like: ImageSet, split: string): Promise<ImageSet> {
   const [n, h, w, c] = x.shape;
-  const v = x.dataSync();
+  const v = await x.data();
   const images = new Uint8Array(v.length);
   for (let i = 0; i < v.length; i++) images[i] = Math.max(0, Math.min(255, Math.round((v[i] + 1) * 127.5)));
   return { ...like, split, images, labels: new Uint8Array(n).fill(label), count: n, height: h, width: w, channels: c };
@@ -74,17 +74,17 @@ export interface ClassSampleOptions {
 }
 
 /** n images of class `cls` from lesson 07's class-conditional model with classifier-free guidance (DDIM). */
-export function sampleClassImages(
+export async function sampleClassImages(
   cls: number,
   n: number,
   like: ImageSet,
   o: ClassSampleOptions,
-): { set: ImageSet; seconds: number } {
+): Promise<{ set: ImageSet; seconds: number }> {
   if (o.guidance < 0) throw new Error(`sampleClassImages: the guidance scale must be >= 0, got ${o.guidance}`);
   const unet = loadPretrained('07/cfg-unet');
   try {
     const schedule = linearSchedule(1000);
-    const { images, seconds } = sampleInBatches(
+    const { images, seconds } = await sampleInBatches(
       {
         n,
         batchSize: o.batch ?? 100,
@@ -102,8 +102,12 @@ export function sampleClassImages(
           onStep: b.onStep,
         }).x,
     );
-    const set = tensorToSet(images, cls, like, 'synthetic');
-    images.dispose();
+    let set: ImageSet;
+    try {
+      set = await tensorToSet(images, cls, like, 'synthetic');
+    } finally {
+      images.dispose();
+    }
     return { set, seconds };
   } finally {
     unet.dispose();
@@ -111,7 +115,10 @@ export function sampleClassImages(
 }
 
 /** Recall of every class (share of its test images predicted as it) and overall accuracy. */
-export function perClassRecall(model: FashionClassifier, test: ImageSet): { recall: number[]; accuracy: number } {
+export async function perClassRecall(
+  model: FashionClassifier,
+  test: ImageSet,
+): Promise<{ recall: number[]; accuracy: number }> {
   const x = toTensor(test);
   const pred = tf.tidy(() =>
     tf.argMax(
@@ -119,8 +126,9 @@ export function perClassRecall(model: FashionClassifier, test: ImageSet): { reca
       1,
     ),
   );
-  const p = pred.dataSync();
-  tf.dispose([x, pred]);
+  tf.dispose(x);
+  const p = await pred.data();
+  pred.dispose();
   const classes = test.classNames.length;
   const hit = new Array<number>(classes).fill(0);
   const total = new Array<number>(classes).fill(0);

@@ -60,7 +60,7 @@ export async function runRareClassExperiment(o: RareClassOptions): Promise<RareC
       });
       bar?.finish();
       const seconds = (Date.now() - t0) / 1000;
-      const { recall, accuracy } = perClassRecall(model, o.test);
+      const { recall, accuracy } = await perClassRecall(model, o.test);
       const rareImages = set.labels.reduce((n, l) => n + (l === o.rareClass ? 1 : 0), 0);
       runs.push({
         name,

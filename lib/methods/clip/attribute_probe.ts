@@ -21,13 +21,17 @@ export type ProbedAttribute = keyof typeof ATTRIBUTE_VALUES;
 export type ClipAttributeProbe = Record<ProbedAttribute, { image: ProbeResult; text: ProbeResult }>;
 
 /** `set` must hold one-object scenes (loadShapes with minObjects = maxObjects = 1). */
-export function clipAttributeProbe(clip: Clip, set: ShapesSet): ClipAttributeProbe {
+export async function clipAttributeProbe(clip: Clip, set: ShapesSet): Promise<ClipAttributeProbe> {
   if (set.objects.some((o) => o.length !== 1))
     throw new Error('clipAttributeProbe: every scene must hold exactly one object');
   const e = encodeShapesSet(clip, set);
   const d = clip.embedDim;
-  const [image, text] = [e.image.dataSync() as Float32Array, e.text.dataSync() as Float32Array];
-  tf.dispose([e.image, e.text]);
+  let image: Float32Array, text: Float32Array;
+  try {
+    [image, text] = (await Promise.all([e.image.data(), e.text.data()])) as Float32Array[];
+  } finally {
+    tf.dispose([e.image, e.text]);
+  }
   const rows = (m: Float32Array, labels: number[]) =>
     labels.map((label, i) => ({ label, v: m.subarray(i * d, (i + 1) * d) }));
   const out = {} as ClipAttributeProbe;

@@ -23,11 +23,11 @@ export interface ClipRetrieval {
 }
 
 /** Groups of K consecutive test items: each image against the K captions of its group. */
-export function clipRetrieval(
+export async function clipRetrieval(
   clip: Clip,
   set: ShapesSet,
   o: { n: number; candidates: number; seed?: number },
-): ClipRetrieval {
+): Promise<ClipRetrieval> {
   const K = o.candidates;
   if (!Number.isInteger(K) || K < 2) throw new Error(`clipRetrieval: candidates must be an integer >= 2, got ${K}`);
   const groups = Math.floor(Math.min(o.n, set.count) / K);
@@ -36,7 +36,7 @@ export function clipRetrieval(
   let t2i = 0;
   for (let g = 0; g < groups; g++) {
     const idx = Int32Array.from({ length: K }, (_, k) => g * K + k);
-    const [a, b] = tf.tidy(() => {
+    const hits = tf.tidy(() => {
       const sim = tf.matMul(
         clip.encodeImages(shapesImages(set, idx)),
         clip.encodeText(Array.from(idx, (i) => set.captions[i])),
@@ -44,11 +44,13 @@ export function clipRetrieval(
         true,
       );
       const diag = tf.range(0, K, 1, 'int32');
-      return [
-        tf.sum(tf.cast(tf.equal(tf.argMax(sim, 1), diag), 'float32')).dataSync()[0],
-        tf.sum(tf.cast(tf.equal(tf.argMax(sim, 0), diag), 'float32')).dataSync()[0],
-      ];
+      return tf.stack([
+        tf.sum(tf.cast(tf.equal(tf.argMax(sim, 1), diag), 'float32')),
+        tf.sum(tf.cast(tf.equal(tf.argMax(sim, 0), diag), 'float32')),
+      ]);
     });
+    const [a, b] = await hits.data();
+    hits.dispose();
     i2t += a;
     t2i += b;
   }
@@ -59,8 +61,12 @@ export function clipRetrieval(
   // A derangement-free shuffle is enough: a rare self-match barely moves a mean over hundreds.
   const perm = new Rng(o.seed ?? 0).permutation(n);
   const shuffled = Array.from(perm, (i) => set.captions[i]);
-  const scoreOwn = meanClipScore(clip, x, own);
-  const scoreShuffled = meanClipScore(clip, x, shuffled);
-  x.dispose();
+  let scoreOwn: number, scoreShuffled: number;
+  try {
+    scoreOwn = await meanClipScore(clip, x, own);
+    scoreShuffled = await meanClipScore(clip, x, shuffled);
+  } finally {
+    x.dispose();
+  }
   return { n, candidates: K, imageToText: i2t / n, textToImage: t2i / n, scoreOwn, scoreShuffled };
 }

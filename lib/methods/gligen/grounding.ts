@@ -65,15 +65,31 @@ export class PhraseEmbedder {
     return this.encoder.config.width;
   }
 
-  embed(phrases: readonly string[]): Float32Array[] {
-    const missing = [...new Set(phrases.filter((p) => !this.cache.has(p)))];
-    if (missing.length) {
-      const pooled = tf.tidy(() => this.encoder.apply(missing).pooled);
-      const v = pooled.dataSync();
-      pooled.dispose();
+  /** Embeds the phrases not cached yet, in one asynchronous read. */
+  async prepare(phrases: readonly string[]): Promise<void> {
+    const missing = [...new Set(phrases.filter((p) => typeof p === 'string' && !this.cache.has(p)))];
+    if (!missing.length) return;
+    const pooled = tf.tidy(() => this.encoder.apply(missing).pooled);
+    try {
+      const v = (await pooled.data()) as Float32Array;
       missing.forEach((p, i) => this.cache.set(p, Float32Array.from(v.subarray(i * this.width, (i + 1) * this.width))));
+    } finally {
+      pooled.dispose();
     }
-    return phrases.map((p) => this.cache.get(p)!);
+  }
+
+  /** The cached vectors of phrases embedded by prepare (no read here: a loop's batch callback may call it). */
+  cached(phrases: readonly string[]): Float32Array[] {
+    return phrases.map((p) => {
+      const v = this.cache.get(p);
+      if (!v) throw new Error(`PhraseEmbedder: '${p}' was not prepared (await embedder.prepare(phrases) first)`);
+      return v;
+    });
+  }
+
+  async embed(phrases: readonly string[]): Promise<Float32Array[]> {
+    await this.prepare(phrases);
+    return this.cached(phrases);
   }
 }
 
@@ -89,7 +105,17 @@ export type GroundingInputs = {
  * Grounding inputs for a batch of object lists. Boxes outside [0, 1], empty boxes, empty phrases
  * and more objects than maxObjects are errors (nothing is clipped or dropped silently).
  */
-export function groundingInputs(
+export async function groundingInputs(
+  embedder: PhraseEmbedder,
+  scenes: readonly (readonly GroundedObject[])[],
+  maxObjects = DEFAULT_MAX_GROUNDING,
+): Promise<GroundingInputs> {
+  await embedder.prepare(scenes.flatMap((objs) => objs.map((o) => o.phrase)));
+  return groundingInputsPrepared(embedder, scenes, maxObjects);
+}
+
+/** groundingInputs for phrases the embedder has prepared: synchronous, for a training loop's batch callback. */
+export function groundingInputsPrepared(
   embedder: PhraseEmbedder,
   scenes: readonly (readonly GroundedObject[])[],
   maxObjects = DEFAULT_MAX_GROUNDING,
@@ -113,7 +139,7 @@ export function groundingInputs(
       checkBox(o.box, where);
       return boxFeatures(o.box);
     });
-    const emb = embedder.embed(objs.map((o) => o.phrase));
+    const emb = embedder.cached(objs.map((o) => o.phrase));
     objs.forEach((o, i) => {
       const at = (b * maxObjects + i) * D;
       g.set(feats[i], at);

@@ -118,12 +118,22 @@ export function loadGligen(file: string, baseFile?: string): TextUNet {
 }
 
 /** tanh(gamma) of every gated layer: how much each has opened during training. */
-export function gateValues(unet: Denoiser): Record<string, number> {
+export async function gateValues(unet: Denoiser): Promise<Record<string, number>> {
+  const gates = gateParams(unet);
   const out: Record<string, number> = {};
-  for (const [n, v] of gligenParams(unet)) {
-    if (n.endsWith('.gamma')) out[n.replace('.gligen', '').slice(0, -'.gamma'.length)] = Math.tanh(v.dataSync()[0]);
-  }
+  if (!gates.length) return out;
+  const all = tf.tidy(() => tf.concat(gates.map(([, v]) => tf.reshape(v, [-1]).slice(0, 1))));
+  const values = await all.data(); // every gate in one read
+  all.dispose();
+  gates.forEach(([site], i) => (out[site] = Math.tanh(values[i])));
   return out;
+}
+
+/** [site, gamma] of every gated layer, in the ParamMap's order (site: a key of gateValues). */
+function gateParams(unet: Denoiser): [string, tf.Tensor][] {
+  return [...gligenParams(unet)]
+    .filter(([n]) => n.endsWith('.gamma'))
+    .map(([n, v]) => [n.replace('.gligen', '').slice(0, -'.gamma'.length), v]);
 }
 
 /**
@@ -143,7 +153,9 @@ export function gatedLayerAt(
   const qkv = unet.params.get(`${level}.gligen.${site.slice(cut)}.qkv.weight`);
   if (cut < 1 || !qkv)
     throw new Error(
-      `gatedLayerAt: no gated layer after '${site}' (sites: ${Object.keys(gateValues(unet)).join(', ')})`,
+      `gatedLayerAt: no gated layer after '${site}' (sites: ${gateParams(unet)
+        .map(([site]) => site)
+        .join(', ')})`,
     );
   const c = unet.config;
   const store = new ParamStore(new Rng(0));

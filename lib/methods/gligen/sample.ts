@@ -32,7 +32,7 @@ export function groundedModel(
  * Images for captions plus (optionally) grounded boxes per image. scenes null: no grounding (the
  * base model). Same seed, same starting noise: the with/without comparison differs only in grounding.
  */
-export function sampleGrounded(
+export async function sampleGrounded(
   unet: Denoiser<GroundedCondition>,
   auto: LoadedAutoencoder,
   embedder: PhraseEmbedder,
@@ -40,13 +40,13 @@ export function sampleGrounded(
   scenes: GroundedObject[][] | null,
   o: LatentSampleOptions,
   maxObjects = DEFAULT_MAX_GROUNDING,
-): tf.Tensor4D {
+): Promise<tf.Tensor4D> {
   if (captions.length === 0) throw new Error('sampleGrounded: no captions');
   if (scenes && scenes.length !== captions.length)
     throw new Error(`sampleGrounded: ${scenes.length} layouts for ${captions.length} captions`);
   if (scenes && !groundingOf(unet))
     throw new Error('sampleGrounded: boxes given but the UNet has no grounding layers (GLIGEN hook)');
-  const g = scenes ? groundingInputs(embedder, scenes, maxObjects) : null;
+  const g = scenes ? await groundingInputs(embedder, scenes, maxObjects) : null;
   try {
     return sampleLatents(groundedModel(unet, captions, g, o.guidance, o.counter), auto, captions.length, o);
   } finally {

@@ -68,11 +68,11 @@ export async function fitClassEmbedding(model: UNet, data: BatchSource, o: FitEm
 }
 
 /** Euclidean norm of each class-embedding row (the last is the null class). */
-export function classEmbeddingNorms(model: UNet): number[] {
+export async function classEmbeddingNorms(model: UNet): Promise<number[]> {
   const emb = model.params.get(CLASS_EMBEDDING);
   if (!emb) throw new Error('classEmbeddingNorms: the UNet has no class embedding');
   const n = tf.tidy(() => tf.sqrt(tf.sum(tf.square(emb), 1)));
-  const out = Array.from(n.dataSync());
+  const out = Array.from(await n.data());
   n.dispose();
   return out;
 }

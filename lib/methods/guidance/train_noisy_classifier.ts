@@ -56,7 +56,7 @@ export async function trainNoisyClassifier(
 }
 
 /** Accuracy of the noisy classifier on labelled images noised to each of `ts` (seeded noise). */
-export function noisyAccuracy(
+export async function noisyAccuracy(
   model: NoisyClassifier,
   schedule: NoiseSchedule,
   x0: tf.Tensor4D,
@@ -64,11 +64,12 @@ export function noisyAccuracy(
   ts: number[],
   seed = 0,
   batchSize = 500,
-): number[] {
+): Promise<number[]> {
   const n = x0.shape[0];
   if (labels.length !== n) throw new Error(`noisyAccuracy: ${labels.length} labels for ${n} images`);
-  return ts.map((t, j) => {
-    let ok = 0;
+  // Every prediction (all t, all batches) stays on the device until one read at the end.
+  const preds: tf.Tensor[] = [];
+  ts.forEach((t, j) => {
     for (let s = 0; s < n; s += batchSize) {
       const size = Math.min(batchSize, n - s);
       const pred = tf.tidy(() => {
@@ -77,10 +78,21 @@ export function noisyAccuracy(
         const tt = new Array<number>(size).fill(t);
         return tf.argMax(model.logits(schedule.qSample(xb, tt, noise) as tf.Tensor4D, tt), 1);
       });
-      const p = pred.dataSync();
-      pred.dispose();
-      for (let i = 0; i < size; i++) if (p[i] === labels[s + i]) ok++;
+      preds.push(pred);
     }
+  });
+  if (!preds.length) return ts.map(() => NaN);
+  let p: ArrayLike<number>;
+  try {
+    const all = tf.concat(preds);
+    p = await all.data();
+    all.dispose();
+  } finally {
+    tf.dispose(preds);
+  }
+  return ts.map((_, j) => {
+    let ok = 0;
+    for (let i = 0; i < n; i++) if (p[j * n + i] === labels[i]) ok++;
     return ok / n;
   });
 }

@@ -7,11 +7,10 @@ import '../../core/tfjs_setup';
 import { disposeCondition } from '../../core/condition';
 import { CfgCounter, cfgConditionModel } from '../guidance/cfg';
 import { Rng } from '../../core/random';
-import { DDIMSampler } from '../../core/samplers/ddim';
+import { DDIMRun, DDIMSampler } from '../../core/samplers/ddim';
 import { DiffusionModel } from '../../core/samplers/types';
 import { X0Clip } from '../../core/samplers/threshold';
 import { UNet } from '../../core/unet/unet';
-import { predictionToEpsX0 } from '../../core/loss';
 import { BASE_SIZE, cascadeSchedule, SR_SIZE, STAGE_PREDICTION } from './configs';
 import { FrozenTextEncoder } from './frozen_text';
 import { NOISE_AUG_BUCKETS, srImageCondition } from './noise_aug';
@@ -129,7 +128,11 @@ export function sampleSr(
   }
 }
 
-/** Deterministic DDIM from `start` noised to t0 down to 0 in `steps` evenly spaced steps (x0 clipped to [-1, 1]). */
+/**
+ * Deterministic DDIM from `start` noised to t0 down to 0 in `steps` evenly spaced steps (x0 clipped to [-1, 1]).
+ * Each step is DDIMSampler.step, so the clipped x0 also re-derives eps as in every other DDIM run here (a step
+ * that kept the network's eps after clipping x0 moved x_t to a point inconsistent with its own x0 estimate).
+ */
 export function truncatedDdim(
   model: DiffusionModel,
   start: tf.Tensor4D,
@@ -147,15 +150,12 @@ export function truncatedDdim(
   const eps0 = rng.normalTensor(start.shape);
   let x = tf.tidy(() => tf.add(tf.mul(start, Math.sqrt(ab[t0])), tf.mul(eps0, Math.sqrt(1 - ab[t0])))) as tf.Tensor4D;
   eps0.dispose();
+  const sampler = new DDIMSampler(s);
+  const run: DDIMRun = { timesteps: ts, prediction: model.prediction, rng, clip: true, eta: 0 };
   ts.forEach((t, i) => {
-    const prev = i + 1 < ts.length ? ab[ts[i + 1]] : 1;
     const next = tf.tidy(() => {
       const tt = new Array<number>(x.shape[0]).fill(t);
-      const { eps, x0 } = predictionToEpsX0(s, x, tt, model.predict(x, tt), model.prediction);
-      return tf.add(
-        tf.mul(tf.clipByValue(x0, -1, 1), Math.sqrt(prev)),
-        tf.mul(eps, Math.sqrt(1 - prev)),
-      ) as tf.Tensor4D;
+      return sampler.step(model.predict(x, tt), i, x, run).prev;
     });
     x.dispose();
     x = next;

@@ -201,13 +201,13 @@ export interface MaskedAccuracy {
 }
 
 /** Argmax accuracy on masked captions (every chosen word replaced by [MASK]), seeded. */
-export function maskedAccuracy(
+export async function maskedAccuracy(
   model: MlmModel,
   captions: readonly string[],
   contentWords: ReadonlySet<string>,
   seed = 1,
   batch = 128,
-): MaskedAccuracy {
+): Promise<MaskedAccuracy> {
   const tok = model.encoder.tokenizer;
   const rng = new Rng(seed);
   let hit = 0,
@@ -220,7 +220,7 @@ export function maskedAccuracy(
       randomProb: 0,
     });
     const pred = tf.tidy(() => tf.argMax(model.logits(mb.input), 2));
-    const p = pred.dataSync();
+    const p = await pred.data();
     pred.dispose();
     mb.targets.forEach((t, j) => {
       if (t < 0) return;
@@ -263,12 +263,12 @@ export function loadMlm(file: string): MlmModel {
  * What the model guesses for hidden words: `caption` with the words at `wordIndices` (0-based word
  * positions) replaced by [MASK]; returns the top-k words and probabilities for each.
  */
-export function fillMasks(
+export async function fillMasks(
   model: MlmModel,
   caption: string,
   wordIndices: number[],
   topK = 3,
-): { word: string; guesses: { word: string; p: number }[] }[] {
+): Promise<{ word: string; guesses: { word: string; p: number }[] }[]> {
   const tok = model.encoder.tokenizer;
   const e = tok.encode(caption);
   const nWords = e.length - 2;
@@ -278,10 +278,9 @@ export function fillMasks(
   const ids = Int32Array.from(e.ids);
   for (const i of wordIndices) ids[i + 1] = MASK;
   const mask = new Float32Array(ids.length).fill(1, 0, e.length);
-  const probs = tf.tidy(
-    () =>
-      tf.softmax(model.logits({ ids, mask, batch: 1, contextLength: tok.contextLength })).dataSync() as Float32Array,
-  );
+  const p = tf.tidy(() => tf.softmax(model.logits({ ids, mask, batch: 1, contextLength: tok.contextLength })));
+  const probs = (await p.data()) as Float32Array;
+  p.dispose();
   const V = tok.size;
   return wordIndices.map((i) => {
     const row = Array.from(probs.subarray((i + 1) * V, (i + 2) * V));

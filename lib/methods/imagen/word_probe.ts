@@ -12,12 +12,12 @@ import { TextTransformer } from '../text/text_transformer';
 export type WordProbeResult = ProbeResult;
 
 /** Probe accuracy per word class, e.g. { colour: [...COLOUR_NAMES], shape: [...SHAPE_KINDS] }. */
-export function wordProbe(
+export async function wordProbe(
   encoder: TextTransformer,
   captions: readonly string[],
   classes: Record<string, readonly string[]>,
   batch = 128,
-): Record<string, WordProbeResult> {
+): Promise<Record<string, WordProbeResult>> {
   const tok = encoder.tokenizer;
   const w = encoder.config.width;
   const classOf = new Map<number, [string, number]>();
@@ -34,8 +34,9 @@ export function wordProbe(
   for (let i = 0; i < captions.length; i += batch) {
     const enc = tok.encodeBatch(captions.slice(i, i + batch), { warn: false });
     const out = encoder.apply(enc);
-    const h = out.tokens.dataSync() as Float32Array;
-    tf.dispose([out.tokens, out.mask, out.pooled]);
+    tf.dispose([out.mask, out.pooled]);
+    const h = (await out.tokens.data()) as Float32Array;
+    out.tokens.dispose();
     enc.ids.forEach((id, p) => {
       const c = classOf.get(id);
       if (c) seen[c[0]].push({ label: c[1], v: h.slice(p * w, (p + 1) * w) });

@@ -14,7 +14,7 @@ import { linearSchedule, NoiseSchedule } from '../../core/schedule';
 import { BatchSource, ImageData, imageBatches } from '../../core/train/batch_source';
 import { stepRng } from '../../core/train/step_seed';
 import { UNet } from '../../core/unet/unet';
-import { composite, makeMasks, MaskKind, maskImages, validateMask } from './masks';
+import { composite, makeMasks, MaskKind, maskImages, validateMask, validateMaskShape } from './masks';
 
 /** Masks of a training step come from their own stream (the trainer's ids are 1-3). */
 const MASK_STREAM = 11;
@@ -28,7 +28,9 @@ export function inpaintSchedule(): NoiseSchedule {
 
 /** The model's condition: [masked image, mask] along channels, [B, H, W, C + 1]. */
 export function inpaintCondition(x: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor4D {
-  validateMask(mask, x, 'inpaintCondition');
+  // Shape only (no read): training calls this every step with masks binary by construction (makeMasks);
+  // inpaintWithModel checks a user's mask's values once.
+  validateMaskShape(mask, x, 'inpaintCondition');
   return tf.tidy(() => tf.concat([maskImages(x, mask), mask], 3) as tf.Tensor4D);
 }
 
@@ -57,12 +59,18 @@ export interface InpaintOptions {
 }
 
 /** Fills the missing pixels of x (mask 1) with the conditional model; known pixels are kept exactly. */
-export function inpaintWithModel(unet: UNet, x: tf.Tensor4D, mask: tf.Tensor4D, opts: InpaintOptions): tf.Tensor4D {
+export async function inpaintWithModel(
+  unet: UNet,
+  x: tf.Tensor4D,
+  mask: tf.Tensor4D,
+  opts: InpaintOptions,
+): Promise<tf.Tensor4D> {
   const c = x.shape[3];
   if (unet.config.condChannels !== c + 1)
     throw new Error(
       `inpaintWithModel: the UNet has condChannels ${unet.config.condChannels}, an inpainting model for ${c}-channel images needs ${c + 1}`,
     );
+  await validateMask(mask, x, 'inpaintWithModel');
   const cond = inpaintCondition(x, mask);
   try {
     const sampler = new DDIMSampler(inpaintSchedule(), { eta: opts.eta ?? 0 });

@@ -15,8 +15,8 @@ export function meanImage(images: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** Missing pixels from `mean` ([1, H, W, C], e.g. meanImage of training images). */
-export function meanFill(x: tf.Tensor4D, mask: tf.Tensor4D, mean: tf.Tensor4D): tf.Tensor4D {
-  validateMask(mask, x, 'meanFill');
+export async function meanFill(x: tf.Tensor4D, mask: tf.Tensor4D, mean: tf.Tensor4D): Promise<tf.Tensor4D> {
+  await validateMask(mask, x, 'meanFill');
   if (mean.rank !== 4 || mean.shape[0] !== 1 || mean.shape.slice(1).join() !== x.shape.slice(1).join()) {
     throw new Error(`meanFill: mean image must be [1, ${x.shape.slice(1)}], got [${mean.shape}]`);
   }
@@ -24,11 +24,10 @@ export function meanFill(x: tf.Tensor4D, mask: tf.Tensor4D, mean: tf.Tensor4D): 
 }
 
 /** Missing pixels copied from the nearest known pixel; an image with no known pixel is filled with 0. */
-export function nearestFill(x: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor4D {
-  validateMask(mask, x, 'nearestFill');
+export async function nearestFill(x: tf.Tensor4D, mask: tf.Tensor4D): Promise<tf.Tensor4D> {
+  await validateMask(mask, x, 'nearestFill');
   const [b, h, w, c] = x.shape;
-  const src = x.dataSync();
-  const m = mask.dataSync();
+  const [src, m] = await Promise.all([x.data(), mask.data()]);
   const out = Float32Array.from(src);
   const known: number[] = [];
   for (let i = 0; i < b; i++) {

@@ -100,11 +100,8 @@ export function makeMasks(kind: MaskKind | readonly MaskKind[], n: number, size:
   return tf.tensor4d(out, [n, size, size, 1]);
 }
 
-/**
- * Throws a clear error unless `mask` fits `images` ([B, H, W, C]): shape [B, H, W, 1] and every
- * value exactly 0 or 1.
- */
-export function validateMask(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'): void {
+/** Throws a clear error unless `mask` has the shape [B, H, W, 1] of `images` ([B, H, W, C]); reads nothing. */
+export function validateMaskShape(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'): void {
   if (!(mask instanceof tf.Tensor)) throw new Error(`${fn}: the mask must be a tensor`);
   const [b, h, w] = images.shape;
   if (mask.rank !== 4 || mask.shape[0] !== b || mask.shape[1] !== h || mask.shape[2] !== w || mask.shape[3] !== 1) {
@@ -112,6 +109,16 @@ export function validateMask(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'):
       `${fn}: the mask must have shape [${b}, ${h}, ${w}, 1] (one per image, 1 = missing), got [${mask.shape}]`,
     );
   }
+}
+
+/**
+ * Throws a clear error unless `mask` fits `images` ([B, H, W, C]): shape [B, H, W, 1] and every
+ * value exactly 0 or 1, and the images finite (one asynchronous read). For user input, checked once;
+ * the samplers' per-call paths check the shape only (validateMaskShape).
+ */
+export async function validateMask(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'): Promise<void> {
+  validateMaskShape(mask, images, fn);
+  const b = images.shape[0];
   // The images' finiteness (one flag per image) joins the mask's values in the same single read.
   const packed = tf.tidy(() =>
     tf.concat([
@@ -119,8 +126,12 @@ export function validateMask(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'):
       tf.cast(tf.any(tf.reshape(tf.logicalNot(tf.isFinite(images)), [b, -1]), 1), 'float32'),
     ]),
   );
-  const all = packed.dataSync();
-  packed.dispose();
+  let all: Float32Array;
+  try {
+    all = (await packed.data()) as Float32Array;
+  } finally {
+    packed.dispose();
+  }
   const v = all.subarray(0, mask.size);
   const badImage = all.subarray(mask.size).findIndex((f) => f !== 0);
   if (badImage >= 0)
@@ -133,9 +144,9 @@ export function validateMask(mask: tf.Tensor, images: tf.Tensor4D, fn = 'mask'):
 }
 
 /** Fraction of missing pixels per mask. */
-export function maskCoverage(mask: tf.Tensor4D): number[] {
+export async function maskCoverage(mask: tf.Tensor4D): Promise<number[]> {
   const t = tf.tidy(() => tf.mean(mask, [1, 2, 3]));
-  const v = Array.from(t.dataSync());
+  const v = Array.from(await t.data());
   t.dispose();
   return v;
 }
@@ -151,18 +162,22 @@ export function composite(filled: tf.Tensor4D, original: tf.Tensor4D, mask: tf.T
 }
 
 /** Mean squared error over the missing pixels only, per image (NaN for an empty mask). */
-export function holeMse(pred: tf.Tensor4D, target: tf.Tensor4D, mask: tf.Tensor4D): number[] {
+export async function holeMse(pred: tf.Tensor4D, target: tf.Tensor4D, mask: tf.Tensor4D): Promise<number[]> {
   // Non-finite pixels anywhere are an error, not a number: the prediction with the mask (one read), the target.
-  validateMask(mask, pred, 'holeMse (prediction)');
-  assertFiniteTensor('holeMse', 'the target', target);
-  const [num, den] = tf.tidy(() => {
+  await validateMask(mask, pred, 'holeMse (prediction)');
+  await assertFiniteTensor('holeMse', 'the target', target);
+  const b = pred.shape[0];
+  // Numerators and denominators in one read: [2, B].
+  const both = tf.tidy(() => {
     const err = tf.mul(tf.squaredDifference(pred, target), mask);
     const c = pred.shape[3];
-    return [tf.sum(err, [1, 2, 3]), tf.mul(tf.sum(mask, [1, 2, 3]), c)];
-  }) as [tf.Tensor, tf.Tensor];
-  const a = Array.from(num.dataSync() as Float32Array);
-  const d = Array.from(den.dataSync() as Float32Array);
-  const out = a.map((v, i) => (d[i] > 0 ? v / d[i] : NaN));
-  tf.dispose([num, den]);
-  return out;
+    return tf.stack([tf.sum(err, [1, 2, 3]), tf.mul(tf.sum(mask, [1, 2, 3]), c)]);
+  });
+  let v: Float32Array;
+  try {
+    v = (await both.data()) as Float32Array;
+  } finally {
+    both.dispose();
+  }
+  return Array.from(v.subarray(0, b), (num, i) => (v[b + i] > 0 ? num / v[b + i] : NaN));
 }

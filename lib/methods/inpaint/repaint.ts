@@ -12,7 +12,7 @@
 // timestep in the plan is null), so the one sampling loop drives both kinds. The line numbers in
 // step() are those of the paper's Algorithm 1.
 import * as tf from '@tensorflow/tfjs-core';
-import { composite, validateMask } from './masks';
+import { composite, validateMaskShape } from './masks';
 import { Prediction, predictionToEpsX0 } from '../../core/loss';
 import { NoiseSchedule, respaceTimesteps } from '../../core/schedule';
 import { ddpmStepCoefs } from '../../core/samplers/ddpm';
@@ -107,7 +107,8 @@ export class RePaintSampler implements Sampler<RePaintOptions, RePaintRun> {
   start(opts: RePaintOptions, prediction: Prediction): RePaintRun {
     const { known, mask } = opts;
     if (!(known instanceof tf.Tensor)) throw new Error(`RePaint: known images must be a tensor, got ${String(known)}`);
-    validateMask(mask, known, 'RePaint');
+    // Shape only: sample() is synchronous and reads nothing; validateMask checks a user's mask values once.
+    validateMaskShape(mask, known, 'RePaint');
     const plan = this.plan(opts.steps, opts.jumpLength, opts.resamplings);
     return { ...plan, prediction, rng: opts.rng, clip: opts.clipDenoised ?? true, known, mask };
   }

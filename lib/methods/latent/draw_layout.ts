@@ -11,12 +11,13 @@ export interface DrawnBox {
   colour: ShapeColour;
 }
 
-function outline(px: Float32Array, side: number, offset: number, b: DrawnBox): void {
+function outline(px: Float32Array, drawn: Uint8Array, side: number, offset: number, b: DrawnBox): void {
   const [x0, y0, x1, y1] = b.box.map((v) => Math.round(v * side));
   const rgb = SHAPE_COLOURS[b.colour].map((v) => v / 127.5 - 1);
   const set = (x: number, y: number) => {
     if (x < 0 || y < 0 || x >= side || y >= side) return;
     px.set(rgb, offset + (y * side + x) * 3);
+    drawn.fill(1, offset + (y * side + x) * 3, offset + (y * side + x) * 3 + 3);
   };
   for (let x = x0; x < x1; x++) {
     set(x, y0);
@@ -34,7 +35,11 @@ export function drawLayouts(layouts: readonly (readonly DrawnBox[])[], side = 32
     throw new Error(`drawLayouts: images [${under.shape}] do not match ${layouts.length} layouts of ${side}x${side}x3`);
   }
   const per = side * side * 3;
-  const px = under ? Float32Array.from(under.dataSync()) : new Float32Array(layouts.length * per).fill(-1);
-  layouts.forEach((l, i) => l.forEach((b) => outline(px, side, i * per, b)));
-  return tf.tensor4d(px, [layouts.length, side, side, 3]);
+  const shape: [number, number, number, number] = [layouts.length, side, side, 3];
+  const px = new Float32Array(layouts.length * per).fill(-1);
+  const drawn = new Uint8Array(layouts.length * per);
+  layouts.forEach((l, i) => l.forEach((b) => outline(px, drawn, side, i * per, b)));
+  if (!under) return tf.tensor4d(px, shape);
+  // The outlines replace `under` on the device (no read of the images: webgpu has no synchronous read).
+  return tf.tidy(() => tf.where(tf.tensor4d(drawn, shape, 'bool'), tf.tensor4d(px, shape), under));
 }

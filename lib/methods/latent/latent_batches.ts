@@ -19,7 +19,7 @@ export interface EncodedSet {
 }
 
 /** Encodes every image of `set` (uint8 pixels -> [-1, 1]) in chunks of `chunk`. */
-export function encodeImageSet(ae: Autoencoder, set: ImageData, chunk = 250): EncodedSet {
+export async function encodeImageSet(ae: Autoencoder, set: ImageData, chunk = 250): Promise<EncodedSet> {
   const c = ae.config;
   if (set.height !== c.imageSize || set.width !== c.imageSize || set.channels !== c.imageChannels) {
     throw new Error(
@@ -35,13 +35,15 @@ export function encodeImageSet(ae: Autoencoder, set: ImageData, chunk = 250): En
     const n = Math.min(chunk, set.count - i);
     const px = new Float32Array(n * per);
     for (let p = 0; p < n * per; p++) px[p] = set.images[i * per + p] / 127.5 - 1;
-    const [m, sd] = tf.tidy(() => {
+    // Mean and std of the chunk in one asynchronous read ([2, n * lat]).
+    const both = tf.tidy(() => {
       const post = ae.encode(tf.tensor4d(px, [n, set.height, set.width, set.channels]));
-      return [post.mean, tf.exp(tf.mul(post.logvar, 0.5))];
+      return tf.stack([tf.reshape(post.mean, [-1]), tf.reshape(tf.exp(tf.mul(post.logvar, 0.5)), [-1])]);
     });
-    mean.set(m.dataSync(), i * lat);
-    std.set(sd.dataSync(), i * lat);
-    tf.dispose([m, sd]);
+    const v = (await both.data()) as Float32Array;
+    both.dispose();
+    mean.set(v.subarray(0, n * lat), i * lat);
+    std.set(v.subarray(n * lat), i * lat);
   }
   return { mean, std, count: set.count, shape: [s, s, c.latentChannels] };
 }

@@ -23,14 +23,21 @@ export function imagesToTensor(set: ImageData, count = set.count, start = 0): tf
 }
 
 /** Per-image and mean reconstruction PSNR over a set, in chunks. */
-export function reconstructionPsnr(ae: Autoencoder, set: ImageData, chunk = 250): { mean: number; values: number[] } {
+export async function reconstructionPsnr(
+  ae: Autoencoder,
+  set: ImageData,
+  chunk = 250,
+): Promise<{ mean: number; values: number[] }> {
   const values: number[] = [];
   for (let i = 0; i < set.count; i += chunk) {
     const n = Math.min(chunk, set.count - i);
     const x = imagesToTensor(set, n, i);
     const r = reconstruct(ae, x);
-    values.push(...psnr(r, x).map((v) => Math.min(v, 100)));
-    tf.dispose([x, r]);
+    try {
+      values.push(...(await psnr(r, x)).map((v) => Math.min(v, 100)));
+    } finally {
+      tf.dispose([x, r]);
+    }
   }
   return { mean: values.reduce((s, v) => s + v, 0) / values.length, values };
 }

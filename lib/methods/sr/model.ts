@@ -59,10 +59,14 @@ export interface SuperResolveOptions {
 }
 
 /** Low-resolution images [B, s, s, C] -> [B, hrSize, hrSize, C] in [-1, 1]. */
-export function superResolve(model: SrModel, lr: tf.Tensor4D, opts: SuperResolveOptions = {}): tf.Tensor4D {
+export async function superResolve(
+  model: SrModel,
+  lr: tf.Tensor4D,
+  opts: SuperResolveOptions = {},
+): Promise<tf.Tensor4D> {
   // The user's input, checked once per call (a read); never in srCondition, which training calls every step.
   checkLowRes(lr, model.spec);
-  assertFiniteTensor('super-resolution', 'the low-resolution input', lr);
+  await assertFiniteTensor('super-resolution', 'the low-resolution input', lr);
   const cond = srCondition(lr, model.spec);
   try {
     if (model.task === 'sr-regression')

@@ -36,7 +36,7 @@ export function toySchedule(T = 100): NoiseSchedule {
   return linearSchedule(T, { betaStart: Math.min(0.1, 0.1 / T), betaEnd: Math.min(0.5, 20 / T) });
 }
 
-export function trainToyModels(cfg: CompareConfig): TrainedToyModels {
+export async function trainToyModels(cfg: CompareConfig): Promise<TrainedToyModels> {
   const { data, steps, batchSize = 256, hidden = [64, 64, 64], T = 100, showProgress = true } = cfg;
   const rng = new Rng(cfg.seed);
   const schedule = toySchedule(T);
@@ -48,19 +48,19 @@ export function trainToyModels(cfg: CompareConfig): TrainedToyModels {
   const vaeRng = rng.fork();
   const common = { data, steps, batchSize, showProgress };
   const fits = {
-    gan: fit2d({
+    gan: await fit2d({
       ...common,
       rng: rng.fork(),
       label: `GAN seed ${cfg.seed}`,
-      step: (b) => ({ ...gan.step(b, ganRng) }),
+      step: async (b) => ({ ...(await gan.step(b, ganRng)) }),
     }),
-    vae: fit2d({
+    vae: await fit2d({
       ...common,
       rng: rng.fork(),
       label: `VAE seed ${cfg.seed}`,
-      step: (b) => ({ ...vae.step(b, vaeRng) }),
+      step: async (b) => ({ ...(await vae.step(b, vaeRng)) }),
     }),
-    diffusion: fit2d({ ...common, rng: rng.fork(), label: `diffusion seed ${cfg.seed}`, step: diffStep }),
+    diffusion: await fit2d({ ...common, rng: rng.fork(), label: `diffusion seed ${cfg.seed}`, step: diffStep }),
   };
   diffStep.dispose();
   return { gan, vae, diffusion, schedule, fits };
@@ -82,24 +82,24 @@ export interface SamplerMeasurement {
  * Samples n points from each model (GAN, VAE, diffusion with DDPM's T steps and with 20 DDIM steps)
  * and measures them. Timing is the best of `repeats` runs of 1000 samples.
  */
-export function measureToyModels(
+export async function measureToyModels(
   m: TrainedToyModels,
   data: string,
   n: number,
   seed: number,
   repeats = 2,
-): SamplerMeasurement[] {
+): Promise<SamplerMeasurement[]> {
   const modes = toyModes(data);
   if (!modes) throw new Error(`measureToyModels: '${data}' has no known modes; use 8-gaussians or 25-gaussians`);
   const real = sampleToy(data, n, new Rng(seed + 1000));
   const model = m.diffusion.asDiffusionModel();
-  const toArray = (t: tf.Tensor) => {
-    const p = Float32Array.from(t.dataSync());
+  const toArray = async (t: tf.Tensor) => {
+    const p = Float32Array.from(await t.data());
     t.dispose();
     return p;
   };
   const ddimSteps = Math.min(20, m.schedule.T);
-  const samplers: { name: string; evals: number; run: (k: number, rng: Rng) => Float32Array }[] = [
+  const samplers: { name: string; evals: number; run: (k: number, rng: Rng) => Promise<Float32Array> }[] = [
     { name: 'GAN', evals: 1, run: (k, rng) => toArray(m.gan.generate(k, rng)) },
     { name: 'VAE', evals: 1, run: (k, rng) => toArray(m.vae.generate(k, rng)) },
     {
@@ -113,23 +113,25 @@ export function measureToyModels(
       run: (k, rng) => sampleDiffusion2d(model, m.schedule, k, { steps: ddimSteps, eta: 0, rng }),
     },
   ];
-  return samplers.map((s) => {
-    const points = s.run(n, new Rng(seed));
+  const out: SamplerMeasurement[] = [];
+  for (const s of samplers) {
+    const points = await s.run(n, new Rng(seed));
     let best = Infinity;
     for (let r = 0; r < repeats; r++) {
       const t0 = performance.now();
-      s.run(1000, new Rng(seed + r));
+      await s.run(1000, new Rng(seed + r));
       best = Math.min(best, performance.now() - t0);
     }
-    return {
+    out.push({
       name: s.name,
       points,
       evals: s.evals,
       msPer1000: best,
       modes: modeReport(points, modes),
       mmd: mmd2(points, real),
-    };
-  });
+    });
+  }
+  return out;
 }
 
 /** Releases every variable and optimizer state of the trained models. */

@@ -73,8 +73,8 @@ export class Denoiser2D {
 }
 
 export interface DenoiserTrainStep {
-  /** One Adam step on a batch of clean points [B, 2]; returns the eps-MSE. */
-  (x0: tf.Tensor2D): number;
+  /** One Adam step on a batch of clean points [B, 2]; resolves to the eps-MSE (one asynchronous read). */
+  (x0: tf.Tensor2D): Promise<number>;
   readonly optimizer: tf.Optimizer;
   dispose(): void;
 }
@@ -91,7 +91,7 @@ export function makeDenoiserTrainStep(
   const optimizer = tf.train.adam(learningRate);
   const diffusion = model.asDiffusionModel();
   const vars = model.variables();
-  const step = (x0: tf.Tensor2D): number => {
+  const step = async (x0: tf.Tensor2D): Promise<number> => {
     const b = x0.shape[0];
     const t = Array.from({ length: b }, () => rng.int(schedule.T));
     const noise = rng.normalTensor([b, 1, 1, 2]) as tf.Tensor4D;
@@ -103,9 +103,11 @@ export function makeDenoiserTrainStep(
         vars,
       );
       if (!loss) throw new Error('makeDenoiserTrainStep: optimizer returned no loss');
-      const v = loss.dataSync()[0];
-      loss.dispose();
-      return v;
+      try {
+        return (await loss.data())[0];
+      } finally {
+        loss.dispose();
+      }
     } finally {
       tf.dispose([noise, x4]);
     }
@@ -119,7 +121,10 @@ export interface Sample2DOptions {
   /** 0: deterministic DDIM; 1: DDPM-like noise at every step (default 1). */
   eta?: number;
   rng: Rng;
-  /** Called after every step with the points so far ([x0, y0, ...]) and the step's t. */
+  /**
+   * Called for every step with the points so far ([x0, y0, ...]) and the step's t: after the run, in
+   * step order (the steps' points are kept on the device and read once, with the final sample).
+   */
   onStep?: (points: Float32Array, t: number, index: number) => void;
   /** Starting noise as [x0, y0, ...]; default drawn from rng. */
   xT?: Float32Array;
@@ -130,42 +135,63 @@ export interface Sample2DOptions {
  * DDPM's ancestral sampling with the posterior variance beta~_t). The model may be any
  * DiffusionModel on [B, 1, 1, 2], so tests can hand in a deliberately broken one.
  */
-export function sampleDiffusion2d(
+export async function sampleDiffusion2d(
   model: DiffusionModel,
   schedule: NoiseSchedule,
   n: number,
   opts: Sample2DOptions,
-): Float32Array {
+): Promise<Float32Array> {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`sampleDiffusion2d: n must be a positive integer, got ${n}`);
   if (opts.xT && opts.xT.length !== 2 * n)
     throw new Error(`sampleDiffusion2d: xT has ${opts.xT.length / 2} points, expected ${n}`);
   const sampler = new DDIMSampler(schedule);
   const xT = opts.xT ? (tf.tensor4d(opts.xT, [n, 1, 1, 2]) as tf.Tensor4D) : undefined;
   const onStep = opts.onStep;
-  const out = sampler.sample(model, [n, 1, 1, 2], {
-    steps: opts.steps,
-    eta: opts.eta ?? 1,
-    rng: opts.rng,
-    xT,
-    // The toys are not confined to [-1, 1] (8 Gaussians sit on a circle of radius sqrt 2).
-    clipDenoised: false,
-    onStep: onStep ? (info: StepInfo) => onStep(Float32Array.from(info.x.dataSync()), info.t, info.index) : undefined,
-  });
-  xT?.dispose();
-  const points = Float32Array.from(out.dataSync());
-  out.dispose();
-  return points;
+  // The sampling loop is synchronous: each step's points stay on the device until the one read below.
+  const kept: { x: tf.Tensor; t: number; index: number }[] = [];
+  let all: tf.Tensor;
+  try {
+    const out = sampler.sample(model, [n, 1, 1, 2], {
+      steps: opts.steps,
+      eta: opts.eta ?? 1,
+      rng: opts.rng,
+      xT,
+      // The toys are not confined to [-1, 1] (8 Gaussians sit on a circle of radius sqrt 2).
+      clipDenoised: false,
+      onStep: onStep ? (info: StepInfo) => kept.push({ x: tf.clone(info.x), t: info.t, index: info.index }) : undefined,
+    });
+    all = tf.tidy(() => tf.concat([...kept.map((k) => tf.reshape(k.x, [-1])), tf.reshape(out, [-1])]));
+    out.dispose();
+  } finally {
+    xT?.dispose();
+    tf.dispose(kept.map((k) => k.x));
+  }
+  const values = (await all.data()) as Float32Array;
+  all.dispose();
+  const per = 2 * n;
+  kept.forEach((k, i) => onStep!(values.slice(i * per, (i + 1) * per), k.t, k.index));
+  return values.slice(kept.length * per);
 }
 
 /** Forward process q(x_t | x_0) in closed form for every point at one step t: [x0, y0, ...] in and out. */
-export function diffuse2d(schedule: NoiseSchedule, points: Float32Array, t: number, rng: Rng): Float32Array {
+export async function diffuse2d(
+  schedule: NoiseSchedule,
+  points: Float32Array,
+  t: number,
+  rng: Rng,
+): Promise<Float32Array> {
   const n = points.length / 2;
   if (!Number.isInteger(n)) throw new Error(`diffuse2d: need an even number of coordinates, got ${points.length}`);
-  return tf.tidy(() => {
+  const xt = tf.tidy(() => {
     const x0 = tf.tensor2d(points, [n, 2]);
     const noise = rng.normalTensor([n, 2]);
-    return Float32Array.from(schedule.qSample(x0, new Array<number>(n).fill(t), noise).dataSync());
+    return schedule.qSample(x0, new Array<number>(n).fill(t), noise);
   });
+  try {
+    return Float32Array.from(await xt.data());
+  } finally {
+    xt.dispose();
+  }
 }
 
 /**

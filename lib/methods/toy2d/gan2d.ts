@@ -52,7 +52,7 @@ export class GAN2D {
   }
 
   /** One discriminator step then one generator step on a batch of real points [B, 2]. */
-  step(real: tf.Tensor2D, rng: Rng): GANLosses {
+  async step(real: tf.Tensor2D, rng: Rng): Promise<GANLosses> {
     if (real.rank !== 2 || real.shape[1] !== 2)
       throw new Error(`GAN2D.step: expected real points [batch, 2], got [${real.shape}]`);
     const b = real.shape[0];
@@ -77,9 +77,11 @@ export class GAN2D {
         this.generator.variables(),
       );
       if (!dLoss || !gLoss) throw new Error('GAN2D.step: optimizer returned no loss');
-      const out = { d: dLoss.dataSync()[0], g: gLoss.dataSync()[0] };
+      const both = tf.stack([dLoss, gLoss]);
       tf.dispose([dLoss, gLoss]);
-      return out;
+      const [d, g] = await both.data();
+      both.dispose();
+      return { d, g };
     } finally {
       tf.dispose([zD, zG]);
     }

@@ -84,8 +84,8 @@ export function pointsTensor(points: Float32Array): tf.Tensor2D {
 }
 
 /** A [n, 2] (or [n, 1, 1, 2]) tensor -> [x0, y0, x1, y1, ...]. */
-export function tensorPoints(t: tf.Tensor): Float32Array {
+export async function tensorPoints(t: tf.Tensor): Promise<Float32Array> {
   if (t.size % 2 !== 0 || t.shape[t.rank - 1] !== 2)
     throw new Error(`tensorPoints: last axis must be 2, got shape [${t.shape}]`);
-  return Float32Array.from(t.dataSync());
+  return Float32Array.from(await t.data());
 }

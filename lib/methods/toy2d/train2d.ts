@@ -3,7 +3,7 @@
 // a progress bar and the loss history for the curves.
 import * as tf from '@tensorflow/tfjs-core';
 import { sampleToy } from '../../../datasets/toy2d';
-import { syncLoopGuard } from '../../core/loop_guard';
+import { InterruptedError, interruptSignal, reportInterrupt } from '../../core/cancel';
 import { progress } from '../../core/progress';
 import { Rng } from '../../core/random';
 
@@ -14,8 +14,8 @@ export interface Fit2DOptions<L> {
   batchSize: number;
   /** Draws the data batches (keep it separate from the model's own noise stream). */
   rng: Rng;
-  /** One optimisation step on a [batchSize, 2] batch; returns a number or named numbers. */
-  step: (batch: tf.Tensor2D) => L;
+  /** One optimisation step on a [batchSize, 2] batch; returns (or resolves to) a number or named numbers. */
+  step: (batch: tf.Tensor2D) => L | Promise<L>;
   /** Progress-bar label; pass showProgress false to stay silent (tests). */
   label?: string;
   showProgress?: boolean;
@@ -28,7 +28,7 @@ export interface Fit2DResult {
   ms: number;
 }
 
-export function fit2d<L extends number | Record<string, number>>(opts: Fit2DOptions<L>): Fit2DResult {
+export async function fit2d<L extends number | Record<string, number>>(opts: Fit2DOptions<L>): Promise<Fit2DResult> {
   const { data, steps, batchSize, rng, step } = opts;
   if (!Number.isInteger(steps) || steps < 0)
     throw new Error(`fit2d: steps must be a non-negative integer, got ${steps}`);
@@ -38,23 +38,24 @@ export function fit2d<L extends number | Record<string, number>>(opts: Fit2DOpti
   const record = (name: string, v: number) => (history[name] ??= []).push(v);
   const bar = opts.showProgress === false ? null : progress(steps, { label: opts.label ?? 'train' });
   const t0 = performance.now();
-  let batch: tf.Tensor2D | null = null;
   // Stops between steps on the kernel's Interrupt (the bar says where); the model keeps the steps done.
-  const guard = syncLoopGuard(
-    opts.label ?? 'train',
-    () => batch?.dispose(),
-    (s) => bar?.interrupted(s),
-  );
+  // The loop awaits each step's read, so the interrupt arrives as a signal checked here.
+  const signal = interruptSignal();
+  const what = opts.label ?? 'train';
   try {
     for (let i = 0; i < steps; i++) {
-      guard.check(i);
-      batch = tf.tensor2d(sampleToy(data, batchSize, rng), [batchSize, 2]);
+      if (signal.requested) {
+        bar?.interrupted(i);
+        const message = `${what} interrupted at step ${i}; its tensors were released`;
+        reportInterrupt(message);
+        throw new InterruptedError(message, i);
+      }
+      const batch = tf.tensor2d(sampleToy(data, batchSize, rng), [batchSize, 2]);
       let out: L;
       try {
-        out = step(batch);
+        out = await step(batch);
       } finally {
         batch.dispose();
-        batch = null;
       }
       const losses: Record<string, number> = typeof out === 'number' ? { loss: out } : (out as Record<string, number>);
       for (const [k, v] of Object.entries(losses)) record(k, v);
@@ -64,7 +65,6 @@ export function fit2d<L extends number | Record<string, number>>(opts: Fit2DOpti
       }
     }
   } finally {
-    guard.end();
     bar?.finish();
   }
   return { history, ms: performance.now() - t0 };

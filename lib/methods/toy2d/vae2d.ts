@@ -66,28 +66,30 @@ export class VAE2D {
   }
 
   /** One Adam step on a batch of points [B, 2]. */
-  step(x: tf.Tensor2D, rng: Rng): VAELosses {
+  async step(x: tf.Tensor2D, rng: Rng): Promise<VAELosses> {
     if (x.rank !== 2 || x.shape[1] !== 2) throw new Error(`VAE2D.step: expected points [batch, 2], got [${x.shape}]`);
     const eps = rng.normalTensor([x.shape[0], this.latentDim]) as tf.Tensor2D;
-    let recon = NaN;
-    let kl = NaN;
+    // recon and kl leave the gradient closure as tensors: read with the loss in one asynchronous read.
+    let parts: tf.Tensor | null = null;
     try {
       const loss = this.optimizer.minimize(
         () => {
           const l = this.losses(x, eps);
-          recon = l.recon.dataSync()[0];
-          kl = l.kl.dataSync()[0];
+          parts = tf.keep(tf.stack([l.recon, l.kl]));
           return l.loss;
         },
         true,
         [...this.encoder.variables(), ...this.decoder.variables()],
       );
       if (!loss) throw new Error('VAE2D.step: optimizer returned no loss');
-      const v = loss.dataSync()[0];
+      const p = parts!;
+      const all = tf.tidy(() => tf.concat([tf.reshape(loss, [1]), p]));
       loss.dispose();
+      const [v, recon, kl] = await all.data();
+      all.dispose();
       return { loss: v, recon, kl };
     } finally {
-      eps.dispose();
+      tf.dispose([eps, ...(parts ? [parts] : [])]);
     }
   }
 

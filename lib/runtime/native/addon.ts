@@ -70,6 +70,8 @@ export interface OnednnAddon {
   resizeNearestGrad(heap: ArrayBuffer, dyOff: number, dxOff: number, dims: Int32Array, src: Int32Array): void;
   /** Calls of the plain C++ kernels so far (unary, binary, reduce, resize grad): tests check the native path ran. */
   elementwiseCalls(): number;
+  /** Completed calls of each exported function so far, by name (binary, copyRows, conv2d, ...). */
+  kernelCalls(): Record<string, number>;
   /** Copies `rows` runs of `width` 4-byte elements; strides and width in elements, offsets in bytes. */
   copyRows(
     heap: ArrayBuffer,
