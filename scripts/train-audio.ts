@@ -11,10 +11,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
-import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { linearSchedule } from '../lib/core/schedule';
 import { imageBatches } from '../lib/core/train/batch_source';
-import { removeCheckpoints, Trainer } from '../lib/core/train/trainer';
+import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { UNet } from '../lib/core/unet/unet';
 import { audioImageData, makeAudioSet, NUM_CLASSES } from '../lib/methods/audio/dataset';
 import { instrumentAccuracy } from '../lib/methods/audio/eval';
@@ -86,58 +85,32 @@ async function main(): Promise<void> {
     cls.dispose();
   }
 
-  const trainDir = path.join(a.out, 'train');
-  if (a.fresh) removeCheckpoints(trainDir);
   const model = new UNet(audioUNetConfig(), { seed: a.seed });
-  const trainer = new Trainer(model, {
-    schedule: linearSchedule(1000),
-    totalSteps: a.steps,
-    learningRate: a.lr,
-    warmupSteps: a.warmup,
-    decay: 'cosine',
-    minLearningRate: Math.min(a.minLr, a.lr),
-    emaDecay: a.ema,
-    clipGradNorm: 1,
-    seed: a.seed,
-    checkpointDir: trainDir,
-    checkpointEvery: a.every,
-    keepLast: a.keep,
-  });
-  if (await trainer.resume()) console.log(`resumed from ${trainer.lastCheckpoint} at step ${trainer.step}`);
   console.log(
     `lesson 16: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} spectrograms, batch ${a.batch}, ${a.steps} steps -> ${a.out}`,
   );
-  const t2 = Date.now();
-  const start = trainer.step;
-  const history = await trainer.train(
-    imageBatches(data, a.batch, a.seed, {
-      withLabels: true,
-      condDropout: { p: a.condDropout, nullClass: NUM_CLASSES },
-    }),
-  );
-  const secs = (Date.now() - t2) / 1000;
-  const tail = history.loss.slice(-100);
-  const meanLoss = tail.reduce((p, q) => p + q, 0) / Math.max(1, tail.length);
-  const file = path.join(a.out, 'model.safetensors');
-  await saveUNetWeights(
-    file,
-    trainer.samplingModel,
-    {
-      lesson: '16',
-      dataset: `makeAudioSet(${a.perClass}, ${a.seed}): ${set.count} spectrograms`,
-      weights: 'ema',
-      ema_decay: String(a.ema),
-      final_loss_mean100: String(meanLoss),
-      args: JSON.stringify(a),
-    },
-    trainer.step,
-  );
-  console.log(
-    `${trainer.step - start} steps in ${secs.toFixed(1)} s (${((trainer.step - start) / Math.max(secs, 1e-9)).toFixed(2)} it/s); mean loss of the last ${tail.length} steps ${meanLoss.toFixed(4)}`,
-  );
-  console.log(`wrote ${file} (EMA weights) and ${trainer.lastCheckpoint} (training state)`);
-  trainer.dispose();
-  model.dispose();
+  try {
+    await trainAndSave(
+      model,
+      imageBatches(data, a.batch, a.seed, {
+        withLabels: true,
+        condDropout: { p: a.condDropout, nullClass: NUM_CLASSES },
+      }),
+      {
+        out: a.out,
+        fresh: a.fresh,
+        trainer: { ...cosineTrainer(linearSchedule(1000), 'eps', a), clipGradNorm: 1, keepLast: a.keep },
+        metadata: {
+          lesson: '16',
+          dataset: `makeAudioSet(${a.perClass}, ${a.seed}): ${set.count} spectrograms`,
+          ema_decay: String(a.ema),
+          args: JSON.stringify(a),
+        },
+      },
+    );
+  } finally {
+    model.dispose();
+  }
 }
 
 main().catch((e: Error) => {
