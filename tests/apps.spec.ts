@@ -1,5 +1,6 @@
 // Lesson 15's parts: mAP, the detector's target encoding and decoding, its training, the rare-class
-// set-up, augmentation and outlier scores.
+// set-up, augmentation and outlier scores. References: average precision of rankings whose AP is worked out by
+// hand, detections built from the ground truth, head outputs encoded from known targets.
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../lib/runtime/backend';

@@ -1,5 +1,7 @@
 // Lesson 12: the CLIP-like model, the diffusion prior, the decoder's condition and unCLIP's three
-// uses (text -> image, variations, interpolation), on the cpu backend with tiny models.
+// uses (text -> image, variations, interpolation), on the cpu backend with tiny models. Independent references:
+// the prior's loop against the tested DDIMSampler driving the tested CFG mix (same model and noise), and unCLIP's
+// generate() against both DDIM loops written out here in float64.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -1,4 +1,6 @@
-// Lesson 14: GLIGEN's gated self-attention on a frozen text UNet, on tiny models with the cpu backend.
+// Lesson 14: GLIGEN's gated self-attention on a frozen text UNet, on tiny models with the cpu backend. Independent
+// reference: the gated layer with an open gate against x + tanh(γ)·proj(TS(SelfAttn([GN(x), h]))) computed here in
+// float64 arrays; the PyTorch mirror (tests/unet.spec.ts) covers the whole grounded network.
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -1,6 +1,7 @@
 // Lesson 11's Imagen-style pieces: masked-language-model pretraining, the frozen encoder as a batch
 // wrapper, noise conditioning augmentation, the 16x16 data, the cascade and its diagram
-// (cpu backend, tiny models, seconds).
+// (cpu backend, tiny models, seconds). Independent references: the SDEdit start's moments against
+// N(√ᾱ_t x, (1 − ᾱ_t) I) over many draws; the truncated SR sampler against the tested DDIMSampler.step.
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -1,3 +1,5 @@
+// The progress bar (lib/core/progress.ts) against a fake clock and a recording stream: the text it writes is
+// compared with counts, rates and ETAs computed here from the clock's own times.
 import { strict as assert } from 'assert';
 import { progress, ProgressBar, formatDuration, formatRate, formatValue } from '../lib/core/progress';
 
