@@ -328,14 +328,23 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
   async train(data: StepBatches<B>, opts: TrainRunOptions = {}): Promise<TrainHistory> {
     // One training per checkpoint folder (run_lock.ts): a second one refuses to start.
     const lock = this.options.checkpointDir ? acquireRunLock(this.options.checkpointDir, this.constructor.name) : null;
+    let interrupted: boolean;
     try {
-      return await this.trainLocked(data, opts);
+      interrupted = await this.trainLocked(data, opts);
     } finally {
       lock?.release();
     }
+    // Said once the folder is unlocked, so that running the cell again at once resumes instead of finding the lock.
+    if (interrupted) {
+      const message = this.interruptedMessage();
+      reportInterrupt(message);
+      throw new InterruptedError(message, this.step);
+    }
+    return this.history;
   }
 
-  private async trainLocked(data: StepBatches<B>, opts: TrainRunOptions): Promise<TrainHistory> {
+  /** The training loop under the folder's lock; true when it stopped on an Interrupt. */
+  private async trainLocked(data: StepBatches<B>, opts: TrainRunOptions): Promise<boolean> {
     const o = this.options;
     const end = Math.min(o.totalSteps, opts.stopAt ?? o.totalSteps);
     if (!Number.isInteger(end) || end < 0)
@@ -377,12 +386,7 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     ) {
       await this.saveCheckpoint(); // paused between two periodic checkpoints
     }
-    if (interrupted) {
-      const message = this.interruptedMessage();
-      reportInterrupt(message);
-      throw new InterruptedError(message, this.step);
-    }
-    return this.history;
+    return interrupted;
   }
 
   /** Where an interrupted run stands and how to go on. */
