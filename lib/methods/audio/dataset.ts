@@ -8,6 +8,7 @@
 // Each clip varies (seeded): loudness, a detune of up to +-15 cents, the onset time, the harmonics'
 // phases and a little noise, so a class is a distribution, not one image. Label = instrument * 12 + pitch.
 import { Rng } from '../../core/random';
+import { ImageData } from '../../core/train/batch_source';
 import { CLIP_LENGTH, SAMPLE_RATE } from './clip';
 import { BANDS, spectrogramImage } from './semitone_filterbank';
 
@@ -155,14 +156,7 @@ export function makeAudioSet(perClass: number, seed: number): AudioSet {
  * The set as 8-bit images (what the course's batch source and Fashion-MNIST use): [-1, 1] -> 0..255,
  * about 0.27 dB per step, far below what the model resolves.
  */
-export function audioImageData(set: AudioSet): {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-} {
+export function audioImageData(set: AudioSet): ImageData {
   const images = new Uint8Array(set.images.length);
   for (let i = 0; i < images.length; i++) images[i] = Math.round(((set.images[i] + 1) / 2) * 255);
   return { images, labels: Uint8Array.from(set.labels), count: set.count, height: BANDS, width: BANDS, channels: 1 };
