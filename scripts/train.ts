@@ -45,7 +45,8 @@
 //   --classes          class-conditional (numClasses 10, labels as condition) [off; always on for 07]
 //   --cond-dropout P   replace a label by the null class with probability P [0; 0.15 for 07]
 //   --init FILE        07: start from this unconditional model (zero class embedding), or from a
-//                      conditional one to train it further [none]
+//                      conditional one to train it further; 05: train this model further [none]
+//   --ema-warmup       ramp the EMA decay as min(ema, (1 + k) / (10 + k)) [off]
 //   --fit-emb-steps N  07 with --init: steps of the embedding-only phase [300]
 //   --fit-emb-lr X     07 with --init: its learning rate [1e-2]
 //   --out DIR          output folder [checkpoints/<lesson>]
@@ -104,11 +105,12 @@ interface Args {
   fitEmbLr: number;
   out: string | null;
   fresh: boolean;
+  emaWarmup: boolean;
 }
 
 function usage(msg: string): never {
   console.error(
-    `train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--cond-dropout P] [--init FILE] [--fit-emb-steps N] [--fit-emb-lr X] [--out DIR] [--fresh]  (see scripts/train.ts)`,
+    `train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--cond-dropout P] [--init FILE] [--fit-emb-steps N] [--fit-emb-lr X] [--out DIR] [--fresh] [--ema-warmup]  (see scripts/train.ts)`,
   );
   process.exit(2);
 }
@@ -194,6 +196,9 @@ function parseArgs(argv: string[]): Args {
       case '--fresh':
         g.fresh = true;
         break;
+      case '--ema-warmup':
+        g.emaWarmup = true;
+        break;
       default:
         if (f.startsWith('-')) usage(`unknown flag '${f}'`);
         if (g.lesson) usage(`one lesson at a time, got '${g.lesson}' and '${f}'`);
@@ -223,12 +228,13 @@ function parseArgs(argv: string[]): Args {
     fitEmbLr: 1e-2,
     out: null,
     fresh: false,
+    emaWarmup: false,
     ...LESSON_DEFAULTS[g.lesson],
     ...g,
   };
   if (!(a.condDropout >= 0 && a.condDropout <= 1)) usage(`--cond-dropout must be in [0, 1], got ${a.condDropout}`);
   if (a.condDropout > 0 && !a.classes) usage('--cond-dropout needs --classes (labels to drop)');
-  if (a.init !== null && a.lesson !== '07') usage('--init applies to lesson 07 only');
+  if (a.init !== null && a.lesson !== '07' && a.lesson !== '05') usage('--init applies to lessons 05 and 07 only');
   return a;
 }
 
@@ -255,14 +261,16 @@ async function main(): Promise<void> {
   if (a.init !== null && listCheckpoints(trainDir).length === 0) {
     // Before the Trainer exists: its EMA copy starts from these weights.
     const base = loadUNetCheckpoint(a.init);
-    const continuing = base.config.numClasses !== undefined;
+    if (a.lesson === '05' && base.config.numClasses !== undefined)
+      usage(`--init ${a.init} is class-conditional; lesson 05 continues an unconditional model`);
+    const continuing = a.lesson === '05' || base.config.numClasses !== undefined;
     if (continuing) {
-      // A conditional model (a shipped 07 checkpoint holds EMA weights only): train it further
-      // from those weights with a fresh optimiser; its class rows are already fitted.
-      if (base.config.numClasses !== 10)
+      // A shipped checkpoint holds EMA weights only: train it further from those weights with a
+      // fresh optimiser (05: the same unconditional model; 07: its class rows are already fitted).
+      if (a.lesson === '07' && base.config.numClasses !== 10)
         usage(`--init ${a.init} has ${base.config.numClasses} classes, lesson 07 needs 10`);
       model = base;
-      console.log(`continuing from the conditional model ${a.init} (fresh optimiser state)`);
+      console.log(`continuing from the model ${a.init} (fresh optimiser state)`);
     } else {
       model = conditionalFromUnconditional(base, 10);
       base.dispose();
@@ -299,6 +307,7 @@ async function main(): Promise<void> {
     decay: a.decay,
     minLearningRate: Math.min(a.minLr, a.lr),
     emaDecay: a.ema,
+    emaWarmup: a.emaWarmup,
     clipGradNorm: a.clip > 0 ? a.clip : null,
     seed: a.seed,
     checkpointDir: trainDir,
