@@ -62,6 +62,7 @@ const lesson16: LessonEval = {
           instrument_accuracy: r4(r.real.instrumentAccuracy),
         },
         fd_floor: r4(r.real.fdFloor),
+        ...(r.real.fdFloorSpread ? { fd_floor_spread: r4(r.real.fdFloorSpread.std) } : {}),
         scales: r.points.map((p) => ({
           scale: p.scale,
           pitch_exact: r4(p.pitchExact),
@@ -69,6 +70,7 @@ const lesson16: LessonEval = {
           median_cents: Math.round(p.medianCents * 10) / 10,
           instrument_accuracy: r4(p.instrumentAccuracy),
           fd: r4(p.fd),
+          ...(p.fdSpread ? { fd_spread: r4(p.fdSpread.std), fd_ci: [r4(p.fdSpread.lo), r4(p.fdSpread.hi)] } : {}),
           seconds: Math.round(p.seconds * 10) / 10,
         })),
         goal: 'pitch_within_semitone >= 0.9 at some scale',

@@ -110,7 +110,8 @@ describe('npm run eval', function () {
 });
 
 describe('lesson 05 measurement (compareSamplers)', function () {
-  this.timeout(120_000);
+  // Generous: each FID report also bootstraps its spread (200 eigenvalue solves), and the machine is shared.
+  this.timeout(300_000);
 
   it('matches the samplers and fidReport called directly, from the same starting noise', async () => {
     const m = tinyUNet(2);
@@ -173,6 +174,9 @@ describe('lesson 05 measurement (compareSamplers)', function () {
       assert.match(formatResultsTable(results), /DDIM\s+4\s+6/);
       const rec = resultRecord(results[0]);
       assert.deepEqual(Object.keys(rec).slice(0, 5), ['lesson', 'sampler', 'steps', 'fid', 'fid_floor']);
+      // The bootstrap spread rides along (fid_bootstrap.ts): a std and an interval around the FID.
+      const ci = rec.fid_ci as number[];
+      assert.ok((rec.fid_spread as number) > 0 && ci[0] <= (rec.fid as number) && (rec.fid as number) <= ci[1]);
       const traces = fidVsStepsTraces(results);
       assert.equal(traces.length, 3); // DDIM, DDPM, the floor
     } finally {

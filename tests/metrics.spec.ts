@@ -390,6 +390,14 @@ describe('the FID classifier (checkpoints/classifier)', function () {
       c.kid > 10 * Math.abs(r.kid) && z.kid > 10 * Math.abs(r.kid),
       `KID one class ${c.kid}, noise ${z.kid}, real ${r.kid}`,
     );
+    // The bootstrap spreads (fid_bootstrap.ts): around each FID, and far smaller than the gaps above.
+    for (const x of [r, c, z]) {
+      assert.ok(x.spread && x.spread.std > 0 && x.spread.lo <= x.fid && x.fid <= x.spread.hi, `spread ${x.spread}`);
+      assert.strictEqual(x.spread.resamples, 200);
+    }
+    assert.ok(r.floorSpread && r.floorSpread.std > 0 && c.fid - r.fid > 5 * c.spread!.std, 'one class vs real');
+    assert.strictEqual((await fidReport(real, { n, bootstrap: 0 })).spread, null);
+    await assert.rejects(fidReport(real, { n, bootstrap: 1 }), /bootstrap must be 0 or an integer >= 2/);
     await assert.rejects(fidReport(real, { n: n + 1 }), /n must be an integer in \[2, 300\]/);
     tf.dispose([real, oneClass, noise]);
   });

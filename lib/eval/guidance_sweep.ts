@@ -17,6 +17,7 @@ import { classifierGuidedSample, newPassCounter } from '../methods/guidance/clas
 import { NoisyClassifier } from '../methods/guidance/noisy_classifier';
 import { FashionClassifier } from './metrics/classifier';
 import { fidReport, FidReport, sharedClassifier } from './metrics/report';
+import { formatFidWithSpread } from './metrics/fid_bootstrap';
 import { sampleInBatches } from './batched_sampling';
 import { Rng } from '../core/random';
 import { makeSampler, SamplerName } from '../core/samplers/index';
@@ -190,7 +191,7 @@ export function methodLabel(m: GuidanceMethod): string {
   return m === 'cfg' ? 'classifier-free guidance' : 'classifier guidance';
 }
 
-/** Text table: scale, accuracy, FID (floor), KID, seconds, ms/image, passes per step. */
+/** Text table: scale, accuracy, FID (floor) ± bootstrap std, KID, seconds, ms/image, passes per step. */
 export function formatSweepTable(points: SweepPoint[]): string {
   const head = [
     'method',
@@ -210,8 +211,8 @@ export function formatSweepTable(points: SweepPoint[]): string {
     String(p.scale),
     String(p.n),
     `${(100 * p.accuracy).toFixed(1)}%`,
-    p.fid ? p.fid.fid.toFixed(2) : '-',
-    p.fid ? p.fid.floor.toFixed(2) : '-',
+    p.fid ? formatFidWithSpread(p.fid.fid, p.fid.spread, 2) : '-',
+    p.fid ? formatFidWithSpread(p.fid.floor, p.fid.floorSpread, 2) : '-',
     p.fid ? p.fid.kid.toFixed(4) : '-',
     p.seconds.toFixed(1),
     ((1000 * p.seconds) / p.n).toFixed(0),
@@ -251,11 +252,15 @@ export function sweepRecord(
     method: points[0]?.method ?? null,
     n: points[0]?.n ?? null,
     fid_floor: points[0]?.fid ? round(points[0].fid.floor, 3) : null,
+    ...(points[0]?.fid?.floorSpread ? { fid_floor_spread: round(points[0].fid.floorSpread.std, 3) } : {}),
     kid_floor: points[0]?.fid ? round(points[0].fid.floorKid, 5) : null,
     scales: points.map((p) => ({
       scale: p.scale,
       accuracy: round(p.accuracy, 4),
       fid: p.fid ? round(p.fid.fid, 3) : null,
+      ...(p.fid?.spread
+        ? { fid_spread: round(p.fid.spread.std, 3), fid_ci: [round(p.fid.spread.lo, 3), round(p.fid.spread.hi, 3)] }
+        : {}),
       kid: p.fid ? round(p.fid.kid, 5) : null,
       seconds: round(p.seconds, 2),
       unet_passes_per_step: p.passes.unet,

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../core/tfjs_setup';
 import type { PlotTrace } from '../course/display/plot_types';
-import { fidReport, FidReport } from './metrics/report';
+import { fidReport, FidReport, fidSpreadRecord } from './metrics/report';
+import { formatFidWithSpread } from './metrics/fid_bootstrap';
 import { sampleInBatches } from './batched_sampling';
 import { FashionClassifier } from './metrics/classifier';
 import { SAMPLER_NAMES, SamplerName, makeSampler } from '../core/samplers/index';
@@ -154,15 +155,18 @@ export function runLabel(r: { sampler: SamplerName; steps: number }): string {
   return `${LABELS[r.sampler]}-${r.steps}`;
 }
 
-/** A fixed-width text table: sampler, steps, n, FID (floor), KID (floor), seconds, ms per image. */
+/**
+ * A fixed-width text table: sampler, steps, n, FID (floor), KID (floor), seconds, ms per image. FIDs carry
+ * their bootstrap spread (± one standard deviation over the n images).
+ */
 export function formatResultsTable(results: SamplerRunResult[]): string {
   const head = ['sampler', 'steps', 'n', 'FID', 'FID floor', 'KID', 'KID floor', 'seconds', 'ms/image'];
   const rows = results.map((r) => [
     runLabel(r).replace(/-\d+$/, ''),
     String(r.steps),
     String(r.n),
-    r.fid ? r.fid.fid.toFixed(2) : '-',
-    r.fid ? r.fid.floor.toFixed(2) : '-',
+    r.fid ? formatFidWithSpread(r.fid.fid, r.fid.spread, 2) : '-',
+    r.fid ? formatFidWithSpread(r.fid.floor, r.fid.floorSpread, 2) : '-',
     r.fid ? r.fid.kid.toFixed(4) : '-',
     r.fid ? r.fid.floorKid.toFixed(4) : '-',
     r.seconds.toFixed(1),
@@ -182,6 +186,7 @@ export function resultRecord(r: SamplerRunResult, extra: Record<string, unknown>
     steps: r.steps,
     fid: r.fid ? round(r.fid.fid, 3) : null,
     fid_floor: r.fid ? round(r.fid.floor, 3) : null,
+    ...fidSpreadRecord(r.fid),
     kid: r.fid ? round(r.fid.kid, 5) : null,
     kid_floor: r.fid ? round(r.fid.floorKid, 5) : null,
     n: r.n,
@@ -205,6 +210,8 @@ export function fidVsStepsTraces(results: SamplerRunResult[]): PlotTrace[] {
     return {
       x: rs.map((r) => r.steps),
       y: rs.map((r) => r.fid!.fid),
+      // ± one bootstrap standard deviation (drawn by plotly; the static fallback shows the line only).
+      error_y: { type: 'data', array: rs.map((r) => r.fid!.spread?.std ?? 0), visible: true },
       name: runLabel(rs[0]).replace(/-\d+$/, ''),
       mode: 'lines+markers',
     };

@@ -10,6 +10,7 @@ import { upsampleBicubic } from '../core/resize';
 import { FashionClassifier } from './metrics/classifier';
 import { mean, psnr } from './metrics/psnr';
 import { fidReport, FidReport } from './metrics/report';
+import { fidsDiffer, formatFidWithSpread, pairedFidDifference } from './metrics/fid_bootstrap';
 import { ssim } from './metrics/ssim';
 import { Rng } from '../core/random';
 import { lowRes } from '../methods/sr/condition';
@@ -182,7 +183,7 @@ export function disposeSrResult(r: SrEvalResult): void {
   tf.dispose([e.original, e.lowRes, e.bicubic, e.sr3, ...(e.regression ? [e.regression] : [])]);
 }
 
-/** A fixed-width table: one row per scale and method. */
+/** A fixed-width table: one row per scale and method; FIDs ± their bootstrap standard deviation. */
 export function formatSrTable(results: SrEvalResult[]): string {
   const head = ['input', 'method', 'n', 'PSNR dB', 'SSIM', 'FID', 'FID floor', 'seconds'];
   const rows = results.flatMap((r) =>
@@ -192,8 +193,8 @@ export function formatSrTable(results: SrEvalResult[]): string {
       String(r.n),
       w.method === 'original' ? '-' : w.psnr.toFixed(2),
       w.method === 'original' ? '-' : w.ssim.toFixed(4),
-      w.fid ? w.fid.fid.toFixed(2) : '-',
-      w.fid ? w.fid.floor.toFixed(2) : '-',
+      w.fid ? formatFidWithSpread(w.fid.fid, w.fid.spread, 2) : '-',
+      w.fid ? formatFidWithSpread(w.fid.floor, w.fid.floorSpread, 2) : '-',
       w.seconds.toFixed(1),
     ]),
   );
@@ -214,17 +215,36 @@ export function srRecord(results: SrEvalResult[], extra: Record<string, unknown>
       methods[w.method] = {
         ...(w.method === 'original' ? {} : { psnr: round(w.psnr, 3), ssim: round(w.ssim, 4) }),
         fid: w.fid ? round(w.fid.fid, 3) : null,
+        ...(w.fid?.spread
+          ? { fid_spread: round(w.fid.spread.std, 3), fid_ci: [round(w.fid.spread.lo, 3), round(w.fid.spread.hi, 3)] }
+          : {}),
         seconds: round(w.seconds, 2),
       };
     }
+    // Regression minus SR3 with the paired bootstrap: output i of both comes from test image i.
+    const sr3 = r.rows.find((w) => w.method === 'sr3')?.fid;
+    const reg = r.rows.find((w) => w.method === 'regression')?.fid;
+    const gap = sr3?.spread && reg?.spread ? pairedFidDifference(reg, sr3) : null;
     scales[`${r.factor}x`] = {
       lr_size: r.lrSize,
       n: r.n,
       fid_floor: r.rows[0].fid ? round(r.rows[0].fid.floor, 3) : null,
+      ...(r.rows[0].fid?.floorSpread ? { fid_floor_spread: round(r.rows[0].fid.floorSpread.std, 3) } : {}),
       ...methods,
+      ...(gap
+        ? {
+            regression_minus_sr3_fid: {
+              diff: round(gap.diff, 3),
+              paired_spread: round(gap.std, 3),
+              ci: [round(gap.lo, 3), round(gap.hi, 3)],
+            },
+          }
+        : {}),
     };
   }
   const four = results.find((r) => r.factor === 4);
+  const spreadOf = (w: { fid: FidReport | null } | undefined) =>
+    w?.fid?.spread ? { fid: w.fid.fid, std: w.fid.spread.std } : null;
   const get = (m: SrMethod) => four?.rows.find((w) => w.method === m);
   const goals = four
     ? {
@@ -233,6 +253,12 @@ export function srRecord(results: SrEvalResult[], extra: Record<string, unknown>
         sr3_fid_below_regression:
           get('regression') && get('sr3')!.fid && get('regression')!.fid
             ? get('sr3')!.fid!.fid < get('regression')!.fid!.fid
+            : null,
+        // The same, beyond 1.96 standard deviations of the difference (bootstrap spreads of both).
+        sr3_fid_below_regression_beyond_spread:
+          spreadOf(get('sr3')) && spreadOf(get('regression'))
+            ? get('sr3')!.fid!.fid < get('regression')!.fid!.fid &&
+              fidsDiffer(spreadOf(get('sr3'))!, spreadOf(get('regression'))!)
             : null,
       }
     : {};

@@ -16,6 +16,7 @@ import { holeMse, makeMasks, MASK_KINDS, MaskKind } from '../methods/inpaint/mas
 import { FashionClassifier } from './metrics/classifier';
 import { mean } from './metrics/psnr';
 import { fidReport, FidReport } from './metrics/report';
+import { formatFidWithSpread } from './metrics/fid_bootstrap';
 import { Rng } from '../core/random';
 import { RePaintSampler } from '../methods/inpaint/repaint';
 import { unetModel } from '../core/samplers/types';
@@ -181,8 +182,8 @@ export function formatInpaintTable(r: InpaintEvalResult): string {
     w.method,
     String(w.n),
     w.holeMse.toFixed(4),
-    w.fid ? w.fid.fid.toFixed(2) : '-',
-    w.fid ? w.fid.floor.toFixed(2) : '-',
+    w.fid ? formatFidWithSpread(w.fid.fid, w.fid.spread, 2) : '-',
+    w.fid ? formatFidWithSpread(w.fid.floor, w.fid.floorSpread, 2) : '-',
     w.seconds.toFixed(1),
   ]);
   if (r.originalFid)
@@ -211,6 +212,7 @@ export function inpaintRecord(r: InpaintEvalResult, extra: Record<string, unknow
     byKind[w.kind][w.method] = {
       hole_mse: round(w.holeMse, 5),
       fid: w.fid ? round(w.fid.fid, 3) : null,
+      ...(w.fid?.spread ? { fid_spread: round(w.fid.spread.std, 3) } : {}),
       seconds: round(w.seconds, 2),
     };
   }
@@ -228,6 +230,7 @@ export function inpaintRecord(r: InpaintEvalResult, extra: Record<string, unknow
     lesson: '09',
     n: r.rows[0]?.n ?? 0,
     fid_floor: r.originalFid ? round(r.originalFid.floor, 3) : null,
+    ...(r.originalFid?.floorSpread ? { fid_floor_spread: round(r.originalFid.floorSpread.std, 3) } : {}),
     original_fid: r.originalFid ? round(r.originalFid.fid, 3) : null,
     ...byKind,
     goals: goal,

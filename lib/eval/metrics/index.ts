@@ -1,6 +1,7 @@
 // Image-quality metrics in one import (notebooks: import from './lib/eval/metrics/index').
 export * from './classifier';
 export * from './fid';
+export * from './fid_bootstrap';
 export * from './kid';
 export * from './linalg';
 export * from './report';

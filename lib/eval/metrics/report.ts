@@ -10,6 +10,7 @@ import { Rng } from '../../core/random';
 import { loadPretrained } from '../../course/models';
 import { FashionClassifier } from './classifier';
 import { frechetDistance, featureStats, GaussianStats } from './fid';
+import { fidSpread, FidSpread, formatFidWithSpread } from './fid_bootstrap';
 import { kid } from './kid';
 
 let shared: FashionClassifier | null = null;
@@ -32,6 +33,8 @@ export interface FidReportOptions {
   kidSubsets?: number;
   /** Feature network (default: the committed classifier). */
   classifier?: FashionClassifier;
+  /** Bootstrap draws for the spreads of FID and of the floor (default 200; 0: none). */
+  bootstrap?: number;
 }
 
 export interface FidReport {
@@ -43,11 +46,17 @@ export interface FidReport {
   floor: number;
   floorKid: number;
   n: number;
+  /** Bootstrap spread of `fid` over the n generated images (fid_bootstrap.ts); null with bootstrap 0. */
+  spread: FidSpread | null;
+  /** The same for the floor (its n training images resampled against the same test statistics). */
+  floorSpread: FidSpread | null;
 }
 
 interface RealFeatures {
   features: tf.Tensor2D;
   stats: GaussianStats;
+  /** The floor's bootstrap spread per number of draws (train sets only), computed once. */
+  floorSpreads: Map<number, FidSpread>;
 }
 
 // Real features per classifier and (split, n, seed): computing them is most of a report's cost.
@@ -71,7 +80,7 @@ async function realFeatures(
   const x = toTensor(set, { indices: idx });
   const features = clf.batched(x, (b) => clf.features(b));
   x.dispose();
-  const r = { features, stats: await featureStats(features) };
+  const r = { features, stats: await featureStats(features), floorSpreads: new Map<number, FidSpread>() };
   byKey.set(key, r);
   cached.push(r);
   return r;
@@ -102,13 +111,24 @@ export async function fidReport(generated: tf.Tensor4D, opts: FidReportOptions =
     const kidOpts = { subsets: opts.kidSubsets ?? 10 };
     const k = await kid(gen, test.features, { ...kidOpts, rng: new Rng(seed) });
     const kf = await kid(train.features, test.features, { ...kidOpts, rng: new Rng(seed) });
+    const fid = frechetDistance(await featureStats(gen), test.stats);
+    const floor = frechetDistance(train.stats, test.stats);
+    const resamples = opts.bootstrap ?? 200;
+    if (!Number.isInteger(resamples) || resamples < 0 || resamples === 1)
+      throw new Error(`fidReport: bootstrap must be 0 or an integer >= 2, got ${resamples}`);
+    const boot = { resamples, seed };
+    // The floor and its spread depend only on (n, seed): the cached training features keep the spread.
+    if (resamples > 0 && !train.floorSpreads.has(resamples))
+      train.floorSpreads.set(resamples, await fidSpread(train.features, test.stats, floor, boot));
     return {
-      fid: frechetDistance(await featureStats(gen), test.stats),
+      fid,
       kid: k.kid,
       kidStd: k.std,
-      floor: frechetDistance(train.stats, test.stats),
+      floor,
       floorKid: kf.kid,
       n,
+      spread: resamples > 0 ? await fidSpread(gen, test.stats, fid, boot) : null,
+      floorSpread: resamples > 0 ? train.floorSpreads.get(resamples)! : null,
     };
   } finally {
     gen.dispose();
@@ -118,7 +138,20 @@ export async function fidReport(generated: tf.Tensor4D, opts: FidReportOptions =
 /** One line for a notebook or a log. */
 export function formatFidReport(r: FidReport): string {
   return (
-    `FID ${r.fid.toFixed(2)} (real-vs-real floor ${r.floor.toFixed(2)}), ` +
+    `FID ${formatFidWithSpread(r.fid, r.spread, 2)} ` +
+    `(real-vs-real floor ${formatFidWithSpread(r.floor, r.floorSpread, 2)}), ` +
     `KID ${r.kid.toFixed(4)}${r.kidStd > 0 ? ` ± ${r.kidStd.toFixed(4)}` : ''} (floor ${r.floorKid.toFixed(4)}), n = ${r.n}`
   );
+}
+
+/** The spread fields of an eval script's JSON record: `fid_spread` (std) and `fid_ci` [lo, hi], and the floor's. */
+export function fidSpreadRecord(r: FidReport | null): Record<string, unknown> {
+  if (!r?.spread || !r.floorSpread) return {};
+  const round3 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    fid_spread: round3(r.spread.std),
+    fid_ci: [round3(r.spread.lo), round3(r.spread.hi)],
+    fid_floor_spread: round3(r.floorSpread.std),
+    fid_bootstrap: r.spread.resamples,
+  };
 }

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { UNet } from '../../core/unet/unet';
 import { featureStats, frechetDistance } from '../../eval/metrics/fid';
+import { fidSpread, FidSpread, formatFidWithSpread } from '../../eval/metrics/fid_bootstrap';
 import { SAMPLE_RATE } from './clip';
 import { makeAudioSet, midiOf, NUM_CLASSES, splitLabel } from './dataset';
 import { InstrumentClassifier } from './instrument_classifier';
@@ -84,17 +85,35 @@ export async function pitchScore(
 
 /** Fréchet distance between two image sets in the instrument classifier's feature space. */
 export async function featureFrechet(cls: InstrumentClassifier, a: Float32Array, b: Float32Array): Promise<number> {
-  const stats = async (imgs: Float32Array) => {
+  return (await featureFrechetSpread(cls, a, b, 0)).fd;
+}
+
+/**
+ * The same, with the bootstrap spread of the distance over set a's n clips against b's fixed statistics
+ * (lib/eval/metrics/fid_bootstrap.ts; null when resamples is 0).
+ */
+export async function featureFrechetSpread(
+  cls: InstrumentClassifier,
+  a: Float32Array,
+  b: Float32Array,
+  resamples = 200,
+): Promise<{ fd: number; spread: FidSpread | null }> {
+  const features = (imgs: Float32Array) => {
     const x = imagesTensor(imgs);
     const f = cls.features(x);
     x.dispose();
-    try {
-      return await featureStats(f);
-    } finally {
-      f.dispose();
-    }
+    return f;
   };
-  return frechetDistance(await stats(a), await stats(b));
+  const fa = features(a);
+  const fb = features(b);
+  try {
+    const real = await featureStats(fb);
+    const fd = frechetDistance(await featureStats(fa), real);
+    return { fd, spread: resamples > 0 ? await fidSpread(fa, real, fd, { resamples }) : null };
+  } finally {
+    fa.dispose();
+    fb.dispose();
+  }
 }
 
 export interface AudioEvalOptions {
@@ -116,6 +135,8 @@ export interface AudioEvalPoint {
   medianCents: number;
   instrumentAccuracy: number;
   fd: number;
+  /** Bootstrap spread of fd over the n generated clips. */
+  fdSpread: FidSpread | null;
   seconds: number;
 }
 
@@ -123,7 +144,13 @@ export interface AudioEvalResult {
   n: number;
   steps: number;
   /** The same measurements on held-out real clips' spectrograms (the pipeline's ceiling, and the floor). */
-  real: { pitchExact: number; pitchWithinSemitone: number; instrumentAccuracy: number; fdFloor: number };
+  real: {
+    pitchExact: number;
+    pitchWithinSemitone: number;
+    instrumentAccuracy: number;
+    fdFloor: number;
+    fdFloorSpread: FidSpread | null;
+  };
   points: AudioEvalPoint[];
 }
 
@@ -147,14 +174,16 @@ export async function evaluateAudio(
   const other = makeAudioSet(o.perClass, seed + 3000);
   const n = ref.count;
   const realPitch = await pitchScore(other.images, other.pitches, { iterations: o.glIterations });
+  const floor = await featureFrechetSpread(cls, other.images, ref.images);
   const real = {
     pitchExact: realPitch.exact,
     pitchWithinSemitone: realPitch.withinSemitone,
     instrumentAccuracy: await instrumentAccuracy(cls, other.images, other.instruments),
-    fdFloor: await featureFrechet(cls, ref.images, other.images),
+    fdFloor: floor.fd,
+    fdFloorSpread: floor.spread,
   };
   log(
-    `real clips (n = ${n}): pitch ${(100 * real.pitchExact).toFixed(1)}%, instrument ${(100 * real.instrumentAccuracy).toFixed(1)}%, FD floor ${real.fdFloor.toFixed(3)}`,
+    `real clips (n = ${n}): pitch ${(100 * real.pitchExact).toFixed(1)}%, instrument ${(100 * real.instrumentAccuracy).toFixed(1)}%, FD floor ${formatFidWithSpread(real.fdFloor, real.fdFloorSpread, 3)}`,
   );
   const labels = balancedAudioLabels(n);
   const asked = labels.map(splitLabel);
@@ -168,6 +197,7 @@ export async function evaluateAudio(
       asked.map((a) => a.pitch),
       { iterations: o.glIterations },
     );
+    const fd = await featureFrechetSpread(cls, imgs, ref.images);
     const p: AudioEvalPoint = {
       scale,
       n,
@@ -179,11 +209,12 @@ export async function evaluateAudio(
         imgs,
         asked.map((a) => a.instrument),
       ),
-      fd: await featureFrechet(cls, imgs, ref.images),
+      fd: fd.fd,
+      fdSpread: fd.spread,
       seconds,
     };
     log(
-      `w = ${scale}: pitch ${(100 * p.pitchExact).toFixed(1)}% (within a semitone ${(100 * p.pitchWithinSemitone).toFixed(1)}%, median ${p.medianCents.toFixed(1)} cents), instrument ${(100 * p.instrumentAccuracy).toFixed(1)}%, FD ${p.fd.toFixed(3)}, ${seconds.toFixed(1)} s`,
+      `w = ${scale}: pitch ${(100 * p.pitchExact).toFixed(1)}% (within a semitone ${(100 * p.pitchWithinSemitone).toFixed(1)}%, median ${p.medianCents.toFixed(1)} cents), instrument ${(100 * p.instrumentAccuracy).toFixed(1)}%, FD ${formatFidWithSpread(p.fd, p.fdSpread, 3)}, ${seconds.toFixed(1)} s`,
     );
     points.push(p);
   }
