@@ -36,6 +36,8 @@ interface OpCase {
   fn: (...xs: tf.Tensor[]) => tf.Tensor;
   /** The input gradients on cpu by another formula, where cpu's own gradient kernel is wrong. */
   cpuGrads?: (r: tf.Tensor, ...xs: tf.Tensor[]) => tf.Tensor[];
+  /** Values only, where tfjs has no gradient (tile of rank 5 and up). */
+  forwardOnly?: boolean;
 }
 
 const c4 = (x: tf.Tensor) => x as tf.Tensor4D;
@@ -108,6 +110,13 @@ const OPS: OpCase[] = [
   },
   // The gradient norm over all weights sums one scalar per weight tensor (lib/core/train/grad_clip.ts).
   { name: 'addN of 20 tensors', shapes: Array.from({ length: 20 }, () => [3, 5]), fn: (...xs) => tf.addN(xs) },
+  // Lesson 08's repeatEach tiles a rank-5 tensor (lib/runtime/webgpu_fixes.ts); over 1000 values, so on the GPU.
+  {
+    name: 'tile rank 5',
+    shapes: [[2, 12, 12, 4]],
+    fn: (x) => tf.tile(tf.expandDims(x, 1), [2, 3, 1, 2, 1]),
+    forwardOnly: true,
+  },
   {
     name: 'sin/cos/exp (time embedding)',
     shapes: [[8, 16]],
@@ -120,8 +129,9 @@ async function runOp(c: OpCase): Promise<Float32Array[]> {
   const xs = c.shapes.map((s, i) => tf.tensor(data(s, 10 + i), s));
   const y = c.fn(...xs);
   const r = tf.tensor(data(y.shape, 99), y.shape);
-  const gs =
-    c.cpuGrads && tf.getBackend() === 'cpu'
+  const gs = c.forwardOnly
+    ? []
+    : c.cpuGrads && tf.getBackend() === 'cpu'
       ? c.cpuGrads(r, ...xs)
       : tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(c.fn(...a), r)))(xs);
   const out = [await y.data(), ...(await Promise.all(gs.map((g) => g.data())))] as Float32Array[];

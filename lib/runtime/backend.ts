@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs-core';
-import { chunkWebgpuAddN, explainSyncReads } from './webgpu_fixes';
+import { chunkWebgpuAddN, explainSyncReads, tileHighRankOnGpu } from './webgpu_fixes';
 import { findGpus, gpuPathLine } from './gpu_path';
 import '../core/tfjs_setup'; // gradients and chained ops: every program that trains loads this module
 
@@ -250,6 +250,7 @@ async function tryWebgpu(): Promise<Attempt> {
     return { ok: false, reason: "WebGPU adapter found but tf.setBackend('webgpu') failed" };
   explainSyncReads(tf.backend() as unknown as { readSync(dataId: object): unknown });
   chunkWebgpuAddN();
+  tileHighRankOnGpu();
   const info = (
     adapter as unknown as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }
   ).info;

@@ -60,3 +60,45 @@ export function chunkWebgpuAddN(): void {
     },
   });
 }
+
+// tfjs-webgpu 4.22's Tile has no shader for rank 5 and up and tiles those on the CPU after a synchronous
+// read, which fails under Node (lesson 08's repeatEach tiles [B, 1, H, W, C]). Tiling is separable: tile
+// one axis at a time, each as a rank-3 tile [before, axis, after] of a reshape (reshapes share the data).
+export function tileHighRankOnGpu(): void {
+  const original = tf.getKernel(tf.Tile, 'webgpu');
+  const reshapeKernel = tf.getKernel(tf.Reshape, 'webgpu');
+  if (!original || !reshapeKernel) return;
+  const tile = original.kernelFunc;
+  const reshape = reshapeKernel.kernelFunc;
+  tf.unregisterKernel(tf.Tile, 'webgpu');
+  tf.registerKernel({
+    kernelName: tf.Tile,
+    backendName: 'webgpu',
+    kernelFunc: (args) => {
+      const x = (args.inputs as unknown as { x: tf.TensorInfo }).x;
+      const backend = args.backend as unknown as {
+        shouldExecuteOnCPU(inputs: tf.TensorInfo[]): boolean;
+        disposeData(id: object): void;
+      };
+      // The original's CPU path is fine where the values are already on the CPU (no GPU read).
+      if (x.shape.length < 5 || x.dtype === 'string' || backend.shouldExecuteOnCPU([x])) return tile(args);
+      const reps = (args.attrs as unknown as { reps: number[] }).reps;
+      const shape = x.shape.slice();
+      const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+      const temps: tf.TensorInfo[] = [];
+      let cur = x;
+      for (let axis = 0; axis < shape.length; axis++) {
+        if (reps[axis] === 1) continue;
+        const flat = [size(shape.slice(0, axis)), shape[axis], size(shape.slice(axis + 1))];
+        const r3 = reshape({ inputs: { x: cur }, backend: args.backend, attrs: { shape: flat } }) as tf.TensorInfo;
+        const t3 = tile({ inputs: { x: r3 }, backend: args.backend, attrs: { reps: [1, reps[axis], 1] } });
+        temps.push(r3, t3 as tf.TensorInfo);
+        shape[axis] *= reps[axis];
+        cur = t3 as tf.TensorInfo;
+      }
+      const out = reshape({ inputs: { x: cur }, backend: args.backend, attrs: { shape } });
+      for (const t of temps) backend.disposeData(t.dataId);
+      return out;
+    },
+  });
+}
