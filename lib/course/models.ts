@@ -21,6 +21,7 @@ import { loadLatentUNet } from '../methods/latent/ldm';
 import { loadAutoencoder } from '../methods/latent/train_autoencoder';
 import { loadSrModel } from '../methods/sr/model';
 import { loadTextUNetCheckpoint } from '../methods/text/checkpoint';
+import { loadToyModels } from '../methods/toy2d/toy_checkpoint';
 
 interface Entry<T> {
   /** Relative to the repository root. Its manifest is checkpoints/<first folder>/manifest.json. */
@@ -38,6 +39,13 @@ interface Entry<T> {
 const entry = <T>(e: Entry<T>): Entry<T> => e;
 
 export const PRETRAINED = {
+  // Lesson 01: its GAN, VAE and diffusion MLPs with their loss curves (the lesson's standard run: seed 0).
+  '01/toy-models': entry({
+    file: 'checkpoints/01/models-seed0.safetensors',
+    key: 'seed-0',
+    command: 'npm run train:toy',
+    load: loadToyModels,
+  }),
   '05/unet': entry({
     file: 'checkpoints/05/model.safetensors',
     command:
