@@ -8,3 +8,4 @@ export * from './mnist';
 export * from './registry';
 export * from './shapes';
 export * from './toy2d';
+export * from './video_shapes';

@@ -49,8 +49,11 @@ export interface ShapesItem {
   caption: string;
 }
 
-/** Is pixel (i, j) of an s-pixel cell part of the shape? Integer tests on doubled pixel centres. */
-function inShape(shape: ShapeKind, i: number, j: number, s: number): boolean {
+/**
+ * Is pixel (i, j) of an s-pixel cell part of the shape? Integer tests on doubled pixel centres. Any side s >= 2
+ * works (datasets/video_shapes.ts draws the sides between small and large while a shape grows).
+ */
+export function inShape(shape: ShapeKind, i: number, j: number, s: number): boolean {
   const dx = 2 * i + 1 - s; // 2 * (pixel centre - cell centre), in pixels
   const dy = 2 * j + 1 - s;
   switch (shape) {
@@ -154,7 +157,7 @@ export interface ShapesOptions {
 }
 
 /** An Rng determined by (seed, index) alone. */
-function itemRng(seed: number, index: number): Rng {
+export function itemRng(seed: number, index: number): Rng {
   const key = new Rng(seed).nextU32();
   return new Rng((key ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
 }

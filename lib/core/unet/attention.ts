@@ -8,7 +8,8 @@ import { Linear } from './layers';
 
 /**
  * Scaled dot-product attention with `heads` heads. q [B,N,C], k and v [B,M,C] -> [B,N,C].
- * mask [B,M] (1 keep, 0 ignore) blanks padded context tokens.
+ * mask [B,M] (1 keep, 0 ignore) blanks padded context tokens. bias [B or 1, heads, N, M] is added to
+ * the scores before the softmax: a learned position bias (lesson 17's temporal attention).
  */
 export function multiHeadAttention(
   q: tf.Tensor3D,
@@ -16,6 +17,7 @@ export function multiHeadAttention(
   v: tf.Tensor3D,
   heads: number,
   mask?: tf.Tensor2D,
+  bias?: tf.Tensor4D,
 ): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, n, c] = q.shape;
@@ -25,7 +27,13 @@ export function multiHeadAttention(
       tf.reshape(tf.transpose(tf.reshape(x, [b, len, heads, d]), [0, 2, 1, 3]), [b * heads, len, d]) as tf.Tensor3D;
     let scores = tf.mul(tf.matMul(split(q, n), split(k, m), false, true), 1 / Math.sqrt(d));
     if (mask) {
-      const bias = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -1e9), [b, 1, 1, m]);
+      const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -1e9), [b, 1, 1, m]);
+      scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, n, m]), maskBias), [b * heads, n, m]);
+    }
+    if (bias) {
+      const [bb, bh, bn, bm] = bias.shape;
+      if ((bb !== 1 && bb !== b) || bh !== heads || bn !== n || bm !== m)
+        throw new Error(`multiHeadAttention: bias must be [1 or ${b}, ${heads}, ${n}, ${m}], got [${bias.shape}]`);
       scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, n, m]), bias), [b * heads, n, m]);
     }
     const out = tf.matMul(tf.softmax(scores), split(v, m));

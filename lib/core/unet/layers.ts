@@ -41,16 +41,25 @@ export class Linear {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
 
+  /**
+   * init 'zero' starts weight and bias at 0 (guided-diffusion's zero_module): a layer added to a trained
+   * network's residual path then leaves it unchanged until training moves it (lesson 17's temporal layers).
+   */
   constructor(
     store: ParamStore,
     name: string,
     readonly inFeatures: number,
     readonly outFeatures: number,
+    init: 'fanIn' | 'zero' = 'fanIn',
   ) {
-    [this.weight, this.bias] = store.scope(name, () => [
-      store.fanInUniform('weight', [inFeatures, outFeatures], inFeatures),
-      store.fanInUniform('bias', [outFeatures], inFeatures),
-    ]);
+    [this.weight, this.bias] = store.scope(name, () =>
+      init === 'zero'
+        ? [store.constant('weight', [inFeatures, outFeatures], 0), store.constant('bias', [outFeatures], 0)]
+        : [
+            store.fanInUniform('weight', [inFeatures, outFeatures], inFeatures),
+            store.fanInUniform('bias', [outFeatures], inFeatures),
+          ],
+    );
   }
 
   /** Applies to the last axis of a tensor of any rank >= 2. */
