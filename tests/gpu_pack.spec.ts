@@ -4,6 +4,8 @@
 // Where Mesa's EGL is installed (Debian libegl-mesa0, from scripts/setup.sh) the pack also runs on a
 // real WebGPU device without a GPU: Dawn's OpenGL backend over llvmpipe (kernels against cpu, and the
 // whole gpu-run.sh with a 2-step lesson-05 training; about a minute). DIFFUSION_TEST_WEBGPU_GL=0 skips.
+// The lesson-05 archive (build/gpu-lesson/) is checked too: its contents, the packed executor on a small
+// notebook inside the packed course (wasm), and gpu-run.sh lesson05 without the main archive.
 import { strict as assert } from 'assert';
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
@@ -15,6 +17,8 @@ const ROOT = path.join(__dirname, '..');
 const OUT = path.join(ROOT, 'build', 'gpu-pack');
 const ARCHIVE = path.join(OUT, 'diffusion-gpu-pack.tar.xz');
 const RUN = path.join(OUT, 'gpu-run.sh');
+const LESSON_OUT = path.join(ROOT, 'build', 'gpu-lesson');
+const LESSON_ARCHIVE = path.join(LESSON_OUT, 'diffusion-gpu-lesson05.tar.xz');
 const LIMIT = 64 * 1024 * 1024;
 
 /** Newest modification time of the files the pack is built from. */
@@ -35,6 +39,12 @@ function newestInput(): number {
     'scripts/train.ts',
     'tools/probe-backend.ts',
     'scripts/bench_torch.py',
+    'scripts/run-notebook-tslab.ts',
+    'scripts/gpu-canvas-stub.ts',
+    'notebooks/05_loss_and_training.ipynb',
+    'docs/lesson-times.json',
+    'checkpoints/05',
+    'checkpoints/classifier',
     'package-lock.json',
   ]) {
     walk(path.join(ROOT, p));
@@ -72,6 +82,7 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     const fresh =
       fs.existsSync(ARCHIVE) &&
       fs.existsSync(RUN) &&
+      fs.existsSync(LESSON_ARCHIVE) &&
       fs.statSync(ARCHIVE).mtimeMs > newestInput() &&
       run('tar', ['-tJf', ARCHIVE], {}, 120_000).stdout.includes('diffusion-gpu-pack/data/fashion-mnist-train.v1.bin');
     if (fresh) {
@@ -87,6 +98,10 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
       assert.match(
         buildLog,
         /gpu-pack: build\/gpu-pack\/ = diffusion-gpu-pack\.tar\.xz \+ gpu-run\.sh: \d+ bytes \([\d.]+ MiB; limit 64 MiB\)/,
+      );
+      assert.match(
+        buildLog,
+        /gpu-pack: build\/gpu-lesson\/ = diffusion-gpu-lesson05\.tar\.xz \+ gpu-run\.sh: \d+ bytes \([\d.]+ MiB; limit 64 MiB\)/,
       );
     }
     console.log(
@@ -314,6 +329,106 @@ describe('GPU pack (scripts/gpu-pack.sh)', function () {
     for (const lib of expectMissing) assert.ok(reason.includes(lib), `${lib} not named in: ${reason}`);
     assert.ok(!reason.includes('libcudnn.so.8'), `a library on LD_LIBRARY_PATH is reported missing: ${reason}`);
     assert.equal(rep.backend, 'wasm', 'falls through to the next backend that starts');
+  });
+
+  let lessonDir = '';
+  /** The lesson-05 archive unpacked (once) beside the main pack. */
+  function unpackLesson(): string {
+    if (!lessonDir) {
+      const x = run('tar', ['-xJf', LESSON_ARCHIVE, '-C', tmp], {}, 120_000);
+      assert.equal(x.status, 0, x.stderr);
+      lessonDir = path.join(tmp, 'diffusion-gpu-lesson05');
+    }
+    return lessonDir;
+  }
+
+  it('the lesson-05 archive: at most 64 MiB with its run script; the notebook, tslab, checkpoints, test cache, canvas stand-in', () => {
+    const bytes = fs.statSync(LESSON_ARCHIVE).size + fs.statSync(path.join(LESSON_OUT, 'gpu-run.sh')).size;
+    assert.ok(bytes <= LIMIT, `${bytes} bytes > ${LIMIT}`);
+    assert.deepEqual(fs.readdirSync(LESSON_OUT).sort(), ['diffusion-gpu-lesson05.tar.xz', 'gpu-run.sh']);
+    const L = unpackLesson();
+    for (const f of [
+      'run-notebook-tslab.js',
+      'lesson-times.json',
+      'MANIFEST.txt',
+      'data/fashion-mnist-test.v1.bin',
+      'course/05_loss_and_training.ipynb',
+      'course/lib/runtime/backend.ts',
+      'course/datasets/index.ts',
+      'course/checkpoints/05/model.safetensors',
+      'course/checkpoints/classifier/weights.safetensors',
+      'course/node_modules/tslab/dist/jupyter.js',
+      'course/node_modules/@tslab/typescript-for-tslab/lib/typescript.js',
+      'course/node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js',
+      'course/node_modules/canvas/index.d.ts',
+    ]) {
+      assert.ok(fs.existsSync(path.join(L, f)), `${f} missing from the lesson archive`);
+    }
+    assert.ok(!fs.existsSync(path.join(L, 'bin')), 'Node comes from the main archive');
+    assert.ok(!fs.existsSync(path.join(L, 'course', 'node_modules', 'webgpu')), 'webgpu comes from the main archive');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const canvas = require(path.join(L, 'course', 'node_modules', 'canvas')) as { IS_STUB?: boolean };
+    assert.equal(canvas.IS_STUB, true, 'canvas is the stand-in (no cairo on the GPU machine)');
+  });
+
+  it('the packed executor runs a notebook in the packed course with the packed node (wasm): lib, data, checkpoint, image grid', () => {
+    const L = unpackLesson();
+    const nb = path.join(L, 'course', 'probe.ipynb');
+    const out = path.join(tmp, 'probe-executed.ipynb');
+    const cells = [
+      "import * as tf from '@tensorflow/tfjs-core';\nimport { initBackend, formatBackendReport } from './lib/runtime/backend';\n" +
+        'console.log(formatBackendReport(await initBackend()));',
+      "import { loadFashionMnist } from './datasets/index';\nimport { loadPretrained } from './lib/course/models';\n" +
+        "console.log('test images', loadFashionMnist('test').count);\nconst net = loadPretrained('05/unet');\n" +
+        "console.log('05/unet parameters', net.paramCount);\nnet.dispose();",
+      "import { showImages } from './lib/course/display/index';\n" +
+        "await showImages(tf.zeros([2, 28, 28, 1]), { labels: ['a', 'b'], title: 'zeros' });",
+    ];
+    fs.writeFileSync(
+      nb,
+      JSON.stringify({
+        cells: cells.map((c) => ({ cell_type: 'code', source: c, metadata: {}, execution_count: null, outputs: [] })),
+        metadata: {},
+        nbformat: 4,
+        nbformat_minor: 5,
+      }),
+    );
+    const r = run(
+      path.join(pack, 'bin', 'node'),
+      [path.join(L, 'run-notebook-tslab.js'), nb, out],
+      {
+        DIFFUSION_BACKEND: 'wasm',
+        DIFFUSION_WASM_THREADS: '1',
+        DIFFUSION_CACHE_DIR: path.join(L, 'data'),
+        NODE_PATH: path.join(pack, 'node_modules'),
+      },
+      300_000,
+    );
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /backend: wasm/);
+    assert.match(r.stdout, /^test images 10000$/m);
+    assert.match(r.stdout, /^05\/unet parameters \d+$/m);
+    const executed = JSON.parse(fs.readFileSync(out, 'utf8')) as { cells: { outputs: Record<string, unknown>[] }[] };
+    const grid = executed.cells[2].outputs.find((o) => o.output_type === 'display_data')?.data as Record<
+      string,
+      string
+    >;
+    assert.match(grid['text/plain'], /^\[image grid: 2 images, \d+x\d+ px\]$/);
+    const png = Buffer.from(grid['image/png'], 'base64');
+    assert.equal(png.toString('latin1', 1, 4), 'PNG', 'a PNG from the canvas stand-in');
+  });
+
+  it('gpu-run.sh lesson05 without the main archive says to send build/gpu-pack first; other arguments are refused', () => {
+    const alone = path.join(tmp, 'lesson-alone');
+    fs.mkdirSync(alone, { recursive: true });
+    fs.copyFileSync(path.join(LESSON_OUT, 'gpu-run.sh'), path.join(alone, 'gpu-run.sh'));
+    fs.symlinkSync(LESSON_ARCHIVE, path.join(alone, 'diffusion-gpu-lesson05.tar.xz'));
+    const r = run('bash', [path.join(alone, 'gpu-run.sh'), 'lesson05'], { GPU_PACK_ARCHIVE: '' }, 60_000);
+    assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /lesson 05 needs the main archive too: send build\/gpu-pack first/);
+    const bad = run('bash', [RUN, 'lesson5'], {}, 60_000);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stdout, /usage: bash gpu-run\.sh \[lesson05\]/);
   });
 
   /** Skips unless Dawn's OpenGL backend can find Mesa's EGL (llvmpipe: a WebGPU device without a GPU). */
