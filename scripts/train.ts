@@ -3,6 +3,7 @@
 //   npm run train -- 05 [flags]          (or: npx tsx scripts/train.ts 05 [flags])
 //   npm run train -- 06 [flags]          the noisy classifier for classifier guidance
 //   npm run train -- 07 --init checkpoints/05/model.safetensors [flags]
+//   npm run train -- 01|08|09|10|...|17 [task] [flags]   runs that lesson's own script (scripts/train_routes.ts)
 //
 // Lesson 05: the reference UNet (lib/core/unet/config.ts referenceUNetConfig), unconditional, on the
 // Fashion-MNIST training split, eps prediction, linear schedule with T = 1000.
@@ -27,7 +28,12 @@
 // x_t = q_sample(x0, t) at uniform random t of the same linear T = 1000 schedule. Writes
 // checkpoints/06/noisy_classifier.safetensors and checkpoints/06/train-summary.json (test accuracy
 // per t). Uses --steps [3000] --batch [128] --lr [1e-3] --warmup [100] --decay --min-lr --seed
-// --subset --out --every --keep --fresh; resumes from checkpoints/06/train/ like the others.
+// --subset --out --every --keep --fresh; resumes from checkpoints/06/train/ like the others. Its own:
+//   --small-t P        draw each image's t from [0, --small-t-below) with probability P, else uniform
+//                      over all T: more nearly clean images, where the classes are told apart [0: uniform]
+//   --small-t-below N  [100]
+//   --init FILE        train this noisy classifier further (fresh Adam state, a new cosine schedule)
+// The shipped classifier's commands are in checkpoints/06/manifest.json (trainedWith).
 //
 // Flags (defaults in brackets):
 //   --steps N          total optimisation steps [20000]
@@ -45,7 +51,7 @@
 //   --classes          class-conditional (numClasses 10, labels as condition) [off; always on for 07]
 //   --cond-dropout P   replace a label by the null class with probability P [0; 0.15 for 07]
 //   --init FILE        07: start from this unconditional model (zero class embedding), or from a
-//                      conditional one to train it further; 05: train this model further [none]
+//                      conditional one to train it further; 05, 06: train this model further [none]
 //   --ema-warmup       ramp the EMA decay as min(ema, (1 + k) / (10 + k)) [off]
 //   --fit-emb-steps N  07 with --init: steps of the embedding-only phase [300]
 //   --fit-emb-lr X     07 with --init: its learning rate [1e-2]
@@ -57,7 +63,7 @@ import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { loadUNetCheckpoint, saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import { conditionalFromUnconditional } from '../lib/methods/guidance/conditional_init';
 import { classEmbeddingNorms, fitClassEmbedding } from '../lib/methods/guidance/fit_class_embedding';
-import { NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
+import { loadNoisyClassifier, NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
 import { noisyAccuracy, trainNoisyClassifier } from '../lib/methods/guidance/train_noisy_classifier';
 import { linearSchedule } from '../lib/core/schedule';
 import { imageBatches } from '../lib/core/train/batch_source';
@@ -66,6 +72,7 @@ import { referenceUNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset, toTensor } from '../datasets/index';
 import { intValue, numValue, SEED_MAX } from './flags';
+import { routeArgs, runRoute, TRAIN_ROUTES } from './train_routes';
 
 const LESSONS = ['05', '06', '07'];
 
@@ -106,6 +113,8 @@ interface Args {
   out: string | null;
   fresh: boolean;
   emaWarmup: boolean;
+  smallT: number;
+  smallTBelow: number;
 }
 
 function usage(msg: string): never {
@@ -199,6 +208,12 @@ function parseArgs(argv: string[]): Args {
       case '--ema-warmup':
         g.emaWarmup = true;
         break;
+      case '--small-t':
+        g.smallT = num(f, next(), false, 0, 1);
+        break;
+      case '--small-t-below':
+        g.smallTBelow = num(f, next(), true, 1, 1000);
+        break;
       default:
         if (f.startsWith('-')) usage(`unknown flag '${f}'`);
         if (g.lesson) usage(`one lesson at a time, got '${g.lesson}' and '${f}'`);
@@ -206,7 +221,10 @@ function parseArgs(argv: string[]): Args {
     }
   }
   if (!g.lesson) usage('which lesson?');
-  if (!LESSONS.includes(g.lesson)) usage(`no training recipe for lesson '${g.lesson}' (have: ${LESSONS.join(', ')})`);
+  if (!LESSONS.includes(g.lesson))
+    usage(
+      `no training recipe for lesson '${g.lesson}' (have: ${[...LESSONS, ...Object.keys(TRAIN_ROUTES)].sort().join(', ')})`,
+    );
   const a: Args = {
     lesson: g.lesson,
     steps: 20000,
@@ -229,17 +247,27 @@ function parseArgs(argv: string[]): Args {
     out: null,
     fresh: false,
     emaWarmup: false,
+    smallT: 0,
+    smallTBelow: 100,
     ...LESSON_DEFAULTS[g.lesson],
     ...g,
   };
   if (!(a.condDropout >= 0 && a.condDropout <= 1)) usage(`--cond-dropout must be in [0, 1], got ${a.condDropout}`);
   if (a.condDropout > 0 && !a.classes) usage('--cond-dropout needs --classes (labels to drop)');
-  if (a.init !== null && a.lesson !== '07' && a.lesson !== '05') usage('--init applies to lessons 05 and 07 only');
+  if (a.init !== null && !['05', '06', '07'].includes(a.lesson)) usage('--init applies to lessons 05, 06 and 07 only');
+  if ((g.smallT !== undefined || g.smallTBelow !== undefined) && a.lesson !== '06')
+    usage('--small-t and --small-t-below apply to lesson 06 only');
   return a;
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] && TRAIN_ROUTES[argv[0]]) {
+    const route = routeArgs(argv[0], argv.slice(1));
+    if (typeof route === 'string') usage(route);
+    process.exit(await runRoute(route.script, route.args));
+  }
+  const a = parseArgs(argv);
   const out = a.out ?? path.join('checkpoints', a.lesson);
   const trainDir = path.join(out, 'train');
   const report = await initBackend();
@@ -355,12 +383,14 @@ async function trainNoisy(
   backend: string,
 ): Promise<void> {
   const schedule = linearSchedule(1000);
-  const model = new NoisyClassifier({}, { seed: a.seed });
-  console.log(
-    `lesson 06 noisy classifier: ${model.paramCount.toLocaleString('en')} parameters, ${set.count} images, batch ${a.batch}, ${a.steps} steps -> ${out}`,
-  );
   const trainDir = path.join(out, 'train');
   if (a.fresh) removeCheckpoints(trainDir);
+  // --init: train a shipped classifier further (fresh Adam state; a state in train/ still wins on resume).
+  const model = a.init !== null ? loadNoisyClassifier(a.init) : new NoisyClassifier({}, { seed: a.seed });
+  console.log(
+    `lesson 06 noisy classifier: ${model.paramCount.toLocaleString('en')} parameters${a.init !== null ? ` from ${a.init}` : ''}, ${set.count} images, batch ${a.batch}, ${a.steps} steps` +
+      `${a.smallT > 0 ? `, t < ${a.smallTBelow} for a share ${a.smallT} of each batch` : ''} -> ${out}`,
+  );
   const t0 = Date.now();
   const losses = await trainNoisyClassifier(model, imageBatches(set, a.batch, a.seed, { withLabels: true }), {
     schedule,
@@ -370,6 +400,7 @@ async function trainNoisy(
     decay: a.decay,
     minLearningRate: Math.min(a.minLr, a.lr),
     seed: a.seed,
+    smallT: a.smallT > 0 ? { fraction: a.smallT, below: a.smallTBelow } : undefined,
     progress: { label: 'train' },
     checkpointDir: trainDir,
     checkpointEvery: a.every,

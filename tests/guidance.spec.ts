@@ -17,7 +17,7 @@ import {
 import { CLASS_EMBEDDING, conditionalFromUnconditional } from '../lib/methods/guidance/conditional_init';
 import { classEmbeddingNorms, fitClassEmbedding } from '../lib/methods/guidance/fit_class_embedding';
 import { loadNoisyClassifier, NoisyClassifier, saveNoisyClassifier } from '../lib/methods/guidance/noisy_classifier';
-import { trainNoisyClassifier } from '../lib/methods/guidance/train_noisy_classifier';
+import { drawTimesteps, trainNoisyClassifier } from '../lib/methods/guidance/train_noisy_classifier';
 import { countReads, firstDifference, interruptAt } from './helpers/training';
 import { predictionToEpsX0 } from '../lib/core/loss';
 import { Rng } from '../lib/core/random';
@@ -467,6 +467,43 @@ describe('guidance', function () {
       back.dispose();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      model.dispose();
+    }
+  });
+
+  it("the noisy classifier's t mixture (smallT): seeded, in [0, T), extra weight below the cut, all t drawn", async () => {
+    const T = 1000;
+    const n = 20000;
+    // No smallT (or fraction 0): exactly the uniform draws of before, so older runs resume unchanged.
+    const ref = new Rng(5);
+    const uniform = Array.from({ length: n }, () => ref.int(T));
+    assert.deepStrictEqual(drawTimesteps(new Rng(5), n, T), uniform);
+    assert.deepStrictEqual(drawTimesteps(new Rng(5), n, T, { fraction: 0, below: 100 }), uniform);
+    const mix = { fraction: 0.5, below: 100 };
+    const t = drawTimesteps(new Rng(5), n, T, mix);
+    assert.deepStrictEqual(drawTimesteps(new Rng(5), n, T, mix), t, 'not reproducible from the seed');
+    assert.notDeepStrictEqual(drawTimesteps(new Rng(6), n, T, mix), t);
+    assert.ok(t.every((v) => Number.isInteger(v) && v >= 0 && v < T));
+    const share = (lo: number, hi: number) => t.filter((v) => v >= lo && v < hi).length / n;
+    // P(t < 100) = 0.5 + 0.5 * 0.1; each later tenth of the range keeps 0.5 * 0.1 (4+ standard deviations).
+    assert.ok(Math.abs(share(0, 100) - 0.55) < 0.02, `share below 100: ${share(0, 100)}`);
+    for (let lo = 100; lo < T; lo += 100)
+      assert.ok(Math.abs(share(lo, lo + 100) - 0.05) < 0.008, `share in [${lo}, ${lo + 100}): ${share(lo, lo + 100)}`);
+    assert.throws(() => drawTimesteps(new Rng(0), 4, T, { fraction: 1.5, below: 100 }), /fraction must be in \[0, 1\]/);
+    assert.throws(() => drawTimesteps(new Rng(0), 4, T, { fraction: 0.5, below: 0 }), /below must be an integer/);
+    // The trainer refuses a bad mixture before its first step.
+    const model = new NoisyClassifier({ imageSize: S, numClasses: 2, channels: [4], timeDim: 8 }, { seed: 1 });
+    try {
+      await assert.rejects(
+        trainNoisyClassifier(model, () => assert.fail('drew a batch'), {
+          schedule: linearSchedule(10),
+          totalSteps: 2,
+          learningRate: 1e-3,
+          smallT: { fraction: 0.5, below: 11 },
+        }),
+        /below must be an integer in \[1, 10\]/,
+      );
+    } finally {
       model.dispose();
     }
   });

@@ -2,6 +2,9 @@
 // random t per image (uniform over the schedule's T, as the diffusion model is trained) and takes
 // an Adam step on the cross-entropy of p(y | x_t, t). Batches, t and noise come from (seed, step)
 // like the diffusion trainer's, so a run is reproducible from its seed.
+// Optionally (smallT) a share of each batch draws t from [0, below) instead: under uniform t only
+// ~10 % of the images are nearly clean, which starves the low-noise end, where the classes are
+// actually distinguishable; the rest of the batch keeps uniform coverage of every t.
 import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { crossEntropy } from '../../eval/metrics/train_classifier';
@@ -22,6 +25,27 @@ export interface NoisyClassifierTrainOptions extends LrScheduleOptions, Checkpoi
   onStep?: (step: number, loss: number, lr: number) => void;
   /** A progress bar (default none). */
   progress?: false | ProgressOptions;
+  /** Extra weight at low noise (see SmallTOptions). Default none: every t uniform over [0, T). */
+  smallT?: SmallTOptions;
+}
+
+/** Each image's t is uniform in [0, below) with probability `fraction`, else uniform over [0, T). */
+export interface SmallTOptions {
+  fraction: number;
+  below: number;
+}
+
+/**
+ * n timesteps from `rng`: uniform over [0, T), or with smallT a mixture (see SmallTOptions). Without
+ * smallT (or with fraction 0) the draws are exactly the uniform ones, so older runs resume unchanged.
+ */
+export function drawTimesteps(rng: Rng, n: number, T: number, smallT?: SmallTOptions): number[] {
+  if (smallT === undefined || smallT.fraction === 0) return Array.from({ length: n }, () => rng.int(T));
+  const { fraction, below } = smallT;
+  if (!(fraction >= 0 && fraction <= 1)) throw new Error(`smallT.fraction must be in [0, 1], got ${fraction}`);
+  if (!Number.isInteger(below) || below < 1 || below > T)
+    throw new Error(`smallT.below must be an integer in [1, ${T}], got ${below}`);
+  return Array.from({ length: n }, () => (rng.uniform() < fraction ? rng.int(below) : rng.int(T)));
 }
 
 /**
@@ -40,15 +64,20 @@ export async function trainNoisyClassifier(
       throw new Error(
         'trainNoisyClassifier: batches need class labels as an array (imageBatches with withLabels: true)',
       );
-    const t = Array.from({ length: batch.x.shape[0] }, () => rng.int(o.schedule.T));
+    const t = drawTimesteps(rng, batch.x.shape[0], o.schedule.T, o.smallT);
     const noise = rng.normalTensor(batch.x.shape);
     return crossEntropy(model.logits(o.schedule.qSample(batch.x, t, noise) as tf.Tensor4D, t), Array.from(labels));
   };
-  const { schedule, onStep, progress, ...rest } = o;
+  drawTimesteps(new Rng(0), 1, o.schedule.T, o.smallT); // a bad smallT fails here, not at step 0's tape
+  const { schedule, onStep, progress, smallT, ...rest } = o;
   const trainer = new LossTrainer(model.params, loss, {
     ...rest,
     config: { kind: 'noisy-classifier', ...model.config },
     mustMatch: { scheduleKind: schedule.kind, scheduleT: schedule.T },
+    // A resume with another t mixture warns (LossTrainer.resume lists the options that differ).
+    ...(smallT && smallT.fraction > 0
+      ? { describe: { smallTFraction: smallT.fraction, smallTBelow: smallT.below } }
+      : {}),
     progress: progress ?? false,
   });
   const { history } = await runTrainer(trainer, data, { onStep: onStep && ((r) => onStep(r.step, r.loss, r.lr)) });
