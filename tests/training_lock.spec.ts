@@ -1,12 +1,13 @@
 // Concurrency and interruption (issue 24, class 4): a training takes a lock in its checkpoint folder,
 // so a second training into it (another process) refuses to start, naming the holder; a lock left by a
-// killed process is reported as stale with the command that clears it; a write killed with kill -9
+// killed process is taken over by the next run, which says so; a write killed with kill -9
 // leaves a temporary file that the next start removes (a live process's are kept); deleting
 // checkpoints under a running training is refused; resuming a run already at or past its step count
 // says so.
 import { strict as assert } from 'assert';
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -80,7 +81,7 @@ describe('one training per folder; interrupted writes leave nothing behind', fun
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('a second training into the folder refuses to start; a killed one leaves a stale lock, reported', async () => {
+  it("a second training into the folder refuses to start; a killed run's stale lock is taken over, saying so", async () => {
     const out = path.join(dir, 'two');
     // The first training runs for minutes (3000 steps of 100 ms) unless killed.
     const first = spawn(NODE_TS[0], [...NODE_TS.slice(1), path.join(FIXTURES, 'lock_trainer.ts'), out, '3000', '100'], {
@@ -107,22 +108,15 @@ describe('one training per folder; interrupted writes leave nothing behind', fun
       assert.ok(fs.readdirSync(out).some((f) => f.startsWith('step-')));
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
-      // The dead holder's lock: reported as stale, with how to clear it; the folder is left as it is.
-      const third = trainChild(out, 10, 0);
-      assert.equal(third.status, 3, third.stdout + third.stderr);
-      assert.doesNotMatch(third.stdout, /RESUMED/);
-      assert.match(
-        third.stderr,
-        new RegExp(`holds a stale lock: .* was taken by process ${lock.pid} .*no longer running`),
-      );
-      assert.ok(third.stderr.includes(`clear it with: rm ${path.join(out, LOCK_NAME)}`), third.stderr);
-      fs.rmSync(path.join(out, LOCK_NAME));
+      // The dead holder's lock is taken over, saying whose it was; the run resumes from its checkpoints.
       // A checkpoint of step >= 1 exists (asserted above), however far the first run got before the kill.
-      const fourth = trainChild(out, 1, 0);
-      assert.equal(fourth.status, 0, fourth.stderr);
-      assert.match(fourth.stdout, /RESUMED (\d+)\nDONE \1\n/); // already past 1 step: says so, trains none
-      assert.match(fourth.stderr, /already past totalSteps 1 \(--steps\): nothing left to train/);
+      const third = trainChild(out, 1, 0);
+      assert.equal(third.status, 0, third.stdout + third.stderr);
+      assert.match(third.stderr, new RegExp(`took over the stale lock of process ${lock.pid} .*no longer running`));
+      assert.match(third.stdout, /RESUMED (\d+)\nDONE \1\n/); // already past 1 step: says so, trains none
+      assert.match(third.stderr, /already past totalSteps 1 \(--steps\): nothing left to train/);
       assert.equal(fs.existsSync(path.join(out, LOCK_NAME)), false, 'the lock outlived its run');
+      assert.equal(fs.existsSync(path.join(out, `${LOCK_NAME}.takeover`)), false);
     } finally {
       first.kill('SIGKILL');
     }
@@ -173,6 +167,21 @@ describe('one training per folder; interrupted writes leave nothing behind', fun
     fs.rmSync(path.join(out, LOCK_NAME));
     tr.dispose();
     w.dispose();
+  });
+
+  it('a lock another run is taking over (its .takeover file exists) is not taken twice', () => {
+    const out = path.join(dir, 'takeover');
+    fs.mkdirSync(out, { recursive: true });
+    const dead = spawnSync('true').pid!; // exited: its PID names no running process of that start time
+    const lock = { pid: dead, host: os.hostname(), started: new Date().toISOString(), procStart: '1', who: 'test' };
+    fs.writeFileSync(path.join(out, LOCK_NAME), JSON.stringify(lock));
+    fs.writeFileSync(path.join(out, `${LOCK_NAME}.takeover`), JSON.stringify({ ...lock, pid: process.pid }));
+    assert.throws(() => acquireRunLock(out, 'test'), /holds a stale lock: .*no longer running/);
+    fs.rmSync(path.join(out, `${LOCK_NAME}.takeover`));
+    const taken = acquireRunLock(out, 'test'); // the guard gone: this run takes it over
+    assert.equal(JSON.parse(fs.readFileSync(taken.file, 'utf8')).pid, process.pid);
+    taken.release();
+    assert.deepEqual(fs.readdirSync(out), []);
   });
 
   it('a write killed with kill -9 leaves a temporary file; the next start removes it, a live one stays', async () => {

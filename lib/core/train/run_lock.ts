@@ -1,9 +1,11 @@
 // One training per output folder. Two runs writing the same checkpoints would each delete the other's
 // (keepLast) and resume from a mix, so a training takes a lock file in its folder, created exclusively
 // (O_EXCL: of two starting at once exactly one wins) and holding its PID, host and start time. A
-// second training into the folder refuses to start, naming the holder. A lock whose process is gone (a
-// run killed with kill -9 or a power cut) is reported with the command that clears it: the lock never
-// silently changes hands. Taking the lock also removes the temporary files of atomic writes that dead
+// second training into the folder refuses to start, naming the holder. A lock whose process is provably
+// gone (same host, its PID no longer runs or now belongs to a newer process: kill -9, a crash, a restarted
+// kernel) is taken over, saying so; two runs taking over at once race through a second exclusive file
+// ('.takeover'), so still exactly one wins. A lock whose holder cannot be checked (another host, an
+// unreadable file) is reported with the command that clears it. Taking the lock also removes the temporary files of atomic writes that dead
 // processes left behind (atomic_write.ts), so an interrupted write leaves nothing after the next start.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -80,6 +82,7 @@ export function checkUnlocked(dir: string, action = 'train into it'): void {
   if (!fs.existsSync(file)) return;
   const info = readLock(file);
   if (info !== null && info.pid === process.pid && info.host === os.hostname() && held.has(path.resolve(file))) return;
+  if (info !== null && holderAlive(info) === false) return; // a dead run's lock: nobody uses the folder
   throw lockError(file, info, action);
 }
 
@@ -121,9 +124,9 @@ export interface RunLock {
 }
 
 /**
- * Takes `dir`'s lock (creating `dir`), after removing temporary files that dead processes' atomic
- * writes left in `dir` and its parent. Throws RunLockError when another training, live or dead,
- * holds it. Release it when the run ends (a finally).
+ * Takes `dir`'s lock (creating `dir`; a dead run's lock is taken over), after removing temporary files
+ * that dead processes' atomic writes left in `dir` and its parent. Throws RunLockError when another
+ * training holds it, or one whose state cannot be checked. Release it when the run ends (a finally).
  */
 export function acquireRunLock(dir: string, who: string): RunLock {
   fs.mkdirSync(dir, { recursive: true });
@@ -136,17 +139,11 @@ export function acquireRunLock(dir: string, who: string): RunLock {
     procStart: processStartTicks(process.pid),
     who,
   };
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'wx', 0o644);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw lockError(file, readLock(file), 'train into it');
-    throw e;
-  }
-  try {
-    fs.writeSync(fd, JSON.stringify(info) + '\n');
-  } finally {
-    fs.closeSync(fd);
+  if (!createLock(file, info)) {
+    const stale = readLock(file);
+    if (stale === null || holderAlive(stale) !== false || !takeOver(file, stale, info))
+      throw lockError(file, readLock(file), 'train into it');
+    console.error(`${dir}: took over the stale lock of ${describe(stale)}, which is no longer running`);
   }
   held.add(file);
   hookSignals();
@@ -161,6 +158,41 @@ export function acquireRunLock(dir: string, who: string): RunLock {
       fs.rmSync(file, { force: true });
     },
   };
+}
+
+/** Creates the lock file exclusively; false when it exists. */
+function createLock(file: string, info: LockInfo): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, JSON.stringify(info) + '\n');
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Replaces a dead holder's lock by ours. Only the run that creates '<lock>.takeover' exclusively may
+ * delete the old lock, and only if it still names the same dead process; false when another run won.
+ */
+function takeOver(file: string, stale: LockInfo, info: LockInfo): boolean {
+  const guard = `${file}.takeover`;
+  if (!createLock(guard, info)) return false;
+  try {
+    if (!fs.existsSync(file)) return createLock(file, info); // cleared meanwhile
+    const now = readLock(file); // null: unreadable, perhaps a new lock being written: not ours to delete
+    if (now === null || now.pid !== stale.pid || now.procStart !== stale.procStart) return false;
+    fs.rmSync(file, { force: true });
+    return createLock(file, info);
+  } finally {
+    fs.rmSync(guard, { force: true });
+  }
 }
 
 function releaseAll(): void {
