@@ -39,6 +39,11 @@ export interface TrainerOptions extends Omit<
   minSnrGamma?: number | null;
 }
 
+/** Draws a batch's n timesteps in [0, T) (default: one uniform draw per image). */
+export type TimestepDraw = (rng: Rng, n: number, T: number) => number[];
+
+const uniformTimesteps: TimestepDraw = (rng, n, T) => Array.from({ length: n }, () => rng.int(T));
+
 /**
  * The diffusion loss of a batch {x, cond} as a trainer's loss function. Step k's rng draws the
  * timesteps first, then the noise: the order every checkpoint of the course was trained with.
@@ -48,9 +53,10 @@ export function diffusionStepLoss<C>(
   schedule: NoiseSchedule,
   prediction: Prediction = 'eps',
   weighting: LossWeighting = null,
+  drawTimesteps: TimestepDraw = uniformTimesteps,
 ): LossFn<TrainBatch<C>> {
   return (batch: TrainBatch<C>, rng: Rng) => {
-    const t = Array.from({ length: batch.x.shape[0] }, () => rng.int(schedule.T));
+    const t = drawTimesteps(rng, batch.x.shape[0], schedule.T);
     const noise = rng.normalTensor(batch.x.shape) as tf.Tensor4D;
     return diffusionLoss(
       (xt, tt) => model.apply(xt, tt, batch.cond),

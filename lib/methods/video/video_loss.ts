@@ -4,11 +4,12 @@
 // so on a batch of B*F frames it would train on clips whose frames sit at unrelated noise levels, a
 // situation sampling never produces. Everything else is the core's diffusion loss.
 import * as tf from '@tensorflow/tfjs-core';
-import { diffusionLoss, LossWeighting, Prediction } from '../../core/loss';
+import { LossWeighting, Prediction } from '../../core/loss';
 import { Rng } from '../../core/random';
 import { NoiseSchedule } from '../../core/schedule';
 import { TrainBatch } from '../../core/train/batch_source';
 import { LossFn } from '../../core/train/loss_trainer';
+import { diffusionStepLoss } from '../../core/train/trainer';
 import { clipCount } from './frames';
 
 /** One timestep per clip, drawn from `rng`, repeated for each of its `frames` frames (B*F entries). */
@@ -24,7 +25,7 @@ export function clipTimesteps(rng: Rng, batch: number, frames: number, T: number
 
 /**
  * The diffusion loss of a batch of B*F frames (batch.x, clip after clip) as a trainer's loss function:
- * step k's rng draws the clips' timesteps first, then the noise, as the image loss does.
+ * the core's image loss with the clips' timesteps (drawn first, then the noise, as the image loss does).
  */
 export function videoStepLoss<C>(
   model: { apply(x: tf.Tensor4D, t: number[], cond?: C): tf.Tensor4D },
@@ -33,17 +34,5 @@ export function videoStepLoss<C>(
   prediction: Prediction = 'eps',
   weighting: LossWeighting = null,
 ): LossFn<TrainBatch<C>> {
-  return (batch: TrainBatch<C>, rng: Rng) => {
-    const t = clipTimesteps(rng, batch.x.shape[0], frames, schedule.T);
-    const noise = rng.normalTensor(batch.x.shape) as tf.Tensor4D;
-    return diffusionLoss(
-      (xt, tt) => model.apply(xt, tt, batch.cond),
-      schedule,
-      batch.x,
-      t,
-      noise,
-      prediction,
-      weighting,
-    );
-  };
+  return diffusionStepLoss(model, schedule, prediction, weighting, (rng, n, T) => clipTimesteps(rng, n, frames, T));
 }
