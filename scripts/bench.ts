@@ -6,6 +6,7 @@
 // ends with one `ratio <backend>/pytorch train=<x> sample=<y>` line per backend, the default last.
 // BENCH_QUICK=1: tiny sizes (a smoke test). The pure-JS cpu backend gets a reduced measurement.
 // --quality M [...]: quality per CPU-minute against PyTorch instead (scripts/bench-quality.ts).
+// --audio [...]: lesson 16's spectrogram UNet against a waveform 1-D UNet (scripts/bench-audio.ts).
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -214,6 +215,8 @@ const f2 = (x: number) => x.toFixed(2);
 async function main(): Promise<void> {
   // Quality per CPU-minute against PyTorch is its own benchmark (scripts/bench-quality.ts).
   if (process.argv.includes('--quality')) return (await import('./bench-quality')).main(process.argv.slice(2));
+  // Spectrogram against waveform diffusion for lesson 16's sound (scripts/bench-audio.ts).
+  if (process.argv.includes('--audio')) return (await import('./bench-audio')).main(process.argv.slice(2));
   const wi = process.argv.indexOf('--worker');
   if (wi >= 0) {
     const res = await worker(process.argv[wi + 1] as BackendName | 'default', Number(process.argv[wi + 2] ?? 64));

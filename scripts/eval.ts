@@ -54,7 +54,7 @@
 //
 // Lessons 10-14 (text, latent, grounding): flags in scripts/eval_text.ts; lesson 15 (synthetic data for a
 // classifier and a detector): flags in scripts/eval_apps.ts.
-// Lesson 16 (sound: spectrogram diffusion with CFG): flags in scripts/eval_audio.ts.
+// Lesson 16 (sound: spectrogram diffusion with CFG): flags in scripts/eval_audio.ts; lesson 17 (video): scripts/eval_video.ts.
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
 import { loadPretrained, pretrainedPath } from '../lib/course/models';
 import {
@@ -90,6 +90,7 @@ import { MASK_KINDS, MaskKind } from '../lib/methods/inpaint/masks';
 import { fileFlag, intFlag, LessonEval, scaleList, UsageError, walkFlags } from './eval_flags';
 import { APP_EVALS } from './eval_apps';
 import { AUDIO_EVALS } from './eval_audio';
+import { VIDEO_EVALS } from './eval_video';
 import { TEXT_EVALS } from './eval_text';
 
 const LESSON05_ALL = 'ddim:50,ddim:10,ddim:20,ddim:100,dpm++2m:10,dpm++2m:20,plms:10,plms:20';
@@ -348,6 +349,7 @@ const EVALS: Record<string, LessonEval> = {
   ...TEXT_EVALS,
   ...APP_EVALS,
   ...AUDIO_EVALS,
+  ...VIDEO_EVALS,
 };
 
 function usageText(): string {

@@ -5,7 +5,14 @@ import '../tfjs_setup';
 import { diffusionLoss, Prediction } from '../loss';
 import { Rng } from '../random';
 import { NoiseSchedule } from '../schedule';
-import { UNet, UNetCondition } from '../unet/unet';
+import { ParamMap } from '../params';
+import { UNetCondition } from '../unet/unet';
+
+/** What a step trains: the parameters and the network's prediction (a UNet, or any 4-D denoiser). */
+export interface TrainableDenoiser<C> {
+  readonly params: ParamMap;
+  apply(x: tf.Tensor4D, t: number[], cond?: C): tf.Tensor4D;
+}
 
 export interface TrainStepOptions {
   schedule: NoiseSchedule;
@@ -16,19 +23,19 @@ export interface TrainStepOptions {
   learningRate?: number;
 }
 
-export interface TrainStep {
-  (x0: tf.Tensor4D, cond?: UNetCondition): Promise<number>;
+export interface TrainStep<C = UNetCondition> {
+  (x0: tf.Tensor4D, cond?: C): Promise<number>;
   readonly optimizer: tf.Optimizer;
   /** Releases the optimizer's moment estimates. */
   dispose(): void;
 }
 
-export function makeTrainStep(model: UNet, opts: TrainStepOptions): TrainStep {
+export function makeTrainStep<C = UNetCondition>(model: TrainableDenoiser<C>, opts: TrainStepOptions): TrainStep<C> {
   const { schedule, rng, prediction = 'eps', learningRate = 5e-4 } = opts;
   if (!(learningRate > 0)) throw new Error(`makeTrainStep: learningRate must be > 0, got ${learningRate}`);
   const optimizer = opts.optimizer ?? tf.train.adam(learningRate);
   const vars = [...model.params.values()];
-  const step = async (x0: tf.Tensor4D, cond: UNetCondition = {}): Promise<number> => {
+  const step = async (x0: tf.Tensor4D, cond?: C): Promise<number> => {
     const b = x0.shape[0];
     const t = Array.from({ length: b }, () => rng.int(schedule.T));
     const noise = rng.normalTensor(x0.shape) as tf.Tensor4D;

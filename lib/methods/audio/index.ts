@@ -56,3 +56,14 @@ export {
   balancedAudioLabels,
 } from './eval';
 export type { AudioEvalOptions, AudioEvalPoint, AudioEvalResult, PitchScore } from './eval';
+export {
+  WaveformUNet,
+  Conv1d,
+  waveformUNetConfig,
+  validateWaveformConfig,
+  waveformLevels,
+  waveformReceptiveField,
+  waveformUNetFlops,
+  makeWaveformTrainStep,
+} from './waveform_unet';
+export type { WaveformUNetConfig, WaveformTrainStep, WaveformTrainStepOptions } from './waveform_unet';
