@@ -4,6 +4,8 @@ export type { ImageGridOptions, ImageInput, RawImages } from './image_grid';
 export { showPlot, plotBundle, plotlyLoaderBundle, PLOTLY_MIME } from './plot';
 export type { ShowPlotOptions } from './plot';
 export { plotToSvg } from './svg_fallback';
+export { showAnimation, animationBundle, animatedGif } from './animation';
+export type { AnimationOptions } from './animation';
 export { showSlider, sliderFigure, imageMosaic, imageMosaicTrace, imageMosaicLayout } from './slider';
 export type { SliderFrame, SliderOptions, SliderFigure } from './slider';
 export type { PlotTrace, PlotLayout, AxisLayout, PlotFrame } from './plot_types';
