@@ -1,11 +1,12 @@
-// Trains lesson 17's text-to-video model (a sketch: the recipe is not tuned and no model is shipped yet).
+// Trains lesson 17's text-to-video model; the defaults are the shipped model's recipe
+// (checkpoints/17/manifest.json).
 //
-//   npm run train:video -- [flags]        (or: npx tsx scripts/train-video.ts [flags])
+//   npm run train -- 17 [flags]        (or: npm run train:video -- [flags])
 //
 // Starts from lesson 10's text UNet (--init, default the shipped checkpoint): its weights fill every 2-D
-// parameter, temporal attention layers (zero output projection) follow its attention blocks, and the
-// motion words are appended to its vocabulary (lib/methods/video/from_image_model.ts). Trains every
-// parameter on the seeded clips (datasets/video_shapes.ts) with one timestep per clip (video_loss.ts),
+// parameter, temporal attention layers (zero output projection, a frame-index embedding) follow its
+// attention blocks, and the motion words are appended to its vocabulary (from_image_model.ts). Trains
+// every parameter on the seeded clips (datasets/video_shapes.ts) with one timestep per clip (video_loss.ts),
 // captions dropped per clip for classifier-free guidance, lesson 10's schedule and v prediction.
 // Writes <out>/train/ (resumable states; re-running resumes unless --fresh) and <out>/model.safetensors
 // (EMA weights + the config that rebuilds the model: loadVideoModel).
@@ -27,11 +28,11 @@ import {
 import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
 
 const FLAGS = {
-  steps: { kind: 'int', default: 3000, help: 'optimisation steps', min: 1 },
+  steps: { kind: 'int', default: 1500, help: 'optimisation steps', min: 1 },
   batch: { kind: 'int', default: 4, help: 'clips per batch (each clip is --frames images)', min: 1 },
   frames: { kind: 'int', default: 8, help: 'frames per clip', min: 2, max: 16 },
   clips: { kind: 'int', default: 2000, help: 'training clips generated', min: 1 },
-  lr: { kind: 'num', default: 3e-4, help: 'peak learning rate', min: 0 },
+  lr: { kind: 'num', default: 5e-4, help: 'peak learning rate', min: 0 },
   warmup: { kind: 'int', default: 100, help: 'linear warm-up steps', min: 0 },
   minLr: { kind: 'num', default: 2e-5, help: 'floor of the cosine decay', min: 0 },
   ema: { kind: 'num', default: 0.995, help: 'EMA decay', min: 0, max: 0.999999 },
@@ -39,7 +40,7 @@ const FLAGS = {
   seed: { kind: 'int', default: 0, help: 'new weights, batches, timesteps, noise' },
   every: { kind: 'int', default: 250, help: 'checkpoint every N steps', min: 1 },
   init: { kind: 'str', default: 'checkpoints/10/model.safetensors', help: "the image model (lesson 10's text UNet)" },
-  out: { kind: 'str', default: 'build/video', help: 'output folder' },
+  out: { kind: 'str', default: 'checkpoints/17', help: 'output folder' },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
 } satisfies FlagSpec;
 

@@ -14,6 +14,7 @@ import { Denoiser } from '../lib/core/unet/denoiser';
 import { loadPretrained, PRETRAINED_IDS, PretrainedId } from '../lib/course/models';
 import { isTextUNetConfig } from '../lib/methods/text/text_unet';
 import { groundingOf } from '../lib/methods/gligen/grounding_hook';
+import { videoCondition } from '../lib/methods/video/temporal_hook';
 
 const GOLDEN = path.join(__dirname, 'fixtures', 'golden_models.json');
 const CAPTIONS = ['a small red circle at the top left', 'a big blue square'];
@@ -96,6 +97,7 @@ const IDS: Record<string, PretrainedId> = {
   '14/gligen-point': '14/gligen-point',
   '16/audio-unet': '16/audio-unet',
   '16/instrument-classifier': '16/instrument-classifier',
+  '17/video-unet': '17/video-unet',
   classifier: 'classifier',
 };
 
@@ -196,6 +198,17 @@ const MODELS: Record<string, () => Promise<Record<string, Stats>>> = {
     const out = { features: await stats(f), logits: await stats(l) };
     tf.dispose([x, f, l]);
     model.dispose();
+    return out;
+  },
+  // Lesson 17's model came after the redesign: its golden was taken when it was trained (2026-12-07).
+  '17/video-unet': async () => {
+    const m = loadPretrained('17/video-unet');
+    const x = new Rng(7).normalTensor([2 * 4, 32, 32, 3]) as tf.Tensor4D;
+    const cond = videoCondition(['a red circle moves right', 'a blue square grows'], 4); // 2 clips of 4 frames
+    const y = m.apply(x, [17, 17, 17, 17, 731, 731, 731, 731], cond);
+    const out = { out: await stats(y) };
+    tf.dispose([x, y]);
+    m.dispose();
     return out;
   },
   classifier: async () => {

@@ -187,6 +187,32 @@ describe('video layers (lesson 17)', function () {
       vars(l).forEach((v) => v.dispose());
     });
 
+    it('with a frame embedding: the identity at init, then each frame knows its index; its table learns', () => {
+      const l = new TemporalAttention(new ParamStore(new Rng(2)), 'temporal', C, {
+        heads: 2,
+        groups: 4,
+        maxFrames: 8,
+        frameEmbedding: true,
+      });
+      const table = l.frameTable!;
+      assert.deepEqual(table.shape, [8, C]);
+      const x = input();
+      assert.ok(tf.tidy(() => maxAbsDiff(l.apply(x, F), x)) === 0); // zero projection: the identity
+      perturb(l.proj.weight, 6);
+      perturb(l.qkv.weight, 7);
+      // Clips whose frames are all the same image: without an index every frame's output would be equal.
+      const same = tf.tidy(() => tf.tile(tf.slice(x, [0, 0, 0, 0], [1, H, W, C]), [B * F, 1, 1, 1])) as tf.Tensor4D;
+      const spread = () =>
+        tf.tidy(() => maxAbsDiff(tf.slice(l.apply(same, F), [0], [1]), tf.slice(l.apply(same, F), [1], [1])));
+      assert.ok(spread() < 1e-5);
+      perturb(table, 8, 1);
+      assert.ok(spread() > 1e-3);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(l.apply(x, F))) as tf.Scalar, [table]);
+      assert.ok(tf.tidy(() => tf.norm(Object.values(grads)[0]).dataSync()[0]) > 0);
+      tf.dispose([value, ...Object.values(grads), x, same]);
+      [...vars(l), table].forEach((v) => v.dispose());
+    });
+
     it('gradients: only the projection at zero init, every parameter once it is open; tensor count flat', () => {
       const l = make();
       const x = input();

@@ -22,6 +22,7 @@ import { loadAutoencoder } from '../methods/latent/train_autoencoder';
 import { loadSrModel } from '../methods/sr/model';
 import { loadTextUNetCheckpoint } from '../methods/text/checkpoint';
 import { loadToyModels } from '../methods/toy2d/toy_checkpoint';
+import { loadVideoModel } from '../methods/video/checkpoint';
 
 interface Entry<T> {
   /** Relative to the repository root. Its manifest is checkpoints/<first folder>/manifest.json. */
@@ -168,6 +169,12 @@ export const PRETRAINED = {
     key: 'instrument-classifier',
     command: 'npm run train:audio',
     load: (f) => loadInstrumentClassifier(path.dirname(f)),
+  }),
+  // Lesson 17: lesson 10's text UNet with temporal attention layers, trained on captioned clips.
+  '17/video-unet': entry({
+    file: 'checkpoints/17/model.safetensors',
+    command: 'npm run train -- 17',
+    load: loadVideoModel,
   }),
   // The metric classifier behind FID/KID: a folder format (weights + manifest), loaded by its folder.
   classifier: entry({

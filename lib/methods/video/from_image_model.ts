@@ -21,6 +21,8 @@ export interface VideoFromImageOptions {
   maxFrames?: number;
   /** Draws the temporal layers' and new words' initial weights (default 0). */
   seed?: number;
+  /** Temporal layers with a frame-index embedding (default true; false: the relative bias alone). */
+  frameEmbedding?: boolean;
 }
 
 /** The video model built on the text UNet in `file` (its EMA weights when the file has them). */
@@ -32,7 +34,10 @@ export function videoFromImageModel(file: string, opts: VideoFromImageOptions = 
   const tok = videoTokenizer(new Tokenizer(base.text.vocab, base.text.contextLength));
   const model = new TextUNet(
     { ...base, text: { ...base.text, vocab: [...tok.vocab] } },
-    { seed: opts.seed ?? 0, hook: new TemporalHook({ maxFrames: opts.maxFrames ?? 16 }) },
+    {
+      seed: opts.seed ?? 0,
+      hook: new TemporalHook({ maxFrames: opts.maxFrames ?? 16, frameEmbedding: opts.frameEmbedding ?? true }),
+    },
   );
   try {
     const prefix = ckpt.hasEma ? 'ema/' : '';

@@ -9,3 +9,4 @@ export * from './from_image_model';
 export * from './video_batches';
 export * from './checkpoint';
 export * from './sample_video';
+export * from './predict_frames';

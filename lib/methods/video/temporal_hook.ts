@@ -25,6 +25,8 @@ import { TemporalAttention } from './temporal_attention';
 export interface TemporalConfig {
   /** Longest clip the layers' relative position biases cover. */
   maxFrames: number;
+  /** Each layer also learns an embedding of the frame index (temporal_attention.ts); default false. */
+  frameEmbedding?: boolean;
 }
 
 /** A text UNet's condition plus the frame count; one caption per frame (videoCondition repeats them). */
@@ -45,7 +47,7 @@ export class TemporalHook implements AttentionHook<null, TemporalState> {
   constructor(config: TemporalConfig) {
     if (!Number.isInteger(config.maxFrames) || config.maxFrames < 1)
       throw new Error(`TemporalConfig.maxFrames must be a positive integer, got ${String(config.maxFrames)}`);
-    this.config = { maxFrames: config.maxFrames };
+    this.config = { maxFrames: config.maxFrames, frameEmbedding: config.frameEmbedding === true };
   }
 
   buildLayer(store: ParamStore, block: string, channels: number, c: UNetConfig): AttentionHookLayer<TemporalState> {
@@ -56,6 +58,7 @@ export class TemporalHook implements AttentionHook<null, TemporalState> {
           heads: c.attentionHeads,
           groups: c.groups,
           maxFrames: this.config.maxFrames,
+          frameEmbedding: this.config.frameEmbedding,
         }),
     );
     return { apply: (x, s) => layer.apply(x, s.frames) };
