@@ -17,11 +17,11 @@ import { DDIMOptions, DDIMRun, DDIMSampler } from '../../core/samplers/ddim';
 import { sampleLoop } from '../../core/samplers/loop';
 import { DiffusionModel, Sampler, StepResult } from '../../core/samplers/types';
 import { Denoiser } from '../../core/unet/denoiser';
-import { cfgConditionModel } from '../guidance/cfg';
 import { composite } from '../inpaint/masks';
-import { GLIDE_PREDICTION, glideSchedule, TextSampleOptions } from '../text/glide';
+import { glideSchedule, TextSampleOptions } from '../text/glide';
 import { isTextUNetConfig } from '../text/text_unet';
-import { VideoCondition, videoCondition } from './temporal_hook';
+import { videoGuidedModel } from './sample_video';
+import { VideoCondition } from './temporal_hook';
 
 /**
  * The given frames laid out as the sampler's batch: `known` [B*F, H, W, C] holds first[b] at frame 0
@@ -109,16 +109,7 @@ export function predictFrames(
   if (!Number.isInteger(frames) || frames < 2)
     throw new Error(`predictFrames: frames must be an integer >= 2 (frame 0 is given), got ${frames}`);
   if (o.xT) throw new Error('predictFrames: xT is not supported (the seed draws the starting noise)');
-  const cfg = cfgConditionModel(
-    model,
-    videoCondition(captions, frames),
-    videoCondition(
-      captions.map(() => ''),
-      frames,
-    ),
-    o.guidance,
-    { counter: o.counter, prediction: o.prediction ?? GLIDE_PREDICTION },
-  );
+  const cfg = videoGuidedModel(model, captions, frames, o);
   const sampler = new KnownFramesSampler(new DDIMSampler(o.schedule ?? glideSchedule()));
   const shape: [number, number, number, number] = [b * frames, h, w, ch];
   const rng = new Rng(o.seed);

@@ -5,11 +5,26 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../../core/tfjs_setup';
 import { Rng } from '../../core/random';
 import { makeSampler } from '../../core/samplers/index';
+import { DiffusionModel } from '../../core/samplers/types';
 import { Denoiser } from '../../core/unet/denoiser';
 import { cfgConditionModel } from '../guidance/cfg';
 import { GLIDE_PREDICTION, glideSchedule, TextSampleOptions } from '../text/glide';
 import { isTextUNetConfig } from '../text/text_unet';
 import { VideoCondition, videoCondition } from './temporal_hook';
+
+/** The model guided by the captions (classifier-free: each clip's caption against '' for all its frames). */
+export function videoGuidedModel(
+  model: Denoiser<VideoCondition>,
+  captions: string[],
+  frames: number,
+  o: Pick<TextSampleOptions, 'guidance' | 'counter' | 'prediction'>,
+): DiffusionModel {
+  const empty = captions.map(() => '');
+  return cfgConditionModel(model, videoCondition(captions, frames), videoCondition(empty, frames), o.guidance, {
+    counter: o.counter,
+    prediction: o.prediction ?? GLIDE_PREDICTION,
+  });
+}
 
 /** Clips for `captions` (one per clip), [B*F, S, S, C]: clip after clip, frame after frame. */
 export function sampleVideo(
@@ -21,16 +36,7 @@ export function sampleVideo(
   if (!isTextUNetConfig(model.config)) throw new Error('sampleVideo: the model has no text encoder (config.text)');
   if (captions.length === 0) throw new Error('sampleVideo: no captions');
   const c = model.config;
-  const cfg = cfgConditionModel(
-    model,
-    videoCondition(captions, frames),
-    videoCondition(
-      captions.map(() => ''),
-      frames,
-    ),
-    o.guidance,
-    { counter: o.counter, prediction: o.prediction ?? GLIDE_PREDICTION },
-  );
+  const cfg = videoGuidedModel(model, captions, frames, o);
   const sampler = makeSampler('ddim', o.schedule ?? glideSchedule());
   return sampler.sample(cfg, [captions.length * frames, c.imageSize, c.imageSize, c.outChannels], {
     steps: o.steps,
