@@ -5,8 +5,9 @@
 // trained 2-D UNet given these layers computes exactly what it did before, and video training starts from
 // a working image model (what Ho et al.'s joint image-video training and later video models build on).
 // Optionally (frameEmbedding) a learned vector per frame index is added to the normalised sequence before
-// qkv: the relative bias alone tells a frame how far the others are, not where it sits in the clip, and a
-// 1,500-step run with the bias alone learnt clips whose frames agree but do not move (the object stays put).
+// qkv: the relative bias alone tells a frame how far the others are, not where it sits in the clip. (A
+// 1,500-step run with the bias alone learnt clips whose frames agree but do not move; with the embedding
+// the shipped model still moves its object on few clips: docs/results.md.)
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamStore } from '../../core/params';
 import { multiHeadAttention } from '../../core/unet/attention';
