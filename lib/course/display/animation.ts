@@ -6,6 +6,7 @@
 import { inKernel, sendDisplay } from '../../core/kernel_display';
 import { lessonMode, QUICK_MODE_NOTE } from '../mode';
 import { rawImageGridPng } from './image_grid';
+import { escapeXml } from './svg_fallback';
 
 export interface AnimationOptions {
   /** Frames per clip (the clips' data hold n * frames * h * w * 3 values). */
@@ -175,9 +176,6 @@ export function animatedGif(rgb: Uint8Array, frames: number, h: number, w: numbe
   return Buffer.from(parts);
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-
 /** The MIME bundle of `clips` (n clips, frame after frame, HWC RGB): GIFs in HTML, a PNG strip, text. */
 export function animationBundle(
   clips: ArrayLike<number>,
@@ -198,14 +196,14 @@ export function animationBundle(
   const cells: string[] = [];
   for (let i = 0; i < n; i++) {
     const gif = animatedGif(bytes.subarray(i * per, (i + 1) * per), F, size, size, scale, o.frameMs ?? 250);
-    const label = o.labels ? escapeHtml(o.labels[i]) : `clip ${i}`;
+    const label = o.labels ? escapeXml(o.labels[i]) : `clip ${i}`;
     cells.push(
       `<figure style="margin:4px;width:${Math.max(side, 120)}px;text-align:center">` +
         `<img src="data:image/gif;base64,${gif.toString('base64')}" width="${side}" height="${side}" alt="${label}">` +
         `<figcaption style="font-size:11px;line-height:1.2">${label}</figcaption></figure>`,
     );
   }
-  const heads = [o.title ? `<div style="font-weight:bold">${escapeHtml(o.title)}</div>` : ''];
+  const heads = [o.title ? `<div style="font-weight:bold">${escapeXml(o.title)}</div>` : ''];
   if (quick) heads.push(`<div style="color:#b00000">${QUICK_MODE_NOTE}</div>`);
   const html = `<div>${heads.join('')}<div style="display:flex;flex-wrap:wrap;align-items:flex-start">${cells.join(
     '',
