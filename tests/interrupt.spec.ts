@@ -8,6 +8,7 @@ import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { InterruptedError, requestInterrupt } from '../lib/core/cancel';
@@ -126,6 +127,74 @@ describe('interrupt: loops stop at a step boundary on the shared signal', () => 
     net.dispose();
   });
 
+  it('a sampling loop Node stops inside tfjs bookkeeping: nothing freed twice or left behind', async () => {
+    // In the kernel's synchronous part SIGINT stops the code at any statement (tslab runs cells with
+    // vm's breakOnSigint). vm's timeout stops it the same way (V8's TerminateExecution); a method that
+    // never returns on its n-th call puts the stop inside tfjs's bookkeeping: in a disposal after tfjs
+    // counted the tensor out (disposing it again counted it out twice: the kernel once read 103
+    // tensors against 104), in engine.track after a new tensor was counted or a tidy's scope popped
+    // but before a scope took the tensor, or while a tidy whose result is kept (FiniteWatch's) closes
+    // (then no scope ever disposed the tensor).
+    const schedule = linearSchedule(100);
+    const net = new UNet(tiny, { seed: 4 });
+    const model = unetModel(net);
+    const ddpm = new DDPMSampler(schedule);
+    const backend = tf.backend();
+    const engine = tf.engine();
+    const state = engine.state as unknown as { activeScope: { track: tf.Tensor[] } | null };
+    type Cut = {
+      where: 'disposeData' | 'removeDataId' | 'track' | 'disposeTensor';
+      n: number;
+      when?: (args: unknown[]) => boolean;
+    };
+    const outsideTidy = () => state.activeScope === null;
+    const cuts: Cut[] = [
+      { where: 'disposeData', n: 1 },
+      { where: 'disposeData', n: 250 },
+      { where: 'removeDataId', n: 100 },
+      { where: 'track', n: 200 }, // a new tensor
+      // A tidy's result moving to the parent scope (it was tracked in the inner one before).
+      { where: 'track', n: 20, when: (args) => (args[0] as { scopeId?: number }).scopeId != null },
+      // A tidy closing whose result is kept.
+      { where: 'disposeData', n: 3, when: () => !!state.activeScope?.track.some((t) => t.kept) },
+      // Disposals in the loop itself, outside its tidy (the previous sample, x0, FiniteWatch's value).
+      { where: 'disposeTensor', n: 4, when: outsideTidy },
+      { where: 'disposeTensor', n: 5, when: outsideTidy },
+      { where: 'disposeTensor', n: 6, when: outsideTidy },
+    ];
+    const sample5 = async () => {
+      const x = ddpm.sample(model, [1, 8, 8, 1], { steps: 5, rng: new Rng(3) });
+      const values = Array.from(await x.data());
+      x.dispose();
+      return values;
+    };
+    const reference = await sample5();
+    const before = tf.memory().numTensors;
+    for (const cut of cuts) {
+      const target = (cut.where === 'disposeData' ? backend : engine) as unknown as Record<string, unknown>;
+      const own = Object.prototype.hasOwnProperty.call(target, cut.where);
+      const original = target[cut.where] as (...args: unknown[]) => unknown;
+      let calls = 0;
+      target[cut.where] = function (this: unknown, ...args: unknown[]) {
+        if ((!cut.when || cut.when(args)) && ++calls === cut.n) for (;;); // where Node's stop lands
+        return original.apply(this, args);
+      };
+      try {
+        const run = () => ddpm.sample(model, [2, 8, 8, 1], { steps: 50, rng: new Rng(1) }).dispose();
+        assert.throws(() => vm.runInNewContext('run()', { run }, { timeout: 300 }), /timed out/);
+      } finally {
+        if (own) target[cut.where] = original;
+        else delete target[cut.where];
+      }
+      await new Promise((r) => setImmediate(r)); // the loop guard's cleanup
+      assert.strictEqual(tf.memory().numTensors, before, `stopped in ${cut.where} call ${cut.n}`);
+    }
+    // Nothing else was freed: the next sampling gives the same sample as before the stops.
+    assert.deepStrictEqual(await sample5(), reference);
+    assert.strictEqual(tf.memory().numTensors, before);
+    net.dispose();
+  });
+
   it('a 2-D toy training stops between steps and releases its batch', async () => {
     const before = tf.memory().numTensors;
     let done = 0;
@@ -172,6 +241,8 @@ interface KernelReport {
   afterSampleAsyncSeconds: number;
   after: CellRun;
   afterCount: number | null;
+  /** Outputs of tensor-count cells that ended in an error (a SIGINT's stop arriving late). */
+  failedCounts: string[];
 }
 
 describe('interrupt in the course kernel (Jupyter client, diffusion-ts)', function () {
@@ -185,7 +256,12 @@ describe('interrupt in the course kernel (Jupyter client, diffusion-ts)', functi
       maxBuffer: 64 << 20,
       timeout: 590_000,
     });
-    assert.strictEqual(run.status, 0, `interrupt_kernel.py failed:\n${run.stdout}\n${run.stderr}`);
+    const how = run.error ? `${run.error.message}, ` : ''; // ETIMEDOUT: it ran past 590 s
+    assert.strictEqual(
+      run.status,
+      0,
+      `interrupt_kernel.py failed (${how}exit ${run.status}):\n${run.stdout}\n${run.stderr}`,
+    );
     r = JSON.parse(run.stdout.trim().split('\n').pop() as string) as KernelReport;
   });
 
@@ -217,6 +293,8 @@ describe('interrupt in the course kernel (Jupyter client, diffusion-ts)', functi
     assert.ok((s.stopSeconds as number) < 10, `message ${s.stopSeconds}s after Interrupt`);
     assert.ok(r.afterSampleSyncSeconds < quickAnswer, `next cell answered after ${r.afterSampleSyncSeconds}s`);
     assert.strictEqual(r.afterSampleSync, r.baseline, 'tensor count');
+    // Node's own stop for the SIGINT ends this cell, never a later one.
+    assert.deepStrictEqual(r.failedCounts, [], 'the cells after it ran without error');
   });
 
   it('a sampling cell after an await: stops at the next step, the bar says where, the tensor count is back', () => {

@@ -87,8 +87,28 @@ function startSentinel(): void {
 export function installInterruptHook(): void {
   if (hooked || !inKernel()) return;
   hooked = true;
-  process.on('SIGINT', requestInterrupt);
+  // In a cell's synchronous part (tslab's listener is off for the run) a listener added now would
+  // take SIGINT from Node's watchdog, and when the run ends Node resets SIGINT to its default, exit:
+  // the kernel's next Interrupt outside such a run killed it. So it is added after the run.
+  if (process.listenerCount('SIGINT') === 0) setImmediate(() => process.on('SIGINT', requestInterrupt));
+  else process.on('SIGINT', requestInterrupt);
   startSentinel();
+}
+
+/**
+ * In a cell's synchronous part (tslab runs it with vm's breakOnSigint, which takes the SIGINT
+ * listeners off for the run, tslab's and ours) each SIGINT also makes Node stop the running code. When
+ * the sentinel reported one first, waits here, at a point where nothing is half done, until Node's
+ * stop arrives (its watchdog thread may lag on a busy machine; up to `maxMs`). Otherwise the stop
+ * lands wherever the code is by then, or, once the cell has ended, in the next cell. Returns at once
+ * outside such a run, and after `maxMs` if no stop came.
+ */
+export function awaitSigintStop(maxMs = 3000): void {
+  if (!hooked || process.listenerCount('SIGINT') > 0) return;
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    // Node's stop lands in this loop.
+  }
 }
 
 /**

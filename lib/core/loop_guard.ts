@@ -6,9 +6,15 @@
 //   breakOnSigint), skipping every finally and tf.tidy's closing. The guard notices on the next turn
 //   of the event loop (a synchronous loop never lets one happen while it runs, so if the guard is
 //   still open then, the loop was stopped) and does what was skipped: closes the tidy scopes the loop
-//   opened, restores the gradient tape and runs the loop's `release`.
+//   opened, restores the gradient tape and runs the loop's `release`. First it completes what the
+//   stop cut short inside tfjs's own bookkeeping (a disposal, a registration, a tidy's closing:
+//   engine_cuts.ts), so that nothing is disposed twice or left out of every scope.
+// When the shared signal (the sentinel) stops such a loop first, Node's stop is still on its way; the
+// loop waits for it at the step boundary, where nothing is half done, rather than let it land in the
+// loop's cleanup or in the next cell.
 import * as tf from '@tensorflow/tfjs-core';
-import { InterruptedError, interruptSignal } from './cancel';
+import { awaitSigintStop, InterruptedError, interruptSignal } from './cancel';
+import { engineWatch } from './engine_cuts';
 
 /** The engine fields a stopped kernel call or tf.tidy leaves behind (not in tfjs's typings). */
 interface EngineState {
@@ -34,6 +40,7 @@ export function syncLoopGuard(what: string, release: () => void, onInterrupt?: (
   const signal = interruptSignal();
   const engine = tf.engine();
   const s = engine.state as unknown as EngineState;
+  engineWatch.open();
   const saved = {
     scopes: s.scopeStack.length,
     gradientDepth: s.gradientDepth,
@@ -46,6 +53,8 @@ export function syncLoopGuard(what: string, release: () => void, onInterrupt?: (
   setImmediate(() => {
     if (!open) return;
     open = false;
+    engineWatch.close();
+    engineWatch.finish();
     while (s.scopeStack.length > saved.scopes) engine.endScope();
     s.gradientDepth = saved.gradientDepth;
     s.kernelDepth = saved.kernelDepth;
@@ -59,10 +68,12 @@ export function syncLoopGuard(what: string, release: () => void, onInterrupt?: (
     check(step: number): void {
       at = step;
       if (!signal.requested) return;
+      awaitSigintStop();
       onInterrupt?.(step);
       throw new InterruptedError(`${what} interrupted at step ${step}; its tensors were released`, step);
     },
     end(): void {
+      if (open) engineWatch.close();
       open = false;
     },
   };

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -21,6 +22,11 @@ from jupyter_client.manager import KernelManager
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ['JUPYTER_PATH'] = os.pathsep.join(p for p in [os.path.join(ROOT, 'jupyter'), os.environ.get('JUPYTER_PATH', '')] if p)
 CKPT = tempfile.mkdtemp(prefix='interrupt-ckpt-')
+# Every wait is bounded, and all of them together stay under the spec's 590 s, so a stuck kernel
+# fails here with the transcript instead of being killed by the spec with nothing to show.
+DEADLINE = time.time() + float(os.environ.get('INTERRUPT_KERNEL_BUDGET_S', '500'))
+# An interrupted cell must end (reply + idle) this long after Interrupt.
+AFTER_INTERRUPT_S = 60
 
 SETUP = """
 import * as tf from '@tensorflow/tfjs-core';
@@ -46,7 +52,11 @@ const tensors = () => console.log(`tensors ${tf.memory().numTensors}`);
 tensors();
 """
 
+
+# The kernel's first long loop (a short sampling) runs in this cell's synchronous part: the Interrupt
+# hook it installs must not turn the Interrupt of the training after the await into the kernel's exit.
 TRAIN = f"""
+ddpm.sample(unetModel(net), [1, 16, 16, 1], {{ steps: 2, rng: new Rng(9) }}).dispose();
 await runTrainer(
   new Trainer(net, {{ schedule: schedule, totalSteps: 3000, learningRate: 1e-3, checkpointDir: {json.dumps(CKPT)}, checkpointEvery: 1000 }}),
   batches,
@@ -85,6 +95,7 @@ class Kernel:
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=180)
+        self.failed_counts = []
 
     def run(self, code, interrupt_when=None, wait_for=None, timeout=300):
         """Runs a cell; interrupt_when(text, seconds) -> True sends Interrupt once. Collects the cell's
@@ -98,8 +109,19 @@ class Kernel:
         text, idle_at, interrupted_at, reply = '', None, None, None
         while True:
             now = time.time()
+            late = None
             if now - t0 > timeout:
-                raise RuntimeError(f'cell did not finish within {timeout}s; output so far:\n{text}')
+                late = f'within {timeout}s'
+            elif interrupted_at is not None and now - interrupted_at > AFTER_INTERRUPT_S:
+                late = f'within {AFTER_INTERRUPT_S}s of Interrupt'
+            elif now > DEADLINE:
+                late = 'before the helper\'s overall deadline'
+            if late:
+                raise RuntimeError(
+                    f'cell did not finish {late} (reply: {reply}, idle: {idle_at is not None}, '
+                    f'interrupt at {interrupted_at and interrupted_at - t0}):\n{code.strip()}\n'
+                    f'--- output so far:\n{text}'
+                )
             if interrupted_at is None and interrupt_when is not None and interrupt_when(text, now - t0):
                 self.km.interrupt_kernel()
                 interrupted_at = time.time()
@@ -147,6 +169,11 @@ class Kernel:
 
     def tensors(self):
         r = self.run('tensors();', timeout=60)
+        if 'tensors ' not in r['text']:
+            raise RuntimeError(f"the tensor count cell printed no count ({r['status']}):\n{r['text']}")
+        if r['status'] != 'ok':
+            # E.g. Node's stop for an earlier SIGINT that reached this cell instead of the interrupted one.
+            self.failed_counts.append(r['text'])
         return int(r['text'].split('tensors ')[-1].split()[0]), r['seconds']
 
     def close(self):
@@ -161,6 +188,8 @@ def bar_steps(text, label):
 
 
 def main():
+    # Killed by the spec's timeout (SIGTERM): still shut the kernel down rather than leave it running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit('interrupt_kernel.py: terminated'))
     k = Kernel()
     out = {'checkpointDir': CKPT}
     try:
@@ -185,6 +214,7 @@ def main():
         after = k.run(AFTER, timeout=120)
         out['after'] = after
         out['afterCount'] = int(after['text'].split('tensors ')[-1].split()[0]) if 'tensors ' in after['text'] else None
+        out['failedCounts'] = k.failed_counts
     finally:
         k.close()
     print(json.dumps(out))

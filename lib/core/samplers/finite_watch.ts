@@ -22,6 +22,9 @@ export class NonFiniteSampleError extends Error {
 
 export class FiniteWatch {
   private first: tf.Scalar = tf.scalar(NONE, 'float32');
+  // The value being replaced, until disposed. With `first`, every tensor the watch holds is in a
+  // field, so dispose() frees it even when the kernel's Interrupt stopped observe() midway.
+  private replaced: tf.Scalar | null = null;
 
   /** Notes whether `out`, the network output of plan step i, holds NaN or Infinity (no read). */
   observe(out: tf.Tensor, i: number): void {
@@ -31,10 +34,14 @@ export class FiniteWatch {
         tf.scalar(2 * i),
         tf.where(tf.any(tf.isInf(out)), tf.scalar(2 * i + 1), tf.scalar(NONE)),
       );
-      return tf.keep(tf.minimum(this.first, code) as tf.Scalar);
+      return tf.minimum(this.first, code) as tf.Scalar;
     });
-    this.first.dispose();
+    // Kept after the tidy, not inside it: until then a surrounding tidy (the sampling loop's) owns it.
+    tf.keep(next);
+    this.replaced = this.first;
     this.first = next;
+    this.replaced.dispose();
+    this.replaced = null;
   }
 
   /**
@@ -70,5 +77,6 @@ export class FiniteWatch {
 
   dispose(): void {
     this.first.dispose();
+    this.replaced?.dispose();
   }
 }

@@ -23,11 +23,17 @@ export function sampleLoop<O extends SampleOptions, R extends SamplerRun>(
 ): tf.Tensor4D {
   const run = sampler.start(opts, model.prediction);
   let x: tf.Tensor4D | null = null;
+  // The step's input until it is disposed, and its x0 estimate until onStep has seen it.
+  let previous: tf.Tensor4D | null = null;
+  let x0: tf.Tensor4D | null = null;
   // NaN/Inf in a network output is noted on the device each step and read once at the end.
   let watch: FiniteWatch | null = null;
-  // Frees the run's tensors: in finally, or after the kernel's Interrupt stopped the loop midway.
+  // Frees the run's tensors: in finally, or after the kernel's Interrupt stopped the loop midway
+  // (between any two statements: so every tensor the loop holds is in one of these variables).
   const release = () => {
+    previous?.dispose();
     x?.dispose();
+    x0?.dispose();
     watch?.dispose();
     run.dispose?.();
   };
@@ -42,18 +48,22 @@ export function sampleLoop<O extends SampleOptions, R extends SamplerRun>(
       guard.check(i);
       const t = run.timesteps[i];
       const xt: tf.Tensor4D = x;
+      previous = xt;
       // The network's output lives only inside this tidy; step returns the two tensors kept.
-      const { prev, x0 } = tf.tidy(() => {
+      const result = tf.tidy(() => {
         const out = t === null ? null : model.predict(xt, new Array<number>(shape[0]).fill(t));
         if (out) w.observe(out, i);
         return sampler.step(out, i, xt, run);
       });
+      x = result.prev;
+      x0 = result.x0 ?? null;
       xt.dispose();
-      x = prev;
+      previous = null;
       try {
         if (t !== null && x0) opts.onStep?.({ index: evaluations++, t, x, x0 });
       } finally {
         x0?.dispose();
+        x0 = null;
       }
     }
     w.observe(x, run.timesteps.length);
@@ -62,7 +72,11 @@ export function sampleLoop<O extends SampleOptions, R extends SamplerRun>(
     x = null; // handed to the caller
     return out;
   } finally {
-    guard.end();
-    release();
+    // Released before the guard closes: were Node's stop to land in release, the guard finishes it.
+    try {
+      release();
+    } finally {
+      guard.end();
+    }
   }
 }

@@ -125,7 +125,12 @@ export class PLMSSampler implements Sampler<PLMSOptions, PLMSRun> {
         run.xStart = null;
       } else {
         run.eps.push(tf.keep(e.clone() as tf.Tensor4D));
-        if (run.eps.length > 3 || last) tf.dispose(run.eps.splice(0, last ? run.eps.length : 1));
+        if (run.eps.length > 3 || last) {
+          // Disposed while still listed, so that after a stop midway run.dispose() frees the rest.
+          const drop = last ? run.eps.length : 1;
+          tf.dispose(run.eps.slice(0, drop));
+          run.eps.splice(0, drop);
+        }
       }
       return { prev: prev as tf.Tensor4D, x0: x0 as tf.Tensor4D };
     });
