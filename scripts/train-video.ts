@@ -1,5 +1,6 @@
-// Trains lesson 17's text-to-video model; the defaults are the shipped model's recipe
-// (checkpoints/17/manifest.json).
+// Trains lesson 17's text-to-video model. The shipped model is two runs (checkpoints/17/manifest.json):
+// the defaults with --out build/video, then --init build/video/model.safetensors --conv --steps 2000 (out:
+// checkpoints/17), which goes on from the first run's weights with 3-D convolutions added at every block.
 //
 //   npm run train -- 17 [flags]        (or: npm run train:video -- [flags])
 //
@@ -39,8 +40,14 @@ const FLAGS = {
   captionDropout: { kind: 'num', default: 0.1, help: "probability a clip's caption becomes '' (CFG)", min: 0, max: 1 },
   seed: { kind: 'int', default: 0, help: 'new weights, batches, timesteps, noise' },
   every: { kind: 'int', default: 250, help: 'checkpoint every N steps', min: 1 },
-  init: { kind: 'str', default: 'checkpoints/10/model.safetensors', help: "the image model (lesson 10's text UNet)" },
+  init: {
+    kind: 'str',
+    default: 'checkpoints/10/model.safetensors',
+    help: "the image model (lesson 10's text UNet), or a video model to go on from",
+  },
   out: { kind: 'str', default: 'checkpoints/17', help: 'output folder' },
+  everyBlock: { kind: 'bool', default: false, help: 'temporal layers after every block, not only attention blocks' },
+  conv: { kind: 'bool', default: false, help: 'a 3-D convolution across frames after every block' },
   fresh: { kind: 'bool', default: false, help: 'ignore existing training states' },
 } satisfies FlagSpec;
 
@@ -49,7 +56,12 @@ async function main(): Promise<void> {
   if (positional.length) throw new UsageError(`no positional arguments, got '${positional.join(' ')}'`);
   console.log(formatBackendReport(await initBackend()));
   const set = loadVideoShapes('train', { count: a.clips, frames: a.frames });
-  const model = videoFromImageModel(a.init, { maxFrames: 16, seed: a.seed });
+  const model = videoFromImageModel(a.init, {
+    maxFrames: 16,
+    seed: a.seed,
+    everyBlock: a.everyBlock,
+    conv: a.conv,
+  });
   const ema = model.emptyCopy();
   const schedule = glideSchedule();
   const trainDir = path.join(a.out, 'train');

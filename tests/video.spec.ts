@@ -19,6 +19,7 @@ import { shapesTokenizer } from '../lib/methods/text/shapes_text';
 import {
   RelativePositionBias,
   TemporalAttention,
+  TemporalConv,
   TemporalHook,
   clipTimesteps,
   clipsToFrames,
@@ -244,6 +245,57 @@ describe('video layers (lesson 17)', function () {
     });
   });
 
+  describe('TemporalConv', () => {
+    const [B, F, H, W, C] = [2, 3, 4, 4, 4];
+    const x = () => new Rng(21).normalTensor([B * F, H, W, C]) as tf.Tensor4D;
+
+    it('is a 3x3x3 convolution across frames (written out here), zero at init, each clip on its own', async () => {
+      const l = new TemporalConv(new ParamStore(new Rng(20)), 'conv', C, 2);
+      const xs = x();
+      const y0 = l.apply(xs, F);
+      assert.equal(maxAbsDiff(y0, xs), 0, 'zero weights: the identity');
+      perturb(l.weight, 22);
+      perturb(l.bias, 23);
+      // The written-out convolution: out[b,f,i,j,o] = bias[o] + sum over df, di, dj, c of
+      // h[b, f+df, i+di, j+dj, c] * w[di+1, dj+1, (df+1)*C + c, o], zero outside the clip and the frame.
+      const h = (await tf.tidy(() => l.norm.apply(xs, true)).array()) as number[][][][];
+      const w = (await l.weight.array()) as number[][][][];
+      const bias = (await l.bias.array()) as number[];
+      const xv = (await xs.array()) as number[][][][];
+      const want: number[][][][] = xv.map((frame, n) =>
+        frame.map((row, i) =>
+          row.map((px, j) =>
+            px.map((xo, o) => {
+              let acc = bias[o];
+              const [b, f] = [Math.floor(n / F), n % F];
+              for (let df = -1; df <= 1; df++)
+                for (let di = -1; di <= 1; di++)
+                  for (let dj = -1; dj <= 1; dj++) {
+                    const [ff, ii, jj] = [f + df, i + di, j + dj];
+                    if (ff < 0 || ff >= F || ii < 0 || ii >= H || jj < 0 || jj >= W) continue;
+                    for (let c = 0; c < C; c++)
+                      acc += h[b * F + ff][ii][jj][c] * w[di + 1][dj + 1][(df + 1) * C + c][o];
+                  }
+              return xo + acc;
+            }),
+          ),
+        ),
+      );
+      const y = l.apply(xs, F);
+      const ref = tf.tensor4d(want);
+      assert.ok(maxAbsDiff(y, ref) < 1e-4, `layer vs written-out convolution: ${maxAbsDiff(y, ref)}`);
+      // One frame per clip: no neighbours, the centre slice of the kernel only.
+      const y1 = l.apply(xs, 1);
+      assert.deepStrictEqual(y1.shape, xs.shape);
+      const n0 = tf.memory().numTensors;
+      tf.dispose(l.apply(xs, F));
+      assert.equal(tf.memory().numTensors, n0, 'no tensors left behind');
+      assert.throws(() => l.apply(xs, 4), /a batch of 6 frames is not a whole number of 4-frame clips/);
+      tf.dispose([xs, y0, y, ref, y1]);
+      [l.norm.weight, l.norm.bias, l.weight, l.bias].forEach((v) => v.dispose());
+    });
+  });
+
   describe('TemporalHook in a text UNet', () => {
     const clipsX = () => new Rng(11).normalTensor([2 * 4, 8, 8, 3]) as tf.Tensor4D;
     const t = new Array<number>(8).fill(0).map((_, i) => (i < 4 ? 250 : 700));
@@ -273,6 +325,55 @@ describe('video layers (lesson 17)', function () {
       ]);
       assert.ok(v.params.has('mid.temporal.attn.position.table') && v.params.has('up.1.temporal.attn.1.proj.weight'));
       base.dispose();
+      v.dispose();
+    });
+
+    it("everyBlock: a layer after every block at every resolution ('res.<j>' where there is no attention)", () => {
+      const v = videoUNet(new TemporalHook({ maxFrames: 8, everyBlock: true }), 5);
+      const layers = [
+        ...new Set([...v.params.keys()].filter(isTemporalParam).map((n) => n.split('.').slice(0, -2).join('.'))),
+      ];
+      assert.deepStrictEqual(layers, [
+        'down.0.temporal.res.0',
+        'down.1.temporal.attn.0',
+        'mid.temporal.attn',
+        'up.1.temporal.attn.0',
+        'up.1.temporal.attn.1',
+        'up.0.temporal.res.0',
+        'up.0.temporal.res.1',
+      ]);
+      // conv: a 3-D convolution after every block, attention after the attention blocks only.
+      const withConv = videoUNet(new TemporalHook({ maxFrames: 8, conv: true }), 5);
+      const convLayers = [
+        ...new Set(
+          [...withConv.params.keys()]
+            .filter(isTemporalParam)
+            .map((n) =>
+              n.includes('.conv.') ? n.replace(/\.(norm\.)?(weight|bias)$/, '') : n.split('.').slice(0, -2).join('.'),
+            ),
+        ),
+      ];
+      assert.deepStrictEqual(convLayers, [
+        'down.0.temporal.conv.res.0',
+        'down.1.temporal.conv.attn.0',
+        'down.1.temporal.attn.0',
+        'mid.temporal.conv.attn',
+        'mid.temporal.attn',
+        'up.1.temporal.conv.attn.0',
+        'up.1.temporal.attn.0',
+        'up.1.temporal.conv.attn.1',
+        'up.1.temporal.attn.1',
+        'up.0.temporal.conv.res.0',
+        'up.0.temporal.conv.res.1',
+      ]);
+      withConv.dispose();
+      // Open every layer: frames of a clip now reach each other at the 8-px level too, and only with frames.
+      for (const [n, p] of v.params) if (isTemporalParam(n) && n.endsWith('proj.weight')) perturb(p, 14);
+      const x = clipsX();
+      const cond = videoCondition(captions, 4);
+      const [a, b] = [v.apply(x, t, cond), v.apply(x, t, { text: cond.text })];
+      assert.ok(maxAbsDiff(a, b) > 1e-4);
+      tf.dispose([x, a, b]);
       v.dispose();
     });
 
@@ -406,6 +507,18 @@ describe('video layers (lesson 17)', function () {
     const [y1, y2] = [video.apply(x, [40, 40, 40, 40], moving), loaded.apply(x, [40, 40, 40, 40], moving)];
     assert.equal(maxAbsDiff(y1, y2), 0);
     assert.throws(() => loadVideoModel(file), /is not a video model \(its config kind is not 'video-unet'\)/);
+    // Going on from the video model with temporal layers after every block: its weights (temporal ones
+    // included) fill the new model, the new layers start as the identity, so it computes the same.
+    const more = videoFromImageModel(videoFile, { maxFrames: 8, everyBlock: true });
+    assert.ok(more.paramCount > loaded.paramCount && more.params.has('down.0.temporal.res.0.proj.weight'));
+    const y3 = more.apply(x, [40, 40, 40, 40], moving);
+    assert.equal(maxAbsDiff(y3, y1), 0);
+    assert.throws(
+      () => videoFromImageModel(videoFile, { maxFrames: 8, frameEmbedding: false }),
+      /temporal layers differ in frameEmbedding/,
+    );
+    y3.dispose();
+    more.dispose();
     tf.dispose([x, ref, y1, y2]);
     image.dispose();
     video.dispose();

@@ -1,7 +1,8 @@
-// The one extension point of the core UNet: layers inserted after its attention blocks, with
-// parameters shared by all of them and a per-pass state computed from the condition. GLIGEN's gated
-// self-attention (lib/methods/gligen) is built this way, so the core knows no method: it calls the
-// hook at fixed points while it builds and runs, and accepts the condition fields the hook declares.
+// The one extension point of the core UNet: layers inserted after its attention blocks (or, when the
+// hook asks, after every block), with parameters shared by all of them and a per-pass state computed
+// from the condition. GLIGEN's gated self-attention (lib/methods/gligen) and lesson 17's temporal layers
+// are built this way, so the core knows no method: it calls the hook at fixed points while it builds and
+// runs, and accepts the condition fields the hook declares.
 //
 // The hook is a description (its own config, no weights): the UNet stores what it builds, so one hook
 // object can build several networks (a model and its EMA copy).
@@ -21,9 +22,15 @@ export interface AttentionHook<Shared = unknown, State = unknown> {
   /** The condition fields the hook reads; the UNet accepts them besides its own. */
   readonly fields: readonly string[];
   /**
-   * The layer that follows one attention block. Called while the UNet is built, inside the level's
-   * parameter scope ('down.0', 'mid', 'up.1') right after the block: `block` is the block's name in
-   * that scope ('attn.0', 'attn'), `channels` its width.
+   * false or absent: a layer after each attention block only. true: after every block of every level
+   * (its attention block where it has one, else its ResBlock; in the middle, after the attention block
+   * or the first ResBlock), so every resolution gets one; the attention positions keep their names.
+   */
+  readonly everyBlock?: boolean;
+  /**
+   * The layer that follows one block. Called while the UNet is built, inside the level's parameter
+   * scope ('down.0', 'mid', 'up.1') right after the block: `block` is the block's name in that scope
+   * ('attn.0', 'attn', or with everyBlock 'res.1', 'res1'), `channels` its width.
    */
   buildLayer(store: ParamStore, block: string, channels: number, config: UNetConfig): AttentionHookLayer<State>;
   /** Parameters the layers share, built once after the up path (before the output norm), at the root scope. */

@@ -74,7 +74,7 @@ const CORE_FIELDS = Object.keys(FIELDS);
 interface Level {
   res: ResBlock[];
   attn: (AttentionBlock | null)[];
-  /** The hook's layer after each attention block, else null. */
+  /** The hook's layer after each block (see hook.ts: attention blocks only unless everyBlock), else null. */
   hooked: (AttentionHookLayer<unknown> | null)[];
   resample: Conv2d | null;
 }
@@ -85,7 +85,7 @@ export interface UNetInit {
   seed?: number;
   /** An existing store to create the parameters in (a wrapper's, so all its parameters share one map); its rng draws them. */
   store?: ParamStore;
-  /** Layers after every attention block (GLIGEN's), built at fixed points; see hook.ts. */
+  /** Layers after every attention block (GLIGEN's) or every block (lesson 17's), built at fixed points; see hook.ts. */
   hook?: AttentionHook;
 }
 
@@ -129,6 +129,10 @@ export class UNet implements Denoiser<UNetCondition> {
     // Built right after its attention block, in the same scope: the hook names its parameters next
     // to the block's, and the creation order (hence the seeded weights) is fixed by the core.
     const hookLayer = (name: string, ch: number) => (hook ? hook.buildLayer(store, name, ch, c) : null);
+    const hookAt = (j: number | null, attn: boolean, ch: number) => {
+      if (!attn && !hook?.everyBlock) return null;
+      return hookLayer(j === null ? (attn ? 'attn' : 'res1') : `${attn ? 'attn' : 'res'}.${j}`, ch);
+    };
 
     this.time = new TimeEmbedding(store, 'time', base, temb);
     this.classEmb = c.numClasses === undefined ? null : store.normal('classEmb.weight', [c.numClasses + 1, temb], 1);
@@ -152,7 +156,7 @@ export class UNet implements Denoiser<UNetCondition> {
           level.res.push(new ResBlock(store, `res.${j}`, ch, w, temb, c.groups));
           ch = w;
           level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
-          level.hooked.push(attnAt(side) ? hookLayer(`attn.${j}`, ch) : null);
+          level.hooked.push(hookAt(j, attnAt(side), ch));
           skips.push(ch);
         }
         if (i < L - 1) {
@@ -166,7 +170,7 @@ export class UNet implements Denoiser<UNetCondition> {
     this.mid = store.scope('mid', () => ({
       res1: new ResBlock(store, 'res1', ch, ch, temb, c.groups),
       attn: c.midAttention ? attention('attn', ch) : null,
-      hooked: c.midAttention ? hookLayer('attn', ch) : null,
+      hooked: hookAt(null, c.midAttention, ch),
       res2: new ResBlock(store, 'res2', ch, ch, temb, c.groups),
     }));
     for (let i = L - 1; i >= 0; i--) {
@@ -177,7 +181,7 @@ export class UNet implements Denoiser<UNetCondition> {
           level.res.push(new ResBlock(store, `res.${j}`, ch + skips.pop()!, w, temb, c.groups));
           ch = w;
           level.attn.push(attnAt(side) ? attention(`attn.${j}`, ch) : null);
-          level.hooked.push(attnAt(side) ? hookLayer(`attn.${j}`, ch) : null);
+          level.hooked.push(hookAt(j, attnAt(side), ch));
         }
         if (i > 0) {
           level.resample = new Conv2d(store, 'up', ch, ch, 3);
@@ -236,7 +240,7 @@ export class UNet implements Denoiser<UNetCondition> {
         level.res.forEach((rb, j) => {
           hcur = rb.apply(hcur, e);
           const a = level.attn[j];
-          if (a) hcur = after(level.hooked[j], a.apply(hcur, ctx, mask));
+          hcur = after(level.hooked[j], a ? a.apply(hcur, ctx, mask) : hcur);
           hs.push(hcur);
         });
         if (i < this.down.length - 1) {
@@ -245,13 +249,13 @@ export class UNet implements Denoiser<UNetCondition> {
         }
       });
       hcur = this.mid.res1.apply(hcur, e);
-      if (this.mid.attn) hcur = after(this.mid.hooked, this.mid.attn.apply(hcur, ctx, mask));
+      hcur = after(this.mid.hooked, this.mid.attn ? this.mid.attn.apply(hcur, ctx, mask) : hcur);
       hcur = this.mid.res2.apply(hcur, e);
       for (const level of this.up) {
         level.res.forEach((rb, j) => {
           hcur = rb.apply(tf.concat([hcur, hs.pop()!], 3), e);
           const a = level.attn[j];
-          if (a) hcur = after(level.hooked[j], a.apply(hcur, ctx, mask));
+          hcur = after(level.hooked[j], a ? a.apply(hcur, ctx, mask) : hcur);
         });
         if (level.resample) {
           const [, hh, ww] = hcur.shape;

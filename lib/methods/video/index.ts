@@ -2,6 +2,7 @@
 export * from './frames';
 export * from './relative_position';
 export * from './temporal_attention';
+export * from './temporal_conv';
 export * from './temporal_hook';
 export * from './video_text';
 export * from './video_loss';
