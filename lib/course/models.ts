@@ -170,10 +170,12 @@ export const PRETRAINED = {
     command: 'npm run train:audio',
     load: (f) => loadInstrumentClassifier(path.dirname(f)),
   }),
-  // Lesson 17: lesson 10's text UNet with temporal attention layers, trained on captioned clips.
+  // Lesson 17: lesson 10's text UNet with temporal layers, trained on captioned clips in two runs (the
+  // second adds the 3-D convolutions and writes here).
   '17/video-unet': entry({
     file: 'checkpoints/17/model.safetensors',
-    command: 'npm run train -- 17',
+    command:
+      'npm run train -- 17 --out build/video && npm run train -- 17 --init build/video/model.safetensors --conv --steps 2000',
     load: loadVideoModel,
   }),
   // The metric classifier behind FID/KID: a folder format (weights + manifest), loaded by its folder.
