@@ -1,6 +1,7 @@
 // A small command-line flag parser for the training scripts: each script declares its flags with a
 // kind and a default, and gets typed values back, or a usage error naming the bad flag.
 import * as path from 'path';
+import { InterruptedError } from '../lib/core/cancel';
 
 export type FlagKind = 'int' | 'num' | 'str' | 'bool';
 export type FlagSpec = Record<
@@ -53,6 +54,12 @@ export type FlagValues<S extends FlagSpec> = {
 };
 
 export class UsageError extends Error {}
+
+/** A script's exit status for the error that ended it: 2 bad usage, 130 stopped by Ctrl-C (cancel.ts), else 1. */
+export function exitStatus(e: unknown): number {
+  if (e instanceof UsageError) return 2;
+  return e instanceof InterruptedError ? 130 : 1;
+}
 
 /** '--min-lr' <-> 'minLr'. */
 function flagName(key: string): string {

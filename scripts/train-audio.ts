@@ -19,7 +19,8 @@ import { audioImageData, makeAudioSet, NUM_CLASSES } from '../lib/methods/audio/
 import { instrumentAccuracy } from '../lib/methods/audio/eval';
 import { InstrumentClassifier, trainInstrumentClassifier } from '../lib/methods/audio/instrument_classifier';
 import { audioUNetConfig } from '../lib/methods/audio/model';
-import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+import { exitStatus, FlagSpec, parseFlags, UsageError, usageText } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const FLAGS = {
   steps: { kind: 'int', default: 2000, help: 'UNet optimisation steps', min: 1 },
@@ -39,6 +40,7 @@ const FLAGS = {
 } satisfies FlagSpec;
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   let a;
   try {
     const p = parseFlags(process.argv.slice(2), FLAGS);
@@ -115,5 +117,5 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   console.error(`train-audio: ${e.message}`);
-  process.exit(1);
+  process.exit(exitStatus(e));
 });

@@ -12,14 +12,26 @@ import { trainClassifier } from '../lib/eval/metrics/train_classifier';
 import { Rng } from '../lib/core/random';
 import { removeCheckpoints } from '../lib/core/train/loss_trainer';
 import { loadFashionMnist, toTensor } from '../datasets/index';
-import { intValue, SEED_MAX } from './flags';
+import { exitStatus, intValue, SEED_MAX } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
 }
 
+const FLAGS = ['--epochs', '--seed', '--out', '--every'];
+
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
+  // A mistyped flag is an error, not a five-epoch training with the defaults.
+  for (let i = 2; i < process.argv.length; i++) {
+    const f = process.argv[i];
+    if (FLAGS.includes(f)) {
+      if (i + 1 >= process.argv.length) throw new Error(`${f} needs a value`);
+      i++;
+    } else if (f !== '--fresh') throw new Error(`unknown argument '${f}' (flags: ${FLAGS.join(' N, ')} N, --fresh)`);
+  }
   const epochs = intValue('--epochs', arg('epochs', '5'), 1);
   const seed = intValue('--seed', arg('seed', '0'), 0, SEED_MAX);
   const out = path.resolve(arg('out', path.dirname(pretrainedPath('classifier'))));
@@ -74,5 +86,5 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
+  process.exit(exitStatus(e));
 });

@@ -43,7 +43,8 @@ import {
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { removeCheckpoints } from '../lib/core/train/trainer';
 import { UNet } from '../lib/core/unet/unet';
-import { FlagSpec, parseFlags, trainStateDir, usageText, UsageError } from './flags';
+import { exitStatus, FlagSpec, parseFlags, trainStateDir, UsageError, usageText } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const FLAGS = {
   steps: { kind: 'int', default: 0, help: 'optimisation steps [clip 700, prior 2000, decoder 1800]' },
@@ -258,6 +259,7 @@ async function trainDecoderRecipe(a: Args, out: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   const recipe = process.argv[2];
   if (recipe === undefined || !(recipe in DEFAULTS))
     throw new UsageError(`which recipe? (clip, prior, decoder), got '${recipe ?? ''}'`);
@@ -275,5 +277,5 @@ main().catch((e: Error) => {
   console.error(
     `train-dalle2: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-dalle2.ts clip|prior|decoder [flags]\n${usageText(FLAGS)}` : ''}`,
   );
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(exitStatus(e));
 });

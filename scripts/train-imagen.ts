@@ -29,7 +29,8 @@ import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { resolveUNetConfig, UNet } from '../lib/core/unet/unet';
 import { loadUNetCheckpoint } from '../lib/core/checkpoint/unet_checkpoint';
 import { listCheckpoints, removeCheckpoints } from '../lib/core/train/trainer';
-import { FlagSpec, parseFlags, trainStateDir, usageText, UsageError } from './flags';
+import { exitStatus, FlagSpec, parseFlags, trainStateDir, UsageError, usageText } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const FLAGS = {
   steps: { kind: 'int', default: 0, help: 'optimisation steps [mlm 3000, base 2500, sr 1500]' },
@@ -74,6 +75,7 @@ const DEFAULTS: Record<Recipe, { steps: number; lr: number; batch: number }> = {
 };
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   const recipe = process.argv[2] as Recipe;
   if (!RECIPES.includes(recipe)) throw new UsageError(`which recipe? (${RECIPES.join(', ')}), got '${String(recipe)}'`);
   const { positional, values: a } = parseFlags(process.argv.slice(3), FLAGS, DEFAULTS[recipe]);
@@ -182,5 +184,5 @@ main().catch((e: Error) => {
   console.error(
     `train-imagen: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-imagen.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
   );
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(exitStatus(e));
 });

@@ -37,7 +37,8 @@ import { saveUNetWeights } from '../lib/core/checkpoint/unet_checkpoint';
 import * as fs from 'fs';
 import { UNet } from '../lib/core/unet/unet';
 import { TextUNet } from '../lib/methods/text/text_unet';
-import { FlagSpec, parseFlags, trainStateDir, usageText, UsageError } from './flags';
+import { exitStatus, FlagSpec, parseFlags, trainStateDir, UsageError, usageText } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const FLAGS = {
   steps: { kind: 'int', default: 0, help: 'optimisation steps [per recipe]' },
@@ -204,6 +205,7 @@ async function trainLdm(kind: 'text' | 'layout', a: Flags): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
   const recipe = positional[0] as (typeof RECIPES)[number];
   if (positional.length !== 1 || !RECIPES.includes(recipe))
@@ -287,5 +289,5 @@ main().catch((e: Error) => {
   console.error(
     `train-latent: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-latent.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
   );
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(exitStatus(e));
 });

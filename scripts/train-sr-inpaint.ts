@@ -47,7 +47,8 @@ import { removeCheckpoints, Trainer } from '../lib/core/train/trainer';
 import { resolveUNetConfig, UNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset } from '../datasets/index';
-import { intValue, numValue, SEED_MAX } from './flags';
+import { exitStatus, intValue, numValue, SEED_MAX } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const TASKS = ['sr3', 'sr-regression', 'inpaint'] as const;
 type Task = (typeof TASKS)[number];
@@ -205,6 +206,7 @@ function recordRun(out: string, task: Task, facts: Record<string, unknown>): voi
 }
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   const a = parseArgs(process.argv.slice(2));
   // The shipped model's place (lib/course/models.ts); --out moves the folder, not the file name.
   const shipped = pretrainedPath(a.task === 'inpaint' ? '09/inpaint' : a.task === 'sr3' ? '08/sr3' : '08/regression');
@@ -334,5 +336,5 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   console.error(`train-sr-inpaint: ${e.message}`);
-  process.exit(1);
+  process.exit(exitStatus(e));
 });

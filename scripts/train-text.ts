@@ -23,7 +23,8 @@ import { imageBatches } from '../lib/core/train/batch_source';
 import { cosineTrainer, trainAndSave } from '../lib/core/train/train_and_save';
 import { listCheckpoints } from '../lib/core/train/trainer';
 import { TextUNet } from '../lib/methods/text/text_unet';
-import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+import { exitStatus, FlagSpec, parseFlags, UsageError, usageText } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const FLAGS = {
   steps: { kind: 'int', default: 3000, help: 'optimisation steps' },
@@ -42,6 +43,7 @@ const FLAGS = {
 } satisfies FlagSpec;
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
   const lesson = positional[0];
   if (positional.length !== 1 || lesson !== '10')
@@ -82,5 +84,5 @@ main().catch((e: Error) => {
   console.error(
     `train-text: ${e.message}${e instanceof UsageError ? `\nusage: npm run train:text -- 10 [flags]\n${usageText(FLAGS)}` : ''}`,
   );
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(exitStatus(e));
 });

@@ -21,7 +21,8 @@ import { disposeToyModels, lossJitter, measureToyModels, trainToyModels } from '
 import { mmd2 } from '../lib/methods/toy2d/metrics2d';
 import { saveToyModels, toyModelsConfig, toyModelsFileName } from '../lib/methods/toy2d/toy_checkpoint';
 import { sampleToy } from '../datasets/toy2d';
-import { FlagSpec, intValue, parseFlags, SEED_MAX, UsageError } from './flags';
+import { exitStatus, FlagSpec, intValue, parseFlags, SEED_MAX, UsageError } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const DATA = '8-gaussians';
 /** Samples per model in the measurement: the lesson's standard-mode nEval. */
@@ -44,6 +45,7 @@ const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const weights = (vars: tf.Variable[]) => vars.reduce((n, v) => n + v.size, 0);
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   let a;
   let seeds: number[];
   try {
@@ -169,5 +171,5 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   console.error(`train-toy: ${e.message}`);
-  process.exit(1);
+  process.exit(exitStatus(e));
 });

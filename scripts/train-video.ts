@@ -26,7 +26,8 @@ import {
   videoModelConfig,
   videoStepLoss,
 } from '../lib/methods/video/index';
-import { FlagSpec, parseFlags, usageText, UsageError } from './flags';
+import { exitStatus, FlagSpec, parseFlags, UsageError, usageText } from './flags';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const FLAGS = {
   steps: { kind: 'int', default: 1500, help: 'optimisation steps', min: 1 },
@@ -52,6 +53,7 @@ const FLAGS = {
 } satisfies FlagSpec;
 
 async function main(): Promise<void> {
+  stopTrainingOnCtrlC();
   const { positional, values: a } = parseFlags(process.argv.slice(2), FLAGS);
   if (positional.length) throw new UsageError(`no positional arguments, got '${positional.join(' ')}'`);
   console.log(formatBackendReport(await initBackend()));
@@ -118,5 +120,5 @@ main().catch((e: Error) => {
     `train-video: ${e.message}` +
       (e instanceof UsageError ? `\nusage: npm run train:video -- [flags]\n${usageText(FLAGS)}` : ''),
   );
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(exitStatus(e));
 });

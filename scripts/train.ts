@@ -10,8 +10,10 @@
 // Writes to checkpoints/05/ (or --out):
 //   train/step-NNNNNNNN.safetensors   full training state (weights, EMA, Adam, history); resumable
 //   model.safetensors                 the EMA weights + config only: what lessons load to sample
-// Re-running continues from the newest train/ checkpoint unless --fresh is given; interrupting it
-// (Ctrl-C) loses at most --every steps.
+// Re-running continues from the newest train/ checkpoint unless --fresh is given. Ctrl-C stops it after
+// the step in progress and writes a checkpoint there (a second Ctrl-C quits at once, losing at most
+// --every steps); so does every training script run with `npm run train…` (not through `npx tsx`, whose
+// launcher kills a script that does not answer a signal within 30 ms).
 //
 // Lesson 07: the same reference UNet with 10 classes (+1 null class) for classifier-free guidance,
 // trained with condition dropout (--cond-dropout, default 0.15 for 07). With --init FILE it starts
@@ -71,8 +73,9 @@ import { listCheckpoints, removeCheckpoints, Trainer } from '../lib/core/train/t
 import { referenceUNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { loadFashionMnist, subset, toTensor } from '../datasets/index';
-import { intValue, numValue, SEED_MAX } from './flags';
+import { exitStatus, intValue, numValue, SEED_MAX } from './flags';
 import { routeArgs, runRoute, TRAIN_ROUTES } from './train_routes';
+import { stopTrainingOnCtrlC } from '../lib/core/cancel';
 
 const LESSONS = ['05', '06', '07'];
 
@@ -267,6 +270,7 @@ async function main(): Promise<void> {
     if (typeof route === 'string') usage(route);
     process.exit(await runRoute(route.script, route.args));
   }
+  stopTrainingOnCtrlC();
   const a = parseArgs(argv);
   const out = a.out ?? path.join('checkpoints', a.lesson);
   const trainDir = path.join(out, 'train');
@@ -448,5 +452,5 @@ async function trainNoisy(
 
 main().catch((e: Error) => {
   console.error(`train: ${e.message}`);
-  process.exit(1);
+  process.exit(exitStatus(e));
 });

@@ -40,9 +40,15 @@ export function routeArgs(lesson: string, rest: string[]): { script: string; arg
 /** Runs the lesson's own script with the same terminal; resolves to its exit status. */
 export function runRoute(script: string, args: string[]): Promise<number> {
   const root = path.resolve(__dirname, '..');
-  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'scripts', script), ...args], {
-    stdio: 'inherit',
-  });
+  // node with tsx's loader, not the tsx launcher: the launcher SIGKILLs a child that does not answer a
+  // SIGINT within 30 ms, and a training answers only after its step in progress (cancel.ts).
+  const child = spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), path.join(root, 'scripts', script), ...args],
+    {
+      stdio: 'inherit',
+    },
+  );
   // Ctrl-C reaches the child through the terminal; waiting for it lets it save its training state first.
   const ignore = (): void => undefined;
   process.on('SIGINT', ignore);

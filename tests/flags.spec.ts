@@ -64,6 +64,9 @@ describe('flags', () => {
       ['train-sr-inpaint.ts', ['sr3', '--seed', '-1'], /--seed must be in \[0, 2147483647\]/],
       ['train-text.ts', ['10', '--steps', '1e99'], /--steps needs an integer/],
       ['train-classifier.ts', ['--seed', '1e99'], /--seed needs an integer/],
+      // Once a five-epoch training with the defaults, overwriting the shipped classifier.
+      ['train-classifier.ts', ['--epochs'], /--epochs needs a value/],
+      ['train-classifier.ts', ['--epoch', '2'], /unknown argument '--epoch'/],
     ];
     for (const [script, args, expected] of cases) {
       const r = spawnSync(TSX, [path.join(ROOT, 'scripts', script), ...args], {

@@ -144,6 +144,89 @@ describe('one training per folder; interrupted writes leave nothing behind', fun
     });
   }
 
+  it('Ctrl-C in a training script: it stops after the step in progress, unlocks and exits 130; a second quits at once', async () => {
+    for (const presses of [1, 2]) {
+      const out = path.join(dir, `ctrl-c-${presses}`);
+      // One press: 200 ms steps, so the loop sees it at the next boundary. Two: a step that lasts a minute.
+      const delay = presses === 1 ? '200' : '60000';
+      const run = spawn(
+        NODE_TS[0],
+        [...NODE_TS.slice(1), path.join(FIXTURES, 'lock_trainer.ts'), out, '3000', delay, 'ctrl-c'],
+        {
+          cwd: ROOT,
+        },
+      );
+      try {
+        let err = '';
+        run.stderr!.on('data', (d) => (err += String(d)));
+        await waitFor(run, 'STARTED');
+        const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
+        const t0 = Date.now();
+        run.kill('SIGINT');
+        if (presses === 2) {
+          await new Promise((r) => setTimeout(r, 1500)); // signals closer than 1 s count as one press
+          run.kill('SIGINT');
+        }
+        assert.equal(await exited, 130, err);
+        assert.ok(Date.now() - t0 < 30_000, 'the second Ctrl-C did not quit at once');
+        assert.match(err, /Ctrl-C: stopping after the step in progress/);
+        if (presses === 1)
+          assert.match(
+            err,
+            /Training interrupted at step \d+ of 3000; checkpoint written to .*Run the same command again/,
+          );
+        assert.equal(fs.existsSync(path.join(out, LOCK_NAME)), false, 'the lock outlived its run');
+        if (presses === 1) {
+          const next = trainChild(out, 1, 0);
+          assert.equal(next.status, 0, next.stderr);
+          assert.match(next.stdout, /RESUMED \d+/);
+        }
+      } finally {
+        run.kill('SIGKILL');
+      }
+    }
+  });
+
+  it('Ctrl-C on `npm run train -- 05` (npm and the script, as a terminal signals them) writes the step it stopped at and resumes there', async () => {
+    const out = path.join(dir, 'ctrl-c-lesson05');
+    const args = ['run', 'train', '--', '05', '--steps', '100000', '--batch', '4', '--subset', '256'];
+    args.push('--every', '100000', '--out', out);
+    // npm and the script in a process group of their own, as a terminal runs them; npm relays the SIGINT too.
+    const launch = () => spawn('npm', args, { cwd: ROOT, detached: true });
+    const run = launch();
+    let err = '';
+    run.stderr!.on('data', (d) => (err += String(d)));
+    try {
+      await waitFor(run, 'parameters');
+      await new Promise((r) => setTimeout(r, 8000)); // some steps, far from a periodic checkpoint
+      const exited = new Promise<string>((r) => run.once('exit', (code, sig) => r(String(code ?? sig))));
+      process.kill(-run.pid!, 'SIGINT'); // what a terminal's Ctrl-C does
+      // npm itself ends by the signal; the script exits 130 after writing its checkpoint.
+      assert.equal(await exited, 'SIGINT', err);
+      const m =
+        /Training interrupted at step (\d+) of 100000; checkpoint written to (\S+)\. Run the same command again/.exec(
+          err,
+        );
+      assert.ok(m, err);
+      const step = Number(m![1]);
+      assert.ok(step >= 1, err);
+      assert.equal(path.basename(m![2]), `step-${String(step).padStart(8, '0')}.safetensors`);
+      assert.ok(fs.existsSync(m![2]));
+      const again = launch();
+      try {
+        await waitFor(again, `at step ${step}`);
+      } finally {
+        process.kill(-again.pid!, 'SIGKILL');
+      }
+    } finally {
+      try {
+        process.kill(-run.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
   it('within one process: a second trainer on a held folder is refused; the lock goes when train() ends', async () => {
     const out = path.join(dir, 'inproc');
     const held = acquireRunLock(out, 'test');

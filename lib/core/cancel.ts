@@ -140,3 +140,35 @@ export function interruptSignal(): InterruptSignal {
     },
   };
 }
+
+// A command-line training (scripts/train*.ts). Without this, Ctrl-C there exits at once and the run keeps
+// only its last periodic checkpoint (up to --every steps lost).
+let ctrlCStops = false;
+let firstCtrlC = 0;
+/** Signals closer than this are one Ctrl-C: launchers (npm, tsx) relay the terminal's SIGINT to the script too. */
+const SAME_CTRL_C_MS = 1000;
+
+/**
+ * In a script: the first Ctrl-C (SIGINT) asks the running training to stop after its step in progress,
+ * where it writes its checkpoint and throws InterruptedError; a second one quits at once (exit 130).
+ * Only for scripts whose long loops are asynchronous (a synchronous loop never lets the handler run).
+ */
+export function stopTrainingOnCtrlC(): void {
+  if (ctrlCStops || inKernel()) return;
+  ctrlCStops = true;
+  process.on('SIGINT', () => {
+    const now = Date.now();
+    if (firstCtrlC === 0) {
+      firstCtrlC = now;
+      requestInterrupt();
+      process.stderr.write(
+        '\nCtrl-C: stopping after the step in progress and writing a checkpoint (Ctrl-C again quits now)\n',
+      );
+    } else if (now - firstCtrlC > SAME_CTRL_C_MS) process.exit(130);
+  });
+}
+
+/** True when Ctrl-C stops a training at a step boundary instead of killing the process (run_lock.ts). */
+export function trainingStopsOnCtrlC(): boolean {
+  return ctrlCStops;
+}

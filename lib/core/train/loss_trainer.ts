@@ -25,7 +25,7 @@ import {
   readCheckpoint,
   saveCheckpoint,
 } from '../checkpoint/checkpoint';
-import { InterruptedError, interruptSignal, reportInterrupt } from '../cancel';
+import { InterruptedError, interruptSignal, reportInterrupt, trainingStopsOnCtrlC } from '../cancel';
 import { ParamMap } from '../params';
 import { ProgressBar, ProgressOptions } from '../progress';
 import { Rng } from '../random';
@@ -395,6 +395,8 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
     const again = `calling train() again on this trainer continues from step ${this.step}`;
     if (!this.options.checkpointDir || !this.lastCheckpoint)
       return `${head} (no checkpointDir: nothing saved); ${again}.`;
+    if (trainingStopsOnCtrlC())
+      return `${head}; checkpoint written to ${this.lastCheckpoint}. Run the same command again to go on from it.`;
     return (
       `${head}; checkpoint written to ${this.lastCheckpoint}. To go on, ${again}, or run the cell again: a ` +
       `trainer with checkpointDir ${this.options.checkpointDir} resumes from it (resume(); the course's training functions do it).`
