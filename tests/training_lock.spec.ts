@@ -187,6 +187,20 @@ describe('one training per folder; interrupted writes leave nothing behind', fun
     }
   });
 
+  it('outside a training loop such a script still dies at once on Ctrl-C (a synchronous phase never yields to a listener)', async () => {
+    const cancel = JSON.stringify(path.join(ROOT, 'lib', 'core', 'cancel.ts'));
+    const code = `require(${cancel}).stopTrainingOnCtrlC(); console.log('BUSY'); for (;;) {}`;
+    const run = spawn(NODE_TS[0], [...NODE_TS.slice(1), '-e', code], { cwd: ROOT });
+    try {
+      await waitFor(run, 'BUSY');
+      const exited = new Promise<NodeJS.Signals | null>((r) => run.once('exit', (_code, sig) => r(sig)));
+      run.kill('SIGINT');
+      assert.equal(await exited, 'SIGINT');
+    } finally {
+      run.kill('SIGKILL');
+    }
+  });
+
   it('Ctrl-C on `npm run train -- 05` (npm and the script, as a terminal signals them) writes the step it stopped at and resumes there', async () => {
     const out = path.join(dir, 'ctrl-c-lesson05');
     const args = ['run', 'train', '--', '05', '--steps', '100000', '--batch', '4', '--subset', '256'];

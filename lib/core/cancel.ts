@@ -144,31 +144,48 @@ export function interruptSignal(): InterruptSignal {
 // A command-line training (scripts/train*.ts). Without this, Ctrl-C there exits at once and the run keeps
 // only its last periodic checkpoint (up to --every steps lost).
 let ctrlCStops = false;
-let firstCtrlC = 0;
+let ctrlCListening = false;
 /** Signals closer than this are one Ctrl-C: launchers (npm, tsx) relay the terminal's SIGINT to the script too. */
 const SAME_CTRL_C_MS = 1000;
 
 /**
- * In a script: the first Ctrl-C (SIGINT) asks the running training to stop after its step in progress,
- * where it writes its checkpoint and throws InterruptedError; a second one quits at once (exit 130).
- * Only for scripts whose long loops are asynchronous (a synchronous loop never lets the handler run).
+ * In a script: while a training loop runs (listenForCtrlC), the first Ctrl-C (SIGINT) asks it to stop after
+ * its step in progress, where it writes its checkpoint and throws InterruptedError; a second one quits at
+ * once (exit 130). Outside the loop Ctrl-C keeps its default (a synchronous phase such as sampling would
+ * never let a listener run).
  */
 export function stopTrainingOnCtrlC(): void {
-  if (ctrlCStops || inKernel()) return;
-  ctrlCStops = true;
-  process.on('SIGINT', () => {
+  if (!inKernel()) ctrlCStops = true;
+}
+
+/** For a training loop: listens for Ctrl-C as above when the script asked for it; returns the removal. */
+export function listenForCtrlC(): () => void {
+  if (!ctrlCStops) return () => undefined;
+  let first = 0;
+  const onSigint = (): void => {
     const now = Date.now();
-    if (firstCtrlC === 0) {
-      firstCtrlC = now;
+    if (first === 0) {
+      first = now;
       requestInterrupt();
       process.stderr.write(
         '\nCtrl-C: stopping after the step in progress and writing a checkpoint (Ctrl-C again quits now)\n',
       );
-    } else if (now - firstCtrlC > SAME_CTRL_C_MS) process.exit(130);
-  });
+    } else if (now - first > SAME_CTRL_C_MS) process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  ctrlCListening = true;
+  return () => {
+    process.off('SIGINT', onSigint);
+    ctrlCListening = false;
+  };
 }
 
-/** True when Ctrl-C stops a training at a step boundary instead of killing the process (run_lock.ts). */
+/** True while a training loop takes Ctrl-C as "stop at the next step" (run_lock.ts then leaves SIGINT to it). */
+export function ctrlCStopsTraining(): boolean {
+  return ctrlCListening;
+}
+
+/** True in a script that asked for stopTrainingOnCtrlC (its interrupted trainings say how to go on). */
 export function trainingStopsOnCtrlC(): boolean {
   return ctrlCStops;
 }

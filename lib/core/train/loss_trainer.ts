@@ -25,7 +25,7 @@ import {
   readCheckpoint,
   saveCheckpoint,
 } from '../checkpoint/checkpoint';
-import { InterruptedError, interruptSignal, reportInterrupt, trainingStopsOnCtrlC } from '../cancel';
+import { InterruptedError, interruptSignal, listenForCtrlC, reportInterrupt, trainingStopsOnCtrlC } from '../cancel';
 import { ParamMap } from '../params';
 import { ProgressBar, ProgressOptions } from '../progress';
 import { Rng } from '../random';
@@ -355,36 +355,41 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
         : new ProgressBar<number>(undefined, { label: 'train', ...o.progress, total: Math.max(0, end - this.step) });
     let smooth = NaN;
     const signal = interruptSignal();
+    const stopListening = listenForCtrlC();
     let interrupted = false;
     try {
-      // Steps start on the next turn of the event loop: a cell's synchronous start runs under the
-      // kernel's SIGINT watchdog, which would stop a step midway instead of at its end.
-      await new Promise((r) => setImmediate(r));
-      while (this.step < end && !opts.stopWhen?.(this.step)) {
-        if ((interrupted = signal.requested)) break;
-        const r = await this.trainStep(data(this.step));
-        await opts.onStep?.(r);
-        // A smoothed loss on the bar: single-batch losses jump from batch to batch.
-        smooth = Number.isNaN(smooth) ? r.loss : 0.95 * smooth + 0.05 * r.loss;
-        if (bar) {
-          bar.set({ loss: smooth, lr: r.lr, ...r.metrics });
-          bar.update(1);
-        }
-        if (o.checkpointDir && (this.step % (o.checkpointEvery as number) === 0 || this.step === o.totalSteps))
-          await this.saveCheckpoint();
-        // Lets timers and output through between steps (a notebook's bar, Ctrl-C).
+      try {
+        // Steps start on the next turn of the event loop: a cell's synchronous start runs under the
+        // kernel's SIGINT watchdog, which would stop a step midway instead of at its end.
         await new Promise((r) => setImmediate(r));
+        while (this.step < end && !opts.stopWhen?.(this.step)) {
+          if ((interrupted = signal.requested)) break;
+          const r = await this.trainStep(data(this.step));
+          await opts.onStep?.(r);
+          // A smoothed loss on the bar: single-batch losses jump from batch to batch.
+          smooth = Number.isNaN(smooth) ? r.loss : 0.95 * smooth + 0.05 * r.loss;
+          if (bar) {
+            bar.set({ loss: smooth, lr: r.lr, ...r.metrics });
+            bar.update(1);
+          }
+          if (o.checkpointDir && (this.step % (o.checkpointEvery as number) === 0 || this.step === o.totalSteps))
+            await this.saveCheckpoint();
+          // Lets timers and output through between steps (a notebook's bar, Ctrl-C).
+          await new Promise((r) => setImmediate(r));
+        }
+      } finally {
+        if (interrupted) bar?.interrupted(this.step);
+        else bar?.finish();
+      }
+      if (
+        o.checkpointDir &&
+        this.step > 0 &&
+        this.lastCheckpoint !== path.join(o.checkpointDir, checkpointName(this.step))
+      ) {
+        await this.saveCheckpoint(); // paused between two periodic checkpoints
       }
     } finally {
-      if (interrupted) bar?.interrupted(this.step);
-      else bar?.finish();
-    }
-    if (
-      o.checkpointDir &&
-      this.step > 0 &&
-      this.lastCheckpoint !== path.join(o.checkpointDir, checkpointName(this.step))
-    ) {
-      await this.saveCheckpoint(); // paused between two periodic checkpoints
+      stopListening();
     }
     return interrupted;
   }

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { removeOrphanTemps } from '../checkpoint/atomic_write';
-import { trainingStopsOnCtrlC } from '../cancel';
+import { ctrlCStopsTraining } from '../cancel';
 import { inKernel } from '../kernel_display';
 
 export const LOCK_NAME = '.training.lock';
@@ -209,8 +209,8 @@ process.once('exit', releaseAll);
 // death: the training stops at a step boundary and releases its lock itself (cancel.ts).
 function releaseOnSignal(signal: NodeJS.Signals): void {
   const onSignal = (): void => {
-    // A script that stops its training at a step boundary on Ctrl-C releases the lock itself (cancel.ts).
-    if (signal === 'SIGINT' && trainingStopsOnCtrlC()) return;
+    // A script's training loop that stops at a step boundary on Ctrl-C releases the lock itself (cancel.ts).
+    if (signal === 'SIGINT' && ctrlCStopsTraining()) return;
     releaseAll();
     process.removeListener(signal, onSignal);
     process.kill(process.pid, signal);
