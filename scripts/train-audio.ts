@@ -3,7 +3,7 @@
 //   model.safetensors          the class-conditional spectrogram UNet's EMA weights (what the lesson loads)
 //   train/step-N.safetensors   its resumable training state (git-ignored)
 //
-//   npm run train:audio -- [flags]          (or: npx tsx scripts/train-audio.ts [flags])
+//   npm run train:audio -- [flags]
 //
 // The data set is made from its seed (lib/methods/audio/dataset.ts); the UNet trains with the course's
 // Trainer and batch source on the spectrograms as 8-bit images, with condition dropout for CFG.

@@ -1,6 +1,6 @@
 // Trains the Fashion-MNIST classifier whose features FID/KID use, and writes it to
 // checkpoints/classifier/ (weights.bin + manifest.json with accuracy, steps, seed, backend, time).
-//   npx tsx scripts/train-classifier.ts [--epochs 5] [--seed 0] [--out checkpoints/classifier] [--every N] [--fresh]
+//   npm run train:classifier -- [--epochs 5] [--seed 0] [--out checkpoints/classifier] [--every N] [--fresh]
 // A resumable training state is written to <out>/train/ every --every steps (default: each epoch);
 // re-running resumes from the newest, --fresh starts over.
 import * as path from 'path';

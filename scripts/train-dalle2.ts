@@ -1,8 +1,8 @@
 // Trains lesson 12's DALL·E 2 (unCLIP) pieces, in order, and writes them to checkpoints/12/:
 //
-//   npx tsx scripts/train-dalle2.ts clip     [flags]  the CLIP-like model      -> clip.safetensors
-//   npx tsx scripts/train-dalle2.ts prior    [flags]  text emb -> image emb     -> prior.safetensors
-//   npx tsx scripts/train-dalle2.ts decoder  [flags]  image emb -> image (UNet) -> decoder/model.safetensors
+//   npm run train:dalle2 -- clip     [flags]  the CLIP-like model      -> clip.safetensors
+//   npm run train:dalle2 -- prior    [flags]  text emb -> image emb     -> prior.safetensors
+//   npm run train:dalle2 -- decoder  [flags]  image emb -> image (UNet) -> decoder/model.safetensors
 //
 // (or npm run train:dalle2 -- clip|prior|decoder). Run them in this order: the prior and the decoder
 // read the frozen CLIP from --clip (default checkpoints/12/clip.safetensors). Each recipe resumes from
@@ -275,7 +275,7 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   console.error(
-    `train-dalle2: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-dalle2.ts clip|prior|decoder [flags]\n${usageText(FLAGS)}` : ''}`,
+    `train-dalle2: ${e.message}${e instanceof UsageError ? `\nusage: npm run train:dalle2 -- clip|prior|decoder [flags]\n${usageText(FLAGS)}` : ''}`,
   );
   process.exit(exitStatus(e));
 });

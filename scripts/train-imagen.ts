@@ -1,8 +1,8 @@
 // Trains lesson 11's Imagen-style cascade and writes its checkpoints (checkpoints/11/):
 //
-//   npx tsx scripts/train-imagen.ts mlm  [flags]   the text encoder, masked-language-model pretraining on captions
-//   npx tsx scripts/train-imagen.ts base [flags]   16x16 text-to-image UNet on the FROZEN encoder's context
-//   npx tsx scripts/train-imagen.ts sr   [flags]   16 -> 32 super-resolution UNet (text context + noise
+//   npm run train:imagen -- mlm  [flags]   the text encoder, masked-language-model pretraining on captions
+//   npm run train:imagen -- base [flags]   16x16 text-to-image UNet on the FROZEN encoder's context
+//   npm run train:imagen -- sr   [flags]   16 -> 32 super-resolution UNet (text context + noise
 //                                                  conditioning augmentation of the low-res input)
 //
 // mlm writes checkpoints/11/text_encoder.safetensors; base and sr read it (frozen) and write
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   console.error(
-    `train-imagen: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-imagen.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
+    `train-imagen: ${e.message}${e instanceof UsageError ? `\nusage: npm run train:imagen -- <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
   );
   process.exit(exitStatus(e));
 });

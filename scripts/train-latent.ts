@@ -1,9 +1,9 @@
 // Trains lesson 13's latent diffusion models and lesson 14's GLIGEN layers and writes their checkpoints.
 //
-//   npx tsx scripts/train-latent.ts ae          KL autoencoder 32x32x3 -> 8x8x4  -> checkpoints/13/autoencoder.safetensors
-//   npx tsx scripts/train-latent.ts ldm-text    latent UNet + jointly trained text encoder -> checkpoints/13/ldm-text/
-//   npx tsx scripts/train-latent.ts ldm-layout  latent UNet cross-attending to box tokens  -> checkpoints/13/ldm-layout/
-//   npx tsx scripts/train-latent.ts gligen      gated self-attention on the frozen ldm-text -> checkpoints/14/gligen.safetensors
+//   npm run train:latent -- ae          KL autoencoder 32x32x3 -> 8x8x4  -> checkpoints/13/autoencoder.safetensors
+//   npm run train:latent -- ldm-text    latent UNet + jointly trained text encoder -> checkpoints/13/ldm-text/
+//   npm run train:latent -- ldm-layout  latent UNet cross-attending to box tokens  -> checkpoints/13/ldm-layout/
+//   npm run train:latent -- gligen      gated self-attention on the frozen ldm-text -> checkpoints/14/gligen.safetensors
 //     (--grounding point --init-from checkpoints/14/gligen.safetensors: the point model, checkpoints/14/gligen-point.safetensors)
 //
 // The latent models need the autoencoder; gligen needs ldm-text. Every recipe resumes from its
@@ -287,7 +287,7 @@ async function trainGligenRecipe(a: Flags): Promise<void> {
 
 main().catch((e: Error) => {
   console.error(
-    `train-latent: ${e.message}${e instanceof UsageError ? `\nusage: npx tsx scripts/train-latent.ts <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
+    `train-latent: ${e.message}${e instanceof UsageError ? `\nusage: npm run train:latent -- <${RECIPES.join('|')}> [flags]\n${usageText(FLAGS)}` : ''}`,
   );
   process.exit(exitStatus(e));
 });

@@ -1,6 +1,6 @@
 // Trains the models of lessons 08 (super-resolution) and 09 (inpainting) and writes their checkpoints.
 //
-//   npx tsx scripts/train-sr-inpaint.ts <task> [flags]      (npm run train:sr-inpaint -- <task> [flags])
+//   npm run train:sr-inpaint -- <task> [flags]
 //
 // Tasks (all on the Fashion-MNIST training split, images in [-1, 1], small UNets without attention):
 //   sr3            SR3 (lesson 08): eps-prediction diffusion on the 28x28 image, conditioned on the
@@ -74,7 +74,7 @@ interface Args {
 
 function usage(msg: string): never {
   console.error(
-    `train-sr-inpaint: ${msg}\nusage: npx tsx scripts/train-sr-inpaint.ts <${TASKS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--min-lr X] [--ema X] [--seed N] [--base N] [--mults 1,2,2] [--lr-sizes 7,14] [--every N] [--max-minutes X] [--subset N] [--out DIR] [--fresh]  (see the file's header)`,
+    `train-sr-inpaint: ${msg}\nusage: npm run train:sr-inpaint -- <${TASKS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--min-lr X] [--ema X] [--seed N] [--base N] [--mults 1,2,2] [--lr-sizes 7,14] [--every N] [--max-minutes X] [--subset N] [--out DIR] [--fresh]  (see the file's header)`,
   );
   process.exit(2);
 }
@@ -318,7 +318,7 @@ async function main(): Promise<void> {
     file: path.basename(file),
     config,
     params: model.paramCount,
-    trainedWith: `npx tsx scripts/train-sr-inpaint.ts ${process.argv.slice(2).join(' ')}`,
+    trainedWith: `npm run train:sr-inpaint -- ${process.argv.slice(2).join(' ')}`,
     stepsPlanned: a.steps,
     stepsDone,
     seed: a.seed,

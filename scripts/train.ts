@@ -1,6 +1,6 @@
 // Trains a lesson's model with lib/core/train/trainer.ts and writes its checkpoints.
 //
-//   npm run train -- 05 [flags]          (or: npx tsx scripts/train.ts 05 [flags])
+//   npm run train -- 05 [flags]
 //   npm run train -- 06 [flags]          the noisy classifier for classifier guidance
 //   npm run train -- 07 --init checkpoints/05/model.safetensors [flags]
 //   npm run train -- 01|08|09|10|...|17 [task] [flags]   runs that lesson's own script (scripts/train_routes.ts)

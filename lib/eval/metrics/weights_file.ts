@@ -45,8 +45,7 @@ export function writeWeights(dir: string, arrays: NamedArray[], extra: Record<st
 /** Reads and checks a folder written by writeWeights. */
 export function readWeights(dir: string): { manifest: WeightsManifest; arrays: Map<string, NamedArray> } {
   const mf = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(mf))
-    throw new Error(`readWeights: ${mf} not found (train it with: npx tsx scripts/train-classifier.ts)`);
+  if (!fs.existsSync(mf)) throw new Error(`readWeights: ${mf} not found (train it with: npm run train:classifier --)`);
   const manifest = readJsonFile(mf, 'readWeights: manifest') as WeightsManifest;
   for (const k of ['format', 'file', 'sha256'] as const) jsonField<string>(mf, manifest, k, 'string');
   if (manifest.format !== WEIGHTS_FORMAT)

@@ -55,9 +55,7 @@ function loadBaseWeights(unet: Denoiser, baseFile: string): void {
 /** The frozen base plus freshly initialised GLIGEN layers (gates at 0), from the base's checkpoint. */
 export function groundedFromBase(baseFile: string, opts: { seed?: number; tokenDim?: number } = {}): TextUNet {
   if (!fs.existsSync(baseFile))
-    throw new Error(
-      `GLIGEN base model not found at ${baseFile}: train it with \`npx tsx scripts/train-latent.ts ldm-text\``,
-    );
+    throw new Error(`GLIGEN base model not found at ${baseFile}: train it with \`npm run train:latent -- ldm-text\``);
   const base = readCheckpoint(baseFile).config;
   if (!isTextUNetConfig(base))
     throw new Error(`GLIGEN base ${baseFile} has no text encoder (config.text): GLIGEN embeds phrases with it`);
@@ -95,7 +93,7 @@ export async function saveGligen(
 /** Base (from the path stored in the file, relative to the repository, unless given) + GLIGEN weights. */
 export function loadGligen(file: string, baseFile?: string): TextUNet {
   if (!fs.existsSync(file))
-    throw new Error(`GLIGEN weights not found at ${file}: train them with \`npx tsx scripts/train-latent.ts gligen\``);
+    throw new Error(`GLIGEN weights not found at ${file}: train them with \`npm run train:latent -- gligen\``);
   const ckpt = readCheckpoint(file);
   const cfg = ckpt.config as { kind?: string; base?: string; grounding?: { tokenDim: number } };
   if (cfg.kind !== 'gligen' || !cfg.base || !cfg.grounding) throw new Error(`${file} is not a GLIGEN checkpoint`);

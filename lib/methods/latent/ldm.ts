@@ -59,9 +59,7 @@ export function loadLatentUNet(file: string, kind: 'layout'): UNet;
 export function loadLatentUNet(file: string, kind: 'text' | 'layout'): UNet | TextUNet;
 export function loadLatentUNet(file: string, kind: 'text' | 'layout'): UNet | TextUNet {
   if (!fs.existsSync(file))
-    throw new Error(
-      `latent ${kind} model not found at ${file}: train it with \`npx tsx scripts/train-latent.ts ldm-${kind}\``,
-    );
+    throw new Error(`latent ${kind} model not found at ${file}: train it with \`npm run train:latent -- ldm-${kind}\``);
   const m = loadDenoiserCheckpoint(file);
   const ok =
     kind === 'text' ? m instanceof TextUNet : m.config.contextDim === LAYOUT_TOKEN_DIM && !(m instanceof TextUNet);

@@ -117,7 +117,7 @@ export async function saveAutoencoder(
 
 export function loadAutoencoder(file: string): LoadedAutoencoder {
   if (!fs.existsSync(file))
-    throw new Error(`autoencoder not found at ${file}: train it with \`npx tsx scripts/train-latent.ts ae\``);
+    throw new Error(`autoencoder not found at ${file}: train it with \`npm run train:latent -- ae\``);
   const ckpt = readCheckpoint(file);
   const { kind, ...config } = ckpt.config as AutoencoderConfig & { kind?: string };
   if (kind !== 'kl-autoencoder')
