@@ -23,6 +23,7 @@ import { Trainer } from '../lib/core/train/trainer';
 import { referenceUNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { sampleInBatches } from '../lib/eval/batched_sampling';
+import { FidSpread } from '../lib/eval/metrics/fid_bootstrap';
 import { fidReport, FidReport } from '../lib/eval/metrics/report';
 import { readNpy, writeNpy } from '../lib/eval/npy';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
@@ -113,6 +114,11 @@ function makeTrainer(model: UNet, r: Recipe, totalSteps: number, progress: boole
   });
 }
 
+// The probe's steps, both sides: 4 timed after 2 let PyTorch's first run use 1,258 s of a 1,800 s budget
+// (its early steps run slower than its steady pace), so each side now times 20 after 3.
+const PROBE_WARM = 3;
+const PROBE_TIMED = 20;
+
 interface SideResult {
   steps: number;
   trainSeconds: number;
@@ -124,13 +130,13 @@ async function ours(r: Recipe, budgetS: number, n: number, seed: number): Promis
   const data = loadFashionMnist('train');
   const config = referenceUNetConfig({ baseChannels: r.base });
   const batches = imageBatches(data, r.batch, 0);
-  // Seconds per step from a throwaway run (its first 2 steps pay for allocation and kernel set-up).
+  // Seconds per step from a throwaway run (its first steps pay for allocation and kernel set-up).
   const probe = new UNet(config, { seed: 0 });
   const pt = makeTrainer(probe, r, 1_000_000, false);
-  for (let k = 0; k < 2; k++) await pt.trainStep(batches(k));
+  for (let k = 0; k < PROBE_WARM; k++) await pt.trainStep(batches(k));
   const t0 = Date.now();
-  for (let k = 2; k < 6; k++) await pt.trainStep(batches(k));
-  const perStep = (Date.now() - t0) / 4000;
+  for (let k = PROBE_WARM; k < PROBE_WARM + PROBE_TIMED; k++) await pt.trainStep(batches(k));
+  const perStep = (Date.now() - t0) / 1000 / PROBE_TIMED;
   pt.dispose();
   probe.dispose();
   const total = Math.max(1, Math.floor(budgetS / perStep));
@@ -180,6 +186,8 @@ async function pytorch(r: Recipe, budgetS: number, n: number, seed: number, thre
       String(n),
       '--seed',
       String(seed),
+      '--probe',
+      `${PROBE_WARM},${PROBE_TIMED}`,
     ];
     console.error('pytorch: training (its own process)');
     const p = spawnSync(py, args, {
@@ -202,6 +210,11 @@ async function pytorch(r: Recipe, budgetS: number, n: number, seed: number, thre
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function side(r: SideResult): Record<string, number | null> {
+  const q = r.report;
+  return { steps: r.steps, train_s: r.trainSeconds, fid: q.fid, fid_std: q.spread?.std ?? null, kid: q.kid };
 }
 
 const SPEC = {
@@ -232,22 +245,32 @@ export async function main(argv: string[]): Promise<void> {
   const rows: [string, SideResult][] = [['ours (' + report.backend + ')', await ours(recipe, budget, a.n, a.seed)]];
   if (!a.noTorch) rows.push(['pytorch (' + threads + ' threads)', await pytorch(recipe, budget, a.n, a.seed, threads)]);
   console.log(`recipe ${JSON.stringify(recipe)}, ${a.quality} min per side, DDIM-50, n = ${a.n}`);
+  // ± the bootstrap standard deviation over the n images (the floor's over its n training images).
+  const pm = (x: number, s: FidSpread | null) => `${x.toFixed(2)}${s ? ` ± ${s.std.toFixed(2)}` : ''}`;
   console.log('| side | steps | train s | sample s | FID | floor | KID |');
   console.log('|---|---|---|---|---|---|---|');
   for (const [name, r] of rows) {
+    const { report: q } = r;
     console.log(
-      `| ${name} | ${r.steps} | ${r.trainSeconds.toFixed(0)} | ${r.sampleSeconds.toFixed(0)} | ${r.report.fid.toFixed(2)} | ${r.report.floor.toFixed(2)} | ${r.report.kid.toFixed(3)} |`,
+      `| ${name} | ${r.steps} | ${r.trainSeconds.toFixed(0)} | ${r.sampleSeconds.toFixed(0)} | ${pm(q.fid, q.spread)} | ${pm(q.floor, q.floorSpread)} | ${q.kid.toFixed(3)} |`,
     );
   }
+  // Each side's step count comes from its probe's pace; a side that trained far off the budget is not comparable.
+  for (const [name, r] of rows)
+    if (Math.abs(r.trainSeconds - budget) > 0.1 * budget)
+      console.log(
+        `note: ${name} trained ${r.trainSeconds.toFixed(0)} s of its ${budget} s budget (its probe's pace was off)`,
+      );
   const [o, t] = [rows[0][1], rows[1]?.[1]];
   console.log(
     JSON.stringify({
       recipe,
       minutes: a.quality,
       n: a.n,
-      ours: { steps: o.steps, fid: o.report.fid, kid: o.report.kid },
-      pytorch: t ? { steps: t.steps, fid: t.report.fid, kid: t.report.kid } : null,
+      ours: side(o),
+      pytorch: t ? side(t) : null,
       floor: o.report.floor,
+      floor_std: o.report.floorSpread?.std ?? null,
     }),
   );
   console.log(

@@ -4,12 +4,12 @@
 then sampled with DDIM-50 (EMA weights). The course scores both sides' samples with its own FID.
 
 /usr/bin/python3 scripts/bench_quality_torch.py --data TRAIN.npy --out SAMPLES.npy --budget-s S \
-    --recipe JSON [--config JSON] [--threads N] [--samples N] [--sample-steps S] [--seed K]
+    --recipe JSON [--config JSON] [--threads N] [--samples N] [--sample-steps S] [--seed K] [--probe W,T]
   TRAIN.npy    uint8 [N, H, W] or [N, H, W, C] training images (written by scripts/bench-quality.ts)
   SAMPLES.npy  float32 [samples, H, W, C] in [-1, 1] (NHWC, as the course's tensors)
   recipe       {"lr", "warmup", "minLr", "batch", "ema", "emaWarmup", "prediction": "eps"|"v",
                 "minSnr": gamma or 0, "schedule": "linear"|"cosine"}: the same keys bench-quality.ts uses
-The step count is floor(budget / seconds per step), timed on a throwaway run of 6 steps, so that the
+The step count is floor(budget / seconds per step), timed on a throwaway run (--probe), so that the
 cosine learning rate ends with the budget, as on the course's side. Prints one JSON object (last line).
 """
 import argparse
@@ -82,6 +82,8 @@ def main():
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--sample-steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--probe", type=lambda v: tuple(int(x) for x in v.split(",")), default=(3, 20),
+                   help="WARM,TIMED: throwaway steps, then the steps timed for seconds per step")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     r = json.loads(a.recipe)
@@ -136,25 +138,35 @@ def main():
                 pe.mul_(d).add_(pm, alpha=1 - d)
         return loss.item()
 
-    # Seconds per step from 6 steps of a throwaway copy (the first pays for allocation), then the real
-    # run from fresh weights for floor(budget / that) steps: the cosine decay ends with the budget.
+    # Seconds per step from a throwaway copy (its first steps pay for allocation), then the real run from
+    # fresh weights for floor(budget / that) steps: the cosine decay ends with the budget.
+    warm, timed = a.probe
     state = ({k: v.clone() for k, v in model.state_dict().items()}, gen.get_state(), perm.clone())
-    for k in range(2):
+    for k in range(warm):
         step(k, 10 ** 9)
     t0 = time.perf_counter()
-    for k in range(2, 6):
+    for k in range(warm, warm + timed):
         step(k, 10 ** 9)
-    per_step = (time.perf_counter() - t0) / 4
+    per_step = (time.perf_counter() - t0) / timed
     total = max(1, int(a.budget_s / per_step))
     model.load_state_dict(state[0])
     ema.load_state_dict(state[0])
     gen.set_state(state[1])
     perm, pos = state[2], 0
     opt = torch.optim.Adam(model.parameters(), lr=r["lr"], betas=(0.9, 0.999), eps=1e-8)
+    print(f"pytorch: {per_step:.3f} s/step -> {total} steps in {a.budget_s:g} s", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    losses = [step(k, total) for k in range(total)]
+    losses, shown = [], t0
+    for k in range(total):
+        losses.append(step(k, total))
+        now = time.perf_counter()
+        if now - shown >= 60 or k == total - 1:  # a line a minute: the run is silent otherwise for the whole budget
+            shown = now
+            print(f"pytorch: train step {k + 1}/{total}, {now - t0:.0f} s, loss {losses[-1]:.4f}", file=sys.stderr,
+                  flush=True)
     train_s = time.perf_counter() - t0
     ema.eval()
+    print(f"pytorch: DDIM-{a.sample_steps}, {a.samples} samples", file=sys.stderr, flush=True)
     t1 = time.perf_counter()
     with torch.no_grad():
         x = sample(ema, abar, a.samples, a.sample_steps, tuple(data.shape[1:]), r["prediction"], torch.Generator().manual_seed(a.seed + 1))
