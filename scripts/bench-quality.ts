@@ -114,8 +114,8 @@ function makeTrainer(model: UNet, r: Recipe, totalSteps: number, progress: boole
   });
 }
 
-// The probe's steps, both sides: 4 timed after 2 let PyTorch's first run use 1,258 s of a 1,800 s budget
-// (its early steps run slower than its steady pace), so each side now times 20 after 3.
+// The probe's steps, both sides: with 4 timed after 2 PyTorch trained 1,258 s of a 1,800 s budget, with 20
+// after 3 769 s of 900 (its pace wanders within a run here; docs/results.md). The main() note flags it.
 const PROBE_WARM = 3;
 const PROBE_TIMED = 20;
 
