@@ -23,7 +23,7 @@ import { Trainer } from '../lib/core/train/trainer';
 import { referenceUNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
 import { sampleInBatches } from '../lib/eval/batched_sampling';
-import { FidSpread } from '../lib/eval/metrics/fid_bootstrap';
+import { formatFidWithSpread } from '../lib/eval/metrics/fid_bootstrap';
 import { fidReport, FidReport } from '../lib/eval/metrics/report';
 import { readNpy, writeNpy } from '../lib/eval/npy';
 import { formatBackendReport, initBackend } from '../lib/runtime/backend';
@@ -246,13 +246,12 @@ export async function main(argv: string[]): Promise<void> {
   if (!a.noTorch) rows.push(['pytorch (' + threads + ' threads)', await pytorch(recipe, budget, a.n, a.seed, threads)]);
   console.log(`recipe ${JSON.stringify(recipe)}, ${a.quality} min per side, DDIM-50, n = ${a.n}`);
   // ± the bootstrap standard deviation over the n images (the floor's over its n training images).
-  const pm = (x: number, s: FidSpread | null) => `${x.toFixed(2)}${s ? ` ± ${s.std.toFixed(2)}` : ''}`;
   console.log('| side | steps | train s | sample s | FID | floor | KID |');
   console.log('|---|---|---|---|---|---|---|');
   for (const [name, r] of rows) {
     const { report: q } = r;
     console.log(
-      `| ${name} | ${r.steps} | ${r.trainSeconds.toFixed(0)} | ${r.sampleSeconds.toFixed(0)} | ${pm(q.fid, q.spread)} | ${pm(q.floor, q.floorSpread)} | ${q.kid.toFixed(3)} |`,
+      `| ${name} | ${r.steps} | ${r.trainSeconds.toFixed(0)} | ${r.sampleSeconds.toFixed(0)} | ${formatFidWithSpread(q.fid, q.spread, 2)} | ${formatFidWithSpread(q.floor, q.floorSpread, 2)} | ${q.kid.toFixed(3)} |`,
     );
   }
   // Each side's step count comes from its probe's pace; a side that trained far off the budget is not comparable.
