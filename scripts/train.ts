@@ -35,6 +35,7 @@
 //                      over all T: more nearly clean images, where the classes are told apart [0: uniform]
 //   --small-t-below N  [100]
 //   --init FILE        train this noisy classifier further (fresh Adam state, a new cosine schedule)
+//   --channels A,B,C   channels per level of a new classifier [32,64,128]; wider sees more on clean images
 // The shipped classifier's commands are in checkpoints/06/manifest.json (trainedWith).
 //
 // Flags (defaults in brackets):
@@ -118,11 +119,12 @@ interface Args {
   emaWarmup: boolean;
   smallT: number;
   smallTBelow: number;
+  channels: number[] | null;
 }
 
 function usage(msg: string): never {
   console.error(
-    `train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--cond-dropout P] [--init FILE] [--fit-emb-steps N] [--fit-emb-lr X] [--out DIR] [--fresh] [--ema-warmup]  (see scripts/train.ts)`,
+    `train: ${msg}\nusage: npm run train -- <lesson: ${LESSONS.join('|')}> [--steps N] [--batch N] [--lr X] [--warmup N] [--decay constant|cosine] [--min-lr X] [--ema X] [--clip X] [--seed N] [--every N] [--keep N] [--subset N] [--classes] [--cond-dropout P] [--init FILE] [--fit-emb-steps N] [--fit-emb-lr X] [--out DIR] [--fresh] [--ema-warmup] [06: --small-t P --small-t-below N --channels A,B,C]  (see scripts/train.ts)`,
   );
   process.exit(2);
 }
@@ -217,6 +219,14 @@ function parseArgs(argv: string[]): Args {
       case '--small-t-below':
         g.smallTBelow = num(f, next(), true, 1, 1000);
         break;
+      case '--channels': {
+        const v = next() ?? '';
+        const list = v.split(',').map(Number);
+        if (!/^\d+(,\d+)*$/.test(v) || list.some((c) => c < 1))
+          usage(`--channels must list positive integers like 32,64,128, got '${v}'`);
+        g.channels = list;
+        break;
+      }
       default:
         if (f.startsWith('-')) usage(`unknown flag '${f}'`);
         if (g.lesson) usage(`one lesson at a time, got '${g.lesson}' and '${f}'`);
@@ -252,6 +262,7 @@ function parseArgs(argv: string[]): Args {
     emaWarmup: false,
     smallT: 0,
     smallTBelow: 100,
+    channels: null,
     ...LESSON_DEFAULTS[g.lesson],
     ...g,
   };
@@ -260,6 +271,8 @@ function parseArgs(argv: string[]): Args {
   if (a.init !== null && !['05', '06', '07'].includes(a.lesson)) usage('--init applies to lessons 05, 06 and 07 only');
   if ((g.smallT !== undefined || g.smallTBelow !== undefined) && a.lesson !== '06')
     usage('--small-t and --small-t-below apply to lesson 06 only');
+  if (a.channels !== null && (a.lesson !== '06' || a.init !== null))
+    usage('--channels sets a new lesson-06 classifier (not with --init, which keeps its own)');
   return a;
 }
 
@@ -390,7 +403,10 @@ async function trainNoisy(
   const trainDir = path.join(out, 'train');
   if (a.fresh) removeCheckpoints(trainDir);
   // --init: train a shipped classifier further (fresh Adam state; a state in train/ still wins on resume).
-  const model = a.init !== null ? loadNoisyClassifier(a.init) : new NoisyClassifier({}, { seed: a.seed });
+  const model =
+    a.init !== null
+      ? loadNoisyClassifier(a.init)
+      : new NoisyClassifier(a.channels ? { channels: a.channels } : {}, { seed: a.seed });
   console.log(
     `lesson 06 noisy classifier: ${model.paramCount.toLocaleString('en')} parameters${a.init !== null ? ` from ${a.init}` : ''}, ${set.count} images, batch ${a.batch}, ${a.steps} steps` +
       `${a.smallT > 0 ? `, t < ${a.smallTBelow} for a share ${a.smallT} of each batch` : ''} -> ${out}`,

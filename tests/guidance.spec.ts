@@ -41,6 +41,17 @@ const SHAPE: Shape = [4, S, S, 1];
 const LABELS = [0, 1, 2, 1];
 const schedule = linearSchedule(100);
 
+/** Runs scripts/<script> on the cpu backend, as `npm run` would, and returns its status and output. */
+function runScript(script: string, args: string[]) {
+  const root = path.resolve(__dirname, '..');
+  return spawnSync(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'scripts', script), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, DIFFUSION_BACKEND: 'cpu' },
+    timeout: 240_000,
+  });
+}
+
 const TINY: UNetConfigInput = {
   imageSize: S,
   inChannels: 1,
@@ -510,7 +521,6 @@ describe('guidance', function () {
 
   describe('npm run eval -- 06 | 07', function () {
     this.timeout(300_000);
-    const ROOT = path.resolve(__dirname, '..');
     let dir = '';
     before(async () => {
       // Tiny random 28x28 networks: the script, its sweep and its JSON line are what is checked.
@@ -526,13 +536,7 @@ describe('guidance', function () {
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    const run = (args: string[]) =>
-      spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [path.join(ROOT, 'scripts', 'eval.ts'), ...args], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: { ...process.env, DIFFUSION_BACKEND: 'cpu' },
-        timeout: 240_000,
-      });
+    const run = (args: string[]) => runScript('eval.ts', args);
 
     for (const lesson of ['06', '07']) {
       it(`lesson ${lesson} ends with one JSON line: per scale accuracy and FID, and the floor`, () => {
@@ -572,6 +576,46 @@ describe('guidance', function () {
       const r = run(['07', '--checkpoint', path.join(dir, 'u.safetensors'), '--n', '10', '--steps', '1']);
       assert.strictEqual(r.status, 1);
       assert.match(r.stderr, /holds an unconditional UNet/);
+    });
+  });
+
+  describe('npm run train -- 06 --channels', function () {
+    this.timeout(300_000);
+    const run = (args: string[]) => runScript('train.ts', args);
+
+    it('builds a new classifier of those widths, trains it and saves them in its config', () => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'train06-'));
+      try {
+        const r = run(
+          ['06', '--channels', '4,8', '--steps', '2', '--warmup', '0', '--decay', 'constant'].concat([
+            '--batch',
+            '8',
+            '--subset',
+            '64',
+            '--out',
+            out,
+          ]),
+        );
+        assert.strictEqual(r.status, 0, r.stderr);
+        const m = loadNoisyClassifier(path.join(out, 'noisy_classifier.safetensors'));
+        assert.deepStrictEqual(m.config.channels, [4, 8]);
+        m.dispose();
+      } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+      }
+    });
+
+    it('a bad list, another lesson or --init with it is a usage error (exit 2)', () => {
+      for (const [args, msg] of [
+        [['06', '--channels', '4,x'], /--channels must list positive integers/],
+        [['06', '--channels', '0,8'], /--channels must list positive integers/],
+        [['05', '--channels', '4,8'], /--channels sets a new lesson-06 classifier/],
+        [['06', '--channels', '4,8', '--init', 'x.safetensors'], /not with --init/],
+      ] as [string[], RegExp][]) {
+        const r = run(args);
+        assert.strictEqual(r.status, 2, args.join(' '));
+        assert.match(r.stderr, msg);
+      }
     });
   });
 });
