@@ -586,16 +586,8 @@ describe('guidance', function () {
     it('builds a new classifier of those widths, trains it and saves them in its config', () => {
       const out = fs.mkdtempSync(path.join(os.tmpdir(), 'train06-'));
       try {
-        const r = run(
-          ['06', '--channels', '4,8', '--steps', '2', '--warmup', '0', '--decay', 'constant'].concat([
-            '--batch',
-            '8',
-            '--subset',
-            '64',
-            '--out',
-            out,
-          ]),
-        );
+        const tiny = ['--steps', '2', '--warmup', '0', '--decay', 'constant', '--batch', '8', '--subset', '64'];
+        const r = run(['06', '--channels', '4,8', ...tiny, '--out', out]);
         assert.strictEqual(r.status, 0, r.stderr);
         const m = loadNoisyClassifier(path.join(out, 'noisy_classifier.safetensors'));
         assert.deepStrictEqual(m.config.channels, [4, 8]);
