@@ -1,8 +1,9 @@
 // npm run bench -- --quality M: quality per CPU-minute, side by side. The lesson-05 recipe trains the
 // reference UNet for M minutes of wall clock on the default backend, and bench_quality_torch.py trains
 // the same architecture with the same recipe in PyTorch for the same M minutes on the same cores (one
-// after the other, so they never share the machine). Each side sets its step count from its own
-// measured seconds per step, so its cosine learning rate ends with the budget; both then sample n
+// after the other, so they never share the machine). Each side's learning rate follows the clock
+// (lib/core/train/time_budget.ts: warm-up by steps, then a cosine over the seconds left) and it stops
+// when the budget is spent, so both train for the same time whatever their pace; both then sample n
 // images with DDIM-50 from their EMA weights and the course's FID scores both against the same real
 // images, next to the real-vs-real floor. Ends with
 //   quality ours/pytorch fid=<ours>/<pytorch> steps=<ours>/<pytorch> minutes=<M> floor=<floor>
@@ -15,10 +16,12 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadFashionMnist } from '../datasets/fashion-mnist';
 import { Prediction } from '../lib/core/loss';
+import { ProgressBar } from '../lib/core/progress';
 import { DDIMSampler } from '../lib/core/samplers/ddim';
 import { unetModel } from '../lib/core/samplers/types';
 import { cosineSchedule, linearSchedule, NoiseSchedule } from '../lib/core/schedule';
 import { imageBatches } from '../lib/core/train/batch_source';
+import { TimeBudget } from '../lib/core/train/time_budget';
 import { Trainer } from '../lib/core/train/trainer';
 import { referenceUNetConfig } from '../lib/core/unet/config';
 import { UNet } from '../lib/core/unet/unet';
@@ -97,28 +100,6 @@ function schedule(r: Recipe): NoiseSchedule {
   return r.schedule === 'cosine' ? cosineSchedule(1000) : linearSchedule(1000);
 }
 
-function makeTrainer(model: UNet, r: Recipe, totalSteps: number, progress: boolean): Trainer<UNet> {
-  return new Trainer(model, {
-    schedule: schedule(r),
-    prediction: r.prediction,
-    minSnrGamma: r.minSnr > 0 ? r.minSnr : null,
-    totalSteps,
-    learningRate: r.lr,
-    warmupSteps: Math.min(r.warmup, totalSteps - 1),
-    decay: totalSteps > r.warmup + 1 ? 'cosine' : 'constant',
-    minLearningRate: Math.min(r.minLr, r.lr),
-    emaDecay: r.ema,
-    emaWarmup: r.emaWarmup,
-    seed: 0,
-    progress: progress ? { label: 'ours: train', stream: process.stderr } : false,
-  });
-}
-
-// The probe's steps, both sides: with 4 timed after 2 PyTorch trained 1,258 s of a 1,800 s budget, with 20
-// after 3 769 s of 900 (its pace wanders within a run here; docs/results.md). The main() note flags it.
-const PROBE_WARM = 3;
-const PROBE_TIMED = 20;
-
 interface SideResult {
   steps: number;
   trainSeconds: number;
@@ -126,25 +107,48 @@ interface SideResult {
   report: FidReport;
 }
 
+// A cap on steps that no budget reaches: the time budget ends the run (a Trainer needs a step count).
+const MAX_STEPS = 10_000_000;
+
 async function ours(r: Recipe, budgetS: number, n: number, seed: number): Promise<SideResult> {
   const data = loadFashionMnist('train');
-  const config = referenceUNetConfig({ baseChannels: r.base });
-  const batches = imageBatches(data, r.batch, 0);
-  // Seconds per step from a throwaway run (its first steps pay for allocation and kernel set-up).
-  const probe = new UNet(config, { seed: 0 });
-  const pt = makeTrainer(probe, r, 1_000_000, false);
-  for (let k = 0; k < PROBE_WARM; k++) await pt.trainStep(batches(k));
-  const t0 = Date.now();
-  for (let k = PROBE_WARM; k < PROBE_WARM + PROBE_TIMED; k++) await pt.trainStep(batches(k));
-  const perStep = (Date.now() - t0) / 1000 / PROBE_TIMED;
-  pt.dispose();
-  probe.dispose();
-  const total = Math.max(1, Math.floor(budgetS / perStep));
-  console.error(`ours: ${perStep.toFixed(3)} s/step -> ${total} steps in ${budgetS} s`);
-  const model = new UNet(config, { seed: 0 });
-  const trainer = makeTrainer(model, r, total, true);
+  const model = new UNet(referenceUNetConfig({ baseChannels: r.base }), { seed: 0 });
+  const budget = new TimeBudget({
+    budgetSeconds: budgetS,
+    learningRate: r.lr,
+    warmupSteps: r.warmup,
+    minLearningRate: Math.min(r.minLr, r.lr),
+  });
+  const trainer = new Trainer(model, {
+    schedule: schedule(r),
+    prediction: r.prediction,
+    minSnrGamma: r.minSnr > 0 ? r.minSnr : null,
+    totalSteps: MAX_STEPS,
+    learningRate: r.lr,
+    learningRateFor: (k) => budget.learningRateAt(k),
+    emaDecay: r.ema,
+    emaWarmup: r.emaWarmup,
+    seed: 0,
+    progress: false,
+  });
+  // The bar counts seconds of the budget: the step count is what the run finds out.
+  const bar = new ProgressBar(undefined, {
+    label: 'ours: train (s)',
+    total: Math.round(budgetS),
+    stream: process.stderr,
+  });
+  let shown = 0;
   const t1 = Date.now();
-  await trainer.train(batches);
+  await trainer.train(imageBatches(data, r.batch, 0), {
+    stopWhen: () => budget.spent(),
+    onStep: (s) => {
+      const e = Math.min(Math.round(budget.elapsed()), Math.round(budgetS));
+      bar.set({ step: s.step + 1, loss: s.loss, lr: s.lr });
+      bar.update(e - shown);
+      shown = e;
+    },
+  });
+  bar.finish();
   const trainSeconds = (Date.now() - t1) / 1000;
   const ema = trainer.samplingModel;
   const sampler = new DDIMSampler(schedule(r), { eta: 0 });
@@ -152,11 +156,12 @@ async function ours(r: Recipe, budgetS: number, n: number, seed: number): Promis
     { n, batchSize: 250, seed, imageShape: [28, 28, 1], steps: 50, label: 'ours: DDIM-50', progress: 'stderr' },
     (b) => sampler.sample(unetModel(ema, r.prediction), [b.size, 28, 28, 1], { steps: 50, rng: b.rng, xT: b.xT }),
   );
+  const steps = trainer.step;
   trainer.dispose();
   model.dispose();
   const report = await fidReport(images, { n, seed });
   images.dispose();
-  return { steps: total, trainSeconds, sampleSeconds: seconds, report };
+  return { steps, trainSeconds, sampleSeconds: seconds, report };
 }
 
 async function pytorch(r: Recipe, budgetS: number, n: number, seed: number, threads: number): Promise<SideResult> {
@@ -186,8 +191,6 @@ async function pytorch(r: Recipe, budgetS: number, n: number, seed: number, thre
       String(n),
       '--seed',
       String(seed),
-      '--probe',
-      `${PROBE_WARM},${PROBE_TIMED}`,
     ];
     console.error('pytorch: training (its own process)');
     const p = spawnSync(py, args, {
@@ -254,12 +257,6 @@ export async function main(argv: string[]): Promise<void> {
       `| ${name} | ${r.steps} | ${r.trainSeconds.toFixed(0)} | ${r.sampleSeconds.toFixed(0)} | ${formatFidWithSpread(q.fid, q.spread, 2)} | ${formatFidWithSpread(q.floor, q.floorSpread, 2)} | ${q.kid.toFixed(3)} |`,
     );
   }
-  // Each side's step count comes from its probe's pace; a side that trained far off the budget is not comparable.
-  for (const [name, r] of rows)
-    if (Math.abs(r.trainSeconds - budget) > 0.1 * budget)
-      console.log(
-        `note: ${name} trained ${r.trainSeconds.toFixed(0)} s of its ${budget} s budget (its probe's pace was off)`,
-      );
   const [o, t] = [rows[0][1], rows[1]?.[1]];
   console.log(
     JSON.stringify({

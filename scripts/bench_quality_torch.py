@@ -4,13 +4,14 @@
 then sampled with DDIM-50 (EMA weights). The course scores both sides' samples with its own FID.
 
 /usr/bin/python3 scripts/bench_quality_torch.py --data TRAIN.npy --out SAMPLES.npy --budget-s S \
-    --recipe JSON [--config JSON] [--threads N] [--samples N] [--sample-steps S] [--seed K] [--probe W,T]
+    --recipe JSON [--config JSON] [--threads N] [--samples N] [--sample-steps S] [--seed K]
   TRAIN.npy    uint8 [N, H, W] or [N, H, W, C] training images (written by scripts/bench-quality.ts)
   SAMPLES.npy  float32 [samples, H, W, C] in [-1, 1] (NHWC, as the course's tensors)
   recipe       {"lr", "warmup", "minLr", "batch", "ema", "emaWarmup", "prediction": "eps"|"v",
                 "minSnr": gamma or 0, "schedule": "linear"|"cosine"}: the same keys bench-quality.ts uses
-The step count is floor(budget / seconds per step), timed on a throwaway run (--probe), so that the
-cosine learning rate ends with the budget, as on the course's side. Prints one JSON object (last line).
+The learning rate follows the clock as on the course's side (lib/core/train/time_budget.ts): a warm-up
+by steps, then a cosine over the seconds left; training stops when the budget is spent. Prints one JSON
+object (last line).
 """
 import argparse
 import json
@@ -38,11 +39,12 @@ def alphas_cumprod(kind, T=1000):
     raise ValueError(f"schedule must be linear or cosine, got {kind}")
 
 
-def lr_at(step, total, r):
-    """Linear warm-up, then cosine to minLr at `total` (lib/core/train/lr_schedule.ts)."""
+def lr_at(step, elapsed, warm_end, budget, r):
+    """Linear warm-up by steps, then a cosine to minLr over the seconds left after it (time_budget.ts)."""
     if step < r["warmup"]:
         return r["lr"] * (step + 1) / r["warmup"]
-    p = min(1.0, (step - r["warmup"]) / max(1, total - r["warmup"]))
+    left = budget - warm_end
+    p = min(1.0, (elapsed - warm_end) / left) if left > 0 else 1.0
     return r["minLr"] + 0.5 * (r["lr"] - r["minLr"]) * (1 + math.cos(math.pi * p))
 
 
@@ -82,8 +84,6 @@ def main():
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--sample-steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--probe", type=lambda v: tuple(int(x) for x in v.split(",")), default=(3, 20),
-                   help="WARM,TIMED: throwaway steps, then the steps timed for seconds per step")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     r = json.loads(a.recipe)
@@ -109,7 +109,7 @@ def main():
     pos = 0
     B = r["batch"]
 
-    def step(k, total):
+    def step(k, lr):
         nonlocal perm, pos
         if pos + B > n:
             perm, pos = torch.randperm(n, generator=gen), 0
@@ -127,7 +127,7 @@ def main():
             err = err * w.float()
         loss = err.mean()
         for g in opt.param_groups:
-            g["lr"] = lr_at(k, total, r)
+            g["lr"] = lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -138,32 +138,19 @@ def main():
                 pe.mul_(d).add_(pm, alpha=1 - d)
         return loss.item()
 
-    # Seconds per step from a throwaway copy (its first steps pay for allocation), then the real run from
-    # fresh weights for floor(budget / that) steps: the cosine decay ends with the budget.
-    warm, timed = a.probe
-    state = ({k: v.clone() for k, v in model.state_dict().items()}, gen.get_state(), perm.clone())
-    for k in range(warm):
-        step(k, 10 ** 9)
     t0 = time.perf_counter()
-    for k in range(warm, warm + timed):
-        step(k, 10 ** 9)
-    per_step = (time.perf_counter() - t0) / timed
-    total = max(1, int(a.budget_s / per_step))
-    model.load_state_dict(state[0])
-    ema.load_state_dict(state[0])
-    gen.set_state(state[1])
-    perm, pos = state[2], 0
-    opt = torch.optim.Adam(model.parameters(), lr=r["lr"], betas=(0.9, 0.999), eps=1e-8)
-    print(f"pytorch: {per_step:.3f} s/step -> {total} steps in {a.budget_s:g} s", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    losses, shown = [], t0
-    for k in range(total):
-        losses.append(step(k, total))
-        now = time.perf_counter()
-        if now - shown >= 60 or k == total - 1:  # a line a minute: the run is silent otherwise for the whole budget
-            shown = now
-            print(f"pytorch: train step {k + 1}/{total}, {now - t0:.0f} s, loss {losses[-1]:.4f}", file=sys.stderr,
-                  flush=True)
+    losses, shown, warm_end, k = [], t0, None, 0
+    while (now := time.perf_counter()) - t0 < a.budget_s:
+        elapsed = now - t0
+        if k >= r["warmup"] and warm_end is None:
+            warm_end = elapsed
+        losses.append(step(k, lr_at(k, elapsed, warm_end, a.budget_s, r)))
+        k += 1
+        if time.perf_counter() - shown >= 60:  # a line a minute: the run is silent otherwise for the whole budget
+            shown = time.perf_counter()
+            print(f"pytorch: train step {k}, {shown - t0:.0f} of {a.budget_s:g} s, loss {losses[-1]:.4f}",
+                  file=sys.stderr, flush=True)
+    total = k
     train_s = time.perf_counter() - t0
     ema.eval()
     print(f"pytorch: DDIM-{a.sample_steps}, {a.samples} samples", file=sys.stderr, flush=True)

@@ -18,6 +18,7 @@ import { Ema } from '../lib/core/train/ema';
 import { clipByGlobalNorm } from '../lib/core/train/grad_clip';
 import { LossTrainer, LossTrainerOptions, StepBatches } from '../lib/core/train/loss_trainer';
 import { learningRateAt, LrScheduleOptions } from '../lib/core/train/lr_schedule';
+import { TimeBudget } from '../lib/core/train/time_budget';
 import { mixSeed, STREAM, stepRng } from '../lib/core/train/step_seed';
 import { listCheckpoints, Trainer, TrainerOptions, TrainingDivergedError } from '../lib/core/train/trainer';
 import { ParamMap, ParamStore } from '../lib/core/params';
@@ -62,6 +63,32 @@ describe('trainer parts', () => {
     assert.ok(Math.abs(learningRateAt(35, c) - (0.1 + 0.45 * (1 + Math.cos(Math.PI / 4)))) < 1e-12);
     assert.throws(() => learningRateAt(0, { learningRate: 1, decay: 'cosine' }), /cosine decay needs totalSteps/);
     assert.throws(() => learningRateAt(0, { learningRate: -1 }), /learning rate must be a positive number/);
+  });
+
+  it('time budget: warm-up by steps, then a cosine over the seconds left, spent at the budget', () => {
+    let ms = 0;
+    const b = new TimeBudget({
+      budgetSeconds: 10,
+      learningRate: 1,
+      warmupSteps: 2,
+      minLearningRate: 0.1,
+      now: () => ms,
+    });
+    const at = (step: number, s: number) => ((ms = s * 1000), b.learningRateAt(step));
+    assert.deepStrictEqual([at(0, 0), at(1, 1.5)], [0.5, 1]);
+    // Warm-up ends at 2 s: the cosine spans the 8 s left, its middle at 6 s, whatever the step count.
+    assert.strictEqual(at(2, 2), 1);
+    assert.ok(Math.abs(at(3, 6) - 0.55) < 1e-12, 'halfway: (1 + 0.1) / 2');
+    assert.ok(Math.abs(at(50, 4) - (0.1 + 0.45 * (1 + Math.cos(Math.PI / 4)))) < 1e-12, 'a quarter of the way');
+    assert.strictEqual(b.spent(), false);
+    assert.ok(Math.abs(at(4, 10) - 0.1) < 1e-12);
+    assert.strictEqual(b.spent(), true);
+    assert.strictEqual(at(5, 30), 0.1, 'past the budget: the minimum');
+    const bad = (o: object) => () => new TimeBudget({ budgetSeconds: 1, learningRate: 1, ...o });
+    assert.throws(bad({ budgetSeconds: 0 }), /budgetSeconds must be > 0/);
+    assert.throws(bad({ learningRate: NaN }), /learningRate must be > 0/);
+    assert.throws(bad({ warmupSteps: 1.5 }), /warmupSteps must be an integer/);
+    assert.throws(bad({ minLearningRate: 2 }), /minLearningRate must be in \[0, 1\]/);
   });
 
   it('clipByGlobalNorm scales all gradients by maxNorm / norm, only when the norm is above it', async () => {
@@ -283,6 +310,40 @@ describe('Trainer', function () {
       model.dispose();
     });
   }
+
+  it("trains to a time budget: learningRateFor sets each step's rate, stopWhen ends it when the time is spent", async () => {
+    let ms = 0;
+    const budget = new TimeBudget({
+      budgetSeconds: 5,
+      learningRate: 1e-3,
+      warmupSteps: 2,
+      minLearningRate: 1e-4,
+      now: () => ms,
+    });
+    const model = new UNet(tiny, { seed: 1 });
+    const tr = new Trainer(model, opts({ totalSteps: 1000, learningRateFor: (k) => budget.learningRateAt(k) }));
+    const lrs: Array<[number, number]> = [];
+    // One second per step on the fake clock: 2 warm-up steps (0-2 s), then the cosine over 2-5 s.
+    await tr.train(source(), {
+      stopWhen: () => budget.spent(),
+      onStep: (r) => {
+        lrs.push([r.lr, tr.optimizer.currentLearningRate]);
+        ms += 1000;
+      },
+    });
+    const cos = (p: number) => 1e-4 + 0.5 * 9e-4 * (1 + Math.cos(Math.PI * p));
+    const want = [5e-4, 1e-3, 1e-3, cos(1 / 3), cos(2 / 3)];
+    assert.strictEqual(tr.step, 5, 'stopped when the 5 s were spent');
+    lrs.forEach(([lr, held], k) => {
+      assert.ok(Math.abs(lr - want[k]) < 1e-15, `step ${k}: reported ${lr}, want ${want[k]}`);
+      assert.strictEqual(held, lr, `step ${k}: the optimizer's learning rate`);
+    });
+    const broken = new Trainer(model, opts({ learningRateFor: () => NaN }));
+    await assert.rejects(broken.trainStep(source()(0)), /learningRateFor\(0\) gave NaN/);
+    broken.dispose();
+    tr.dispose();
+    model.dispose();
+  });
 
   it('a NaN loss stops training with the step named; the last good checkpoint is kept and loads', async () => {
     const runDir = path.join(dir, 'nan');

@@ -51,6 +51,8 @@ export type StepBatches<B> = (step: number) => B;
 export interface LossTrainerOptions<B = unknown> extends LrScheduleOptions {
   /** Total number of optimisation steps (also the end of a cosine or linear decay). */
   totalSteps: number;
+  /** The learning rate of each step, in place of learningRateAt's (e.g. time_budget.ts's, on elapsed time). */
+  learningRateFor?: (step: number) => number;
   /** Fixes every step's random stream (and should be the batch source's seed too). Default 0. */
   seed?: number;
   beta1?: number;
@@ -240,13 +242,15 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
   async trainStep(batch: B): Promise<StepResult> {
     const o = this.options;
     const k = this.step;
-    const lr = learningRateAt(k, o);
-    this.optimizer.setLearningRate(lr);
     let grads: tf.NamedTensorMap = {};
     let value: tf.Scalar | null = null;
     let metricT: tf.Tensor | null = null;
     const metricNames: string[] = [];
     try {
+      const lr = o.learningRateFor ? o.learningRateFor(k) : learningRateAt(k, o);
+      if (!(lr >= 0) || !Number.isFinite(lr))
+        throw new Error(`${this.constructor.name}: learningRateFor(${k}) gave ${lr}, not a number >= 0`);
+      this.optimizer.setLearningRate(lr);
       const rng = stepRng(o.seed as number, k, STREAM.noise);
       ({ value, grads } = tf.variableGrads(() => {
         const out = this.lossFn(batch, rng, k);
@@ -419,7 +423,7 @@ export class LossTrainer<B, O extends LossTrainerOptions<B> = LossTrainerOptions
           (this.lastCheckpoint
             ? `The last good checkpoint is ${this.lastCheckpoint} (kept).`
             : 'No good checkpoint was written yet.') +
-          ` Try a lower learning rate (now ${learningRateAt(Math.max(0, this.step - 1), this.options)}).`,
+          ` Try a lower learning rate (now ${this.history.lr[this.history.lr.length - 1] ?? learningRateAt(Math.max(0, this.step - 1), this.options)}).`,
         this.step,
         this.lastCheckpoint,
       );

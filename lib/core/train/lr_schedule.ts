@@ -43,5 +43,10 @@ export function learningRateAt(step: number, o: LrScheduleOptions): number {
   const total = o.totalSteps as number;
   const progress = Math.min(1, (step - w) / Math.max(1, total - w));
   if (decay === 'linear') return min + (o.learningRate - min) * (1 - progress);
-  return min + 0.5 * (o.learningRate - min) * (1 + Math.cos(Math.PI * progress));
+  return cosineDecay(progress, o.learningRate, min);
+}
+
+/** Half a cosine from `peak` (progress 0) down to `min` (progress 1). */
+export function cosineDecay(progress: number, peak: number, min: number): number {
+  return min + 0.5 * (peak - min) * (1 + Math.cos(Math.PI * progress));
 }
