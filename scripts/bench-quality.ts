@@ -154,7 +154,13 @@ async function ours(r: Recipe, budgetS: number, n: number, seed: number): Promis
   const sampler = new DDIMSampler(schedule(r), { eta: 0 });
   const { images, seconds } = await sampleInBatches(
     { n, batchSize: 250, seed, imageShape: [28, 28, 1], steps: 50, label: 'ours: DDIM-50', progress: 'stderr' },
-    (b) => sampler.sample(unetModel(ema, r.prediction), [b.size, 28, 28, 1], { steps: 50, rng: b.rng, xT: b.xT }),
+    (b) =>
+      sampler.sample(unetModel(ema, r.prediction), [b.size, 28, 28, 1], {
+        steps: 50,
+        rng: b.rng,
+        xT: b.xT,
+        onStep: b.onStep,
+      }),
   );
   const steps = trainer.step;
   trainer.dispose();
