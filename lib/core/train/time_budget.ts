@@ -3,7 +3,7 @@
 // left of the budget, so the decay ends when the time does, whatever the pace. A schedule on steps needs
 // the step count up front, and a pace timed on a probe was up to 30 % off here (docs/results.md).
 // Used with LossTrainer's learningRateFor and train()'s stopWhen: () => budget.spent().
-import { cosineDecay } from './lr_schedule';
+import { cosineDecay, learningRateAt } from './lr_schedule';
 
 export interface TimeBudgetOptions {
   budgetSeconds: number;
@@ -45,7 +45,7 @@ export class TimeBudget {
   learningRateAt(step: number): number {
     const { budgetSeconds: b, learningRate: lr, warmupSteps: w = 0, minLearningRate: min = 0 } = this.options;
     const s = this.elapsed();
-    if (step < w) return (lr * (step + 1)) / w;
+    if (step < w) return learningRateAt(step, { learningRate: lr, warmupSteps: w });
     this.warmEndS ??= s;
     // A warm-up that outlasts the budget leaves no time to decay over: the minimum then.
     const left = b - this.warmEndS;
