@@ -39,6 +39,12 @@ const FLAGS = {
   minLr: { kind: 'num', default: 2e-5, help: 'floor of the cosine decay', min: 0 },
   ema: { kind: 'num', default: 0.995, help: 'EMA decay', min: 0, max: 0.999999 },
   captionDropout: { kind: 'num', default: 0.1, help: "probability a clip's caption becomes '' (CFG)", min: 0, max: 1 },
+  tShift: {
+    kind: 'num',
+    default: 1,
+    help: 'timestep shift: > 1 draws more clips at high noise, where motion is decided (1: uniform)',
+    min: 0.01,
+  },
   seed: { kind: 'int', default: 0, help: 'new weights, batches, timesteps, noise' },
   every: { kind: 'int', default: 250, help: 'checkpoint every N steps', min: 1 },
   init: {
@@ -70,7 +76,7 @@ async function main(): Promise<void> {
   if (a.fresh) removeCheckpoints(trainDir);
   const trainer = new LossTrainer<TrainBatch<VideoCondition>>(
     model.params,
-    videoStepLoss(model, schedule, a.frames, GLIDE_PREDICTION),
+    videoStepLoss(model, schedule, a.frames, GLIDE_PREDICTION, null, a.tShift),
     {
       totalSteps: a.steps,
       learningRate: a.lr,
@@ -86,7 +92,7 @@ async function main(): Promise<void> {
       keepLast: 2,
       config: videoModelConfig(model),
       mustMatch: { scheduleKind: schedule.kind, scheduleT: schedule.T, prediction: GLIDE_PREDICTION, frames: a.frames },
-      describe: { batch: a.batch, clips: a.clips, captionDropout: a.captionDropout, init: a.init },
+      describe: { batch: a.batch, clips: a.clips, captionDropout: a.captionDropout, init: a.init, tShift: a.tShift },
       disposeBatch: (b) => {
         b.x.dispose();
         disposeCondition(b.cond);

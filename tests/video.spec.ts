@@ -568,6 +568,17 @@ describe('video layers (lesson 17)', function () {
       () => clipTimesteps(new Rng(1), 6, 4, 1000),
       /a batch of 6 frames is not a whole number of 4-frame clips/,
     );
+    // shift 1 is the uniform draw of the image trainer, value for value; shift 3 puts 3/4 of clips at t >= T/2.
+    const uniform = new Rng(5);
+    assert.deepStrictEqual(
+      clipTimesteps(new Rng(5), 400, 1, 1000, 1),
+      Array.from({ length: 400 }, () => uniform.int(1000)),
+    );
+    const shifted = clipTimesteps(new Rng(5), 4000, 1, 1000, 3);
+    const high = shifted.filter((v) => v >= 500).length / shifted.length;
+    assert.ok(Math.abs(high - 0.75) < 0.03, `share at t >= 500 with shift 3: ${high}`);
+    assert.ok(Math.min(...shifted) >= 0 && Math.max(...shifted) <= 999);
+    assert.throws(() => clipTimesteps(new Rng(1), 4, 4, 1000, 0), /shift must be > 0, got 0/);
     const schedule = linearSchedule(1000);
     const model = { apply: (x: tf.Tensor4D) => tf.mul(x, 0.5) as tf.Tensor4D };
     const x = new Rng(2).normalTensor([8, 4, 4, 3]) as tf.Tensor4D;
