@@ -170,12 +170,19 @@ export const PRETRAINED = {
     command: 'npm run train:audio',
     load: (f) => loadInstrumentClassifier(path.dirname(f)),
   }),
-  // Lesson 17: lesson 10's text UNet with temporal layers, trained on captioned clips in two runs (the
-  // second adds the 3-D convolutions and writes here).
+  // Lesson 17: lesson 10's text UNet with temporal layers, trained on captioned clips in five runs, each
+  // from the one before (the second adds the 3-D convolutions, the last writes here).
   '17/video-unet': entry({
     file: 'checkpoints/17/model.safetensors',
-    command:
-      'npm run train -- 17 --out build/video && npm run train -- 17 --init build/video/model.safetensors --conv --steps 2000',
+    command: [
+      'npm run train -- 17 --out build/video',
+      'npm run train -- 17 --init build/video/model.safetensors --conv --steps 2000 --out build/video3',
+      'npm run train -- 17 --init build/video3/model.safetensors --conv --steps 3000 --lr 3e-4 --seed 1 --out build/video4',
+      'npm run train -- 17 --init build/video4/model.safetensors --conv --steps 8000 --lr 2e-4 --ema 0.999 --seed 2 ' +
+        '--out build/video5',
+      'npm run train -- 17 --init build/video5/model.safetensors --conv --steps 3000 --lr 2e-4 --ema 0.999 --seed 3 ' +
+        '--t-shift 3',
+    ].join(' && '),
     load: loadVideoModel,
   }),
   // The metric classifier behind FID/KID: a folder format (weights + manifest), loaded by its folder.
