@@ -1,6 +1,6 @@
-// Trains lesson 17's text-to-video model. The shipped model is two runs (checkpoints/17/manifest.json):
-// the defaults with --out build/video, then --init build/video/model.safetensors --conv --steps 2000 (out:
-// checkpoints/17), which goes on from the first run's weights with 3-D convolutions added at every block.
+// Trains lesson 17's text-to-video model. The shipped model is five runs, each going on from the one before
+// (--init): the defaults, then --conv (3-D convolutions added at every block) for the other four, the last
+// with --t-shift 3; the exact commands are in checkpoints/17/manifest.json and lib/course/models.ts.
 //
 //   npm run train -- 17 [flags]        (or: npm run train:video -- [flags])
 //
